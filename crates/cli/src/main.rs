@@ -1,0 +1,208 @@
+//! `podreach`: which EKS pods can reach networks beyond their VPC, and why not.
+//!
+//! A thin shell around `podreach-core`: it reads a snapshot directory (or the embedded demo),
+//! hands the files to the core, and prints the report as text or JSON. Exit codes are part of the
+//! interface: 0 = no finding at or above `--fail-on`, 1 = such a finding exists (or the lab
+//! disagrees with the model), 2 = usage or input error.
+
+mod render;
+mod snapshot_dir;
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use podreach_core::cni::Version;
+use podreach_core::report::Severity;
+use podreach_core::{AnalyzeOptions, Model, Overrides, SourceFile, demo, snapshot};
+
+#[derive(Debug, Parser)]
+#[command(name = "podreach", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Audit a snapshot (the bundled demo when no --snapshot is given).
+    Audit(AuditArgs),
+    /// Print the hop-by-hop trace of one pod address to one destination address, both ways.
+    Explain(ExplainArgs),
+    /// Write the bundled demo snapshot as files, to show the expected format.
+    DemoSnapshot {
+        /// Directory to create.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Reproduce one node of a snapshot in network namespaces and compare the kernel with the model (Linux, root).
+    Lab(LabArgs),
+}
+
+#[derive(Debug, Args, Default)]
+struct InputArgs {
+    /// Directory of `aws … describe-*` and `kubectl get … -o json` outputs (read recursively).
+    #[arg(long, value_name = "DIR")]
+    snapshot: Option<PathBuf>,
+    /// CNI version to model, overriding the DaemonSet and add-on (e.g. v1.11.4).
+    #[arg(long, value_name = "VERSION")]
+    cni_version: Option<Version>,
+    /// A CNI setting overriding every other source, e.g. AWS_VPC_CNI_NODE_PORT_SUPPORT=false (repeatable).
+    #[arg(long = "cni-env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    cni_env: Vec<(String, String)>,
+    /// Effective rp_filter of the nodes' primary interface (default: 2, as the CNI's init container sets it).
+    #[arg(long, value_name = "0|1|2", value_parser = clap::value_parser!(u8).range(0..=2))]
+    rp_filter_primary: Option<u8>,
+    /// Effective rp_filter of the nodes' secondary interfaces (default: unknown).
+    #[arg(long, value_name = "0|1|2", value_parser = clap::value_parser!(u8).range(0..=2))]
+    rp_filter_secondary: Option<u8>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args, Default)]
+struct AuditArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Include every per-ENI verdict.
+    #[arg(long)]
+    paths: bool,
+    /// Exit 1 when a finding at or above this severity exists.
+    #[arg(long, value_name = "SEVERITY")]
+    fail_on: Option<Severity>,
+}
+
+#[derive(Debug, Args)]
+struct ExplainArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// The pod address (any secondary IP or address inside a delegated prefix of a node ENI).
+    #[arg(long)]
+    pod_ip: Ipv4Addr,
+    /// The destination address beyond the VPC.
+    #[arg(long)]
+    to: Ipv4Addr,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Debug, Args)]
+struct LabArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// The node (EC2 instance id) to reproduce; every node of every cluster when omitted.
+    #[arg(long, value_name = "INSTANCE_ID")]
+    node: Option<String>,
+}
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))
+}
+
+impl InputArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            cni_version: self.cni_version,
+            cni_env: self.cni_env.iter().cloned().collect::<BTreeMap<_, _>>(),
+            rp_filter_primary: self.rp_filter_primary,
+            rp_filter_secondary: self.rp_filter_secondary,
+        }
+    }
+
+    fn files(&self) -> Result<Vec<SourceFile>> {
+        match &self.snapshot {
+            Some(dir) => snapshot_dir::read(dir),
+            None => Ok(demo::files()),
+        }
+    }
+
+    /// The validated model, with skipped files recorded as gaps.
+    fn model(&self) -> Result<Model> {
+        let loaded = snapshot::load(&self.files()?)?;
+        let mut model = Model::build(&loaded.documents, &self.overrides());
+        for (file, why) in loaded.skipped {
+            eprintln!("warning: {file}: skipped: {why}");
+            model.gaps.push(podreach_core::report::Gap {
+                cluster: None,
+                file: Some(file),
+                object: None,
+                message: format!("skipped: {why}"),
+            });
+        }
+        Ok(model)
+    }
+}
+
+fn print(text: &str) -> Result<()> {
+    let mut out = anstream::stdout();
+    out.write_all(text.as_bytes()).context("writing to stdout")?;
+    out.flush().context("writing to stdout")
+}
+
+fn audit(args: &AuditArgs) -> Result<ExitCode> {
+    let model = args.input.model()?;
+    let report = podreach_core::analyze(&model, &AnalyzeOptions { include_paths: args.paths });
+    match args.format {
+        Format::Json => print(&(serde_json::to_string_pretty(&report)? + "\n"))?,
+        Format::Text => print(&render::report(&report))?,
+    }
+    let failed = args.fail_on.is_some_and(|threshold| report.max_severity().is_some_and(|s| s >= threshold));
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn explain(args: &ExplainArgs) -> Result<ExitCode> {
+    let model = args.input.model()?;
+    let explanation = podreach_core::explain(&model, args.pod_ip, args.to)?;
+    match args.format {
+        Format::Json => print(&(serde_json::to_string_pretty(&explanation.paths)? + "\n"))?,
+        Format::Text => print(&render::explanation(&explanation))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo_snapshot(out: &std::path::Path) -> Result<ExitCode> {
+    if out.exists() && std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        bail!("{} exists and is not empty; choose a new directory", out.display());
+    }
+    snapshot_dir::write(out, demo::FILES)?;
+    eprintln!("wrote {} files to {}; audit them with: podreach audit --snapshot {}", demo::FILES.len(), out.display(), out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn lab(args: &LabArgs) -> Result<ExitCode> {
+    let _ = args;
+    Err(anyhow!("the lab is not available in this build"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        None => audit(&AuditArgs::default()),
+        Some(Command::Audit(args)) => audit(args),
+        Some(Command::Explain(args)) => explain(args),
+        Some(Command::DemoSnapshot { out }) => demo_snapshot(out),
+        Some(Command::Lab(args)) => lab(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! Text rendering of reports and explanations for a terminal.
+//!
+//! The text report leads with what a platform engineer needs first: per cluster, the CNI version
+//! and settings that matter, then findings by severity with plain-words detail and the fix, then
+//! an aligned table of verdicts (with `--paths`), then gaps and assumptions. Colour is applied
+//! through `anstream`, which strips it when stdout is not a terminal.
+
+use std::fmt::Write as _;
+
+use podreach_core::Explanation;
+use podreach_core::report::{Finding, Hop, HopOutcome, PathVerdict, Report, Severity, Verdict};
+
+const RESET: &str = "\x1b[0m";
+const BOLD: &str = "\x1b[1m";
+const DIM: &str = "\x1b[2m";
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const CYAN: &str = "\x1b[36m";
+
+fn paint(colour: &str, text: &str) -> String {
+    format!("{colour}{text}{RESET}")
+}
+
+fn severity_colour(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical | Severity::High => RED,
+        Severity::Medium => YELLOW,
+        Severity::Low | Severity::Informational => CYAN,
+    }
+}
+
+fn verdict_text(verdict: Verdict) -> String {
+    match verdict {
+        Verdict::Reachable => paint(GREEN, "reachable"),
+        Verdict::Unreachable => paint(RED, "UNREACHABLE"),
+        Verdict::Unknown => paint(YELLOW, "unknown"),
+    }
+}
+
+/// Width of `text` without ANSI escapes.
+fn visible_width(text: &str) -> usize {
+    let mut width = 0;
+    let mut in_escape = false;
+    for c in text.chars() {
+        match (in_escape, c) {
+            (false, '\x1b') => in_escape = true,
+            (true, 'm') => in_escape = false,
+            (true, _) => {}
+            (false, _) => width += 1,
+        }
+    }
+    width
+}
+
+/// An aligned table: the widest cell sets each column.
+fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(visible_width(cell));
+        }
+    }
+    let line = |cells: Vec<String>| -> String {
+        let mut s = String::from("  ");
+        for (i, cell) in cells.iter().enumerate() {
+            s.push_str(cell);
+            if i + 1 < cells.len() {
+                s.push_str(&" ".repeat(widths[i] - visible_width(cell) + 2));
+            }
+        }
+        s.trim_end().to_owned()
+    };
+    let _ = writeln!(out, "{}", paint(BOLD, &line(header.iter().map(|h| (*h).to_owned()).collect())));
+    for row in rows {
+        let _ = writeln!(out, "{}", line(row.clone()));
+    }
+}
+
+fn finding(out: &mut String, f: &Finding) {
+    let _ = writeln!(
+        out,
+        "{} {} {}",
+        paint(severity_colour(f.severity), &format!("[{}]", f.severity)),
+        paint(BOLD, &f.title),
+        paint(DIM, &format!("({} {})", f.kind.as_str(), f.id))
+    );
+    let _ = writeln!(out, "    {}", f.detail);
+    let a = &f.affected;
+    if !a.pods.is_empty() {
+        let _ = writeln!(out, "    pods:   {}", list(&a.pods, 8));
+    }
+    if !a.pod_addresses.is_empty() || !a.pod_prefixes.is_empty() {
+        let mut all = a.pod_addresses.clone();
+        all.extend(a.pod_prefixes.iter().cloned());
+        let _ = writeln!(out, "    addresses ({}): {}", a.pod_address_count, list(&all, 8));
+    }
+    if !a.enis.is_empty() {
+        let _ = writeln!(out, "    ENIs:   {}", list(&a.enis, 6));
+    }
+    if !a.nodes.is_empty() {
+        let _ = writeln!(out, "    nodes:  {}", list(&a.nodes, 6));
+    }
+    for r in &f.remediation {
+        match &r.command {
+            Some(command) => {
+                let _ = writeln!(out, "    fix:    {}\n            {}", r.action, paint(BOLD, command));
+            }
+            None => {
+                let _ = writeln!(out, "    fix:    {}", r.action);
+            }
+        }
+    }
+}
+
+fn list(items: &[String], max: usize) -> String {
+    if items.len() <= max {
+        items.join(", ")
+    } else {
+        format!("{}, … ({} more)", items[..max].join(", "), items.len() - max)
+    }
+}
+
+fn path_rows(paths: &[PathVerdict]) -> Vec<Vec<String>> {
+    paths
+        .iter()
+        .map(|p| {
+            vec![
+                p.instance_id.clone(),
+                format!("{} ({}, dev {})", p.eni_id, p.eni_role, p.device_index),
+                p.destination.clone(),
+                p.direction.as_str().to_owned(),
+                verdict_text(p.verdict),
+                p.cause.map(|c| c.code().to_owned()).unwrap_or_else(|| "-".to_owned()),
+                p.source_ip_at_peer.clone(),
+                p.egress_eni.clone(),
+            ]
+        })
+        .collect()
+}
+
+/// The whole text report.
+pub fn report(report: &Report) -> String {
+    let mut out = String::new();
+    for c in &report.clusters {
+        let version = match (&c.cni.version, c.cni.version_source) {
+            (Some(v), Some(source)) => format!("{v} (from the {source})"),
+            _ => format!("unknown (modelled as {})", c.cni.modelled_version),
+        };
+        let _ = writeln!(out, "{}", paint(BOLD, &format!("Cluster {} — {} ({})", c.name, c.vpc_id, c.vpc_cidrs.join(", "))));
+        let _ = writeln!(out, "  VPC CNI {version}");
+        let changed: Vec<String> = c
+            .cni
+            .settings
+            .iter()
+            .filter(|s| s.default.as_ref().is_some_and(|d| *d != s.value) || (s.default.is_none() && s.value == "unknown"))
+            .map(|s| format!("{}={} ({})", s.name, s.value, s.source))
+            .collect();
+        if !changed.is_empty() {
+            let _ = writeln!(out, "  differs from the CNI defaults: {}", changed.join("; "));
+        }
+        for note in &c.cni.notes {
+            let _ = writeln!(out, "  note: {note}");
+        }
+        let _ = writeln!(
+            out,
+            "  {} nodes, {} pod ENIs, {} pod addresses; destinations beyond the VPC: {}",
+            c.nodes,
+            c.enis,
+            c.pod_addresses,
+            if c.destinations.is_empty() { "none".to_owned() } else { c.destinations.join(", ") }
+        );
+        let v = c.verdicts;
+        let _ = writeln!(
+            out,
+            "  per-ENI verdicts: {} reachable, {} unreachable, {} unknown\n",
+            paint(GREEN, &v.reachable.to_string()),
+            paint(if v.unreachable > 0 { RED } else { GREEN }, &v.unreachable.to_string()),
+            paint(if v.unknown > 0 { YELLOW } else { GREEN }, &v.unknown.to_string()),
+        );
+        let findings: Vec<&Finding> = report.findings.iter().filter(|f| f.cluster == c.name).collect();
+        if findings.is_empty() {
+            let _ = writeln!(out, "  {}\n", paint(GREEN, "No findings: every pod address reaches every private destination both ways."));
+        }
+        for f in findings {
+            finding(&mut out, f);
+            out.push('\n');
+        }
+        if let Some(paths) = &report.paths {
+            let rows = path_rows(&paths.iter().filter(|p| p.cluster == c.name).cloned().collect::<Vec<_>>());
+            if !rows.is_empty() {
+                table(
+                    &mut out,
+                    &["NODE", "ENI", "DESTINATION", "DIRECTION", "VERDICT", "CAUSE", "SOURCE AT PEER", "EGRESS ENI"],
+                    &rows,
+                );
+                out.push('\n');
+            }
+        }
+        let _ = writeln!(out, "  {}", paint(DIM, "Assumptions:"));
+        for a in &c.assumptions {
+            let _ = writeln!(out, "  {}", paint(DIM, &format!("- {a}")));
+        }
+        out.push('\n');
+    }
+    if !report.gaps.is_empty() {
+        let _ = writeln!(out, "{}", paint(BOLD, "Not analysed:"));
+        for g in &report.gaps {
+            let place: Vec<&str> = [g.cluster.as_deref(), g.file.as_deref(), g.object.as_deref()].into_iter().flatten().collect();
+            let _ = writeln!(out, "- {}{}", if place.is_empty() { String::new() } else { format!("{}: ", place.join(" / ")) }, g.message);
+        }
+        out.push('\n');
+    }
+    let counts: Vec<String> = Severity::ALL
+        .iter()
+        .rev()
+        .map(|s| (s, report.findings.iter().filter(|f| f.severity == *s).count()))
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "{}",
+        paint(BOLD, &format!("Summary: {} finding(s){}", report.findings.len(), if counts.is_empty() { String::new() } else { format!(" ({})", counts.join(", ")) }))
+    );
+    out
+}
+
+fn hop(out: &mut String, h: &Hop, index: usize) {
+    let mark = match h.outcome {
+        HopOutcome::Pass => paint(GREEN, "ok  "),
+        HopOutcome::Drop => paint(RED, "DROP"),
+        HopOutcome::Unknown => paint(YELLOW, "??  "),
+    };
+    let _ = writeln!(out, "  {:>2}. {mark} {:<5} {}", index + 1, h.at, h.detail);
+}
+
+/// The hop-by-hop trace of `podreach explain`.
+pub fn explanation(e: &Explanation) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", paint(BOLD, &format!("{} → {} in cluster {}", e.pod_ip, e.to, e.cluster)));
+    for note in &e.notes {
+        let _ = writeln!(out, "{note}");
+    }
+    for p in &e.paths {
+        let _ = writeln!(
+            out,
+            "\n{} {}: {}{}",
+            paint(BOLD, p.direction.as_str()),
+            paint(DIM, &format!("(ENI {} {}, host table {})", p.eni_id, p.eni_role, p.host_table_label())),
+            verdict_text(p.verdict),
+            p.cause.map(|c| format!(" ({c})")).unwrap_or_default()
+        );
+        for (i, h) in p.hops.iter().enumerate() {
+            hop(&mut out, h, i);
+        }
+        let _ = writeln!(out, "  source the peer sees: {}; leaves by {}", if p.source_ip_at_peer == "pod-ip" { e.pod_ip.to_string() } else { p.source_ip_at_peer.clone() }, p.egress_eni);
+    }
+    if let Some(p) = e.paths.first() {
+        let _ = writeln!(out, "\n{}", paint(DIM, "Assumptions:"));
+        for a in &p.assumptions {
+            let _ = writeln!(out, "{}", paint(DIM, &format!("- {a}")));
+        }
+    }
+    out
+}
+
+trait TableLabel {
+    fn host_table_label(&self) -> String;
+}
+
+impl TableLabel for PathVerdict {
+    fn host_table_label(&self) -> String {
+        self.host_table.to_string()
+    }
+}

@@ -1,0 +1,577 @@
+//! The VPC CNI's version and settings, resolved once into typed values that remember their source.
+//!
+//! Settings arrive from up to four places with a fixed precedence: explicit CLI flags, the
+//! `aws-node` DaemonSet's environment, the EKS add-on's `configurationValues`, and the default of
+//! the CNI version in use (datapath.md §9). Every resolved value records where it came from so the
+//! report can say, for instance, "NODE_PORT_SUPPORT=false (from the aws-node DaemonSet)". Values
+//! are parsed the way the CNI parses them (Go `strconv.ParseBool`, `parseCIDRString`), falling
+//! back to the default exactly where the CNI does, and each such fallback is written down as a note.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use ipnet::Ipv4Net;
+use serde::Serialize;
+
+/// A CNI release, compared on major.minor.patch (datapath.md §1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Version {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl Version {
+    pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
+        Self { major, minor, patch }
+    }
+
+    /// The newest release datapath.md covers (v1.23.1 preparation, commit `b52188387`).
+    pub const NEWEST_SPECIFIED: Version = Version::new(1, 23, 1);
+
+    /// Reads a version from an image tag or add-on version such as `v1.18.3-eksbuild.1`, or from a
+    /// whole image reference (`…/amazon-k8s-cni:v1.11.4-eksbuild.1`).
+    pub fn parse_loose(text: &str) -> Option<Version> {
+        let tag = match text.rsplit_once(':') {
+            // An image reference: the tag follows the last ':' unless that ':' belongs to a port.
+            Some((_, tag)) if !tag.contains('/') => tag,
+            _ => text,
+        };
+        let tag = tag.split('@').next().unwrap_or(tag);
+        let core = tag.trim().trim_start_matches(['v', 'V']);
+        let core = core.split(['-', '+']).next().unwrap_or(core);
+        let mut parts = core.split('.');
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        let patch = parts.next().map_or(Some(0), |p| p.parse().ok())?;
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(Version::new(major, minor, patch))
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "v{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+impl FromStr for Version {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Version::parse_loose(s).ok_or_else(|| format!("`{s}` is not a CNI version such as v1.18.3"))
+    }
+}
+
+/// Where a setting's value came from, highest precedence first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SettingSource {
+    /// `--cni-version` / `--cni-env` / `--rp-filter-*` on the command line.
+    Cli,
+    /// The `aws-node` DaemonSet (`kubectl get daemonset aws-node -o json`).
+    Daemonset,
+    /// The EKS add-on (`aws eks describe-addon`), its version or `configurationValues`.
+    Addon,
+    /// The CNI's built-in default for the version in use.
+    Default,
+    /// Not visible anywhere; podreach assumed it and says so.
+    Assumed,
+}
+
+impl fmt::Display for SettingSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SettingSource::Cli => "command line",
+            SettingSource::Daemonset => "aws-node DaemonSet",
+            SettingSource::Addon => "EKS add-on",
+            SettingSource::Default => "CNI default",
+            SettingSource::Assumed => "assumed",
+        })
+    }
+}
+
+/// Raw CNI inputs gathered per source, before resolution.
+#[derive(Debug, Clone, Default)]
+pub struct CniInputs {
+    pub cli_version: Option<Version>,
+    pub cli_env: BTreeMap<String, String>,
+    /// Image of the `aws-node` container, when a DaemonSet dump is present.
+    pub daemonset_image: Option<String>,
+    pub daemonset_env: BTreeMap<String, String>,
+    /// `Some(true)` when the DaemonSet has the `aws-vpc-cni-init` init container.
+    pub daemonset_has_init: Option<bool>,
+    pub addon_version: Option<String>,
+    pub addon_env: BTreeMap<String, String>,
+    /// Host facts the user told podreach (`--rp-filter-primary`, `--rp-filter-secondary`).
+    pub cli_rp_filter_primary: Option<u8>,
+    pub cli_rp_filter_secondary: Option<u8>,
+}
+
+/// One resolved setting as the report shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResolvedSetting {
+    pub name: String,
+    pub value: String,
+    pub source: SettingSource,
+    /// The CNI's default for the modelled version, when podreach models the variable.
+    pub default: Option<String>,
+}
+
+/// `POD_SECURITY_GROUP_ENFORCING_MODE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SgpMode {
+    Strict,
+    Standard,
+}
+
+/// The CNI configuration of one cluster, typed, with the version it applies to.
+#[derive(Debug, Clone)]
+pub struct CniConfig {
+    /// The version whose behaviour is modelled (the newest specified one when unknown).
+    pub version: Version,
+    /// `None` when no source named the version.
+    pub version_source: Option<SettingSource>,
+    pub external_snat: bool,
+    pub exclude_snat_cidrs: Vec<Ipv4Net>,
+    pub external_service_cidrs: Vec<Ipv4Net>,
+    pub node_port_support: bool,
+    pub connmark: u32,
+    pub randomize_snat: String,
+    pub veth_prefix: String,
+    pub custom_networking: bool,
+    pub pod_eni: bool,
+    pub sgp_mode: SgpMode,
+    pub prefix_delegation: bool,
+    pub ipv6: bool,
+    pub multi_nic: bool,
+    pub subnet_discovery: bool,
+    /// Effective `rp_filter` of the primary interface; `None` = unknown (datapath.md §2.6).
+    pub rp_filter_primary: Option<u8>,
+    pub rp_filter_primary_source: SettingSource,
+    /// Effective `rp_filter` of secondary interfaces; unknown unless told (OS default).
+    pub rp_filter_secondary: Option<u8>,
+    /// Every setting with its value and source, in the order the report lists them.
+    pub settings: Vec<ResolvedSetting>,
+    /// Things said about the configuration that the reader should know (ignored values, …).
+    pub notes: Vec<String>,
+    /// Assumptions the configuration forces on every verdict of the cluster.
+    pub assumptions: Vec<String>,
+}
+
+pub const EXTERNALSNAT: &str = "AWS_VPC_K8S_CNI_EXTERNALSNAT";
+pub const EXCLUDE_SNAT_CIDRS: &str = "AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS";
+pub const EXTERNAL_SERVICE_CIDRS: &str = "AWS_EXTERNAL_SERVICE_CIDRS";
+pub const NODE_PORT_SUPPORT: &str = "AWS_VPC_CNI_NODE_PORT_SUPPORT";
+pub const CONNMARK: &str = "AWS_VPC_K8S_CNI_CONNMARK";
+pub const RANDOMIZESNAT: &str = "AWS_VPC_K8S_CNI_RANDOMIZESNAT";
+pub const VETHPREFIX: &str = "AWS_VPC_K8S_CNI_VETHPREFIX";
+pub const CUSTOM_NETWORK_CFG: &str = "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG";
+pub const ENABLE_POD_ENI: &str = "ENABLE_POD_ENI";
+pub const POD_SECURITY_GROUP_ENFORCING_MODE: &str = "POD_SECURITY_GROUP_ENFORCING_MODE";
+pub const ENABLE_PREFIX_DELEGATION: &str = "ENABLE_PREFIX_DELEGATION";
+pub const ENABLE_IPV6: &str = "ENABLE_IPv6";
+pub const ENABLE_MULTI_NIC: &str = "ENABLE_MULTI_NIC";
+pub const ENABLE_SUBNET_DISCOVERY: &str = "ENABLE_SUBNET_DISCOVERY";
+pub const CONFIGURE_RPFILTER: &str = "AWS_VPC_K8S_CNI_CONFIGURE_RPFILTER";
+
+/// First release that reads each variable (datapath.md §9).
+fn introduced_in(name: &str) -> Option<Version> {
+    Some(match name {
+        EXTERNALSNAT => Version::new(1, 1, 0),
+        EXCLUDE_SNAT_CIDRS => Version::new(1, 6, 0),
+        EXTERNAL_SERVICE_CIDRS => Version::new(1, 12, 6),
+        NODE_PORT_SUPPORT | CONNMARK | CUSTOM_NETWORK_CFG => Version::new(1, 2, 0),
+        RANDOMIZESNAT => Version::new(1, 4, 0),
+        VETHPREFIX => Version::new(1, 0, 0),
+        ENABLE_POD_ENI => Version::new(1, 7, 0),
+        POD_SECURITY_GROUP_ENFORCING_MODE => Version::new(1, 11, 0),
+        ENABLE_PREFIX_DELEGATION => Version::new(1, 9, 0),
+        ENABLE_IPV6 => Version::new(1, 10, 0),
+        ENABLE_MULTI_NIC => Version::new(1, 20, 0),
+        ENABLE_SUBNET_DISCOVERY => Version::new(1, 18, 0),
+        CONFIGURE_RPFILTER => Version::new(1, 6, 1),
+        _ => return None,
+    })
+}
+
+/// Default of each variable for version `v` (datapath.md §9).
+fn default_for(name: &str, v: Version) -> &'static str {
+    match name {
+        NODE_PORT_SUPPORT | CONFIGURE_RPFILTER => "true",
+        ENABLE_SUBNET_DISCOVERY => "true",
+        CONNMARK => "0x80",
+        RANDOMIZESNAT if v >= Version::new(1, 7, 0) => "prng",
+        RANDOMIZESNAT => "hashrandom",
+        VETHPREFIX => "eni",
+        POD_SECURITY_GROUP_ENFORCING_MODE => "strict",
+        EXCLUDE_SNAT_CIDRS | EXTERNAL_SERVICE_CIDRS => "",
+        _ => "false",
+    }
+}
+
+const MODELLED: &[&str] = &[
+    EXTERNALSNAT,
+    EXCLUDE_SNAT_CIDRS,
+    EXTERNAL_SERVICE_CIDRS,
+    NODE_PORT_SUPPORT,
+    CONNMARK,
+    RANDOMIZESNAT,
+    VETHPREFIX,
+    CUSTOM_NETWORK_CFG,
+    ENABLE_POD_ENI,
+    POD_SECURITY_GROUP_ENFORCING_MODE,
+    ENABLE_PREFIX_DELEGATION,
+    ENABLE_IPV6,
+    ENABLE_MULTI_NIC,
+    ENABLE_SUBNET_DISCOVERY,
+    CONFIGURE_RPFILTER,
+];
+
+/// Go's `strconv.ParseBool`, which `getEnvBoolWithDefault` uses.
+fn parse_go_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// `parseCIDRString` (network.go): comma-separated, invalid and IPv6 entries skipped, each
+/// normalised to its network address. Returns the kept CIDRs and the skipped entries.
+pub fn parse_cidr_list(text: &str) -> (Vec<Ipv4Net>, Vec<String>) {
+    let mut kept = Vec::new();
+    let mut skipped = Vec::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        match entry.parse::<Ipv4Net>() {
+            Ok(net) => kept.push(net.trunc()),
+            Err(_) => skipped.push(entry.to_owned()),
+        }
+    }
+    (kept, skipped)
+}
+
+impl CniConfig {
+    /// Resolves the configuration from its sources: CLI > DaemonSet > add-on > version default.
+    pub fn resolve(inputs: &CniInputs) -> CniConfig {
+        let mut notes = Vec::new();
+        let mut assumptions = Vec::new();
+
+        let daemonset_version = inputs.daemonset_image.as_deref().and_then(Version::parse_loose);
+        let addon_version = inputs.addon_version.as_deref().and_then(Version::parse_loose);
+        if let (Some(image), None) = (&inputs.daemonset_image, daemonset_version) {
+            notes.push(format!("the aws-node image `{image}` carries no version tag podreach can read"));
+        }
+        let (version, version_source) = match (inputs.cli_version, daemonset_version, addon_version) {
+            (Some(v), _, _) => (Some(v), Some(SettingSource::Cli)),
+            (None, Some(v), _) => (Some(v), Some(SettingSource::Daemonset)),
+            (None, None, Some(v)) => (Some(v), Some(SettingSource::Addon)),
+            _ => (None, None),
+        };
+        let version = match version {
+            Some(v) => {
+                if v > Version::NEWEST_SPECIFIED {
+                    assumptions.push(format!(
+                        "CNI {v} is newer than the newest release podreach's datapath model covers ({}); \
+                         its behaviour is assumed unchanged since then",
+                        Version::NEWEST_SPECIFIED
+                    ));
+                }
+                v
+            }
+            None => {
+                assumptions.push(format!(
+                    "CNI version unknown (no aws-node DaemonSet, add-on or --cni-version): the behaviour of {} \
+                     (the newest podreach models) is assumed",
+                    Version::NEWEST_SPECIFIED
+                ));
+                Version::NEWEST_SPECIFIED
+            }
+        };
+
+        let mut settings = Vec::new();
+        let mut resolved: BTreeMap<&str, (String, SettingSource)> = BTreeMap::new();
+        for &name in MODELLED {
+            let found = [
+                (inputs.cli_env.get(name), SettingSource::Cli),
+                (inputs.daemonset_env.get(name), SettingSource::Daemonset),
+                (inputs.addon_env.get(name), SettingSource::Addon),
+            ]
+            .into_iter()
+            .find_map(|(value, source)| value.map(|v| (v.clone(), source)));
+            let (value, source) = match found {
+                Some((value, source)) => {
+                    if introduced_in(name).is_some_and(|first| version < first) {
+                        notes.push(format!(
+                            "{name}={value} ({source}) is ignored: CNI {version} does not read it (added in {})",
+                            introduced_in(name).map(|v| v.to_string()).unwrap_or_default()
+                        ));
+                        (default_for(name, version).to_owned(), SettingSource::Default)
+                    } else {
+                        (value, source)
+                    }
+                }
+                None => (default_for(name, version).to_owned(), SettingSource::Default),
+            };
+            resolved.insert(name, (value, source));
+        }
+        for (name, (value, source)) in &resolved {
+            settings.push(ResolvedSetting {
+                name: (*name).to_owned(),
+                value: value.clone(),
+                source: *source,
+                default: Some(default_for(name, version).to_owned()),
+            });
+        }
+        // Variables podreach does not model but the user set: list them so nothing is silently dropped.
+        for (map, source) in [
+            (&inputs.cli_env, SettingSource::Cli),
+            (&inputs.daemonset_env, SettingSource::Daemonset),
+            (&inputs.addon_env, SettingSource::Addon),
+        ] {
+            for (name, value) in map {
+                if !MODELLED.contains(&name.as_str()) && !settings.iter().any(|s| &s.name == name) {
+                    settings.push(ResolvedSetting { name: name.clone(), value: value.clone(), source, default: None });
+                }
+            }
+        }
+
+        let value = |name: &str| resolved.get(name).map(|(v, _)| v.as_str()).unwrap_or("");
+        let mut flag = |name: &str| -> bool {
+            let text = value(name);
+            let fallback = default_for(name, version) == "true";
+            match parse_go_bool(text) {
+                Some(b) => b,
+                None => {
+                    notes.push(format!(
+                        "{name}=`{text}` is not a Go boolean; the CNI uses its default ({fallback})"
+                    ));
+                    fallback
+                }
+            }
+        };
+        // v1.0.x has no EXTERNALSNAT (PR #81, v1.1.0): `E` is always false there; `introduced_in` handles it.
+        let external_snat = flag(EXTERNALSNAT);
+        let node_port_support = flag(NODE_PORT_SUPPORT);
+        let custom_networking = flag(CUSTOM_NETWORK_CFG);
+        let pod_eni = flag(ENABLE_POD_ENI);
+        let prefix_delegation = flag(ENABLE_PREFIX_DELEGATION);
+        let ipv6 = flag(ENABLE_IPV6);
+        let multi_nic = flag(ENABLE_MULTI_NIC);
+        let subnet_discovery = flag(ENABLE_SUBNET_DISCOVERY);
+        let configure_rpfilter = flag(CONFIGURE_RPFILTER);
+
+        let (exclude_snat_cidrs, skipped) = parse_cidr_list(value(EXCLUDE_SNAT_CIDRS));
+        for entry in skipped {
+            notes.push(format!("{EXCLUDE_SNAT_CIDRS} entry `{entry}` is not an IPv4 CIDR; the CNI skips it"));
+        }
+        let (external_service_cidrs, skipped) = parse_cidr_list(value(EXTERNAL_SERVICE_CIDRS));
+        for entry in skipped {
+            notes.push(format!("{EXTERNAL_SERVICE_CIDRS} entry `{entry}` is not an IPv4 CIDR; the CNI skips it"));
+        }
+        if external_snat && !exclude_snat_cidrs.is_empty() {
+            notes.push(format!("{EXCLUDE_SNAT_CIDRS} has no effect because {EXTERNALSNAT}=true"));
+        }
+
+        // getConnmark: strconv.ParseInt(v, 0, 64), valid 1..2^32-1, otherwise 0x80.
+        let connmark_text = value(CONNMARK);
+        let connmark = parse_go_int(connmark_text)
+            .filter(|m| (1..=i64::from(u32::MAX)).contains(m))
+            .and_then(|m| u32::try_from(m).ok())
+            .unwrap_or_else(|| {
+                notes.push(format!("{CONNMARK}=`{connmark_text}` is invalid; the CNI uses 0x80"));
+                0x80
+            });
+
+        // typeOfSNAT: invalid value -> prng.
+        let randomize_snat = match value(RANDOMIZESNAT) {
+            v @ ("prng" | "hashrandom" | "none") => v.to_owned(),
+            other => {
+                notes.push(format!("{RANDOMIZESNAT}=`{other}` is invalid; the CNI uses prng"));
+                "prng".to_owned()
+            }
+        };
+        let sgp_mode = if version < Version::new(1, 11, 0) {
+            SgpMode::Strict
+        } else {
+            match value(POD_SECURITY_GROUP_ENFORCING_MODE) {
+                "standard" => SgpMode::Standard,
+                _ => SgpMode::Strict,
+            }
+        };
+
+        // rp_filter of the primary interface (datapath.md §2.6): the init container writes 2 from
+        // v1.7.0; before, ipamd wrote it when NODE_PORT_SUPPORT (and CONFIGURE_RPFILTER from v1.6.1).
+        let (rp_filter_primary, rp_filter_primary_source) = match inputs.cli_rp_filter_primary {
+            Some(mode) => (Some(mode), SettingSource::Cli),
+            None => {
+                let init_writes = version >= Version::new(1, 7, 0) && inputs.daemonset_has_init != Some(false);
+                let ipamd_writes = version < Version::new(1, 12, 1)
+                    && node_port_support
+                    && (version < Version::new(1, 6, 1) || configure_rpfilter);
+                if init_writes || ipamd_writes {
+                    let who = if init_writes {
+                        "the aws-vpc-cni-init container"
+                    } else {
+                        "ipamd (NODE_PORT_SUPPORT)"
+                    };
+                    assumptions.push(format!(
+                        "rp_filter on the primary interface assumed 2 (loose), as {who} sets it; \
+                         a hardening step that sets it to 1 afterwards changes the verdicts (--rp-filter-primary)"
+                    ));
+                    (Some(2), SettingSource::Assumed)
+                } else {
+                    let why = if inputs.daemonset_has_init == Some(false) {
+                        "the aws-node DaemonSet has no aws-vpc-cni-init container"
+                    } else {
+                        "this CNI version and configuration never set it"
+                    };
+                    assumptions.push(format!(
+                        "rp_filter on the primary interface unknown ({why}); verdicts that depend on it are \
+                         `unknown` (tell podreach with --rp-filter-primary)"
+                    ));
+                    (None, SettingSource::Assumed)
+                }
+            }
+        };
+        let rp_filter_secondary = inputs.cli_rp_filter_secondary;
+        if rp_filter_secondary.is_none() {
+            assumptions.push(
+                "rp_filter on secondary interfaces unknown (the CNI leaves them at the OS default); \
+                 per datapath.md §5.4 it can change the reasons given, never a verdict"
+                    .to_owned(),
+            );
+        }
+        settings.push(ResolvedSetting {
+            name: "rp_filter (primary interface)".to_owned(),
+            value: rp_filter_primary.map_or_else(|| "unknown".to_owned(), |m| m.to_string()),
+            source: rp_filter_primary_source,
+            default: Some("2".to_owned()),
+        });
+        settings.push(ResolvedSetting {
+            name: "rp_filter (secondary interfaces)".to_owned(),
+            value: rp_filter_secondary.map_or_else(|| "unknown".to_owned(), |m| m.to_string()),
+            source: if rp_filter_secondary.is_some() { SettingSource::Cli } else { SettingSource::Assumed },
+            default: None,
+        });
+
+        CniConfig {
+            version,
+            version_source,
+            external_snat,
+            exclude_snat_cidrs,
+            external_service_cidrs,
+            node_port_support,
+            connmark,
+            randomize_snat,
+            veth_prefix: value(VETHPREFIX).to_owned(),
+            custom_networking,
+            pod_eni,
+            sgp_mode,
+            prefix_delegation,
+            ipv6,
+            multi_nic,
+            subnet_discovery,
+            rp_filter_primary,
+            rp_filter_primary_source,
+            rp_filter_secondary,
+            settings,
+            notes,
+            assumptions,
+        }
+    }
+
+    /// `true` when the version came from no source and the newest behaviour is assumed.
+    pub fn version_unknown(&self) -> bool {
+        self.version_source.is_none()
+    }
+}
+
+/// Go's `strconv.ParseInt(v, 0, 64)`: decimal, `0x` hex, `0o`/leading-zero octal, `0b` binary.
+fn parse_go_int(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let (negative, t) = t.strip_prefix('-').map_or((false, t), |rest| (true, rest));
+    let t = t.strip_prefix('+').unwrap_or(t);
+    let value = if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        i64::from_str_radix(hex, 16).ok()?
+    } else if let Some(bin) = t.strip_prefix("0b").or_else(|| t.strip_prefix("0B")) {
+        i64::from_str_radix(bin, 2).ok()?
+    } else if let Some(oct) = t.strip_prefix("0o").or_else(|| t.strip_prefix("0O")) {
+        i64::from_str_radix(oct, 8).ok()?
+    } else if t.len() > 1 && t.starts_with('0') {
+        i64::from_str_radix(&t[1..], 8).ok()?
+    } else {
+        t.parse().ok()?
+    };
+    Some(if negative { -value } else { value })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_read_from_image_references_and_addon_versions() {
+        let image = "602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:v1.11.4-eksbuild.1";
+        assert_eq!(Version::parse_loose(image), Some(Version::new(1, 11, 4)));
+        assert_eq!(Version::parse_loose("v1.18.3-eksbuild.1"), Some(Version::new(1, 18, 3)));
+        assert_eq!(Version::parse_loose("1.7"), Some(Version::new(1, 7, 0)));
+        assert_eq!(Version::parse_loose("registry:5000/amazon-k8s-cni"), None);
+        assert_eq!(Version::parse_loose("latest"), None);
+    }
+
+    #[test]
+    fn cli_beats_daemonset_beats_addon_beats_default() {
+        let mut inputs = CniInputs {
+            addon_version: Some("v1.10.1-eksbuild.1".into()),
+            daemonset_image: Some("x/amazon-k8s-cni:v1.11.4".into()),
+            ..CniInputs::default()
+        };
+        inputs.addon_env.insert(EXTERNALSNAT.into(), "true".into());
+        inputs.addon_env.insert(NODE_PORT_SUPPORT.into(), "false".into());
+        inputs.daemonset_env.insert(NODE_PORT_SUPPORT.into(), "true".into());
+        inputs.cli_env.insert(EXCLUDE_SNAT_CIDRS.into(), "10.9.0.0/16,bogus,fd00::/8".into());
+        let cni = CniConfig::resolve(&inputs);
+        assert_eq!(cni.version, Version::new(1, 11, 4));
+        assert_eq!(cni.version_source, Some(SettingSource::Daemonset));
+        assert!(cni.external_snat);
+        assert!(cni.node_port_support);
+        let source = |n: &str| cni.settings.iter().find(|s| s.name == n).map(|s| s.source);
+        assert_eq!(source(EXTERNALSNAT), Some(SettingSource::Addon));
+        assert_eq!(source(NODE_PORT_SUPPORT), Some(SettingSource::Daemonset));
+        assert_eq!(source(EXCLUDE_SNAT_CIDRS), Some(SettingSource::Cli));
+        assert_eq!(source(CONNMARK), Some(SettingSource::Default));
+        assert_eq!(cni.exclude_snat_cidrs, vec!["10.9.0.0/16".parse::<Ipv4Net>().expect("cidr")]);
+        assert_eq!(cni.notes.iter().filter(|n| n.contains("skips it")).count(), 2);
+    }
+
+    #[test]
+    fn a_variable_the_version_does_not_read_falls_back_to_its_default_with_a_note() {
+        let mut inputs = CniInputs { cli_version: Some(Version::new(1, 11, 0)), ..CniInputs::default() };
+        inputs.daemonset_env.insert(EXTERNAL_SERVICE_CIDRS.into(), "10.9.0.0/16".into());
+        let cni = CniConfig::resolve(&inputs);
+        assert!(cni.external_service_cidrs.is_empty());
+        assert!(cni.notes.iter().any(|n| n.contains("does not read it")));
+    }
+
+    #[test]
+    fn unknown_version_assumes_the_newest_and_says_so() {
+        let cni = CniConfig::resolve(&CniInputs::default());
+        assert!(cni.version_unknown());
+        assert_eq!(cni.version, Version::NEWEST_SPECIFIED);
+        assert!(cni.assumptions.iter().any(|a| a.contains("CNI version unknown")));
+        assert_eq!(cni.rp_filter_primary, Some(2));
+    }
+
+    #[test]
+    fn go_parsing_of_connmark_and_booleans() {
+        assert_eq!(parse_go_int("0x80"), Some(128));
+        assert_eq!(parse_go_int("0200"), Some(128));
+        assert_eq!(parse_go_int("128"), Some(128));
+        assert_eq!(parse_go_bool("True"), Some(true));
+        assert_eq!(parse_go_bool("yes"), None);
+    }
+}

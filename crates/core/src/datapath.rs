@@ -1,0 +1,268 @@
+//! The node side of a pod's path: what the VPC CNI programs on the host, version by version.
+//!
+//! Each function here is one predicate of datapath.md §5.2, written so it can be held line by line
+//! against the CNI source it cites. They decide, for a pod address on an ENI and a destination
+//! block beyond the VPC, whether the packet is SNATed, whether it is connmarked, and which routing
+//! table (hence which ENI) it leaves by. Nothing here knows about AWS routing; `crate::vpc_path`
+//! takes over once the packet has left the node.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::cni::{CniConfig, SgpMode, Version};
+
+/// The host routing table a pod's ENI uses (`T(e)`, datapath.md §2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostTable {
+    /// The main table: off-VPC traffic leaves by the primary ENI.
+    Main,
+    /// A per-ENI table; the number is `None` where it depends on the instance type.
+    Eni(Option<u32>),
+    /// The per-branch table of security groups for pods (`vlanId + 100`).
+    Vlan(Option<u32>),
+}
+
+impl fmt::Display for HostTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostTable::Main => f.write_str("main"),
+            HostTable::Eni(Some(n)) | HostTable::Vlan(Some(n)) => write!(f, "{n}"),
+            HostTable::Eni(None) => f.write_str("the ENI's table (number depends on the instance type)"),
+            HostTable::Vlan(None) => f.write_str("vlanId+100"),
+        }
+    }
+}
+
+/// How the pod address is attached to the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Placement {
+    /// An address of the primary ENI (card 0, device 0): `T(e) = main`.
+    PrimaryEni,
+    /// An address of a secondary ENI.
+    SecondaryEni { table: HostTable },
+    /// A branch ENI of security groups for pods.
+    Branch { mode: SgpMode, table: HostTable },
+}
+
+impl Placement {
+    pub fn is_primary(&self) -> bool {
+        matches!(self, Placement::PrimaryEni)
+    }
+
+    pub fn table(&self) -> HostTable {
+        match self {
+            Placement::PrimaryEni => HostTable::Main,
+            Placement::SecondaryEni { table } | Placement::Branch { table, .. } => *table,
+        }
+    }
+
+    fn sgp_strict(&self) -> bool {
+        matches!(self, Placement::Branch { mode: SgpMode::Strict, .. })
+    }
+}
+
+/// What the host rules need to know about a destination block. The block never overlaps the
+/// VPC's CIDRs (the analysis removes those parts), and is wholly inside or outside each list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct DestinationFlags {
+    /// Inside `AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS` (`X`).
+    pub excluded_from_snat: bool,
+    /// Inside `AWS_EXTERNAL_SERVICE_CIDRS` (`ES`).
+    pub external_service: bool,
+}
+
+/// The policy rule that decided the table, as `ip rule` would print it, with its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleHit {
+    pub table: HostTable,
+    pub rule: String,
+    pub source: &'static str,
+}
+
+/// The CNI's host datapath for one cluster.
+#[derive(Debug, Clone, Copy)]
+pub struct HostDatapath<'a> {
+    cni: &'a CniConfig,
+}
+
+const V1_2: Version = Version::new(1, 2, 0);
+const V1_3: Version = Version::new(1, 3, 0);
+const V1_6: Version = Version::new(1, 6, 0);
+const V1_8: Version = Version::new(1, 8, 0);
+const V1_12_1: Version = Version::new(1, 12, 1);
+const V1_12_6: Version = Version::new(1, 12, 6);
+const V1_20: Version = Version::new(1, 20, 0);
+const V1_20_3: Version = Version::new(1, 20, 3);
+
+impl<'a> HostDatapath<'a> {
+    pub fn new(cni: &'a CniConfig) -> Self {
+        Self { cni }
+    }
+
+    fn v(&self) -> Version {
+        self.cni.version
+    }
+
+    /// `E`: only read from v1.1.0 (PR #81); `CniConfig::resolve` already drops it for older versions.
+    pub fn external_snat(&self) -> bool {
+        self.cni.external_snat
+    }
+
+    // Source: network.go buildIptablesSNATRules (HEAD); v1.6.0 PR #520 adds X; v1.7.0 adds `! -o vlan+`.
+    /// `SNAT(D)`: the packet's source becomes the node IP in nat POSTROUTING.
+    pub fn snat(&self, placement: &Placement, dest: DestinationFlags) -> bool {
+        !self.external_snat() && !(self.v() >= V1_6 && dest.excluded_from_snat) && !placement.sgp_strict()
+    }
+
+    // Source: iptables_connmark.go buildRules / AWS-CONNMARK-CHAIN (v1.8.0, PR #1475, commit a07c423b9).
+    /// `marked(D)`: the first packet of a pod-originated connection gets ctmark/fwmark `M`.
+    pub fn marked(&self, placement: &Placement, dest: DestinationFlags) -> bool {
+        self.v() >= V1_8 && self.snat(placement, dest)
+    }
+
+    // Source: network.go SetupHostNetwork hostRulePriority; v1.12.1 PR #2026 (commit f21b587fd) adds `¬E`.
+    /// `rule1024`: `fwmark M/M lookup main` is installed.
+    pub fn rule_1024(&self) -> bool {
+        let n = self.cni.node_port_support;
+        (self.v() >= V1_12_1 && (n || !self.external_snat())) || (self.v() >= V1_2 && self.v() < V1_12_1 && n)
+    }
+
+    /// `lookup(src=p, dst=D, mark)` of datapath.md §5.2: the first matching policy rule.
+    pub fn lookup(&self, placement: &Placement, dest: DestinationFlags, mark: bool) -> RuleHit {
+        let v = self.v();
+        // Source: network.go SetupHostNetwork, `fwmark M/M lookup main` at priority 1024.
+        if self.rule_1024() && mark {
+            return RuleHit {
+                table: HostTable::Main,
+                rule: format!("1024: from all fwmark {m:#x}/{m:#x} lookup main", m = self.cni.connmark),
+                source: "network.go SetupHostNetwork (hostRulePriority)",
+            };
+        }
+        // Source: network.go SetupHostNetwork v1.0–v1.2.x `not to <primary VPC CIDR> lookup main`; removed in v1.3.0.
+        if v < V1_3 && !self.external_snat() {
+            return RuleHit {
+                table: HostTable::Main,
+                rule: "1024: from all not to <primary VPC CIDR> lookup main".to_owned(),
+                source: "network.go SetupHostNetwork (v1.0–v1.2.x)",
+            };
+        }
+        // Source: network.go UpdateExternalServiceIpRules, externalServiceIpRulePriority 1535 (v1.12.6, PR #2243).
+        if v >= V1_12_6 && dest.external_service {
+            return RuleHit {
+                table: HostTable::Main,
+                rule: "1535: from all to <AWS_EXTERNAL_SERVICE_CIDRS entry> lookup main".to_owned(),
+                source: "network.go UpdateExternalServiceIpRules (v1.12.6+)",
+            };
+        }
+        let table = placement.table();
+        if table != HostTable::Main {
+            // Source: driver.go setupIPBasedContainerRouteRules (HEAD, v1.8+); driver.go setupNS (≤ v1.7).
+            if v >= V1_8 || self.external_snat() || v < V1_3 {
+                return RuleHit {
+                    table,
+                    rule: format!("1536: from <pod address> lookup {table}"),
+                    source: if v >= V1_8 { "driver.go setupIPBasedContainerRouteRules" } else { "driver.go setupNS" },
+                };
+            }
+            // Source: driver.go setupNS v1.3–v1.7: `from p to <VPC CIDR>` rules, plus X from v1.6 (rpc_handler.go).
+            if v >= V1_6 && dest.excluded_from_snat {
+                return RuleHit {
+                    table,
+                    rule: format!("1536: from <pod address> to <AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS entry> lookup {table}"),
+                    source: "driver.go setupNS (v1.6–v1.7, X appended in rpc_handler.go)",
+                };
+            }
+        }
+        RuleHit {
+            table: HostTable::Main,
+            rule: "32766: from all lookup main".to_owned(),
+            source: "kernel default rule",
+        }
+    }
+
+    // Source: pkg/networkutils/helper.go (v1.20.3+, BaseNumber=10000); CalculateOldRouteTableId for v1.20.0–v1.20.2.
+    /// Host table of a non-primary ENI (`T(e)`); `None` inside the number when it depends on the instance type.
+    pub fn eni_table(&self, device_index: u32, network_card_index: u32) -> HostTable {
+        if network_card_index == 0 {
+            return HostTable::Eni(Some(device_index + 1));
+        }
+        if self.v() >= V1_20_3 {
+            HostTable::Eni(Some(10_000 + device_index + 100 * network_card_index))
+        } else {
+            // v1.20.0–v1.20.2: d + 1 + k·maxENIsPerNC, which needs the instance type's ENI limit.
+            HostTable::Eni(None)
+        }
+    }
+
+    /// `true` when the CNI manages ENIs on this network card (ENABLE_MULTI_NIC, v1.20+).
+    pub fn manages_card(&self, network_card_index: u32) -> bool {
+        network_card_index == 0 || (self.v() >= V1_20 && self.cni.multi_nic)
+    }
+
+    /// `rp_filter` mode that applies on arrival (`max(conf.all, conf.<if>)`, datapath.md §2.6).
+    pub fn rp_filter(&self, primary_interface: bool) -> Option<u8> {
+        if primary_interface { self.cni.rp_filter_primary } else { self.cni.rp_filter_secondary }
+    }
+
+    /// V ≥ 1.20: rule 32765 `from <ENI primary IP> lookup T(e)` (network.go setupENINetwork).
+    pub fn eni_primary_ip_rule(&self) -> bool {
+        self.v() >= V1_20
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cni::{CniInputs, EXTERNALSNAT, NODE_PORT_SUPPORT};
+
+    fn cni(version: Version, env: &[(&str, &str)]) -> CniConfig {
+        let mut inputs = CniInputs { cli_version: Some(version), ..CniInputs::default() };
+        for (k, v) in env {
+            inputs.cli_env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        CniConfig::resolve(&inputs)
+    }
+
+    const SECONDARY: Placement = Placement::SecondaryEni { table: HostTable::Eni(Some(2)) };
+    const OFF_VPC: DestinationFlags = DestinationFlags { excluded_from_snat: false, external_service: false };
+
+    #[test]
+    fn rule_1024_needs_node_port_support_before_1_12_1_only() {
+        let off = [(NODE_PORT_SUPPORT, "false")];
+        assert!(!HostDatapath::new(&cni(Version::new(1, 11, 4), &off)).rule_1024());
+        assert!(HostDatapath::new(&cni(Version::new(1, 12, 1), &off)).rule_1024());
+        assert!(HostDatapath::new(&cni(Version::new(1, 11, 4), &[])).rule_1024());
+        let both_off = [(NODE_PORT_SUPPORT, "false"), (EXTERNALSNAT, "true")];
+        assert!(!HostDatapath::new(&cni(Version::new(1, 16, 0), &both_off)).rule_1024());
+        assert!(!HostDatapath::new(&cni(Version::new(1, 1, 0), &[])).rule_1024());
+    }
+
+    #[test]
+    fn secondary_eni_snat_traffic_follows_the_eni_table_when_rule_1024_is_absent() {
+        let config = cni(Version::new(1, 10, 0), &[(NODE_PORT_SUPPORT, "false")]);
+        let host = HostDatapath::new(&config);
+        assert!(host.snat(&SECONDARY, OFF_VPC));
+        let hit = host.lookup(&SECONDARY, OFF_VPC, host.marked(&SECONDARY, OFF_VPC));
+        assert_eq!(hit.table, HostTable::Eni(Some(2)));
+    }
+
+    #[test]
+    fn before_1_8_off_vpc_traffic_of_secondary_eni_pods_uses_main() {
+        let config = cni(Version::new(1, 7, 10), &[]);
+        let host = HostDatapath::new(&config);
+        assert_eq!(host.lookup(&SECONDARY, OFF_VPC, false).table, HostTable::Main);
+        let excluded = DestinationFlags { excluded_from_snat: true, ..OFF_VPC };
+        assert_eq!(host.lookup(&SECONDARY, excluded, false).table, HostTable::Eni(Some(2)));
+    }
+
+    #[test]
+    fn multi_card_tables_follow_the_base_10000_numbering_from_1_20_3() {
+        let host_new = cni(Version::new(1, 20, 3), &[]);
+        let host_old = cni(Version::new(1, 20, 1), &[]);
+        assert_eq!(HostDatapath::new(&host_new).eni_table(1, 1), HostTable::Eni(Some(10_101)));
+        assert_eq!(HostDatapath::new(&host_old).eni_table(1, 1), HostTable::Eni(None));
+        assert_eq!(HostDatapath::new(&host_old).eni_table(2, 0), HostTable::Eni(Some(3)));
+    }
+}

@@ -1,0 +1,34 @@
+//! podreach-core: the model of an EKS cluster's network and the verdicts it implies.
+//!
+//! Pure and synchronous by construction (see `build.rs`): no async runtime, no AWS SDK, no
+//! Lambda runtime. Input arrives as snapshot documents ([`snapshot`], shaped by [`raw`]), is
+//! validated once into a [`model::Model`], and [`analyze`] turns the model into a
+//! [`report::Report`] deterministically. The VPC CNI's host datapath lives in [`datapath`], the
+//! AWS side in [`vpc_path`]; both follow `shared/design/datapath.md`.
+
+pub mod analysis;
+pub mod cidr;
+pub mod cni;
+pub mod datapath;
+pub mod demo;
+pub mod findings;
+pub mod model;
+pub mod raw;
+pub mod report;
+pub mod snapshot;
+pub mod vpc_path;
+
+pub use analysis::{AnalyzeOptions, analyze, explain, Explanation};
+pub use model::{Model, Overrides};
+pub use report::Report;
+pub use snapshot::{SnapshotError, SourceFile};
+
+/// Reads snapshot files, validates them and analyses the result: the offline audit in one call.
+pub fn audit(files: &[SourceFile], overrides: &Overrides, options: &AnalyzeOptions) -> Result<Report, SnapshotError> {
+    let loaded = snapshot::load(files)?;
+    let mut model = Model::build(&loaded.documents, overrides);
+    for (file, why) in loaded.skipped {
+        model.gaps.push(report::Gap { cluster: None, file: Some(file), object: None, message: format!("skipped: {why}") });
+    }
+    Ok(analyze(&model, options))
+}

@@ -1,0 +1,876 @@
+//! The typed, validated model of one snapshot: the VPC network and the EKS clusters in it.
+//!
+//! This is phase two of input handling. Raw documents (whatever their source) are checked once
+//! here: CIDRs and addresses are parsed, references between objects (ENI → subnet, subnet →
+//! route table, node → ENIs) are resolved, and each cluster's CNI configuration is resolved with
+//! its sources. What cannot be resolved becomes a [`Gap`] naming the file and object, never a
+//! panic and never a silent drop; everything else is still modelled, so one bad object or one
+//! bad cluster hides nothing else. The analysis reads only this model.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use crate::cni::{CniConfig, CniInputs, Version};
+use crate::raw;
+use crate::report::Gap;
+use crate::snapshot::{Document, LoadedDocument};
+
+/// Where a route sends traffic.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Target {
+    Local,
+    Peering(String),
+    TransitGateway(String),
+    VirtualPrivateGateway(String),
+    LocalGateway(String),
+    /// Internet/NAT gateways, endpoints, instances, ENIs: not a private path beyond the VPC.
+    Other(String),
+}
+
+impl Target {
+    /// The AWS id of the target (`local` for the VPC's local route).
+    pub fn id(&self) -> &str {
+        match self {
+            Target::Local => "local",
+            Target::Peering(id)
+            | Target::TransitGateway(id)
+            | Target::VirtualPrivateGateway(id)
+            | Target::LocalGateway(id)
+            | Target::Other(id) => id,
+        }
+    }
+
+    /// `pcx-`, `tgw-`, `vgw-` and `lgw-` targets lead to networks beyond the VPC over private routes.
+    pub fn is_private_beyond_vpc(&self) -> bool {
+        matches!(
+            self,
+            Target::Peering(_) | Target::TransitGateway(_) | Target::VirtualPrivateGateway(_) | Target::LocalGateway(_)
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub destination: Ipv4Net,
+    pub target: Target,
+    pub blackhole: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteTable {
+    pub id: String,
+    pub vpc_id: String,
+    pub routes: Vec<Route>,
+    pub file: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Vpc {
+    pub id: String,
+    /// The primary IPv4 CIDR first, then associated secondary CIDRs.
+    pub cidrs: Vec<Ipv4Net>,
+    pub file: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Subnet {
+    pub id: String,
+    pub vpc_id: String,
+    pub cidr: Ipv4Net,
+    pub az: String,
+}
+
+/// `InterfaceType` of an ENI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EniType {
+    Interface,
+    Trunk,
+    Branch,
+    Efa,
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub instance_id: String,
+    pub device_index: u32,
+    pub network_card_index: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Eni {
+    pub id: String,
+    pub vpc_id: String,
+    pub subnet_id: String,
+    pub kind: EniType,
+    pub attachment: Option<Attachment>,
+    pub primary_ip: Ipv4Addr,
+    /// Secondary private IPv4 addresses (pod addresses on node ENIs).
+    pub secondary_ips: Vec<Ipv4Addr>,
+    /// Delegated IPv4 prefixes (prefix delegation).
+    pub prefixes: Vec<Ipv4Net>,
+    /// `false` only when someone disabled the check on this ENI (the CNI never does).
+    pub source_dest_check: bool,
+    pub tags: BTreeMap<String, String>,
+    pub file: String,
+}
+
+impl Eni {
+    /// `owns(x, ip)` of datapath.md §5.2: a primary or secondary address, or inside a delegated prefix.
+    pub fn owns(&self, ip: Ipv4Addr) -> bool {
+        self.primary_ip == ip || self.secondary_ips.contains(&ip) || self.prefixes.iter().any(|p| p.contains(&ip))
+    }
+
+    pub fn is_primary(&self) -> bool {
+        self.attachment.as_ref().is_some_and(|a| a.device_index == 0 && a.network_card_index == 0)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Peering {
+    pub id: String,
+    pub status: String,
+    pub requester_vpc: Option<String>,
+    pub requester_cidrs: Vec<Ipv4Net>,
+    pub accepter_vpc: Option<String>,
+    pub accepter_cidrs: Vec<Ipv4Net>,
+}
+
+impl Peering {
+    /// The VPC on the other side of the peering from `vpc_id`, with its CIDRs.
+    pub fn other_side(&self, vpc_id: &str) -> Option<(Option<&str>, &[Ipv4Net])> {
+        if self.requester_vpc.as_deref() == Some(vpc_id) {
+            Some((self.accepter_vpc.as_deref(), &self.accepter_cidrs))
+        } else if self.accepter_vpc.as_deref() == Some(vpc_id) {
+            Some((self.requester_vpc.as_deref(), &self.requester_cidrs))
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TgwAttachment {
+    pub id: String,
+    pub tgw_id: String,
+    pub vpc_id: String,
+    pub subnet_ids: Vec<String>,
+    pub state: String,
+}
+
+/// Every VPC-level object of the snapshot, across all clusters and peers.
+#[derive(Debug, Clone, Default)]
+pub struct Network {
+    pub vpcs: BTreeMap<String, Vpc>,
+    pub subnets: BTreeMap<String, Subnet>,
+    pub route_tables: BTreeMap<String, RouteTable>,
+    /// Explicit subnet → route table associations.
+    pub subnet_route_tables: BTreeMap<String, String>,
+    /// VPC → main route table.
+    pub main_route_tables: BTreeMap<String, String>,
+    pub enis: BTreeMap<String, Eni>,
+    /// `None` when the snapshot has no `describe-vpc-peering-connections` output.
+    pub peerings: Option<BTreeMap<String, Peering>>,
+    /// `None` when the snapshot has no `describe-transit-gateway-vpc-attachments` output.
+    pub tgw_attachments: Option<Vec<TgwAttachment>>,
+}
+
+impl Network {
+    /// The route table a subnet uses: its explicit association, else its VPC's main table.
+    pub fn route_table_of_subnet(&self, subnet_id: &str) -> Option<&RouteTable> {
+        let subnet = self.subnets.get(subnet_id)?;
+        self.subnet_route_tables
+            .get(subnet_id)
+            .or_else(|| self.main_route_tables.get(&subnet.vpc_id))
+            .and_then(|id| self.route_tables.get(id))
+    }
+
+    /// `true` when the snapshot holds any route table of the VPC.
+    pub fn has_route_tables_of(&self, vpc_id: &str) -> bool {
+        self.route_tables.values().any(|t| t.vpc_id == vpc_id)
+    }
+
+    /// The ENI that owns `ip` (primary, secondary or delegated prefix).
+    pub fn eni_owning(&self, ip: Ipv4Addr) -> Option<&Eni> {
+        self.enis.values().find(|e| e.owns(ip))
+    }
+}
+
+/// A pod from `kubectl get pods -A -o json`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PodRef {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for PodRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// A worker node of a cluster.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub instance_id: String,
+    pub name: Option<String>,
+    /// `n0`: the primary private IPv4 of the primary ENI.
+    pub ip: Ipv4Addr,
+    pub primary_eni: String,
+    /// Every ENI attached to the instance, primary first, by network card then device index.
+    pub enis: Vec<String>,
+    /// Branch ENIs (security groups for pods) hanging off this node's trunk ENI.
+    pub branch_enis: Vec<BranchEni>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BranchEni {
+    pub eni_id: String,
+    pub vlan_id: Option<u32>,
+}
+
+/// `ENIConfig` (custom networking).
+#[derive(Debug, Clone)]
+pub struct EniConfigRef {
+    pub name: String,
+    pub subnet_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpFamily {
+    V4,
+    V6,
+}
+
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub name: String,
+    pub vpc_id: String,
+    pub ip_family: IpFamily,
+    pub file: String,
+    pub cni: CniConfig,
+    pub nodes: Vec<Node>,
+    pub eniconfigs: Vec<EniConfigRef>,
+    /// Non-hostNetwork pods by IPv4 address; empty unless `pods_known`.
+    pub pods: BTreeMap<Ipv4Addr, PodRef>,
+    /// `true` when a pods dump was attributed to this cluster.
+    pub pods_known: bool,
+}
+
+/// The whole validated snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    pub network: Network,
+    pub clusters: Vec<Cluster>,
+    pub gaps: Vec<Gap>,
+}
+
+/// What the user said on the command line about every cluster.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub cni_version: Option<Version>,
+    pub cni_env: BTreeMap<String, String>,
+    pub rp_filter_primary: Option<u8>,
+    pub rp_filter_secondary: Option<u8>,
+}
+
+const TRUNK_TAG: &str = "vpcresources.k8s.aws/trunk-eni-id";
+const VLAN_TAG: &str = "vpcresources.k8s.aws/vlan-id";
+const ENI_CLUSTER_TAG: &str = "cluster.k8s.amazonaws.com/name";
+const POD_ENI_ANNOTATION: &str = "vpc.amazonaws.com/pod-eni";
+
+fn tag_map(tags: &[raw::Tag]) -> BTreeMap<String, String> {
+    tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect()
+}
+
+/// The directory part of a snapshot-relative path (`""` for the root).
+fn directory_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+fn is_within(dir: &str, ancestor: &str) -> bool {
+    ancestor.is_empty() || dir == ancestor || dir.starts_with(&format!("{ancestor}/"))
+}
+
+impl Model {
+    /// Validates raw documents into the model. Never fails: unresolvable objects become gaps.
+    pub fn build(documents: &[LoadedDocument], overrides: &Overrides) -> Model {
+        let mut builder = Builder::default();
+        for doc in documents {
+            builder.add(doc);
+        }
+        builder.finish(overrides)
+    }
+}
+
+#[derive(Default)]
+struct Builder<'a> {
+    network: Network,
+    gaps: Vec<Gap>,
+    instances: Vec<(&'a raw::Instance, &'a str)>,
+    clusters: Vec<(&'a raw::Cluster, &'a str)>,
+    addons: Vec<(&'a raw::Addon, &'a str)>,
+    daemonsets: Vec<(&'a raw::DaemonSet, &'a str)>,
+    pods: Vec<(&'a raw::PodList, &'a str)>,
+    eniconfigs: Vec<(&'a raw::EniConfigList, &'a str)>,
+}
+
+impl<'a> Builder<'a> {
+    fn gap(&mut self, file: &str, object: impl Into<String>, message: impl Into<String>) {
+        self.gaps.push(Gap {
+            cluster: None,
+            file: Some(file.to_owned()),
+            object: Some(object.into()),
+            message: message.into(),
+        });
+    }
+
+    fn cidr(&mut self, file: &str, object: &str, text: &str) -> Option<Ipv4Net> {
+        match text.parse::<Ipv4Net>() {
+            Ok(net) => Some(net.trunc()),
+            Err(_) => {
+                self.gap(file, object, format!("`{text}` is not an IPv4 CIDR; the object is left out"));
+                None
+            }
+        }
+    }
+
+    fn add(&mut self, doc: &'a LoadedDocument) {
+        let file = doc.path.as_str();
+        match &doc.document {
+            Document::Vpcs(d) => {
+                for vpc in &d.vpcs {
+                    let Some(primary) = self.cidr(file, &vpc.vpc_id, &vpc.cidr_block) else { continue };
+                    let mut cidrs = vec![primary];
+                    for assoc in &vpc.cidr_block_association_set {
+                        let associated = assoc.cidr_block_state.as_ref().is_none_or(|s| s.state == "associated");
+                        if let Some(net) = self.cidr(file, &vpc.vpc_id, &assoc.cidr_block)
+                            && associated
+                            && !cidrs.contains(&net)
+                        {
+                            cidrs.push(net);
+                        }
+                    }
+                    self.network.vpcs.insert(
+                        vpc.vpc_id.clone(),
+                        Vpc { id: vpc.vpc_id.clone(), cidrs, file: file.to_owned() },
+                    );
+                }
+            }
+            Document::Subnets(d) => {
+                for s in &d.subnets {
+                    let Some(cidr) = self.cidr(file, &s.subnet_id, &s.cidr_block) else { continue };
+                    self.network.subnets.insert(
+                        s.subnet_id.clone(),
+                        Subnet { id: s.subnet_id.clone(), vpc_id: s.vpc_id.clone(), cidr, az: s.availability_zone.clone() },
+                    );
+                }
+            }
+            Document::RouteTables(d) => {
+                for t in &d.route_tables {
+                    let mut routes = Vec::new();
+                    for r in &t.routes {
+                        let Some(dest) = &r.destination_cidr_block else {
+                            if let Some(pl) = &r.destination_prefix_list_id {
+                                self.gap(
+                                    file,
+                                    format!("{} route to {pl}", t.route_table_id),
+                                    "routes to managed prefix lists are not analysed (their CIDRs are not in the snapshot)",
+                                );
+                            }
+                            continue;
+                        };
+                        let Some(destination) = self.cidr(file, &t.route_table_id, dest) else { continue };
+                        routes.push(Route {
+                            destination,
+                            target: route_target(r),
+                            blackhole: r.state.as_deref() == Some("blackhole"),
+                        });
+                    }
+                    for a in &t.associations {
+                        let live = a.association_state.as_ref().is_none_or(|s| s.state == "associated");
+                        if !live {
+                            continue;
+                        }
+                        if a.main {
+                            self.network.main_route_tables.insert(t.vpc_id.clone(), t.route_table_id.clone());
+                        } else if let Some(subnet) = &a.subnet_id {
+                            self.network.subnet_route_tables.insert(subnet.clone(), t.route_table_id.clone());
+                        }
+                    }
+                    self.network.route_tables.insert(
+                        t.route_table_id.clone(),
+                        RouteTable { id: t.route_table_id.clone(), vpc_id: t.vpc_id.clone(), routes, file: file.to_owned() },
+                    );
+                }
+            }
+            Document::NetworkInterfaces(d) => {
+                for eni in &d.network_interfaces {
+                    self.add_eni(file, eni);
+                }
+            }
+            Document::Instances(d) => {
+                for r in &d.reservations {
+                    for i in &r.instances {
+                        self.instances.push((i, file));
+                    }
+                }
+            }
+            Document::VpcPeeringConnections(d) => {
+                let peerings = self.network.peerings.get_or_insert_with(BTreeMap::new);
+                for p in &d.vpc_peering_connections {
+                    let cidrs = |info: &raw::PeeringVpcInfo| -> Vec<Ipv4Net> {
+                        let mut out: Vec<Ipv4Net> = info
+                            .cidr_block_set
+                            .iter()
+                            .filter_map(|c| c.cidr_block.parse().ok())
+                            .collect();
+                        if let Some(primary) = info.cidr_block.as_ref().and_then(|c| c.parse().ok())
+                            && !out.contains(&primary)
+                        {
+                            out.insert(0, primary);
+                        }
+                        out
+                    };
+                    peerings.insert(
+                        p.vpc_peering_connection_id.clone(),
+                        Peering {
+                            id: p.vpc_peering_connection_id.clone(),
+                            status: p.status.code.clone(),
+                            requester_vpc: p.requester_vpc_info.vpc_id.clone(),
+                            requester_cidrs: cidrs(&p.requester_vpc_info),
+                            accepter_vpc: p.accepter_vpc_info.vpc_id.clone(),
+                            accepter_cidrs: cidrs(&p.accepter_vpc_info),
+                        },
+                    );
+                }
+            }
+            Document::TransitGatewayVpcAttachments(d) => {
+                let list = self.network.tgw_attachments.get_or_insert_with(Vec::new);
+                for a in &d.transit_gateway_vpc_attachments {
+                    list.push(TgwAttachment {
+                        id: a.transit_gateway_attachment_id.clone(),
+                        tgw_id: a.transit_gateway_id.clone(),
+                        vpc_id: a.vpc_id.clone(),
+                        subnet_ids: a.subnet_ids.clone(),
+                        state: a.state.clone(),
+                    });
+                }
+            }
+            Document::Cluster(d) => self.clusters.push((&d.cluster, file)),
+            Document::Addon(d) => self.addons.push((&d.addon, file)),
+            Document::AwsNode(d) => self.daemonsets.push((d, file)),
+            Document::Pods(d) => self.pods.push((d, file)),
+            Document::EniConfigs(d) => self.eniconfigs.push((d, file)),
+        }
+    }
+
+    fn add_eni(&mut self, file: &str, eni: &raw::NetworkInterface) {
+        let object = eni.network_interface_id.as_str();
+        let primary_text = eni
+            .private_ip_address
+            .as_deref()
+            .or_else(|| eni.private_ip_addresses.iter().find(|a| a.primary).map(|a| a.private_ip_address.as_str()));
+        let Some(primary_ip) = primary_text.and_then(|t| t.parse::<Ipv4Addr>().ok()) else {
+            self.gap(file, object, "the ENI has no readable primary private IPv4 address; it is left out");
+            return;
+        };
+        let mut secondary_ips = Vec::new();
+        for a in &eni.private_ip_addresses {
+            match a.private_ip_address.parse::<Ipv4Addr>() {
+                Ok(ip) if ip != primary_ip && !a.primary => secondary_ips.push(ip),
+                Ok(_) => {}
+                Err(_) => self.gap(file, object, format!("`{}` is not an IPv4 address; skipped", a.private_ip_address)),
+            }
+        }
+        let mut prefixes = Vec::new();
+        for p in &eni.ipv4_prefixes {
+            if let Some(net) = self.cidr(file, object, &p.ipv4_prefix) {
+                prefixes.push(net);
+            }
+        }
+        let kind = match eni.interface_type.as_deref() {
+            None | Some("interface") => EniType::Interface,
+            Some("trunk") => EniType::Trunk,
+            Some("branch") => EniType::Branch,
+            Some("efa") | Some("efa-only") => EniType::Efa,
+            Some(_) => EniType::Other,
+        };
+        let attachment = eni.attachment.as_ref().and_then(|a| {
+            Some(Attachment {
+                instance_id: a.instance_id.clone()?,
+                device_index: a.device_index,
+                network_card_index: a.network_card_index.unwrap_or(0),
+            })
+        });
+        self.network.enis.insert(
+            eni.network_interface_id.clone(),
+            Eni {
+                id: eni.network_interface_id.clone(),
+                vpc_id: eni.vpc_id.clone(),
+                subnet_id: eni.subnet_id.clone(),
+                kind,
+                attachment,
+                primary_ip,
+                secondary_ips,
+                prefixes,
+                source_dest_check: eni.source_dest_check.unwrap_or(true),
+                tags: tag_map(&eni.tag_set),
+                file: file.to_owned(),
+            },
+        );
+    }
+
+    /// Attributes a kubectl document to a cluster: the cluster whose describe-cluster output sits
+    /// in the same directory or the nearest ancestor; with a single cluster, that one.
+    fn attribute(&self, file: &str) -> Option<usize> {
+        let dir = directory_of(file);
+        let best = self
+            .clusters
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, cf))| is_within(dir, directory_of(cf)))
+            .max_by_key(|(_, (_, cf))| directory_of(cf).len());
+        let deepest = best.map(|(i, (_, cf))| (i, directory_of(cf).len()));
+        match deepest {
+            Some((i, depth)) => {
+                // Ambiguous when two clusters share that directory.
+                let ties = self
+                    .clusters
+                    .iter()
+                    .filter(|(_, cf)| directory_of(cf).len() == depth && is_within(dir, directory_of(cf)))
+                    .count();
+                (ties == 1).then_some(i)
+            }
+            None => (self.clusters.len() == 1).then_some(0),
+        }
+    }
+
+    fn finish(mut self, overrides: &Overrides) -> Model {
+        // ENIs and route tables referencing objects missing from the snapshot.
+        let enis: Vec<(String, String, String)> = self
+            .network
+            .enis
+            .values()
+            .filter(|e| !self.network.subnets.contains_key(&e.subnet_id))
+            .map(|e| (e.file.clone(), e.id.clone(), e.subnet_id.clone()))
+            .collect();
+        for (file, eni, subnet) in enis {
+            self.gap(
+                &file,
+                eni.as_str(),
+                format!("references subnet {subnet}, which is not in the snapshot: its pods cannot be analysed"),
+            );
+        }
+
+        let mut clusters = Vec::new();
+        let cluster_inputs = self.clusters.clone();
+        for (index, (raw_cluster, file)) in cluster_inputs.iter().enumerate() {
+            if let Some(cluster) = self.build_cluster(index, raw_cluster, file, overrides) {
+                clusters.push(cluster);
+            }
+        }
+        for (kind, file) in self
+            .daemonsets
+            .iter()
+            .map(|(_, f)| ("aws-node DaemonSet", *f))
+            .chain(self.pods.iter().map(|(_, f)| ("pods list", *f)))
+            .chain(self.eniconfigs.iter().map(|(_, f)| ("ENIConfig list", *f)))
+            .collect::<Vec<_>>()
+        {
+            if self.attribute(file).is_none() {
+                let why = if self.clusters.is_empty() {
+                    "the snapshot has no `aws eks describe-cluster` output"
+                } else {
+                    "several clusters are in the snapshot; put each cluster's kubectl dumps in the directory of its describe-cluster output"
+                };
+                self.gap(file, kind, format!("not attributed to a cluster ({why}); ignored"));
+            }
+        }
+        if self.clusters.is_empty() {
+            self.gaps.push(Gap {
+                cluster: None,
+                file: None,
+                object: None,
+                message: "no `aws eks describe-cluster` output in the snapshot: there is no cluster to audit".to_owned(),
+            });
+        }
+        Model { network: self.network, clusters, gaps: self.gaps }
+    }
+
+    fn build_cluster(&mut self, index: usize, rc: &raw::Cluster, file: &str, overrides: &Overrides) -> Option<Cluster> {
+        let name = rc.name.clone();
+        let vpc_id = rc.resources_vpc_config.vpc_id.clone();
+        let cluster_gap = |gaps: &mut Vec<Gap>, object: Option<String>, message: String| {
+            gaps.push(Gap { cluster: Some(name.clone()), file: Some(file.to_owned()), object, message });
+        };
+        if !self.network.vpcs.contains_key(&vpc_id) {
+            cluster_gap(
+                &mut self.gaps,
+                Some(vpc_id.clone()),
+                format!("the cluster's VPC {vpc_id} is not in any `aws ec2 describe-vpcs` output: the cluster is not analysed"),
+            );
+            return None;
+        }
+
+        // CNI inputs from every source.
+        let mut inputs = CniInputs {
+            cli_version: overrides.cni_version,
+            cli_env: overrides.cni_env.clone(),
+            cli_rp_filter_primary: overrides.rp_filter_primary,
+            cli_rp_filter_secondary: overrides.rp_filter_secondary,
+            ..CniInputs::default()
+        };
+        for (addon, addon_file) in self.addons.iter().filter(|(a, _)| a.cluster_name == name) {
+            inputs.addon_version = addon.addon_version.clone();
+            if let Some(values) = addon.configuration_values.as_deref().filter(|v| !v.trim().is_empty()) {
+                match addon_env(values) {
+                    Ok(env) => inputs.addon_env = env,
+                    Err(message) => cluster_gap(
+                        &mut self.gaps,
+                        Some("addon.configurationValues".to_owned()),
+                        format!("{addon_file}: configurationValues could not be read ({message}); add-on settings ignored"),
+                    ),
+                }
+            }
+        }
+        let daemonsets: Vec<_> = self.daemonsets.iter().filter(|(_, f)| self.attribute(f) == Some(index)).cloned().collect();
+        if let Some((ds, _)) = daemonsets.last() {
+            let spec = &ds.spec.template.spec;
+            if let Some(container) = spec.containers.iter().find(|c| c.name == "aws-node").or(spec.containers.first()) {
+                inputs.daemonset_image = container.image.clone();
+                inputs.daemonset_env = container
+                    .env
+                    .iter()
+                    .filter_map(|e| e.value.as_ref().map(|v| (e.name.clone(), v.clone())))
+                    .collect();
+            }
+            inputs.daemonset_has_init = Some(spec.init_containers.iter().any(|c| c.name == "aws-vpc-cni-init"));
+        }
+        let cni = CniConfig::resolve(&inputs);
+
+        let ip_family = match rc.kubernetes_network_config.as_ref().and_then(|k| k.ip_family.as_deref()) {
+            Some("ipv6") => IpFamily::V6,
+            _ if cni.ipv6 => IpFamily::V6,
+            _ => IpFamily::V4,
+        };
+
+        // Pods.
+        let mut pods = BTreeMap::new();
+        let mut pod_nodes: BTreeSet<String> = BTreeSet::new();
+        let mut branch_by_pod_annotation: BTreeMap<String, u32> = BTreeMap::new();
+        let pod_lists: Vec<_> = self.pods.iter().filter(|(_, f)| self.attribute(f) == Some(index)).cloned().collect();
+        for (list, _) in &pod_lists {
+            for pod in &list.items {
+                if let Some(node) = &pod.spec.node_name {
+                    pod_nodes.insert(node.clone());
+                }
+                if pod.spec.host_network == Some(true) {
+                    continue;
+                }
+                if let Some(annotation) = pod.metadata.annotations.get(POD_ENI_ANNOTATION) {
+                    for entry in serde_json::from_str::<Vec<serde_json::Value>>(annotation).unwrap_or_default() {
+                        if let (Some(eni), Some(vlan)) = (
+                            entry.get("eniId").and_then(|v| v.as_str()),
+                            entry.get("vlanId").and_then(serde_json::Value::as_u64),
+                        ) {
+                            branch_by_pod_annotation.insert(eni.to_owned(), u32::try_from(vlan).unwrap_or(0));
+                        }
+                    }
+                }
+                let ips = pod
+                    .status
+                    .pod_ips
+                    .iter()
+                    .map(|p| p.ip.as_str())
+                    .chain(pod.status.pod_ip.as_deref())
+                    .filter_map(|ip| ip.parse::<Ipv4Addr>().ok());
+                let pod_ref = PodRef {
+                    namespace: pod.metadata.namespace.clone().unwrap_or_else(|| "default".to_owned()),
+                    name: pod.metadata.name.clone(),
+                };
+                for ip in ips {
+                    pods.insert(ip, pod_ref.clone());
+                }
+            }
+        }
+
+        // ENIConfigs.
+        let eniconfigs: Vec<EniConfigRef> = self
+            .eniconfigs
+            .iter()
+            .filter(|(_, f)| self.attribute(f) == Some(index))
+            .flat_map(|(list, _)| list.items.iter())
+            .map(|c| EniConfigRef { name: c.metadata.name.clone(), subnet_id: c.spec.subnet.clone() })
+            .collect();
+
+        // Nodes: instances tagged for the cluster, instances behind CNI-tagged ENIs, or named by pods.
+        let mut node_ids: BTreeMap<String, Option<String>> = BTreeMap::new();
+        for (instance, _) in &self.instances {
+            if instance.vpc_id.as_deref().is_some_and(|v| v != vpc_id) {
+                continue;
+            }
+            let state = instance.state.as_ref().map_or("running", |s| s.name.as_str());
+            if !matches!(state, "running" | "pending") {
+                continue;
+            }
+            let tags = tag_map(&instance.tags);
+            let tagged = tags.contains_key(&format!("kubernetes.io/cluster/{name}"))
+                || tags.get("eks:cluster-name") == Some(&name)
+                || tags.get("aws:eks:cluster-name") == Some(&name);
+            let named_by_pod = instance.private_dns_name.as_ref().is_some_and(|n| pod_nodes.contains(n));
+            if tagged || named_by_pod {
+                node_ids.insert(instance.instance_id.clone(), instance.private_dns_name.clone());
+            }
+        }
+        for eni in self.network.enis.values() {
+            if eni.vpc_id == vpc_id
+                && eni.tags.get(ENI_CLUSTER_TAG) == Some(&name)
+                && let Some(a) = &eni.attachment
+            {
+                node_ids.entry(a.instance_id.clone()).or_insert(None);
+            }
+        }
+        let mut nodes = Vec::new();
+        for (instance_id, node_name) in node_ids {
+            let mut enis: Vec<&Eni> = self
+                .network
+                .enis
+                .values()
+                .filter(|e| e.attachment.as_ref().is_some_and(|a| a.instance_id == instance_id))
+                .collect();
+            enis.sort_by_key(|e| e.attachment.as_ref().map(|a| (a.network_card_index, a.device_index)));
+            let Some(primary) = enis.iter().find(|e| e.is_primary()) else {
+                cluster_gap(
+                    &mut self.gaps,
+                    Some(instance_id.clone()),
+                    "node has no primary ENI (device 0, card 0) in `describe-network-interfaces`: it is not analysed"
+                        .to_owned(),
+                );
+                continue;
+            };
+            let trunk_ids: Vec<&str> = enis.iter().filter(|e| e.kind == EniType::Trunk).map(|e| e.id.as_str()).collect();
+            let branch_enis = self
+                .network
+                .enis
+                .values()
+                .filter(|e| e.kind == EniType::Branch)
+                .filter(|e| e.tags.get(TRUNK_TAG).is_some_and(|t| trunk_ids.contains(&t.as_str())))
+                .map(|e| BranchEni {
+                    eni_id: e.id.clone(),
+                    vlan_id: e
+                        .tags
+                        .get(VLAN_TAG)
+                        .and_then(|v| v.parse().ok())
+                        .or_else(|| branch_by_pod_annotation.get(&e.id).copied()),
+                })
+                .collect();
+            nodes.push(Node {
+                instance_id,
+                name: node_name,
+                ip: primary.primary_ip,
+                primary_eni: primary.id.clone(),
+                enis: enis.iter().map(|e| e.id.clone()).collect(),
+                branch_enis,
+            });
+        }
+        if nodes.is_empty() {
+            cluster_gap(
+                &mut self.gaps,
+                None,
+                "no worker nodes found (no running instance tagged kubernetes.io/cluster/<name> or eks:cluster-name, \
+                 no ENI tagged cluster.k8s.amazonaws.com/name, no pod naming a node)"
+                    .to_owned(),
+            );
+        }
+
+        Some(Cluster {
+            name: name.clone(),
+            vpc_id,
+            ip_family,
+            file: file.to_owned(),
+            cni,
+            nodes,
+            eniconfigs,
+            pods,
+            pods_known: !pod_lists.is_empty(),
+        })
+    }
+}
+
+fn route_target(r: &raw::Route) -> Target {
+    if let Some(id) = &r.vpc_peering_connection_id {
+        Target::Peering(id.clone())
+    } else if let Some(id) = &r.transit_gateway_id {
+        Target::TransitGateway(id.clone())
+    } else if let Some(id) = &r.local_gateway_id {
+        Target::LocalGateway(id.clone())
+    } else if let Some(id) = &r.gateway_id {
+        if id == "local" {
+            Target::Local
+        } else if id.starts_with("vgw-") {
+            Target::VirtualPrivateGateway(id.clone())
+        } else {
+            Target::Other(id.clone())
+        }
+    } else {
+        let other = [
+            &r.nat_gateway_id,
+            &r.network_interface_id,
+            &r.instance_id,
+            &r.egress_only_internet_gateway_id,
+            &r.carrier_gateway_id,
+            &r.core_network_arn,
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+        .cloned()
+        .unwrap_or_else(|| "unknown-target".to_owned());
+        Target::Other(other)
+    }
+}
+
+/// Reads the `env` map of an add-on's `configurationValues` (JSON or YAML; YAML is a superset).
+fn addon_env(values: &str) -> Result<BTreeMap<String, String>, String> {
+    let parsed: serde_json::Value = serde_yaml_ng::from_str(values).map_err(|e| e.to_string())?;
+    let mut env = BTreeMap::new();
+    if let Some(map) = parsed.get("env").and_then(|e| e.as_object()) {
+        for (key, value) in map {
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            env.insert(key.clone(), text);
+        }
+    }
+    Ok(env)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addon_configuration_values_may_be_json_or_yaml() {
+        let json = r#"{"env": {"AWS_VPC_K8S_CNI_EXTERNALSNAT": "true", "WARM_ENI_TARGET": 2}}"#;
+        let yaml = "env:\n  AWS_VPC_K8S_CNI_EXTERNALSNAT: \"true\"\n  WARM_ENI_TARGET: 2\n";
+        for text in [json, yaml] {
+            let env = addon_env(text).expect("valid configuration");
+            assert_eq!(env.get("AWS_VPC_K8S_CNI_EXTERNALSNAT").map(String::as_str), Some("true"));
+            assert_eq!(env.get("WARM_ENI_TARGET").map(String::as_str), Some("2"));
+        }
+        assert!(addon_env("env: [unclosed").is_err());
+    }
+
+    #[test]
+    fn kubectl_dumps_belong_to_the_cluster_in_their_directory() {
+        assert!(is_within("shop/k8s", "shop"));
+        assert!(is_within("shop", ""));
+        assert!(!is_within("shopping", "shop"));
+        assert_eq!(directory_of("shop/k8s/pods.json"), "shop/k8s");
+        assert_eq!(directory_of("pods.json"), "");
+    }
+}

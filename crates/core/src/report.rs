@@ -1,0 +1,317 @@
+//! The report: schema `podreach/report/v1`, shared by the CLI, the Lambda functions and tests.
+//!
+//! Findings and partial failures are data: a [`Report`] always comes back, with what could not be
+//! analysed listed in `gaps`. Field names are a public contract (README, "JSON report"); add
+//! fields freely, never rename or remove one without bumping the schema.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::cni::ResolvedSetting;
+use crate::datapath::HostTable;
+
+pub const SCHEMA: &str = "podreach/report/v1";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub clusters: Vec<ClusterReport>,
+    pub findings: Vec<Finding>,
+    pub gaps: Vec<Gap>,
+    /// Every per-ENI verdict; present only when asked for (`--paths`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<PathVerdict>>,
+}
+
+impl Report {
+    /// The most severe finding, if any.
+    pub fn max_severity(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterReport {
+    pub name: String,
+    pub vpc_id: String,
+    pub vpc_cidrs: Vec<String>,
+    pub ip_family: &'static str,
+    pub cni: CniReport,
+    pub nodes: usize,
+    pub enis: usize,
+    pub pod_addresses: usize,
+    /// Private destinations beyond the VPC, as route CIDRs.
+    pub destinations: Vec<String>,
+    /// Verdict counts over pod addresses × destination blocks × directions.
+    pub verdicts: VerdictCounts,
+    pub assumptions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CniReport {
+    /// `null` when no source names it (then `modelled_version` is assumed).
+    pub version: Option<String>,
+    pub version_source: Option<crate::cni::SettingSource>,
+    pub modelled_version: String,
+    pub settings: Vec<ResolvedSetting>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct VerdictCounts {
+    pub reachable: usize,
+    pub unreachable: usize,
+    pub unknown: usize,
+}
+
+/// Severity of a finding, ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Severity {
+    Informational,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 5] =
+        [Severity::Informational, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Severity::Informational => "INFORMATIONAL",
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Severity::ALL
+            .into_iter()
+            .find(|sev| sev.as_str().eq_ignore_ascii_case(s) || (s.eq_ignore_ascii_case("info") && *sev == Severity::Informational))
+            .ok_or_else(|| format!("`{s}` is not a severity (INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL)"))
+    }
+}
+
+/// What kind of problem a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// Pod addresses in use (or possibly in use) cannot make the connection.
+    Unreachable,
+    /// Broken for addresses that carry no pod now, or for a secondary ENI the node will get:
+    /// pods land on ENIs at random, so it will bite.
+    LatentRisk,
+    /// podreach could not decide (input not visible); what to add to the snapshot.
+    Unverified,
+}
+
+impl FindingKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FindingKind::Unreachable => "unreachable",
+            FindingKind::LatentRisk => "latent-risk",
+            FindingKind::Unverified => "unverified",
+        }
+    }
+}
+
+/// Direction of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// The pod opens the connection; the reply must come back (egress).
+    PodToPeer,
+    /// A host behind the private route opens the connection; the pod's reply must get out (ingress).
+    PeerToPod,
+}
+
+impl Direction {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Direction::PodToPeer => "pod-to-peer",
+            Direction::PeerToPod => "peer-to-pod",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Reachable,
+    Unreachable,
+    Unknown,
+}
+
+/// Reason codes (datapath.md §5.5, plus the codes marked "podreach" that the spec lacks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Cause {
+    /// A packet leaves an ENI that does not own its source address.
+    SrcdstEgress,
+    /// The host's reverse-path filter drops the packet.
+    RpfStrict,
+    /// The egress subnet's route table has no active private route to the destination.
+    NoRoute,
+    /// podreach: the route exists but is a blackhole (its target is gone).
+    RouteBlackhole,
+    /// podreach: the VPC peering connection is not active.
+    PcxNotActive,
+    /// The destination is outside the directly peered VPC (no transitive peering).
+    PcxNotDirect,
+    /// podreach: the VPC has no attachment to the transit gateway the route names.
+    TgwNoAttachment,
+    /// podreach: the VPC's transit gateway attachment is not `available`.
+    TgwAttachmentNotAvailable,
+    /// No transit gateway attachment subnet in the egress subnet's Availability Zone.
+    TgwNoAzAttachment,
+    /// The remote side does not route the address it sees back through the same object.
+    PeerNoRoute,
+    /// `AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS` holds 0.0.0.0/0 on CNI ≤ 1.22 (#3658).
+    SnatFlaky,
+    /// Remote configuration not readable (not in the snapshot, another account, on premises).
+    UnknownRemote,
+    /// podreach: an input the verdict needs is missing from the snapshot.
+    MissingInput,
+}
+
+impl Cause {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Cause::SrcdstEgress => "SRCDST_EGRESS",
+            Cause::RpfStrict => "RPF_STRICT",
+            Cause::NoRoute => "NO_ROUTE",
+            Cause::RouteBlackhole => "ROUTE_BLACKHOLE",
+            Cause::PcxNotActive => "PCX_NOT_ACTIVE",
+            Cause::PcxNotDirect => "PCX_NOT_DIRECT",
+            Cause::TgwNoAttachment => "TGW_NO_ATTACHMENT",
+            Cause::TgwAttachmentNotAvailable => "TGW_ATTACHMENT_NOT_AVAILABLE",
+            Cause::TgwNoAzAttachment => "TGW_NO_AZ_ATTACHMENT",
+            Cause::PeerNoRoute => "PEER_NO_ROUTE",
+            Cause::SnatFlaky => "SNAT_FLAKY",
+            Cause::UnknownRemote => "UNKNOWN_REMOTE",
+            Cause::MissingInput => "MISSING_INPUT",
+        }
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    pub code: Cause,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HopOutcome {
+    Pass,
+    Drop,
+    Unknown,
+}
+
+/// One step of a packet's path, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hop {
+    /// Where: `pod`, `node`, `vpc`, `peer`.
+    pub at: &'static str,
+    pub detail: String,
+    pub outcome: HopOutcome,
+}
+
+/// One ENI's verdict for one destination block and direction.
+#[derive(Debug, Clone, Serialize)]
+pub struct PathVerdict {
+    pub cluster: String,
+    pub instance_id: String,
+    pub eni_id: String,
+    pub device_index: u32,
+    pub network_card_index: u32,
+    /// `primary`, `secondary` or `branch`.
+    pub eni_role: &'static str,
+    pub subnet_id: String,
+    pub pod_ips: Vec<String>,
+    pub pod_prefixes: Vec<String>,
+    /// `namespace/name` of pods on these addresses, when a pods dump is present.
+    pub pods: Vec<String>,
+    pub destination: String,
+    /// The route's CIDR this block belongs to (equal to `destination` unless it was split).
+    pub route_destination: String,
+    /// `pcx-`/`tgw-`/`vgw-`/`lgw-` id of the route the packet takes, when there is one.
+    pub via: Option<String>,
+    pub direction: Direction,
+    pub verdict: Verdict,
+    /// The first reason (the first drop point); `null` when reachable.
+    pub cause: Option<Cause>,
+    /// Every reason, in path order.
+    pub causes: Vec<Reason>,
+    /// The source address the peer sees: the node IP when SNATed, else `pod-ip` (each pod's own).
+    pub source_ip_at_peer: String,
+    pub egress_eni: String,
+    pub host_table: HostTable,
+    pub hops: Vec<Hop>,
+    pub assumptions: Vec<String>,
+}
+
+/// Who a finding affects.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Affected {
+    pub nodes: Vec<String>,
+    pub enis: Vec<String>,
+    pub pod_addresses: Vec<String>,
+    pub pod_prefixes: Vec<String>,
+    pub pods: Vec<String>,
+    pub pod_address_count: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Remediation {
+    pub action: String,
+    pub command: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// Stable across runs: a hash of cluster, cause, destination and kind (never of ENI ids).
+    pub id: String,
+    pub kind: FindingKind,
+    pub severity: Severity,
+    pub cluster: String,
+    pub title: String,
+    pub detail: String,
+    pub destination: String,
+    pub direction: Direction,
+    pub cause: Cause,
+    pub via: Option<String>,
+    pub affected: Affected,
+    pub remediation: Vec<Remediation>,
+    pub assumptions: Vec<String>,
+}
+
+/// Something that could not be analysed, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Gap {
+    pub cluster: Option<String>,
+    pub file: Option<String>,
+    pub object: Option<String>,
+    pub message: String,
+}

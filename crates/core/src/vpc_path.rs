@@ -1,0 +1,389 @@
+//! The AWS side of a pod's path: the VPC router, peering connections and transit gateways.
+//!
+//! Once a packet leaves an ENI, the VPC applies the route table of that ENI's subnet, and the
+//! object the route names (peering connection, transit gateway, virtual private or local gateway)
+//! carries it on; the far side must route the source address it sees back through the same object
+//! (datapath.md §4 and `AWS_PATH` in §5.2). Each check yields hops and, when it fails, a reason
+//! code; a check whose input is not in the snapshot yields an "unknown" reason instead, so the
+//! verdict becomes `unknown` rather than a guess. Security groups and network ACLs are not in
+//! the snapshot format, so they are named as assumptions on every verdict, never silently passed.
+
+use ipnet::Ipv4Net;
+
+use crate::cidr;
+use crate::model::{Network, RouteTable, Subnet, Target};
+use crate::report::{Cause, Hop, HopOutcome, Reason};
+
+/// The far side of a private route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remote {
+    /// A VPC of the snapshot (peer VPC, or a VPC behind the transit gateway).
+    Vpc(String),
+    /// On premises (VPN, Direct Connect, Outposts local network): never visible to podreach.
+    OnPremises(String),
+    /// Beyond the object, but nothing in the snapshot says what is there.
+    NotInSnapshot(String),
+}
+
+/// Hops and reasons collected along a path, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    pub hops: Vec<Hop>,
+    pub failures: Vec<Reason>,
+    pub unknowns: Vec<Reason>,
+    pub assumptions: Vec<String>,
+}
+
+impl Trace {
+    pub fn pass(&mut self, at: &'static str, detail: impl Into<String>) {
+        self.hops.push(Hop { at, detail: detail.into(), outcome: HopOutcome::Pass });
+    }
+
+    pub fn drop(&mut self, at: &'static str, code: Cause, detail: impl Into<String>) {
+        let detail = detail.into();
+        self.hops.push(Hop { at, detail: detail.clone(), outcome: HopOutcome::Drop });
+        self.failures.push(Reason { code, detail });
+    }
+
+    pub fn unknown(&mut self, at: &'static str, code: Cause, detail: impl Into<String>) {
+        let detail = detail.into();
+        self.hops.push(Hop { at, detail: detail.clone(), outcome: HopOutcome::Unknown });
+        self.unknowns.push(Reason { code, detail });
+    }
+
+    pub fn assume(&mut self, assumption: impl Into<String>) {
+        let assumption = assumption.into();
+        if !self.assumptions.contains(&assumption) {
+            self.assumptions.push(assumption);
+        }
+    }
+}
+
+/// The result of routing a block out of a subnet.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    /// The private object the route names, when a usable route exists (even if later checks fail).
+    pub object: Option<Target>,
+    pub remote: Option<Remote>,
+}
+
+/// The VPC side as seen from one cluster's VPC.
+#[derive(Debug, Clone, Copy)]
+pub struct VpcView<'a> {
+    pub net: &'a Network,
+    pub cluster_vpc: &'a str,
+}
+
+fn route_label(table: &RouteTable, index: usize) -> String {
+    let route = &table.routes[index];
+    format!("{} → {}", route.destination, route.target.id())
+}
+
+impl<'a> VpcView<'a> {
+    pub fn new(net: &'a Network, cluster_vpc: &'a str) -> Self {
+        Self { net, cluster_vpc }
+    }
+
+    fn table_of(&self, subnet: &Subnet, trace: &mut Trace, at: &'static str) -> Option<&'a RouteTable> {
+        match self.net.route_table_of_subnet(&subnet.id) {
+            Some(table) => Some(table),
+            None => {
+                let why = if self.net.has_route_tables_of(&subnet.vpc_id) {
+                    format!(
+                        "{} has no explicit route table association and the main route table of {} is not in the snapshot",
+                        subnet.id, subnet.vpc_id
+                    )
+                } else {
+                    format!("the route tables of {} are not in the snapshot (aws ec2 describe-route-tables)", subnet.vpc_id)
+                };
+                let code = if at == "peer" { Cause::UnknownRemote } else { Cause::MissingInput };
+                trace.unknown(at, code, why);
+                None
+            }
+        }
+    }
+
+    /// `AWS_PATH` (1)–(3) for a packet to `block` leaving an ENI in `subnet_id`.
+    pub fn outbound(&self, subnet_id: &str, block: Ipv4Net, trace: &mut Trace) -> Outbound {
+        let none = Outbound { object: None, remote: None };
+        let Some(subnet) = self.net.subnets.get(subnet_id) else {
+            trace.unknown("vpc", Cause::MissingInput, format!("subnet {subnet_id} is not in the snapshot"));
+            return none;
+        };
+        let Some(table) = self.table_of(subnet, trace, "vpc") else { return none };
+        let Some(index) = cidr::longest_match(table.routes.iter().map(|r| &r.destination), &block) else {
+            trace.drop(
+                "vpc",
+                Cause::NoRoute,
+                format!("route table {} of {} ({}) has no route for {block}", table.id, subnet.id, subnet.az),
+            );
+            return none;
+        };
+        let route = &table.routes[index];
+        if !route.target.is_private_beyond_vpc() {
+            trace.drop(
+                "vpc",
+                Cause::NoRoute,
+                format!(
+                    "route table {} of {} ({}) sends {block} by {}, not over a private route",
+                    table.id,
+                    subnet.id,
+                    subnet.az,
+                    route_label(table, index)
+                ),
+            );
+            return none;
+        }
+        if route.blackhole {
+            trace.drop(
+                "vpc",
+                Cause::RouteBlackhole,
+                format!(
+                    "route table {} of {}: {} is a blackhole (its target no longer exists or is not attached)",
+                    table.id,
+                    subnet.id,
+                    route_label(table, index)
+                ),
+            );
+            return Outbound { object: Some(route.target.clone()), remote: None };
+        }
+        trace.pass(
+            "vpc",
+            format!("route table {} of {} ({}): {}", table.id, subnet.id, subnet.az, route_label(table, index)),
+        );
+        let remote = match &route.target {
+            Target::Peering(id) => self.check_peering(id, block, trace),
+            Target::TransitGateway(id) => self.check_tgw(id, subnet, block, trace),
+            Target::VirtualPrivateGateway(id) => {
+                trace.assume(format!(
+                    "{id} is attached to the VPC and its VPN/Direct Connect side advertises {block} (not in the snapshot)"
+                ));
+                Some(Remote::OnPremises(id.clone()))
+            }
+            Target::LocalGateway(id) => Some(Remote::OnPremises(id.clone())),
+            Target::Local | Target::Other(_) => None,
+        };
+        Outbound { object: Some(route.target.clone()), remote }
+    }
+
+    fn check_peering(&self, id: &str, block: Ipv4Net, trace: &mut Trace) -> Option<Remote> {
+        let Some(peerings) = &self.net.peerings else {
+            trace.unknown(
+                "vpc",
+                Cause::MissingInput,
+                format!("{id}: the snapshot has no `aws ec2 describe-vpc-peering-connections` output"),
+            );
+            return None;
+        };
+        let Some(peering) = peerings.get(id) else {
+            trace.unknown("vpc", Cause::MissingInput, format!("{id} is not in the peering connections of the snapshot"));
+            return None;
+        };
+        if peering.status != "active" {
+            trace.drop("vpc", Cause::PcxNotActive, format!("{id} is `{}`, not active", peering.status));
+        }
+        let Some((other_vpc, other_cidrs)) = peering.other_side(self.cluster_vpc) else {
+            trace.drop("vpc", Cause::PcxNotDirect, format!("{id} does not connect {}", self.cluster_vpc));
+            return None;
+        };
+        let other = other_vpc.unwrap_or("the peer VPC").to_owned();
+        if cidr::covered_by_any(other_cidrs, &block) {
+            trace.pass(
+                "vpc",
+                format!("{id} ({}) connects to {other}, whose CIDRs hold {block}", peering.status),
+            );
+        } else {
+            let cidrs: Vec<String> = other_cidrs.iter().map(ToString::to_string).collect();
+            trace.drop(
+                "vpc",
+                Cause::PcxNotDirect,
+                format!(
+                    "{block} is outside {other} ({}): peering is not transitive and offers no edge-to-edge routing",
+                    cidrs.join(", ")
+                ),
+            );
+        }
+        other_vpc.map(|v| Remote::Vpc(v.to_owned()))
+    }
+
+    fn check_tgw(&self, tgw: &str, subnet: &Subnet, block: Ipv4Net, trace: &mut Trace) -> Option<Remote> {
+        trace.assume(format!(
+            "the route tables of {tgw} route {block} onward and the cluster VPC's CIDRs back (transit gateway route tables are not in the snapshot)"
+        ));
+        match self.tgw_attachment_in_az(tgw, &subnet.vpc_id, &subnet.az) {
+            TgwAz::Unknown(why) => trace.unknown("vpc", Cause::MissingInput, why),
+            TgwAz::Fail(code, why) => trace.drop("vpc", code, why),
+            TgwAz::Ok(detail) => trace.pass("vpc", detail),
+        }
+        Some(self.vpc_behind(block, Some(tgw)))
+    }
+
+    /// A transit gateway forwards only from AZs where the VPC's attachment has a subnet.
+    fn tgw_attachment_in_az(&self, tgw: &str, vpc: &str, az: &str) -> TgwAz {
+        let Some(attachments) = &self.net.tgw_attachments else {
+            return TgwAz::Unknown(format!(
+                "{tgw}: the snapshot has no `aws ec2 describe-transit-gateway-vpc-attachments` output"
+            ));
+        };
+        let Some(attachment) = attachments.iter().find(|a| a.tgw_id == tgw && a.vpc_id == vpc) else {
+            return TgwAz::Fail(Cause::TgwNoAttachment, format!("{vpc} has no attachment to {tgw}"));
+        };
+        if attachment.state != "available" {
+            return TgwAz::Fail(
+                Cause::TgwAttachmentNotAvailable,
+                format!("attachment {} of {vpc} to {tgw} is `{}`", attachment.id, attachment.state),
+            );
+        }
+        let mut unknown_subnets = Vec::new();
+        let mut azs = Vec::new();
+        for id in &attachment.subnet_ids {
+            match self.net.subnets.get(id) {
+                Some(s) => azs.push(s.az.clone()),
+                None => unknown_subnets.push(id.clone()),
+            }
+        }
+        if azs.iter().any(|a| a == az) {
+            TgwAz::Ok(format!("attachment {} of {tgw} has a subnet in {az}", attachment.id))
+        } else if !unknown_subnets.is_empty() {
+            TgwAz::Unknown(format!(
+                "attachment {} subnets {} are not in the snapshot: cannot tell whether one is in {az}",
+                attachment.id,
+                unknown_subnets.join(", ")
+            ))
+        } else {
+            TgwAz::Fail(
+                Cause::TgwNoAzAttachment,
+                format!(
+                    "attachment {} of {tgw} has no subnet in {az} (only {}): resources in {az} cannot reach the transit gateway",
+                    attachment.id,
+                    azs.join(", ")
+                ),
+            )
+        }
+    }
+
+    /// The snapshot VPC (other than the cluster's) that holds `block`, if any.
+    pub fn vpc_behind(&self, block: Ipv4Net, tgw: Option<&str>) -> Remote {
+        let holder = self
+            .net
+            .vpcs
+            .values()
+            .filter(|v| v.id != self.cluster_vpc)
+            .filter(|v| cidr::covered_by_any(&v.cidrs, &block))
+            .find(|v| match (tgw, &self.net.tgw_attachments) {
+                (Some(tgw), Some(attachments)) => attachments.iter().any(|a| a.tgw_id == tgw && a.vpc_id == v.id),
+                _ => true,
+            });
+        match holder {
+            Some(v) => Remote::Vpc(v.id.clone()),
+            None => Remote::NotInSnapshot(tgw.unwrap_or("the route target").to_owned()),
+        }
+    }
+
+    /// The subnet of `vpc` that holds `block`, if the snapshot lists one.
+    pub fn remote_subnet(&self, vpc: &str, block: Ipv4Net) -> Option<&'a Subnet> {
+        self.net.subnets.values().find(|s| s.vpc_id == vpc && cidr::contains(&s.cidr, &block))
+    }
+
+    /// `AWS_PATH` (5) and §5.4 step 1: the remote side, for hosts in `block`, routes
+    /// `source_block` through `object` (the same peering connection or transit gateway).
+    pub fn remote_routes(
+        &self,
+        remote: &Remote,
+        block: Ipv4Net,
+        object: &Target,
+        source_block: Ipv4Net,
+        source_label: &str,
+        trace: &mut Trace,
+    ) {
+        let vpc = match remote {
+            Remote::Vpc(vpc) => vpc,
+            Remote::OnPremises(gateway) => {
+                trace.unknown(
+                    "peer",
+                    Cause::UnknownRemote,
+                    format!("the network behind {gateway} is on premises: podreach cannot see whether it routes {source_label} {source_block} back"),
+                );
+                return;
+            }
+            Remote::NotInSnapshot(via) => {
+                trace.unknown(
+                    "peer",
+                    Cause::UnknownRemote,
+                    format!("no VPC of the snapshot holds {block} behind {via}: the return route for {source_label} {source_block} cannot be checked"),
+                );
+                return;
+            }
+        };
+        let subnet = self.remote_subnet(vpc, block);
+        let table = match subnet {
+            Some(s) => self.net.route_table_of_subnet(&s.id),
+            None => self.net.main_route_tables.get(vpc).and_then(|id| self.net.route_tables.get(id)),
+        };
+        let Some(table) = table else {
+            trace.unknown(
+                "peer",
+                Cause::UnknownRemote,
+                format!(
+                    "the route tables of {vpc} are not in the snapshot: cannot check that it routes {source_label} {source_block} back (add `aws ec2 describe-route-tables --filters Name=vpc-id,Values={vpc}`)"
+                ),
+            );
+            return;
+        };
+        let where_ = subnet.map_or_else(|| format!("main route table {} of {vpc}", table.id), |s| {
+            format!("route table {} of {} in {vpc}", table.id, s.id)
+        });
+        let index = cidr::longest_match(table.routes.iter().map(|r| &r.destination), &source_block);
+        let partial: Vec<String> = table
+            .routes
+            .iter()
+            .filter(|r| r.destination.prefix_len() > source_block.prefix_len() && cidr::contains(&source_block, &r.destination))
+            .filter(|r| &r.target != object || r.blackhole)
+            .map(|r| format!("{} → {}", r.destination, r.target.id()))
+            .collect();
+        match index {
+            None => trace.drop(
+                "peer",
+                Cause::PeerNoRoute,
+                format!("{where_} has no route for {source_label} {source_block}"),
+            ),
+            Some(i) if table.routes[i].target != *object => trace.drop(
+                "peer",
+                Cause::PeerNoRoute,
+                format!(
+                    "{where_} sends {source_label} {source_block} by {}, not back through {}",
+                    route_label(table, i),
+                    object.id()
+                ),
+            ),
+            Some(i) if table.routes[i].blackhole => trace.drop(
+                "peer",
+                Cause::PeerNoRoute,
+                format!("{where_}: {} is a blackhole", route_label(table, i)),
+            ),
+            Some(i) if !partial.is_empty() => trace.drop(
+                "peer",
+                Cause::PeerNoRoute,
+                format!(
+                    "{where_} routes {source_block} by {} but more specific routes take part of it elsewhere ({}); podreach judges return routes per subnet",
+                    route_label(table, i),
+                    partial.join(", ")
+                ),
+            ),
+            Some(i) => trace.pass("peer", format!("{where_}: {} covers {source_label} {source_block}", route_label(table, i))),
+        }
+        if let (Target::TransitGateway(tgw), Some(s)) = (object, subnet) {
+            match self.tgw_attachment_in_az(tgw, vpc, &s.az) {
+                TgwAz::Unknown(why) => trace.unknown("peer", Cause::UnknownRemote, why),
+                TgwAz::Fail(code, why) => trace.drop("peer", code, why),
+                TgwAz::Ok(detail) => trace.pass("peer", detail),
+            }
+        }
+    }
+}
+
+enum TgwAz {
+    Ok(String),
+    Fail(Cause, String),
+    Unknown(String),
+}

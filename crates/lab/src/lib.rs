@@ -1,0 +1,1 @@
+//! Placeholder: the kernel lab (issue 3) lands here.
