@@ -8,7 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
 
-const FORBIDDEN_PREFIXES: &[&str] = &["tokio", "aws-", "aws_", "lambda_", "lambda-", "hyper", "reqwest"];
+const FORBIDDEN_PREFIXES: &[&str] = &[
+    "tokio", "aws-", "aws_", "lambda_", "lambda-", "hyper", "reqwest",
+];
 
 fn main() {
     let lock_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock");
@@ -25,8 +27,15 @@ fn main() {
         }
     };
     let mut edges: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for package in lock.get("package").and_then(|p| p.as_array()).into_iter().flatten() {
-        let Some(name) = package.get("name").and_then(|n| n.as_str()) else { continue };
+    for package in lock
+        .get("package")
+        .and_then(|p| p.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let Some(name) = package.get("name").and_then(|n| n.as_str()) else {
+            continue;
+        };
         let deps = package
             .get("dependencies")
             .and_then(|d| d.as_array())

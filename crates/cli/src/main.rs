@@ -150,19 +150,33 @@ impl InputArgs {
 
 fn print(text: &str) -> Result<()> {
     let mut out = anstream::stdout();
-    out.write_all(text.as_bytes()).context("writing to stdout")?;
-    out.flush().context("writing to stdout")
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        // `podreach … | head` closes the pipe early: not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to stdout"),
+    }
 }
 
 fn audit(args: &AuditArgs) -> Result<ExitCode> {
     let model = args.input.model()?;
-    let report = podreach_core::analyze(&model, &AnalyzeOptions { include_paths: args.paths });
+    let report = podreach_core::analyze(
+        &model,
+        &AnalyzeOptions {
+            include_paths: args.paths,
+        },
+    );
     match args.format {
         Format::Json => print(&(serde_json::to_string_pretty(&report)? + "\n"))?,
         Format::Text => print(&render::report(&report))?,
     }
-    let failed = args.fail_on.is_some_and(|threshold| report.max_severity().is_some_and(|s| s >= threshold));
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    let failed = args
+        .fail_on
+        .is_some_and(|threshold| report.max_severity().is_some_and(|s| s >= threshold));
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn explain(args: &ExplainArgs) -> Result<ExitCode> {
@@ -176,11 +190,23 @@ fn explain(args: &ExplainArgs) -> Result<ExitCode> {
 }
 
 fn demo_snapshot(out: &std::path::Path) -> Result<ExitCode> {
-    if out.exists() && std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        bail!("{} exists and is not empty; choose a new directory", out.display());
+    if out.exists()
+        && std::fs::read_dir(out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        bail!(
+            "{} exists and is not empty; choose a new directory",
+            out.display()
+        );
     }
     snapshot_dir::write(out, demo::FILES)?;
-    eprintln!("wrote {} files to {}; audit them with: podreach audit --snapshot {}", demo::FILES.len(), out.display(), out.display());
+    eprintln!(
+        "wrote {} files to {}; audit them with: podreach audit --snapshot {}",
+        demo::FILES.len(),
+        out.display(),
+        out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -71,7 +71,14 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
         }
         s.trim_end().to_owned()
     };
-    let _ = writeln!(out, "{}", paint(BOLD, &line(header.iter().map(|h| (*h).to_owned()).collect())));
+    let _ = writeln!(
+        out,
+        "{}",
+        paint(
+            BOLD,
+            &line(header.iter().map(|h| (*h).to_owned()).collect())
+        )
+    );
     for row in rows {
         let _ = writeln!(out, "{}", line(row.clone()));
     }
@@ -93,7 +100,12 @@ fn finding(out: &mut String, f: &Finding) {
     if !a.pod_addresses.is_empty() || !a.pod_prefixes.is_empty() {
         let mut all = a.pod_addresses.clone();
         all.extend(a.pod_prefixes.iter().cloned());
-        let _ = writeln!(out, "    addresses ({}): {}", a.pod_address_count, list(&all, 8));
+        let _ = writeln!(
+            out,
+            "    addresses ({}): {}",
+            a.pod_address_count,
+            list(&all, 8)
+        );
     }
     if !a.enis.is_empty() {
         let _ = writeln!(out, "    ENIs:   {}", list(&a.enis, 6));
@@ -104,7 +116,12 @@ fn finding(out: &mut String, f: &Finding) {
     for r in &f.remediation {
         match &r.command {
             Some(command) => {
-                let _ = writeln!(out, "    fix:    {}\n            {}", r.action, paint(BOLD, command));
+                let _ = writeln!(
+                    out,
+                    "    fix:    {}\n            {}",
+                    r.action,
+                    paint(BOLD, command)
+                );
             }
             None => {
                 let _ = writeln!(out, "    fix:    {}", r.action);
@@ -117,7 +134,11 @@ fn list(items: &[String], max: usize) -> String {
     if items.len() <= max {
         items.join(", ")
     } else {
-        format!("{}, … ({} more)", items[..max].join(", "), items.len() - max)
+        format!(
+            "{}, … ({} more)",
+            items[..max].join(", "),
+            items.len() - max
+        )
     }
 }
 
@@ -131,7 +152,9 @@ fn path_rows(paths: &[PathVerdict]) -> Vec<Vec<String>> {
                 p.destination.clone(),
                 p.direction.as_str().to_owned(),
                 verdict_text(p.verdict),
-                p.cause.map(|c| c.code().to_owned()).unwrap_or_else(|| "-".to_owned()),
+                p.cause
+                    .map(|c| c.code().to_owned())
+                    .unwrap_or_else(|| "-".to_owned()),
                 p.source_ip_at_peer.clone(),
                 p.egress_eni.clone(),
             ]
@@ -147,17 +170,33 @@ pub fn report(report: &Report) -> String {
             (Some(v), Some(source)) => format!("{v} (from the {source})"),
             _ => format!("unknown (modelled as {})", c.cni.modelled_version),
         };
-        let _ = writeln!(out, "{}", paint(BOLD, &format!("Cluster {} — {} ({})", c.name, c.vpc_id, c.vpc_cidrs.join(", "))));
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(
+                BOLD,
+                &format!(
+                    "Cluster {} — {} ({})",
+                    c.name,
+                    c.vpc_id,
+                    c.vpc_cidrs.join(", ")
+                )
+            )
+        );
         let _ = writeln!(out, "  VPC CNI {version}");
         let changed: Vec<String> = c
             .cni
             .settings
             .iter()
-            .filter(|s| s.default.as_ref().is_some_and(|d| *d != s.value) || (s.default.is_none() && s.value == "unknown"))
+            .filter(|s| s.default.as_ref().is_some_and(|d| *d != s.value))
             .map(|s| format!("{}={} ({})", s.name, s.value, s.source))
             .collect();
         if !changed.is_empty() {
-            let _ = writeln!(out, "  differs from the CNI defaults: {}", changed.join("; "));
+            let _ = writeln!(
+                out,
+                "  differs from the CNI defaults: {}",
+                changed.join("; ")
+            );
         }
         for note in &c.cni.notes {
             let _ = writeln!(out, "  note: {note}");
@@ -168,30 +207,66 @@ pub fn report(report: &Report) -> String {
             c.nodes,
             c.enis,
             c.pod_addresses,
-            if c.destinations.is_empty() { "none".to_owned() } else { c.destinations.join(", ") }
+            if c.destinations.is_empty() {
+                "none".to_owned()
+            } else {
+                c.destinations.join(", ")
+            }
         );
         let v = c.verdicts;
         let _ = writeln!(
             out,
             "  per-ENI verdicts: {} reachable, {} unreachable, {} unknown\n",
             paint(GREEN, &v.reachable.to_string()),
-            paint(if v.unreachable > 0 { RED } else { GREEN }, &v.unreachable.to_string()),
-            paint(if v.unknown > 0 { YELLOW } else { GREEN }, &v.unknown.to_string()),
+            paint(
+                if v.unreachable > 0 { RED } else { GREEN },
+                &v.unreachable.to_string()
+            ),
+            paint(
+                if v.unknown > 0 { YELLOW } else { GREEN },
+                &v.unknown.to_string()
+            ),
         );
-        let findings: Vec<&Finding> = report.findings.iter().filter(|f| f.cluster == c.name).collect();
+        let findings: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.cluster == c.name)
+            .collect();
         if findings.is_empty() {
-            let _ = writeln!(out, "  {}\n", paint(GREEN, "No findings: every pod address reaches every private destination both ways."));
+            let _ = writeln!(
+                out,
+                "  {}\n",
+                paint(
+                    GREEN,
+                    "No findings: every pod address reaches every private destination both ways."
+                )
+            );
         }
         for f in findings {
             finding(&mut out, f);
             out.push('\n');
         }
         if let Some(paths) = &report.paths {
-            let rows = path_rows(&paths.iter().filter(|p| p.cluster == c.name).cloned().collect::<Vec<_>>());
+            let rows = path_rows(
+                &paths
+                    .iter()
+                    .filter(|p| p.cluster == c.name)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
             if !rows.is_empty() {
                 table(
                     &mut out,
-                    &["NODE", "ENI", "DESTINATION", "DIRECTION", "VERDICT", "CAUSE", "SOURCE AT PEER", "EGRESS ENI"],
+                    &[
+                        "NODE",
+                        "ENI",
+                        "DESTINATION",
+                        "DIRECTION",
+                        "VERDICT",
+                        "CAUSE",
+                        "SOURCE AT PEER",
+                        "EGRESS ENI",
+                    ],
                     &rows,
                 );
                 out.push('\n');
@@ -206,22 +281,50 @@ pub fn report(report: &Report) -> String {
     if !report.gaps.is_empty() {
         let _ = writeln!(out, "{}", paint(BOLD, "Not analysed:"));
         for g in &report.gaps {
-            let place: Vec<&str> = [g.cluster.as_deref(), g.file.as_deref(), g.object.as_deref()].into_iter().flatten().collect();
-            let _ = writeln!(out, "- {}{}", if place.is_empty() { String::new() } else { format!("{}: ", place.join(" / ")) }, g.message);
+            let place: Vec<&str> = [g.cluster.as_deref(), g.file.as_deref(), g.object.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect();
+            let _ = writeln!(
+                out,
+                "- {}{}",
+                if place.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}: ", place.join(" / "))
+                },
+                g.message
+            );
         }
         out.push('\n');
     }
     let counts: Vec<String> = Severity::ALL
         .iter()
         .rev()
-        .map(|s| (s, report.findings.iter().filter(|f| f.severity == *s).count()))
+        .map(|s| {
+            (
+                s,
+                report.findings.iter().filter(|f| f.severity == *s).count(),
+            )
+        })
         .filter(|(_, n)| *n > 0)
         .map(|(s, n)| format!("{n} {s}"))
         .collect();
     let _ = writeln!(
         out,
         "{}",
-        paint(BOLD, &format!("Summary: {} finding(s){}", report.findings.len(), if counts.is_empty() { String::new() } else { format!(" ({})", counts.join(", ")) }))
+        paint(
+            BOLD,
+            &format!(
+                "Summary: {} finding(s){}",
+                report.findings.len(),
+                if counts.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", counts.join(", "))
+                }
+            )
+        )
     );
     out
 }
@@ -238,7 +341,14 @@ fn hop(out: &mut String, h: &Hop, index: usize) {
 /// The hop-by-hop trace of `podreach explain`.
 pub fn explanation(e: &Explanation) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{}", paint(BOLD, &format!("{} → {} in cluster {}", e.pod_ip, e.to, e.cluster)));
+    let _ = writeln!(
+        out,
+        "{}",
+        paint(
+            BOLD,
+            &format!("{} → {} in cluster {}", e.pod_ip, e.to, e.cluster)
+        )
+    );
     for note in &e.notes {
         let _ = writeln!(out, "{note}");
     }
@@ -247,14 +357,31 @@ pub fn explanation(e: &Explanation) -> String {
             out,
             "\n{} {}: {}{}",
             paint(BOLD, p.direction.as_str()),
-            paint(DIM, &format!("(ENI {} {}, host table {})", p.eni_id, p.eni_role, p.host_table_label())),
+            paint(
+                DIM,
+                &format!(
+                    "(ENI {} {}, host table {})",
+                    p.eni_id,
+                    p.eni_role,
+                    p.host_table_label()
+                )
+            ),
             verdict_text(p.verdict),
             p.cause.map(|c| format!(" ({c})")).unwrap_or_default()
         );
         for (i, h) in p.hops.iter().enumerate() {
             hop(&mut out, h, i);
         }
-        let _ = writeln!(out, "  source the peer sees: {}; leaves by {}", if p.source_ip_at_peer == "pod-ip" { e.pod_ip.to_string() } else { p.source_ip_at_peer.clone() }, p.egress_eni);
+        let _ = writeln!(
+            out,
+            "  source the peer sees: {}; leaves by {}",
+            if p.source_ip_at_peer == "pod-ip" {
+                e.pod_ip.to_string()
+            } else {
+                p.source_ip_at_peer.clone()
+            },
+            p.egress_eni
+        );
     }
     if let Some(p) = e.paths.first() {
         let _ = writeln!(out, "\n{}", paint(DIM, "Assumptions:"));

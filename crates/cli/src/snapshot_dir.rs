@@ -13,20 +13,31 @@ use podreach_core::SourceFile;
 /// Every `*.json` file under `root`, relative paths, sorted.
 pub fn read(root: &Path) -> Result<Vec<SourceFile>> {
     if !root.is_dir() {
-        bail!("snapshot directory {} does not exist or is not a directory", root.display());
+        bail!(
+            "snapshot directory {} does not exist or is not a directory",
+            root.display()
+        );
     }
     let mut paths = Vec::new();
     collect(root, &mut paths)?;
     paths.sort();
     if paths.is_empty() {
-        bail!("snapshot directory {} holds no *.json files", root.display());
+        bail!(
+            "snapshot directory {} holds no *.json files",
+            root.display()
+        );
     }
     paths
         .into_iter()
         .map(|path| {
-            let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            let text =
+                fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
             let relative = path.strip_prefix(root).unwrap_or(&path);
-            let name = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            let name = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
             Ok(SourceFile { path: name, text })
         })
         .collect()
@@ -36,7 +47,9 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
         let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
         let path = entry.path();
-        let kind = entry.file_type().with_context(|| format!("inspecting {}", path.display()))?;
+        let kind = entry
+            .file_type()
+            .with_context(|| format!("inspecting {}", path.display()))?;
         if kind.is_dir() {
             collect(&path, out)?;
         } else if path.extension().is_some_and(|e| e == "json") {

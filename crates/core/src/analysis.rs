@@ -19,7 +19,8 @@ use crate::datapath::{DestinationFlags, HostDatapath, HostTable, Placement};
 use crate::findings;
 use crate::model::{Cluster, Eni, EniType, IpFamily, Model, Network, Node, Target};
 use crate::report::{
-    Cause, ClusterReport, CniReport, Direction, Gap, Hop, PathVerdict, Reason, Report, SCHEMA, Verdict, VerdictCounts,
+    Cause, ClusterReport, CniReport, Direction, Gap, Hop, PathVerdict, Reason, Report, SCHEMA,
+    Verdict, VerdictCounts,
 };
 use crate::vpc_path::{Remote, Trace, VpcView};
 
@@ -31,8 +32,7 @@ pub struct AnalyzeOptions {
 }
 
 /// Assumptions every verdict carries because the snapshot format does not hold the data.
-pub const SECURITY_ASSUMPTION: &str =
-    "security groups and network ACLs are not evaluated (not in the snapshot): assumed to admit the flow both ways, including replies to ephemeral ports 1024-65535";
+pub const SECURITY_ASSUMPTION: &str = "security groups and network ACLs are not evaluated (not in the snapshot): assumed to admit the flow both ways, including replies to ephemeral ports 1024-65535";
 
 /// A pod-address holder on a node: one ENI (or branch ENI) with its pod addresses.
 #[derive(Debug, Clone)]
@@ -69,7 +69,12 @@ impl Subject<'_> {
     }
 
     pub fn pod_address_count(&self) -> usize {
-        self.pod_ips.len() + self.pod_prefixes.iter().map(|p| 1usize << (32 - p.prefix_len())).sum::<usize>()
+        self.pod_ips.len()
+            + self
+                .pod_prefixes
+                .iter()
+                .map(|p| 1usize << (32 - p.prefix_len()))
+                .sum::<usize>()
     }
 
     /// Fills the placeholders of a class-level text for this ENI.
@@ -127,15 +132,33 @@ impl Evaluation {
         self.reasons.first().map(|r| r.code)
     }
 
-    fn from_trace(trace: Trace, via: Option<String>, source: SourceAtPeer, egress_primary: bool, host_table: HostTable) -> Self {
+    fn from_trace(
+        trace: Trace,
+        via: Option<String>,
+        source: SourceAtPeer,
+        egress_primary: bool,
+        host_table: HostTable,
+    ) -> Self {
         let (verdict, reasons) = if !trace.failures.is_empty() {
-            (Verdict::Unreachable, trace.failures.into_iter().chain(trace.unknowns).collect())
+            (
+                Verdict::Unreachable,
+                trace.failures.into_iter().chain(trace.unknowns).collect(),
+            )
         } else if !trace.unknowns.is_empty() {
             (Verdict::Unknown, trace.unknowns)
         } else {
             (Verdict::Reachable, Vec::new())
         };
-        Evaluation { verdict, reasons, hops: trace.hops, via, source, egress_primary, host_table, assumptions: trace.assumptions }
+        Evaluation {
+            verdict,
+            reasons,
+            hops: trace.hops,
+            via,
+            source,
+            egress_primary,
+            host_table,
+            assumptions: trace.assumptions,
+        }
     }
 }
 
@@ -151,7 +174,12 @@ pub struct ClusterContext<'a> {
 
 impl<'a> ClusterContext<'a> {
     pub fn new(model: &'a Model, cluster: &'a Cluster) -> Self {
-        let vpc_cidrs = model.network.vpcs.get(&cluster.vpc_id).map(|v| v.cidrs.clone()).unwrap_or_default();
+        let vpc_cidrs = model
+            .network
+            .vpcs
+            .get(&cluster.vpc_id)
+            .map(|v| v.cidrs.clone())
+            .unwrap_or_default();
         ClusterContext {
             cluster,
             net: &model.network,
@@ -170,13 +198,19 @@ impl<'a> ClusterContext<'a> {
         let mut subjects = Vec::new();
         let cluster = self.cluster;
         for node in &cluster.nodes {
-            let Some(primary) = self.net.enis.get(&node.primary_eni) else { continue };
+            let Some(primary) = self.net.enis.get(&node.primary_eni) else {
+                continue;
+            };
             if !self.net.subnets.contains_key(&primary.subnet_id) {
                 continue; // already a gap from model building
             }
             for eni_id in &node.enis {
-                let Some(eni) = self.net.enis.get(eni_id) else { continue };
-                let Some(attachment) = &eni.attachment else { continue };
+                let Some(eni) = self.net.enis.get(eni_id) else {
+                    continue;
+                };
+                let Some(attachment) = &eni.attachment else {
+                    continue;
+                };
                 if !self.net.subnets.contains_key(&eni.subnet_id) {
                     continue;
                 }
@@ -201,7 +235,9 @@ impl<'a> ClusterContext<'a> {
                     Placement::PrimaryEni
                 } else {
                     Placement::SecondaryEni {
-                        table: self.host.eni_table(attachment.device_index, attachment.network_card_index),
+                        table: self
+                            .host
+                            .eni_table(attachment.device_index, attachment.network_card_index),
                     }
                 };
                 subjects.push(Subject {
@@ -214,12 +250,18 @@ impl<'a> ClusterContext<'a> {
                 });
             }
             for branch in &node.branch_enis {
-                let Some(eni) = self.net.enis.get(&branch.eni_id) else { continue };
+                let Some(eni) = self.net.enis.get(&branch.eni_id) else {
+                    continue;
+                };
                 if !self.net.subnets.contains_key(&eni.subnet_id) {
                     continue;
                 }
                 let table = HostTable::Vlan(branch.vlan_id.map(|v| v + 100));
-                let mode = if cluster.cni.pod_eni { cluster.cni.sgp_mode } else { SgpMode::Strict };
+                let mode = if cluster.cni.pod_eni {
+                    cluster.cni.sgp_mode
+                } else {
+                    SgpMode::Strict
+                };
                 subjects.push(Subject {
                     node,
                     eni,
@@ -249,7 +291,9 @@ impl<'a> ClusterContext<'a> {
             node_subnet.id.clone()
         };
         let key = ClassKey {
-            placement: Placement::SecondaryEni { table: self.host.eni_table(1, 0) },
+            placement: Placement::SecondaryEni {
+                table: self.host.eni_table(1, 0),
+            },
             eni_subnet: subnet.clone(),
             node_subnet: node_subnet.id.clone(),
             eni_check: true,
@@ -261,8 +305,11 @@ impl<'a> ClusterContext<'a> {
     /// Private destinations beyond the VPC (routes to `pcx-`/`tgw-`/`vgw-`/`lgw-` outside the VPC
     /// CIDRs in the route tables of `subnets`), split into uniform blocks.
     pub fn blocks(&self, subnets: &BTreeSet<String>) -> (Vec<Ipv4Net>, Vec<Block>) {
-        let tables: BTreeSet<&str> =
-            subnets.iter().filter_map(|s| self.net.route_table_of_subnet(s)).map(|t| t.id.as_str()).collect();
+        let tables: BTreeSet<&str> = subnets
+            .iter()
+            .filter_map(|s| self.net.route_table_of_subnet(s))
+            .map(|t| t.id.as_str())
+            .collect();
         let mut routes: BTreeSet<Ipv4Net> = BTreeSet::new();
         let mut boundaries: Vec<Ipv4Net> = self.vpc_cidrs.clone();
         boundaries.extend(&self.cni().exclude_snat_cidrs);
@@ -270,7 +317,9 @@ impl<'a> ClusterContext<'a> {
         for table in tables.iter().filter_map(|t| self.net.route_tables.get(*t)) {
             for route in &table.routes {
                 boundaries.push(route.destination);
-                if route.target.is_private_beyond_vpc() && !cidr::covered_by_any(&self.vpc_cidrs, &route.destination) {
+                if route.target.is_private_beyond_vpc()
+                    && !cidr::covered_by_any(&self.vpc_cidrs, &route.destination)
+                {
                     routes.insert(route.destination);
                 }
             }
@@ -278,11 +327,25 @@ impl<'a> ClusterContext<'a> {
         // Other VPCs of the snapshot behind these routes: split at their CIDRs and subnets so
         // each block has one remote subnet (one remote route table).
         let mut known_remote_vpcs: Vec<&[Ipv4Net]> = Vec::new();
-        for vpc in self.net.vpcs.values().filter(|v| v.id != self.cluster.vpc_id) {
-            if vpc.cidrs.iter().any(|c| routes.iter().any(|r| cidr::overlaps(c, r))) {
+        for vpc in self
+            .net
+            .vpcs
+            .values()
+            .filter(|v| v.id != self.cluster.vpc_id)
+        {
+            if vpc
+                .cidrs
+                .iter()
+                .any(|c| routes.iter().any(|r| cidr::overlaps(c, r)))
+            {
                 boundaries.extend(&vpc.cidrs);
-                let subnets: Vec<Ipv4Net> =
-                    self.net.subnets.values().filter(|s| s.vpc_id == vpc.id).map(|s| s.cidr).collect();
+                let subnets: Vec<Ipv4Net> = self
+                    .net
+                    .subnets
+                    .values()
+                    .filter(|s| s.vpc_id == vpc.id)
+                    .map(|s| s.cidr)
+                    .collect();
                 if !subnets.is_empty() {
                     known_remote_vpcs.push(&vpc.cidrs);
                 }
@@ -298,20 +361,35 @@ impl<'a> ClusterContext<'a> {
                     continue; // the VPC's local route wins for these addresses
                 }
                 // Belongs to a more specific destination route: evaluated there.
-                if route_list.iter().any(|r| r.prefix_len() > route.prefix_len() && cidr::contains(r, &block)) {
+                if route_list
+                    .iter()
+                    .any(|r| r.prefix_len() > route.prefix_len() && cidr::contains(r, &block))
+                {
                     continue;
                 }
                 // Inside a VPC whose subnets are known, but in none of them: no host can be there.
-                if known_remote_vpcs.iter().any(|cidrs| cidr::covered_by_any(cidrs, &block))
+                if known_remote_vpcs
+                    .iter()
+                    .any(|cidrs| cidr::covered_by_any(cidrs, &block))
                     && !cidr::covered_by_any(&remote_subnets, &block)
                 {
                     continue;
                 }
                 let flags = DestinationFlags {
-                    excluded_from_snat: cidr::covered_by_any(&self.cni().exclude_snat_cidrs, &block),
-                    external_service: cidr::covered_by_any(&self.cni().external_service_cidrs, &block),
+                    excluded_from_snat: cidr::covered_by_any(
+                        &self.cni().exclude_snat_cidrs,
+                        &block,
+                    ),
+                    external_service: cidr::covered_by_any(
+                        &self.cni().external_service_cidrs,
+                        &block,
+                    ),
                 };
-                blocks.push(Block { block, route: *route, flags });
+                blocks.push(Block {
+                    block,
+                    route: *route,
+                    flags,
+                });
             }
         }
         (route_list, blocks)
@@ -345,7 +423,11 @@ impl<'a> ClusterContext<'a> {
     }
 
     fn interface_name(primary: bool) -> &'static str {
-        if primary { "the primary interface (eth0/ens5)" } else { "the ENI's interface" }
+        if primary {
+            "the primary interface (eth0/ens5)"
+        } else {
+            "the ENI's interface"
+        }
     }
 
     /// §5.3 EGRESS: the pod opens a connection to `block`; the reply must come back.
@@ -353,10 +435,19 @@ impl<'a> ClusterContext<'a> {
         let mut trace = Trace::default();
         let d = block.block;
         let placement = class.placement;
-        trace.pass("pod", format!("the pod sends to {d} by its default route via 169.254.1.1 (its veth to the host)"));
+        trace.pass(
+            "pod",
+            format!(
+                "the pod sends to {d} by its default route via 169.254.1.1 (its veth to the host)"
+            ),
+        );
 
         // Step 1: security groups for pods, strict mode.
-        if let Placement::Branch { mode: SgpMode::Strict, table } = placement {
+        if let Placement::Branch {
+            mode: SgpMode::Strict,
+            table,
+        } = placement
+        {
             // Source: network.go / driver.go SGP strict: iif rules at priority 10, table vlanId+100; `! -o vlan+` skips SNAT.
             trace.pass(
                 "node",
@@ -390,10 +481,18 @@ impl<'a> ClusterContext<'a> {
                 "policy routing: `{}` ({}) → leaves by {}",
                 hit.rule,
                 hit.source,
-                if out_primary { "primary ENI {primary_eni}" } else { "ENI {eni}" }
+                if out_primary {
+                    "primary ENI {primary_eni}"
+                } else {
+                    "ENI {eni}"
+                }
             ),
         );
-        let source = if snat { SourceAtPeer::NodeIp } else { SourceAtPeer::PodIp };
+        let source = if snat {
+            SourceAtPeer::NodeIp
+        } else {
+            SourceAtPeer::PodIp
+        };
         if snat {
             let note = if force_snat.is_some() {
                 " (the EXCLUDE_SNAT_CIDRS RETURN rule for 0.0.0.0/0 is lost after every second aws-node restart, #3658)"
@@ -417,8 +516,17 @@ impl<'a> ClusterContext<'a> {
         };
         let reverse = self.host.lookup(&placement, block.flags, false);
         let reverse_primary = reverse.table == HostTable::Main;
-        self.rpf_check(&mut trace, arrival_primary, reverse_primary, &reverse.rule, true);
-        trace.pass("node", "rule 512 `to <pod> lookup main` → host veth → the pod");
+        self.rpf_check(
+            &mut trace,
+            arrival_primary,
+            reverse_primary,
+            &reverse.rule,
+            true,
+        );
+        trace.pass(
+            "node",
+            "rule 512 `to <pod> lookup main` → host veth → the pod",
+        );
         let via = self.via_of(class, out_primary, d);
         Evaluation::from_trace(trace, via, source, out_primary, hit.table)
     }
@@ -447,12 +555,27 @@ impl<'a> ClusterContext<'a> {
         // Step 2: RPF on the arrival interface.
         let reverse = self.host.lookup(&placement, block.flags, false);
         let reverse_primary = reverse.table == HostTable::Main;
-        let strict_branch = matches!(placement, Placement::Branch { mode: SgpMode::Strict, .. });
+        let strict_branch = matches!(
+            placement,
+            Placement::Branch {
+                mode: SgpMode::Strict,
+                ..
+            }
+        );
         if !strict_branch {
-            self.rpf_check(&mut trace, placement.is_primary(), reverse_primary, &reverse.rule, false);
+            self.rpf_check(
+                &mut trace,
+                placement.is_primary(),
+                reverse_primary,
+                &reverse.rule,
+                false,
+            );
         }
         // Step 3: delivery.
-        trace.pass("node", "rule 512 `to <pod> lookup main` → host veth → the pod");
+        trace.pass(
+            "node",
+            "rule 512 `to <pod> lookup main` → host veth → the pod",
+        );
         // Step 4: the pod's reply: ESTABLISHED, so no SNAT and no connmark.
         trace.pass("pod", "the pod replies from its own address; the connection is ESTABLISHED, so nat is skipped: no SNAT, no connmark");
         let (out_primary, table) = if strict_branch {
@@ -465,7 +588,11 @@ impl<'a> ClusterContext<'a> {
                     "policy routing for the reply: `{}` ({}) → leaves by {}",
                     reverse.rule,
                     reverse.source,
-                    if reverse_primary { "primary ENI {primary_eni}" } else { "ENI {eni}" }
+                    if reverse_primary {
+                        "primary ENI {primary_eni}"
+                    } else {
+                        "ENI {eni}"
+                    }
                 ),
             );
             (reverse_primary, reverse.table)
@@ -473,10 +600,16 @@ impl<'a> ClusterContext<'a> {
         // Step 5: source/destination check on the reply.
         self.owns_check(&mut trace, class, out_primary, SourceAtPeer::PodIp);
         // Step 6: the reply's AWS path.
-        let out_subnet = if out_primary { &class.node_subnet } else { &class.eni_subnet };
+        let out_subnet = if out_primary {
+            &class.node_subnet
+        } else {
+            &class.eni_subnet
+        };
         self.vpc.outbound(out_subnet, d, &mut trace);
         trace.assume(SECURITY_ASSUMPTION);
-        let via = object.map(|o| o.id().to_owned()).or_else(|| self.via_of(class, out_primary, d));
+        let via = object
+            .map(|o| o.id().to_owned())
+            .or_else(|| self.via_of(class, out_primary, d));
         Evaluation::from_trace(trace, via, SourceAtPeer::PodIp, out_primary, table)
     }
 
@@ -485,28 +618,43 @@ impl<'a> ClusterContext<'a> {
         if cni.external_snat {
             "AWS_VPC_K8S_CNI_EXTERNALSNAT=true removes the SNAT rules".to_owned()
         } else if block.flags.excluded_from_snat {
-            format!("{} is in AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS (RETURN in AWS-SNAT-CHAIN-0)", block.block)
+            format!(
+                "{} is in AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS (RETURN in AWS-SNAT-CHAIN-0)",
+                block.block
+            )
         } else {
             "the packet matches no SNAT rule".to_owned()
         }
     }
 
     /// Source/destination check (datapath.md §4.1) on the ENI the packet leaves by.
-    fn owns_check(&self, trace: &mut Trace, class: &ClassKey, out_primary: bool, source: SourceAtPeer) {
+    fn owns_check(
+        &self,
+        trace: &mut Trace,
+        class: &ClassKey,
+        out_primary: bool,
+        source: SourceAtPeer,
+    ) {
         let owns = match (out_primary, source) {
             (true, SourceAtPeer::NodeIp) => true,
             (true, SourceAtPeer::PodIp) => class.placement.is_primary(),
             (false, SourceAtPeer::NodeIp) => false,
             (false, SourceAtPeer::PodIp) => true,
         };
-        let (eni, checked) =
-            if out_primary { ("{primary_eni}", class.primary_check) } else { ("{eni}", class.eni_check) };
+        let (eni, checked) = if out_primary {
+            ("{primary_eni}", class.primary_check)
+        } else {
+            ("{eni}", class.eni_check)
+        };
         let src = match source {
             SourceAtPeer::NodeIp => "the node IP {node_ip}",
             SourceAtPeer::PodIp => "the pod address",
         };
         if owns {
-            trace.pass("vpc", format!("source/destination check on {eni}: it owns {src}"));
+            trace.pass(
+                "vpc",
+                format!("source/destination check on {eni}: it owns {src}"),
+            );
         } else if !checked {
             trace.pass(
                 "vpc",
@@ -522,13 +670,29 @@ impl<'a> ClusterContext<'a> {
     }
 
     /// `rpf_drop(arrival, p, D)` (datapath.md §5.2).
-    fn rpf_check(&self, trace: &mut Trace, arrival_primary: bool, reverse_primary: bool, reverse_rule: &str, decides: bool) {
+    fn rpf_check(
+        &self,
+        trace: &mut Trace,
+        arrival_primary: bool,
+        reverse_primary: bool,
+        reverse_rule: &str,
+        decides: bool,
+    ) {
         let interface = Self::interface_name(arrival_primary);
         if arrival_primary == reverse_primary {
-            trace.pass("node", format!("reverse-path check on {interface}: the reverse route uses the same interface"));
+            trace.pass(
+                "node",
+                format!(
+                    "reverse-path check on {interface}: the reverse route uses the same interface"
+                ),
+            );
             return;
         }
-        let reverse_if = if reverse_primary { "the primary ENI" } else { "the pod's ENI" };
+        let reverse_if = if reverse_primary {
+            "the primary ENI"
+        } else {
+            "the pod's ENI"
+        };
         match self.host.rp_filter(arrival_primary) {
             Some(1) => trace.drop(
                 "node",
@@ -553,8 +717,19 @@ impl<'a> ClusterContext<'a> {
     }
 
     /// `AWS_PATH` from the egress ENI's subnet, then the return route at the peer.
-    fn aws_legs(&self, trace: &mut Trace, class: &ClassKey, block: &Block, out_primary: bool, source: SourceAtPeer) {
-        let out_subnet = if out_primary { &class.node_subnet } else { &class.eni_subnet };
+    fn aws_legs(
+        &self,
+        trace: &mut Trace,
+        class: &ClassKey,
+        block: &Block,
+        out_primary: bool,
+        source: SourceAtPeer,
+    ) {
+        let out_subnet = if out_primary {
+            &class.node_subnet
+        } else {
+            &class.eni_subnet
+        };
         let outbound = self.vpc.outbound(out_subnet, block.block, trace);
         let source_subnet = match source {
             SourceAtPeer::NodeIp => &class.node_subnet,
@@ -564,10 +739,13 @@ impl<'a> ClusterContext<'a> {
             SourceAtPeer::NodeIp => "the node subnet",
             SourceAtPeer::PodIp => "the pod subnet",
         };
-        if let (Some(object), Some(remote), Some(source_block)) =
-            (&outbound.object, &outbound.remote, self.subnet_cidr(source_subnet))
-        {
-            self.vpc.remote_routes(remote, block.block, object, source_block, label, trace);
+        if let (Some(object), Some(remote), Some(source_block)) = (
+            &outbound.object,
+            &outbound.remote,
+            self.subnet_cidr(source_subnet),
+        ) {
+            self.vpc
+                .remote_routes(remote, block.block, object, source_block, label, trace);
         }
         trace.assume(SECURITY_ASSUMPTION);
     }
@@ -590,11 +768,17 @@ impl<'a> ClusterContext<'a> {
     }
 
     fn via_of(&self, class: &ClassKey, out_primary: bool, d: Ipv4Net) -> Option<String> {
-        let subnet = if out_primary { &class.node_subnet } else { &class.eni_subnet };
+        let subnet = if out_primary {
+            &class.node_subnet
+        } else {
+            &class.eni_subnet
+        };
         let table = self.net.route_table_of_subnet(subnet)?;
         let index = cidr::longest_match(table.routes.iter().map(|r| &r.destination), &d)?;
         let target = &table.routes[index].target;
-        target.is_private_beyond_vpc().then(|| target.id().to_owned())
+        target
+            .is_private_beyond_vpc()
+            .then(|| target.id().to_owned())
     }
 }
 
@@ -606,20 +790,28 @@ fn merge_flaky(normal: Evaluation, restarted: Evaluation) -> Evaluation {
         merged.assumptions.push(note);
         return merged;
     }
-    let (bad, state) = if restarted.verdict == Verdict::Unreachable || normal.verdict == Verdict::Reachable {
-        (restarted, "while SNAT is back (after a restart)")
-    } else {
-        (normal, "while the exclusion holds")
-    };
+    let (bad, state) =
+        if restarted.verdict == Verdict::Unreachable || normal.verdict == Verdict::Reachable {
+            (restarted, "while SNAT is back (after a restart)")
+        } else {
+            (normal, "while the exclusion holds")
+        };
     let mut merged = bad;
     merged.reasons.insert(
         0,
-        Reason { code: Cause::SnatFlaky, detail: format!("the path fails {state}: {note}") },
+        Reason {
+            code: Cause::SnatFlaky,
+            detail: format!("the path fails {state}: {note}"),
+        },
     );
     if merged.verdict == Verdict::Reachable {
         merged.verdict = Verdict::Unknown;
     }
-    if merged.reasons.iter().any(|r| r.code != Cause::SnatFlaky && r.code != Cause::UnknownRemote && r.code != Cause::MissingInput) {
+    if merged.reasons.iter().any(|r| {
+        r.code != Cause::SnatFlaky
+            && r.code != Cause::UnknownRemote
+            && r.code != Cause::MissingInput
+    }) {
         merged.verdict = Verdict::Unreachable;
     }
     merged
@@ -639,7 +831,11 @@ pub struct ClusterAnalysis<'a> {
 
 const DIRECTIONS: [Direction; 2] = [Direction::PodToPeer, Direction::PeerToPod];
 
-pub fn analyze_cluster<'a>(model: &'a Model, cluster: &'a Cluster, gaps: &mut Vec<Gap>) -> ClusterAnalysis<'a> {
+pub fn analyze_cluster<'a>(
+    model: &'a Model,
+    cluster: &'a Cluster,
+    gaps: &mut Vec<Gap>,
+) -> ClusterAnalysis<'a> {
     let ctx = ClusterContext::new(model, cluster);
     let subjects = ctx.subjects(gaps);
     let mut hypothetical: BTreeMap<ClassKey, Vec<&Node>> = BTreeMap::new();
@@ -658,16 +854,30 @@ pub fn analyze_cluster<'a>(model: &'a Model, cluster: &'a Cluster, gaps: &mut Ve
         subnets.insert(key.node_subnet.clone());
     }
     let (routes, blocks) = ctx.blocks(&subnets);
-    let classes: BTreeSet<ClassKey> = subjects.iter().map(Subject::class).chain(hypothetical.keys().cloned()).collect();
+    let classes: BTreeSet<ClassKey> = subjects
+        .iter()
+        .map(Subject::class)
+        .chain(hypothetical.keys().cloned())
+        .collect();
     let mut evaluations = BTreeMap::new();
     for class in &classes {
         for (index, block) in blocks.iter().enumerate() {
             for direction in DIRECTIONS {
-                evaluations.insert((class.clone(), index, direction), ctx.evaluate(class, block, direction));
+                evaluations.insert(
+                    (class.clone(), index, direction),
+                    ctx.evaluate(class, block, direction),
+                );
             }
         }
     }
-    ClusterAnalysis { ctx, subjects, routes, blocks, evaluations, hypothetical }
+    ClusterAnalysis {
+        ctx,
+        subjects,
+        routes,
+        blocks,
+        evaluations,
+        hypothetical,
+    }
 }
 
 /// `analyze(&Model) -> Report`: deterministic, pure.
@@ -684,7 +894,12 @@ pub fn analyze(model: &Model, options: &AnalyzeOptions) -> Report {
                 object: None,
                 message: "IPv6 cluster: not analysed yet (datapath.md §5.4a); no verdicts are given for it".to_owned(),
             });
-            clusters.push(cluster_report(model, cluster, None, VerdictCounts::default()));
+            clusters.push(cluster_report(
+                model,
+                cluster,
+                None,
+                VerdictCounts::default(),
+            ));
             continue;
         }
         let analysis = analyze_cluster(model, cluster, &mut gaps);
@@ -705,7 +920,10 @@ pub fn analyze(model: &Model, options: &AnalyzeOptions) -> Report {
         }
     }
     findings_out.sort_by(|a, b| {
-        b.severity.cmp(&a.severity).then_with(|| a.cluster.cmp(&b.cluster)).then_with(|| a.id.cmp(&b.id))
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.cluster.cmp(&b.cluster))
+            .then_with(|| a.id.cmp(&b.id))
     });
     Report {
         schema: SCHEMA,
@@ -730,22 +948,45 @@ fn count(paths: &[PathVerdict]) -> VerdictCounts {
 
 /// Blocks of one route whose evaluations for a class are the same once the block is named by
 /// the route are shown as the route; otherwise each block is shown on its own.
-fn coalesced<'e>(analysis: &'e ClusterAnalysis<'_>, class: &ClassKey, direction: Direction) -> Vec<(String, Ipv4Net, &'e Evaluation)> {
+fn coalesced<'e>(
+    analysis: &'e ClusterAnalysis<'_>,
+    class: &ClassKey,
+    direction: Direction,
+) -> Vec<(String, Ipv4Net, &'e Evaluation)> {
     let mut out = Vec::new();
     for route in &analysis.routes {
-        let members: Vec<(usize, &Block)> =
-            analysis.blocks.iter().enumerate().filter(|(_, b)| b.route == *route).collect();
+        let members: Vec<(usize, &Block)> = analysis
+            .blocks
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.route == *route)
+            .collect();
         let evals: Vec<(&Block, &Evaluation)> = members
             .iter()
-            .filter_map(|(i, b)| analysis.evaluations.get(&(class.clone(), *i, direction)).map(|e| (*b, e)))
+            .filter_map(|(i, b)| {
+                analysis
+                    .evaluations
+                    .get(&(class.clone(), *i, direction))
+                    .map(|e| (*b, e))
+            })
             .collect();
-        let Some((first_block, first)) = evals.first() else { continue };
+        let Some((first_block, first)) = evals.first() else {
+            continue;
+        };
         let normalise = |b: &Block, e: &Evaluation| -> Vec<String> {
-            e.hops.iter().map(|h| h.detail.replace(&b.block.to_string(), &route.to_string())).collect()
+            e.hops
+                .iter()
+                .map(|h| h.detail.replace(&b.block.to_string(), &route.to_string()))
+                .collect()
         };
         let reference = normalise(first_block, first);
         let uniform = evals.iter().all(|(b, e)| {
-            e.verdict == first.verdict && e.reasons.iter().map(|r| r.code).eq(first.reasons.iter().map(|r| r.code)) && normalise(b, e) == reference
+            e.verdict == first.verdict
+                && e.reasons
+                    .iter()
+                    .map(|r| r.code)
+                    .eq(first.reasons.iter().map(|r| r.code))
+                && normalise(b, e) == reference
         });
         if uniform && evals.len() > 1 {
             out.push((route.to_string(), *route, *first));
@@ -758,10 +999,13 @@ fn coalesced<'e>(analysis: &'e ClusterAnalysis<'_>, class: &ClassKey, direction:
     out
 }
 
+/// Per class and direction: `(destination shown, route, evaluation)`.
+type CoalescedPaths<'e> = Vec<(String, Ipv4Net, &'e Evaluation)>;
+
 fn expand_paths(analysis: &ClusterAnalysis<'_>) -> Vec<PathVerdict> {
     let cluster = analysis.ctx.cluster;
     let mut paths = Vec::new();
-    let mut cache: BTreeMap<(ClassKey, Direction), Vec<(String, Ipv4Net, &Evaluation)>> = BTreeMap::new();
+    let mut cache: BTreeMap<(ClassKey, Direction), CoalescedPaths<'_>> = BTreeMap::new();
     for subject in analysis.subjects.iter().filter(|s| s.has_pod_addresses()) {
         let class = subject.class();
         for direction in DIRECTIONS {
@@ -769,7 +1013,14 @@ fn expand_paths(analysis: &ClusterAnalysis<'_>) -> Vec<PathVerdict> {
                 .entry((class.clone(), direction))
                 .or_insert_with(|| coalesced(analysis, &class, direction));
             for (destination, route, evaluation) in entries.iter() {
-                paths.push(path_verdict(cluster, subject, destination, *route, direction, evaluation));
+                paths.push(path_verdict(
+                    cluster,
+                    subject,
+                    destination,
+                    *route,
+                    direction,
+                    evaluation,
+                ));
             }
         }
     }
@@ -788,7 +1039,9 @@ pub fn path_verdict(
     let pods: BTreeSet<String> = cluster
         .pods
         .iter()
-        .filter(|(ip, _)| subject.pod_ips.contains(ip) || subject.pod_prefixes.iter().any(|p| p.contains(*ip)))
+        .filter(|(ip, _)| {
+            subject.pod_ips.contains(ip) || subject.pod_prefixes.iter().any(|p| p.contains(*ip))
+        })
         .map(|(_, pod)| pod.to_string())
         .collect();
     let mut assumptions = cluster.cni.assumptions.clone();
@@ -806,7 +1059,11 @@ pub fn path_verdict(
         eni_role: subject.role(),
         subnet_id: subject.eni.subnet_id.clone(),
         pod_ips: subject.pod_ips.iter().map(ToString::to_string).collect(),
-        pod_prefixes: subject.pod_prefixes.iter().map(ToString::to_string).collect(),
+        pod_prefixes: subject
+            .pod_prefixes
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
         pods: pods.into_iter().collect(),
         destination: destination.to_owned(),
         route_destination: route.to_string(),
@@ -817,24 +1074,40 @@ pub fn path_verdict(
         causes: evaluation
             .reasons
             .iter()
-            .map(|r| Reason { code: r.code, detail: subject.render(&r.detail) })
+            .map(|r| Reason {
+                code: r.code,
+                detail: subject.render(&r.detail),
+            })
             .collect(),
         source_ip_at_peer: match evaluation.source {
             SourceAtPeer::NodeIp => subject.node.ip.to_string(),
             SourceAtPeer::PodIp => "pod-ip".to_owned(),
         },
-        egress_eni: if evaluation.egress_primary { subject.primary.id.clone() } else { subject.eni.id.clone() },
+        egress_eni: if evaluation.egress_primary {
+            subject.primary.id.clone()
+        } else {
+            subject.eni.id.clone()
+        },
         host_table: evaluation.host_table,
         hops: evaluation
             .hops
             .iter()
-            .map(|h| Hop { at: h.at, detail: subject.render(&h.detail), outcome: h.outcome })
+            .map(|h| Hop {
+                at: h.at,
+                detail: subject.render(&h.detail),
+                outcome: h.outcome,
+            })
             .collect(),
         assumptions,
     }
 }
 
-fn cluster_report(model: &Model, cluster: &Cluster, analysis: Option<&ClusterAnalysis<'_>>, verdicts: VerdictCounts) -> ClusterReport {
+fn cluster_report(
+    model: &Model,
+    cluster: &Cluster,
+    analysis: Option<&ClusterAnalysis<'_>>,
+    verdicts: VerdictCounts,
+) -> ClusterReport {
     let cni = &cluster.cni;
     let vpc_cidrs = model
         .network
@@ -866,8 +1139,12 @@ fn cluster_report(model: &Model, cluster: &Cluster, analysis: Option<&ClusterAna
         },
         nodes: cluster.nodes.len(),
         enis: analysis.map_or(0, |a| a.subjects.len()),
-        pod_addresses: analysis.map_or(0, |a| a.subjects.iter().map(Subject::pod_address_count).sum()),
-        destinations: analysis.map_or_else(Vec::new, |a| a.routes.iter().map(ToString::to_string).collect()),
+        pod_addresses: analysis.map_or(0, |a| {
+            a.subjects.iter().map(Subject::pod_address_count).sum()
+        }),
+        destinations: analysis.map_or_else(Vec::new, |a| {
+            a.routes.iter().map(ToString::to_string).collect()
+        }),
         verdicts,
         assumptions,
     }
@@ -888,19 +1165,27 @@ pub struct Explanation {
 pub enum ExplainError {
     #[error("{0} is not an address of any node ENI of an analysed cluster in the snapshot")]
     UnknownPodAddress(Ipv4Addr),
-    #[error("{to} is inside the cluster VPC ({vpc}): podreach analyses destinations beyond the VPC")]
+    #[error(
+        "{to} is inside the cluster VPC ({vpc}): podreach analyses destinations beyond the VPC"
+    )]
     InsideVpc { to: Ipv4Addr, vpc: String },
 }
 
 /// Traces `pod_ip` → `to` and back with the same procedure the audit uses.
 pub fn explain(model: &Model, pod_ip: Ipv4Addr, to: Ipv4Addr) -> Result<Explanation, ExplainError> {
     let mut gaps = Vec::new();
-    for cluster in model.clusters.iter().filter(|c| c.ip_family == IpFamily::V4) {
+    for cluster in model
+        .clusters
+        .iter()
+        .filter(|c| c.ip_family == IpFamily::V4)
+    {
         let ctx = ClusterContext::new(model, cluster);
         let subjects = ctx.subjects(&mut gaps);
         let Some(subject) = subjects
             .iter()
-            .find(|s| s.pod_ips.contains(&pod_ip) || s.pod_prefixes.iter().any(|p| p.contains(&pod_ip)))
+            .find(|s| {
+                s.pod_ips.contains(&pod_ip) || s.pod_prefixes.iter().any(|p| p.contains(&pod_ip))
+            })
             .cloned()
             .map(|mut s| {
                 s.pod_ips = vec![pod_ip];
@@ -912,14 +1197,21 @@ pub fn explain(model: &Model, pod_ip: Ipv4Addr, to: Ipv4Addr) -> Result<Explanat
         };
         let target = Ipv4Net::from(to);
         if cidr::covered_by_any(&ctx.vpc_cidrs, &target) {
-            return Err(ExplainError::InsideVpc { to, vpc: cluster.vpc_id.clone() });
+            return Err(ExplainError::InsideVpc {
+                to,
+                vpc: cluster.vpc_id.clone(),
+            });
         }
         let flags = DestinationFlags {
             excluded_from_snat: cidr::covered_by_any(&cluster.cni.exclude_snat_cidrs, &target),
             external_service: cidr::covered_by_any(&cluster.cni.external_service_cidrs, &target),
         };
         let class = subject.class();
-        let block = Block { block: target, route: target, flags };
+        let block = Block {
+            block: target,
+            route: target,
+            flags,
+        };
         let mut notes = Vec::new();
         let mut subnets = BTreeSet::from([class.eni_subnet.clone(), class.node_subnet.clone()]);
         subnets.retain(|s| ctx.net.subnets.contains_key(s));
@@ -934,10 +1226,23 @@ pub fn explain(model: &Model, pod_ip: Ipv4Addr, to: Ipv4Addr) -> Result<Explanat
             .iter()
             .map(|direction| {
                 let evaluation = ctx.evaluate(&class, &block, *direction);
-                path_verdict(cluster, &subject, &to.to_string(), target, *direction, &evaluation)
+                path_verdict(
+                    cluster,
+                    &subject,
+                    &to.to_string(),
+                    target,
+                    *direction,
+                    &evaluation,
+                )
             })
             .collect();
-        return Ok(Explanation { cluster: cluster.name.clone(), pod_ip, to, paths, notes });
+        return Ok(Explanation {
+            cluster: cluster.name.clone(),
+            pod_ip,
+            to,
+            paths,
+            notes,
+        });
     }
     Err(ExplainError::UnknownPodAddress(pod_ip))
 }

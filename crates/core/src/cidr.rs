@@ -87,7 +87,10 @@ mod tests {
 
     #[test]
     fn a_partly_excluded_route_splits_at_the_exclusion() {
-        let pieces = split(net("10.1.0.0/16"), &[net("10.1.128.0/17"), net("10.0.0.0/8")]);
+        let pieces = split(
+            net("10.1.0.0/16"),
+            &[net("10.1.128.0/17"), net("10.0.0.0/8")],
+        );
         assert_eq!(pieces, vec![net("10.1.0.0/17"), net("10.1.128.0/17")]);
     }
 

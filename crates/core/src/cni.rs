@@ -24,7 +24,11 @@ pub struct Version {
 
 impl Version {
     pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
-        Self { major, minor, patch }
+        Self {
+            major,
+            minor,
+            patch,
+        }
     }
 
     /// The newest release datapath.md covers (v1.23.1 preparation, commit `b52188387`).
@@ -260,12 +264,21 @@ impl CniConfig {
         let mut notes = Vec::new();
         let mut assumptions = Vec::new();
 
-        let daemonset_version = inputs.daemonset_image.as_deref().and_then(Version::parse_loose);
-        let addon_version = inputs.addon_version.as_deref().and_then(Version::parse_loose);
+        let daemonset_version = inputs
+            .daemonset_image
+            .as_deref()
+            .and_then(Version::parse_loose);
+        let addon_version = inputs
+            .addon_version
+            .as_deref()
+            .and_then(Version::parse_loose);
         if let (Some(image), None) = (&inputs.daemonset_image, daemonset_version) {
-            notes.push(format!("the aws-node image `{image}` carries no version tag podreach can read"));
+            notes.push(format!(
+                "the aws-node image `{image}` carries no version tag podreach can read"
+            ));
         }
-        let (version, version_source) = match (inputs.cli_version, daemonset_version, addon_version) {
+        let (version, version_source) = match (inputs.cli_version, daemonset_version, addon_version)
+        {
             (Some(v), _, _) => (Some(v), Some(SettingSource::Cli)),
             (None, Some(v), _) => (Some(v), Some(SettingSource::Daemonset)),
             (None, None, Some(v)) => (Some(v), Some(SettingSource::Addon)),
@@ -309,12 +322,18 @@ impl CniConfig {
                             "{name}={value} ({source}) is ignored: CNI {version} does not read it (added in {})",
                             introduced_in(name).map(|v| v.to_string()).unwrap_or_default()
                         ));
-                        (default_for(name, version).to_owned(), SettingSource::Default)
+                        (
+                            default_for(name, version).to_owned(),
+                            SettingSource::Default,
+                        )
                     } else {
                         (value, source)
                     }
                 }
-                None => (default_for(name, version).to_owned(), SettingSource::Default),
+                None => (
+                    default_for(name, version).to_owned(),
+                    SettingSource::Default,
+                ),
             };
             resolved.insert(name, (value, source));
         }
@@ -334,7 +353,12 @@ impl CniConfig {
         ] {
             for (name, value) in map {
                 if !MODELLED.contains(&name.as_str()) && !settings.iter().any(|s| &s.name == name) {
-                    settings.push(ResolvedSetting { name: name.clone(), value: value.clone(), source, default: None });
+                    settings.push(ResolvedSetting {
+                        name: name.clone(),
+                        value: value.clone(),
+                        source,
+                        default: None,
+                    });
                 }
             }
         }
@@ -366,14 +390,20 @@ impl CniConfig {
 
         let (exclude_snat_cidrs, skipped) = parse_cidr_list(value(EXCLUDE_SNAT_CIDRS));
         for entry in skipped {
-            notes.push(format!("{EXCLUDE_SNAT_CIDRS} entry `{entry}` is not an IPv4 CIDR; the CNI skips it"));
+            notes.push(format!(
+                "{EXCLUDE_SNAT_CIDRS} entry `{entry}` is not an IPv4 CIDR; the CNI skips it"
+            ));
         }
         let (external_service_cidrs, skipped) = parse_cidr_list(value(EXTERNAL_SERVICE_CIDRS));
         for entry in skipped {
-            notes.push(format!("{EXTERNAL_SERVICE_CIDRS} entry `{entry}` is not an IPv4 CIDR; the CNI skips it"));
+            notes.push(format!(
+                "{EXTERNAL_SERVICE_CIDRS} entry `{entry}` is not an IPv4 CIDR; the CNI skips it"
+            ));
         }
         if external_snat && !exclude_snat_cidrs.is_empty() {
-            notes.push(format!("{EXCLUDE_SNAT_CIDRS} has no effect because {EXTERNALSNAT}=true"));
+            notes.push(format!(
+                "{EXCLUDE_SNAT_CIDRS} has no effect because {EXTERNALSNAT}=true"
+            ));
         }
 
         // getConnmark: strconv.ParseInt(v, 0, 64), valid 1..2^32-1, otherwise 0x80.
@@ -382,7 +412,9 @@ impl CniConfig {
             .filter(|m| (1..=i64::from(u32::MAX)).contains(m))
             .and_then(|m| u32::try_from(m).ok())
             .unwrap_or_else(|| {
-                notes.push(format!("{CONNMARK}=`{connmark_text}` is invalid; the CNI uses 0x80"));
+                notes.push(format!(
+                    "{CONNMARK}=`{connmark_text}` is invalid; the CNI uses 0x80"
+                ));
                 0x80
             });
 
@@ -390,7 +422,9 @@ impl CniConfig {
         let randomize_snat = match value(RANDOMIZESNAT) {
             v @ ("prng" | "hashrandom" | "none") => v.to_owned(),
             other => {
-                notes.push(format!("{RANDOMIZESNAT}=`{other}` is invalid; the CNI uses prng"));
+                notes.push(format!(
+                    "{RANDOMIZESNAT}=`{other}` is invalid; the CNI uses prng"
+                ));
                 "prng".to_owned()
             }
         };
@@ -408,7 +442,8 @@ impl CniConfig {
         let (rp_filter_primary, rp_filter_primary_source) = match inputs.cli_rp_filter_primary {
             Some(mode) => (Some(mode), SettingSource::Cli),
             None => {
-                let init_writes = version >= Version::new(1, 7, 0) && inputs.daemonset_has_init != Some(false);
+                let init_writes =
+                    version >= Version::new(1, 7, 0) && inputs.daemonset_has_init != Some(false);
                 let ipamd_writes = version < Version::new(1, 12, 1)
                     && node_port_support
                     && (version < Version::new(1, 6, 1) || configure_rpfilter);
@@ -454,7 +489,11 @@ impl CniConfig {
         settings.push(ResolvedSetting {
             name: "rp_filter (secondary interfaces)".to_owned(),
             value: rp_filter_secondary.map_or_else(|| "unknown".to_owned(), |m| m.to_string()),
-            source: if rp_filter_secondary.is_some() { SettingSource::Cli } else { SettingSource::Assumed },
+            source: if rp_filter_secondary.is_some() {
+                SettingSource::Cli
+            } else {
+                SettingSource::Assumed
+            },
             default: None,
         });
 
@@ -515,9 +554,13 @@ mod tests {
 
     #[test]
     fn versions_are_read_from_image_references_and_addon_versions() {
-        let image = "602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:v1.11.4-eksbuild.1";
+        let image =
+            "602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:v1.11.4-eksbuild.1";
         assert_eq!(Version::parse_loose(image), Some(Version::new(1, 11, 4)));
-        assert_eq!(Version::parse_loose("v1.18.3-eksbuild.1"), Some(Version::new(1, 18, 3)));
+        assert_eq!(
+            Version::parse_loose("v1.18.3-eksbuild.1"),
+            Some(Version::new(1, 18, 3))
+        );
         assert_eq!(Version::parse_loose("1.7"), Some(Version::new(1, 7, 0)));
         assert_eq!(Version::parse_loose("registry:5000/amazon-k8s-cni"), None);
         assert_eq!(Version::parse_loose("latest"), None);
@@ -531,9 +574,16 @@ mod tests {
             ..CniInputs::default()
         };
         inputs.addon_env.insert(EXTERNALSNAT.into(), "true".into());
-        inputs.addon_env.insert(NODE_PORT_SUPPORT.into(), "false".into());
-        inputs.daemonset_env.insert(NODE_PORT_SUPPORT.into(), "true".into());
-        inputs.cli_env.insert(EXCLUDE_SNAT_CIDRS.into(), "10.9.0.0/16,bogus,fd00::/8".into());
+        inputs
+            .addon_env
+            .insert(NODE_PORT_SUPPORT.into(), "false".into());
+        inputs
+            .daemonset_env
+            .insert(NODE_PORT_SUPPORT.into(), "true".into());
+        inputs.cli_env.insert(
+            EXCLUDE_SNAT_CIDRS.into(),
+            "10.9.0.0/16,bogus,fd00::/8".into(),
+        );
         let cni = CniConfig::resolve(&inputs);
         assert_eq!(cni.version, Version::new(1, 11, 4));
         assert_eq!(cni.version_source, Some(SettingSource::Daemonset));
@@ -544,14 +594,25 @@ mod tests {
         assert_eq!(source(NODE_PORT_SUPPORT), Some(SettingSource::Daemonset));
         assert_eq!(source(EXCLUDE_SNAT_CIDRS), Some(SettingSource::Cli));
         assert_eq!(source(CONNMARK), Some(SettingSource::Default));
-        assert_eq!(cni.exclude_snat_cidrs, vec!["10.9.0.0/16".parse::<Ipv4Net>().expect("cidr")]);
-        assert_eq!(cni.notes.iter().filter(|n| n.contains("skips it")).count(), 2);
+        assert_eq!(
+            cni.exclude_snat_cidrs,
+            vec!["10.9.0.0/16".parse::<Ipv4Net>().expect("cidr")]
+        );
+        assert_eq!(
+            cni.notes.iter().filter(|n| n.contains("skips it")).count(),
+            2
+        );
     }
 
     #[test]
     fn a_variable_the_version_does_not_read_falls_back_to_its_default_with_a_note() {
-        let mut inputs = CniInputs { cli_version: Some(Version::new(1, 11, 0)), ..CniInputs::default() };
-        inputs.daemonset_env.insert(EXTERNAL_SERVICE_CIDRS.into(), "10.9.0.0/16".into());
+        let mut inputs = CniInputs {
+            cli_version: Some(Version::new(1, 11, 0)),
+            ..CniInputs::default()
+        };
+        inputs
+            .daemonset_env
+            .insert(EXTERNAL_SERVICE_CIDRS.into(), "10.9.0.0/16".into());
         let cni = CniConfig::resolve(&inputs);
         assert!(cni.external_service_cidrs.is_empty());
         assert!(cni.notes.iter().any(|n| n.contains("does not read it")));
@@ -562,7 +623,11 @@ mod tests {
         let cni = CniConfig::resolve(&CniInputs::default());
         assert!(cni.version_unknown());
         assert_eq!(cni.version, Version::NEWEST_SPECIFIED);
-        assert!(cni.assumptions.iter().any(|a| a.contains("CNI version unknown")));
+        assert!(
+            cni.assumptions
+                .iter()
+                .any(|a| a.contains("CNI version unknown"))
+        );
         assert_eq!(cni.rp_filter_primary, Some(2));
     }
 

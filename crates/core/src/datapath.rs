@@ -29,7 +29,9 @@ impl fmt::Display for HostTable {
         match self {
             HostTable::Main => f.write_str("main"),
             HostTable::Eni(Some(n)) | HostTable::Vlan(Some(n)) => write!(f, "{n}"),
-            HostTable::Eni(None) => f.write_str("the ENI's table (number depends on the instance type)"),
+            HostTable::Eni(None) => {
+                f.write_str("the ENI's table (number depends on the instance type)")
+            }
             HostTable::Vlan(None) => f.write_str("vlanId+100"),
         }
     }
@@ -59,7 +61,13 @@ impl Placement {
     }
 
     fn sgp_strict(&self) -> bool {
-        matches!(self, Placement::Branch { mode: SgpMode::Strict, .. })
+        matches!(
+            self,
+            Placement::Branch {
+                mode: SgpMode::Strict,
+                ..
+            }
+        )
     }
 }
 
@@ -113,7 +121,8 @@ impl<'a> HostDatapath<'a> {
     // Source: network.go buildIptablesSNATRules (HEAD); v1.6.0 PR #520 adds X; v1.7.0 adds `! -o vlan+`.
     /// `SNAT(D)`: the packet's source becomes the node IP in nat POSTROUTING.
     pub fn snat(&self, placement: &Placement, dest: DestinationFlags) -> bool {
-        !self.external_snat() && !(self.v() >= V1_6 && dest.excluded_from_snat) && !placement.sgp_strict()
+        let excluded = self.v() >= V1_6 && dest.excluded_from_snat;
+        !(self.external_snat() || excluded || placement.sgp_strict())
     }
 
     // Source: iptables_connmark.go buildRules / AWS-CONNMARK-CHAIN (v1.8.0, PR #1475, commit a07c423b9).
@@ -126,7 +135,8 @@ impl<'a> HostDatapath<'a> {
     /// `rule1024`: `fwmark M/M lookup main` is installed.
     pub fn rule_1024(&self) -> bool {
         let n = self.cni.node_port_support;
-        (self.v() >= V1_12_1 && (n || !self.external_snat())) || (self.v() >= V1_2 && self.v() < V1_12_1 && n)
+        (self.v() >= V1_12_1 && (n || !self.external_snat()))
+            || (self.v() >= V1_2 && self.v() < V1_12_1 && n)
     }
 
     /// `lookup(src=p, dst=D, mark)` of datapath.md §5.2: the first matching policy rule.
@@ -136,7 +146,10 @@ impl<'a> HostDatapath<'a> {
         if self.rule_1024() && mark {
             return RuleHit {
                 table: HostTable::Main,
-                rule: format!("1024: from all fwmark {m:#x}/{m:#x} lookup main", m = self.cni.connmark),
+                rule: format!(
+                    "1024: from all fwmark {m:#x}/{m:#x} lookup main",
+                    m = self.cni.connmark
+                ),
                 source: "network.go SetupHostNetwork (hostRulePriority)",
             };
         }
@@ -163,14 +176,20 @@ impl<'a> HostDatapath<'a> {
                 return RuleHit {
                     table,
                     rule: format!("1536: from <pod address> lookup {table}"),
-                    source: if v >= V1_8 { "driver.go setupIPBasedContainerRouteRules" } else { "driver.go setupNS" },
+                    source: if v >= V1_8 {
+                        "driver.go setupIPBasedContainerRouteRules"
+                    } else {
+                        "driver.go setupNS"
+                    },
                 };
             }
             // Source: driver.go setupNS v1.3–v1.7: `from p to <VPC CIDR>` rules, plus X from v1.6 (rpc_handler.go).
             if v >= V1_6 && dest.excluded_from_snat {
                 return RuleHit {
                     table,
-                    rule: format!("1536: from <pod address> to <AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS entry> lookup {table}"),
+                    rule: format!(
+                        "1536: from <pod address> to <AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS entry> lookup {table}"
+                    ),
                     source: "driver.go setupNS (v1.6–v1.7, X appended in rpc_handler.go)",
                 };
             }
@@ -203,7 +222,11 @@ impl<'a> HostDatapath<'a> {
 
     /// `rp_filter` mode that applies on arrival (`max(conf.all, conf.<if>)`, datapath.md §2.6).
     pub fn rp_filter(&self, primary_interface: bool) -> Option<u8> {
-        if primary_interface { self.cni.rp_filter_primary } else { self.cni.rp_filter_secondary }
+        if primary_interface {
+            self.cni.rp_filter_primary
+        } else {
+            self.cni.rp_filter_secondary
+        }
     }
 
     /// V ≥ 1.20: rule 32765 `from <ENI primary IP> lookup T(e)` (network.go setupENINetwork).
@@ -218,15 +241,23 @@ mod tests {
     use crate::cni::{CniInputs, EXTERNALSNAT, NODE_PORT_SUPPORT};
 
     fn cni(version: Version, env: &[(&str, &str)]) -> CniConfig {
-        let mut inputs = CniInputs { cli_version: Some(version), ..CniInputs::default() };
+        let mut inputs = CniInputs {
+            cli_version: Some(version),
+            ..CniInputs::default()
+        };
         for (k, v) in env {
             inputs.cli_env.insert((*k).to_owned(), (*v).to_owned());
         }
         CniConfig::resolve(&inputs)
     }
 
-    const SECONDARY: Placement = Placement::SecondaryEni { table: HostTable::Eni(Some(2)) };
-    const OFF_VPC: DestinationFlags = DestinationFlags { excluded_from_snat: false, external_service: false };
+    const SECONDARY: Placement = Placement::SecondaryEni {
+        table: HostTable::Eni(Some(2)),
+    };
+    const OFF_VPC: DestinationFlags = DestinationFlags {
+        excluded_from_snat: false,
+        external_service: false,
+    };
 
     #[test]
     fn rule_1024_needs_node_port_support_before_1_12_1_only() {
@@ -252,17 +283,35 @@ mod tests {
     fn before_1_8_off_vpc_traffic_of_secondary_eni_pods_uses_main() {
         let config = cni(Version::new(1, 7, 10), &[]);
         let host = HostDatapath::new(&config);
-        assert_eq!(host.lookup(&SECONDARY, OFF_VPC, false).table, HostTable::Main);
-        let excluded = DestinationFlags { excluded_from_snat: true, ..OFF_VPC };
-        assert_eq!(host.lookup(&SECONDARY, excluded, false).table, HostTable::Eni(Some(2)));
+        assert_eq!(
+            host.lookup(&SECONDARY, OFF_VPC, false).table,
+            HostTable::Main
+        );
+        let excluded = DestinationFlags {
+            excluded_from_snat: true,
+            ..OFF_VPC
+        };
+        assert_eq!(
+            host.lookup(&SECONDARY, excluded, false).table,
+            HostTable::Eni(Some(2))
+        );
     }
 
     #[test]
     fn multi_card_tables_follow_the_base_10000_numbering_from_1_20_3() {
         let host_new = cni(Version::new(1, 20, 3), &[]);
         let host_old = cni(Version::new(1, 20, 1), &[]);
-        assert_eq!(HostDatapath::new(&host_new).eni_table(1, 1), HostTable::Eni(Some(10_101)));
-        assert_eq!(HostDatapath::new(&host_old).eni_table(1, 1), HostTable::Eni(None));
-        assert_eq!(HostDatapath::new(&host_old).eni_table(2, 0), HostTable::Eni(Some(3)));
+        assert_eq!(
+            HostDatapath::new(&host_new).eni_table(1, 1),
+            HostTable::Eni(Some(10_101))
+        );
+        assert_eq!(
+            HostDatapath::new(&host_old).eni_table(1, 1),
+            HostTable::Eni(None)
+        );
+        assert_eq!(
+            HostDatapath::new(&host_old).eni_table(2, 0),
+            HostTable::Eni(Some(3))
+        );
     }
 }

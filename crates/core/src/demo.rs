@@ -32,5 +32,11 @@ pub const FILES: &[(&str, &str)] = demo_files![
 
 /// The demo as snapshot files.
 pub fn files() -> Vec<SourceFile> {
-    FILES.iter().map(|(path, text)| SourceFile { path: (*path).to_owned(), text: (*text).to_owned() }).collect()
+    FILES
+        .iter()
+        .map(|(path, text)| SourceFile {
+            path: (*path).to_owned(),
+            text: (*text).to_owned(),
+        })
+        .collect()
 }

@@ -13,15 +13,30 @@ use sha2::{Digest, Sha256};
 
 use crate::analysis::{ClassKey, ClusterAnalysis, SourceAtPeer};
 use crate::cni::{
-    CniConfig, EXCLUDE_SNAT_CIDRS, EXTERNAL_SERVICE_CIDRS, NODE_PORT_SUPPORT, SettingSource, Version,
+    CniConfig, EXCLUDE_SNAT_CIDRS, EXTERNAL_SERVICE_CIDRS, NODE_PORT_SUPPORT, SettingSource,
+    Version,
 };
 use crate::model::{Network, Target};
-use crate::report::{Affected, Cause, Direction, Finding, FindingKind, PathVerdict, Remediation, Severity, Verdict};
+use crate::report::{
+    Affected, Cause, Direction, Finding, FindingKind, PathVerdict, Remediation, Severity, Verdict,
+};
 
 /// A stable finding id: `PR-` and 16 hex digits of SHA-256 over the identifying fields.
-pub fn finding_id(cluster: &str, cause: Cause, destination: &str, direction: Direction, kind: FindingKind) -> String {
+pub fn finding_id(
+    cluster: &str,
+    cause: Cause,
+    destination: &str,
+    direction: Direction,
+    kind: FindingKind,
+) -> String {
     let mut hasher = Sha256::new();
-    for part in [cluster, cause.code(), destination, direction.as_str(), kind.as_str()] {
+    for part in [
+        cluster,
+        cause.code(),
+        destination,
+        direction.as_str(),
+        kind.as_str(),
+    ] {
         hasher.update(part.as_bytes());
         hasher.update([0u8]);
     }
@@ -43,7 +58,9 @@ pub fn findings(analysis: &ClusterAnalysis<'_>, paths: &[PathVerdict]) -> Vec<Fi
     let mut all_addresses: BTreeMap<(Direction, String), usize> = BTreeMap::new();
     for path in paths {
         let addresses = path.pod_ips.len() + path.pod_prefixes.len();
-        *all_addresses.entry((path.direction, path.route_destination.clone())).or_default() += addresses;
+        *all_addresses
+            .entry((path.direction, path.route_destination.clone()))
+            .or_default() += addresses;
         let Some(cause) = path.cause else { continue };
         let in_use = !cluster.pods_known || !path.pods.is_empty();
         let kind = match path.verdict {
@@ -52,7 +69,9 @@ pub fn findings(analysis: &ClusterAnalysis<'_>, paths: &[PathVerdict]) -> Vec<Fi
             Verdict::Unknown => FindingKind::Unverified,
             Verdict::Reachable => continue,
         };
-        let group = groups.entry((kind, path.direction, cause, path.route_destination.clone())).or_default();
+        let group = groups
+            .entry((kind, path.direction, cause, path.route_destination.clone()))
+            .or_default();
         group.paths.push(path);
         group.with_pods |= in_use;
     }
@@ -60,10 +79,19 @@ pub fn findings(analysis: &ClusterAnalysis<'_>, paths: &[PathVerdict]) -> Vec<Fi
     let mut out = Vec::new();
     for ((kind, direction, cause, destination), group) in &groups {
         let affected = affected(&group.paths);
-        let total = all_addresses.get(&(*direction, destination.clone())).copied().unwrap_or(0);
-        let affected_addresses: usize = group.paths.iter().map(|p| p.pod_ips.len() + p.pod_prefixes.len()).sum();
+        let total = all_addresses
+            .get(&(*direction, destination.clone()))
+            .copied()
+            .unwrap_or(0);
+        let affected_addresses: usize = group
+            .paths
+            .iter()
+            .map(|p| p.pod_ips.len() + p.pod_prefixes.len())
+            .sum();
         let severity = match kind {
-            FindingKind::Unreachable if affected_addresses >= total && total > 0 => Severity::Critical,
+            FindingKind::Unreachable if affected_addresses >= total && total > 0 => {
+                Severity::Critical
+            }
             FindingKind::Unreachable => Severity::High,
             FindingKind::LatentRisk => Severity::Medium,
             FindingKind::Unverified if *cause == Cause::MissingInput => Severity::Low,
@@ -103,6 +131,9 @@ pub fn findings(analysis: &ClusterAnalysis<'_>, paths: &[PathVerdict]) -> Vec<Fi
     out
 }
 
+/// Nodes affected, the hypothetical class, and the first reason.
+type LatentGroup<'a> = (BTreeSet<String>, &'a ClassKey, String);
+
 /// Nodes whose next secondary ENI would break a path that works for every pod today.
 fn latent_findings(
     analysis: &ClusterAnalysis<'_>,
@@ -110,36 +141,52 @@ fn latent_findings(
 ) -> Vec<Finding> {
     let cluster = analysis.ctx.cluster;
     let mut out = Vec::new();
-    let existing: BTreeSet<(Direction, Cause, String)> =
-        groups.keys().map(|(_, d, c, dest)| (*d, *c, dest.clone())).collect();
-    let mut latent: BTreeMap<(Direction, Cause, String), (BTreeSet<String>, &ClassKey, String)> = BTreeMap::new();
+    let existing: BTreeSet<(Direction, Cause, String)> = groups
+        .keys()
+        .map(|(_, d, c, dest)| (*d, *c, dest.clone()))
+        .collect();
+    let mut latent: BTreeMap<(Direction, Cause, String), LatentGroup<'_>> = BTreeMap::new();
     for (class, nodes) in &analysis.hypothetical {
         for (index, block) in analysis.blocks.iter().enumerate() {
             for direction in [Direction::PodToPeer, Direction::PeerToPod] {
-                let Some(evaluation) = analysis.evaluations.get(&(class.clone(), index, direction)) else { continue };
+                let Some(evaluation) = analysis.evaluations.get(&(class.clone(), index, direction))
+                else {
+                    continue;
+                };
                 if evaluation.verdict != Verdict::Unreachable {
                     continue;
                 }
-                let Some(cause) = evaluation.cause() else { continue };
+                let Some(cause) = evaluation.cause() else {
+                    continue;
+                };
                 let key = (direction, cause, block.route.to_string());
                 if existing.contains(&key) {
                     continue;
                 }
-                let entry = latent.entry(key).or_insert_with(|| (BTreeSet::new(), class, evaluation.reasons[0].detail.clone()));
+                let entry = latent.entry(key).or_insert_with(|| {
+                    (BTreeSet::new(), class, evaluation.reasons[0].detail.clone())
+                });
                 entry.0.extend(nodes.iter().map(|n| n.instance_id.clone()));
             }
         }
     }
     for ((direction, cause, destination), (nodes, class, reason)) in latent {
         let verb = match direction {
-            Direction::PodToPeer => format!("Pods that land on a secondary ENI will not reach {destination}"),
-            Direction::PeerToPod => format!("{destination} will not be able to open connections to pods that land on a secondary ENI"),
+            Direction::PodToPeer => {
+                format!("Pods that land on a secondary ENI will not reach {destination}")
+            }
+            Direction::PeerToPod => format!(
+                "{destination} will not be able to open connections to pods that land on a secondary ENI"
+            ),
         };
         let detail = format!(
             "No pod sits on a secondary ENI today, but the CNI places pods on ENIs at random (WARM_ENI_TARGET attaches a second ENI early), so this will happen. \
              For a secondary ENI in {} (device 1, host table 2) podreach finds: {}. {}",
             class.eni_subnet,
-            reason.replace("{eni}", "the secondary ENI").replace("{primary_eni}", "the primary ENI").replace("{node_ip}", "the node IP"),
+            reason
+                .replace("{eni}", "the secondary ENI")
+                .replace("{primary_eni}", "the primary ENI")
+                .replace("{node_ip}", "the node IP"),
             cause_explanation(&cluster.cni, cause, direction, false)
         );
         let fake = PathVerdict {
@@ -167,7 +214,13 @@ fn latent_findings(
             assumptions: Vec::new(),
         };
         out.push(Finding {
-            id: finding_id(&cluster.name, cause, &destination, direction, FindingKind::LatentRisk),
+            id: finding_id(
+                &cluster.name,
+                cause,
+                &destination,
+                direction,
+                FindingKind::LatentRisk,
+            ),
             kind: FindingKind::LatentRisk,
             severity: Severity::Medium,
             cluster: cluster.name.clone(),
@@ -177,7 +230,10 @@ fn latent_findings(
             direction,
             cause,
             via: None,
-            affected: Affected { nodes: nodes.into_iter().collect(), ..Affected::default() },
+            affected: Affected {
+                nodes: nodes.into_iter().collect(),
+                ..Affected::default()
+            },
             remediation: remediation(analysis, &fake, cause, &destination),
             assumptions: cluster.cni.assumptions.clone(),
         });
@@ -241,7 +297,9 @@ pub fn cause_summary(cause: Cause) -> &'static str {
         Cause::PcxNotDirect => "the destination is not in the directly peered VPC",
         Cause::TgwNoAttachment => "the VPC is not attached to the transit gateway",
         Cause::TgwAttachmentNotAvailable => "the transit gateway attachment is not available",
-        Cause::TgwNoAzAttachment => "no transit gateway attachment in the subnet's Availability Zone",
+        Cause::TgwNoAzAttachment => {
+            "no transit gateway attachment in the subnet's Availability Zone"
+        }
         Cause::PeerNoRoute => "the peer does not route the address back",
         Cause::SnatFlaky => "SNAT comes and goes with aws-node restarts",
         Cause::UnknownRemote => "the far side is not visible to podreach",
@@ -249,16 +307,38 @@ pub fn cause_summary(cause: Cause) -> &'static str {
     }
 }
 
-fn title(kind: FindingKind, direction: Direction, cause: Cause, who: &str, destination: &str) -> String {
+fn title(
+    kind: FindingKind,
+    direction: Direction,
+    cause: Cause,
+    who: &str,
+    destination: &str,
+) -> String {
     match kind {
-        FindingKind::Unverified => format!("Cannot verify {} with {destination}: {}", direction.as_str(), cause_summary(cause)),
+        FindingKind::Unverified => format!(
+            "Cannot verify {} with {destination}: {}",
+            direction.as_str(),
+            cause_summary(cause)
+        ),
         _ => {
-            let lead = if kind == FindingKind::LatentRisk { "Latent: " } else { "" };
+            let lead = if kind == FindingKind::LatentRisk {
+                "Latent: "
+            } else {
+                ""
+            };
             match direction {
-                Direction::PodToPeer => format!("{lead}{who} cannot reach {destination}: {}", cause_summary(cause)),
+                Direction::PodToPeer => format!(
+                    "{lead}{who} cannot reach {destination}: {}",
+                    cause_summary(cause)
+                ),
                 Direction::PeerToPod => {
-                    let who = who.strip_prefix("Pods").map_or_else(|| who.to_lowercase(), |rest| format!("pods{rest}"));
-                    format!("{lead}{destination} cannot open connections to {who}: {}", cause_summary(cause))
+                    let who = who
+                        .strip_prefix("Pods")
+                        .map_or_else(|| who.to_lowercase(), |rest| format!("pods{rest}"));
+                    format!(
+                        "{lead}{destination} cannot open connections to {who}: {}",
+                        cause_summary(cause)
+                    )
                 }
             }
         }
@@ -292,17 +372,30 @@ fn cause_explanation(cni: &CniConfig, cause: Cause, direction: Direction, snat: 
 }
 
 fn detail(cni: &CniConfig, path: &PathVerdict, cause: Cause) -> String {
-    let first = path.causes.first().map(|r| r.detail.clone()).unwrap_or_default();
+    let first = path
+        .causes
+        .first()
+        .map(|r| r.detail.clone())
+        .unwrap_or_default();
     let snat = path.source_ip_at_peer != "pod-ip" && !path.source_ip_at_peer.is_empty();
     let story = cause_explanation(cni, cause, path.direction, snat);
     let seen = if snat {
-        format!(" The peer sees the node IP ({}) as the source.", path.source_ip_at_peer)
+        format!(
+            " The peer sees the node IP ({}) as the source.",
+            path.source_ip_at_peer
+        )
     } else {
         " The peer sees the pod's own address.".to_owned()
     };
     let mut first_upper = first.chars();
-    let first = first_upper.next().map(|c| c.to_uppercase().collect::<String>() + first_upper.as_str()).unwrap_or_default();
-    format!("{first}. {story}{seen}").replace(". .", ".").trim().to_owned()
+    let first = first_upper
+        .next()
+        .map(|c| c.to_uppercase().collect::<String>() + first_upper.as_str())
+        .unwrap_or_default();
+    format!("{first}. {story}{seen}")
+        .replace(". .", ".")
+        .trim()
+        .to_owned()
 }
 
 fn target_flag(target: &Target) -> &'static str {
@@ -317,9 +410,15 @@ fn target_flag(target: &Target) -> &'static str {
 /// How the user changes one CNI variable, depending on where it is managed.
 fn set_env(analysis: &ClusterAnalysis<'_>, name: &str, value: &str) -> Remediation {
     let cluster = analysis.ctx.cluster;
-    let source = cluster.cni.settings.iter().find(|s| s.name == name).map(|s| s.source);
+    let source = cluster
+        .cni
+        .settings
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| s.source);
     let addon_managed = source == Some(SettingSource::Addon)
-        || (cluster.cni.version_source == Some(SettingSource::Addon) && source != Some(SettingSource::Daemonset));
+        || (cluster.cni.version_source == Some(SettingSource::Addon)
+            && source != Some(SettingSource::Daemonset));
     if addon_managed {
         Remediation {
             action: format!("set {name}={value} in the vpc-cni add-on configuration"),
@@ -331,7 +430,9 @@ fn set_env(analysis: &ClusterAnalysis<'_>, name: &str, value: &str) -> Remediati
     } else {
         Remediation {
             action: format!("set {name}={value} on the aws-node DaemonSet"),
-            command: Some(format!("kubectl set env daemonset aws-node -n kube-system {name}={value}")),
+            command: Some(format!(
+                "kubectl set env daemonset aws-node -n kube-system {name}={value}"
+            )),
         }
     }
 }
@@ -348,13 +449,22 @@ fn upgrade(analysis: &ClusterAnalysis<'_>, at_least: Version) -> Remediation {
     }
 }
 
-fn remediation(analysis: &ClusterAnalysis<'_>, path: &PathVerdict, cause: Cause, destination: &str) -> Vec<Remediation> {
+fn remediation(
+    analysis: &ClusterAnalysis<'_>,
+    path: &PathVerdict,
+    cause: Cause,
+    destination: &str,
+) -> Vec<Remediation> {
     let cni = &analysis.ctx.cluster.cni;
     let net: &Network = analysis.ctx.net;
     let v = cni.version;
     let pods_subnet = net.subnets.get(&path.subnet_id);
-    let out_subnet = if path.egress_eni == path.eni_id { path.subnet_id.clone() } else {
-        net.enis.get(&path.egress_eni).map_or_else(|| path.subnet_id.clone(), |e| e.subnet_id.clone())
+    let out_subnet = if path.egress_eni == path.eni_id {
+        path.subnet_id.clone()
+    } else {
+        net.enis
+            .get(&path.egress_eni)
+            .map_or_else(|| path.subnet_id.clone(), |e| e.subnet_id.clone())
     };
     let joined = |mut list: Vec<String>| {
         if !list.iter().any(|c| c == destination) {
@@ -534,9 +644,27 @@ mod tests {
 
     #[test]
     fn finding_ids_are_stable_and_depend_only_on_identity() {
-        let a = finding_id("shop", Cause::SrcdstEgress, "10.1.0.0/16", Direction::PodToPeer, FindingKind::Unreachable);
-        let b = finding_id("shop", Cause::SrcdstEgress, "10.1.0.0/16", Direction::PodToPeer, FindingKind::Unreachable);
-        let c = finding_id("shop", Cause::SrcdstEgress, "10.1.0.0/16", Direction::PeerToPod, FindingKind::Unreachable);
+        let a = finding_id(
+            "shop",
+            Cause::SrcdstEgress,
+            "10.1.0.0/16",
+            Direction::PodToPeer,
+            FindingKind::Unreachable,
+        );
+        let b = finding_id(
+            "shop",
+            Cause::SrcdstEgress,
+            "10.1.0.0/16",
+            Direction::PodToPeer,
+            FindingKind::Unreachable,
+        );
+        let c = finding_id(
+            "shop",
+            Cause::SrcdstEgress,
+            "10.1.0.0/16",
+            Direction::PeerToPod,
+            FindingKind::Unreachable,
+        );
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(a.len(), 3 + 16);

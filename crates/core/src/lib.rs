@@ -18,17 +18,26 @@ pub mod report;
 pub mod snapshot;
 pub mod vpc_path;
 
-pub use analysis::{AnalyzeOptions, analyze, explain, Explanation};
+pub use analysis::{AnalyzeOptions, Explanation, analyze, explain};
 pub use model::{Model, Overrides};
 pub use report::Report;
 pub use snapshot::{SnapshotError, SourceFile};
 
 /// Reads snapshot files, validates them and analyses the result: the offline audit in one call.
-pub fn audit(files: &[SourceFile], overrides: &Overrides, options: &AnalyzeOptions) -> Result<Report, SnapshotError> {
+pub fn audit(
+    files: &[SourceFile],
+    overrides: &Overrides,
+    options: &AnalyzeOptions,
+) -> Result<Report, SnapshotError> {
     let loaded = snapshot::load(files)?;
     let mut model = Model::build(&loaded.documents, overrides);
     for (file, why) in loaded.skipped {
-        model.gaps.push(report::Gap { cluster: None, file: Some(file), object: None, message: format!("skipped: {why}") });
+        model.gaps.push(report::Gap {
+            cluster: None,
+            file: Some(file),
+            object: None,
+            message: format!("skipped: {why}"),
+        });
     }
     Ok(analyze(&model, options))
 }

@@ -46,7 +46,10 @@ impl Target {
     pub fn is_private_beyond_vpc(&self) -> bool {
         matches!(
             self,
-            Target::Peering(_) | Target::TransitGateway(_) | Target::VirtualPrivateGateway(_) | Target::LocalGateway(_)
+            Target::Peering(_)
+                | Target::TransitGateway(_)
+                | Target::VirtualPrivateGateway(_)
+                | Target::LocalGateway(_)
         )
     }
 }
@@ -120,11 +123,15 @@ pub struct Eni {
 impl Eni {
     /// `owns(x, ip)` of datapath.md §5.2: a primary or secondary address, or inside a delegated prefix.
     pub fn owns(&self, ip: Ipv4Addr) -> bool {
-        self.primary_ip == ip || self.secondary_ips.contains(&ip) || self.prefixes.iter().any(|p| p.contains(&ip))
+        self.primary_ip == ip
+            || self.secondary_ips.contains(&ip)
+            || self.prefixes.iter().any(|p| p.contains(&ip))
     }
 
     pub fn is_primary(&self) -> bool {
-        self.attachment.as_ref().is_some_and(|a| a.device_index == 0 && a.network_card_index == 0)
+        self.attachment
+            .as_ref()
+            .is_some_and(|a| a.device_index == 0 && a.network_card_index == 0)
     }
 }
 
@@ -282,7 +289,9 @@ const ENI_CLUSTER_TAG: &str = "cluster.k8s.amazonaws.com/name";
 const POD_ENI_ANNOTATION: &str = "vpc.amazonaws.com/pod-eni";
 
 fn tag_map(tags: &[raw::Tag]) -> BTreeMap<String, String> {
-    tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect()
+    tags.iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect()
 }
 
 /// The directory part of a snapshot-relative path (`""` for the root).
@@ -331,7 +340,11 @@ impl<'a> Builder<'a> {
         match text.parse::<Ipv4Net>() {
             Ok(net) => Some(net.trunc()),
             Err(_) => {
-                self.gap(file, object, format!("`{text}` is not an IPv4 CIDR; the object is left out"));
+                self.gap(
+                    file,
+                    object,
+                    format!("`{text}` is not an IPv4 CIDR; the object is left out"),
+                );
                 None
             }
         }
@@ -342,10 +355,15 @@ impl<'a> Builder<'a> {
         match &doc.document {
             Document::Vpcs(d) => {
                 for vpc in &d.vpcs {
-                    let Some(primary) = self.cidr(file, &vpc.vpc_id, &vpc.cidr_block) else { continue };
+                    let Some(primary) = self.cidr(file, &vpc.vpc_id, &vpc.cidr_block) else {
+                        continue;
+                    };
                     let mut cidrs = vec![primary];
                     for assoc in &vpc.cidr_block_association_set {
-                        let associated = assoc.cidr_block_state.as_ref().is_none_or(|s| s.state == "associated");
+                        let associated = assoc
+                            .cidr_block_state
+                            .as_ref()
+                            .is_none_or(|s| s.state == "associated");
                         if let Some(net) = self.cidr(file, &vpc.vpc_id, &assoc.cidr_block)
                             && associated
                             && !cidrs.contains(&net)
@@ -355,16 +373,27 @@ impl<'a> Builder<'a> {
                     }
                     self.network.vpcs.insert(
                         vpc.vpc_id.clone(),
-                        Vpc { id: vpc.vpc_id.clone(), cidrs, file: file.to_owned() },
+                        Vpc {
+                            id: vpc.vpc_id.clone(),
+                            cidrs,
+                            file: file.to_owned(),
+                        },
                     );
                 }
             }
             Document::Subnets(d) => {
                 for s in &d.subnets {
-                    let Some(cidr) = self.cidr(file, &s.subnet_id, &s.cidr_block) else { continue };
+                    let Some(cidr) = self.cidr(file, &s.subnet_id, &s.cidr_block) else {
+                        continue;
+                    };
                     self.network.subnets.insert(
                         s.subnet_id.clone(),
-                        Subnet { id: s.subnet_id.clone(), vpc_id: s.vpc_id.clone(), cidr, az: s.availability_zone.clone() },
+                        Subnet {
+                            id: s.subnet_id.clone(),
+                            vpc_id: s.vpc_id.clone(),
+                            cidr,
+                            az: s.availability_zone.clone(),
+                        },
                     );
                 }
             }
@@ -382,7 +411,9 @@ impl<'a> Builder<'a> {
                             }
                             continue;
                         };
-                        let Some(destination) = self.cidr(file, &t.route_table_id, dest) else { continue };
+                        let Some(destination) = self.cidr(file, &t.route_table_id, dest) else {
+                            continue;
+                        };
                         routes.push(Route {
                             destination,
                             target: route_target(r),
@@ -390,19 +421,31 @@ impl<'a> Builder<'a> {
                         });
                     }
                     for a in &t.associations {
-                        let live = a.association_state.as_ref().is_none_or(|s| s.state == "associated");
+                        let live = a
+                            .association_state
+                            .as_ref()
+                            .is_none_or(|s| s.state == "associated");
                         if !live {
                             continue;
                         }
                         if a.main {
-                            self.network.main_route_tables.insert(t.vpc_id.clone(), t.route_table_id.clone());
+                            self.network
+                                .main_route_tables
+                                .insert(t.vpc_id.clone(), t.route_table_id.clone());
                         } else if let Some(subnet) = &a.subnet_id {
-                            self.network.subnet_route_tables.insert(subnet.clone(), t.route_table_id.clone());
+                            self.network
+                                .subnet_route_tables
+                                .insert(subnet.clone(), t.route_table_id.clone());
                         }
                     }
                     self.network.route_tables.insert(
                         t.route_table_id.clone(),
-                        RouteTable { id: t.route_table_id.clone(), vpc_id: t.vpc_id.clone(), routes, file: file.to_owned() },
+                        RouteTable {
+                            id: t.route_table_id.clone(),
+                            vpc_id: t.vpc_id.clone(),
+                            routes,
+                            file: file.to_owned(),
+                        },
                     );
                 }
             }
@@ -469,12 +512,18 @@ impl<'a> Builder<'a> {
 
     fn add_eni(&mut self, file: &str, eni: &raw::NetworkInterface) {
         let object = eni.network_interface_id.as_str();
-        let primary_text = eni
-            .private_ip_address
-            .as_deref()
-            .or_else(|| eni.private_ip_addresses.iter().find(|a| a.primary).map(|a| a.private_ip_address.as_str()));
+        let primary_text = eni.private_ip_address.as_deref().or_else(|| {
+            eni.private_ip_addresses
+                .iter()
+                .find(|a| a.primary)
+                .map(|a| a.private_ip_address.as_str())
+        });
         let Some(primary_ip) = primary_text.and_then(|t| t.parse::<Ipv4Addr>().ok()) else {
-            self.gap(file, object, "the ENI has no readable primary private IPv4 address; it is left out");
+            self.gap(
+                file,
+                object,
+                "the ENI has no readable primary private IPv4 address; it is left out",
+            );
             return;
         };
         let mut secondary_ips = Vec::new();
@@ -482,7 +531,11 @@ impl<'a> Builder<'a> {
             match a.private_ip_address.parse::<Ipv4Addr>() {
                 Ok(ip) if ip != primary_ip && !a.primary => secondary_ips.push(ip),
                 Ok(_) => {}
-                Err(_) => self.gap(file, object, format!("`{}` is not an IPv4 address; skipped", a.private_ip_address)),
+                Err(_) => self.gap(
+                    file,
+                    object,
+                    format!("`{}` is not an IPv4 address; skipped", a.private_ip_address),
+                ),
             }
         }
         let mut prefixes = Vec::new();
@@ -540,7 +593,9 @@ impl<'a> Builder<'a> {
                 let ties = self
                     .clusters
                     .iter()
-                    .filter(|(_, cf)| directory_of(cf).len() == depth && is_within(dir, directory_of(cf)))
+                    .filter(|(_, cf)| {
+                        directory_of(cf).len() == depth && is_within(dir, directory_of(cf))
+                    })
                     .count();
                 (ties == 1).then_some(i)
             }
@@ -586,9 +641,15 @@ impl<'a> Builder<'a> {
                 } else {
                     "several clusters are in the snapshot; put each cluster's kubectl dumps in the directory of its describe-cluster output"
                 };
-                self.gap(file, kind, format!("not attributed to a cluster ({why}); ignored"));
+                self.gap(
+                    file,
+                    kind,
+                    format!("not attributed to a cluster ({why}); ignored"),
+                );
             }
         }
+        // The report must not depend on the order files were listed in.
+        clusters.sort_by(|a: &Cluster, b: &Cluster| a.name.cmp(&b.name));
         if self.clusters.is_empty() {
             self.gaps.push(Gap {
                 cluster: None,
@@ -597,20 +658,37 @@ impl<'a> Builder<'a> {
                 message: "no `aws eks describe-cluster` output in the snapshot: there is no cluster to audit".to_owned(),
             });
         }
-        Model { network: self.network, clusters, gaps: self.gaps }
+        Model {
+            network: self.network,
+            clusters,
+            gaps: self.gaps,
+        }
     }
 
-    fn build_cluster(&mut self, index: usize, rc: &raw::Cluster, file: &str, overrides: &Overrides) -> Option<Cluster> {
+    fn build_cluster(
+        &mut self,
+        index: usize,
+        rc: &raw::Cluster,
+        file: &str,
+        overrides: &Overrides,
+    ) -> Option<Cluster> {
         let name = rc.name.clone();
         let vpc_id = rc.resources_vpc_config.vpc_id.clone();
         let cluster_gap = |gaps: &mut Vec<Gap>, object: Option<String>, message: String| {
-            gaps.push(Gap { cluster: Some(name.clone()), file: Some(file.to_owned()), object, message });
+            gaps.push(Gap {
+                cluster: Some(name.clone()),
+                file: Some(file.to_owned()),
+                object,
+                message,
+            });
         };
         if !self.network.vpcs.contains_key(&vpc_id) {
             cluster_gap(
                 &mut self.gaps,
                 Some(vpc_id.clone()),
-                format!("the cluster's VPC {vpc_id} is not in any `aws ec2 describe-vpcs` output: the cluster is not analysed"),
+                format!(
+                    "the cluster's VPC {vpc_id} is not in any `aws ec2 describe-vpcs` output: the cluster is not analysed"
+                ),
             );
             return None;
         }
@@ -625,21 +703,37 @@ impl<'a> Builder<'a> {
         };
         for (addon, addon_file) in self.addons.iter().filter(|(a, _)| a.cluster_name == name) {
             inputs.addon_version = addon.addon_version.clone();
-            if let Some(values) = addon.configuration_values.as_deref().filter(|v| !v.trim().is_empty()) {
+            if let Some(values) = addon
+                .configuration_values
+                .as_deref()
+                .filter(|v| !v.trim().is_empty())
+            {
                 match addon_env(values) {
                     Ok(env) => inputs.addon_env = env,
                     Err(message) => cluster_gap(
                         &mut self.gaps,
                         Some("addon.configurationValues".to_owned()),
-                        format!("{addon_file}: configurationValues could not be read ({message}); add-on settings ignored"),
+                        format!(
+                            "{addon_file}: configurationValues could not be read ({message}); add-on settings ignored"
+                        ),
                     ),
                 }
             }
         }
-        let daemonsets: Vec<_> = self.daemonsets.iter().filter(|(_, f)| self.attribute(f) == Some(index)).cloned().collect();
+        let daemonsets: Vec<_> = self
+            .daemonsets
+            .iter()
+            .filter(|(_, f)| self.attribute(f) == Some(index))
+            .cloned()
+            .collect();
         if let Some((ds, _)) = daemonsets.last() {
             let spec = &ds.spec.template.spec;
-            if let Some(container) = spec.containers.iter().find(|c| c.name == "aws-node").or(spec.containers.first()) {
+            if let Some(container) = spec
+                .containers
+                .iter()
+                .find(|c| c.name == "aws-node")
+                .or(spec.containers.first())
+            {
                 inputs.daemonset_image = container.image.clone();
                 inputs.daemonset_env = container
                     .env
@@ -647,11 +741,19 @@ impl<'a> Builder<'a> {
                     .filter_map(|e| e.value.as_ref().map(|v| (e.name.clone(), v.clone())))
                     .collect();
             }
-            inputs.daemonset_has_init = Some(spec.init_containers.iter().any(|c| c.name == "aws-vpc-cni-init"));
+            inputs.daemonset_has_init = Some(
+                spec.init_containers
+                    .iter()
+                    .any(|c| c.name == "aws-vpc-cni-init"),
+            );
         }
         let cni = CniConfig::resolve(&inputs);
 
-        let ip_family = match rc.kubernetes_network_config.as_ref().and_then(|k| k.ip_family.as_deref()) {
+        let ip_family = match rc
+            .kubernetes_network_config
+            .as_ref()
+            .and_then(|k| k.ip_family.as_deref())
+        {
             Some("ipv6") => IpFamily::V6,
             _ if cni.ipv6 => IpFamily::V6,
             _ => IpFamily::V4,
@@ -661,7 +763,12 @@ impl<'a> Builder<'a> {
         let mut pods = BTreeMap::new();
         let mut pod_nodes: BTreeSet<String> = BTreeSet::new();
         let mut branch_by_pod_annotation: BTreeMap<String, u32> = BTreeMap::new();
-        let pod_lists: Vec<_> = self.pods.iter().filter(|(_, f)| self.attribute(f) == Some(index)).cloned().collect();
+        let pod_lists: Vec<_> = self
+            .pods
+            .iter()
+            .filter(|(_, f)| self.attribute(f) == Some(index))
+            .cloned()
+            .collect();
         for (list, _) in &pod_lists {
             for pod in &list.items {
                 if let Some(node) = &pod.spec.node_name {
@@ -671,12 +778,15 @@ impl<'a> Builder<'a> {
                     continue;
                 }
                 if let Some(annotation) = pod.metadata.annotations.get(POD_ENI_ANNOTATION) {
-                    for entry in serde_json::from_str::<Vec<serde_json::Value>>(annotation).unwrap_or_default() {
+                    for entry in serde_json::from_str::<Vec<serde_json::Value>>(annotation)
+                        .unwrap_or_default()
+                    {
                         if let (Some(eni), Some(vlan)) = (
                             entry.get("eniId").and_then(|v| v.as_str()),
                             entry.get("vlanId").and_then(serde_json::Value::as_u64),
                         ) {
-                            branch_by_pod_annotation.insert(eni.to_owned(), u32::try_from(vlan).unwrap_or(0));
+                            branch_by_pod_annotation
+                                .insert(eni.to_owned(), u32::try_from(vlan).unwrap_or(0));
                         }
                     }
                 }
@@ -688,7 +798,11 @@ impl<'a> Builder<'a> {
                     .chain(pod.status.pod_ip.as_deref())
                     .filter_map(|ip| ip.parse::<Ipv4Addr>().ok());
                 let pod_ref = PodRef {
-                    namespace: pod.metadata.namespace.clone().unwrap_or_else(|| "default".to_owned()),
+                    namespace: pod
+                        .metadata
+                        .namespace
+                        .clone()
+                        .unwrap_or_else(|| "default".to_owned()),
                     name: pod.metadata.name.clone(),
                 };
                 for ip in ips {
@@ -703,7 +817,10 @@ impl<'a> Builder<'a> {
             .iter()
             .filter(|(_, f)| self.attribute(f) == Some(index))
             .flat_map(|(list, _)| list.items.iter())
-            .map(|c| EniConfigRef { name: c.metadata.name.clone(), subnet_id: c.spec.subnet.clone() })
+            .map(|c| EniConfigRef {
+                name: c.metadata.name.clone(),
+                subnet_id: c.spec.subnet.clone(),
+            })
             .collect();
 
         // Nodes: instances tagged for the cluster, instances behind CNI-tagged ENIs, or named by pods.
@@ -712,7 +829,10 @@ impl<'a> Builder<'a> {
             if instance.vpc_id.as_deref().is_some_and(|v| v != vpc_id) {
                 continue;
             }
-            let state = instance.state.as_ref().map_or("running", |s| s.name.as_str());
+            let state = instance
+                .state
+                .as_ref()
+                .map_or("running", |s| s.name.as_str());
             if !matches!(state, "running" | "pending") {
                 continue;
             }
@@ -720,9 +840,15 @@ impl<'a> Builder<'a> {
             let tagged = tags.contains_key(&format!("kubernetes.io/cluster/{name}"))
                 || tags.get("eks:cluster-name") == Some(&name)
                 || tags.get("aws:eks:cluster-name") == Some(&name);
-            let named_by_pod = instance.private_dns_name.as_ref().is_some_and(|n| pod_nodes.contains(n));
+            let named_by_pod = instance
+                .private_dns_name
+                .as_ref()
+                .is_some_and(|n| pod_nodes.contains(n));
             if tagged || named_by_pod {
-                node_ids.insert(instance.instance_id.clone(), instance.private_dns_name.clone());
+                node_ids.insert(
+                    instance.instance_id.clone(),
+                    instance.private_dns_name.clone(),
+                );
             }
         }
         for eni in self.network.enis.values() {
@@ -739,9 +865,17 @@ impl<'a> Builder<'a> {
                 .network
                 .enis
                 .values()
-                .filter(|e| e.attachment.as_ref().is_some_and(|a| a.instance_id == instance_id))
+                .filter(|e| {
+                    e.attachment
+                        .as_ref()
+                        .is_some_and(|a| a.instance_id == instance_id)
+                })
                 .collect();
-            enis.sort_by_key(|e| e.attachment.as_ref().map(|a| (a.network_card_index, a.device_index)));
+            enis.sort_by_key(|e| {
+                e.attachment
+                    .as_ref()
+                    .map(|a| (a.network_card_index, a.device_index))
+            });
             let Some(primary) = enis.iter().find(|e| e.is_primary()) else {
                 cluster_gap(
                     &mut self.gaps,
@@ -751,13 +885,21 @@ impl<'a> Builder<'a> {
                 );
                 continue;
             };
-            let trunk_ids: Vec<&str> = enis.iter().filter(|e| e.kind == EniType::Trunk).map(|e| e.id.as_str()).collect();
+            let trunk_ids: Vec<&str> = enis
+                .iter()
+                .filter(|e| e.kind == EniType::Trunk)
+                .map(|e| e.id.as_str())
+                .collect();
             let branch_enis = self
                 .network
                 .enis
                 .values()
                 .filter(|e| e.kind == EniType::Branch)
-                .filter(|e| e.tags.get(TRUNK_TAG).is_some_and(|t| trunk_ids.contains(&t.as_str())))
+                .filter(|e| {
+                    e.tags
+                        .get(TRUNK_TAG)
+                        .is_some_and(|t| trunk_ids.contains(&t.as_str()))
+                })
                 .map(|e| BranchEni {
                     eni_id: e.id.clone(),
                     vlan_id: e
@@ -859,7 +1001,10 @@ mod tests {
         let yaml = "env:\n  AWS_VPC_K8S_CNI_EXTERNALSNAT: \"true\"\n  WARM_ENI_TARGET: 2\n";
         for text in [json, yaml] {
             let env = addon_env(text).expect("valid configuration");
-            assert_eq!(env.get("AWS_VPC_K8S_CNI_EXTERNALSNAT").map(String::as_str), Some("true"));
+            assert_eq!(
+                env.get("AWS_VPC_K8S_CNI_EXTERNALSNAT").map(String::as_str),
+                Some("true")
+            );
             assert_eq!(env.get("WARM_ENI_TARGET").map(String::as_str), Some("2"));
         }
         assert!(addon_env("env: [unclosed").is_err());

@@ -77,8 +77,13 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const ALL: [Severity; 5] =
-        [Severity::Informational, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+    pub const ALL: [Severity; 5] = [
+        Severity::Informational,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
 
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -102,8 +107,13 @@ impl std::str::FromStr for Severity {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Severity::ALL
             .into_iter()
-            .find(|sev| sev.as_str().eq_ignore_ascii_case(s) || (s.eq_ignore_ascii_case("info") && *sev == Severity::Informational))
-            .ok_or_else(|| format!("`{s}` is not a severity (INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL)"))
+            .find(|sev| {
+                sev.as_str().eq_ignore_ascii_case(s)
+                    || (s.eq_ignore_ascii_case("info") && *sev == Severity::Informational)
+            })
+            .ok_or_else(|| {
+                format!("`{s}` is not a severity (INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL)")
+            })
     }
 }
 

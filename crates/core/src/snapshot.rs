@@ -48,7 +48,9 @@ impl Document {
             Document::NetworkInterfaces(_) => "aws ec2 describe-network-interfaces",
             Document::Instances(_) => "aws ec2 describe-instances",
             Document::VpcPeeringConnections(_) => "aws ec2 describe-vpc-peering-connections",
-            Document::TransitGatewayVpcAttachments(_) => "aws ec2 describe-transit-gateway-vpc-attachments",
+            Document::TransitGatewayVpcAttachments(_) => {
+                "aws ec2 describe-transit-gateway-vpc-attachments"
+            }
             Document::Cluster(_) => "aws eks describe-cluster",
             Document::Addon(_) => "aws eks describe-addon",
             Document::AwsNode(_) => "kubectl get daemonset aws-node -o json",
@@ -68,10 +70,23 @@ pub struct LoadedDocument {
 /// Why a snapshot file could not be read. Every variant names the file.
 #[derive(Debug, Error)]
 pub enum SnapshotError {
-    #[error("{file}: not valid JSON at line {line}, column {column} (inside `{json_path}`): {message}")]
-    Syntax { file: String, line: usize, column: usize, json_path: String, message: String },
+    #[error(
+        "{file}: not valid JSON at line {line}, column {column} (inside `{json_path}`): {message}"
+    )]
+    Syntax {
+        file: String,
+        line: usize,
+        column: usize,
+        json_path: String,
+        message: String,
+    },
     #[error("{file}: `{json_path}` in {command} output: {message}")]
-    Shape { file: String, json_path: String, command: &'static str, message: String },
+    Shape {
+        file: String,
+        json_path: String,
+        command: &'static str,
+        message: String,
+    },
 }
 
 /// The outcome of reading a set of files: the documents, and files skipped with the reason.
@@ -86,9 +101,10 @@ pub fn load(files: &[SourceFile]) -> Result<Loaded, SnapshotError> {
     let mut loaded = Loaded::default();
     for file in files {
         match recognise(file)? {
-            Recognised::Document(document) => {
-                loaded.documents.push(LoadedDocument { path: file.path.clone(), document })
-            }
+            Recognised::Document(document) => loaded.documents.push(LoadedDocument {
+                path: file.path.clone(),
+                document: *document,
+            }),
             Recognised::Skip(why) => loaded.skipped.push((file.path.clone(), why)),
         }
     }
@@ -96,7 +112,7 @@ pub fn load(files: &[SourceFile]) -> Result<Loaded, SnapshotError> {
 }
 
 enum Recognised {
-    Document(Document),
+    Document(Box<Document>),
     Skip(String),
 }
 
@@ -117,13 +133,19 @@ fn recognise(file: &SourceFile) -> Result<Recognised, SnapshotError> {
         }
     };
     // Trailing garbage after the document (two dumps concatenated, a stray log line).
-    de.end().map_err(|e| syntax("(after the document)".to_owned(), e))?;
+    de.end()
+        .map_err(|e| syntax("(after the document)".to_owned(), e))?;
     let Some(object) = value.as_object() else {
-        return Ok(Recognised::Skip("the top level is not a JSON object".to_owned()));
+        return Ok(Recognised::Skip(
+            "the top level is not a JSON object".to_owned(),
+        ));
     };
     let has = |key: &str| object.contains_key(key);
     let kind = object.get("kind").and_then(Value::as_str);
-    let shape = |command| ShapeReader { file: &file.path, command };
+    let shape = |command| ShapeReader {
+        file: &file.path,
+        command,
+    };
     let document = if has("Vpcs") {
         Document::Vpcs(shape("aws ec2 describe-vpcs").read(value)?)
     } else if has("Subnets") {
@@ -135,7 +157,9 @@ fn recognise(file: &SourceFile) -> Result<Recognised, SnapshotError> {
     } else if has("Reservations") {
         Document::Instances(shape("aws ec2 describe-instances").read(value)?)
     } else if has("VpcPeeringConnections") {
-        Document::VpcPeeringConnections(shape("aws ec2 describe-vpc-peering-connections").read(value)?)
+        Document::VpcPeeringConnections(
+            shape("aws ec2 describe-vpc-peering-connections").read(value)?,
+        )
     } else if has("TransitGatewayVpcAttachments") {
         Document::TransitGatewayVpcAttachments(
             shape("aws ec2 describe-transit-gateway-vpc-attachments").read(value)?,
@@ -154,7 +178,10 @@ fn recognise(file: &SourceFile) -> Result<Recognised, SnapshotError> {
     } else if kind == Some("DaemonSet") {
         let daemonset: raw::DaemonSet = shape("kubectl get daemonset -o json").read(value)?;
         if daemonset.metadata.name != "aws-node" {
-            return Ok(Recognised::Skip(format!("DaemonSet `{}` is not aws-node", daemonset.metadata.name)));
+            return Ok(Recognised::Skip(format!(
+                "DaemonSet `{}` is not aws-node",
+                daemonset.metadata.name
+            )));
         }
         Document::AwsNode(daemonset)
     } else if let Some(kind) = kind.filter(|k| k.ends_with("List")) {
@@ -171,16 +198,34 @@ fn recognise(file: &SourceFile) -> Result<Recognised, SnapshotError> {
             });
         match first_kind {
             Some("Pod") => Document::Pods(shape("kubectl get pods -A -o json").read(value)?),
-            Some("ENIConfig") => Document::EniConfigs(shape("kubectl get eniconfigs -o json").read(value)?),
+            Some("ENIConfig") => {
+                Document::EniConfigs(shape("kubectl get eniconfigs -o json").read(value)?)
+            }
             Some("DaemonSet") => {
                 let list: DaemonSetList = shape("kubectl get daemonsets -o json").read(value)?;
-                match list.items.into_iter().find(|d| d.metadata.name == "aws-node") {
+                match list
+                    .items
+                    .into_iter()
+                    .find(|d| d.metadata.name == "aws-node")
+                {
                     Some(daemonset) => Document::AwsNode(daemonset),
-                    None => return Ok(Recognised::Skip("a DaemonSet list without aws-node".to_owned())),
+                    None => {
+                        return Ok(Recognised::Skip(
+                            "a DaemonSet list without aws-node".to_owned(),
+                        ));
+                    }
                 }
             }
-            Some(other) => return Ok(Recognised::Skip(format!("a kubectl list of `{other}`, which podreach does not read"))),
-            None => return Ok(Recognised::Skip("an empty kubectl list: its kind cannot be told".to_owned())),
+            Some(other) => {
+                return Ok(Recognised::Skip(format!(
+                    "a kubectl list of `{other}`, which podreach does not read"
+                )));
+            }
+            None => {
+                return Ok(Recognised::Skip(
+                    "an empty kubectl list: its kind cannot be told".to_owned(),
+                ));
+            }
         }
     } else {
         let keys: Vec<&str> = object.keys().map(String::as_str).take(4).collect();
@@ -189,7 +234,7 @@ fn recognise(file: &SourceFile) -> Result<Recognised, SnapshotError> {
             keys.join(", ")
         )));
     };
-    Ok(Recognised::Document(document))
+    Ok(Recognised::Document(Box::new(document)))
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -218,14 +263,20 @@ mod tests {
     use super::*;
 
     fn file(path: &str, text: &str) -> SourceFile {
-        SourceFile { path: path.into(), text: text.into() }
+        SourceFile {
+            path: path.into(),
+            text: text.into(),
+        }
     }
 
     #[test]
     fn files_are_recognised_by_content_not_name() {
         let loaded = load(&[
             file("a.json", r#"{"Subnets": []}"#),
-            file("subnets.json", r#"{"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16"}]}"#),
+            file(
+                "subnets.json",
+                r#"{"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16"}]}"#,
+            ),
         ])
         .expect("valid files");
         assert!(matches!(loaded.documents[0].document, Document::Subnets(_)));
@@ -237,8 +288,14 @@ mod tests {
         let text = "{\"NetworkInterfaces\": [{\"NetworkInterfaceId\": \"eni-1\", \"PrivateIpAddresses\": [{\"Priv";
         let error = load(&[file("enis.json", text)]).expect_err("truncated");
         let message = error.to_string();
-        assert!(message.starts_with("enis.json: not valid JSON at line 1"), "{message}");
-        assert!(message.contains("NetworkInterfaces[0].PrivateIpAddresses[0]"), "{message}");
+        assert!(
+            message.starts_with("enis.json: not valid JSON at line 1"),
+            "{message}"
+        );
+        assert!(
+            message.contains("NetworkInterfaces[0].PrivateIpAddresses[0]"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -248,15 +305,24 @@ mod tests {
         let error = load(&[file("x/enis.json", text)]).expect_err("wrong type");
         let message = error.to_string();
         assert!(message.contains("x/enis.json"), "{message}");
-        assert!(message.contains("NetworkInterfaces[0].Attachment.DeviceIndex"), "{message}");
-        assert!(message.contains("aws ec2 describe-network-interfaces"), "{message}");
+        assert!(
+            message.contains("NetworkInterfaces[0].Attachment.DeviceIndex"),
+            "{message}"
+        );
+        assert!(
+            message.contains("aws ec2 describe-network-interfaces"),
+            "{message}"
+        );
     }
 
     #[test]
     fn unknown_documents_are_skipped_with_a_reason() {
         let loaded = load(&[
             file("sg.json", r#"{"SecurityGroups": []}"#),
-            file("empty.json", r#"{"apiVersion": "v1", "items": [], "kind": "List"}"#),
+            file(
+                "empty.json",
+                r#"{"apiVersion": "v1", "items": [], "kind": "List"}"#,
+            ),
             file("arr.json", "[]"),
         ])
         .expect("valid JSON");

@@ -36,18 +36,30 @@ pub struct Trace {
 
 impl Trace {
     pub fn pass(&mut self, at: &'static str, detail: impl Into<String>) {
-        self.hops.push(Hop { at, detail: detail.into(), outcome: HopOutcome::Pass });
+        self.hops.push(Hop {
+            at,
+            detail: detail.into(),
+            outcome: HopOutcome::Pass,
+        });
     }
 
     pub fn drop(&mut self, at: &'static str, code: Cause, detail: impl Into<String>) {
         let detail = detail.into();
-        self.hops.push(Hop { at, detail: detail.clone(), outcome: HopOutcome::Drop });
+        self.hops.push(Hop {
+            at,
+            detail: detail.clone(),
+            outcome: HopOutcome::Drop,
+        });
         self.failures.push(Reason { code, detail });
     }
 
     pub fn unknown(&mut self, at: &'static str, code: Cause, detail: impl Into<String>) {
         let detail = detail.into();
-        self.hops.push(Hop { at, detail: detail.clone(), outcome: HopOutcome::Unknown });
+        self.hops.push(Hop {
+            at,
+            detail: detail.clone(),
+            outcome: HopOutcome::Unknown,
+        });
         self.unknowns.push(Reason { code, detail });
     }
 
@@ -84,7 +96,12 @@ impl<'a> VpcView<'a> {
         Self { net, cluster_vpc }
     }
 
-    fn table_of(&self, subnet: &Subnet, trace: &mut Trace, at: &'static str) -> Option<&'a RouteTable> {
+    fn table_of(
+        &self,
+        subnet: &Subnet,
+        trace: &mut Trace,
+        at: &'static str,
+    ) -> Option<&'a RouteTable> {
         match self.net.route_table_of_subnet(&subnet.id) {
             Some(table) => Some(table),
             None => {
@@ -94,9 +111,16 @@ impl<'a> VpcView<'a> {
                         subnet.id, subnet.vpc_id
                     )
                 } else {
-                    format!("the route tables of {} are not in the snapshot (aws ec2 describe-route-tables)", subnet.vpc_id)
+                    format!(
+                        "the route tables of {} are not in the snapshot (aws ec2 describe-route-tables)",
+                        subnet.vpc_id
+                    )
                 };
-                let code = if at == "peer" { Cause::UnknownRemote } else { Cause::MissingInput };
+                let code = if at == "peer" {
+                    Cause::UnknownRemote
+                } else {
+                    Cause::MissingInput
+                };
                 trace.unknown(at, code, why);
                 None
             }
@@ -105,17 +129,30 @@ impl<'a> VpcView<'a> {
 
     /// `AWS_PATH` (1)–(3) for a packet to `block` leaving an ENI in `subnet_id`.
     pub fn outbound(&self, subnet_id: &str, block: Ipv4Net, trace: &mut Trace) -> Outbound {
-        let none = Outbound { object: None, remote: None };
+        let none = Outbound {
+            object: None,
+            remote: None,
+        };
         let Some(subnet) = self.net.subnets.get(subnet_id) else {
-            trace.unknown("vpc", Cause::MissingInput, format!("subnet {subnet_id} is not in the snapshot"));
+            trace.unknown(
+                "vpc",
+                Cause::MissingInput,
+                format!("subnet {subnet_id} is not in the snapshot"),
+            );
             return none;
         };
-        let Some(table) = self.table_of(subnet, trace, "vpc") else { return none };
-        let Some(index) = cidr::longest_match(table.routes.iter().map(|r| &r.destination), &block) else {
+        let Some(table) = self.table_of(subnet, trace, "vpc") else {
+            return none;
+        };
+        let Some(index) = cidr::longest_match(table.routes.iter().map(|r| &r.destination), &block)
+        else {
             trace.drop(
                 "vpc",
                 Cause::NoRoute,
-                format!("route table {} of {} ({}) has no route for {block}", table.id, subnet.id, subnet.az),
+                format!(
+                    "route table {} of {} ({}) has no route for {block}",
+                    table.id, subnet.id, subnet.az
+                ),
             );
             return none;
         };
@@ -145,11 +182,20 @@ impl<'a> VpcView<'a> {
                     route_label(table, index)
                 ),
             );
-            return Outbound { object: Some(route.target.clone()), remote: None };
+            return Outbound {
+                object: Some(route.target.clone()),
+                remote: None,
+            };
         }
         trace.pass(
             "vpc",
-            format!("route table {} of {} ({}): {}", table.id, subnet.id, subnet.az, route_label(table, index)),
+            format!(
+                "route table {} of {} ({}): {}",
+                table.id,
+                subnet.id,
+                subnet.az,
+                route_label(table, index)
+            ),
         );
         let remote = match &route.target {
             Target::Peering(id) => self.check_peering(id, block, trace),
@@ -163,7 +209,10 @@ impl<'a> VpcView<'a> {
             Target::LocalGateway(id) => Some(Remote::OnPremises(id.clone())),
             Target::Local | Target::Other(_) => None,
         };
-        Outbound { object: Some(route.target.clone()), remote }
+        Outbound {
+            object: Some(route.target.clone()),
+            remote,
+        }
     }
 
     fn check_peering(&self, id: &str, block: Ipv4Net, trace: &mut Trace) -> Option<Remote> {
@@ -171,26 +220,43 @@ impl<'a> VpcView<'a> {
             trace.unknown(
                 "vpc",
                 Cause::MissingInput,
-                format!("{id}: the snapshot has no `aws ec2 describe-vpc-peering-connections` output"),
+                format!(
+                    "{id}: the snapshot has no `aws ec2 describe-vpc-peering-connections` output"
+                ),
             );
             return None;
         };
         let Some(peering) = peerings.get(id) else {
-            trace.unknown("vpc", Cause::MissingInput, format!("{id} is not in the peering connections of the snapshot"));
+            trace.unknown(
+                "vpc",
+                Cause::MissingInput,
+                format!("{id} is not in the peering connections of the snapshot"),
+            );
             return None;
         };
         if peering.status != "active" {
-            trace.drop("vpc", Cause::PcxNotActive, format!("{id} is `{}`, not active", peering.status));
+            trace.drop(
+                "vpc",
+                Cause::PcxNotActive,
+                format!("{id} is `{}`, not active", peering.status),
+            );
         }
         let Some((other_vpc, other_cidrs)) = peering.other_side(self.cluster_vpc) else {
-            trace.drop("vpc", Cause::PcxNotDirect, format!("{id} does not connect {}", self.cluster_vpc));
+            trace.drop(
+                "vpc",
+                Cause::PcxNotDirect,
+                format!("{id} does not connect {}", self.cluster_vpc),
+            );
             return None;
         };
         let other = other_vpc.unwrap_or("the peer VPC").to_owned();
         if cidr::covered_by_any(other_cidrs, &block) {
             trace.pass(
                 "vpc",
-                format!("{id} ({}) connects to {other}, whose CIDRs hold {block}", peering.status),
+                format!(
+                    "{id} ({}) connects to {other}, whose CIDRs hold {block}",
+                    peering.status
+                ),
             );
         } else {
             let cidrs: Vec<String> = other_cidrs.iter().map(ToString::to_string).collect();
@@ -206,7 +272,13 @@ impl<'a> VpcView<'a> {
         other_vpc.map(|v| Remote::Vpc(v.to_owned()))
     }
 
-    fn check_tgw(&self, tgw: &str, subnet: &Subnet, block: Ipv4Net, trace: &mut Trace) -> Option<Remote> {
+    fn check_tgw(
+        &self,
+        tgw: &str,
+        subnet: &Subnet,
+        block: Ipv4Net,
+        trace: &mut Trace,
+    ) -> Option<Remote> {
         trace.assume(format!(
             "the route tables of {tgw} route {block} onward and the cluster VPC's CIDRs back (transit gateway route tables are not in the snapshot)"
         ));
@@ -225,13 +297,22 @@ impl<'a> VpcView<'a> {
                 "{tgw}: the snapshot has no `aws ec2 describe-transit-gateway-vpc-attachments` output"
             ));
         };
-        let Some(attachment) = attachments.iter().find(|a| a.tgw_id == tgw && a.vpc_id == vpc) else {
-            return TgwAz::Fail(Cause::TgwNoAttachment, format!("{vpc} has no attachment to {tgw}"));
+        let Some(attachment) = attachments
+            .iter()
+            .find(|a| a.tgw_id == tgw && a.vpc_id == vpc)
+        else {
+            return TgwAz::Fail(
+                Cause::TgwNoAttachment,
+                format!("{vpc} has no attachment to {tgw}"),
+            );
         };
         if attachment.state != "available" {
             return TgwAz::Fail(
                 Cause::TgwAttachmentNotAvailable,
-                format!("attachment {} of {vpc} to {tgw} is `{}`", attachment.id, attachment.state),
+                format!(
+                    "attachment {} of {vpc} to {tgw} is `{}`",
+                    attachment.id, attachment.state
+                ),
             );
         }
         let mut unknown_subnets = Vec::new();
@@ -243,7 +324,10 @@ impl<'a> VpcView<'a> {
             }
         }
         if azs.iter().any(|a| a == az) {
-            TgwAz::Ok(format!("attachment {} of {tgw} has a subnet in {az}", attachment.id))
+            TgwAz::Ok(format!(
+                "attachment {} of {tgw} has a subnet in {az}",
+                attachment.id
+            ))
         } else if !unknown_subnets.is_empty() {
             TgwAz::Unknown(format!(
                 "attachment {} subnets {} are not in the snapshot: cannot tell whether one is in {az}",
@@ -271,7 +355,9 @@ impl<'a> VpcView<'a> {
             .filter(|v| v.id != self.cluster_vpc)
             .filter(|v| cidr::covered_by_any(&v.cidrs, &block))
             .find(|v| match (tgw, &self.net.tgw_attachments) {
-                (Some(tgw), Some(attachments)) => attachments.iter().any(|a| a.tgw_id == tgw && a.vpc_id == v.id),
+                (Some(tgw), Some(attachments)) => attachments
+                    .iter()
+                    .any(|a| a.tgw_id == tgw && a.vpc_id == v.id),
                 _ => true,
             });
         match holder {
@@ -282,7 +368,10 @@ impl<'a> VpcView<'a> {
 
     /// The subnet of `vpc` that holds `block`, if the snapshot lists one.
     pub fn remote_subnet(&self, vpc: &str, block: Ipv4Net) -> Option<&'a Subnet> {
-        self.net.subnets.values().find(|s| s.vpc_id == vpc && cidr::contains(&s.cidr, &block))
+        self.net
+            .subnets
+            .values()
+            .find(|s| s.vpc_id == vpc && cidr::contains(&s.cidr, &block))
     }
 
     /// `AWS_PATH` (5) and §5.4 step 1: the remote side, for hosts in `block`, routes
@@ -318,7 +407,11 @@ impl<'a> VpcView<'a> {
         let subnet = self.remote_subnet(vpc, block);
         let table = match subnet {
             Some(s) => self.net.route_table_of_subnet(&s.id),
-            None => self.net.main_route_tables.get(vpc).and_then(|id| self.net.route_tables.get(id)),
+            None => self
+                .net
+                .main_route_tables
+                .get(vpc)
+                .and_then(|id| self.net.route_tables.get(id)),
         };
         let Some(table) = table else {
             trace.unknown(
@@ -330,14 +423,18 @@ impl<'a> VpcView<'a> {
             );
             return;
         };
-        let where_ = subnet.map_or_else(|| format!("main route table {} of {vpc}", table.id), |s| {
-            format!("route table {} of {} in {vpc}", table.id, s.id)
-        });
+        let where_ = subnet.map_or_else(
+            || format!("main route table {} of {vpc}", table.id),
+            |s| format!("route table {} of {} in {vpc}", table.id, s.id),
+        );
         let index = cidr::longest_match(table.routes.iter().map(|r| &r.destination), &source_block);
         let partial: Vec<String> = table
             .routes
             .iter()
-            .filter(|r| r.destination.prefix_len() > source_block.prefix_len() && cidr::contains(&source_block, &r.destination))
+            .filter(|r| {
+                r.destination.prefix_len() > source_block.prefix_len()
+                    && cidr::contains(&source_block, &r.destination)
+            })
             .filter(|r| &r.target != object || r.blackhole)
             .map(|r| format!("{} → {}", r.destination, r.target.id()))
             .collect();

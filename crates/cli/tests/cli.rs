@@ -1,0 +1,197 @@
+//! The `podreach` binary as a user runs it: output, exit codes and files it writes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn podreach(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_podreach"))
+        .args(args)
+        .output()
+        .expect("the podreach binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}
+
+#[test]
+fn audit_without_arguments_explains_the_demo_in_plain_words() {
+    let output = podreach(&[]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = stdout(&output);
+    assert!(
+        !text.contains('\x1b'),
+        "no colour when stdout is not a terminal"
+    );
+    insta::assert_snapshot!("demo_text_report", text);
+}
+
+#[test]
+fn demo_json_report_follows_schema_v1() {
+    let output = podreach(&["audit", "--format", "json", "--paths"]);
+    assert_eq!(output.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    assert_eq!(report["schema"], "podreach/report/v1");
+    for path in report["paths"].as_array().expect("paths with --paths") {
+        for field in [
+            "cluster",
+            "instance_id",
+            "eni_id",
+            "device_index",
+            "network_card_index",
+            "pod_ips",
+            "pod_prefixes",
+            "destination",
+            "via",
+            "direction",
+            "verdict",
+            "cause",
+            "source_ip_at_peer",
+            "egress_eni",
+            "hops",
+            "assumptions",
+        ] {
+            assert!(path.get(field).is_some(), "path lacks `{field}`: {path}");
+        }
+    }
+    insta::assert_json_snapshot!("demo_json_report", report);
+}
+
+#[test]
+fn paths_are_left_out_unless_asked_for() {
+    let report: serde_json::Value =
+        serde_json::from_slice(&podreach(&["audit", "--format", "json"]).stdout)
+            .expect("JSON report");
+    assert!(report.get("paths").is_none());
+}
+
+#[test]
+fn fail_on_exits_1_only_when_a_finding_reaches_the_threshold() {
+    assert_eq!(
+        podreach(&["audit", "--fail-on", "HIGH"]).status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        podreach(&["audit", "--fail-on", "critical"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        podreach(&["audit", "--fail-on", "SEVERE"]).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn the_written_demo_snapshot_audits_exactly_like_the_embedded_one() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let out = dir.path().join("demo");
+    let written = podreach(&["demo-snapshot", "--out", out.to_str().expect("UTF-8 path")]);
+    assert_eq!(
+        written.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    assert!(out.join("ec2/route-tables.json").is_file());
+    let from_files = podreach(&[
+        "audit",
+        "--snapshot",
+        out.to_str().expect("UTF-8 path"),
+        "--format",
+        "json",
+        "--paths",
+    ]);
+    let embedded = podreach(&["audit", "--format", "json", "--paths"]);
+    assert_eq!(stdout(&from_files), stdout(&embedded));
+    // Writing over a non-empty directory is refused rather than mixing snapshots.
+    assert_eq!(
+        podreach(&["demo-snapshot", "--out", out.to_str().expect("UTF-8 path")])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).expect("write fixture");
+}
+
+#[test]
+fn a_truncated_dump_is_a_usage_error_naming_file_and_json_path() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    write(
+        dir.path(),
+        "enis.json",
+        r#"{"NetworkInterfaces": [{"NetworkInterfaceId": "eni-1", "PrivateIpAddresses": [{"Priv"#,
+    );
+    let output = podreach(&[
+        "audit",
+        "--snapshot",
+        dir.path().to_str().expect("UTF-8 path"),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("enis.json")
+            && stderr.contains("NetworkInterfaces[0].PrivateIpAddresses[0]"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_snapshot_directory_is_a_usage_error() {
+    let output = podreach(&["audit", "--snapshot", "/nonexistent/podreach"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("does not exist"));
+}
+
+#[test]
+fn cli_settings_override_the_daemonset_and_say_so() {
+    // NODE_PORT_SUPPORT=true on the command line repairs the demo's shop cluster.
+    let output = podreach(&[
+        "audit",
+        "--format",
+        "json",
+        "--cni-env",
+        "AWS_VPC_CNI_NODE_PORT_SUPPORT=true",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    let shop = report["clusters"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "shop"))
+        .expect("shop");
+    let setting = shop["cni"]["settings"]
+        .as_array()
+        .and_then(|s| {
+            s.iter()
+                .find(|s| s["name"] == "AWS_VPC_CNI_NODE_PORT_SUPPORT")
+        })
+        .expect("setting listed");
+    assert_eq!(setting["source"], "cli");
+    assert!(
+        report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .all(|f| f["cluster"] != "shop")
+    );
+}
+
+#[test]
+fn explain_traces_both_directions_hop_by_hop() {
+    let output = podreach(&["explain", "--pod-ip", "10.0.1.21", "--to", "10.1.0.50"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    insta::assert_snapshot!("explain_secondary_eni_pod", stdout(&output));
+    let unknown = podreach(&["explain", "--pod-ip", "192.0.2.1", "--to", "10.1.0.50"]);
+    assert_eq!(unknown.status.code(), Some(2));
+}
