@@ -1036,13 +1036,17 @@ pub fn path_verdict(
     evaluation: &Evaluation,
 ) -> PathVerdict {
     let attachment = subject.eni.attachment.as_ref();
-    let pods: BTreeSet<String> = cluster
-        .pods
+    let pods: BTreeSet<String> = subject
+        .pod_ips
         .iter()
-        .filter(|(ip, _)| {
-            subject.pod_ips.contains(ip) || subject.pod_prefixes.iter().any(|p| p.contains(*ip))
-        })
-        .map(|(_, pod)| pod.to_string())
+        .filter_map(|ip| cluster.pods.get(ip))
+        .chain(subject.pod_prefixes.iter().flat_map(|p| {
+            cluster
+                .pods
+                .range(p.network()..=p.broadcast())
+                .map(|(_, pod)| pod)
+        }))
+        .map(ToString::to_string)
         .collect();
     let mut assumptions = cluster.cni.assumptions.clone();
     for a in &evaluation.assumptions {

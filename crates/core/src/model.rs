@@ -859,18 +859,31 @@ impl<'a> Builder<'a> {
                 node_ids.entry(a.instance_id.clone()).or_insert(None);
             }
         }
+        // Index ENIs by instance and branch ENIs by trunk once: clusters have thousands of nodes.
+        let mut enis_by_instance: BTreeMap<&str, Vec<&Eni>> = BTreeMap::new();
+        let mut branches_by_trunk: BTreeMap<&str, Vec<&Eni>> = BTreeMap::new();
+        for eni in self.network.enis.values() {
+            if let Some(a) = &eni.attachment {
+                enis_by_instance
+                    .entry(a.instance_id.as_str())
+                    .or_default()
+                    .push(eni);
+            }
+            if eni.kind == EniType::Branch
+                && let Some(trunk) = eni.tags.get(TRUNK_TAG)
+            {
+                branches_by_trunk
+                    .entry(trunk.as_str())
+                    .or_default()
+                    .push(eni);
+            }
+        }
         let mut nodes = Vec::new();
         for (instance_id, node_name) in node_ids {
-            let mut enis: Vec<&Eni> = self
-                .network
-                .enis
-                .values()
-                .filter(|e| {
-                    e.attachment
-                        .as_ref()
-                        .is_some_and(|a| a.instance_id == instance_id)
-                })
-                .collect();
+            let mut enis: Vec<&Eni> = enis_by_instance
+                .get(instance_id.as_str())
+                .cloned()
+                .unwrap_or_default();
             enis.sort_by_key(|e| {
                 e.attachment
                     .as_ref()
@@ -885,20 +898,14 @@ impl<'a> Builder<'a> {
                 );
                 continue;
             };
-            let trunk_ids: Vec<&str> = enis
+            let branch_enis = enis
                 .iter()
                 .filter(|e| e.kind == EniType::Trunk)
-                .map(|e| e.id.as_str())
-                .collect();
-            let branch_enis = self
-                .network
-                .enis
-                .values()
-                .filter(|e| e.kind == EniType::Branch)
-                .filter(|e| {
-                    e.tags
-                        .get(TRUNK_TAG)
-                        .is_some_and(|t| trunk_ids.contains(&t.as_str()))
+                .flat_map(|trunk| {
+                    branches_by_trunk
+                        .get(trunk.id.as_str())
+                        .into_iter()
+                        .flatten()
                 })
                 .map(|e| BranchEni {
                     eni_id: e.id.clone(),
