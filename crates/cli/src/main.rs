@@ -14,7 +14,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use podreach_core::cni::Version;
 use podreach_core::report::Severity;
@@ -211,8 +211,47 @@ fn demo_snapshot(out: &std::path::Path) -> Result<ExitCode> {
 }
 
 fn lab(args: &LabArgs) -> Result<ExitCode> {
-    let _ = args;
-    Err(anyhow!("the lab is not available in this build"))
+    use podreach_lab::{DisagreementKind, LabOptions};
+    let model = args.input.model()?;
+    let report = podreach_core::analyze(
+        &model,
+        &AnalyzeOptions {
+            include_paths: true,
+        },
+    );
+    let nodes: Vec<(&str, &str)> = model
+        .clusters
+        .iter()
+        .flat_map(|c| {
+            c.nodes
+                .iter()
+                .map(move |n| (c.name.as_str(), n.instance_id.as_str()))
+        })
+        .filter(|(_, id)| args.node.as_deref().is_none_or(|wanted| wanted == *id))
+        .collect();
+    if nodes.is_empty() {
+        bail!(
+            "no node {} in the snapshot's clusters",
+            args.node
+                .as_deref()
+                .map_or_else(|| "at all".to_owned(), |n| format!("`{n}`"))
+        );
+    }
+    let mut disagreements = 0usize;
+    for (cluster, instance) in nodes {
+        let result = podreach_lab::run_node(&model, cluster, instance, &LabOptions::default())
+            .with_context(|| format!("lab for node {instance} of cluster {cluster}"))?;
+        print(&podreach_lab::render(&result, &report))?;
+        disagreements += podreach_lab::compare(&result, &report)
+            .iter()
+            .filter(|d| d.kind == DisagreementKind::VerdictDiffers)
+            .count();
+    }
+    if disagreements > 0 {
+        eprintln!("{disagreements} verdict(s) differ between the kernel and the model");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {

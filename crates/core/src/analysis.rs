@@ -128,8 +128,15 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
+    /// The first drop point when unreachable (an undecided check before it is not a drop), the
+    /// first undecided check when unknown, none when reachable.
     pub fn cause(&self) -> Option<Cause> {
-        self.reasons.first().map(|r| r.code)
+        let undecided = |c: Cause| matches!(c, Cause::UnknownRemote | Cause::MissingInput);
+        match self.verdict {
+            Verdict::Reachable => None,
+            Verdict::Unreachable => self.reasons.iter().map(|r| r.code).find(|c| !undecided(*c)),
+            Verdict::Unknown => self.reasons.first().map(|r| r.code),
+        }
     }
 
     fn from_trace(
@@ -139,19 +146,16 @@ impl Evaluation {
         egress_primary: bool,
         host_table: HostTable,
     ) -> Self {
-        let (verdict, reasons) = if !trace.failures.is_empty() {
-            (
-                Verdict::Unreachable,
-                trace.failures.into_iter().chain(trace.unknowns).collect(),
-            )
-        } else if !trace.unknowns.is_empty() {
-            (Verdict::Unknown, trace.unknowns)
+        let verdict = if trace.failed {
+            Verdict::Unreachable
+        } else if trace.undecided {
+            Verdict::Unknown
         } else {
-            (Verdict::Reachable, Vec::new())
+            Verdict::Reachable
         };
         Evaluation {
             verdict,
-            reasons,
+            reasons: trace.reasons,
             hops: trace.hops,
             via,
             source,
@@ -462,7 +466,17 @@ impl<'a> ClusterContext<'a> {
 
         // Step 2: SNAT, connmark, policy routing.
         let snat = force_snat.unwrap_or_else(|| self.host.snat(&placement, block.flags));
-        let mark = snat && self.host.marked(&placement, block.flags);
+        // With the RETURN rules lost (#3658) the exclusion no longer applies to SNAT nor to the
+        // connmark chain: `marked(D) := V ≥ 1.8 ∧ SNAT(D)` (datapath.md §5.2).
+        let mark_flags = if force_snat.is_some() {
+            DestinationFlags {
+                excluded_from_snat: false,
+                ..block.flags
+            }
+        } else {
+            block.flags
+        };
+        let mark = snat && self.host.marked(&placement, mark_flags);
         if mark {
             trace.pass(
                 "node",
@@ -750,18 +764,20 @@ impl<'a> ClusterContext<'a> {
         trace.assume(SECURITY_ASSUMPTION);
     }
 
-    /// The private object and remote side for `d` as the pod's subnet (else the node subnet) sees it.
+    /// The private object and remote side for `d` as the pod's subnet (else the node subnet) sees
+    /// it. The far side is identified from the route's target even when that route is broken, so
+    /// the peer's own routing is still checked (datapath.md §5.6: run every step).
     fn object_towards(&self, class: &ClassKey, d: Ipv4Net) -> (Option<Target>, Option<Remote>) {
         for subnet in [&class.eni_subnet, &class.node_subnet] {
             let mut scratch = Trace::default();
             let outbound = self.vpc.outbound(subnet, d, &mut scratch);
             if let Some(object) = outbound.object {
-                let remote = outbound.remote.or_else(|| match &object {
-                    Target::Peering(_) => None,
-                    Target::TransitGateway(t) => Some(self.vpc.vpc_behind(d, Some(t))),
-                    other => Some(Remote::OnPremises(other.id().to_owned())),
+                let remote = outbound.remote.unwrap_or_else(|| match &object {
+                    Target::TransitGateway(t) => self.vpc.vpc_behind(d, Some(t)),
+                    Target::Peering(_) => self.vpc.vpc_behind(d, None),
+                    other => Remote::OnPremises(other.id().to_owned()),
                 });
-                return (Some(object), remote);
+                return (Some(object), Some(remote));
             }
         }
         (None, None)

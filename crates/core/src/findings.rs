@@ -164,7 +164,16 @@ fn latent_findings(
                     continue;
                 }
                 let entry = latent.entry(key).or_insert_with(|| {
-                    (BTreeSet::new(), class, evaluation.reasons[0].detail.clone())
+                    (
+                        BTreeSet::new(),
+                        class,
+                        evaluation
+                            .reasons
+                            .iter()
+                            .find(|r| r.code == cause)
+                            .map(|r| r.detail.clone())
+                            .unwrap_or_default(),
+                    )
                 });
                 entry.0.extend(nodes.iter().map(|n| n.instance_id.clone()));
             }
@@ -374,7 +383,8 @@ fn cause_explanation(cni: &CniConfig, cause: Cause, direction: Direction, snat: 
 fn detail(cni: &CniConfig, path: &PathVerdict, cause: Cause) -> String {
     let first = path
         .causes
-        .first()
+        .iter()
+        .find(|r| r.code == cause)
         .map(|r| r.detail.clone())
         .unwrap_or_default();
     let snat = path.source_ip_at_peer != "pod-ip" && !path.source_ip_at_peer.is_empty();
@@ -523,9 +533,18 @@ fn remediation(
                 .find(|r| r.destination.to_string() == destination && r.target.is_private_beyond_vpc() && !r.blackhole)
                 .map(|r| r.target.clone());
             let verb = if cause == Cause::NoRoute { "create-route" } else { "replace-route" };
-            let (flag, id) = object.as_ref().map_or(("--vpc-peering-connection-id", "<pcx-or-tgw-id>".to_owned()), |t| {
-                (target_flag(t), t.id().to_owned())
-            });
+            // With no live route to copy, the dead target tells which kind of object to point at.
+            let tgw = path.via.as_deref().is_some_and(|v| v.starts_with("tgw-"));
+            let (flag, id) = object.as_ref().map_or_else(
+                || {
+                    if tgw {
+                        ("--transit-gateway-id", "<a live tgw-…>".to_owned())
+                    } else {
+                        ("--vpc-peering-connection-id", "<a live pcx-…>".to_owned())
+                    }
+                },
+                |t| (target_flag(t), t.id().to_owned()),
+            );
             fixes.push(Remediation {
                 action: format!("route {destination} from {out_subnet} through the private connection"),
                 command: Some(format!("aws ec2 {verb} --route-table-id {table} --destination-cidr-block {destination} {flag} {id}")),

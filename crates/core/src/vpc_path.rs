@@ -29,8 +29,12 @@ pub enum Remote {
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
     pub hops: Vec<Hop>,
-    pub failures: Vec<Reason>,
-    pub unknowns: Vec<Reason>,
+    /// Every reason in path order (first drop point first), failures and unknowns interleaved.
+    pub reasons: Vec<Reason>,
+    /// `true` once a check failed.
+    pub failed: bool,
+    /// `true` once a check could not be decided.
+    pub undecided: bool,
     pub assumptions: Vec<String>,
 }
 
@@ -50,7 +54,8 @@ impl Trace {
             detail: detail.clone(),
             outcome: HopOutcome::Drop,
         });
-        self.failures.push(Reason { code, detail });
+        self.reasons.push(Reason { code, detail });
+        self.failed = true;
     }
 
     pub fn unknown(&mut self, at: &'static str, code: Cause, detail: impl Into<String>) {
@@ -60,7 +65,8 @@ impl Trace {
             detail: detail.clone(),
             outcome: HopOutcome::Unknown,
         });
-        self.unknowns.push(Reason { code, detail });
+        self.reasons.push(Reason { code, detail });
+        self.undecided = true;
     }
 
     pub fn assume(&mut self, assumption: impl Into<String>) {
@@ -182,21 +188,18 @@ impl<'a> VpcView<'a> {
                     route_label(table, index)
                 ),
             );
-            return Outbound {
-                object: Some(route.target.clone()),
-                remote: None,
-            };
+        } else {
+            trace.pass(
+                "vpc",
+                format!(
+                    "route table {} of {} ({}): {}",
+                    table.id,
+                    subnet.id,
+                    subnet.az,
+                    route_label(table, index)
+                ),
+            );
         }
-        trace.pass(
-            "vpc",
-            format!(
-                "route table {} of {} ({}): {}",
-                table.id,
-                subnet.id,
-                subnet.az,
-                route_label(table, index)
-            ),
-        );
         let remote = match &route.target {
             Target::Peering(id) => self.check_peering(id, block, trace),
             Target::TransitGateway(id) => self.check_tgw(id, subnet, block, trace),
@@ -224,7 +227,8 @@ impl<'a> VpcView<'a> {
                     "{id}: the snapshot has no `aws ec2 describe-vpc-peering-connections` output"
                 ),
             );
-            return None;
+            // Without the peering document the far side is still the snapshot VPC holding the block.
+            return Some(self.vpc_behind(block, None));
         };
         let Some(peering) = peerings.get(id) else {
             trace.unknown(
@@ -232,7 +236,7 @@ impl<'a> VpcView<'a> {
                 Cause::MissingInput,
                 format!("{id} is not in the peering connections of the snapshot"),
             );
-            return None;
+            return Some(self.vpc_behind(block, None));
         };
         if peering.status != "active" {
             trace.drop(

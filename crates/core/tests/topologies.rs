@@ -1,0 +1,1080 @@
+//! Topologies beyond the quick-lookup table: custom networking, prefix delegation, multiple
+//! network cards, security groups for pods, partial SNAT exclusions, broken AWS paths, unknown
+//! inputs and latent risk (datapath.md §3, §4, §5).
+
+mod support;
+
+use podreach_core::Overrides;
+use podreach_core::datapath::HostTable;
+use podreach_core::report::{Cause, FindingKind, Severity, Verdict};
+use serde_json::{Value, json};
+use support::*;
+
+// ---- Custom networking ---------------------------------------------------------------------------
+
+const POD_VPC_CIDR: &str = "100.64.0.0/16";
+const POD_SUBNET: &str = "subnet-0a40e5f1c2d3b4a04";
+const POD_SUBNET_CIDR: &str = "100.64.0.0/19";
+const POD_ROUTE_TABLE: &str = "rtb-0a4e2d3c4b5a69704";
+const POD_ENI_IPS: [&str; 5] = [
+    "100.64.0.20",
+    "100.64.0.21",
+    "100.64.0.22",
+    "100.64.0.23",
+    "100.64.0.24",
+];
+
+/// A secondary VPC CIDR 100.64.0.0/16 with a pod subnet in the node's AZ, its own route table
+/// (with or without the peering route), and the demo's secondary ENI moved into that subnet.
+fn with_pod_subnet(mut snapshot: Snapshot, pod_subnet_routes_the_peer: bool) -> Snapshot {
+    let vpc = snapshot.object_mut(VPCS_FILE, "Vpcs", "VpcId", CLUSTER_VPC);
+    vpc["CidrBlockAssociationSet"]
+        .as_array_mut()
+        .expect("CIDR associations")
+        .push(json!({
+            "AssociationId": "vpc-cidr-assoc-0a1b2c3d4e5f60704",
+            "CidrBlock": POD_VPC_CIDR,
+            "CidrBlockState": { "State": "associated" }
+        }));
+    let pcx = snapshot.object_mut(
+        PEERINGS_FILE,
+        "VpcPeeringConnections",
+        "VpcPeeringConnectionId",
+        PEERING,
+    );
+    pcx["RequesterVpcInfo"]["CidrBlockSet"]
+        .as_array_mut()
+        .expect("CIDR set")
+        .push(json!({ "CidrBlock": POD_VPC_CIDR }));
+    snapshot.push(
+        SUBNETS_FILE,
+        "Subnets",
+        subnet(POD_SUBNET, CLUSTER_VPC, POD_SUBNET_CIDR, "us-east-1a"),
+    );
+    let mut routes = vec![
+        local_route("10.0.0.0/16"),
+        local_route(POD_VPC_CIDR),
+        nat_route(),
+    ];
+    if pod_subnet_routes_the_peer {
+        routes.push(peering_route("10.1.0.0/16", PEERING));
+    }
+    snapshot.push(
+        ROUTES_FILE,
+        "RouteTables",
+        route_table(POD_ROUTE_TABLE, CLUSTER_VPC, POD_SUBNET, routes),
+    );
+
+    let eni = snapshot.eni_mut(SECONDARY_ENI);
+    eni["SubnetId"] = json!(POD_SUBNET);
+    eni["PrivateIpAddress"] = json!(POD_ENI_IPS[0]);
+    eni["PrivateIpAddresses"] = POD_ENI_IPS
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| private_ip(ip, i == 0))
+        .collect();
+    snapshot
+}
+
+/// Custom networking: ENIConfig for us-east-1a naming the pod subnet; the primary ENI keeps only
+/// the node IP, and the pods run on the secondary ENI.
+fn custom_networking(
+    version: &str,
+    env: &[(&str, &str)],
+    pod_subnet_routes_the_peer: bool,
+) -> Snapshot {
+    let mut all_env = vec![
+        ("AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG", "true"),
+        ("ENI_CONFIG_LABEL_DEF", "topology.kubernetes.io/zone"),
+    ];
+    all_env.extend_from_slice(env);
+    let mut snapshot = with_pod_subnet(shop().cni(version, &all_env), pod_subnet_routes_the_peer);
+    snapshot.insert(
+        "shop/eniconfigs.json",
+        json!({
+            "apiVersion": "v1",
+            "kind": "List",
+            "metadata": { "resourceVersion": "" },
+            "items": [ {
+                "apiVersion": "crd.k8s.amazonaws.com/v1alpha1",
+                "kind": "ENIConfig",
+                "metadata": { "name": "us-east-1a" },
+                "spec": { "securityGroups": ["sg-0a7d1e2f3a4b5c6aa"], "subnet": POD_SUBNET }
+            } ]
+        }),
+    );
+    snapshot.eni_mut(PRIMARY_ENI)["PrivateIpAddresses"] = json!([private_ip(NODE_IP, true)]);
+    for (from, to) in [
+        ("10.0.1.11", "100.64.0.21"),
+        ("10.0.1.12", "100.64.0.22"),
+        ("10.0.1.21", "100.64.0.23"),
+    ] {
+        snapshot.move_pod(from, to);
+    }
+    snapshot.move_pod("10.0.1.22", "100.64.0.24");
+    snapshot
+}
+
+fn peer_routes_pod_cidr(snapshot: &mut Snapshot) {
+    snapshot
+        .routes_mut(PEER_ROUTES_FILE, PEER_ROUTE_TABLE)
+        .push(peering_route(POD_VPC_CIDR, PEERING));
+}
+
+#[test]
+fn custom_networking_puts_pods_only_on_the_secondary_eni() {
+    let report = custom_networking("v1.19.0", &[], true).audit();
+
+    assert!(
+        paths_of(&report, PRIMARY_ENI, EGRESS).is_empty(),
+        "the primary ENI carries no pod address"
+    );
+    let path = check(&report, SECONDARY_ENI, EGRESS).role("secondary").path;
+    assert_eq!(path.subnet_id, POD_SUBNET);
+    assert_eq!(path.pods.len(), 4, "{:?}", path.pods);
+}
+
+#[test]
+fn custom_networking_snated_egress_leaves_the_node_subnet() {
+    // The pod subnet's route table has no peering route: only the node subnet's can carry it.
+    let report = custom_networking("v1.19.0", &[], false).audit();
+
+    check(&report, SECONDARY_ENI, EGRESS)
+        .reachable()
+        .source_at_peer(NODE_IP)
+        .leaves_by(PRIMARY_ENI)
+        .host_table(HostTable::Main);
+}
+
+#[test]
+fn custom_networking_peer_to_pod_needs_the_peer_to_route_the_pod_subnet() {
+    let snapshot = custom_networking("v1.19.0", &[], true);
+    let report = snapshot.audit();
+
+    check(&report, SECONDARY_ENI, EGRESS)
+        .reachable()
+        .source_at_peer(NODE_IP);
+    check(&report, SECONDARY_ENI, INGRESS).unreachable(Cause::PeerNoRoute);
+    let finding = finding(
+        &report,
+        FindingKind::Unreachable,
+        Cause::PeerNoRoute,
+        INGRESS,
+    );
+    let command = commands(finding)
+        .into_iter()
+        .find(|c| c.starts_with("aws ec2 create-route "))
+        .expect("a create-route fix");
+    assert_eq!(
+        flag_value(command, "--route-table-id"),
+        Some(PEER_ROUTE_TABLE),
+        "{command}"
+    );
+    assert_eq!(
+        flag_value(command, "--vpc-peering-connection-id"),
+        Some(PEERING),
+        "{command}"
+    );
+    let block: ipnet::Ipv4Net = flag_value(command, "--destination-cidr-block")
+        .expect("a destination")
+        .parse()
+        .expect("a CIDR");
+    assert!(
+        POD_ENI_IPS.iter().all(|p| block.contains(&ip(p))),
+        "{command} must cover the pod addresses"
+    );
+
+    let mut fixed = snapshot;
+    peer_routes_pod_cidr(&mut fixed);
+    let report = fixed.audit();
+    check(&report, SECONDARY_ENI, INGRESS)
+        .reachable()
+        .leaves_by(SECONDARY_ENI);
+}
+
+#[test]
+fn custom_networking_with_external_snat_needs_the_peering_route_in_the_pod_subnet() {
+    let mut snapshot = custom_networking(
+        "v1.19.0",
+        &[("AWS_VPC_K8S_CNI_EXTERNALSNAT", "true")],
+        false,
+    );
+    peer_routes_pod_cidr(&mut snapshot);
+    let report = snapshot.audit();
+
+    check(&report, SECONDARY_ENI, EGRESS)
+        .unreachable(Cause::NoRoute)
+        .source_at_peer("pod-ip")
+        .leaves_by(SECONDARY_ENI);
+    check(&report, SECONDARY_ENI, INGRESS)
+        .unreachable(Cause::NoRoute)
+        .leaves_by(SECONDARY_ENI);
+    let finding = finding(&report, FindingKind::Unreachable, Cause::NoRoute, EGRESS);
+    let command = commands(finding)
+        .into_iter()
+        .find(|c| c.starts_with("aws ec2 create-route "))
+        .expect("a create-route fix");
+    assert_eq!(
+        flag_value(command, "--route-table-id"),
+        Some(POD_ROUTE_TABLE),
+        "{command}"
+    );
+    assert_eq!(
+        flag_value(command, "--vpc-peering-connection-id"),
+        Some(PEERING),
+        "{command}"
+    );
+
+    // The same AWS setup with SNAT: traffic leaves the node subnet, which routes the peer.
+    let mut snated = custom_networking("v1.19.0", &[], false);
+    peer_routes_pod_cidr(&mut snated);
+    check(&snated.audit(), SECONDARY_ENI, EGRESS)
+        .reachable()
+        .leaves_by(PRIMARY_ENI);
+}
+
+#[test]
+fn external_snat_with_a_secondary_eni_in_another_subnet_without_the_route_fails_only_secondary_eni_pods()
+ {
+    // Subnet discovery (v1.18+) placed the secondary ENI in a subnet whose table lacks the route.
+    let mut snapshot = with_pod_subnet(
+        shop().cni("v1.19.0", &[("AWS_VPC_K8S_CNI_EXTERNALSNAT", "true")]),
+        false,
+    );
+    peer_routes_pod_cidr(&mut snapshot);
+    let report = snapshot.audit();
+
+    check(&report, PRIMARY_ENI, EGRESS)
+        .reachable()
+        .source_at_peer("pod-ip");
+    check(&report, PRIMARY_ENI, INGRESS).reachable();
+    check(&report, SECONDARY_ENI, EGRESS)
+        .unreachable(Cause::NoRoute)
+        .leaves_by(SECONDARY_ENI);
+    check(&report, SECONDARY_ENI, INGRESS).unreachable(Cause::NoRoute);
+    for finding in report
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Unreachable)
+    {
+        assert_eq!(
+            finding.affected.enis,
+            vec![SECONDARY_ENI.to_owned()],
+            "{}",
+            finding.title
+        );
+    }
+}
+
+// ---- Prefix delegation --------------------------------------------------------------------------
+
+const PREFIX: &str = "10.0.1.32/28";
+
+/// The secondary ENI holds a delegated /28 and no secondary IPs; its pods move into the prefix.
+fn with_prefix_on_secondary_eni(mut snapshot: Snapshot) -> Snapshot {
+    let eni = snapshot.eni_mut(SECONDARY_ENI);
+    eni["PrivateIpAddresses"] = json!([private_ip("10.0.1.20", true)]);
+    eni["Ipv4Prefixes"] = json!([{ "Ipv4Prefix": PREFIX }]);
+    snapshot.move_pod("10.0.1.21", "10.0.1.33");
+    snapshot.move_pod("10.0.1.22", "10.0.1.34");
+    snapshot
+}
+
+#[test]
+fn prefix_delegation_fills_pod_prefixes() {
+    let env = [("ENABLE_PREFIX_DELEGATION", "true")];
+    let report = with_prefix_on_secondary_eni(shop().cni("v1.19.0", &env)).audit();
+
+    let path = check(&report, SECONDARY_ENI, EGRESS).path;
+    assert_eq!(path.pod_prefixes, vec![PREFIX.to_owned()]);
+    assert!(path.pod_ips.is_empty(), "{:?}", path.pod_ips);
+    assert_eq!(
+        path.pods.len(),
+        2,
+        "pods inside the prefix are named: {:?}",
+        path.pods
+    );
+}
+
+#[test]
+fn prefix_delegation_gives_the_same_verdicts_as_secondary_ips() {
+    let configurations: [(&str, &[(&str, &str)]); 4] = [
+        ("v1.11.4", &[("AWS_VPC_CNI_NODE_PORT_SUPPORT", "false")]),
+        ("v1.19.0", &[]),
+        ("v1.19.0", &[("AWS_VPC_K8S_CNI_EXTERNALSNAT", "true")]),
+        ("v1.19.0", &[("AWS_EXTERNAL_SERVICE_CIDRS", "10.1.0.0/16")]),
+    ];
+    for (version, env) in configurations {
+        let mut env = env.to_vec();
+        env.push(("ENABLE_PREFIX_DELEGATION", "true"));
+        let with_ips = shop().cni(version, &env).audit();
+        let with_prefix = with_prefix_on_secondary_eni(shop().cni(version, &env)).audit();
+        for direction in [EGRESS, INGRESS] {
+            let a = check(&with_ips, SECONDARY_ENI, direction).path;
+            let b = check(&with_prefix, SECONDARY_ENI, direction).path;
+            assert_eq!(
+                (a.verdict, a.cause, &a.source_ip_at_peer, &a.egress_eni),
+                (b.verdict, b.cause, &b.source_ip_at_peer, &b.egress_eni),
+                "{version} {env:?} {}",
+                direction.as_str()
+            );
+        }
+    }
+    // And the one that fails does fail: #2025 hits prefix pods like any secondary-ENI pod.
+    let env = [
+        ("AWS_VPC_CNI_NODE_PORT_SUPPORT", "false"),
+        ("ENABLE_PREFIX_DELEGATION", "true"),
+    ];
+    let report = with_prefix_on_secondary_eni(shop().cni("v1.11.4", &env)).audit();
+    check(&report, SECONDARY_ENI, EGRESS).unreachable(Cause::SrcdstEgress);
+}
+
+// ---- Multiple network cards -----------------------------------------------------------------------
+
+const CARD1_ENI: &str = "eni-0a03f1e2d3c4b5a63";
+
+fn with_eni_on_card_1(mut snapshot: Snapshot) -> Snapshot {
+    let eni = node_eni(
+        CARD1_ENI,
+        NODE_SUBNET,
+        2,
+        1,
+        &["10.0.1.30", "10.0.1.31", "10.0.1.32"],
+    );
+    snapshot.push(ENIS_FILE, "NetworkInterfaces", eni);
+    snapshot
+}
+
+#[test]
+fn an_eni_on_network_card_1_uses_table_10000_plus_device_plus_100_per_card_with_multi_nic() {
+    let report = with_eni_on_card_1(shop().cni("v1.20.3", &[("ENABLE_MULTI_NIC", "true")])).audit();
+
+    // Off-VPC traffic is still SNATed out of card 0's eth0; inbound is symmetric through its table.
+    check(&report, CARD1_ENI, EGRESS)
+        .reachable()
+        .source_at_peer(NODE_IP)
+        .leaves_by(PRIMARY_ENI);
+    check(&report, CARD1_ENI, INGRESS)
+        .reachable()
+        .leaves_by(CARD1_ENI)
+        .host_table(HostTable::Eni(Some(10_000 + 2 + 100)));
+    assert!(
+        !report
+            .gaps
+            .iter()
+            .any(|g| g.object.as_deref() == Some(CARD1_ENI)),
+        "{:#?}",
+        report.gaps
+    );
+}
+
+#[test]
+fn an_eni_on_network_card_1_without_multi_nic_is_a_gap_not_a_pod_eni() {
+    let report = with_eni_on_card_1(shop().cni("v1.20.3", &[])).audit();
+
+    let gap = report
+        .gaps
+        .iter()
+        .find(|g| g.object.as_deref() == Some(CARD1_ENI))
+        .expect("a gap for the card-1 ENI");
+    assert_eq!(gap.file.as_deref(), Some(ENIS_FILE));
+    assert_eq!(gap.cluster.as_deref(), Some(CLUSTER));
+    assert!(gap.message.contains("ENABLE_MULTI_NIC"), "{}", gap.message);
+    assert!(paths_of(&report, CARD1_ENI, EGRESS).is_empty());
+    check(&report, SECONDARY_ENI, EGRESS).reachable();
+}
+
+// ---- Security groups for pods -----------------------------------------------------------------
+
+const TRUNK_ENI: &str = "eni-0a05f1e2d3c4b5a65";
+const BRANCH_ENI: &str = "eni-0a06f1e2d3c4b5a66";
+const BRANCH_IP: &str = "10.0.1.50";
+
+/// A trunk ENI on the node and one branch ENI (VLAN 1) for a pod in the `payments` namespace.
+fn with_branch_eni(mut snapshot: Snapshot) -> Snapshot {
+    let mut trunk = node_eni(TRUNK_ENI, NODE_SUBNET, 2, 0, &["10.0.1.40"]);
+    trunk["InterfaceType"] = json!("trunk");
+    trunk["Description"] = json!("trunk-eni");
+    let mut branch = node_eni(BRANCH_ENI, NODE_SUBNET, 0, 0, &[BRANCH_IP]);
+    let object = branch.as_object_mut().expect("ENI object");
+    object.remove("Attachment");
+    object.insert("InterfaceType".into(), json!("branch"));
+    object.insert("Description".into(), json!("aws-k8s-branch-eni"));
+    object.insert(
+        "Groups".into(),
+        json!([{ "GroupName": "pod-sg", "GroupId": "sg-0a7d1e2f3a4b5c6bb" }]),
+    );
+    object.insert(
+        "TagSet".into(),
+        json!([
+            { "Key": "vpcresources.k8s.aws/trunk-eni-id", "Value": TRUNK_ENI },
+            { "Key": "vpcresources.k8s.aws/vlan-id", "Value": "1" },
+            { "Key": "eks:eni:owner", "Value": "eks-vpc-resource-controller" }
+        ]),
+    );
+    snapshot.push(ENIS_FILE, "NetworkInterfaces", trunk);
+    snapshot.push(ENIS_FILE, "NetworkInterfaces", branch);
+    let annotation = json!([{
+        "eniId": BRANCH_ENI, "ifAddress": "02:1a:2b:3c:4d:60", "privateIp": BRANCH_IP, "vlanId": 1,
+        "subnetCidr": "10.0.0.0/20"
+    }])
+    .to_string();
+    snapshot.push(
+        PODS_FILE,
+        "items",
+        json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "ledger-5f7d8c9b6-k2x4q",
+                "namespace": "payments",
+                "annotations": { "vpc.amazonaws.com/pod-eni": annotation }
+            },
+            "spec": { "nodeName": "ip-10-0-1-10.ec2.internal", "containers": [ { "name": "ledger", "image": "ledger:1" } ] },
+            "status": { "phase": "Running", "hostIP": NODE_IP, "podIP": BRANCH_IP, "podIPs": [ { "ip": BRANCH_IP } ] }
+        }),
+    );
+    snapshot
+}
+
+#[test]
+fn strict_security_groups_for_pods_traffic_leaves_the_branch_eni_with_the_pod_address() {
+    let report = with_branch_eni(shop().cni("v1.18.3", &[("ENABLE_POD_ENI", "true")])).audit();
+
+    check(&report, BRANCH_ENI, EGRESS)
+        .role("branch")
+        .reachable()
+        .source_at_peer("pod-ip")
+        .leaves_by(BRANCH_ENI)
+        .host_table(HostTable::Vlan(Some(101)));
+    check(&report, BRANCH_ENI, INGRESS)
+        .reachable()
+        .leaves_by(BRANCH_ENI);
+    assert!(
+        paths_of(&report, TRUNK_ENI, EGRESS).is_empty(),
+        "the trunk ENI holds no pod addresses"
+    );
+    let path = check(&report, BRANCH_ENI, EGRESS).path;
+    assert_eq!(
+        path.pods,
+        vec!["payments/ledger-5f7d8c9b6-k2x4q".to_owned()]
+    );
+}
+
+#[test]
+fn standard_security_groups_for_pods_traffic_is_snated_to_the_node_ip_via_the_primary_eni() {
+    let env = [
+        ("ENABLE_POD_ENI", "true"),
+        ("POD_SECURITY_GROUP_ENFORCING_MODE", "standard"),
+    ];
+    let report = with_branch_eni(shop().cni("v1.18.3", &env)).audit();
+
+    check(&report, BRANCH_ENI, EGRESS)
+        .role("branch")
+        .reachable()
+        .source_at_peer(NODE_IP)
+        .leaves_by(PRIMARY_ENI);
+    check(&report, BRANCH_ENI, INGRESS)
+        .reachable()
+        .leaves_by(BRANCH_ENI);
+}
+
+#[test]
+fn standard_security_group_mode_is_not_read_before_1_11() {
+    let env = [
+        ("ENABLE_POD_ENI", "true"),
+        ("POD_SECURITY_GROUP_ENFORCING_MODE", "standard"),
+    ];
+    let report = with_branch_eni(shop().cni("v1.10.4", &env)).audit();
+
+    check(&report, BRANCH_ENI, EGRESS)
+        .reachable()
+        .source_at_peer("pod-ip")
+        .leaves_by(BRANCH_ENI);
+}
+
+#[test]
+fn strict_branch_pods_need_the_peer_to_route_their_address() {
+    let mut snapshot = with_branch_eni(shop().cni("v1.18.3", &[("ENABLE_POD_ENI", "true")]));
+    // The peer routes only the node's /28 back, not the branch address.
+    let peer_routes = snapshot.routes_mut(PEER_ROUTES_FILE, PEER_ROUTE_TABLE);
+    peer_routes.retain(|r| r["DestinationCidrBlock"] != "10.0.0.0/16");
+    peer_routes.push(peering_route("10.0.1.0/28", PEERING));
+    let report = snapshot.audit();
+
+    check(&report, BRANCH_ENI, EGRESS)
+        .unreachable(Cause::PeerNoRoute)
+        .source_at_peer("pod-ip");
+}
+
+// ---- EXCLUDE_SNAT_CIDRS covering part of a destination --------------------------------------------
+
+#[test]
+fn exclude_snat_cidrs_covering_half_the_peer_subnet_split_it_into_two_blocks() {
+    let report = shop()
+        .cni(
+            "v1.18.3",
+            &[("AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS", "10.1.0.0/25")],
+        )
+        .audit();
+
+    for eni in [PRIMARY_ENI, SECONDARY_ENI] {
+        let destinations: Vec<&str> = paths_of(&report, eni, EGRESS)
+            .iter()
+            .map(|p| p.destination.as_str())
+            .collect();
+        assert_eq!(destinations.len(), 2, "{eni}: {destinations:?}");
+        for path in paths_of(&report, eni, EGRESS) {
+            assert_eq!(path.route_destination, "10.1.0.0/16");
+        }
+    }
+    check_to(&report, PRIMARY_ENI, EGRESS, "10.1.0.0/25")
+        .reachable()
+        .source_at_peer("pod-ip");
+    check_to(&report, PRIMARY_ENI, EGRESS, "10.1.0.128/25")
+        .reachable()
+        .source_at_peer(NODE_IP);
+    check_to(&report, SECONDARY_ENI, EGRESS, "10.1.0.0/25")
+        .reachable()
+        .source_at_peer("pod-ip")
+        .leaves_by(SECONDARY_ENI);
+    check_to(&report, SECONDARY_ENI, EGRESS, "10.1.0.128/25")
+        .reachable()
+        .source_at_peer(NODE_IP)
+        .leaves_by(PRIMARY_ENI);
+}
+
+#[test]
+fn exclude_snat_cidrs_covering_half_the_peer_subnet_fix_only_that_half_before_1_8() {
+    let report = shop()
+        .cni(
+            "v1.7.10",
+            &[("AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS", "10.1.0.0/25")],
+        )
+        .audit();
+
+    check_to(&report, SECONDARY_ENI, INGRESS, "10.1.0.0/25")
+        .reachable()
+        .leaves_by(SECONDARY_ENI);
+    check_to(&report, SECONDARY_ENI, INGRESS, "10.1.0.128/25")
+        .unreachable(Cause::SrcdstEgress)
+        .leaves_by(PRIMARY_ENI);
+}
+
+// ---- Return route missing at the peer ---------------------------------------------------------------
+
+#[test]
+fn a_peer_without_the_return_route_is_peer_no_route_with_a_create_route_fix_for_its_table() {
+    let mut snapshot = shop().cni("v1.18.3", &[]);
+    snapshot
+        .routes_mut(PEER_ROUTES_FILE, PEER_ROUTE_TABLE)
+        .retain(|r| r["DestinationCidrBlock"] != "10.0.0.0/16");
+    let report = snapshot.audit();
+
+    for eni in [PRIMARY_ENI, SECONDARY_ENI] {
+        check(&report, eni, EGRESS)
+            .unreachable(Cause::PeerNoRoute)
+            .source_at_peer(NODE_IP);
+        check(&report, eni, INGRESS).unreachable(Cause::PeerNoRoute);
+    }
+    let egress = finding(
+        &report,
+        FindingKind::Unreachable,
+        Cause::PeerNoRoute,
+        EGRESS,
+    );
+    assert_eq!(egress.severity, Severity::Critical, "every pod is cut off");
+    assert_eq!(egress.affected.nodes, vec![INSTANCE.to_owned()]);
+    let command = commands(egress)
+        .into_iter()
+        .find(|c| c.starts_with("aws ec2 create-route --route-table-id rtb-"))
+        .expect("a create-route fix");
+    assert_eq!(
+        flag_value(command, "--route-table-id"),
+        Some(PEER_ROUTE_TABLE),
+        "{command}"
+    );
+    assert_eq!(
+        flag_value(command, "--vpc-peering-connection-id"),
+        Some(PEERING),
+        "{command}"
+    );
+    let block: ipnet::Ipv4Net = flag_value(command, "--destination-cidr-block")
+        .expect("a destination")
+        .parse()
+        .expect("a CIDR");
+    assert!(
+        block.contains(&ip(NODE_IP)),
+        "the SNATed source {NODE_IP} must be routed back: {command}"
+    );
+
+    let ingress = finding(
+        &report,
+        FindingKind::Unreachable,
+        Cause::PeerNoRoute,
+        INGRESS,
+    );
+    let command = commands(ingress)
+        .into_iter()
+        .find(|c| c.starts_with("aws ec2 create-route "))
+        .expect("a fix");
+    let block: ipnet::Ipv4Net = flag_value(command, "--destination-cidr-block")
+        .expect("a destination")
+        .parse()
+        .expect("a CIDR");
+    assert!(
+        block.contains(&ip("10.0.1.21")),
+        "pod addresses must be routed back: {command}"
+    );
+}
+
+// ---- Blackhole route, inactive peering, transit gateway AZ ------------------------------------------
+
+#[test]
+fn a_blackhole_route_to_the_peer_is_route_blackhole_both_ways() {
+    let mut snapshot = shop().cni("v1.18.3", &[]);
+    snapshot.route_mut(ROUTES_FILE, NODE_ROUTE_TABLE, "10.1.0.0/16")["State"] = json!("blackhole");
+    let report = snapshot.audit();
+
+    for eni in [PRIMARY_ENI, SECONDARY_ENI] {
+        check(&report, eni, EGRESS).unreachable(Cause::RouteBlackhole);
+        check(&report, eni, INGRESS).unreachable(Cause::RouteBlackhole);
+    }
+    let finding = finding(
+        &report,
+        FindingKind::Unreachable,
+        Cause::RouteBlackhole,
+        EGRESS,
+    );
+    let command = commands(finding)
+        .into_iter()
+        .find(|c| c.starts_with("aws ec2 replace-route "))
+        .expect("a fix");
+    assert_eq!(
+        flag_value(command, "--route-table-id"),
+        Some(NODE_ROUTE_TABLE),
+        "{command}"
+    );
+    assert_eq!(
+        flag_value(command, "--destination-cidr-block"),
+        Some("10.1.0.0/16"),
+        "{command}"
+    );
+}
+
+#[test]
+fn a_peering_pending_acceptance_is_pcx_not_active_with_an_accept_fix() {
+    let mut snapshot = shop().cni("v1.18.3", &[]);
+    let pcx = snapshot.object_mut(
+        PEERINGS_FILE,
+        "VpcPeeringConnections",
+        "VpcPeeringConnectionId",
+        PEERING,
+    );
+    pcx["Status"] =
+        json!({ "Code": "pending-acceptance", "Message": "Pending Acceptance by 111122223333" });
+    let report = snapshot.audit();
+
+    for eni in [PRIMARY_ENI, SECONDARY_ENI] {
+        check(&report, eni, EGRESS).unreachable(Cause::PcxNotActive);
+        check(&report, eni, INGRESS).unreachable(Cause::PcxNotActive);
+    }
+    let finding = finding(
+        &report,
+        FindingKind::Unreachable,
+        Cause::PcxNotActive,
+        EGRESS,
+    );
+    assert!(
+        commands(finding).contains(
+            &format!("aws ec2 accept-vpc-peering-connection --vpc-peering-connection-id {PEERING}")
+                .as_str()
+        ),
+        "{:#?}",
+        finding.remediation
+    );
+}
+
+const TGW: &str = "tgw-0a1b2c3d4e5f60a01";
+const CLUSTER_TGW_ATTACHMENT: &str = "tgw-attach-0a1b2c3d4e5f60b01";
+const SUBNET_AZ_B: &str = "subnet-0a11e5f1c2d3b4a05";
+
+/// The peer reached through a transit gateway; the cluster VPC's attachment uses `attachment_subnet`.
+fn via_transit_gateway(attachment_subnet: &str) -> Snapshot {
+    let mut snapshot = shop().cni("v1.18.3", &[]);
+    snapshot.push(
+        SUBNETS_FILE,
+        "Subnets",
+        subnet(SUBNET_AZ_B, CLUSTER_VPC, "10.0.16.0/24", "us-east-1b"),
+    );
+    let to_tgw = |route: &mut Value| {
+        let object = route.as_object_mut().expect("route");
+        object.remove("VpcPeeringConnectionId");
+        object.insert("TransitGatewayId".into(), json!(TGW));
+    };
+    to_tgw(snapshot.route_mut(ROUTES_FILE, NODE_ROUTE_TABLE, "10.1.0.0/16"));
+    to_tgw(snapshot.route_mut(PEER_ROUTES_FILE, PEER_ROUTE_TABLE, "10.0.0.0/16"));
+    let attachment = |id: &str, vpc: &str, subnet: &str| {
+        json!({
+            "TransitGatewayAttachmentId": id,
+            "TransitGatewayId": TGW,
+            "VpcId": vpc,
+            "VpcOwnerId": "111122223333",
+            "State": "available",
+            "SubnetIds": [subnet],
+            "CreationTime": "2026-10-01T09:00:00+00:00",
+            "Options": { "DnsSupport": "enable", "Ipv6Support": "disable", "ApplianceModeSupport": "disable" },
+            "Tags": []
+        })
+    };
+    snapshot.insert(
+        "ec2/transit-gateway-vpc-attachments.json",
+        json!({ "TransitGatewayVpcAttachments": [
+            attachment(CLUSTER_TGW_ATTACHMENT, CLUSTER_VPC, attachment_subnet),
+            attachment("tgw-attach-0b1b2c3d4e5f60b02", PEER_VPC, "subnet-0b20e5f1c2d3b4a02"),
+        ] }),
+    );
+    snapshot
+}
+
+#[test]
+fn a_transit_gateway_attachment_only_in_another_az_is_tgw_no_az_attachment() {
+    let report = via_transit_gateway(SUBNET_AZ_B).audit();
+
+    for eni in [PRIMARY_ENI, SECONDARY_ENI] {
+        check(&report, eni, EGRESS).unreachable(Cause::TgwNoAzAttachment);
+        check(&report, eni, INGRESS).unreachable(Cause::TgwNoAzAttachment);
+    }
+    let finding = finding(
+        &report,
+        FindingKind::Unreachable,
+        Cause::TgwNoAzAttachment,
+        EGRESS,
+    );
+    assert_eq!(finding.via.as_deref(), Some(TGW));
+    let command = commands(finding)
+        .into_iter()
+        .find(|c| c.starts_with("aws ec2 modify-transit-gateway-vpc-attachment "))
+        .expect("a fix");
+    assert_eq!(
+        flag_value(command, "--transit-gateway-attachment-id"),
+        Some(CLUSTER_TGW_ATTACHMENT),
+        "{command}"
+    );
+}
+
+#[test]
+fn a_transit_gateway_attachment_in_the_node_az_carries_the_traffic() {
+    let report = via_transit_gateway(NODE_SUBNET).audit();
+
+    for eni in [PRIMARY_ENI, SECONDARY_ENI] {
+        check(&report, eni, EGRESS).reachable();
+        check(&report, eni, INGRESS).reachable();
+        assert_eq!(check(&report, eni, EGRESS).path.via.as_deref(), Some(TGW));
+    }
+}
+
+// ---- Unknown inputs ----------------------------------------------------------------------------
+
+#[test]
+fn without_daemonset_or_addon_the_version_is_null_and_the_newest_behaviour_is_assumed() {
+    let mut snapshot = shop();
+    snapshot.remove(AWS_NODE_FILE);
+    let report = snapshot.audit();
+
+    let cni = &report.clusters[0].cni;
+    assert_eq!(cni.version, None);
+    assert_eq!(cni.version_source, None);
+    assert_eq!(
+        cni.modelled_version, "v1.23.1",
+        "datapath.md covers up to v1.23.1"
+    );
+    let json = serde_json::to_value(&report).expect("the report serialises");
+    assert_eq!(json["clusters"][0]["cni"]["version"], Value::Null);
+    let path = check(&report, SECONDARY_ENI, EGRESS).reachable().path;
+    assert!(
+        path.assumptions
+            .iter()
+            .any(|a| a.contains("CNI version unknown") && a.contains("newest")),
+        "{:#?}",
+        path.assumptions
+    );
+    check(&report, SECONDARY_ENI, INGRESS).reachable();
+}
+
+#[test]
+fn without_the_peer_route_tables_the_verdict_is_unknown_remote_and_an_informational_finding() {
+    let mut snapshot = shop().cni("v1.18.3", &[]);
+    snapshot.remove(PEER_ROUTES_FILE);
+    let report = snapshot.audit();
+
+    for eni in [PRIMARY_ENI, SECONDARY_ENI] {
+        check(&report, eni, EGRESS).unknown(Cause::UnknownRemote);
+        check(&report, eni, INGRESS).unknown(Cause::UnknownRemote);
+    }
+    let finding = finding(
+        &report,
+        FindingKind::Unverified,
+        Cause::UnknownRemote,
+        EGRESS,
+    );
+    assert_eq!(finding.severity, Severity::Informational);
+    assert!(
+        commands(finding)
+            .iter()
+            .any(|c| c.contains("describe-route-tables") && c.contains(PEER_VPC)),
+        "{:#?}",
+        finding.remediation
+    );
+    assert!(
+        !report
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::Unreachable)
+    );
+}
+
+// ---- Latent risk and finding ids ----------------------------------------------------------------
+
+/// The demo node without its secondary ENI, on CNI v1.10.3 with NODE_PORT_SUPPORT=false.
+fn single_eni_node_on_1_10_without_node_port_support() -> Snapshot {
+    let mut snapshot = shop().cni("v1.10.3", &[("AWS_VPC_CNI_NODE_PORT_SUPPORT", "false")]);
+    snapshot.remove_eni(SECONDARY_ENI);
+    snapshot
+}
+
+#[test]
+fn a_node_without_a_secondary_eni_gets_a_latent_risk_finding_for_the_next_one() {
+    let report = single_eni_node_on_1_10_without_node_port_support().audit();
+
+    check(&report, PRIMARY_ENI, EGRESS).reachable();
+    check(&report, PRIMARY_ENI, INGRESS).reachable();
+    assert!(paths_of(&report, SECONDARY_ENI, EGRESS).is_empty());
+    assert!(
+        !report
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::Unreachable),
+        "{:#?}",
+        report.findings
+    );
+    let latent = finding(
+        &report,
+        FindingKind::LatentRisk,
+        Cause::SrcdstEgress,
+        EGRESS,
+    );
+    assert_eq!(latent.severity, Severity::Medium);
+    assert_eq!(latent.affected.nodes, vec![INSTANCE.to_owned()]);
+    assert!(
+        commands(latent)
+            .iter()
+            .any(|c| c.contains("AWS_VPC_CNI_NODE_PORT_SUPPORT=true")),
+        "{:#?}",
+        latent.remediation
+    );
+}
+
+#[test]
+fn a_node_without_a_secondary_eni_has_no_latent_risk_when_the_configuration_is_sound() {
+    let mut snapshot = shop().cni("v1.12.1", &[("AWS_VPC_CNI_NODE_PORT_SUPPORT", "false")]);
+    snapshot.remove_eni(SECONDARY_ENI);
+    let report = snapshot.audit();
+
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+}
+
+#[test]
+fn finding_ids_are_stable_across_runs_with_different_eni_ids() {
+    let scenarios = [single_eni_node_on_1_10_without_node_port_support(), shop()];
+    for snapshot in scenarios {
+        let ids = |report: &podreach_core::Report| {
+            let mut ids: Vec<String> = report.findings.iter().map(|f| f.id.clone()).collect();
+            ids.sort();
+            ids
+        };
+        let first = snapshot.audit();
+        let mut renamed = snapshot.clone();
+        renamed.rename(PRIMARY_ENI, "eni-0fedcba987654321a");
+        renamed.rename(SECONDARY_ENI, "eni-0fedcba987654321b");
+        let second = renamed.audit();
+
+        assert!(!first.findings.is_empty());
+        assert!(
+            paths_of(&second, PRIMARY_ENI, EGRESS).is_empty(),
+            "the ENI ids did change"
+        );
+        assert_eq!(ids(&first), ids(&second));
+        let enis = |report: &podreach_core::Report| -> Vec<Vec<String>> {
+            report
+                .findings
+                .iter()
+                .map(|f| f.affected.enis.clone())
+                .collect()
+        };
+        if first
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::Unreachable)
+        {
+            assert_ne!(
+                enis(&first),
+                enis(&second),
+                "the affected ENIs are reported with their new ids"
+            );
+        }
+    }
+}
+
+#[test]
+fn unknown_peer_tables_do_not_hide_a_failure_elsewhere_on_the_path() {
+    // §5.6: FAIL wins over UNKNOWN, and every reason is reported.
+    let mut snapshot = shop().cni("v1.11.4", &[("AWS_VPC_CNI_NODE_PORT_SUPPORT", "false")]);
+    snapshot.remove(PEER_ROUTES_FILE);
+    let report = snapshot.audit_with(&Overrides::default());
+
+    check(&report, SECONDARY_ENI, EGRESS)
+        .unreachable(Cause::SrcdstEgress)
+        .mentions(Cause::UnknownRemote);
+    let path = check(&report, PRIMARY_ENI, EGRESS).path;
+    assert_eq!(path.verdict, Verdict::Unknown);
+}
+
+// ---- More AWS-side outcomes (§5.2 AWS_PATH, §5.5) ------------------------------------------------
+
+#[test]
+fn a_peering_route_to_a_cidr_outside_the_peer_vpc_is_pcx_not_direct() {
+    let mut snapshot = shop().cni("v1.18.3", &[]);
+    snapshot
+        .routes_mut(ROUTES_FILE, NODE_ROUTE_TABLE)
+        .push(peering_route("10.9.0.0/16", PEERING));
+    let report = snapshot.audit();
+
+    for eni in [PRIMARY_ENI, SECONDARY_ENI] {
+        check_to(&report, eni, EGRESS, "10.9.0.0/16").unreachable(Cause::PcxNotDirect);
+        check_to(&report, eni, INGRESS, "10.9.0.0/16").unreachable(Cause::PcxNotDirect);
+        check_to(&report, eni, EGRESS, PEER_SUBNET_CIDR).reachable();
+    }
+}
+
+#[test]
+fn a_route_to_a_virtual_private_gateway_is_unknown_remote_because_on_premises_is_not_visible() {
+    let mut snapshot = shop().cni("v1.18.3", &[]);
+    snapshot.routes_mut(ROUTES_FILE, NODE_ROUTE_TABLE).push(json!({
+        "DestinationCidrBlock": "192.168.0.0/16", "GatewayId": "vgw-0a1b2c3d4e5f60c01", "Origin": "CreateRoute", "State": "active"
+    }));
+    let report = snapshot.audit();
+
+    for eni in [PRIMARY_ENI, SECONDARY_ENI] {
+        check_to(&report, eni, EGRESS, "192.168.0.0/16").unknown(Cause::UnknownRemote);
+        check_to(&report, eni, INGRESS, "192.168.0.0/16").unknown(Cause::UnknownRemote);
+    }
+    let finding = finding(
+        &report,
+        FindingKind::Unverified,
+        Cause::UnknownRemote,
+        EGRESS,
+    );
+    assert_eq!(finding.severity, Severity::Informational);
+    assert_eq!(finding.destination, "192.168.0.0/16");
+}
+
+// ---- rp_filter of the primary interface when aws-vpc-cni-init is missing (§2.6, §5.1) ----------------
+
+fn without_init_container(mut snapshot: Snapshot) -> Snapshot {
+    let spec = &mut snapshot.json_mut(AWS_NODE_FILE)["spec"]["template"]["spec"];
+    spec.as_object_mut()
+        .expect("pod spec")
+        .remove("initContainers");
+    snapshot
+}
+
+#[test]
+fn without_the_init_container_secondary_eni_egress_depends_on_an_unknown_rp_filter_from_1_12_1() {
+    let report = without_init_container(shop().cni("v1.18.3", &[])).audit();
+
+    check(&report, PRIMARY_ENI, EGRESS).reachable();
+    check(&report, SECONDARY_ENI, EGRESS)
+        .unknown(Cause::MissingInput)
+        .leaves_by(PRIMARY_ENI);
+    check(&report, SECONDARY_ENI, INGRESS).reachable();
+}
+
+#[test]
+fn without_the_init_container_ipamd_still_sets_loose_rp_filter_before_1_12_1_with_node_port_support()
+ {
+    let report =
+        without_init_container(shop().cni("v1.11.4", &[("AWS_VPC_CNI_NODE_PORT_SUPPORT", "true")]))
+            .audit();
+
+    check(&report, SECONDARY_ENI, EGRESS)
+        .reachable()
+        .source_at_peer(NODE_IP);
+}
+
+// ---- X = 0.0.0.0/0 before v1.23.0 (#3658) ---------------------------------------------------------
+
+#[test]
+fn excluding_everything_from_snat_before_1_23_keeps_primary_eni_pods_working_in_both_states() {
+    let report = shop()
+        .cni(
+            "v1.18.3",
+            &[("AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS", "0.0.0.0/0")],
+        )
+        .audit();
+
+    let path = check(&report, PRIMARY_ENI, EGRESS).reachable().path;
+    assert!(
+        path.assumptions.iter().any(|a| a.contains("#3658")),
+        "{:#?}",
+        path.assumptions
+    );
+    check(&report, PRIMARY_ENI, INGRESS).reachable();
+    check(&report, SECONDARY_ENI, INGRESS).reachable();
+}
+
+#[test]
+fn excluding_everything_from_snat_before_1_23_keeps_secondary_eni_pods_working_in_both_states() {
+    // Exclusion holding: no SNAT, no mark → T(e) → leaves e with p (OK). RETURN lost: SNAT(D) and
+    // hence marked(D) → rule 1024 → main → eth0 with n0 (OK). Both states work.
+    let report = shop()
+        .cni(
+            "v1.18.3",
+            &[("AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS", "0.0.0.0/0")],
+        )
+        .audit();
+
+    check(&report, SECONDARY_ENI, EGRESS).reachable();
+}
+
+// ---- The peer side of peer-to-pod is judged from the peer's own route table (§5.4 step 1) ------------
+
+#[test]
+fn a_blackhole_on_the_cluster_side_does_not_make_the_peer_side_unknown() {
+    let mut snapshot = shop().cni("v1.18.3", &[]);
+    snapshot.route_mut(ROUTES_FILE, NODE_ROUTE_TABLE, "10.1.0.0/16")["State"] = json!("blackhole");
+    let report = snapshot.audit();
+
+    for eni in [PRIMARY_ENI, SECONDARY_ENI] {
+        let path = check(&report, eni, INGRESS)
+            .unreachable(Cause::RouteBlackhole)
+            .path;
+        let codes: Vec<Cause> = path.causes.iter().map(|r| r.code).collect();
+        assert_eq!(codes, vec![Cause::RouteBlackhole], "{:#?}", path.causes);
+    }
+}
+
+#[test]
+fn a_missing_peering_document_does_not_hide_a_missing_return_route_at_the_peer() {
+    let mut snapshot = shop().cni("v1.18.3", &[]);
+    snapshot.remove(PEERINGS_FILE);
+    snapshot
+        .routes_mut(PEER_ROUTES_FILE, PEER_ROUTE_TABLE)
+        .retain(|r| r["DestinationCidrBlock"] != "10.0.0.0/16");
+    let report = snapshot.audit();
+
+    for eni in [PRIMARY_ENI, SECONDARY_ENI] {
+        check(&report, eni, EGRESS).unreachable(Cause::PeerNoRoute);
+        check(&report, eni, INGRESS).unreachable(Cause::PeerNoRoute);
+    }
+}
