@@ -1,1 +1,7 @@
 //! Shared support for the end-to-end tests.
+//!
+//! [`scenario`] generates small but real-shaped EKS snapshots (the JSON the AWS CLI and kubectl
+//! print) across the configuration axes that decide a pod's reachability beyond its VPC, so the
+//! differential test can run each through both the model and the kernel lab.
+
+pub mod scenario;

@@ -14,7 +14,10 @@ pub enum LabError {
     NotRoot { uid: u32 },
     /// A userland tool the lab drives is not installed.
     #[error("`{tool}` is not installed: {hint}")]
-    MissingTool { tool: &'static str, hint: &'static str },
+    MissingTool {
+        tool: &'static str,
+        hint: &'static str,
+    },
     /// A command exited unsuccessfully.
     #[error("`{cmd}` failed: {stderr}")]
     Command { cmd: String, stderr: String },
@@ -32,10 +35,16 @@ pub enum LabError {
 
 impl LabError {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        LabError::Io { context: context.into(), source }
+        LabError::Io {
+            context: context.into(),
+            source,
+        }
     }
 
     pub(crate) fn model(what: impl Into<String>, why: impl Into<String>) -> Self {
-        LabError::Model { what: what.into(), why: why.into() }
+        LabError::Model {
+            what: what.into(),
+            why: why.into(),
+        }
     }
 }

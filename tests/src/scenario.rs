@@ -1,0 +1,700 @@
+//! Scenario generation for the differential test: one cluster, one node with a primary and a
+//! secondary ENI, one peered VPC, and the settings that decide reachability.
+//!
+//! Each scenario is written out as the documents podreach reads (serialised from
+//! `podreach_core::raw`, so they have exactly the shape of `aws ec2 describe-*`, `aws eks
+//! describe-cluster` and `kubectl get daemonset aws-node -o json` output). The axes follow
+//! datapath.md §3 and §6: CNI version band, `AWS_VPC_K8S_CNI_EXTERNALSNAT`, the exclusion list
+//! covering the destination (wholly, partly, not at all), `AWS_EXTERNAL_SERVICE_CIDRS`,
+//! `AWS_VPC_CNI_NODE_PORT_SUPPORT`, `rp_filter` of the primary interface (an override, as on the
+//! command line), where the secondary ENI lives and whether its subnet routes to the peering, and
+//! what the peer VPC routes back. Scenarios are drawn with a fixed-seed generator so a failure
+//! names a scenario that reproduces.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use podreach_core::model::Overrides;
+use podreach_core::raw;
+use podreach_core::snapshot::SourceFile;
+
+pub const CLUSTER: &str = "lab";
+pub const INSTANCE: &str = "i-0a1b2c3d4e5f60718";
+pub const PRIMARY_ENI: &str = "eni-0primary000000001";
+pub const SECONDARY_ENI: &str = "eni-0second0000000002";
+pub const PEERING: &str = "pcx-0feed000000000001";
+pub const PEER_CIDR: &str = "10.1.0.0/16";
+
+/// CNI releases covering the version bands of datapath.md §2.1/§2.5.
+pub const VERSIONS: &[&str] = &[
+    "v1.2.1", "v1.5.5", "v1.7.10", "v1.10.4", "v1.12.0", "v1.12.5", "v1.15.1", "v1.19.0",
+    "v1.20.4", "v1.23.0",
+];
+
+/// `AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exclude {
+    None,
+    /// Covers the whole peer VPC.
+    Destination,
+    /// Covers half of the peer subnet (`10.1.1.128/25`), so the destination is split.
+    PartOfDestination,
+    /// An unrelated range.
+    Elsewhere,
+}
+
+impl Exclude {
+    pub const ALL: [Exclude; 4] = [
+        Exclude::None,
+        Exclude::Destination,
+        Exclude::PartOfDestination,
+        Exclude::Elsewhere,
+    ];
+    fn value(self) -> Option<&'static str> {
+        match self {
+            Exclude::None => None,
+            Exclude::Destination => Some(PEER_CIDR),
+            Exclude::PartOfDestination => Some("10.1.1.128/25"),
+            Exclude::Elsewhere => Some("192.168.0.0/16"),
+        }
+    }
+}
+
+/// Where the secondary ENI sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondarySubnet {
+    /// In the node subnet (route table with the peering route).
+    NodeSubnet,
+    /// In a pod subnet of a secondary VPC CIDR whose route table has the peering route.
+    PodSubnetWithRoute,
+    /// In a pod subnet whose route table lacks the peering route.
+    PodSubnetWithoutRoute,
+}
+
+impl SecondarySubnet {
+    pub const ALL: [SecondarySubnet; 3] = [
+        SecondarySubnet::NodeSubnet,
+        SecondarySubnet::PodSubnetWithRoute,
+        SecondarySubnet::PodSubnetWithoutRoute,
+    ];
+}
+
+/// What the peer VPC's route table sends back over the peering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerReturn {
+    NodeSubnetOnly,
+    NodeAndPodSubnets,
+    Nothing,
+}
+
+impl PeerReturn {
+    pub const ALL: [PeerReturn; 3] = [
+        PeerReturn::NodeSubnetOnly,
+        PeerReturn::NodeAndPodSubnets,
+        PeerReturn::Nothing,
+    ];
+}
+
+/// One generated configuration.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub id: usize,
+    pub version: &'static str,
+    pub external_snat: bool,
+    pub exclude: Exclude,
+    /// `AWS_EXTERNAL_SERVICE_CIDRS` = the peer VPC (ignored by the CNI before v1.12.6).
+    pub external_service: bool,
+    pub node_port_support: bool,
+    pub rp_filter_primary: u8,
+    /// `rp_filter` of the other interfaces, when told (`None`: unknown; the lab then uses 0).
+    pub rp_filter_secondary: Option<u8>,
+    pub secondary_subnet: SecondarySubnet,
+    pub peer_return: PeerReturn,
+    /// Secondary-ENI pod addresses come from a delegated /28 instead of secondary IPs.
+    pub prefix_delegation: bool,
+    /// The peering is not active (`pending-acceptance`).
+    pub peering_inactive: bool,
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "#{} CNI {} EXTERNALSNAT={} EXCLUDE_SNAT_CIDRS={} EXTERNAL_SERVICE_CIDRS={} NODE_PORT_SUPPORT={} \
+             rp_filter(eth0)={} rp_filter(others)={} secondary ENI {:?}{} peer returns {:?}{}",
+            self.id,
+            self.version,
+            self.external_snat,
+            self.exclude.value().unwrap_or("-"),
+            if self.external_service {
+                PEER_CIDR
+            } else {
+                "-"
+            },
+            self.node_port_support,
+            self.rp_filter_primary,
+            self.rp_filter_secondary
+                .map_or_else(|| "unknown (lab: 0)".to_owned(), |m| m.to_string()),
+            self.secondary_subnet,
+            if self.prefix_delegation {
+                " (prefix /28)"
+            } else {
+                ""
+            },
+            self.peer_return,
+            if self.peering_inactive {
+                ", peering pending-acceptance"
+            } else {
+                ""
+            },
+        )
+    }
+}
+
+/// splitmix64: a tiny deterministic generator, so scenario `n` is the same on every run.
+#[derive(Debug)]
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        let len = u64::try_from(items.len()).unwrap_or(1);
+        items[usize::try_from(self.next() % len).unwrap_or(0)]
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+/// `count` scenarios. The first ones walk every value of every axis (so even a short run covers
+/// them all); the rest are drawn at random with a fixed seed.
+pub fn generate(count: usize) -> Vec<Scenario> {
+    let mut rng = Rng(0x0005_eed0_f90d_2eac);
+    (0..count)
+        .map(|id| {
+            let mut s = Scenario {
+                id,
+                version: rng.pick(VERSIONS),
+                external_snat: rng.chance(35),
+                exclude: rng.pick(&Exclude::ALL),
+                external_service: rng.chance(30),
+                node_port_support: rng.chance(60),
+                rp_filter_primary: if rng.chance(35) { 1 } else { 2 },
+                rp_filter_secondary: rng.pick(&[None, Some(1), Some(2)]),
+                secondary_subnet: rng.pick(&SecondarySubnet::ALL),
+                peer_return: rng.pick(&PeerReturn::ALL),
+                prefix_delegation: rng.chance(25),
+                peering_inactive: rng.chance(5),
+            };
+            if id < 12 {
+                // Walk each axis deterministically first.
+                s.version = VERSIONS[id % VERSIONS.len()];
+                s.exclude = Exclude::ALL[id % Exclude::ALL.len()];
+                s.secondary_subnet = SecondarySubnet::ALL[id % SecondarySubnet::ALL.len()];
+                s.peer_return = PeerReturn::ALL[(id / 3) % PeerReturn::ALL.len()];
+                s.external_snat = id % 2 == 1;
+                s.node_port_support = id % 4 < 2;
+                s.rp_filter_primary = if id % 3 == 0 { 1 } else { 2 };
+                s.rp_filter_secondary = [None, Some(1), Some(2)][id % 3];
+                s.external_service = id % 5 == 0;
+                s.prefix_delegation = id % 6 == 5;
+                s.peering_inactive = id == 11;
+            }
+            s
+        })
+        .collect()
+}
+
+fn tag(key: &str, value: &str) -> raw::Tag {
+    raw::Tag {
+        key: key.to_owned(),
+        value: value.to_owned(),
+    }
+}
+
+fn route(destination: &str, gateway: Option<&str>, pcx: Option<&str>) -> raw::Route {
+    raw::Route {
+        destination_cidr_block: Some(destination.to_owned()),
+        gateway_id: gateway.map(str::to_owned),
+        vpc_peering_connection_id: pcx.map(str::to_owned),
+        origin: Some(
+            if gateway == Some("local") {
+                "CreateRouteTable"
+            } else {
+                "CreateRoute"
+            }
+            .to_owned(),
+        ),
+        state: Some("active".to_owned()),
+        ..raw::Route::default()
+    }
+}
+
+fn association(rtb: &str, subnet: Option<&str>, main: bool) -> raw::RouteTableAssociation {
+    raw::RouteTableAssociation {
+        main,
+        route_table_association_id: Some(format!("rtbassoc-{}", &rtb[4..])),
+        route_table_id: Some(rtb.to_owned()),
+        subnet_id: subnet.map(str::to_owned),
+        gateway_id: None,
+        association_state: Some(raw::StateWrapper {
+            state: "associated".to_owned(),
+        }),
+    }
+}
+
+fn route_table(
+    id: &str,
+    vpc: &str,
+    associations: Vec<raw::RouteTableAssociation>,
+    routes: Vec<raw::Route>,
+) -> raw::RouteTable {
+    raw::RouteTable {
+        route_table_id: id.to_owned(),
+        vpc_id: vpc.to_owned(),
+        associations,
+        routes,
+        owner_id: Some("111122223333".to_owned()),
+        tags: vec![],
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn eni(
+    id: &str,
+    subnet: &str,
+    device_index: u32,
+    primary_ip: &str,
+    secondary: &[&str],
+    prefix: Option<&str>,
+    description: &str,
+) -> raw::NetworkInterface {
+    let mut private = vec![raw::PrivateIpAddress {
+        private_ip_address: primary_ip.to_owned(),
+        primary: true,
+    }];
+    private.extend(secondary.iter().map(|ip| raw::PrivateIpAddress {
+        private_ip_address: (*ip).to_owned(),
+        primary: false,
+    }));
+    raw::NetworkInterface {
+        network_interface_id: id.to_owned(),
+        subnet_id: subnet.to_owned(),
+        vpc_id: "vpc-0c1u5ter000000001".to_owned(),
+        availability_zone: Some("us-west-2a".to_owned()),
+        attachment: Some(raw::EniAttachment {
+            attachment_id: Some(format!("eni-attach-{device_index}")),
+            device_index,
+            network_card_index: Some(0),
+            instance_id: Some(INSTANCE.to_owned()),
+            status: Some("attached".to_owned()),
+        }),
+        description: Some(description.to_owned()),
+        groups: vec![raw::GroupIdentifier {
+            group_id: "sg-0node".to_owned(),
+            group_name: Some("eks-node".to_owned()),
+        }],
+        interface_type: Some("interface".to_owned()),
+        private_ip_address: Some(primary_ip.to_owned()),
+        private_ip_addresses: private,
+        ipv4_prefixes: prefix
+            .map(|p| {
+                vec![raw::Ipv4PrefixSpecification {
+                    ipv4_prefix: p.to_owned(),
+                }]
+            })
+            .unwrap_or_default(),
+        ipv6_addresses: vec![],
+        source_dest_check: Some(true),
+        status: Some("in-use".to_owned()),
+        owner_id: Some("111122223333".to_owned()),
+        tag_set: vec![
+            tag("cluster.k8s.amazonaws.com/name", CLUSTER),
+            tag("node.k8s.amazonaws.com/instance_id", INSTANCE),
+        ],
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+impl Scenario {
+    /// The snapshot files of this scenario.
+    pub fn files(&self) -> Vec<SourceFile> {
+        let vpc = "vpc-0c1u5ter000000001";
+        let peer_vpc = "vpc-0peer00000000001";
+        let vpcs = raw::DescribeVpcs {
+            vpcs: vec![
+                raw::Vpc {
+                    vpc_id: vpc.to_owned(),
+                    cidr_block: "10.0.0.0/16".to_owned(),
+                    cidr_block_association_set: ["10.0.0.0/16", "100.64.0.0/16"]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| raw::CidrBlockAssociation {
+                            cidr_block: (*c).to_owned(),
+                            association_id: Some(format!("vpc-cidr-assoc-{i}")),
+                            cidr_block_state: Some(raw::StateWrapper {
+                                state: "associated".to_owned(),
+                            }),
+                        })
+                        .collect(),
+                    owner_id: Some("111122223333".to_owned()),
+                    tags: vec![],
+                },
+                raw::Vpc {
+                    vpc_id: peer_vpc.to_owned(),
+                    cidr_block: PEER_CIDR.to_owned(),
+                    cidr_block_association_set: vec![],
+                    owner_id: Some("111122223333".to_owned()),
+                    tags: vec![],
+                },
+            ],
+        };
+        let subnet = |id: &str, vpc: &str, cidr: &str| raw::Subnet {
+            subnet_id: id.to_owned(),
+            vpc_id: vpc.to_owned(),
+            cidr_block: cidr.to_owned(),
+            availability_zone: "us-west-2a".to_owned(),
+            availability_zone_id: Some("usw2-az1".to_owned()),
+            owner_id: Some("111122223333".to_owned()),
+            tags: vec![],
+        };
+        let subnets = raw::DescribeSubnets {
+            subnets: vec![
+                subnet("subnet-0node", vpc, "10.0.1.0/24"),
+                subnet("subnet-0pods", vpc, "100.64.0.0/19"),
+                subnet("subnet-0peer", peer_vpc, "10.1.1.0/24"),
+            ],
+        };
+        let locals = || {
+            vec![
+                route("10.0.0.0/16", Some("local"), None),
+                route("100.64.0.0/16", Some("local"), None),
+            ]
+        };
+        let mut node_routes = locals();
+        node_routes.push(route(PEER_CIDR, None, Some(PEERING)));
+        node_routes.push(route("0.0.0.0/0", Some("igw-0internet"), None));
+        let mut pod_routes = locals();
+        if self.secondary_subnet != SecondarySubnet::PodSubnetWithoutRoute {
+            pod_routes.push(route(PEER_CIDR, None, Some(PEERING)));
+        }
+        pod_routes.push(route("0.0.0.0/0", Some("igw-0internet"), None));
+        let mut peer_routes = vec![route(PEER_CIDR, Some("local"), None)];
+        match self.peer_return {
+            PeerReturn::NodeSubnetOnly => {
+                peer_routes.push(route("10.0.1.0/24", None, Some(PEERING)))
+            }
+            PeerReturn::NodeAndPodSubnets => {
+                peer_routes.push(route("10.0.1.0/24", None, Some(PEERING)));
+                peer_routes.push(route("100.64.0.0/19", None, Some(PEERING)));
+            }
+            PeerReturn::Nothing => {}
+        }
+        let route_tables = raw::DescribeRouteTables {
+            route_tables: vec![
+                route_table(
+                    "rtb-0main",
+                    vpc,
+                    vec![association("rtb-0main", None, true)],
+                    {
+                        let mut r = locals();
+                        r.push(route("0.0.0.0/0", Some("igw-0internet"), None));
+                        r
+                    },
+                ),
+                route_table(
+                    "rtb-0node",
+                    vpc,
+                    vec![association("rtb-0node", Some("subnet-0node"), false)],
+                    node_routes,
+                ),
+                route_table(
+                    "rtb-0pods",
+                    vpc,
+                    vec![association("rtb-0pods", Some("subnet-0pods"), false)],
+                    pod_routes,
+                ),
+                route_table(
+                    "rtb-0peer",
+                    peer_vpc,
+                    vec![
+                        association("rtb-0peer", None, true),
+                        association("rtb-0peer", Some("subnet-0peer"), false),
+                    ],
+                    peer_routes,
+                ),
+            ],
+        };
+        let secondary = match (self.secondary_subnet, self.prefix_delegation) {
+            (SecondarySubnet::NodeSubnet, false) => eni(
+                SECONDARY_ENI,
+                "subnet-0node",
+                1,
+                "10.0.1.20",
+                &["10.0.1.21", "10.0.1.22"],
+                None,
+                "aws-K8S-i-0a1b2c3d4e5f60718",
+            ),
+            (SecondarySubnet::NodeSubnet, true) => eni(
+                SECONDARY_ENI,
+                "subnet-0node",
+                1,
+                "10.0.1.20",
+                &[],
+                Some("10.0.1.48/28"),
+                "aws-K8S-i-0a1b2c3d4e5f60718",
+            ),
+            (_, false) => eni(
+                SECONDARY_ENI,
+                "subnet-0pods",
+                1,
+                "100.64.0.10",
+                &["100.64.0.11", "100.64.0.12"],
+                None,
+                "aws-K8S-i-0a1b2c3d4e5f60718",
+            ),
+            (_, true) => eni(
+                SECONDARY_ENI,
+                "subnet-0pods",
+                1,
+                "100.64.0.10",
+                &[],
+                Some("100.64.0.32/28"),
+                "aws-K8S-i-0a1b2c3d4e5f60718",
+            ),
+        };
+        let enis = raw::DescribeNetworkInterfaces {
+            network_interfaces: vec![
+                eni(
+                    PRIMARY_ENI,
+                    "subnet-0node",
+                    0,
+                    "10.0.1.10",
+                    &["10.0.1.11", "10.0.1.12"],
+                    None,
+                    "",
+                ),
+                secondary,
+            ],
+        };
+        let instances = raw::DescribeInstances {
+            reservations: vec![raw::Reservation {
+                instances: vec![raw::Instance {
+                    instance_id: INSTANCE.to_owned(),
+                    instance_type: Some("m5.large".to_owned()),
+                    private_dns_name: Some("ip-10-0-1-10.us-west-2.compute.internal".to_owned()),
+                    private_ip_address: Some("10.0.1.10".to_owned()),
+                    subnet_id: Some("subnet-0node".to_owned()),
+                    vpc_id: Some(vpc.to_owned()),
+                    state: Some(raw::InstanceState {
+                        code: Some(16),
+                        name: "running".to_owned(),
+                    }),
+                    tags: vec![
+                        tag(&format!("kubernetes.io/cluster/{CLUSTER}"), "owned"),
+                        tag("eks:cluster-name", CLUSTER),
+                    ],
+                }],
+                reservation_id: Some("r-0123".to_owned()),
+                owner_id: Some("111122223333".to_owned()),
+            }],
+        };
+        let info = |vpc: &str, cidrs: &[&str]| raw::PeeringVpcInfo {
+            vpc_id: Some(vpc.to_owned()),
+            cidr_block: Some(cidrs[0].to_owned()),
+            cidr_block_set: cidrs
+                .iter()
+                .map(|c| raw::CidrBlockEntry {
+                    cidr_block: (*c).to_owned(),
+                })
+                .collect(),
+            owner_id: Some("111122223333".to_owned()),
+            region: Some("us-west-2".to_owned()),
+        };
+        let peerings = raw::DescribeVpcPeeringConnections {
+            vpc_peering_connections: vec![raw::VpcPeeringConnection {
+                vpc_peering_connection_id: PEERING.to_owned(),
+                requester_vpc_info: info(vpc, &["10.0.0.0/16", "100.64.0.0/16"]),
+                accepter_vpc_info: info(peer_vpc, &[PEER_CIDR]),
+                status: raw::PeeringStatus {
+                    code: if self.peering_inactive {
+                        "pending-acceptance"
+                    } else {
+                        "active"
+                    }
+                    .to_owned(),
+                    message: None,
+                },
+                tags: vec![],
+            }],
+        };
+        let cluster = raw::DescribeCluster {
+            cluster: raw::Cluster {
+                name: CLUSTER.to_owned(),
+                arn: Some(format!(
+                    "arn:aws:eks:us-west-2:111122223333:cluster/{CLUSTER}"
+                )),
+                version: Some("1.31".to_owned()),
+                resources_vpc_config: raw::ResourcesVpcConfig {
+                    vpc_id: vpc.to_owned(),
+                    subnet_ids: vec!["subnet-0node".to_owned()],
+                    security_group_ids: vec![],
+                    cluster_security_group_id: Some("sg-0cluster".to_owned()),
+                },
+                kubernetes_network_config: Some(raw::KubernetesNetworkConfig {
+                    service_ipv4_cidr: Some("172.20.0.0/16".to_owned()),
+                    service_ipv6_cidr: None,
+                    ip_family: Some("ipv4".to_owned()),
+                }),
+                status: Some("ACTIVE".to_owned()),
+                tags: BTreeMap::new(),
+            },
+        };
+        let env = |name: &str, value: String| raw::EnvVar {
+            name: name.to_owned(),
+            value: Some(value),
+            value_from: None,
+        };
+        let mut vars = vec![
+            env(
+                "AWS_VPC_K8S_CNI_EXTERNALSNAT",
+                self.external_snat.to_string(),
+            ),
+            env(
+                "AWS_VPC_CNI_NODE_PORT_SUPPORT",
+                self.node_port_support.to_string(),
+            ),
+            env("AWS_VPC_K8S_CNI_VETHPREFIX", "eni".to_owned()),
+        ];
+        if let Some(x) = self.exclude.value() {
+            vars.push(env("AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS", x.to_owned()));
+        }
+        if self.external_service {
+            vars.push(env("AWS_EXTERNAL_SERVICE_CIDRS", PEER_CIDR.to_owned()));
+        }
+        let image = format!(
+            "602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:{}-eksbuild.1",
+            self.version
+        );
+        let container = |name: &str, image: String, env: Vec<raw::EnvVar>| raw::Container {
+            name: name.to_owned(),
+            image: Some(image),
+            env,
+        };
+        let has_init = podreach_core::cni::Version::parse_loose(self.version)
+            .is_some_and(|v| v >= podreach_core::cni::Version::new(1, 7, 0));
+        let daemonset = raw::DaemonSet {
+            api_version: "apps/v1".to_owned(),
+            kind: "DaemonSet".to_owned(),
+            metadata: raw::ObjectMeta {
+                name: "aws-node".to_owned(),
+                namespace: Some("kube-system".to_owned()),
+                ..raw::ObjectMeta::default()
+            },
+            spec: raw::DaemonSetSpec {
+                template: raw::PodTemplateSpec {
+                    spec: raw::PodSpec {
+                        containers: vec![container("aws-node", image.clone(), vars)],
+                        init_containers: if has_init {
+                            vec![container(
+                                "aws-vpc-cni-init",
+                                image.replace("amazon-k8s-cni:", "amazon-k8s-cni-init:"),
+                                vec![],
+                            )]
+                        } else {
+                            vec![]
+                        },
+                        node_name: None,
+                        host_network: Some(true),
+                    },
+                },
+            },
+        };
+        let file = |path: &str, text: String| SourceFile {
+            path: path.to_owned(),
+            text,
+        };
+        vec![
+            file("ec2/vpcs.json", json(&vpcs)),
+            file("ec2/subnets.json", json(&subnets)),
+            file("ec2/route-tables.json", json(&route_tables)),
+            file("ec2/network-interfaces.json", json(&enis)),
+            file("ec2/instances.json", json(&instances)),
+            file("ec2/vpc-peering-connections.json", json(&peerings)),
+            file("eks/cluster.json", json(&cluster)),
+            file("eks/aws-node.json", json(&daemonset)),
+        ]
+    }
+
+    /// What the user would pass on the command line: the primary interface's `rp_filter`.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            rp_filter_primary: Some(self.rp_filter_primary),
+            rp_filter_secondary: self.rp_filter_secondary,
+            ..Overrides::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_value_of_every_axis_is_generated() {
+        let scenarios = generate(200);
+        for v in VERSIONS {
+            assert!(scenarios.iter().any(|s| s.version == *v), "{v}");
+        }
+        for x in Exclude::ALL {
+            assert!(scenarios.iter().any(|s| s.exclude == x), "{x:?}");
+        }
+        for s2 in SecondarySubnet::ALL {
+            assert!(scenarios.iter().any(|s| s.secondary_subnet == s2), "{s2:?}");
+        }
+        for r in PeerReturn::ALL {
+            assert!(scenarios.iter().any(|s| s.peer_return == r), "{r:?}");
+        }
+        for flag in [true, false] {
+            assert!(scenarios.iter().any(|s| s.external_snat == flag));
+            assert!(scenarios.iter().any(|s| s.node_port_support == flag));
+            assert!(scenarios.iter().any(|s| s.external_service == flag));
+            assert!(scenarios.iter().any(|s| (s.rp_filter_primary == 1) == flag));
+            assert!(
+                scenarios
+                    .iter()
+                    .any(|s| (s.rp_filter_secondary == Some(1)) == flag)
+            );
+        }
+        assert_eq!(
+            generate(30)[17].to_string(),
+            scenarios[17].to_string(),
+            "deterministic"
+        );
+    }
+
+    #[test]
+    fn the_snapshot_reads_back_into_one_node_with_two_enis() {
+        let scenario = &generate(1)[0];
+        let loaded = podreach_core::snapshot::load(&scenario.files()).expect("valid snapshot");
+        assert!(loaded.skipped.is_empty(), "{:?}", loaded.skipped);
+        let model = podreach_core::Model::build(&loaded.documents, &scenario.overrides());
+        assert_eq!(model.clusters.len(), 1, "{:?}", model.gaps);
+        let node = &model.clusters[0].nodes;
+        assert_eq!(node.len(), 1);
+        assert_eq!(
+            node[0].enis,
+            vec![PRIMARY_ENI.to_owned(), SECONDARY_ENI.to_owned()]
+        );
+        assert_eq!(model.clusters[0].cni.version.to_string(), scenario.version);
+    }
+}
