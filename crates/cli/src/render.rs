@@ -361,9 +361,7 @@ pub fn explanation(e: &Explanation) -> String {
                 DIM,
                 &format!(
                     "(ENI {} {}, host table {})",
-                    p.eni_id,
-                    p.eni_role,
-                    p.host_table_label()
+                    p.eni_id, p.eni_role, p.host_table
                 )
             ),
             verdict_text(p.verdict),
@@ -390,14 +388,4 @@ pub fn explanation(e: &Explanation) -> String {
         }
     }
     out
-}
-
-trait TableLabel {
-    fn host_table_label(&self) -> String;
-}
-
-impl TableLabel for PathVerdict {
-    fn host_table_label(&self) -> String {
-        self.host_table.to_string()
-    }
 }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
-use crate::analysis::{ClassKey, ClusterAnalysis, SourceAtPeer};
+use crate::analysis::{ClassKey, ClusterAnalysis};
 use crate::cni::{
     CniConfig, EXCLUDE_SNAT_CIDRS, EXTERNAL_SERVICE_CIDRS, NODE_PORT_SUPPORT, SettingSource,
     Version,
@@ -20,6 +20,7 @@ use crate::model::{Network, Target};
 use crate::report::{
     Affected, Cause, Direction, Finding, FindingKind, PathVerdict, Remediation, Severity, Verdict,
 };
+use crate::vpc_path::Remote;
 
 /// A stable finding id: `PR-` and 16 hex digits of SHA-256 over the identifying fields.
 pub fn finding_id(
@@ -459,6 +460,24 @@ fn upgrade(analysis: &ClusterAnalysis<'_>, at_least: Version) -> Remediation {
     }
 }
 
+/// The route table the far side uses for hosts in `destination`: its subnet's table, else the
+/// main table of the VPC that holds it.
+fn peer_route_table(analysis: &ClusterAnalysis<'_>, destination: &str) -> Option<String> {
+    let block: ipnet::Ipv4Net = destination.parse().ok()?;
+    let Remote::Vpc(vpc) = analysis.ctx.vpc.vpc_behind(block, None) else {
+        return None;
+    };
+    let net = analysis.ctx.net;
+    let table = match analysis.ctx.vpc.remote_subnet(&vpc, block) {
+        Some(subnet) => net.route_table_of_subnet(&subnet.id),
+        None => net
+            .main_route_tables
+            .get(&vpc)
+            .and_then(|id| net.route_tables.get(id)),
+    };
+    table.map(|t| t.id.clone())
+}
+
 fn remediation(
     analysis: &ClusterAnalysis<'_>,
     path: &PathVerdict,
@@ -602,11 +621,7 @@ fn remediation(
                 net.enis.get(&path.egress_eni).and_then(|e| net.subnets.get(&e.subnet_id)).map(|s| s.cidr.to_string())
             }
             .unwrap_or_else(|| "<source-cidr>".to_owned());
-            let peer_table = path
-                .causes
-                .iter()
-                .find(|r| r.code == Cause::PeerNoRoute)
-                .and_then(|r| r.detail.split_whitespace().find(|w| w.starts_with("rtb-")).map(str::to_owned))
+            let peer_table = peer_route_table(analysis, destination)
                 .unwrap_or_else(|| "<peer-route-table-id>".to_owned());
             let via = path.via.clone().unwrap_or_else(|| "<pcx-or-tgw-id>".to_owned());
             let flag = if via.starts_with("tgw-") { "--transit-gateway-id" } else { "--vpc-peering-connection-id" };
@@ -629,10 +644,10 @@ fn remediation(
             });
         }
         Cause::UnknownRemote => {
-            let vpc = path
-                .causes
-                .iter()
-                .find_map(|r| r.detail.split(|c: char| c.is_whitespace() || c == ':' || c == ',').find(|w| w.starts_with("vpc-")).map(str::to_owned));
+            let vpc = destination.parse().ok().and_then(|block| match analysis.ctx.vpc.vpc_behind(block, None) {
+                Remote::Vpc(vpc) => Some(vpc),
+                _ => None,
+            });
             match vpc {
                 Some(vpc) => fixes.push(Remediation {
                     action: format!("add the peer VPC's route tables to the snapshot (needs read access to {vpc}'s account)"),
@@ -653,7 +668,6 @@ fn remediation(
             command: None,
         }),
     }
-    let _ = SourceAtPeer::NodeIp;
     fixes
 }
 

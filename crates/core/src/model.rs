@@ -198,11 +198,6 @@ impl Network {
     pub fn has_route_tables_of(&self, vpc_id: &str) -> bool {
         self.route_tables.values().any(|t| t.vpc_id == vpc_id)
     }
-
-    /// The ENI that owns `ip` (primary, secondary or delegated prefix).
-    pub fn eni_owning(&self, ip: Ipv4Addr) -> Option<&Eni> {
-        self.enis.values().find(|e| e.owns(ip))
-    }
 }
 
 /// A pod from `kubectl get pods -A -o json`.

@@ -88,13 +88,7 @@ pub fn run_node(
     netns::require_root()?;
     netns::require_tools()?;
     netns::remove_stale();
-    let spec = topology::NodeSpec::from_model(model, cluster, instance_id)?;
-    let host_plan = host::plan(&spec);
-    let names = netns::Names::new(
-        host_plan.pods.len(),
-        spec.remotes.len(),
-        spec.destinations.len(),
-    );
+    let (spec, host_plan, names) = plan_node(model, cluster, instance_id)?;
     let lab = netns::Lab::create(names.clone())?;
 
     lab.add_links(&fabric::links(&spec, &names, &host_plan.pods))?;
@@ -214,9 +208,12 @@ pub fn run_node(
     })
 }
 
-/// The lab's configuration for a node as text (`ip` commands and `iptables-restore` input per
-/// namespace), without creating anything: for review and debugging.
-pub fn describe_node(model: &Model, cluster: &str, instance_id: &str) -> Result<String, LabError> {
+/// What the lab builds for one node: the node description, the CNI host plan and the names.
+fn plan_node(
+    model: &Model,
+    cluster: &str,
+    instance_id: &str,
+) -> Result<(topology::NodeSpec, host::HostPlan, netns::Names), LabError> {
     let spec = topology::NodeSpec::from_model(model, cluster, instance_id)?;
     let host_plan = host::plan(&spec);
     let names = netns::Names::new(
@@ -224,6 +221,13 @@ pub fn describe_node(model: &Model, cluster: &str, instance_id: &str) -> Result<
         spec.remotes.len(),
         spec.destinations.len(),
     );
+    Ok((spec, host_plan, names))
+}
+
+/// The lab's configuration for a node as text (`ip` commands and `iptables-restore` input per
+/// namespace), without creating anything: for review and debugging.
+pub fn describe_node(model: &Model, cluster: &str, instance_id: &str) -> Result<String, LabError> {
+    let (spec, host_plan, names) = plan_node(model, cluster, instance_id)?;
     let mut out = String::new();
     out.push_str(&format!(
         "# node {instance_id} (CNI {})\n",
