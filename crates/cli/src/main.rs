@@ -1,10 +1,12 @@
 //! `podreach`: which EKS pods can reach networks beyond their VPC, and why not.
 //!
-//! A thin shell around `podreach-core`: it reads a snapshot directory (or the embedded demo),
-//! hands the files to the core, and prints the report as text or JSON. Exit codes are part of the
+//! A thin shell around `podreach-core`: it reads a snapshot directory, the embedded demo, or the
+//! live AWS APIs (through `podreach-aws`, which yields the same AWS CLI-shaped files), hands the
+//! files to the core, and prints the report as text or JSON. Exit codes are part of the
 //! interface: 0 = no finding at or above `--fail-on`, 1 = such a finding exists (or the lab
 //! disagrees with the model), 2 = usage or input error.
 
+mod live;
 mod render;
 mod snapshot_dir;
 
@@ -39,6 +41,8 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Collect a snapshot from AWS (--live) and write it as AWS CLI-shaped files.
+    Snapshot(SnapshotArgs),
     /// Reproduce one node of a snapshot in network namespaces and compare the kernel with the model (Linux, root).
     Lab(LabArgs),
 }
@@ -46,8 +50,10 @@ enum Command {
 #[derive(Debug, Args, Default)]
 struct InputArgs {
     /// Directory of `aws … describe-*` and `kubectl get … -o json` outputs (read recursively).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "live")]
     snapshot: Option<PathBuf>,
+    #[command(flatten)]
+    live: live::LiveArgs,
     /// CNI version to model, overriding the DaemonSet and add-on (e.g. v1.11.4).
     #[arg(long, value_name = "VERSION")]
     cni_version: Option<Version>,
@@ -99,6 +105,15 @@ struct ExplainArgs {
 }
 
 #[derive(Debug, Args)]
+struct SnapshotArgs {
+    #[command(flatten)]
+    live: live::LiveArgs,
+    /// Directory to create; it must not exist or be empty.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Args)]
 struct LabArgs {
     #[command(flatten)]
     input: InputArgs,
@@ -125,6 +140,9 @@ impl InputArgs {
     }
 
     fn files(&self) -> Result<Vec<SourceFile>> {
+        if self.live.live {
+            return self.live.collect_files();
+        }
         match &self.snapshot {
             Some(dir) => snapshot_dir::read(dir),
             None => Ok(demo::files()),
@@ -189,7 +207,7 @@ fn explain(args: &ExplainArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn demo_snapshot(out: &std::path::Path) -> Result<ExitCode> {
+fn ensure_new_dir(out: &std::path::Path) -> Result<()> {
     if out.exists()
         && std::fs::read_dir(out)
             .map(|mut d| d.next().is_some())
@@ -200,12 +218,35 @@ fn demo_snapshot(out: &std::path::Path) -> Result<ExitCode> {
             out.display()
         );
     }
-    snapshot_dir::write(out, demo::FILES)?;
+    Ok(())
+}
+
+fn demo_snapshot(out: &std::path::Path) -> Result<ExitCode> {
+    ensure_new_dir(out)?;
+    snapshot_dir::write(out, &demo::files())?;
     eprintln!(
         "wrote {} files to {}; audit them with: podreach audit --snapshot {}",
         demo::FILES.len(),
         out.display(),
         out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn live_snapshot(args: &SnapshotArgs) -> Result<ExitCode> {
+    if !args.live.live {
+        bail!(
+            "`podreach snapshot` needs --live (it collects from AWS); for the demo use `podreach demo-snapshot`"
+        );
+    }
+    ensure_new_dir(&args.out)?;
+    let files = args.live.collect_files()?;
+    snapshot_dir::write(&args.out, &files)?;
+    eprintln!(
+        "wrote {} files to {}; audit them with: podreach audit --snapshot {}",
+        files.len(),
+        args.out.display(),
+        args.out.display()
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -261,6 +302,7 @@ fn main() -> ExitCode {
         Some(Command::Audit(args)) => audit(args),
         Some(Command::Explain(args)) => explain(args),
         Some(Command::DemoSnapshot { out }) => demo_snapshot(out),
+        Some(Command::Snapshot(args)) => live_snapshot(args),
         Some(Command::Lab(args)) => lab(args),
     };
     match result {

@@ -60,8 +60,12 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// Writes snapshot files under `root`, creating directories.
-pub fn write(root: &Path, files: &[(&str, &str)]) -> Result<()> {
-    for (relative, text) in files {
+pub fn write(root: &Path, files: &[SourceFile]) -> Result<()> {
+    for SourceFile {
+        path: relative,
+        text,
+    } in files
+    {
         let path = root.join(relative);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;

@@ -947,6 +947,7 @@ pub fn analyze(model: &Model, options: &AnalyzeOptions) -> Report {
         findings: findings_out,
         gaps,
         paths: options.include_paths.then_some(paths),
+        stats: model.collection_stats.clone(),
     }
 }
 

@@ -267,6 +267,8 @@ pub struct Model {
     pub network: Network,
     pub clusters: Vec<Cluster>,
     pub gaps: Vec<Gap>,
+    /// The cost of the live collection this snapshot came from, when it did.
+    pub collection_stats: Option<raw::CollectionStats>,
 }
 
 /// What the user said on the command line about every cluster.
@@ -319,6 +321,7 @@ struct Builder<'a> {
     daemonsets: Vec<(&'a raw::DaemonSet, &'a str)>,
     pods: Vec<(&'a raw::PodList, &'a str)>,
     eniconfigs: Vec<(&'a raw::EniConfigList, &'a str)>,
+    collections: Vec<(&'a raw::CollectionNotes, &'a str)>,
 }
 
 impl<'a> Builder<'a> {
@@ -502,6 +505,7 @@ impl<'a> Builder<'a> {
             Document::AwsNode(d) => self.daemonsets.push((d, file)),
             Document::Pods(d) => self.pods.push((d, file)),
             Document::EniConfigs(d) => self.eniconfigs.push((d, file)),
+            Document::Collection(d) => self.collections.push((&d.podreach_collection, file)),
         }
     }
 
@@ -615,9 +619,46 @@ impl<'a> Builder<'a> {
             );
         }
 
+        // What the live collector could not collect. A cluster with incomplete VPC inputs gets
+        // no verdicts: a missing route table would otherwise read as a missing route.
+        let mut incomplete: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut collection_stats: Option<raw::CollectionStats> = None;
+        for (notes, file) in self.collections.clone() {
+            for gap in &notes.gaps {
+                self.gaps.push(Gap {
+                    cluster: gap.cluster.clone(),
+                    file: Some(file.to_owned()),
+                    object: gap.action.clone(),
+                    message: gap.message.clone(),
+                });
+            }
+            for cluster in &notes.incomplete_clusters {
+                incomplete.insert(&cluster.name, &cluster.reason);
+            }
+            let total = collection_stats.get_or_insert_with(Default::default);
+            for (action, op) in &notes.stats.operations {
+                let entry = total.operations.entry(action.clone()).or_default();
+                entry.calls += op.calls;
+                entry.retries += op.retries;
+                entry.failures += op.failures;
+            }
+            total.calls += notes.stats.calls;
+            total.retries += notes.stats.retries;
+            total.wall_time_ms = total.wall_time_ms.max(notes.stats.wall_time_ms);
+        }
+
         let mut clusters = Vec::new();
         let cluster_inputs = self.clusters.clone();
         for (index, (raw_cluster, file)) in cluster_inputs.iter().enumerate() {
+            if let Some(reason) = incomplete.get(raw_cluster.name.as_str()) {
+                self.gaps.push(Gap {
+                    cluster: Some(raw_cluster.name.clone()),
+                    file: Some((*file).to_owned()),
+                    object: None,
+                    message: format!("not analysed: {reason}"),
+                });
+                continue;
+            }
             if let Some(cluster) = self.build_cluster(index, raw_cluster, file, overrides) {
                 clusters.push(cluster);
             }
@@ -657,6 +698,7 @@ impl<'a> Builder<'a> {
             network: self.network,
             clusters,
             gaps: self.gaps,
+            collection_stats,
         }
     }
 
@@ -834,7 +876,10 @@ impl<'a> Builder<'a> {
             let tags = tag_map(&instance.tags);
             let tagged = tags.contains_key(&format!("kubernetes.io/cluster/{name}"))
                 || tags.get("eks:cluster-name") == Some(&name)
-                || tags.get("aws:eks:cluster-name") == Some(&name);
+                || tags.get("aws:eks:cluster-name") == Some(&name)
+                // Karpenter v1 tags its instances `eks:eks-cluster-name` (karpenter-provider-aws,
+                // pkg/providers/instance: `v1.EKSClusterNameTagKey`).
+                || tags.get("eks:eks-cluster-name") == Some(&name);
             let named_by_pod = instance
                 .private_dns_name
                 .as_ref()

@@ -22,6 +22,9 @@ pub struct Report {
     /// Every per-ENI verdict; present only when asked for (`--paths`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paths: Option<Vec<PathVerdict>>,
+    /// API calls, retries and wall time of the live collection; absent for a plain snapshot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<crate::raw::CollectionStats>,
 }
 
 impl Report {

@@ -36,6 +36,8 @@ pub enum Document {
     AwsNode(raw::DaemonSet),
     Pods(raw::PodList),
     EniConfigs(raw::EniConfigList),
+    /// podreach's own note from a live collection (`podreach-collection.json`).
+    Collection(raw::PodreachCollection),
 }
 
 impl Document {
@@ -56,6 +58,7 @@ impl Document {
             Document::AwsNode(_) => "kubectl get daemonset aws-node -o json",
             Document::Pods(_) => "kubectl get pods -A -o json",
             Document::EniConfigs(_) => "kubectl get eniconfigs -o json",
+            Document::Collection(_) => "podreach snapshot --live",
         }
     }
 }
@@ -146,7 +149,9 @@ fn recognise(file: &SourceFile) -> Result<Recognised, SnapshotError> {
         file: &file.path,
         command,
     };
-    let document = if has("Vpcs") {
+    let document = if has("podreachCollection") {
+        Document::Collection(shape("podreach snapshot --live").read(value)?)
+    } else if has("Vpcs") {
         Document::Vpcs(shape("aws ec2 describe-vpcs").read(value)?)
     } else if has("Subnets") {
         Document::Subnets(shape("aws ec2 describe-subnets").read(value)?)

@@ -8,10 +8,12 @@
 //! snapshot that the offline reader accepts unchanged. Validation into the typed model happens
 //! once, in [`crate::model`].
 
+pub mod collection;
 pub mod ec2;
 pub mod eks;
 pub mod kube;
 
+pub use collection::*;
 pub use ec2::*;
 pub use eks::*;
 pub use kube::*;

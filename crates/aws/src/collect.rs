@@ -1,0 +1,906 @@
+//! Live collection: the snapshot the offline reader accepts, read from the EC2 and EKS APIs.
+//!
+//! The collector reads exactly what `podreach audit --snapshot` needs and no more, because the
+//! EC2 request budget of the account is shared with the VPC CNI's IP management on every node:
+//! - EKS: ListClusters (unless names are given), DescribeCluster and DescribeAddon `vpc-cni`
+//!   per cluster.
+//! - Per cluster VPC, each filtered by `vpc-id` and paginated with the largest page the API
+//!   allows: DescribeVpcs, DescribeSubnets, DescribeRouteTables, DescribeNetworkInterfaces
+//!   (every ENI of the VPC: node, trunk, branch and peer-facing ENIs), DescribeInstances
+//!   (running and pending instances of the VPC; the model picks the nodes by their EKS, Karpenter
+//!   and Kubernetes cluster tags, so one query serves every tagging scheme), and
+//!   DescribeVpcPeeringConnections for both the requester and the accepter side.
+//! - DescribeTransitGatewayVpcAttachments for the transit gateways the route tables use, which
+//!   returns the cluster VPC's attachments and the far VPCs' in one query.
+//! - The far VPCs (peers, VPCs behind the transit gateways) in one batch: DescribeVpcs,
+//!   DescribeSubnets and DescribeRouteTables filtered by all their ids at once. A far VPC the
+//!   account cannot read becomes a gap saying its return path was not checked.
+//!
+//! Clusters sharing a VPC share one collection of it. Every page waits for one of a bounded
+//! number of permits, and the SDK's standard retry (exponential backoff with jitter) absorbs
+//! throttling. A call that still fails becomes a gap of the clusters it concerns, and a cluster
+//! whose own VPC inputs are incomplete is marked so it gets no verdicts; what was collected is
+//! kept. The result is a set of AWS CLI-shaped files ([`Collection::source_files`]), so a live
+//! audit and an offline audit of the written snapshot are the same computation.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use aws_sdk_ec2::types::Filter;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use podreach_core::raw::{self, CollectionGap, CollectionNotes, IncompleteCluster};
+use podreach_core::{AnalyzeOptions, Overrides, Report, SnapshotError, SourceFile};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::convert::{self, MissingField};
+use crate::error::{ApiFailure, CollectError, FailureKind};
+use crate::stats::CallStats;
+
+/// Which clusters to collect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every cluster of the region (`eks:ListClusters`).
+    AllClusters,
+    /// The named clusters.
+    Clusters(Vec<String>),
+    /// The clusters whose VPC is this one (a route table, peering or CIDR change).
+    Vpc(String),
+}
+
+/// Limits that keep the collection polite to the shared EC2 budget.
+#[derive(Debug, Clone)]
+pub struct CollectorSettings {
+    /// API calls in flight at once.
+    pub max_concurrency: usize,
+    /// Attempts per call, including the first (SDK standard retry mode).
+    pub max_attempts: u32,
+    /// First backoff of the standard retry mode; it grows exponentially with jitter.
+    pub initial_backoff: Duration,
+    /// Time for one call including its retries.
+    pub operation_timeout: Duration,
+}
+
+impl Default for CollectorSettings {
+    fn default() -> Self {
+        CollectorSettings {
+            max_concurrency: 4,
+            max_attempts: 5,
+            initial_backoff: Duration::from_secs(1),
+            operation_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The capability to collect a snapshot; the live implementation is [`Collector`].
+pub trait Collect {
+    fn collect(
+        &self,
+        scope: &Scope,
+    ) -> impl Future<Output = Result<Collection, CollectError>> + Send;
+}
+
+/// What a collection produced: AWS CLI-shaped files and podreach's note on gaps and cost.
+#[derive(Debug, Clone)]
+pub struct Collection {
+    pub files: Vec<SourceFile>,
+    pub notes: CollectionNotes,
+}
+
+/// The file name of the collection note inside a snapshot.
+pub const NOTES_FILE: &str = "podreach-collection.json";
+
+impl Collection {
+    /// Every file of the snapshot, the collection note included, in a stable order.
+    pub fn source_files(&self) -> Vec<SourceFile> {
+        let mut files = self.files.clone();
+        files.push(SourceFile {
+            path: NOTES_FILE.to_owned(),
+            text: to_json(&raw::PodreachCollection {
+                podreach_collection: self.notes.clone(),
+            }),
+        });
+        files
+    }
+
+    /// The names of the clusters collected.
+    pub fn clusters(&self) -> Vec<String> {
+        self.files
+            .iter()
+            .filter_map(|f| {
+                f.path
+                    .strip_prefix("clusters/")?
+                    .strip_suffix("/cluster.json")
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
+
+    /// Audits the collection plus `extra` files (kubectl dumps, placed under `clusters/` so
+    /// they are attributed like the snapshot's own); the same code path as an offline audit.
+    pub fn audit(
+        &self,
+        extra: &[SourceFile],
+        overrides: &Overrides,
+        options: &AnalyzeOptions,
+    ) -> Result<Report, SnapshotError> {
+        let mut files = self.source_files();
+        files.extend(extra.iter().cloned());
+        podreach_core::audit(&files, overrides, options)
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    // The raw types are plain data (strings, numbers, maps with string keys): serialising them
+    // cannot fail, so an error here is a bug worth seeing in the file rather than a panic.
+    serde_json::to_string_pretty(value)
+        .unwrap_or_else(|e| format!("{{\"podreachSerialisationError\": \"{e}\"}}"))
+        + "\n"
+}
+
+/// The live collector: EC2 and EKS clients built once, a call counter and the permits.
+#[derive(Debug, Clone)]
+pub struct Collector {
+    ec2: aws_sdk_ec2::Client,
+    eks: aws_sdk_eks::Client,
+    stats: CallStats,
+    permits: Arc<Semaphore>,
+    region: Option<String>,
+}
+
+impl Collector {
+    /// Clients from a loaded SDK configuration (credential chain, region, endpoint).
+    pub fn new(config: &SdkConfig, settings: &CollectorSettings) -> Self {
+        Self::from_builders(
+            aws_sdk_ec2::config::Builder::from(config),
+            aws_sdk_eks::config::Builder::from(config),
+            settings,
+        )
+    }
+
+    /// Clients from service config builders; tests add mock interceptors to them.
+    pub fn from_builders(
+        ec2: aws_sdk_ec2::config::Builder,
+        eks: aws_sdk_eks::config::Builder,
+        settings: &CollectorSettings,
+    ) -> Self {
+        let stats = CallStats::new();
+        let retry = RetryConfig::standard()
+            .with_max_attempts(settings.max_attempts.max(1))
+            .with_initial_backoff(settings.initial_backoff);
+        let timeouts = TimeoutConfig::builder()
+            .operation_timeout(settings.operation_timeout)
+            .build();
+        let ec2 = ec2
+            .interceptor(stats.clone())
+            .retry_config(retry.clone())
+            .timeout_config(timeouts.clone())
+            .build();
+        let eks = eks
+            .interceptor(stats.clone())
+            .retry_config(retry)
+            .timeout_config(timeouts)
+            .build();
+        let region = ec2.region().map(ToString::to_string);
+        Collector {
+            ec2: aws_sdk_ec2::Client::from_conf(ec2),
+            eks: aws_sdk_eks::Client::from_conf(eks),
+            stats,
+            permits: Arc::new(Semaphore::new(settings.max_concurrency.max(1))),
+            region,
+        }
+    }
+
+    /// The call counter, for callers that want the cost of something else they do.
+    pub fn stats(&self) -> &CallStats {
+        &self.stats
+    }
+
+    async fn permit(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        // The semaphore is never closed, so `None` cannot happen; it is not worth a panic.
+        self.permits.acquire().await.ok()
+    }
+}
+
+impl Collect for Collector {
+    async fn collect(&self, scope: &Scope) -> Result<Collection, CollectError> {
+        let started = Instant::now();
+        let before = self.stats.reading();
+        let mut notes = CollectionNotes {
+            schema: raw::COLLECTION_SCHEMA.to_owned(),
+            region: self.region.clone(),
+            ..CollectionNotes::default()
+        };
+        let mut files = Vec::new();
+
+        let names = match scope {
+            Scope::Clusters(names) => names.clone(),
+            Scope::AllClusters | Scope::Vpc(_) => self
+                .list_clusters()
+                .await
+                .map_err(CollectError::ListClusters)?,
+        };
+        let mut clusters = self.describe_clusters(&names, &mut notes).await;
+        if let Scope::Vpc(vpc) = scope {
+            clusters.retain(|c| &c.cluster.resources_vpc_config.vpc_id == vpc);
+        }
+
+        // Clusters by VPC: each VPC is collected once however many clusters share it.
+        let mut by_vpc: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for c in &clusters {
+            by_vpc
+                .entry(c.cluster.resources_vpc_config.vpc_id.clone())
+                .or_default()
+                .push(c.cluster.name.clone());
+        }
+        let mut set = JoinSet::new();
+        for vpc in by_vpc.keys() {
+            let this = self.clone();
+            let vpc = vpc.clone();
+            set.spawn(async move { this.vpc_inputs(&vpc).await });
+        }
+        let mut inputs = Ec2Inputs::default();
+        while let Some(joined) = set.join_next().await {
+            let Ok(vpc) = joined else {
+                notes.gaps.push(CollectionGap {
+                    cluster: None,
+                    action: None,
+                    message: "a VPC collection task stopped unexpectedly".to_owned(),
+                });
+                continue;
+            };
+            let names = by_vpc.get(&vpc.vpc_id).cloned().unwrap_or_default();
+            if !vpc.failures.is_empty() {
+                let reason = vpc
+                    .failures
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                for name in &names {
+                    notes.incomplete_clusters.push(IncompleteCluster {
+                        name: name.clone(),
+                        reason: format!("the inputs of {} are incomplete: {reason}", vpc.vpc_id),
+                    });
+                }
+            }
+            for failure in &vpc.failures {
+                for name in &names {
+                    notes.gaps.push(gap(Some(name), failure));
+                }
+            }
+            inputs.absorb(vpc, &names, &mut notes);
+        }
+
+        self.far_side(&mut inputs, &by_vpc, &mut notes).await;
+
+        for c in &clusters {
+            let name = &c.cluster.name;
+            files.push(file(
+                &format!("clusters/{name}/cluster.json"),
+                &raw::DescribeCluster {
+                    cluster: c.cluster.clone(),
+                },
+            ));
+            if let Some(addon) = &c.addon {
+                files.push(file(
+                    &format!("clusters/{name}/addon.json"),
+                    &raw::DescribeAddon {
+                        addon: addon.clone(),
+                    },
+                ));
+            }
+        }
+        if !clusters.is_empty() {
+            inputs.write(&mut files);
+        }
+        notes
+            .incomplete_clusters
+            .sort_by(|a, b| a.name.cmp(&b.name));
+        let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        notes.stats = self.stats.reading().since(&before, elapsed);
+        Ok(Collection { files, notes })
+    }
+}
+
+fn file<T: Serialize>(path: &str, value: &T) -> SourceFile {
+    SourceFile {
+        path: path.to_owned(),
+        text: to_json(value),
+    }
+}
+
+fn gap(cluster: Option<&String>, failure: &ApiFailure) -> CollectionGap {
+    CollectionGap {
+        cluster: cluster.cloned(),
+        action: Some(failure.action.to_owned()),
+        message: failure.to_string(),
+    }
+}
+
+/// A described cluster and its `vpc-cni` add-on, when installed.
+#[derive(Debug, Clone)]
+struct DescribedCluster {
+    cluster: raw::Cluster,
+    addon: Option<raw::Addon>,
+}
+
+/// One cluster VPC's answers, and the calls that failed.
+#[derive(Debug, Default)]
+struct VpcInputs {
+    vpc_id: String,
+    vpcs: Vec<raw::Vpc>,
+    subnets: Vec<raw::Subnet>,
+    route_tables: Vec<raw::RouteTable>,
+    enis: Vec<raw::NetworkInterface>,
+    reservations: Vec<raw::Reservation>,
+    peerings: Vec<raw::VpcPeeringConnection>,
+    /// `None` when no route uses a transit gateway (nothing was asked).
+    tgw_attachments: Option<Vec<raw::TransitGatewayVpcAttachment>>,
+    failures: Vec<ApiFailure>,
+    missing: Vec<MissingField>,
+}
+
+/// Every EC2 object collected, deduplicated by id, ready to write as AWS CLI files.
+#[derive(Debug, Default)]
+struct Ec2Inputs {
+    vpcs: BTreeMap<String, raw::Vpc>,
+    subnets: BTreeMap<String, raw::Subnet>,
+    route_tables: BTreeMap<String, raw::RouteTable>,
+    enis: BTreeMap<String, raw::NetworkInterface>,
+    reservations: Vec<raw::Reservation>,
+    peerings: BTreeMap<String, raw::VpcPeeringConnection>,
+    tgw_attachments: Option<BTreeMap<String, raw::TransitGatewayVpcAttachment>>,
+    /// Cluster VPCs; the far side is everything the routes lead to beyond them.
+    cluster_vpcs: BTreeSet<String>,
+}
+
+impl Ec2Inputs {
+    fn absorb(&mut self, vpc: VpcInputs, clusters: &[String], notes: &mut CollectionNotes) {
+        for missing in &vpc.missing {
+            for name in clusters {
+                notes.gaps.push(CollectionGap {
+                    cluster: Some(name.clone()),
+                    action: None,
+                    message: missing.to_string(),
+                });
+            }
+        }
+        self.cluster_vpcs.insert(vpc.vpc_id);
+        self.add_vpcs(vpc.vpcs, vpc.subnets, vpc.route_tables);
+        self.enis.extend(
+            vpc.enis
+                .into_iter()
+                .map(|e| (e.network_interface_id.clone(), e)),
+        );
+        self.reservations.extend(vpc.reservations);
+        self.peerings.extend(
+            vpc.peerings
+                .into_iter()
+                .map(|p| (p.vpc_peering_connection_id.clone(), p)),
+        );
+        if let Some(attachments) = vpc.tgw_attachments {
+            self.tgw_attachments
+                .get_or_insert_with(BTreeMap::new)
+                .extend(
+                    attachments
+                        .into_iter()
+                        .map(|a| (a.transit_gateway_attachment_id.clone(), a)),
+                );
+        }
+    }
+
+    fn add_vpcs(
+        &mut self,
+        vpcs: Vec<raw::Vpc>,
+        subnets: Vec<raw::Subnet>,
+        route_tables: Vec<raw::RouteTable>,
+    ) {
+        self.vpcs
+            .extend(vpcs.into_iter().map(|v| (v.vpc_id.clone(), v)));
+        self.subnets
+            .extend(subnets.into_iter().map(|s| (s.subnet_id.clone(), s)));
+        self.route_tables.extend(
+            route_tables
+                .into_iter()
+                .map(|t| (t.route_table_id.clone(), t)),
+        );
+    }
+
+    fn write(self, files: &mut Vec<SourceFile>) {
+        files.push(file(
+            "ec2/vpcs.json",
+            &raw::DescribeVpcs {
+                vpcs: self.vpcs.into_values().collect(),
+            },
+        ));
+        files.push(file(
+            "ec2/subnets.json",
+            &raw::DescribeSubnets {
+                subnets: self.subnets.into_values().collect(),
+            },
+        ));
+        files.push(file(
+            "ec2/route-tables.json",
+            &raw::DescribeRouteTables {
+                route_tables: self.route_tables.into_values().collect(),
+            },
+        ));
+        files.push(file(
+            "ec2/network-interfaces.json",
+            &raw::DescribeNetworkInterfaces {
+                network_interfaces: self.enis.into_values().collect(),
+            },
+        ));
+        let mut reservations = self.reservations;
+        reservations.sort_by(|a, b| a.reservation_id.cmp(&b.reservation_id));
+        files.push(file(
+            "ec2/instances.json",
+            &raw::DescribeInstances { reservations },
+        ));
+        files.push(file(
+            "ec2/vpc-peering-connections.json",
+            &raw::DescribeVpcPeeringConnections {
+                vpc_peering_connections: self.peerings.into_values().collect(),
+            },
+        ));
+        if let Some(attachments) = self.tgw_attachments {
+            files.push(file(
+                "ec2/transit-gateway-vpc-attachments.json",
+                &raw::DescribeTransitGatewayVpcAttachments {
+                    transit_gateway_vpc_attachments: attachments.into_values().collect(),
+                },
+            ));
+        }
+    }
+}
+
+fn vpc_filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.into_iter().collect()))
+        .build()
+}
+
+/// Items of a paginated call: what arrived before a failure is kept.
+struct Pages<T> {
+    items: Vec<T>,
+    missing: Vec<MissingField>,
+    failure: Option<ApiFailure>,
+}
+
+/// Drives an SDK paginator, one permit per page, converting each item.
+macro_rules! paginate {
+    ($self:expr, $action:expr, $request:expr, $items:ident, $convert:expr) => {{
+        let mut stream = $request.into_paginator().send();
+        let mut pages = Pages {
+            items: Vec::new(),
+            missing: Vec::new(),
+            failure: None,
+        };
+        loop {
+            let page = {
+                let _permit = $self.permit().await;
+                stream.next().await
+            };
+            match page {
+                None => break,
+                Some(Err(error)) => {
+                    pages.failure = Some(ApiFailure::from_sdk($action, error));
+                    break;
+                }
+                Some(Ok(page)) => {
+                    for item in page.$items() {
+                        match $convert(item) {
+                            Ok(value) => pages.items.push(value),
+                            Err(missing) => pages.missing.push(missing),
+                        }
+                    }
+                }
+            }
+        }
+        pages
+    }};
+}
+
+impl Collector {
+    async fn list_clusters(&self) -> Result<Vec<String>, ApiFailure> {
+        let pages = paginate!(
+            self,
+            "eks:ListClusters",
+            self.eks.list_clusters().max_results(100),
+            clusters,
+            |name: &String| Ok::<_, MissingField>(name.clone())
+        );
+        match pages.failure {
+            Some(failure) => Err(failure),
+            None => Ok(pages.items),
+        }
+    }
+
+    async fn describe_clusters(
+        &self,
+        names: &[String],
+        notes: &mut CollectionNotes,
+    ) -> Vec<DescribedCluster> {
+        let mut set = JoinSet::new();
+        for name in names {
+            let this = self.clone();
+            let name = name.clone();
+            set.spawn(async move {
+                let described = this.describe_cluster(&name).await;
+                (name, described)
+            });
+        }
+        let mut clusters = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            let Ok((_, described)) = joined else {
+                notes.gaps.push(CollectionGap {
+                    cluster: None,
+                    action: None,
+                    message: "a cluster collection task stopped unexpectedly".to_owned(),
+                });
+                continue;
+            };
+            match described {
+                Ok((cluster, addon_gap)) => {
+                    if let Some(message) = addon_gap {
+                        notes.gaps.push(message);
+                    }
+                    clusters.push(cluster);
+                }
+                Err(gap) => notes.gaps.push(gap),
+            }
+        }
+        clusters.sort_by(|a, b| a.cluster.name.cmp(&b.cluster.name));
+        clusters
+    }
+
+    /// DescribeCluster, then DescribeAddon `vpc-cni`. A missing add-on means a self-managed
+    /// CNI: the cluster is still analysed, from a DaemonSet dump, flags or version defaults.
+    async fn describe_cluster(
+        &self,
+        name: &str,
+    ) -> Result<(DescribedCluster, Option<CollectionGap>), CollectionGap> {
+        let answer = {
+            let _permit = self.permit().await;
+            self.eks.describe_cluster().name(name).send().await
+        };
+        let cluster = answer
+            .map_err(|e| ApiFailure::from_sdk("eks:DescribeCluster", e))
+            .and_then(|out| {
+                out.cluster().map(convert::cluster).ok_or(ApiFailure {
+                    action: "eks:DescribeCluster",
+                    kind: FailureKind::Service,
+                    code: None,
+                    message: "the answer has no `cluster`".to_owned(),
+                })
+            })
+            .map_err(|failure| gap(Some(&name.to_owned()), &failure))?
+            .map_err(|missing| CollectionGap {
+                cluster: Some(name.to_owned()),
+                action: Some("eks:DescribeCluster".to_owned()),
+                message: missing.to_string(),
+            })?;
+        let answer = {
+            let _permit = self.permit().await;
+            self.eks
+                .describe_addon()
+                .cluster_name(name)
+                .addon_name("vpc-cni")
+                .send()
+                .await
+        };
+        let (addon, addon_gap) = match answer {
+            Ok(out) => match out.addon().map(convert::addon) {
+                Some(Ok(addon)) => (Some(addon), None),
+                Some(Err(missing)) => (
+                    None,
+                    Some(CollectionGap {
+                        cluster: Some(name.to_owned()),
+                        action: Some("eks:DescribeAddon".to_owned()),
+                        message: missing.to_string(),
+                    }),
+                ),
+                None => (None, None),
+            },
+            Err(error) => {
+                let failure = ApiFailure::from_sdk("eks:DescribeAddon", error);
+                let message = if failure.kind == FailureKind::NotFound {
+                    "no EKS add-on `vpc-cni`: the CNI is self-managed, so its settings come from an \
+                     aws-node DaemonSet dump (`--with DIR`) or --cni-version/--cni-env, else the \
+                     version defaults"
+                        .to_owned()
+                } else {
+                    failure.to_string()
+                };
+                (
+                    None,
+                    Some(CollectionGap {
+                        cluster: Some(name.to_owned()),
+                        action: Some("eks:DescribeAddon".to_owned()),
+                        message,
+                    }),
+                )
+            }
+        };
+        Ok((DescribedCluster { cluster, addon }, addon_gap))
+    }
+
+    /// Every input of one cluster VPC; the independent queries run together.
+    async fn vpc_inputs(&self, vpc_id: &str) -> VpcInputs {
+        let by_vpc = || vpc_filter("vpc-id", [vpc_id.to_owned()]);
+        let ec2 = &self.ec2;
+        let (vpcs, subnets, route_tables, enis, instances, requested, accepted) = tokio::join!(
+            async {
+                paginate!(
+                    self,
+                    "ec2:DescribeVpcs",
+                    ec2.describe_vpcs().filters(by_vpc()).max_results(1000),
+                    vpcs,
+                    convert::vpc
+                )
+            },
+            async {
+                paginate!(
+                    self,
+                    "ec2:DescribeSubnets",
+                    ec2.describe_subnets().filters(by_vpc()).max_results(1000),
+                    subnets,
+                    convert::subnet
+                )
+            },
+            async {
+                paginate!(
+                    self,
+                    "ec2:DescribeRouteTables",
+                    ec2.describe_route_tables()
+                        .filters(by_vpc())
+                        .max_results(100),
+                    route_tables,
+                    convert::route_table
+                )
+            },
+            async {
+                paginate!(
+                    self,
+                    "ec2:DescribeNetworkInterfaces",
+                    ec2.describe_network_interfaces()
+                        .filters(by_vpc())
+                        .max_results(1000),
+                    network_interfaces,
+                    convert::network_interface
+                )
+            },
+            async {
+                paginate!(
+                    self,
+                    "ec2:DescribeInstances",
+                    ec2.describe_instances()
+                        .filters(by_vpc())
+                        .filters(vpc_filter(
+                            "instance-state-name",
+                            ["pending".to_owned(), "running".to_owned()]
+                        ))
+                        .max_results(1000),
+                    reservations,
+                    |r| Ok::<_, MissingField>(convert::reservation(r))
+                )
+            },
+            async {
+                paginate!(
+                    self,
+                    "ec2:DescribeVpcPeeringConnections",
+                    ec2.describe_vpc_peering_connections()
+                        .filters(vpc_filter("requester-vpc-info.vpc-id", [vpc_id.to_owned()]))
+                        .max_results(1000),
+                    vpc_peering_connections,
+                    convert::peering
+                )
+            },
+            async {
+                paginate!(
+                    self,
+                    "ec2:DescribeVpcPeeringConnections",
+                    ec2.describe_vpc_peering_connections()
+                        .filters(vpc_filter("accepter-vpc-info.vpc-id", [vpc_id.to_owned()]))
+                        .max_results(1000),
+                    vpc_peering_connections,
+                    convert::peering
+                )
+            },
+        );
+        let mut out = VpcInputs {
+            vpc_id: vpc_id.to_owned(),
+            ..VpcInputs::default()
+        };
+        let mut take = |failure: Option<ApiFailure>, missing: Vec<MissingField>| {
+            out.failures.extend(failure);
+            out.missing.extend(missing);
+        };
+        take(vpcs.failure, vpcs.missing);
+        take(subnets.failure, subnets.missing);
+        take(route_tables.failure, route_tables.missing);
+        take(enis.failure, enis.missing);
+        take(requested.failure, requested.missing);
+        take(accepted.failure, accepted.missing);
+        let (reservations, missing): (Vec<_>, Vec<_>) = instances.items.into_iter().unzip();
+        take(instances.failure, missing.into_iter().flatten().collect());
+        out.vpcs = vpcs.items;
+        out.subnets = subnets.items;
+        out.enis = enis.items;
+        out.reservations = reservations;
+        out.peerings = requested.items;
+        out.peerings.extend(accepted.items);
+
+        let tgws: BTreeSet<String> = route_tables
+            .items
+            .iter()
+            .flat_map(|t| &t.routes)
+            .filter_map(|r| r.transit_gateway_id.clone())
+            .collect();
+        out.route_tables = route_tables.items;
+        if !tgws.is_empty() {
+            let attachments = paginate!(
+                self,
+                "ec2:DescribeTransitGatewayVpcAttachments",
+                ec2.describe_transit_gateway_vpc_attachments()
+                    .filters(vpc_filter("transit-gateway-id", tgws))
+                    .max_results(1000),
+                transit_gateway_vpc_attachments,
+                convert::tgw_attachment
+            );
+            out.failures.extend(attachments.failure);
+            out.missing.extend(attachments.missing);
+            out.tgw_attachments = Some(attachments.items);
+        }
+        out
+    }
+
+    /// The VPCs beyond the cluster VPCs (peers, VPCs behind transit gateways), in one batch.
+    async fn far_side(
+        &self,
+        inputs: &mut Ec2Inputs,
+        by_vpc: &BTreeMap<String, Vec<String>>,
+        notes: &mut CollectionNotes,
+    ) {
+        // Far VPC → the clusters whose routes lead there, for attributing gaps.
+        let mut far: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let clusters_of = |vpc: &str| by_vpc.get(vpc).cloned().unwrap_or_default();
+        for p in inputs.peerings.values() {
+            let sides = [&p.requester_vpc_info, &p.accepter_vpc_info];
+            for (near, other) in [(sides[0], sides[1]), (sides[1], sides[0])] {
+                let (Some(near_vpc), Some(other_vpc)) = (&near.vpc_id, &other.vpc_id) else {
+                    continue;
+                };
+                if !inputs.cluster_vpcs.contains(near_vpc)
+                    || inputs.cluster_vpcs.contains(other_vpc)
+                {
+                    continue;
+                }
+                let other_region = other.region.as_deref();
+                if let (Some(theirs), Some(ours)) = (other_region, self.region.as_deref())
+                    && theirs != ours
+                {
+                    for name in clusters_of(near_vpc) {
+                        notes.gaps.push(CollectionGap {
+                            cluster: Some(name),
+                            action: None,
+                            message: format!(
+                                "peer VPC {other_vpc} of {} is in {theirs}: its return path was not \
+                                 checked (podreach reads one region at a time)",
+                                p.vpc_peering_connection_id
+                            ),
+                        });
+                    }
+                    continue;
+                }
+                far.entry(other_vpc.clone())
+                    .or_default()
+                    .extend(clusters_of(near_vpc));
+            }
+        }
+        if let Some(attachments) = &inputs.tgw_attachments {
+            let near: BTreeMap<&str, BTreeSet<&str>> = attachments
+                .values()
+                .filter(|a| inputs.cluster_vpcs.contains(&a.vpc_id))
+                .fold(BTreeMap::new(), |mut m, a| {
+                    m.entry(a.transit_gateway_id.as_str())
+                        .or_default()
+                        .insert(a.vpc_id.as_str());
+                    m
+                });
+            for a in attachments.values() {
+                if inputs.cluster_vpcs.contains(&a.vpc_id) {
+                    continue;
+                }
+                let entry = far.entry(a.vpc_id.clone()).or_default();
+                for vpc in near
+                    .get(a.transit_gateway_id.as_str())
+                    .into_iter()
+                    .flatten()
+                {
+                    entry.extend(clusters_of(vpc));
+                }
+            }
+        }
+        if far.is_empty() {
+            return;
+        }
+        let ids = || vpc_filter("vpc-id", far.keys().cloned());
+        let ec2 = &self.ec2;
+        let (vpcs, subnets, route_tables) = tokio::join!(
+            async {
+                paginate!(
+                    self,
+                    "ec2:DescribeVpcs",
+                    ec2.describe_vpcs().filters(ids()).max_results(1000),
+                    vpcs,
+                    convert::vpc
+                )
+            },
+            async {
+                paginate!(
+                    self,
+                    "ec2:DescribeSubnets",
+                    ec2.describe_subnets().filters(ids()).max_results(1000),
+                    subnets,
+                    convert::subnet
+                )
+            },
+            async {
+                paginate!(
+                    self,
+                    "ec2:DescribeRouteTables",
+                    ec2.describe_route_tables().filters(ids()).max_results(100),
+                    route_tables,
+                    convert::route_table
+                )
+            },
+        );
+        let every_cluster: BTreeSet<String> = far.values().flatten().cloned().collect();
+        for failure in [&vpcs.failure, &subnets.failure, &route_tables.failure]
+            .into_iter()
+            .flatten()
+        {
+            for name in &every_cluster {
+                notes.gaps.push(CollectionGap {
+                    cluster: Some(name.clone()),
+                    action: Some(failure.action.to_owned()),
+                    message: format!(
+                        "the far side (peer VPCs, VPCs behind transit gateways) is incomplete, so \
+                         return paths may be unknown: {failure}"
+                    ),
+                });
+            }
+        }
+        let seen: BTreeSet<&str> = route_tables
+            .items
+            .iter()
+            .map(|t| t.vpc_id.as_str())
+            .collect();
+        if route_tables.failure.is_none() {
+            for (vpc, names) in &far {
+                if seen.contains(vpc.as_str()) {
+                    continue;
+                }
+                for name in names {
+                    notes.gaps.push(CollectionGap {
+                        cluster: Some(name.clone()),
+                        action: Some("ec2:DescribeRouteTables".to_owned()),
+                        message: format!(
+                            "the route tables of {vpc} are not readable from this account (another \
+                             account, or a deleted VPC): the return path through it was not checked"
+                        ),
+                    });
+                }
+            }
+        }
+        inputs.add_vpcs(vpcs.items, subnets.items, route_tables.items);
+    }
+}

@@ -1,0 +1,23 @@
+//! The IAM actions podreach needs, and nothing else.
+//!
+//! podreach is read-only against AWS, forever: collection needs these exact Describe/List
+//! actions (never `ec2:Describe*`), and the Lambda functions additionally `sns:Publish` to their
+//! one topic. `infra/iam/podreach-read-only.json` is the policy users attach for the CLI and the
+//! SAM template reuses; a test keeps it equal to [`COLLECT_ACTIONS`].
+
+/// Every action the collector calls, sorted.
+pub const COLLECT_ACTIONS: &[&str] = &[
+    "ec2:DescribeInstances",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeTransitGatewayVpcAttachments",
+    "ec2:DescribeVpcPeeringConnections",
+    "ec2:DescribeVpcs",
+    "eks:DescribeAddon",
+    "eks:DescribeCluster",
+    "eks:ListClusters",
+];
+
+/// The action the functions use to publish findings.
+pub const PUBLISH_ACTION: &str = "sns:Publish";

@@ -1,0 +1,25 @@
+//! podreach-aws: the AWS edge of podreach.
+//!
+//! [`collect`] reads, with the AWS SDK for Rust, exactly the data an offline snapshot holds and
+//! turns it into the same AWS CLI-shaped files, so the pure core analyses live and offline input
+//! by one code path. [`stats`] counts what that cost; [`error`] says what failed in IAM terms.
+//! Everything here is read-only against AWS: the only write is publishing findings to SNS.
+
+pub mod collect;
+pub mod convert;
+pub mod error;
+pub mod iam;
+pub mod stats;
+
+pub use collect::{Collect, Collection, Collector, CollectorSettings, Scope};
+pub use error::{ApiFailure, CollectError, FailureKind};
+
+/// Loads the standard AWS configuration: the credential chain, `AWS_PROFILE`, `AWS_REGION` and
+/// `AWS_ENDPOINT_URL`, with `region` overriding the chain's region when given.
+pub async fn load_config(region: Option<String>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    loader.load().await
+}

@@ -1,0 +1,101 @@
+//! `--live`: collect the snapshot from AWS instead of reading it from files.
+//!
+//! The CLI is synchronous; only this module runs an async runtime, built when `--live` is given.
+//! The collection comes back as the same AWS CLI-shaped files an offline snapshot holds, so every
+//! command (`audit`, `explain`, `lab`, `snapshot`) works on it unchanged. Credentials, profile,
+//! region and endpoint come from the standard AWS chain (`AWS_PROFILE`, `AWS_REGION`,
+//! `AWS_ENDPOINT_URL`, …); `--region` overrides the region.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use podreach_aws::{Collect as _, Collector, CollectorSettings, Scope};
+use podreach_core::SourceFile;
+
+use crate::snapshot_dir;
+
+#[derive(Debug, Args, Default)]
+pub struct LiveArgs {
+    /// Collect from AWS with the standard credential chain instead of reading a snapshot.
+    #[arg(long)]
+    pub live: bool,
+    /// AWS region (default: from the credential chain / AWS_REGION).
+    #[arg(long, value_name = "REGION", requires = "live")]
+    pub region: Option<String>,
+    /// Cluster to collect (repeatable; default: every cluster of the region).
+    #[arg(long = "cluster", value_name = "NAME", requires = "live")]
+    pub clusters: Vec<String>,
+    /// Directory of kubectl dumps to add (aws-node DaemonSet, pods, ENIConfigs), one
+    /// subdirectory per cluster name, or flat for a single cluster. Needed for a self-managed CNI.
+    #[arg(long = "with", value_name = "DIR", requires = "live")]
+    pub with: Option<PathBuf>,
+    /// EC2/EKS calls in flight at once (the EC2 budget is shared with the CNI on every node).
+    #[arg(long, value_name = "N", default_value_t = 4, requires = "live")]
+    pub max_concurrency: usize,
+}
+
+impl LiveArgs {
+    /// Collects, showing a progress line on a terminal, and returns the snapshot files.
+    pub fn collect_files(&self) -> Result<Vec<SourceFile>> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        let scope = if self.clusters.is_empty() {
+            Scope::AllClusters
+        } else {
+            Scope::Clusters(self.clusters.clone())
+        };
+        let settings = CollectorSettings {
+            max_concurrency: self.max_concurrency,
+            ..CollectorSettings::default()
+        };
+        let collection = runtime.block_on(async {
+            let config = podreach_aws::load_config(self.region.clone()).await;
+            let collector = Collector::new(&config, &settings);
+            let progress = std::io::stderr().is_terminal().then(|| {
+                let stats = collector.stats().clone();
+                tokio::spawn(async move {
+                    let started = Instant::now();
+                    let before = stats.reading();
+                    loop {
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                        let now = stats.reading().since(&before, 0);
+                        eprint!(
+                            "\r\x1b[2Kcollecting from AWS: {} calls, {} retries, {:.1} s",
+                            now.calls,
+                            now.retries,
+                            started.elapsed().as_secs_f64()
+                        );
+                    }
+                })
+            });
+            let collection = collector.collect(&scope).await;
+            if let Some(task) = progress {
+                task.abort();
+                eprint!("\r\x1b[2K");
+            }
+            collection
+        })?;
+        let stats = &collection.notes.stats;
+        eprintln!(
+            "collected {} cluster(s) with {} API calls ({} retries) in {:.1} s",
+            collection.clusters().len(),
+            stats.calls,
+            stats.retries,
+            Duration::from_millis(stats.wall_time_ms).as_secs_f64()
+        );
+        let mut files = collection.source_files();
+        if let Some(dir) = &self.with {
+            files.extend(snapshot_dir::read(dir)?.into_iter().map(|f| SourceFile {
+                path: format!("clusters/{}", f.path),
+                text: f.text,
+            }));
+        }
+        Ok(files)
+    }
+}
