@@ -49,8 +49,25 @@ pub enum Scope {
     AllClusters,
     /// The named clusters.
     Clusters(Vec<String>),
-    /// The clusters whose VPC is this one (a route table, peering or CIDR change).
-    Vpc(String),
+    /// The clusters in these VPCs (a CIDR or peering change names the VPCs).
+    Vpcs(Vec<String>),
+    /// The clusters of these ENIs: their cluster tag, else their instance's tags.
+    Enis(Vec<String>),
+    /// The clusters these instances are nodes of, by their cluster tags.
+    Instances(Vec<String>),
+    /// The clusters in the VPCs of these route tables.
+    RouteTables(Vec<String>),
+    /// The clusters in the VPCs on either side of these peering connections.
+    Peerings(Vec<String>),
+}
+
+/// A scope resolved into clusters: by name, or every cluster of some VPCs.
+#[derive(Debug, Clone, Default)]
+struct Resolved {
+    names: BTreeSet<String>,
+    vpcs: BTreeSet<String>,
+    /// No selection could be made (e.g. a deleted ENI): audit every cluster.
+    everything: bool,
 }
 
 /// Limits that keep the collection polite to the shared EC2 budget.
@@ -218,16 +235,22 @@ impl Collect for Collector {
         };
         let mut files = Vec::new();
 
-        let names = match scope {
-            Scope::Clusters(names) => names.clone(),
-            Scope::AllClusters | Scope::Vpc(_) => self
-                .list_clusters()
+        let resolved = self.resolve(scope, &mut notes).await?;
+        let names = if resolved.everything || !resolved.vpcs.is_empty() {
+            self.list_clusters()
                 .await
-                .map_err(CollectError::ListClusters)?,
+                .map_err(CollectError::ListClusters)?
+        } else {
+            resolved.names.iter().cloned().collect()
         };
         let mut clusters = self.describe_clusters(&names, &mut notes).await;
-        if let Scope::Vpc(vpc) = scope {
-            clusters.retain(|c| &c.cluster.resources_vpc_config.vpc_id == vpc);
+        if !resolved.everything {
+            clusters.retain(|c| {
+                resolved.names.contains(&c.cluster.name)
+                    || resolved
+                        .vpcs
+                        .contains(&c.cluster.resources_vpc_config.vpc_id)
+            });
         }
 
         // Clusters by VPC: each VPC is collected once however many clusters share it.
@@ -508,7 +531,155 @@ macro_rules! paginate {
     }};
 }
 
+/// Tags by which a node names its cluster: EKS managed node groups, eksctl and the cloud
+/// provider (`kubernetes.io/cluster/<name>`), EKS (`eks:cluster-name`, `aws:eks:cluster-name`),
+/// Karpenter (`eks:eks-cluster-name`).
+fn cluster_of_tags<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<String> {
+    tags.into_iter().find_map(|(key, value)| match key {
+        "eks:cluster-name"
+        | "aws:eks:cluster-name"
+        | "eks:eks-cluster-name"
+        | "cluster.k8s.amazonaws.com/name" => Some(value.to_owned()),
+        _ => key
+            .strip_prefix("kubernetes.io/cluster/")
+            .map(str::to_owned),
+    })
+}
+
+fn ec2_tags(tags: &[aws_sdk_ec2::types::Tag]) -> impl Iterator<Item = (&str, &str)> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())))
+}
+
 impl Collector {
+    /// Turns an event's objects into clusters or VPCs with the fewest lookups.
+    async fn resolve(
+        &self,
+        scope: &Scope,
+        notes: &mut CollectionNotes,
+    ) -> Result<Resolved, CollectError> {
+        let mut resolved = Resolved::default();
+        let lookup = |f: ApiFailure| CollectError::Resolve(f);
+        match scope {
+            Scope::AllClusters => resolved.everything = true,
+            Scope::Clusters(names) => resolved.names.extend(names.iter().cloned()),
+            Scope::Vpcs(vpcs) => resolved.vpcs.extend(vpcs.iter().cloned()),
+            Scope::Enis(ids) => {
+                let pages = paginate!(
+                    self,
+                    "ec2:DescribeNetworkInterfaces",
+                    self.ec2
+                        .describe_network_interfaces()
+                        .filters(vpc_filter("network-interface-id", ids.iter().cloned())),
+                    network_interfaces,
+                    |e: &aws_sdk_ec2::types::NetworkInterface| Ok::<_, MissingField>(e.clone())
+                );
+                if let Some(failure) = pages.failure {
+                    return Err(lookup(failure));
+                }
+                let mut instances = Vec::new();
+                for eni in &pages.items {
+                    if let Some(name) = cluster_of_tags(ec2_tags(eni.tag_set())) {
+                        resolved.names.insert(name);
+                    } else if let Some(instance) = eni.attachment().and_then(|a| a.instance_id()) {
+                        instances.push(instance.to_owned());
+                    }
+                }
+                if pages.items.len() < ids.len() {
+                    notes.gaps.push(CollectionGap {
+                        cluster: None,
+                        action: Some("ec2:DescribeNetworkInterfaces".to_owned()),
+                        message: format!(
+                            "ENI(s) {} no longer exist, so their cluster is unknown: every cluster is audited",
+                            ids.join(", ")
+                        ),
+                    });
+                    resolved.everything = true;
+                }
+                if !instances.is_empty() {
+                    let more = Box::pin(self.resolve(&Scope::Instances(instances), notes)).await?;
+                    resolved.names.extend(more.names);
+                }
+            }
+            Scope::Instances(ids) => {
+                let pages = paginate!(
+                    self,
+                    "ec2:DescribeInstances",
+                    self.ec2
+                        .describe_instances()
+                        .filters(vpc_filter("instance-id", ids.iter().cloned())),
+                    reservations,
+                    |r: &aws_sdk_ec2::types::Reservation| Ok::<_, MissingField>(r.clone())
+                );
+                if let Some(failure) = pages.failure {
+                    return Err(lookup(failure));
+                }
+                for instance in pages.items.iter().flat_map(|r| r.instances()) {
+                    resolved
+                        .names
+                        .extend(cluster_of_tags(ec2_tags(instance.tags())));
+                }
+            }
+            Scope::RouteTables(ids) => {
+                let pages = paginate!(
+                    self,
+                    "ec2:DescribeRouteTables",
+                    self.ec2
+                        .describe_route_tables()
+                        .filters(vpc_filter("route-table-id", ids.iter().cloned())),
+                    route_tables,
+                    |t: &aws_sdk_ec2::types::RouteTable| Ok::<_, MissingField>(
+                        t.vpc_id().unwrap_or_default().to_owned()
+                    )
+                );
+                if let Some(failure) = pages.failure {
+                    return Err(lookup(failure));
+                }
+                resolved
+                    .vpcs
+                    .extend(pages.items.into_iter().filter(|v| !v.is_empty()));
+            }
+            Scope::Peerings(ids) => {
+                let pages = paginate!(
+                    self,
+                    "ec2:DescribeVpcPeeringConnections",
+                    self.ec2
+                        .describe_vpc_peering_connections()
+                        .filters(vpc_filter("vpc-peering-connection-id", ids.iter().cloned())),
+                    vpc_peering_connections,
+                    convert::peering
+                );
+                if let Some(failure) = pages.failure {
+                    return Err(lookup(failure));
+                }
+                for p in pages.items {
+                    resolved.vpcs.extend(p.requester_vpc_info.vpc_id);
+                    resolved.vpcs.extend(p.accepter_vpc_info.vpc_id);
+                }
+            }
+        }
+        Ok(resolved)
+    }
+
+    async fn vpc_of_subnets(&self, subnets: &[String]) -> Result<Option<String>, ApiFailure> {
+        if subnets.is_empty() {
+            return Ok(None);
+        }
+        let pages = paginate!(
+            self,
+            "ec2:DescribeSubnets",
+            self.ec2
+                .describe_subnets()
+                .filters(vpc_filter("subnet-id", subnets.iter().cloned())),
+            subnets,
+            convert::subnet
+        );
+        match pages.failure {
+            Some(failure) => Err(failure),
+            None => Ok(pages.items.into_iter().next().map(|s| s.vpc_id)),
+        }
+    }
+
     async fn list_clusters(&self) -> Result<Vec<String>, ApiFailure> {
         let pages = paginate!(
             self,
@@ -587,6 +758,20 @@ impl Collector {
                 action: Some("eks:DescribeCluster".to_owned()),
                 message: missing.to_string(),
             })?;
+        let mut cluster = cluster;
+        if cluster.resources_vpc_config.vpc_id.is_empty() {
+            // EKS always names the VPC; some AWS-compatible endpoints (moto) omit it, and the
+            // cluster's subnets still say which VPC it is.
+            cluster.resources_vpc_config.vpc_id = self
+                .vpc_of_subnets(&cluster.resources_vpc_config.subnet_ids)
+                .await
+                .map_err(|failure| gap(Some(&name.to_owned()), &failure))?
+                .ok_or_else(|| CollectionGap {
+                    cluster: Some(name.to_owned()),
+                    action: Some("eks:DescribeCluster".to_owned()),
+                    message: "the cluster names no VPC and none of its subnets exists".to_owned(),
+                })?;
+        }
         let answer = {
             let _permit = self.permit().await;
             self.eks

@@ -138,4 +138,7 @@ pub enum CollectError {
     /// The cluster list itself could not be read and no cluster was named.
     #[error("cannot list the EKS clusters: {0}")]
     ListClusters(#[source] ApiFailure),
+    /// The objects an event names could not be looked up to find their clusters.
+    #[error("cannot find the clusters the event concerns: {0}")]
+    Resolve(#[source] ApiFailure),
 }

@@ -8,8 +8,11 @@
 pub mod collect;
 pub mod convert;
 pub mod error;
+pub mod function;
 pub mod iam;
+pub mod publish;
 pub mod stats;
+pub mod trigger;
 
 pub use collect::{Collect, Collection, Collector, CollectorSettings, Scope};
 pub use error::{ApiFailure, CollectError, FailureKind};

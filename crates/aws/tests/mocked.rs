@@ -640,6 +640,12 @@ async fn named_clusters_skip_the_listing_and_the_peer_vpc_is_read_in_one_batch()
         tables.text.contains("rtb-b"),
         "the peer's route table is collected"
     );
+    for action in ops.keys() {
+        assert!(
+            podreach_aws::iam::COLLECT_ACTIONS.contains(&action.as_str()),
+            "the collector calls {action}, which the IAM policy does not grant"
+        );
+    }
     let report = audit(&collection);
     assert!(
         report.stats.is_some(),

@@ -81,6 +81,18 @@ impl LiveArgs {
             }
             collection
         })?;
+        if !self.clusters.is_empty() && collection.clusters().is_empty() {
+            let why: Vec<String> = collection
+                .notes
+                .gaps
+                .iter()
+                .map(|g| g.message.clone())
+                .collect();
+            anyhow::bail!(
+                "none of the named clusters could be collected: {}",
+                why.join("; ")
+            );
+        }
         let stats = &collection.notes.stats;
         eprintln!(
             "collected {} cluster(s) with {} API calls ({} retries) in {:.1} s",

@@ -298,6 +298,34 @@ pub fn report(report: &Report) -> String {
         }
         out.push('\n');
     }
+    if let Some(stats) = &report.stats {
+        let ops: Vec<String> = stats
+            .operations
+            .iter()
+            .map(|(action, op)| {
+                let retries = if op.retries > 0 {
+                    format!(" ({} retries)", op.retries)
+                } else {
+                    String::new()
+                };
+                format!("{action} {}{retries}", op.calls)
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(
+                DIM,
+                &format!(
+                    "Collected with {} API calls, {} retries, in {:.1} s: {}",
+                    stats.calls,
+                    stats.retries,
+                    stats.wall_time_ms as f64 / 1000.0,
+                    ops.join(", ")
+                )
+            )
+        );
+    }
     let counts: Vec<String> = Severity::ALL
         .iter()
         .rev()

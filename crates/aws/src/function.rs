@@ -1,0 +1,319 @@
+//! What the Lambda functions do, free of the Lambda runtime so it can be tested directly.
+//!
+//! `functions/on-change` and `functions/scheduled-audit` are thin binaries: they read
+//! [`FunctionConfig`] once, build the clients once, and call [`on_change`] or
+//! [`scheduled_audit`] for each event. Both decide a scope, collect it, audit it with the same
+//! code as the CLI, and publish the findings that need attention (plus a digest when scheduled).
+//! Failures that no report can survive are a [`HandlerError`] with a stable `error_type` the
+//! functions hand to Lambda, so a dead-letter queue records why.
+
+use podreach_core::report::Severity;
+use podreach_core::{AnalyzeOptions, Overrides};
+use serde::Serialize;
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::collect::{Collect, Scope};
+use crate::error::{ApiFailure, CollectError};
+use crate::publish::{self, MessageFormat, Origin, Publish};
+use crate::trigger::{self, Decision, EventError};
+
+/// Configuration from the environment, read once per process.
+#[derive(Debug, Clone)]
+pub struct FunctionConfig {
+    /// `TOPIC_ARN`; required unless `DRY_RUN=true`.
+    pub topic_arn: Option<String>,
+    /// `MESSAGE_FORMAT`: `json` (default) or `chatbot`.
+    pub format: MessageFormat,
+    /// `DRY_RUN`: log what would be published, publish nothing.
+    pub dry_run: bool,
+    /// `MIN_SEVERITY`: the least severe finding that gets its own message (default MEDIUM).
+    pub min_severity: Severity,
+    /// `CLUSTERS`: comma-separated names; empty means every cluster of the region.
+    pub clusters: Vec<String>,
+    /// `MAX_CONCURRENCY`: EC2/EKS calls in flight (default 4).
+    pub max_concurrency: usize,
+}
+
+/// A setting in the environment that cannot be used.
+#[derive(Debug, Error)]
+#[error("environment variable {name}: {message}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub message: String,
+}
+
+impl FunctionConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let dry_run = match get("DRY_RUN")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("false" | "0" | "no") => false,
+            Some("true" | "1" | "yes") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "DRY_RUN",
+                    message: format!("`{other}` is not true or false"),
+                });
+            }
+        };
+        let topic_arn = get("TOPIC_ARN");
+        if topic_arn.is_none() && !dry_run {
+            return Err(ConfigError {
+                name: "TOPIC_ARN",
+                message: "is not set (set DRY_RUN=true to run without publishing)".to_owned(),
+            });
+        }
+        if let Some(arn) = &topic_arn
+            && !arn.starts_with("arn:")
+        {
+            return Err(ConfigError {
+                name: "TOPIC_ARN",
+                message: format!("`{arn}` is not an SNS topic ARN"),
+            });
+        }
+        let format = get("MESSAGE_FORMAT")
+            .map(|v| v.parse())
+            .transpose()
+            .map_err(|message| ConfigError {
+                name: "MESSAGE_FORMAT",
+                message,
+            })?
+            .unwrap_or_default();
+        let min_severity = get("MIN_SEVERITY")
+            .map(|v| v.parse())
+            .transpose()
+            .map_err(|message| ConfigError {
+                name: "MIN_SEVERITY",
+                message,
+            })?
+            .unwrap_or(Severity::Medium);
+        let clusters = get("CLUSTERS")
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let max_concurrency = get("MAX_CONCURRENCY")
+            .map(|v| {
+                v.parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ConfigError {
+                        name: "MAX_CONCURRENCY",
+                        message: format!("`{v}` is not a positive number"),
+                    })
+            })
+            .transpose()?
+            .unwrap_or(4);
+        Ok(FunctionConfig {
+            topic_arn,
+            format,
+            dry_run,
+            min_severity,
+            clusters,
+            max_concurrency,
+        })
+    }
+}
+
+/// Why an invocation failed as a whole.
+#[derive(Debug, Error)]
+pub enum HandlerError {
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error(transparent)]
+    Collect(#[from] CollectError),
+    #[error("the collected snapshot could not be read back: {0}")]
+    Snapshot(#[from] podreach_core::SnapshotError),
+    #[error("{} of {} message(s) could not be published: {}", .failures.len(), .attempted, .failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Publish {
+        attempted: usize,
+        failures: Vec<ApiFailure>,
+    },
+}
+
+impl HandlerError {
+    /// The error type Lambda records (and a DLQ keeps) for this failure.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            HandlerError::Event(e) => e.error_type(),
+            HandlerError::Collect(CollectError::ListClusters(_)) => "podreach.ListClustersFailed",
+            HandlerError::Collect(CollectError::Resolve(_)) => "podreach.ScopeLookupFailed",
+            HandlerError::Snapshot(_) => "podreach.InternalSnapshotError",
+            HandlerError::Publish { .. } => "podreach.PublishFailed",
+        }
+    }
+}
+
+/// What one invocation did; the function's response, and its log line.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Outcome {
+    /// `audited` or `ignored`.
+    pub action: &'static str,
+    pub why: String,
+    pub clusters: Vec<String>,
+    pub findings: usize,
+    pub published: usize,
+    pub gaps: usize,
+    pub api_calls: u64,
+}
+
+fn origin(event: &Value, region: &str) -> Origin {
+    Origin {
+        account: event
+            .get("account")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
+            .to_owned(),
+        region: event
+            .get("region")
+            .and_then(Value::as_str)
+            .unwrap_or(region)
+            .to_owned(),
+    }
+}
+
+/// Narrows an event's scope to the configured clusters, if any.
+fn within_configured(scope: Scope, config: &FunctionConfig) -> Scope {
+    match (&scope, config.clusters.is_empty()) {
+        (_, true) => scope,
+        (Scope::AllClusters, false) => Scope::Clusters(config.clusters.clone()),
+        _ => scope,
+    }
+}
+
+/// `on-change`: one EventBridge event.
+pub async fn on_change<C: Collect, P: Publish>(
+    event: &Value,
+    config: &FunctionConfig,
+    region: &str,
+    collector: &C,
+    publisher: &P,
+) -> Result<Outcome, HandlerError> {
+    let (scope, why) = match trigger::decide(event)? {
+        Decision::Ignore(why) => {
+            tracing::info!(%why, "event ignored");
+            return Ok(Outcome {
+                action: "ignored",
+                why,
+                clusters: Vec::new(),
+                findings: 0,
+                published: 0,
+                gaps: 0,
+                api_calls: 0,
+            });
+        }
+        Decision::Audit { scope, why } => (within_configured(scope, config), why),
+    };
+    audit_and_publish(
+        event, scope, why, config, region, collector, publisher, false,
+    )
+    .await
+}
+
+/// `scheduled-audit`: every (configured) cluster, findings plus a digest.
+pub async fn scheduled_audit<C: Collect, P: Publish>(
+    event: &Value,
+    config: &FunctionConfig,
+    region: &str,
+    collector: &C,
+    publisher: &P,
+) -> Result<Outcome, HandlerError> {
+    let scope = within_configured(Scope::AllClusters, config);
+    audit_and_publish(
+        event,
+        scope,
+        "scheduled audit".to_owned(),
+        config,
+        region,
+        collector,
+        publisher,
+        true,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)] // one private seam shared by both functions
+async fn audit_and_publish<C: Collect, P: Publish>(
+    event: &Value,
+    scope: Scope,
+    why: String,
+    config: &FunctionConfig,
+    region: &str,
+    collector: &C,
+    publisher: &P,
+    digest: bool,
+) -> Result<Outcome, HandlerError> {
+    let collection = collector.collect(&scope).await?;
+    let clusters = collection.clusters();
+    let api_calls = collection.notes.stats.calls;
+    if clusters.is_empty() && !digest {
+        let why = format!("{why}: the event concerns no EKS cluster (scope {scope:?})");
+        tracing::info!(%why, api_calls, "event ignored");
+        return Ok(Outcome {
+            action: "ignored",
+            why,
+            clusters,
+            findings: 0,
+            published: 0,
+            gaps: collection.notes.gaps.len(),
+            api_calls,
+        });
+    }
+    let report = collection.audit(
+        &[],
+        &Overrides::default(),
+        &AnalyzeOptions {
+            include_paths: false,
+        },
+    )?;
+    for gap in &report.gaps {
+        tracing::warn!(cluster = ?gap.cluster, object = ?gap.object, message = %gap.message, "gap");
+    }
+    let origin = origin(event, region);
+    let mut messages: Vec<publish::Message> =
+        publish::needing_attention(&report, config.min_severity)
+            .into_iter()
+            .map(|f| publish::finding_message(f, &origin, config.format))
+            .collect();
+    if digest {
+        messages.push(publish::digest_message(&report, &origin, config.format));
+    }
+    let mut failures = Vec::new();
+    for message in &messages {
+        if let Err(failure) = publisher.publish(message).await {
+            tracing::error!(%failure, subject = %message.subject, "publish failed");
+            failures.push(failure);
+        }
+    }
+    let outcome = Outcome {
+        action: "audited",
+        why,
+        clusters,
+        findings: report.findings.len(),
+        published: messages.len() - failures.len(),
+        gaps: report.gaps.len(),
+        api_calls,
+    };
+    tracing::info!(outcome = ?outcome, "audit done");
+    if !failures.is_empty() {
+        return Err(HandlerError::Publish {
+            attempted: messages.len(),
+            failures,
+        });
+    }
+    Ok(outcome)
+}

@@ -1,0 +1,194 @@
+//! Every sample in `events/` decides the scope its README promises, and bad input is a typed
+//! error. Pure: no endpoint is involved; the samples are exactly what EventBridge delivers.
+
+use std::path::PathBuf;
+
+use podreach_aws::Scope;
+use podreach_aws::trigger::{Decision, EventError, decide};
+use serde_json::Value;
+
+fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events")
+}
+
+fn sample(name: &str) -> Value {
+    let path = events_dir().join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| unreachable!("events sample {} is missing: {e}", path.display()));
+    serde_json::from_str(&text).expect("event samples are valid JSON")
+}
+
+fn scope_of(name: &str) -> Scope {
+    match decide(&sample(name)) {
+        Ok(Decision::Audit { scope, .. }) => scope,
+        other => unreachable!("{name}: expected an audit, got {other:?}"),
+    }
+}
+
+fn ids(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[test]
+fn every_sample_maps_to_the_smallest_scope() {
+    let expected: &[(&str, Scope)] = &[
+        (
+            "autoscaling-instance-launch-successful.json",
+            Scope::Instances(ids(&["i-0a1b2c3d4e5f60003"])),
+        ),
+        (
+            "ec2-instance-state-running.json",
+            Scope::Instances(ids(&["i-0a1b2c3d4e5f60003"])),
+        ),
+        (
+            "ec2-attach-network-interface.json",
+            Scope::Instances(ids(&["i-0a1b2c3d4e5f60001"])),
+        ),
+        (
+            "ec2-assign-private-ip-addresses.json",
+            Scope::Enis(ids(&["eni-0a1b2c3d4e5f6a002"])),
+        ),
+        (
+            "ec2-assign-private-ip-addresses-prefix.json",
+            Scope::Enis(ids(&["eni-0a1b2c3d4e5f6a001"])),
+        ),
+        (
+            "ec2-unassign-private-ip-addresses.json",
+            Scope::Enis(ids(&["eni-0a1b2c3d4e5f6a002"])),
+        ),
+        (
+            "ec2-modify-network-interface-attribute.json",
+            Scope::Enis(ids(&["eni-0a1b2c3d4e5f6a002"])),
+        ),
+        (
+            "ec2-delete-network-interface.json",
+            Scope::Enis(ids(&["eni-0a1b2c3d4e5f6a002"])),
+        ),
+        (
+            "ec2-create-route.json",
+            Scope::RouteTables(ids(&["rtb-0a1e2d3c4b5a69701"])),
+        ),
+        (
+            "ec2-replace-route.json",
+            Scope::RouteTables(ids(&["rtb-0a1e2d3c4b5a69701"])),
+        ),
+        (
+            "ec2-delete-route.json",
+            Scope::RouteTables(ids(&["rtb-0a1e2d3c4b5a69701"])),
+        ),
+        (
+            "ec2-associate-route-table.json",
+            Scope::RouteTables(ids(&["rtb-0a2e2d3c4b5a69702"])),
+        ),
+        (
+            "ec2-replace-route-table-association.json",
+            Scope::RouteTables(ids(&["rtb-0a2e2d3c4b5a69702"])),
+        ),
+        ("ec2-disassociate-route-table.json", Scope::AllClusters),
+        ("ec2-detach-network-interface.json", Scope::AllClusters),
+        (
+            "ec2-create-vpc-peering-connection.json",
+            Scope::Vpcs(ids(&["vpc-0a5e1d2c3b4a59601", "vpc-0d8a4c3b2a1f59604"])),
+        ),
+        (
+            "ec2-accept-vpc-peering-connection.json",
+            Scope::Peerings(ids(&["pcx-0ab25c2d3e4f50802"])),
+        ),
+        (
+            "ec2-delete-vpc-peering-connection.json",
+            Scope::Peerings(ids(&["pcx-0ab25c2d3e4f50802"])),
+        ),
+        (
+            "ec2-associate-vpc-cidr-block.json",
+            Scope::Vpcs(ids(&["vpc-0a5e1d2c3b4a59601"])),
+        ),
+        ("eks-create-addon.json", Scope::Clusters(ids(&["shop"]))),
+        ("eks-update-addon.json", Scope::Clusters(ids(&["shop"]))),
+        ("eks-delete-addon.json", Scope::Clusters(ids(&["shop"]))),
+        (
+            "eks-update-cluster-version.json",
+            Scope::Clusters(ids(&["shop"])),
+        ),
+        (
+            "k8s-hpa-successful-rescale.json",
+            Scope::Clusters(ids(&["shop"])),
+        ),
+        ("k8s-pod-scheduled.json", Scope::Clusters(ids(&["shop"]))),
+        ("scheduled.json", Scope::AllClusters),
+    ];
+    for (name, scope) in expected {
+        assert_eq!(&scope_of(name), scope, "{name}");
+    }
+    // The instance-terminated sample names its own instance.
+    assert!(
+        matches!(scope_of("ec2-instance-state-terminated.json"), Scope::Instances(ref i) if i.len() == 1)
+    );
+    // CreateNetworkInterface: the new ENI, from the response.
+    assert!(
+        matches!(scope_of("ec2-create-network-interface.json"), Scope::Enis(ref e) if e.len() == 1 && e[0].starts_with("eni-"))
+    );
+    // No sample is left out of the table.
+    let files = std::fs::read_dir(events_dir())
+        .expect("events/ is listable")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .count();
+    assert_eq!(
+        files,
+        expected.len() + 2,
+        "a sample in events/ is not covered here"
+    );
+}
+
+#[test]
+fn a_failed_api_call_is_ignored() {
+    let decision = decide(&sample("invalid/ec2-attach-network-interface-failed.json"))
+        .expect("a failed call is a valid event");
+    assert!(
+        matches!(decision, Decision::Ignore(ref why) if why.contains("UnauthorizedOperation")),
+        "{decision:?}"
+    );
+}
+
+#[test]
+fn an_addon_other_than_vpc_cni_is_ignored() {
+    let mut event = sample("eks-update-addon.json");
+    event["detail"]["requestParameters"]["addonName"] = Value::from("coredns");
+    assert!(matches!(decide(&event), Ok(Decision::Ignore(_))));
+}
+
+#[test]
+fn malformed_events_are_typed_errors() {
+    let not_an_event = decide(&sample("invalid/not-an-event.json")).expect_err("not an event");
+    assert_eq!(not_an_event.error_type(), "podreach.MalformedEvent");
+
+    let mut unknown = sample("scheduled.json");
+    unknown["detail-type"] = Value::from("Something Else");
+    let error = decide(&unknown).expect_err("unsupported");
+    assert_eq!(error.error_type(), "podreach.UnsupportedEvent");
+    assert!(error.to_string().contains("Something Else"));
+
+    let mut incomplete = sample("ec2-create-route.json");
+    incomplete["detail"]["requestParameters"]
+        .as_object_mut()
+        .expect("requestParameters is an object")
+        .remove("routeTableId");
+    let error = decide(&incomplete).expect_err("routeTableId is needed");
+    assert!(
+        matches!(
+            error,
+            EventError::MissingField {
+                field: "routeTableId",
+                ..
+            }
+        ),
+        "{error}"
+    );
+
+    let truncated = std::fs::read_to_string(events_dir().join("invalid/truncated.json"))
+        .expect("the truncated sample exists");
+    assert!(
+        serde_json::from_str::<Value>(&truncated).is_err(),
+        "the sample must stay truncated"
+    );
+}

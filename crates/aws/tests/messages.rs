@@ -1,0 +1,196 @@
+//! SNS messages: attributes for filter policies, SNS's size and Subject limits, Chatbot's schema,
+//! and the functions' configuration errors. Pure: built from the bundled demo's report.
+
+use std::collections::BTreeMap;
+
+use podreach_aws::function::FunctionConfig;
+use podreach_aws::publish::{
+    MessageFormat, Origin, SNS_MAX_BYTES, SUBJECT_MAX, digest_message, finding_message,
+};
+use podreach_core::report::{Report, Severity};
+use podreach_core::{AnalyzeOptions, Overrides, demo};
+use serde_json::Value;
+
+fn demo_report() -> Report {
+    podreach_core::audit(
+        &demo::files(),
+        &Overrides::default(),
+        &AnalyzeOptions::default(),
+    )
+    .expect("the demo audits")
+}
+
+fn origin() -> Origin {
+    Origin {
+        account: "111122223333".to_owned(),
+        region: "eu-west-1".to_owned(),
+    }
+}
+
+#[test]
+fn each_finding_message_carries_the_filter_attributes_and_fits_sns() {
+    let report = demo_report();
+    assert!(!report.findings.is_empty());
+    for finding in &report.findings {
+        for format in [MessageFormat::Json, MessageFormat::Chatbot] {
+            let message = finding_message(finding, &origin(), format);
+            let keys: Vec<&str> = message.attributes.keys().copied().collect();
+            assert_eq!(
+                keys,
+                [
+                    "account",
+                    "cluster",
+                    "finding_id",
+                    "kind",
+                    "region",
+                    "severity"
+                ]
+            );
+            assert_eq!(message.attributes["severity"], finding.severity.as_str());
+            assert_eq!(message.attributes["finding_id"], finding.id);
+            assert!(message.subject.len() <= SUBJECT_MAX, "{}", message.subject);
+            assert!(message.subject.is_ascii() && !message.subject.contains('\n'));
+            assert!(message.body.len() < SNS_MAX_BYTES);
+        }
+        let json: Value =
+            serde_json::from_str(&finding_message(finding, &origin(), MessageFormat::Json).body)
+                .expect("the JSON body parses");
+        assert_eq!(json["schema"], "podreach/finding/v1");
+        assert_eq!(json["finding"]["id"], finding.id.as_str());
+    }
+}
+
+#[test]
+fn chatbot_messages_follow_the_custom_notification_schema() {
+    let report = demo_report();
+    let finding = report
+        .findings
+        .iter()
+        .find(|f| f.remediation.iter().any(|r| r.command.is_some()) && !f.affected.pods.is_empty())
+        .expect("the demo has a finding with pods and a fix command");
+    let body: Value =
+        serde_json::from_str(&finding_message(finding, &origin(), MessageFormat::Chatbot).body)
+            .expect("the Chatbot body parses");
+    assert_eq!(body["version"], "1.0");
+    assert_eq!(body["source"], "custom");
+    assert_eq!(body["metadata"]["threadId"], finding.id.as_str());
+    let description = body["content"]["description"]
+        .as_str()
+        .expect("a description");
+    assert!(
+        description.contains(&finding.affected.pods[0]),
+        "{description}"
+    );
+    let command = finding
+        .remediation
+        .iter()
+        .find_map(|r| r.command.as_deref())
+        .expect("a command");
+    assert!(
+        description.contains(&format!("```\n{command}")),
+        "{description}"
+    );
+    assert!(
+        body["content"]["title"]
+            .as_str()
+            .is_some_and(|t| t.chars().count() <= 250)
+    );
+}
+
+#[test]
+fn a_finding_with_too_many_pods_is_cut_to_fit_and_says_how_many_were_left_out() {
+    let report = demo_report();
+    let mut finding = report.findings[0].clone();
+    finding.affected.pods = (0..40_000)
+        .map(|i| format!("namespace-{i}/deployment-abcdef-{i}"))
+        .collect();
+    finding.affected.pod_addresses = (0..40_000)
+        .map(|i| format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256))
+        .collect();
+    let message = finding_message(&finding, &origin(), MessageFormat::Json);
+    let total = message.body.len()
+        + message
+            .attributes
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>();
+    assert!(total < SNS_MAX_BYTES, "{total} bytes");
+    let body: Value = serde_json::from_str(&message.body).expect("the body parses");
+    let omitted = &body["finding"]["affected"]["omitted"];
+    let kept = body["finding"]["affected"]["pods"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(
+        omitted["pods"].as_u64().map(|n| n as usize + kept),
+        Some(40_000),
+        "{omitted}"
+    );
+    let chatbot = finding_message(&finding, &origin(), MessageFormat::Chatbot);
+    assert!(chatbot.body.len() < SNS_MAX_BYTES);
+    assert!(chatbot.body.contains("and 39990 more"));
+}
+
+#[test]
+fn the_digest_has_kind_digest_and_the_worst_severity() {
+    let report = demo_report();
+    let digest = digest_message(&report, &origin(), MessageFormat::Json);
+    assert_eq!(digest.attributes["kind"], "digest");
+    assert_eq!(
+        digest.attributes["severity"],
+        report.max_severity().map_or("NONE", |s| s.as_str())
+    );
+    let body: Value = serde_json::from_str(&digest.body).expect("the digest parses");
+    assert_eq!(
+        body["findings"].as_array().map(Vec::len),
+        Some(report.findings.len())
+    );
+}
+
+fn config(pairs: &[(&str, &str)]) -> Result<FunctionConfig, String> {
+    let map: BTreeMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    FunctionConfig::from_lookup(|name| map.get(name).cloned()).map_err(|e| e.to_string())
+}
+
+#[test]
+fn configuration_errors_name_the_variable() {
+    assert!(config(&[]).expect_err("no topic").contains("TOPIC_ARN"));
+    assert!(
+        config(&[("DRY_RUN", "true")]).is_ok(),
+        "a dry run needs no topic"
+    );
+    let topic = ("TOPIC_ARN", "arn:aws:sns:eu-west-1:111122223333:podreach");
+    assert!(
+        config(&[topic, ("MESSAGE_FORMAT", "xml")])
+            .expect_err("bad format")
+            .contains("MESSAGE_FORMAT")
+    );
+    assert!(
+        config(&[topic, ("MIN_SEVERITY", "urgent")])
+            .expect_err("bad severity")
+            .contains("MIN_SEVERITY")
+    );
+    assert!(
+        config(&[topic, ("DRY_RUN", "maybe")])
+            .expect_err("bad flag")
+            .contains("DRY_RUN")
+    );
+    assert!(
+        config(&[topic, ("MAX_CONCURRENCY", "0")])
+            .expect_err("zero")
+            .contains("MAX_CONCURRENCY")
+    );
+    let ok = FunctionConfig::from_lookup(|name| match name {
+        "TOPIC_ARN" => Some(topic.1.to_owned()),
+        "MESSAGE_FORMAT" => Some("chatbot".to_owned()),
+        "MIN_SEVERITY" => Some("high".to_owned()),
+        "CLUSTERS" => Some("shop, legacy".to_owned()),
+        _ => None,
+    })
+    .expect("a valid configuration");
+    assert_eq!(ok.format, MessageFormat::Chatbot);
+    assert_eq!(ok.min_severity, Severity::High);
+    assert_eq!(ok.clusters, ["shop", "legacy"]);
+}
