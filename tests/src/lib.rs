@@ -2,6 +2,10 @@
 //!
 //! [`scenario`] generates small but real-shaped EKS snapshots (the JSON the AWS CLI and kubectl
 //! print) across the configuration axes that decide a pod's reachability beyond its VPC, so the
-//! differential test can run each through both the model and the kernel lab.
+//! differential test can run each through both the model and the kernel lab. [`moto`] runs a
+//! moto server (the AWS-compatible endpoint) for the live-collection and Lambda tests, and
+//! [`seed`] creates topologies in it through the real EC2 and EKS APIs.
 
+pub mod moto;
 pub mod scenario;
+pub mod seed;

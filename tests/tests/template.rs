@@ -1,0 +1,765 @@
+//! The SAM template `infra/template.yaml` is valid, least-privilege and wired as documented.
+//!
+//! cfn-lint (pinned in `scripts/requirements-test.txt`, installed into `<repo>/.venv` by
+//! `scripts/install-test-deps.sh`) must report nothing at all. The other tests read the template
+//! as data: YAML with CloudFormation's short tags (`!Ref`, `!GetAtt`, `!Sub`, …) is converted to
+//! the long JSON form (`{"Ref": …}`, `{"Fn::GetAtt": [..]}`), then checked for what cfn-lint does
+//! not know about podreach: the managed policy is byte-for-byte the policy file users attach for
+//! the CLI, no IAM action is a wildcard, findings are published only to the topic, every rule
+//! targets the function it is meant for, failures end in the dead-letter queue, and the optional
+//! Slack channel can receive notifications but run nothing.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+/// The rules and the function each one invokes.
+const RULES: [(&str, &str); 6] = [
+    ("Ec2NetworkChanges", "OnChange"),
+    ("EksChanges", "OnChange"),
+    ("InstanceStateChanges", "OnChange"),
+    ("AutoScalingLaunches", "OnChange"),
+    ("PodScaling", "OnChange"),
+    ("Schedule", "ScheduledAudit"),
+];
+
+/// The functions: logical id, cargo binary, log group resource, role resource, timeout.
+const FUNCTIONS: [(&str, &str, &str, &str, u64); 2] = [
+    (
+        "OnChange",
+        "on-change",
+        "OnChangeLogGroup",
+        "OnChangeRole",
+        120,
+    ),
+    (
+        "ScheduledAudit",
+        "scheduled-audit",
+        "ScheduledAuditLogGroup",
+        "ScheduledAuditRole",
+        600,
+    ),
+];
+
+/// Actions allowed on `Resource: "*"`: the read-only collection actions, all of which either
+/// have no resource-level permissions (EC2 Describe, eks:ListClusters) or are kept unscoped in
+/// the shared policy file (eks:DescribeCluster, eks:DescribeAddon).
+const STAR_RESOURCE_ACTIONS: [&str; 10] = [
+    "ec2:DescribeInstances",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeTransitGatewayVpcAttachments",
+    "ec2:DescribeVpcPeeringConnections",
+    "ec2:DescribeVpcs",
+    "eks:ListClusters",
+    "eks:DescribeAddon",
+    "eks:DescribeCluster",
+];
+
+#[test]
+fn cfn_lint_passes_on_the_template() {
+    let root = repo_root();
+    let cfn_lint = root.join(".venv/bin/cfn-lint");
+    assert!(
+        cfn_lint.is_file(),
+        "{} is missing: run scripts/install-test-deps.sh (it installs the pinned cfn-lint into \
+         <repo>/.venv; ./scripts/test runs it first)",
+        cfn_lint.display()
+    );
+    let output = Command::new(&cfn_lint)
+        .arg("--")
+        .arg("infra/template.yaml")
+        .current_dir(&root)
+        .output()
+        .expect("cfn-lint starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.trim().is_empty() && stderr.trim().is_empty(),
+        "cfn-lint must report no error and no warning on infra/template.yaml \
+         (exit status {}):\n{stdout}{stderr}",
+        output.status
+    );
+}
+
+#[test]
+fn the_policy_file_grants_exactly_the_actions_the_collector_calls() {
+    let text = std::fs::read_to_string(repo_root().join("infra/iam/podreach-read-only.json"))
+        .expect("infra/iam/podreach-read-only.json is readable");
+    let file: Value = serde_json::from_str(&text).expect("the policy file is JSON");
+    let mut granted: Vec<String> = statements(&file).into_iter().flat_map(actions).collect();
+    granted.sort();
+    assert_eq!(
+        granted,
+        podreach_aws::iam::COLLECT_ACTIONS,
+        "infra/iam/podreach-read-only.json and podreach_aws::iam::COLLECT_ACTIONS must list the same actions"
+    );
+}
+
+#[test]
+fn read_only_policy_in_template_equals_the_policy_file() {
+    let template = Template::load();
+    let file_text = std::fs::read_to_string(repo_root().join("infra/iam/podreach-read-only.json"))
+        .expect("infra/iam/podreach-read-only.json is readable");
+    let file: Value =
+        serde_json::from_str(&file_text).expect("infra/iam/podreach-read-only.json is JSON");
+    let policy = template.resource("ReadOnlyCollectPolicy");
+    assert_eq!(policy["Type"], "AWS::IAM::ManagedPolicy");
+    assert_eq!(
+        policy["Properties"]["PolicyDocument"], file,
+        "ReadOnlyCollectPolicy's PolicyDocument must be exactly infra/iam/podreach-read-only.json \
+         (the policy users attach for the CLI); change both together"
+    );
+    // The file is read-only: every action describes or lists.
+    for statement in statements(&file) {
+        assert_eq!(statement["Effect"], "Allow");
+        for action in actions(statement) {
+            let verb = action.split_once(':').map_or("", |(_, verb)| verb);
+            assert!(
+                verb.starts_with("Describe") || verb.starts_with("List"),
+                "the read-only policy grants {action}, which is not a Describe or List action"
+            );
+        }
+    }
+}
+
+#[test]
+fn no_wildcard_actions_and_publish_only_to_the_topic() {
+    let template = Template::load();
+    let mut publishers = BTreeSet::new();
+    for (name, document) in template.policy_documents() {
+        for statement in statements(document) {
+            assert!(
+                statement.get("NotAction").is_none() && statement.get("NotResource").is_none(),
+                "{name}: NotAction/NotResource grant everything else; name actions and resources"
+            );
+            if statement["Effect"] != "Allow" {
+                continue;
+            }
+            let statement_actions = actions(statement);
+            for action in &statement_actions {
+                let (service, verb) = action
+                    .split_once(':')
+                    .unwrap_or_else(|| fail(&format!("{name}: {action} has no service prefix")));
+                assert!(
+                    !service.is_empty()
+                        && !verb.is_empty()
+                        && !action.contains('*')
+                        && !action.contains('?'),
+                    "{name}: action {action} is a wildcard; list the exact actions"
+                );
+            }
+            let resources = as_list(&statement["Resource"]);
+            if resources.iter().any(|r| *r == "*") {
+                for action in &statement_actions {
+                    assert!(
+                        STAR_RESOURCE_ACTIONS.contains(&action.as_str()),
+                        "{name}: {action} is granted on Resource \"*\"; scope it to a resource"
+                    );
+                }
+            }
+            if statement_actions.iter().any(|a| a.starts_with("sns:")) {
+                assert_eq!(
+                    statement_actions,
+                    ["sns:Publish"],
+                    "{name}: the only SNS action is sns:Publish"
+                );
+                assert_eq!(
+                    resources,
+                    [&json!({"Ref": "FindingsTopic"})],
+                    "{name}: sns:Publish only on FindingsTopic"
+                );
+                publishers.insert(name.clone());
+            }
+        }
+    }
+    assert_eq!(
+        publishers,
+        BTreeSet::from([
+            "OnChangeRole/run".to_owned(),
+            "ScheduledAuditRole/run".to_owned()
+        ]),
+        "exactly the two function roles may publish"
+    );
+}
+
+#[test]
+fn each_function_role_has_exactly_what_its_function_needs() {
+    let template = Template::load();
+    for (function, _, log_group, role_name, _) in FUNCTIONS {
+        let role = template.resource(role_name);
+        assert_eq!(role["Type"], "AWS::IAM::Role");
+        let properties = &role["Properties"];
+        assert_eq!(
+            properties["AssumeRolePolicyDocument"]["Statement"],
+            json!([{
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole"
+            }]),
+            "{role_name} is assumable by Lambda only"
+        );
+        assert_eq!(
+            properties["ManagedPolicyArns"],
+            json!([{"Ref": "ReadOnlyCollectPolicy"}]),
+            "{role_name}: the shared read-only policy and no AWS managed policy"
+        );
+        let policies = properties["Policies"]
+            .as_array()
+            .expect("inline Policies list");
+        assert_eq!(policies.len(), 1, "{role_name}: one inline policy");
+        let granted: Vec<(Vec<String>, Value)> = statements(&policies[0]["PolicyDocument"])
+            .iter()
+            .map(|s| {
+                assert_eq!(s["Effect"], "Allow");
+                (actions(s), s["Resource"].clone())
+            })
+            .collect();
+        assert_eq!(
+            granted,
+            vec![
+                (
+                    vec![
+                        "logs:CreateLogStream".to_owned(),
+                        "logs:PutLogEvents".to_owned()
+                    ],
+                    json!({"Fn::GetAtt": [log_group, "Arn"]})
+                ),
+                (
+                    vec!["sns:Publish".to_owned()],
+                    json!({"Ref": "FindingsTopic"})
+                ),
+                (
+                    vec!["sqs:SendMessage".to_owned()],
+                    json!({"Fn::GetAtt": ["FailedEventsQueue", "Arn"]})
+                ),
+            ],
+            "{role_name}: writes {function}'s own logs, publishes findings, sends failed \
+             invocations to the queue; nothing else"
+        );
+    }
+}
+
+#[test]
+fn every_function_runs_its_cargo_lambda_binary_on_provided_al2023() {
+    let template = Template::load();
+    for (function, binary, log_group, role, timeout) in FUNCTIONS {
+        let resource = template.resource(function);
+        assert_eq!(resource["Type"], "AWS::Serverless::Function");
+        assert_eq!(
+            resource["Metadata"],
+            json!({"BuildMethod": "rust-cargolambda", "BuildProperties": {"Binary": binary}}),
+            "{function} is built from the cargo binary {binary}"
+        );
+        let p = &resource["Properties"];
+        assert_eq!(
+            p["CodeUri"], "..",
+            "{function} builds from the workspace root"
+        );
+        assert_eq!(p["Handler"], "bootstrap");
+        assert_eq!(p["Runtime"], "provided.al2023");
+        assert_eq!(p["Architectures"], json!([{"Ref": "Architecture"}]));
+        assert_eq!(p["MemorySize"], 512);
+        assert_eq!(p["Timeout"], timeout);
+        assert_eq!(p["Role"], json!({"Fn::GetAtt": [role, "Arn"]}));
+        assert!(
+            p.get("Policies").is_none(),
+            "{function}: permissions live in {role} only"
+        );
+        assert_eq!(
+            p["FunctionName"],
+            json!({"Fn::Sub": format!("${{AWS::StackName}}-{binary}")})
+        );
+        assert_eq!(
+            p["ReservedConcurrentExecutions"],
+            json!({"Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}),
+            "{function}'s concurrency is capped by the ReservedConcurrency parameter"
+        );
+        assert_eq!(
+            p["LoggingConfig"],
+            json!({"LogFormat": "JSON", "LogGroup": {"Ref": log_group}})
+        );
+        assert_eq!(
+            p["Environment"]["Variables"],
+            json!({
+                "TOPIC_ARN": {"Ref": "FindingsTopic"},
+                "MESSAGE_FORMAT": {"Ref": "MessageFormat"},
+                "DRY_RUN": {"Ref": "DryRun"},
+                "MIN_SEVERITY": {"Ref": "MinSeverity"},
+                "CLUSTERS": {"Ref": "Clusters"},
+                "MAX_CONCURRENCY": "4",
+                "RUST_LOG": "info"
+            }),
+            "{function}'s environment"
+        );
+        let group = template.resource(log_group);
+        assert_eq!(group["Type"], "AWS::Logs::LogGroup");
+        assert_eq!(
+            group["Properties"],
+            json!({
+                "LogGroupName": {"Fn::Sub": format!("/aws/lambda/${{AWS::StackName}}-{binary}")},
+                "RetentionInDays": {"Ref": "LogRetentionDays"}
+            }),
+            "{log_group} is the function's /aws/lambda/ group, with retention"
+        );
+    }
+}
+
+#[test]
+fn reserved_concurrency_zero_leaves_the_functions_unreserved() {
+    let template = Template::load();
+    assert_eq!(
+        template.root["Conditions"]["HasReservedConcurrency"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "ReservedConcurrency"}, "0"]}]}),
+        "Ref of a Number parameter is a string, so compare with \"0\""
+    );
+    assert_eq!(
+        template.root["Parameters"]["ReservedConcurrency"]["MinValue"],
+        0
+    );
+}
+
+#[test]
+fn failed_invocations_retry_once_then_go_to_the_dead_letter_queue() {
+    let template = Template::load();
+    let configs = template.resources_of_type("AWS::Lambda::EventInvokeConfig");
+    let configured: BTreeSet<String> = configs
+        .iter()
+        .map(|(name, config)| {
+            let p = &config["Properties"];
+            assert_eq!(p["MaximumRetryAttempts"], 1, "{name}");
+            assert_eq!(p["MaximumEventAgeInSeconds"], 3600, "{name}");
+            assert_eq!(p["Qualifier"], "$LATEST", "{name}");
+            assert_eq!(
+                p["DestinationConfig"],
+                json!({"OnFailure": {"Destination": {"Fn::GetAtt": ["FailedEventsQueue", "Arn"]}}}),
+                "{name}"
+            );
+            p["FunctionName"].to_string()
+        })
+        .collect();
+    assert_eq!(
+        configured,
+        BTreeSet::from([
+            json!({"Ref": "OnChange"}).to_string(),
+            json!({"Ref": "ScheduledAudit"}).to_string()
+        ]),
+        "both functions have an EventInvokeConfig"
+    );
+    let queue = template.resource("FailedEventsQueue");
+    assert_eq!(queue["Type"], "AWS::SQS::Queue");
+    assert_eq!(queue["Properties"]["SqsManagedSseEnabled"], true);
+    assert_eq!(
+        queue["Properties"]["MessageRetentionPeriod"], 1_209_600,
+        "14 days"
+    );
+}
+
+#[test]
+fn every_rule_targets_the_intended_function() {
+    let template = Template::load();
+    let rules = template.resources_of_type("AWS::Events::Rule");
+    let names: BTreeSet<&str> = rules.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        RULES.iter().map(|(rule, _)| *rule).collect::<BTreeSet<_>>(),
+        "the template's rules are exactly those this test knows"
+    );
+    let permissions = template.resources_of_type("AWS::Lambda::Permission");
+    for (rule_name, function) in RULES {
+        let p = &template.resource(rule_name)["Properties"];
+        assert_eq!(p["State"], "ENABLED", "{rule_name}");
+        assert_eq!(
+            p["Targets"],
+            json!([{
+                "Id": target_id(function),
+                "Arn": {"Fn::GetAtt": [function, "Arn"]},
+                "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
+                "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["FailedEventsQueue", "Arn"]}}
+            }]),
+            "{rule_name} has one target, {function}, with a retry policy and the dead-letter queue"
+        );
+        if rule_name == "Schedule" {
+            assert_eq!(
+                p["ScheduleExpression"],
+                json!({"Ref": "ScheduleExpression"})
+            );
+            assert!(
+                p.get("EventPattern").is_none(),
+                "the schedule rule has no pattern"
+            );
+        } else {
+            assert!(
+                p.get("ScheduleExpression").is_none(),
+                "{rule_name} is a pattern rule"
+            );
+            assert!(
+                p["EventPattern"].is_object(),
+                "{rule_name} has an EventPattern"
+            );
+        }
+        let bus = if rule_name == "PodScaling" {
+            json!({"Ref": "EventBusName"})
+        } else {
+            Value::Null
+        };
+        assert_eq!(
+            p.get("EventBusName").cloned().unwrap_or(Value::Null),
+            bus,
+            "{rule_name}: only the Kubernetes rule listens on the EventBusName bus; the others on \
+             the default bus, where AWS services put their events"
+        );
+        let allowed: Vec<&&String> = permissions
+            .iter()
+            .filter(|(_, permission)| {
+                permission["Properties"]["SourceArn"] == json!({"Fn::GetAtt": [rule_name, "Arn"]})
+            })
+            .map(|(name, permission)| {
+                assert_eq!(
+                    permission["Properties"],
+                    json!({
+                        "FunctionName": {"Fn::GetAtt": [function, "Arn"]},
+                        "Action": "lambda:InvokeFunction",
+                        "Principal": "events.amazonaws.com",
+                        "SourceArn": {"Fn::GetAtt": [rule_name, "Arn"]}
+                    }),
+                    "{name}"
+                );
+                name
+            })
+            .collect();
+        assert_eq!(
+            allowed.len(),
+            1,
+            "{rule_name} needs exactly one lambda:InvokeFunction permission on {function}"
+        );
+    }
+    assert_eq!(
+        permissions.len(),
+        RULES.len(),
+        "no invoke permission without a rule"
+    );
+
+    let queue_policy = template.resource("FailedEventsQueuePolicy");
+    let statement = &statements(&queue_policy["Properties"]["PolicyDocument"])[0];
+    assert_eq!(
+        statement["Principal"],
+        json!({"Service": "events.amazonaws.com"})
+    );
+    assert_eq!(statement["Action"], "sqs:SendMessage");
+    let sources: BTreeSet<String> = as_list(&statement["Condition"]["ArnEquals"]["aws:SourceArn"])
+        .into_iter()
+        .map(Value::to_string)
+        .collect();
+    assert_eq!(
+        sources,
+        RULES
+            .iter()
+            .map(|(rule, _)| json!({"Fn::GetAtt": [rule, "Arn"]}).to_string())
+            .collect::<BTreeSet<_>>(),
+        "the queue accepts dead letters from exactly the stack's rules"
+    );
+}
+
+#[test]
+fn slack_channel_exists_only_with_both_ids_and_can_run_nothing() {
+    let template = Template::load();
+    assert_eq!(
+        template.root["Conditions"]["HasSlack"],
+        json!({"Fn::And": [
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "SlackWorkspaceId"}, ""]}]},
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "SlackChannelId"}, ""]}]}
+        ]})
+    );
+    let channel = template.resource("SlackChannel");
+    assert_eq!(channel["Type"], "AWS::Chatbot::SlackChannelConfiguration");
+    assert_eq!(channel["Condition"], "HasSlack");
+    let p = &channel["Properties"];
+    assert_eq!(p["SnsTopicArns"], json!([{"Ref": "FindingsTopic"}]));
+    assert_eq!(
+        p["IamRoleArn"],
+        json!({"Fn::GetAtt": ["SlackChannelRole", "Arn"]})
+    );
+    assert_eq!(
+        p["GuardrailPolicies"],
+        json!([{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSDenyAll"}])
+    );
+    assert_eq!(p["LoggingLevel"], "ERROR");
+    assert_eq!(p["UserRoleRequired"], false);
+
+    let role = template.resource("SlackChannelRole");
+    assert_eq!(role["Condition"], "HasSlack");
+    assert_eq!(
+        role["Properties"]["AssumeRolePolicyDocument"]["Statement"],
+        json!([{
+            "Effect": "Allow",
+            "Principal": {"Service": "chatbot.amazonaws.com"},
+            "Action": "sts:AssumeRole"
+        }])
+    );
+    for key in ["Policies", "ManagedPolicyArns", "PermissionsBoundary"] {
+        assert!(
+            role["Properties"].get(key).is_none(),
+            "the Chatbot role needs no permissions to deliver notifications ({key})"
+        );
+    }
+}
+
+#[test]
+fn parameters_have_the_documented_defaults() {
+    let template = Template::load();
+    let parameters = &template.root["Parameters"];
+    let expected = [
+        ("Architecture", json!("arm64")),
+        ("Clusters", json!("")),
+        ("MessageFormat", json!("chatbot")),
+        ("DryRun", json!("false")),
+        ("MinSeverity", json!("MEDIUM")),
+        ("ScheduleExpression", json!("rate(6 hours)")),
+        ("SlackWorkspaceId", json!("")),
+        ("SlackChannelId", json!("")),
+        ("LogRetentionDays", json!(30)),
+        ("ReservedConcurrency", json!(2)),
+        ("EventBusName", json!("default")),
+    ];
+    let names: BTreeSet<&str> = parameters
+        .as_object()
+        .expect("Parameters")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        names,
+        expected
+            .iter()
+            .map(|(name, _)| *name)
+            .collect::<BTreeSet<_>>(),
+        "the documented parameters"
+    );
+    for (name, default) in expected {
+        assert_eq!(parameters[name]["Default"], default, "{name}'s default");
+    }
+    assert_eq!(
+        parameters["Architecture"]["AllowedValues"],
+        json!(["arm64", "x86_64"])
+    );
+    assert_eq!(
+        parameters["MessageFormat"]["AllowedValues"],
+        json!(["json", "chatbot"])
+    );
+    assert_eq!(
+        parameters["DryRun"]["AllowedValues"],
+        json!(["true", "false"])
+    );
+    assert_eq!(
+        parameters["MinSeverity"]["AllowedValues"],
+        json!(["LOW", "MEDIUM", "HIGH", "CRITICAL"])
+    );
+}
+
+#[test]
+fn outputs_name_the_topic_the_queue_and_the_functions() {
+    let template = Template::load();
+    let outputs = &template.root["Outputs"];
+    for (output, value) in [
+        ("FindingsTopicArn", json!({"Ref": "FindingsTopic"})),
+        ("FailedEventsQueueUrl", json!({"Ref": "FailedEventsQueue"})),
+        ("OnChangeFunctionName", json!({"Ref": "OnChange"})),
+        (
+            "ScheduledAuditFunctionName",
+            json!({"Ref": "ScheduledAudit"}),
+        ),
+    ] {
+        assert_eq!(outputs[output]["Value"], value, "output {output}");
+    }
+}
+
+#[test]
+fn yaml_short_tags_become_cloudformation_long_form() {
+    let yaml = "a: !Ref X\nb: !GetAtt R.Arn\nc: !Sub 'x-${Y}'\nd: !If [C, 1, !Ref AWS::NoValue]\n\
+                e: !Not [!Equals [!Ref P, '']]\nf: !Condition C\n";
+    let value = yaml_to_json(serde_yaml_ng::from_str(yaml).expect("test YAML parses"));
+    assert_eq!(
+        value,
+        json!({
+            "a": {"Ref": "X"},
+            "b": {"Fn::GetAtt": ["R", "Arn"]},
+            "c": {"Fn::Sub": "x-${Y}"},
+            "d": {"Fn::If": ["C", 1, {"Ref": "AWS::NoValue"}]},
+            "e": {"Fn::Not": [{"Fn::Equals": [{"Ref": "P"}, ""]}]},
+            "f": {"Condition": "C"}
+        })
+    );
+}
+
+// --- helpers ------------------------------------------------------------------------------------
+
+/// `infra/template.yaml` in CloudFormation's long JSON form.
+#[derive(Debug)]
+struct Template {
+    root: Value,
+}
+
+impl Template {
+    fn load() -> Template {
+        let path = repo_root().join("infra/template.yaml");
+        let text = std::fs::read_to_string(&path).expect("infra/template.yaml is readable");
+        let yaml: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(&text).expect("infra/template.yaml is YAML");
+        Template {
+            root: yaml_to_json(yaml),
+        }
+    }
+
+    fn resource(&self, name: &str) -> &Value {
+        self.root["Resources"]
+            .get(name)
+            .unwrap_or_else(|| fail(&format!("infra/template.yaml has no resource {name}")))
+    }
+
+    fn resources_of_type(&self, kind: &str) -> Vec<(&String, &Value)> {
+        self.root["Resources"]
+            .as_object()
+            .expect("Resources is a mapping")
+            .iter()
+            .filter(|(_, resource)| resource["Type"] == kind)
+            .collect()
+    }
+
+    /// Every identity and resource policy of the template (not trust policies), named
+    /// `Resource` or `Role/PolicyName`.
+    fn policy_documents(&self) -> Vec<(String, &Value)> {
+        let mut documents = Vec::new();
+        for (name, resource) in self.root["Resources"]
+            .as_object()
+            .expect("Resources is a mapping")
+        {
+            let p = &resource["Properties"];
+            match resource["Type"].as_str() {
+                Some("AWS::IAM::Role") => {
+                    for policy in p["Policies"].as_array().into_iter().flatten() {
+                        let policy_name = policy["PolicyName"].as_str().unwrap_or("?");
+                        documents
+                            .push((format!("{name}/{policy_name}"), &policy["PolicyDocument"]));
+                    }
+                }
+                Some("AWS::IAM::ManagedPolicy" | "AWS::IAM::Policy") => {
+                    documents.push((name.clone(), &p["PolicyDocument"]));
+                }
+                Some("AWS::SQS::QueuePolicy" | "AWS::SNS::TopicPolicy") => {
+                    documents.push((name.clone(), &p["PolicyDocument"]));
+                }
+                Some("AWS::Serverless::Function") => {
+                    assert!(
+                        p.get("Policies").is_none(),
+                        "{name}: SAM policy templates hide their actions; use the role"
+                    );
+                }
+                _ => {}
+            }
+        }
+        assert!(documents.len() >= 4, "found the policies of the template");
+        documents
+    }
+}
+
+/// Converts YAML to JSON, turning CloudFormation's short tags into their long form.
+fn yaml_to_json(value: serde_yaml_ng::Value) -> Value {
+    use serde_yaml_ng::Value as Yaml;
+    match value {
+        Yaml::Null => Value::Null,
+        Yaml::Bool(b) => Value::Bool(b),
+        Yaml::Number(n) => {
+            if let Some(i) = n.as_u64() {
+                json!(i)
+            } else if let Some(i) = n.as_i64() {
+                json!(i)
+            } else {
+                json!(n.as_f64().expect("a YAML number is an integer or a float"))
+            }
+        }
+        Yaml::String(s) => Value::String(s),
+        Yaml::Sequence(items) => Value::Array(items.into_iter().map(yaml_to_json).collect()),
+        Yaml::Mapping(mapping) => Value::Object(
+            mapping
+                .into_iter()
+                .map(|(key, value)| {
+                    let key = match key {
+                        Yaml::String(s) => s,
+                        other => fail(&format!("a mapping key is not a string: {other:?}")),
+                    };
+                    (key, yaml_to_json(value))
+                })
+                .collect(),
+        ),
+        Yaml::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            let inner = yaml_to_json(tagged.value);
+            match (name, inner) {
+                ("Ref", inner) => json!({ "Ref": inner }),
+                ("Condition", inner) => json!({ "Condition": inner }),
+                ("GetAtt", Value::String(dotted)) => {
+                    let (resource, attribute) = dotted
+                        .split_once('.')
+                        .unwrap_or_else(|| fail(&format!("!GetAtt {dotted} has no attribute")));
+                    json!({ "Fn::GetAtt": [resource, attribute] })
+                }
+                (function, inner) => json!({ format!("Fn::{function}"): inner }),
+            }
+        }
+    }
+}
+
+fn statements(document: &Value) -> Vec<&Value> {
+    as_list(&document["Statement"])
+}
+
+/// The statement's actions (`Action` is a string or a list).
+fn actions(statement: &Value) -> Vec<String> {
+    as_list(&statement["Action"])
+        .into_iter()
+        .map(|a| {
+            a.as_str()
+                .unwrap_or_else(|| fail(&format!("an Action is not a string: {a}")))
+                .to_owned()
+        })
+        .collect()
+}
+
+/// A policy field that may be one value or a list of values.
+fn as_list(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Array(items) => items.iter().collect(),
+        Value::Null => Vec::new(),
+        one => vec![one],
+    }
+}
+
+/// The target id of a rule: the function's binary name.
+fn target_id(function: &str) -> &'static str {
+    FUNCTIONS
+        .iter()
+        .find(|(name, ..)| *name == function)
+        .map(|(_, binary, ..)| *binary)
+        .unwrap_or_else(|| fail(&format!("unknown function {function}")))
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate lives in <repo>/tests")
+        .to_path_buf()
+}
+
+/// Fails the test with `message`.
+#[allow(
+    clippy::panic,
+    reason = "test helper: a template that lacks what the test looks for fails the test"
+)]
+fn fail(message: &str) -> ! {
+    panic!("{message}")
+}
