@@ -16,12 +16,14 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 /// The rules and the function each one invokes.
+/// The rules and their one target: change events go to the debounce queue that OnChange reads
+/// in batches; the schedule invokes ScheduledAudit directly.
 const RULES: [(&str, &str); 6] = [
-    ("Ec2NetworkChanges", "OnChange"),
-    ("EksChanges", "OnChange"),
-    ("InstanceStateChanges", "OnChange"),
-    ("AutoScalingLaunches", "OnChange"),
-    ("PodScaling", "OnChange"),
+    ("Ec2NetworkChanges", "ChangeEventsQueue"),
+    ("EksChanges", "ChangeEventsQueue"),
+    ("InstanceStateChanges", "ChangeEventsQueue"),
+    ("AutoScalingLaunches", "ChangeEventsQueue"),
+    ("PodScaling", "ChangeEventsQueue"),
     ("Schedule", "ScheduledAudit"),
 ];
 
@@ -232,13 +234,25 @@ fn each_function_role_has_exactly_what_its_function_needs() {
                     vec!["sns:Publish".to_owned()],
                     json!({"Ref": "FindingsTopic"})
                 ),
-                (
-                    vec!["sqs:SendMessage".to_owned()],
-                    json!({"Fn::GetAtt": ["FailedEventsQueue", "Arn"]})
-                ),
+                if function == "OnChange" {
+                    (
+                        vec![
+                            "sqs:ReceiveMessage".to_owned(),
+                            "sqs:DeleteMessage".to_owned(),
+                            "sqs:GetQueueAttributes".to_owned(),
+                        ],
+                        json!({"Fn::GetAtt": ["ChangeEventsQueue", "Arn"]}),
+                    )
+                } else {
+                    (
+                        vec!["sqs:SendMessage".to_owned()],
+                        json!({"Fn::GetAtt": ["FailedEventsQueue", "Arn"]}),
+                    )
+                },
             ],
-            "{role_name}: writes {function}'s own logs, publishes findings, sends failed \
-             invocations to the queue; nothing else"
+            "{role_name}: writes {function}'s own logs, publishes findings, and either reads the \
+             change-event batches (OnChange) or sends failed invocations to the dead-letter \
+             queue (ScheduledAudit); nothing else"
         );
     }
 }
@@ -343,11 +357,28 @@ fn failed_invocations_retry_once_then_go_to_the_dead_letter_queue() {
         .collect();
     assert_eq!(
         configured,
-        BTreeSet::from([
-            json!({"Ref": "OnChange"}).to_string(),
-            json!({"Ref": "ScheduledAudit"}).to_string()
-        ]),
-        "both functions have an EventInvokeConfig"
+        BTreeSet::from([json!({"Ref": "ScheduledAudit"}).to_string()]),
+        "ScheduledAudit, invoked asynchronously, has an EventInvokeConfig; OnChange reads a queue"
+    );
+    // OnChange: batches from the debounce queue, partial batch failures, redrive after 3 tries.
+    let events = &template.resource("OnChange")["Properties"]["Events"];
+    assert_eq!(
+        events,
+        &json!({"ChangeEvents": {"Type": "SQS", "Properties": {
+            "Queue": {"Fn::GetAtt": ["ChangeEventsQueue", "Arn"]},
+            "BatchSize": 100,
+            "MaximumBatchingWindowInSeconds": {"Ref": "DebounceSeconds"},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"]
+        }}})
+    );
+    let changes = &template.resource("ChangeEventsQueue")["Properties"];
+    assert_eq!(
+        changes["RedrivePolicy"],
+        json!({"deadLetterTargetArn": {"Fn::GetAtt": ["FailedEventsQueue", "Arn"]}, "maxReceiveCount": 3})
+    );
+    assert_eq!(
+        changes["VisibilityTimeout"], 720,
+        "six times OnChange's timeout"
     );
     let queue = template.resource("FailedEventsQueue");
     assert_eq!(queue["Type"], "AWS::SQS::Queue");
@@ -372,10 +403,15 @@ fn every_rule_targets_the_intended_function() {
     for (rule_name, function) in RULES {
         let p = &template.resource(rule_name)["Properties"];
         assert_eq!(p["State"], "ENABLED", "{rule_name}");
+        let id = if function == "ChangeEventsQueue" {
+            "change-events"
+        } else {
+            target_id(function)
+        };
         assert_eq!(
             p["Targets"],
             json!([{
-                "Id": target_id(function),
+                "Id": id,
                 "Arn": {"Fn::GetAtt": [function, "Arn"]},
                 "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
                 "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["FailedEventsQueue", "Arn"]}}
@@ -431,16 +467,33 @@ fn every_rule_targets_the_intended_function() {
                 name
             })
             .collect();
+        let expected = usize::from(function != "ChangeEventsQueue");
         assert_eq!(
             allowed.len(),
-            1,
-            "{rule_name} needs exactly one lambda:InvokeFunction permission on {function}"
+            expected,
+            "{rule_name} needs exactly {expected} lambda:InvokeFunction permission on {function}"
         );
     }
     assert_eq!(
         permissions.len(),
-        RULES.len(),
-        "no invoke permission without a rule"
+        1,
+        "no invoke permission but the schedule's"
+    );
+    let change_policy = template.resource("ChangeEventsQueuePolicy");
+    let statement = &statements(&change_policy["Properties"]["PolicyDocument"])[0];
+    assert_eq!(statement["Action"], "sqs:SendMessage");
+    let sources: BTreeSet<String> = as_list(&statement["Condition"]["ArnEquals"]["aws:SourceArn"])
+        .into_iter()
+        .map(Value::to_string)
+        .collect();
+    assert_eq!(
+        sources,
+        RULES
+            .iter()
+            .filter(|(_, target)| *target == "ChangeEventsQueue")
+            .map(|(rule, _)| json!({"Fn::GetAtt": [rule, "Arn"]}).to_string())
+            .collect::<BTreeSet<_>>(),
+        "the change queue accepts events from exactly the change rules"
     );
 
     let queue_policy = template.resource("FailedEventsQueuePolicy");
@@ -524,6 +577,7 @@ fn parameters_have_the_documented_defaults() {
         ("LogRetentionDays", json!(30)),
         ("ReservedConcurrency", json!(2)),
         ("EventBusName", json!("default")),
+        ("DebounceSeconds", json!(60)),
     ];
     let names: BTreeSet<&str> = parameters
         .as_object()

@@ -59,6 +59,37 @@ pub enum Scope {
     RouteTables(Vec<String>),
     /// The clusters in the VPCs on either side of these peering connections.
     Peerings(Vec<String>),
+    /// Everything any of these scopes covers (a batch of events, audited once).
+    Union(Vec<Scope>),
+}
+
+impl Scope {
+    /// The union of `scopes`, flattened; `AllClusters` absorbs everything.
+    pub fn union(scopes: Vec<Scope>) -> Scope {
+        let mut flat = Vec::new();
+        for scope in scopes {
+            match scope {
+                Scope::AllClusters => return Scope::AllClusters,
+                Scope::Union(inner) => match Scope::union(inner) {
+                    Scope::AllClusters => return Scope::AllClusters,
+                    Scope::Union(inner) => flat.extend(inner),
+                    other => flat.push(other),
+                },
+                other => flat.push(other),
+            }
+        }
+        let mut unique: Vec<Scope> = Vec::with_capacity(flat.len());
+        for scope in flat {
+            if !unique.contains(&scope) {
+                unique.push(scope);
+            }
+        }
+        let mut flat = unique;
+        match flat.len() {
+            1 => flat.remove(0),
+            _ => Scope::Union(flat),
+        }
+    }
 }
 
 /// A scope resolved into clusters: by name, or every cluster of some VPCs.
@@ -107,6 +138,8 @@ pub trait Collect {
 pub struct Collection {
     pub files: Vec<SourceFile>,
     pub notes: CollectionNotes,
+    /// The clusters described (their files are under `clusters/<name>/`).
+    pub cluster_names: Vec<String>,
 }
 
 /// The file name of the collection note inside a snapshot.
@@ -127,15 +160,7 @@ impl Collection {
 
     /// The names of the clusters collected.
     pub fn clusters(&self) -> Vec<String> {
-        self.files
-            .iter()
-            .filter_map(|f| {
-                f.path
-                    .strip_prefix("clusters/")?
-                    .strip_suffix("/cluster.json")
-                    .map(str::to_owned)
-            })
-            .collect()
+        self.cluster_names.clone()
     }
 
     /// Audits the collection plus `extra` files (kubectl dumps, placed under `clusters/` so
@@ -327,7 +352,12 @@ impl Collect for Collector {
             .sort_by(|a, b| a.name.cmp(&b.name));
         let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         notes.stats = self.stats.reading().since(&before, elapsed);
-        Ok(Collection { files, notes })
+        let cluster_names = clusters.iter().map(|c| c.cluster.name.clone()).collect();
+        Ok(Collection {
+            files,
+            notes,
+            cluster_names,
+        })
     }
 }
 
@@ -562,6 +592,14 @@ impl Collector {
         let lookup = |f: ApiFailure| CollectError::Resolve(f);
         match scope {
             Scope::AllClusters => resolved.everything = true,
+            Scope::Union(scopes) => {
+                for scope in scopes {
+                    let more = Box::pin(self.resolve(scope, notes)).await?;
+                    resolved.names.extend(more.names);
+                    resolved.vpcs.extend(more.vpcs);
+                    resolved.everything |= more.everything;
+                }
+            }
             Scope::Clusters(names) => resolved.names.extend(names.iter().cloned()),
             Scope::Vpcs(vpcs) => resolved.vpcs.extend(vpcs.iter().cloned()),
             Scope::Enis(ids) => {

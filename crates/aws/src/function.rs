@@ -195,6 +195,97 @@ fn within_configured(scope: Scope, config: &FunctionConfig) -> Scope {
     }
 }
 
+/// `on-change`'s entry point: a batch of EventBridge events from the debounce queue (an SQS
+/// event, `{"Records": [...]}`), or one EventBridge event delivered directly.
+///
+/// A batch is audited once for the union of its events' scopes: when pods scale, every node's
+/// CNI assigns addresses within seconds, and one collection then serves dozens of events instead
+/// of spending the EC2 budget the CNI itself needs. The answer to a batch is Lambda's partial
+/// batch response: the records that could not be handled go back to the queue, and after its
+/// `maxReceiveCount` to the dead-letter queue.
+pub async fn on_change_invocation<C: Collect, P: Publish>(
+    payload: &Value,
+    config: &FunctionConfig,
+    region: &str,
+    collector: &C,
+    publisher: &P,
+) -> Result<Value, HandlerError> {
+    match payload.get("Records").and_then(Value::as_array) {
+        Some(records) => {
+            let failures = on_change_batch(records, config, region, collector, publisher).await;
+            Ok(serde_json::json!({
+                "batchItemFailures": failures
+                    .iter()
+                    .map(|id| serde_json::json!({"itemIdentifier": id}))
+                    .collect::<Vec<_>>()
+            }))
+        }
+        None => on_change(payload, config, region, collector, publisher)
+            .await
+            .map(|outcome| serde_json::to_value(outcome).unwrap_or_default()),
+    }
+}
+
+/// Handles SQS records whose bodies are EventBridge events; returns the failed message ids.
+async fn on_change_batch<C: Collect, P: Publish>(
+    records: &[Value],
+    config: &FunctionConfig,
+    region: &str,
+    collector: &C,
+    publisher: &P,
+) -> Vec<String> {
+    let mut failed = Vec::new();
+    let mut scopes = Vec::new();
+    let mut audited_ids = Vec::new();
+    let mut reasons = Vec::new();
+    let mut first_event = None;
+    for record in records {
+        let id = record
+            .get("messageId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let body = record
+            .get("body")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let decision = serde_json::from_str::<Value>(body)
+            .map_err(EventError::NotAnEvent)
+            .and_then(|event| {
+                let decision = trigger::decide(&event)?;
+                first_event.get_or_insert(event);
+                Ok(decision)
+            });
+        match decision {
+            Ok(Decision::Ignore(why)) => tracing::info!(message_id = %id, %why, "event ignored"),
+            Ok(Decision::Audit { scope, why }) => {
+                scopes.push(within_configured(scope, config));
+                reasons.push(why);
+                audited_ids.push(id);
+            }
+            Err(error) => {
+                tracing::error!(message_id = %id, error_type = error.error_type(), %error, "event rejected");
+                failed.push(id);
+            }
+        }
+    }
+    if scopes.is_empty() {
+        return failed;
+    }
+    let scope = Scope::union(scopes);
+    let why = format!("{} event(s): {}", reasons.len(), reasons.join("; "));
+    let event = first_event.unwrap_or(Value::Null);
+    if let Err(error) = audit_and_publish(
+        &event, scope, why, config, region, collector, publisher, false,
+    )
+    .await
+    {
+        tracing::error!(error_type = error.error_type(), %error, "batch failed");
+        failed.extend(audited_ids);
+    }
+    failed
+}
+
 /// `on-change`: one EventBridge event.
 pub async fn on_change<C: Collect, P: Publish>(
     event: &Value,

@@ -1,11 +1,12 @@
 //! `on-change`: re-audits the scope an EventBridge event touches and publishes its findings.
 //!
 //! Thin by design: logging, configuration and clients are set up once per process, then each
-//! event goes to `podreach_aws::function::on_change`. A failure is reported to Lambda with a
+//! invocation (a batch from the debounce queue, or one event) goes to
+//! `podreach_aws::function::on_change_invocation`. A failure is reported to Lambda with a
 //! typed `errorType` (`podreach.MalformedEvent`, `podreach.PublishFailed`, …) so the DLQ says why.
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use podreach_aws::function::{FunctionConfig, on_change};
+use podreach_aws::function::{FunctionConfig, on_change_invocation};
 use podreach_aws::publish::{DryRun, SnsPublisher};
 use podreach_aws::{Collector, CollectorSettings};
 use serde_json::Value;
@@ -28,13 +29,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let (config, region, collector, sns) = (&config, region.as_str(), &collector, &sns);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let outcome = if config.dry_run {
-            on_change(&event.payload, config, region, collector, &DryRun).await
+            on_change_invocation(&event.payload, config, region, collector, &DryRun).await
         } else {
-            on_change(&event.payload, config, region, collector, sns).await
+            on_change_invocation(&event.payload, config, region, collector, sns).await
         };
-        outcome
-            .map(|o| serde_json::to_value(o).unwrap_or_default())
-            .map_err(|e| Diagnostic {
+        outcome.map_err(|e| Diagnostic {
                 error_type: e.error_type().to_owned(),
                 error_message: e.to_string(),
             })

@@ -1,0 +1,242 @@
+//! The functions' handlers with the `Collect` and `Publish` capabilities replaced by doubles:
+//! which scope an event or a batch collects, what gets published, and what fails. The collector
+//! double answers with the bundled demo snapshot (clusters `shop` and `legacy`); the end-to-end
+//! tests run the same handlers against moto.
+
+use std::sync::Mutex;
+
+use podreach_aws::Scope;
+use podreach_aws::collect::{Collect, Collection};
+use podreach_aws::error::{ApiFailure, CollectError};
+use podreach_aws::function::{FunctionConfig, on_change, on_change_invocation, scheduled_audit};
+use podreach_aws::publish::{Message, Publish};
+use podreach_core::raw::CollectionNotes;
+use podreach_core::{SourceFile, demo};
+use serde_json::{Value, json};
+
+/// Answers every scope with the demo snapshot and records the scopes asked for.
+#[derive(Default)]
+struct DemoCollector {
+    scopes: Mutex<Vec<Scope>>,
+}
+
+impl Collect for DemoCollector {
+    async fn collect(&self, scope: &Scope) -> Result<Collection, CollectError> {
+        self.scopes
+            .lock()
+            .expect("not poisoned")
+            .push(scope.clone());
+        let files: Vec<SourceFile> = demo::files()
+            .into_iter()
+            .map(|f| SourceFile {
+                path: format!("clusters/{}", f.path),
+                text: f.text,
+            })
+            .collect();
+        Ok(Collection {
+            files,
+            notes: CollectionNotes::default(),
+            cluster_names: vec!["legacy".to_owned(), "shop".to_owned()],
+        })
+    }
+}
+
+/// Records messages; fails those whose subject contains `fail_on`.
+#[derive(Default)]
+struct RecordingPublisher {
+    sent: Mutex<Vec<Message>>,
+    fail_on: Option<&'static str>,
+}
+
+impl Publish for RecordingPublisher {
+    async fn publish(&self, message: &Message) -> Result<(), ApiFailure> {
+        if self.fail_on.is_some_and(|f| message.subject.contains(f)) {
+            return Err(ApiFailure {
+                action: "sns:Publish",
+                kind: podreach_aws::FailureKind::Throttled,
+                code: Some("Throttling".to_owned()),
+                message: "Rate exceeded".to_owned(),
+            });
+        }
+        self.sent
+            .lock()
+            .expect("not poisoned")
+            .push(message.clone());
+        Ok(())
+    }
+}
+
+fn config() -> FunctionConfig {
+    FunctionConfig::from_lookup(|name| match name {
+        "TOPIC_ARN" => Some("arn:aws:sns:eu-west-1:111122223333:podreach".to_owned()),
+        "MIN_SEVERITY" => Some("LOW".to_owned()),
+        _ => None,
+    })
+    .expect("a valid configuration")
+}
+
+fn sample(name: &str) -> Value {
+    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("the sample exists"))
+        .expect("the sample is JSON")
+}
+
+fn sqs_record(id: &str, body: &str) -> Value {
+    json!({
+        "messageId": id,
+        "receiptHandle": format!("AQEB{id}"),
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1764133200000"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:eu-west-1:111122223333:podreach-ChangeEventsQueue",
+        "awsRegion": "eu-west-1"
+    })
+}
+
+#[tokio::test]
+async fn an_addon_update_audits_its_cluster_and_publishes_each_finding_once() {
+    let (collector, publisher) = (DemoCollector::default(), RecordingPublisher::default());
+    let outcome = on_change(
+        &sample("eks-update-addon.json"),
+        &config(),
+        "eu-west-1",
+        &collector,
+        &publisher,
+    )
+    .await
+    .expect("handled");
+    assert_eq!(outcome.action, "audited");
+    assert_eq!(
+        *collector.scopes.lock().expect("not poisoned"),
+        [Scope::Clusters(vec!["shop".to_owned()])]
+    );
+    let sent = publisher.sent.lock().expect("not poisoned");
+    assert_eq!(sent.len(), outcome.published);
+    assert!(outcome.findings >= sent.len() && !sent.is_empty());
+    assert!(
+        sent.iter()
+            .all(|m| m.attributes["account"] == "111122223333")
+    );
+}
+
+#[tokio::test]
+async fn a_failed_call_collects_nothing() {
+    let (collector, publisher) = (DemoCollector::default(), RecordingPublisher::default());
+    let outcome = on_change(
+        &sample("invalid/ec2-attach-network-interface-failed.json"),
+        &config(),
+        "eu-west-1",
+        &collector,
+        &publisher,
+    )
+    .await
+    .expect("handled");
+    assert_eq!(outcome.action, "ignored");
+    assert!(collector.scopes.lock().expect("not poisoned").is_empty());
+    assert!(publisher.sent.lock().expect("not poisoned").is_empty());
+}
+
+#[tokio::test]
+async fn a_batch_is_audited_once_for_the_union_and_only_bad_records_fail() {
+    let (collector, publisher) = (DemoCollector::default(), RecordingPublisher::default());
+    let batch = json!({"Records": [
+        sqs_record("m-1", &sample("ec2-assign-private-ip-addresses.json").to_string()),
+        sqs_record("m-2", &sample("eks-update-addon.json").to_string()),
+        sqs_record("m-3", "{\"not\": \"an event\"}"),
+        sqs_record("m-4", &sample("invalid/ec2-attach-network-interface-failed.json").to_string()),
+        sqs_record("m-5", &sample("ec2-assign-private-ip-addresses.json").to_string()),
+    ]});
+    let answer = on_change_invocation(&batch, &config(), "eu-west-1", &collector, &publisher)
+        .await
+        .expect("a batch always gets a partial-failure answer");
+    assert_eq!(
+        answer,
+        json!({"batchItemFailures": [{"itemIdentifier": "m-3"}]})
+    );
+    let scopes = collector.scopes.lock().expect("not poisoned");
+    assert_eq!(
+        *scopes,
+        [Scope::Union(vec![
+            Scope::Enis(vec!["eni-0a1b2c3d4e5f6a002".to_owned()]),
+            Scope::Clusters(vec!["shop".to_owned()]),
+        ])],
+        "one collection for the whole batch"
+    );
+    let sent = publisher.sent.lock().expect("not poisoned");
+    let ids: std::collections::BTreeSet<&String> =
+        sent.iter().map(|m| &m.attributes["finding_id"]).collect();
+    assert_eq!(
+        ids.len(),
+        sent.len(),
+        "each finding is published once per batch"
+    );
+}
+
+#[tokio::test]
+async fn a_publish_failure_fails_the_batch_items_that_were_audited() {
+    let collector = DemoCollector::default();
+    let publisher = RecordingPublisher {
+        fail_on: Some("shop"),
+        ..RecordingPublisher::default()
+    };
+    let batch = json!({"Records": [
+        sqs_record("m-1", &sample("eks-update-addon.json").to_string()),
+        sqs_record("m-2", &sample("invalid/ec2-attach-network-interface-failed.json").to_string()),
+    ]});
+    let answer = on_change_invocation(&batch, &config(), "eu-west-1", &collector, &publisher)
+        .await
+        .expect("a partial-failure answer");
+    assert_eq!(
+        answer,
+        json!({"batchItemFailures": [{"itemIdentifier": "m-1"}]})
+    );
+}
+
+#[tokio::test]
+async fn a_single_malformed_event_is_a_typed_error() {
+    let (collector, publisher) = (DemoCollector::default(), RecordingPublisher::default());
+    let error = on_change_invocation(
+        &json!({"hello": "world"}),
+        &config(),
+        "eu-west-1",
+        &collector,
+        &publisher,
+    )
+    .await
+    .expect_err("not an event");
+    assert_eq!(error.error_type(), "podreach.MalformedEvent");
+}
+
+#[tokio::test]
+async fn the_schedule_publishes_findings_and_a_digest_for_the_configured_clusters() {
+    let (collector, publisher) = (DemoCollector::default(), RecordingPublisher::default());
+    let config = FunctionConfig::from_lookup(|name| match name {
+        "DRY_RUN" => Some("true".to_owned()),
+        "CLUSTERS" => Some("shop".to_owned()),
+        _ => None,
+    })
+    .expect("a valid configuration");
+    let outcome = scheduled_audit(
+        &sample("scheduled.json"),
+        &config,
+        "eu-west-1",
+        &collector,
+        &publisher,
+    )
+    .await
+    .expect("handled");
+    assert_eq!(
+        *collector.scopes.lock().expect("not poisoned"),
+        [Scope::Clusters(vec!["shop".to_owned()])]
+    );
+    let sent = publisher.sent.lock().expect("not poisoned");
+    assert_eq!(
+        sent.iter()
+            .filter(|m| m.attributes["kind"] == "digest")
+            .count(),
+        1
+    );
+    assert_eq!(outcome.published, sent.len());
+}
