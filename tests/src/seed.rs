@@ -947,8 +947,10 @@ const BULK_SUBNETS: [(&str, &str); 4] = [
 const BULK_INSTANCES: usize = 10;
 /// Secondary ENIs per node (device indexes 1..=3), before unattached ENIs make up the count.
 const BULK_SECONDARY_PER_INSTANCE: usize = 3;
-/// Requests in flight at once while seeding.
-const CONCURRENCY: usize = 8;
+/// Requests in flight at once while seeding: one. moto's EC2 backend is not safe for concurrent
+/// writes to one account (`AssignPrivateIpAddresses` while ENIs are being created fails with
+/// "RuntimeError: dictionary changed size during iteration" and an HTTP 500).
+const CONCURRENCY: usize = 1;
 
 /// The `slot`th block of three addresses (primary + two secondary) in bulk subnet `subnet`.
 fn bulk_ips(subnet: usize, slot: usize) -> Result<[String; 3], String> {

@@ -268,15 +268,9 @@ impl Collect for Collector {
         } else {
             resolved.names.iter().cloned().collect()
         };
-        let mut clusters = self.describe_clusters(&names, &mut notes).await;
-        if !resolved.everything {
-            clusters.retain(|c| {
-                resolved.names.contains(&c.cluster.name)
-                    || resolved
-                        .vpcs
-                        .contains(&c.cluster.resources_vpc_config.vpc_id)
-            });
-        }
+        let clusters = self
+            .describe_clusters(&names, Arc::new(resolved), &mut notes)
+            .await;
 
         // Clusters by VPC: each VPC is collected once however many clusters share it.
         let mut by_vpc: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -347,9 +341,14 @@ impl Collect for Collector {
         if !clusters.is_empty() {
             inputs.write(&mut files);
         }
+        // Tasks finish in any order; the note (and so the report) must not depend on it.
         notes
             .incomplete_clusters
             .sort_by(|a, b| a.name.cmp(&b.name));
+        notes.gaps.sort_by(|a, b| {
+            (&a.cluster, &a.action, &a.message).cmp(&(&b.cluster, &b.action, &b.message))
+        });
+        notes.gaps.dedup();
         let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         notes.stats = self.stats.reading().since(&before, elapsed);
         let cluster_names = clusters.iter().map(|c| c.cluster.name.clone()).collect();
@@ -732,17 +731,20 @@ impl Collector {
         }
     }
 
+    /// Describes the named clusters and keeps those in scope; only those get an add-on lookup.
     async fn describe_clusters(
         &self,
         names: &[String],
+        scope: Arc<Resolved>,
         notes: &mut CollectionNotes,
     ) -> Vec<DescribedCluster> {
         let mut set = JoinSet::new();
         for name in names {
             let this = self.clone();
             let name = name.clone();
+            let scope = scope.clone();
             set.spawn(async move {
-                let described = this.describe_cluster(&name).await;
+                let described = this.describe_cluster(&name, &scope).await;
                 (name, described)
             });
         }
@@ -757,7 +759,8 @@ impl Collector {
                 continue;
             };
             match described {
-                Ok((cluster, addon_gap)) => {
+                Ok(None) => {}
+                Ok(Some((cluster, addon_gap))) => {
                     if let Some(message) = addon_gap {
                         notes.gaps.push(message);
                     }
@@ -775,7 +778,8 @@ impl Collector {
     async fn describe_cluster(
         &self,
         name: &str,
-    ) -> Result<(DescribedCluster, Option<CollectionGap>), CollectionGap> {
+        scope: &Resolved,
+    ) -> Result<Option<(DescribedCluster, Option<CollectionGap>)>, CollectionGap> {
         let answer = {
             let _permit = self.permit().await;
             self.eks.describe_cluster().name(name).send().await
@@ -809,6 +813,12 @@ impl Collector {
                     action: Some("eks:DescribeCluster".to_owned()),
                     message: "the cluster names no VPC and none of its subnets exists".to_owned(),
                 })?;
+        }
+        let in_scope = scope.everything
+            || scope.names.contains(&cluster.name)
+            || scope.vpcs.contains(&cluster.resources_vpc_config.vpc_id);
+        if !in_scope {
+            return Ok(None);
         }
         let answer = {
             let _permit = self.permit().await;
@@ -852,7 +862,7 @@ impl Collector {
                 )
             }
         };
-        Ok((DescribedCluster { cluster, addon }, addon_gap))
+        Ok(Some((DescribedCluster { cluster, addon }, addon_gap)))
     }
 
     /// Every input of one cluster VPC; the independent queries run together.

@@ -305,11 +305,8 @@ pub fn cluster(c: &eks::Cluster) -> Result<raw::Cluster, MissingField> {
         arn: opt(c.arn()),
         version: opt(c.version()),
         resources_vpc_config: raw::ResourcesVpcConfig {
-            vpc_id: need(
-                vpc.and_then(|v| v.vpc_id()),
-                "EKS cluster",
-                "resourcesVpcConfig.vpcId",
-            )?,
+            // Empty when absent; the collector then finds the VPC from the subnets.
+            vpc_id: vpc.and_then(|v| v.vpc_id()).unwrap_or_default().to_owned(),
             subnet_ids: vpc.map(|v| v.subnet_ids().to_vec()).unwrap_or_default(),
             security_group_ids: vpc
                 .map(|v| v.security_group_ids().to_vec())
