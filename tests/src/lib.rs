@@ -4,8 +4,10 @@
 //! print) across the configuration axes that decide a pod's reachability beyond its VPC, so the
 //! differential test can run each through both the model and the kernel lab. [`moto`] runs a
 //! moto server (the AWS-compatible endpoint) for the live-collection and Lambda tests, and
-//! [`seed`] creates topologies in it through the real EC2 and EKS APIs.
+//! [`seed`] creates topologies in it through the real EC2 and EKS APIs; [`lambda`] holds what the
+//! function tests share (sample events for a moto account, SNS subscribers, the add-on mock).
 
+pub mod lambda;
 pub mod moto;
 pub mod scenario;
 pub mod seed;

@@ -324,15 +324,15 @@ pub fn digest_message(report: &Report, origin: &Origin, format: MessageFormat) -
         [
             ("severity", worst.map_or("NONE", |s| s.as_str()).to_owned()),
             ("kind", "digest".to_owned()),
-            (
-                "cluster",
-                report
-                    .clusters
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
+            // SNS rejects an empty attribute value: a region without clusters still gets its digest.
+            ("cluster", {
+                let names: Vec<&str> = report.clusters.iter().map(|c| c.name.as_str()).collect();
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(",")
+                }
+            }),
             ("finding_id", "digest".to_owned()),
         ],
     );

@@ -1,0 +1,967 @@
+//! The real bootstrap binaries (`target/debug/on-change`, `target/debug/scheduled-audit`) run as
+//! Lambda runs them: as a child process polling the Lambda Runtime API, which this test serves
+//! itself, against a moto account for EC2, EKS and SNS. It shows what unit tests of the handler
+//! cannot: that the binaries read their configuration from the environment Lambda sets, answer
+//! each invocation with a response or a typed error on the right endpoint, keep serving after an
+//! error, fail their initialisation visibly when `TOPIC_ARN` is missing, and link against a glibc
+//! no newer than Amazon Linux 2023's.
+//!
+//! The Runtime API server is a minimal HTTP/1.1 server written here on a tokio `TcpListener`
+//! (127.0.0.1, a free port): `GET /2018-06-01/runtime/invocation/next` blocks until the test
+//! queues an event, then answers it with the `Lambda-Runtime-Aws-Request-Id`,
+//! `-Deadline-Ms`, `-Invoked-Function-Arn` and `-Trace-Id` headers; `POST …/{id}/response`,
+//! `POST …/{id}/error` and `POST /2018-06-01/runtime/init/error` are recorded (the JSON body, and
+//! the `Lambda-Runtime-Function-Error-Type` header) for the test to read in order. Connections
+//! are kept alive as the runtime's pooled client expects.
+//!
+//! The child gets a clean environment: the Lambda variables (`AWS_LAMBDA_RUNTIME_API`,
+//! `AWS_LAMBDA_FUNCTION_NAME`, `…_MEMORY_SIZE=512`, `…_VERSION=$LATEST`,
+//! `AWS_LAMBDA_LOG_FORMAT=JSON`, `_HANDLER=bootstrap`), the moto account's endpoint, region and
+//! credentials, `AWS_EC2_METADATA_DISABLED=true`, a `HOME` and AWS config files that do not
+//! exist, and the function's own settings; a guard kills it when the test ends, also on failure.
+//! The binary's EKS client talks to moto without a mock, so `DescribeAddon` (no moto route)
+//! fails for every cluster and becomes a gap: the binaries audit without add-on settings.
+//!
+//! Needs moto in `<repo>/.venv` and the binaries built (`cargo build --workspace`); the glibc
+//! check needs `objdump` (binutils) and reads the `Version References` (`.gnu.version_r`) that
+//! `objdump -p` prints.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Mutex, mpsc};
+use tokio::task::JoinSet;
+
+use podreach_tests::{lambda, moto, seed};
+
+use moto::{Account, Moto};
+use seed::{SeededDemo, seed_demo};
+
+const PREFIX: &str = "/2018-06-01/runtime";
+/// How long an invocation of a binary may take (a collection against moto takes seconds).
+const INVOCATION_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a binary may take to exit after an initialisation error.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The newest glibc symbol version Amazon Linux 2023 (the `provided.al2023` runtime) has.
+const AL2023_GLIBC: (u32, u32) = (2, 34);
+
+/// What a binary reported to the Runtime API.
+#[derive(Debug, Clone, PartialEq)]
+enum Report {
+    Response {
+        request_id: String,
+        body: Value,
+    },
+    Error {
+        request_id: String,
+        body: Value,
+        /// `Lambda-Runtime-Function-Error-Type`, when sent.
+        error_type_header: Option<String>,
+    },
+    InitError {
+        body: Value,
+        error_type_header: Option<String>,
+    },
+}
+
+/// One queued invocation.
+#[derive(Debug)]
+struct Invocation {
+    request_id: String,
+    body: Vec<u8>,
+}
+
+/// State shared by the server's connections.
+#[derive(Debug)]
+struct Shared {
+    invocations: Mutex<mpsc::UnboundedReceiver<Invocation>>,
+    reports: mpsc::UnboundedSender<Report>,
+    /// `GET …/invocation/next` requests received.
+    polls: AtomicUsize,
+    function_arn: String,
+}
+
+/// The Runtime API server; stops (with its connections) when dropped.
+#[derive(Debug)]
+struct RuntimeApi {
+    address: String,
+    invocations: mpsc::UnboundedSender<Invocation>,
+    reports: mpsc::UnboundedReceiver<Report>,
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+    next_id: usize,
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl RuntimeApi {
+    async fn start(function_arn: String) -> RuntimeApi {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the Runtime API server to 127.0.0.1:0");
+        let address = listener
+            .local_addr()
+            .expect("the listener's address")
+            .to_string();
+        let (invocations, queued) = mpsc::unbounded_channel();
+        let (reported, reports) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            invocations: Mutex::new(queued),
+            reports: reported,
+            polls: AtomicUsize::new(0),
+            function_arn,
+        });
+        let server_shared = shared.clone();
+        let server = tokio::spawn(async move {
+            // Owning the connections here means aborting this task stops them too.
+            let mut connections = JoinSet::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                let shared = server_shared.clone();
+                connections.spawn(async move {
+                    // A reset is the child being killed at the end of a test.
+                    if let Err(e) = serve(stream, &shared).await
+                        && e.kind() != std::io::ErrorKind::ConnectionReset
+                    {
+                        eprintln!("runtime API connection: {e}");
+                    }
+                });
+            }
+        });
+        RuntimeApi {
+            address,
+            invocations,
+            reports,
+            shared,
+            server,
+            next_id: 0,
+        }
+    }
+
+    /// Queues an event; returns its request id.
+    fn invoke(&mut self, body: impl Into<Vec<u8>>) -> String {
+        self.next_id += 1;
+        let request_id = format!("00000000-0000-4000-8000-{:012}", self.next_id);
+        self.invocations
+            .send(Invocation {
+                request_id: request_id.clone(),
+                body: body.into(),
+            })
+            .expect("the Runtime API server is running");
+        request_id
+    }
+
+    fn polls(&self) -> usize {
+        self.shared.polls.load(Ordering::SeqCst)
+    }
+
+    /// The next report of `function`; fails the test when the process exits or nothing comes
+    /// within `within`.
+    async fn next_report(&mut self, function: &mut Function, within: Duration) -> Report {
+        let deadline = Instant::now() + within;
+        loop {
+            match tokio::time::timeout(Duration::from_millis(200), self.reports.recv()).await {
+                Ok(Some(report)) => return report,
+                Ok(None) => function.fail("the Runtime API server stopped"),
+                Err(_) => {}
+            }
+            if let Some(status) = function.exited() {
+                function.fail(&format!(
+                    "{} exited ({status}) while an invocation was pending",
+                    function.name
+                ));
+            }
+            if Instant::now() > deadline {
+                function.fail(&format!(
+                    "no report from {} within {} s",
+                    function.name,
+                    within.as_secs()
+                ));
+            }
+        }
+    }
+
+    /// Reports that arrived without waiting.
+    fn pending_reports(&mut self) -> Vec<Report> {
+        let mut reports = Vec::new();
+        while let Ok(report) = self.reports.try_recv() {
+            reports.push(report);
+        }
+        reports
+    }
+}
+
+/// One HTTP/1.1 request.
+#[derive(Debug)]
+struct Request {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn invalid(message: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, message)
+}
+
+/// Reads one request; `None` when the client closed the connection between requests.
+async fn read_request<R: AsyncBufReadExt + Unpin>(
+    reader: &mut R,
+) -> std::io::Result<Option<Request>> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).await? == 0 {
+        return Ok(None);
+    }
+    let mut parts = line.split_whitespace();
+    let (Some(method), Some(path), Some(_version)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(invalid(format!("not an HTTP request line: {line:?}")));
+    };
+    let (method, path) = (method.to_owned(), path.to_owned());
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).await? == 0 {
+            return Err(invalid(
+                "the connection closed inside the headers".to_owned(),
+            ));
+        }
+        let header = line.trim_end_matches(['\r', '\n']);
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header
+            .split_once(':')
+            .ok_or_else(|| invalid(format!("not a header: {header:?}")))?;
+        headers.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    let mut request = Request {
+        method,
+        path,
+        headers,
+        body: Vec::new(),
+    };
+    if let Some(length) = request.header("content-length") {
+        let length: usize = length
+            .parse()
+            .map_err(|_| invalid(format!("Content-Length {length:?}")))?;
+        request.body.resize(length, 0);
+        reader.read_exact(&mut request.body).await?;
+    } else if request
+        .header("transfer-encoding")
+        .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
+    {
+        loop {
+            line.clear();
+            reader.read_line(&mut line).await?;
+            let size = line.trim_end_matches(['\r', '\n']);
+            let size = size.split(';').next().unwrap_or_default();
+            let size = usize::from_str_radix(size.trim(), 16)
+                .map_err(|_| invalid(format!("chunk size {size:?}")))?;
+            if size == 0 {
+                // Trailers, then the empty line.
+                loop {
+                    line.clear();
+                    reader.read_line(&mut line).await?;
+                    if line.trim_end_matches(['\r', '\n']).is_empty() {
+                        break;
+                    }
+                }
+                break;
+            }
+            let start = request.body.len();
+            request.body.resize(start + size, 0);
+            reader.read_exact(&mut request.body[start..]).await?;
+            line.clear();
+            reader.read_line(&mut line).await?; // the CRLF after the chunk
+        }
+    }
+    Ok(Some(request))
+}
+
+/// Serves one connection until the client closes it.
+async fn serve(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    while let Some(request) = read_request(&mut reader).await? {
+        let (status, headers, body) = answer(&request, shared).await;
+        let mut head = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        write.write_all(head.as_bytes()).await?;
+        write.write_all(&body).await?;
+        write.flush().await?;
+        if request
+            .header("connection")
+            .is_some_and(|c| c.eq_ignore_ascii_case("close"))
+        {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn json_body(body: &[u8]) -> Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+}
+
+/// The Runtime API's answer to one request: status line, extra headers, body.
+async fn answer(
+    request: &Request,
+    shared: &Shared,
+) -> (&'static str, Vec<(&'static str, String)>, Vec<u8>) {
+    let accepted = || ("202 Accepted", Vec::new(), br#"{"status":"OK"}"#.to_vec());
+    let error_type_header = request
+        .header("lambda-runtime-function-error-type")
+        .map(str::to_owned);
+    let path = request.path.strip_prefix(PREFIX).unwrap_or_default();
+    match (request.method.as_str(), path) {
+        ("GET", "/invocation/next") => {
+            shared.polls.fetch_add(1, Ordering::SeqCst);
+            let next = shared.invocations.lock().await.recv().await;
+            let Some(invocation) = next else {
+                return ("500 Internal Server Error", Vec::new(), b"{}".to_vec());
+            };
+            let deadline = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis())
+                + INVOCATION_TIMEOUT.as_millis();
+            let trace = format!(
+                "Root=1-6745a1b2-{:024x};Parent={:016x};Sampled=0",
+                deadline, deadline
+            );
+            (
+                "200 OK",
+                vec![
+                    ("Lambda-Runtime-Aws-Request-Id", invocation.request_id),
+                    ("Lambda-Runtime-Deadline-Ms", deadline.to_string()),
+                    (
+                        "Lambda-Runtime-Invoked-Function-Arn",
+                        shared.function_arn.clone(),
+                    ),
+                    ("Lambda-Runtime-Trace-Id", trace),
+                ],
+                invocation.body,
+            )
+        }
+        ("POST", "/init/error") => {
+            let _ = shared.reports.send(Report::InitError {
+                body: json_body(&request.body),
+                error_type_header,
+            });
+            accepted()
+        }
+        ("POST", rest) if rest.starts_with("/invocation/") => {
+            let rest = &rest["/invocation/".len()..];
+            let report = if let Some(id) = rest.strip_suffix("/response") {
+                Report::Response {
+                    request_id: id.to_owned(),
+                    body: json_body(&request.body),
+                }
+            } else if let Some(id) = rest.strip_suffix("/error") {
+                Report::Error {
+                    request_id: id.to_owned(),
+                    body: json_body(&request.body),
+                    error_type_header,
+                }
+            } else {
+                return ("404 Not Found", Vec::new(), b"{}".to_vec());
+            };
+            let _ = shared.reports.send(report);
+            accepted()
+        }
+        _ => ("404 Not Found", Vec::new(), b"{}".to_vec()),
+    }
+}
+
+/// `<repo>/target/debug/<name>`, which must exist.
+fn binary(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/debug")
+        .join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the Lambda binaries first with `cargo build --workspace`",
+        path.display()
+    );
+    path
+}
+
+/// A running bootstrap binary; killed when dropped.
+#[derive(Debug)]
+struct Function {
+    name: String,
+    child: Child,
+    stdout: PathBuf,
+    stderr: PathBuf,
+    _scratch: tempfile::TempDir,
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        // Already exited is fine.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Function {
+    /// Starts `target/debug/<name>` against `api`, in `account`, with `settings`.
+    fn spawn(
+        name: &str,
+        api: &RuntimeApi,
+        account: &Account,
+        settings: &[(&str, &str)],
+    ) -> Function {
+        let scratch = tempfile::tempdir().expect("a scratch directory for the function");
+        let stdout = scratch.path().join("stdout.log");
+        let stderr = scratch.path().join("stderr.log");
+        let mut command = Command::new(binary(name));
+        command
+            .env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+            .env("AWS_LAMBDA_FUNCTION_NAME", format!("podreach-{name}"))
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
+            .env("_HANDLER", "bootstrap")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("HOME", scratch.path())
+            .env("AWS_CONFIG_FILE", scratch.path().join("no-config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                scratch.path().join("no-credentials"),
+            )
+            .envs(account.env())
+            .envs(settings.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).expect("create the stdout log"))
+            .stderr(std::fs::File::create(&stderr).expect("create the stderr log"));
+        let child = command.spawn().unwrap_or_else(|e| spawn_failed(name, &e));
+        Function {
+            name: name.to_owned(),
+            child,
+            stdout,
+            stderr,
+            _scratch: scratch,
+        }
+    }
+
+    fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("poll the function process")
+    }
+
+    async fn wait_for_exit(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.exited() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                self.fail(&format!(
+                    "{} did not exit within {} s",
+                    self.name,
+                    within.as_secs()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn logs(&self) -> String {
+        let tail = |path: &Path| {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(30)..].join("\n")
+        };
+        format!(
+            "--- stdout (last 30 lines) ---\n{}\n--- stderr (last 30 lines) ---\n{}",
+            tail(&self.stdout),
+            tail(&self.stderr)
+        )
+    }
+
+    #[allow(
+        clippy::panic,
+        reason = "test support: fails the test with the function's logs"
+    )]
+    fn fail(&self, message: &str) -> ! {
+        panic!("{message}\n{}", self.logs())
+    }
+}
+
+#[allow(
+    clippy::panic,
+    reason = "test support: a binary that cannot start fails the test"
+)]
+fn spawn_failed(name: &str, error: &std::io::Error) -> ! {
+    panic!("cannot start target/debug/{name}: {error}")
+}
+
+fn function_arn(account: &Account, name: &str) -> String {
+    format!(
+        "arn:aws:lambda:{}:{}:function:podreach-{name}",
+        lambda::region(account),
+        account.id
+    )
+}
+
+async fn seeded_account() -> (Account, SeededDemo) {
+    let account = Moto::shared().account().await;
+    let seeded = seed_demo(&account.config)
+        .await
+        .expect("the demo is recreated in moto");
+    lambda::give_clusters_their_vpc_ids(&account)
+        .await
+        .expect("moto's clusters name their VPC");
+    (account, seeded)
+}
+
+fn sample_for(name: &str, seeded: &SeededDemo, account: &Account) -> Vec<u8> {
+    serde_json::to_vec(&lambda::event_for(
+        &lambda::sample_text(name),
+        seeded,
+        account,
+    ))
+    .expect("an event serialises")
+}
+
+/// Asserts `report` is the response to `request_id` and returns its body.
+fn response_of(report: Report, request_id: &str, function: &Function) -> Value {
+    match report {
+        Report::Response {
+            request_id: id,
+            body,
+        } if id == request_id => body,
+        other => function.fail(&format!(
+            "expected the response to {request_id}, got {other:#?}"
+        )),
+    }
+}
+
+/// Asserts `report` is the error of `request_id` and returns its body and header.
+fn error_of(report: Report, request_id: &str, function: &Function) -> (Value, Option<String>) {
+    match report {
+        Report::Error {
+            request_id: id,
+            body,
+            error_type_header,
+        } if id == request_id => (body, error_type_header),
+        other => function.fail(&format!(
+            "expected the error of {request_id}, got {other:#?}"
+        )),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_good_event_yields_a_response_then_a_malformed_one_an_error_and_the_process_keeps_serving()
+ {
+    let started = Instant::now();
+    let (account, seeded) = seeded_account().await;
+    let subscribers = lambda::subscribers(&account).await;
+    let mut api = RuntimeApi::start(function_arn(&account, "on-change")).await;
+    let mut function = Function::spawn(
+        "on-change",
+        &api,
+        &account,
+        &[
+            ("TOPIC_ARN", subscribers.topic_arn.as_str()),
+            ("MESSAGE_FORMAT", "json"),
+        ],
+    );
+
+    // 1. shop's add-on was updated: shop is audited.
+    let first = api.invoke(sample_for("eks-update-addon.json", &seeded, &account));
+    let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+    let body = response_of(report, &first, &function);
+    assert_eq!(body["action"], "audited", "{body:#}");
+    assert_eq!(body["clusters"], json!(["shop"]), "{body:#}");
+    assert!(
+        body["api_calls"].as_u64().is_some_and(|n| n > 0),
+        "{body:#}"
+    );
+    assert!(
+        body["why"]
+            .as_str()
+            .is_some_and(|w| w.contains("UpdateAddon on shop")),
+        "{body:#}"
+    );
+
+    // 2. Not an event: a typed error, reported on the invocation's error endpoint.
+    let second = api.invoke(br#"{"not":"an event"}"#.to_vec());
+    let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+    let (body, header) = error_of(report, &second, &function);
+    assert_eq!(
+        body["errorType"], "podreach.MalformedEvent",
+        "errorType of a non-event: {body:#}"
+    );
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("not an EventBridge event")),
+        "{body:#}"
+    );
+    assert_eq!(
+        header.as_deref(),
+        Some("unhandled"),
+        "lambda_runtime marks handler errors `Lambda-Runtime-Function-Error-Type: unhandled`"
+    );
+
+    // 3. Still serving: a route change in shop's route table.
+    let third = api.invoke(sample_for("ec2-create-route.json", &seeded, &account));
+    let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+    let body = response_of(report, &third, &function);
+    assert_eq!(body["action"], "audited", "{body:#}");
+    assert_eq!(body["clusters"], json!(["shop"]), "{body:#}");
+
+    // The process lives on and is polling for the next event.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while api.polls() < 4 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        api.polls(),
+        4,
+        "three invocations, then waiting for the fourth"
+    );
+    assert!(
+        function.exited().is_none(),
+        "the function is still running\n{}",
+        function.logs()
+    );
+    assert_eq!(api.pending_reports(), [], "one report per invocation");
+    // Its logs are JSON lines (AWS_LAMBDA_LOG_FORMAT=JSON).
+    let stdout = std::fs::read_to_string(&function.stdout).unwrap_or_default();
+    assert!(
+        stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .all(|l| serde_json::from_str::<Value>(l).is_ok())
+            && !stdout.trim().is_empty(),
+        "JSON log lines expected\n{}",
+        function.logs()
+    );
+    eprintln!("test {:.1} s", started.elapsed().as_secs_f64());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_that_is_not_json_is_the_runtimes_error_and_the_process_keeps_serving() {
+    let account = Moto::shared().account().await;
+    let mut api = RuntimeApi::start(function_arn(&account, "on-change")).await;
+    let mut function = Function::spawn("on-change", &api, &account, &[("DRY_RUN", "true")]);
+
+    // truncated.json cannot become the handler's `serde_json::Value`: lambda_runtime reports
+    // its own deserialisation error and never calls the handler.
+    let truncated = api.invoke(lambda::sample_text("invalid/truncated.json").into_bytes());
+    let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+    let (body, _) = error_of(report, &truncated, &function);
+    assert!(
+        body["errorType"]
+            .as_str()
+            .is_some_and(|t| t.contains("DeserializeError")),
+        "{body:#}"
+    );
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("failed to deserialize")),
+        "{body:#}"
+    );
+
+    // invalid/not-an-event.json is JSON: the handler's typed error.
+    let bare = api.invoke(lambda::sample_text("invalid/not-an-event.json").into_bytes());
+    let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+    let (body, _) = error_of(report, &bare, &function);
+    assert_eq!(body["errorType"], "podreach.MalformedEvent", "{body:#}");
+
+    // A failed call: ignored, a response (the rules never deliver it, a direct invoke might).
+    let failed = api.invoke(
+        lambda::sample_text("invalid/ec2-attach-network-interface-failed.json").into_bytes(),
+    );
+    let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+    let body = response_of(report, &failed, &function);
+    assert_eq!(body["action"], "ignored", "{body:#}");
+    assert_eq!(body["api_calls"], 0, "{body:#}");
+    assert!(
+        function.exited().is_none(),
+        "still running\n{}",
+        function.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_sqs_batch_from_the_debounce_queue_answers_with_its_failed_records() {
+    let (account, seeded) = seeded_account().await;
+    let subscribers = lambda::subscribers(&account).await;
+    let mut api = RuntimeApi::start(function_arn(&account, "on-change")).await;
+    let mut function = Function::spawn(
+        "on-change",
+        &api,
+        &account,
+        &[("TOPIC_ARN", subscribers.topic_arn.as_str())],
+    );
+    let event =
+        |name: &str| lambda::event_for(&lambda::sample_text(name), &seeded, &account).to_string();
+    let bodies = vec![
+        event("eks-update-addon.json"),
+        r#"{"not":"an event"}"#.to_owned(),
+        event("ec2-create-route.json"),
+        lambda::sample_text("invalid/ec2-attach-network-interface-failed.json"),
+    ];
+    let (batch, ids) = lambda::sqs_batch(&account, "podreach-changes", &bodies).await;
+    let id = api.invoke(serde_json::to_vec(&batch).expect("serialises"));
+    let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+    let body = response_of(report, &id, &function);
+    assert_eq!(
+        body,
+        json!({"batchItemFailures": [{"itemIdentifier": ids[1]}]}),
+        "Lambda's partial batch response names the non-event only"
+    );
+    assert!(
+        function.exited().is_none(),
+        "still running\n{}",
+        function.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_topic_is_an_init_error() {
+    let account = Moto::shared().account().await;
+    let mut api = RuntimeApi::start(function_arn(&account, "on-change")).await;
+    let mut function = Function::spawn("on-change", &api, &account, &[]);
+    let status = function.wait_for_exit(EXIT_TIMEOUT).await;
+    // lambda_runtime posts to /runtime/init/error only for SnapStart hooks; an `Err` returned by
+    // `main` before `lambda_runtime::run` is printed to stderr by Rust (`Error: ConfigError {…}`)
+    // and the process exits with 1, which Lambda reports as `Runtime.ExitError` with that log.
+    let init_errors: Vec<Report> = api
+        .pending_reports()
+        .into_iter()
+        .filter(|r| matches!(r, Report::InitError { .. }))
+        .collect();
+    let stderr = function.stderr();
+    assert!(
+        !status.success(),
+        "the binary must not start without TOPIC_ARN ({status})\n{}",
+        function.logs()
+    );
+    assert!(
+        stderr.contains("TOPIC_ARN")
+            || init_errors
+                .iter()
+                .any(|r| format!("{r:?}").contains("TOPIC_ARN")),
+        "the failure names TOPIC_ARN\n{}",
+        function.logs()
+    );
+    assert_eq!(api.polls(), 0, "it never asked for an event");
+    assert_eq!(status.code(), Some(1), "{}", function.logs());
+    assert!(
+        init_errors.is_empty(),
+        "the binary now reports to /runtime/init/error ({init_errors:?}): update this test"
+    );
+    eprintln!("exit {status}; stderr: {}", stderr.trim());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scheduled_audit_binary_serves_the_scheduled_event() {
+    let started = Instant::now();
+    let (account, seeded) = seeded_account().await;
+    let subscribers = lambda::subscribers(&account).await;
+    let mut api = RuntimeApi::start(function_arn(&account, "scheduled-audit")).await;
+    let mut function = Function::spawn(
+        "scheduled-audit",
+        &api,
+        &account,
+        &[("TOPIC_ARN", subscribers.topic_arn.as_str())],
+    );
+
+    let id = api.invoke(sample_for("scheduled.json", &seeded, &account));
+    let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+    let body = response_of(report, &id, &function);
+    assert_eq!(body["action"], "audited", "{body:#}");
+    assert_eq!(body["why"], "scheduled audit", "{body:#}");
+    assert_eq!(body["clusters"], json!(["legacy", "shop"]), "{body:#}");
+    // moto has no add-on API and the binary's EKS client is not mocked: DescribeAddon fails for
+    // both clusters, and each is a gap rather than a failed invocation.
+    assert!(body["gaps"].as_u64().is_some_and(|g| g >= 2), "{body:#}");
+    let published = usize::try_from(body["published"].as_u64().expect("published")).expect("small");
+    assert!(published >= 1, "at least the digest: {body:#}");
+
+    let messages = lambda::drain(&subscribers.sqs, &subscribers.all, published).await;
+    assert_eq!(
+        messages.len(),
+        published,
+        "the binary published to the topic"
+    );
+    let kinds: Vec<&str> = messages.iter().map(|n| n.attribute("kind")).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "digest").count(),
+        1,
+        "{kinds:?}"
+    );
+    let digest = messages
+        .iter()
+        .find(|n| n.attribute("kind") == "digest")
+        .expect("a digest");
+    assert_eq!(digest.attribute("account"), account.id);
+    assert_eq!(digest.attribute("cluster"), "legacy,shop");
+    let digest_body = digest.body();
+    assert_eq!(
+        digest_body["schema"], "podreach/digest/v1",
+        "{digest_body:#}"
+    );
+    assert_eq!(
+        digest_body["findings"].as_array().map(Vec::len),
+        body["findings"]
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+    );
+    assert!(
+        function.exited().is_none(),
+        "still running\n{}",
+        function.logs()
+    );
+    eprintln!("{body}\ntest {:.1} s", started.elapsed().as_secs_f64());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_binary_publishes_nothing() {
+    // An account without clusters: the scheduled audit still has a digest to publish.
+    let account = Moto::shared().account().await;
+    let subscribers = lambda::subscribers(&account).await;
+    let mut api = RuntimeApi::start(function_arn(&account, "scheduled-audit")).await;
+    let mut function = Function::spawn(
+        "scheduled-audit",
+        &api,
+        &account,
+        &[
+            ("TOPIC_ARN", subscribers.topic_arn.as_str()),
+            ("DRY_RUN", "true"),
+        ],
+    );
+    let scheduled = lambda::event_for(
+        &lambda::sample_text("scheduled.json"),
+        &SeededDemo::default(),
+        &account,
+    );
+    let id = api.invoke(serde_json::to_vec(&scheduled).expect("serialises"));
+    let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+    let body = response_of(report, &id, &function);
+    assert_eq!(body["clusters"], json!([]), "{body:#}");
+    assert_eq!(
+        body["published"], 1,
+        "the digest it would have published: {body:#}"
+    );
+    let received = subscribers
+        .sqs
+        .receive_message()
+        .queue_url(&subscribers.all)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .expect("SQS ReceiveMessage on moto");
+    assert!(received.messages().is_empty(), "DRY_RUN publishes nothing");
+    assert!(
+        function.stdout_contains("dry run: would publish"),
+        "the dry run logs what it would publish\n{}",
+        function.logs()
+    );
+}
+
+impl Function {
+    fn stdout_contains(&self, text: &str) -> bool {
+        std::fs::read_to_string(&self.stdout).is_ok_and(|s| s.contains(text))
+            || self.stderr().contains(text)
+    }
+}
+
+/// `GLIBC_x.y[.z]` → (x, y).
+fn glibc_version(name: &str) -> Option<(u32, u32)> {
+    let mut parts = name.strip_prefix("GLIBC_")?.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+#[test]
+fn bootstrap_binaries_need_at_most_glibc_2_34() {
+    for name in ["on-change", "scheduled-audit"] {
+        let path = binary(name);
+        let output = Command::new("objdump")
+            .arg("-p")
+            .arg(&path)
+            .output()
+            .unwrap_or_else(|e| objdump_missing(&e));
+        assert!(
+            output.status.success(),
+            "objdump -p {} failed: {}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8_lossy(&output.stdout);
+        // `Version References:` lists `.gnu.version_r`: per library, the versions required.
+        let references = text
+            .split_once("Version References:")
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
+        let required: BTreeSet<(u32, u32)> = references
+            .split_whitespace()
+            .filter_map(glibc_version)
+            .collect();
+        let newest = required.last().copied();
+        assert!(
+            newest.is_some(),
+            "{name}: no GLIBC_ version references found in `objdump -p` output:\n{text}"
+        );
+        let too_new: Vec<String> = required
+            .iter()
+            .filter(|v| **v > AL2023_GLIBC)
+            .map(|(major, minor)| format!("GLIBC_{major}.{minor}"))
+            .collect();
+        assert!(
+            too_new.is_empty(),
+            "{name} requires {too_new:?}, newer than Amazon Linux 2023's glibc {}.{}: build on \
+             an older glibc (e.g. with cargo-lambda/zig, or in an AL2023 container)",
+            AL2023_GLIBC.0,
+            AL2023_GLIBC.1
+        );
+        eprintln!("{name}: newest glibc version required {newest:?}");
+    }
+}
+
+#[allow(
+    clippy::panic,
+    reason = "test support: a missing tool fails the test with what to install"
+)]
+fn objdump_missing(error: &std::io::Error) -> ! {
+    panic!("cannot run objdump ({error}): install binutils (Debian: apt-get install binutils)")
+}
