@@ -34,9 +34,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             on_change_invocation(&event.payload, config, region, collector, sns).await
         };
         outcome.map_err(|e| Diagnostic {
-                error_type: e.error_type().to_owned(),
-                error_message: e.to_string(),
-            })
+            error_type: e.error_type().to_owned(),
+            error_message: e.to_string(),
+        })
     }))
     .await
 }
