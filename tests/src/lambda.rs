@@ -253,7 +253,8 @@ pub fn demo_addons() -> BTreeMap<String, raw::Addon> {
         .collect()
 }
 
-fn sdk_addon(addon: &raw::Addon) -> aws_sdk_eks::types::Addon {
+/// The SDK shape of a demo add-on, as EKS would answer it.
+pub fn sdk_addon(addon: &raw::Addon) -> aws_sdk_eks::types::Addon {
     aws_sdk_eks::types::Addon::builder()
         .addon_name(&addon.addon_name)
         .cluster_name(&addon.cluster_name)

@@ -33,6 +33,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use podreach_aws::{Collect, Collection, Collector, CollectorSettings, Scope};
 use podreach_core::{AnalyzeOptions, Overrides, Report, SourceFile, demo, raw};
+use podreach_tests::lambda::{demo_addons, sdk_addon};
 use podreach_tests::moto::{Account, Moto};
 use podreach_tests::seed::{BULK_CLUSTER, ManyEnis, SeededDemo, seed_demo, seed_many_enis};
 use serde_json::{Value, json};
@@ -65,35 +66,6 @@ fn settings() -> CollectorSettings {
         initial_backoff: Duration::from_millis(50),
         ..CollectorSettings::default()
     }
-}
-
-/// The demo's `vpc-cni` add-ons by cluster name (`legacy/addon.json`); `shop` has none.
-fn demo_addons() -> BTreeMap<String, raw::Addon> {
-    demo::FILES
-        .iter()
-        .filter(|(path, _)| path.ends_with("/addon.json"))
-        .map(|(_, text)| {
-            let addon = serde_json::from_str::<raw::DescribeAddon>(text)
-                .expect("the demo's addon.json is `aws eks describe-addon` output")
-                .addon;
-            (addon.cluster_name.clone(), addon)
-        })
-        .collect()
-}
-
-fn sdk_addon(addon: &raw::Addon) -> aws_sdk_eks::types::Addon {
-    aws_sdk_eks::types::Addon::builder()
-        .addon_name(&addon.addon_name)
-        .cluster_name(&addon.cluster_name)
-        .set_addon_version(addon.addon_version.clone())
-        .set_status(
-            addon
-                .status
-                .as_deref()
-                .map(aws_sdk_eks::types::AddonStatus::from),
-        )
-        .set_configuration_values(addon.configuration_values.clone())
-        .build()
 }
 
 /// EKS's answer for a cluster without the add-on: HTTP 404 with a restJson1 error body, which
