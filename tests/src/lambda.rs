@@ -71,10 +71,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `<repo>/events`.
 pub fn events_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests crate lives inside the repository")
-        .join("events")
+    crate::infra::repo_root().join("events")
 }
 
 /// The file names of every sample event directly in `events/` (not `invalid/`), sorted.

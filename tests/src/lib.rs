@@ -5,8 +5,10 @@
 //! differential test can run each through both the model and the kernel lab. [`moto`] runs a
 //! moto server (the AWS-compatible endpoint) for the live-collection and Lambda tests, and
 //! [`seed`] creates topologies in it through the real EC2 and EKS APIs; [`lambda`] holds what the
-//! function tests share (sample events for a moto account, SNS subscribers, the add-on mock).
+//! function tests share (sample events for a moto account, SNS subscribers, the add-on mock), and
+//! [`infra`] reads the SAM template as JSON.
 
+pub mod infra;
 pub mod lambda;
 pub mod moto;
 pub mod scenario;

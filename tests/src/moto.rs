@@ -23,6 +23,8 @@
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+
+use crate::infra::repo_root;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -304,14 +306,6 @@ impl Drop for Moto {
             let _ = child.wait();
         }
     }
-}
-
-/// `<repo>`: the parent of this crate's directory.
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests crate lives inside the repository")
-        .to_path_buf()
 }
 
 /// A port that was free a moment ago.

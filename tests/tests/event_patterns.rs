@@ -16,10 +16,11 @@
 //! every event against an empty one); `events/scheduled.json` must match no pattern rule.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use aws_sdk_eventbridge::types::{PutEventsRequestEntry, RuleState, Target};
 use aws_sdk_sqs::types::QueueAttributeName;
+use podreach_tests::infra::{load_template, repo_root};
 use podreach_tests::moto::Moto;
 use serde_json::{Value, json};
 
@@ -500,40 +501,6 @@ fn read_event(sample: &str) -> Value {
         .unwrap_or_else(|e| fail(&format!("events/{sample} is not JSON: {e}")))
 }
 
-/// `infra/template.yaml` as JSON; a short tag `!X v` becomes `{"!X": v}`, which is enough to
-/// read the event patterns (they contain no tags).
-fn load_template() -> Value {
-    let text = std::fs::read_to_string(repo_root().join("infra/template.yaml"))
-        .expect("infra/template.yaml is readable");
-    let yaml: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(&text).expect("infra/template.yaml is YAML");
-    yaml_to_json(yaml)
-}
-
-fn yaml_to_json(value: serde_yaml_ng::Value) -> Value {
-    use serde_yaml_ng::Value as Yaml;
-    match value {
-        Yaml::Null => Value::Null,
-        Yaml::Bool(b) => Value::Bool(b),
-        Yaml::Number(n) => serde_json::to_value(&n).expect("a YAML number converts to JSON"),
-        Yaml::String(s) => Value::String(s),
-        Yaml::Sequence(items) => Value::Array(items.into_iter().map(yaml_to_json).collect()),
-        Yaml::Mapping(mapping) => Value::Object(
-            mapping
-                .into_iter()
-                .map(|(key, value)| {
-                    let key = key
-                        .as_str()
-                        .unwrap_or_else(|| fail(&format!("a mapping key is not a string: {key:?}")))
-                        .to_owned();
-                    (key, yaml_to_json(value))
-                })
-                .collect(),
-        ),
-        Yaml::Tagged(tagged) => json!({ tagged.tag.to_string(): yaml_to_json(tagged.value) }),
-    }
-}
-
 fn text<'a>(value: &'a Value, field: &str) -> &'a str {
     value[field]
         .as_str()
@@ -578,13 +545,6 @@ fn is_utc_second(s: &str) -> bool {
 
 fn events_dir() -> PathBuf {
     repo_root().join("events")
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests crate lives in <repo>/tests")
-        .to_path_buf()
 }
 
 /// Fails the test with `message`.

@@ -491,19 +491,10 @@ async fn collected_snapshot_round_trips_through_the_offline_reader() {
     );
 }
 
-/// `<repo>/target/debug/podreach`, built by `cargo test --workspace` (Cargo sets
-/// `CARGO_BIN_EXE_podreach` only for the tests of the binary's own package).
+/// The `podreach` binary built next to this test (Cargo sets `CARGO_BIN_EXE_podreach` only for
+/// the tests of the binary's own package).
 fn podreach_binary() -> PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests crate lives inside the repository");
-    let binary = repo.join("target/debug/podreach");
-    assert!(
-        binary.is_file(),
-        "{} is missing: build it with `cargo build -p podreach` (`cargo test --workspace` does)",
-        binary.display()
-    );
-    binary
+    podreach_tests::infra::built_binary("podreach")
 }
 
 /// Runs `podreach args…` in `account` on moto and returns its stdout; fails on a non-zero exit.

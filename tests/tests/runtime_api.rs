@@ -399,17 +399,9 @@ async fn answer(
     }
 }
 
-/// `<repo>/target/debug/<name>`, which must exist.
+/// The function binary `<name>` built next to this test, which must exist.
 fn binary(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/debug")
-        .join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: build the Lambda binaries first with `cargo build --workspace`",
-        path.display()
-    );
-    path
+    podreach_tests::infra::built_binary(name)
 }
 
 /// A running bootstrap binary; killed when dropped.

@@ -10,9 +10,9 @@
 //! Slack channel can receive notifications but run nothing.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use podreach_tests::infra::{load_template, repo_root, yaml_to_json};
 use serde_json::{Value, json};
 
 /// The rules and the function each one invokes.
@@ -659,12 +659,8 @@ struct Template {
 
 impl Template {
     fn load() -> Template {
-        let path = repo_root().join("infra/template.yaml");
-        let text = std::fs::read_to_string(&path).expect("infra/template.yaml is readable");
-        let yaml: serde_yaml_ng::Value =
-            serde_yaml_ng::from_str(&text).expect("infra/template.yaml is YAML");
         Template {
-            root: yaml_to_json(yaml),
+            root: load_template(),
         }
     }
 
@@ -720,54 +716,6 @@ impl Template {
     }
 }
 
-/// Converts YAML to JSON, turning CloudFormation's short tags into their long form.
-fn yaml_to_json(value: serde_yaml_ng::Value) -> Value {
-    use serde_yaml_ng::Value as Yaml;
-    match value {
-        Yaml::Null => Value::Null,
-        Yaml::Bool(b) => Value::Bool(b),
-        Yaml::Number(n) => {
-            if let Some(i) = n.as_u64() {
-                json!(i)
-            } else if let Some(i) = n.as_i64() {
-                json!(i)
-            } else {
-                json!(n.as_f64().expect("a YAML number is an integer or a float"))
-            }
-        }
-        Yaml::String(s) => Value::String(s),
-        Yaml::Sequence(items) => Value::Array(items.into_iter().map(yaml_to_json).collect()),
-        Yaml::Mapping(mapping) => Value::Object(
-            mapping
-                .into_iter()
-                .map(|(key, value)| {
-                    let key = match key {
-                        Yaml::String(s) => s,
-                        other => fail(&format!("a mapping key is not a string: {other:?}")),
-                    };
-                    (key, yaml_to_json(value))
-                })
-                .collect(),
-        ),
-        Yaml::Tagged(tagged) => {
-            let tag = tagged.tag.to_string();
-            let name = tag.trim_start_matches('!');
-            let inner = yaml_to_json(tagged.value);
-            match (name, inner) {
-                ("Ref", inner) => json!({ "Ref": inner }),
-                ("Condition", inner) => json!({ "Condition": inner }),
-                ("GetAtt", Value::String(dotted)) => {
-                    let (resource, attribute) = dotted
-                        .split_once('.')
-                        .unwrap_or_else(|| fail(&format!("!GetAtt {dotted} has no attribute")));
-                    json!({ "Fn::GetAtt": [resource, attribute] })
-                }
-                (function, inner) => json!({ format!("Fn::{function}"): inner }),
-            }
-        }
-    }
-}
-
 fn statements(document: &Value) -> Vec<&Value> {
     as_list(&document["Statement"])
 }
@@ -800,13 +748,6 @@ fn target_id(function: &str) -> &'static str {
         .find(|(name, ..)| *name == function)
         .map(|(_, binary, ..)| *binary)
         .unwrap_or_else(|| fail(&format!("unknown function {function}")))
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests crate lives in <repo>/tests")
-        .to_path_buf()
 }
 
 /// Fails the test with `message`.

@@ -1,0 +1,103 @@
+//! The deployment files as the tests read them: the repository root, the workspace's built
+//! binaries, and `infra/template.yaml`
+//! as JSON with CloudFormation's short tags (`!Ref`, `!GetAtt a.b`, `!Sub`, …) in their long
+//! form (`{"Ref": …}`, `{"Fn::GetAtt": [a, b]}`, `{"Fn::Sub": …}`), so a test compares a
+//! resource with a `json!` literal. Shared by the template, event-pattern and function tests.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+/// The repository root (the tests crate lives in `<repo>/tests`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate lives in <repo>/tests")
+        .to_path_buf()
+}
+
+/// A binary of the workspace built in the profile these tests run in (`target/debug/<name>`, or
+/// under `CARGO_TARGET_DIR`): found next to the running test executable, which lives in
+/// `<target>/<profile>/deps/`. `./scripts/test` builds every binary before the tests; a missing
+/// one fails the test with the command that builds it.
+pub fn built_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable knows its path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executables live in <target>/<profile>/deps/");
+    let path = profile_dir.join(name);
+    if !path.is_file() {
+        fail(&format!(
+            "{} is missing: build the workspace's binaries first with `cargo build --workspace --bins` \
+             (./scripts/test does)",
+            path.display()
+        ));
+    }
+    path
+}
+
+/// `infra/template.yaml` as JSON, short tags in long form.
+pub fn load_template() -> Value {
+    let path = repo_root().join("infra/template.yaml");
+    let text = std::fs::read_to_string(&path).expect("infra/template.yaml is readable");
+    let yaml: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&text).expect("infra/template.yaml is YAML");
+    yaml_to_json(yaml)
+}
+
+/// Converts YAML to JSON, turning CloudFormation's short tags into their long form.
+pub fn yaml_to_json(value: serde_yaml_ng::Value) -> Value {
+    use serde_yaml_ng::Value as Yaml;
+    match value {
+        Yaml::Null => Value::Null,
+        Yaml::Bool(b) => Value::Bool(b),
+        Yaml::Number(n) => {
+            if let Some(i) = n.as_u64() {
+                json!(i)
+            } else if let Some(i) = n.as_i64() {
+                json!(i)
+            } else {
+                json!(n.as_f64().expect("a YAML number is an integer or a float"))
+            }
+        }
+        Yaml::String(s) => Value::String(s),
+        Yaml::Sequence(items) => Value::Array(items.into_iter().map(yaml_to_json).collect()),
+        Yaml::Mapping(mapping) => Value::Object(
+            mapping
+                .into_iter()
+                .map(|(key, value)| {
+                    let key = match key {
+                        Yaml::String(s) => s,
+                        other => fail(&format!("a mapping key is not a string: {other:?}")),
+                    };
+                    (key, yaml_to_json(value))
+                })
+                .collect(),
+        ),
+        Yaml::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            let inner = yaml_to_json(tagged.value);
+            match (name, inner) {
+                ("Ref", inner) => json!({ "Ref": inner }),
+                ("Condition", inner) => json!({ "Condition": inner }),
+                ("GetAtt", Value::String(dotted)) => {
+                    let (resource, attribute) = dotted
+                        .split_once('.')
+                        .unwrap_or_else(|| fail(&format!("!GetAtt {dotted} has no attribute")));
+                    json!({ "Fn::GetAtt": [resource, attribute] })
+                }
+                (function, inner) => json!({ format!("Fn::{function}"): inner }),
+            }
+        }
+    }
+}
+
+#[allow(
+    clippy::panic,
+    reason = "test support: a template the tests cannot read fails the test that reads it"
+)]
+fn fail(message: &str) -> ! {
+    panic!("{message}")
+}
