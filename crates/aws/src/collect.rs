@@ -526,6 +526,16 @@ struct Pages<T> {
     failure: Option<ApiFailure>,
 }
 
+impl<T> Pages<T> {
+    /// Every item, or the failure: for lookups where part of an answer is no answer.
+    fn complete(self) -> Result<Vec<T>, ApiFailure> {
+        match self.failure {
+            Some(failure) => Err(failure),
+            None => Ok(self.items),
+        }
+    }
+}
+
 /// Drives an SDK paginator, one permit per page, converting each item.
 macro_rules! paginate {
     ($self:expr, $action:expr, $request:expr, $items:ident, $convert:expr) => {{
@@ -611,18 +621,16 @@ impl Collector {
                     network_interfaces,
                     |e: &aws_sdk_ec2::types::NetworkInterface| Ok::<_, MissingField>(e.clone())
                 );
-                if let Some(failure) = pages.failure {
-                    return Err(lookup(failure));
-                }
+                let pages = pages.complete().map_err(lookup)?;
                 let mut instances = Vec::new();
-                for eni in &pages.items {
+                for eni in &pages {
                     if let Some(name) = cluster_of_tags(ec2_tags(eni.tag_set())) {
                         resolved.names.insert(name);
                     } else if let Some(instance) = eni.attachment().and_then(|a| a.instance_id()) {
                         instances.push(instance.to_owned());
                     }
                 }
-                if pages.items.len() < ids.len() {
+                if pages.len() < ids.len() {
                     notes.gaps.push(CollectionGap {
                         cluster: None,
                         action: Some("ec2:DescribeNetworkInterfaces".to_owned()),
@@ -648,10 +656,8 @@ impl Collector {
                     reservations,
                     |r: &aws_sdk_ec2::types::Reservation| Ok::<_, MissingField>(r.clone())
                 );
-                if let Some(failure) = pages.failure {
-                    return Err(lookup(failure));
-                }
-                for instance in pages.items.iter().flat_map(|r| r.instances()) {
+                let pages = pages.complete().map_err(lookup)?;
+                for instance in pages.iter().flat_map(|r| r.instances()) {
                     resolved
                         .names
                         .extend(cluster_of_tags(ec2_tags(instance.tags())));
@@ -669,12 +675,10 @@ impl Collector {
                         t.vpc_id().unwrap_or_default().to_owned()
                     )
                 );
-                if let Some(failure) = pages.failure {
-                    return Err(lookup(failure));
-                }
+                let pages = pages.complete().map_err(lookup)?;
                 resolved
                     .vpcs
-                    .extend(pages.items.into_iter().filter(|v| !v.is_empty()));
+                    .extend(pages.into_iter().filter(|v| !v.is_empty()));
             }
             Scope::Peerings(ids) => {
                 let pages = paginate!(
@@ -686,10 +690,8 @@ impl Collector {
                     vpc_peering_connections,
                     convert::peering
                 );
-                if let Some(failure) = pages.failure {
-                    return Err(lookup(failure));
-                }
-                for p in pages.items {
+                let pages = pages.complete().map_err(lookup)?;
+                for p in pages {
                     resolved.vpcs.extend(p.requester_vpc_info.vpc_id);
                     resolved.vpcs.extend(p.accepter_vpc_info.vpc_id);
                 }
@@ -711,10 +713,7 @@ impl Collector {
             subnets,
             convert::subnet
         );
-        match pages.failure {
-            Some(failure) => Err(failure),
-            None => Ok(pages.items.into_iter().next().map(|s| s.vpc_id)),
-        }
+        Ok(pages.complete()?.into_iter().next().map(|s| s.vpc_id))
     }
 
     async fn list_clusters(&self) -> Result<Vec<String>, ApiFailure> {
@@ -725,10 +724,7 @@ impl Collector {
             clusters,
             |name: &String| Ok::<_, MissingField>(name.clone())
         );
-        match pages.failure {
-            Some(failure) => Err(failure),
-            None => Ok(pages.items),
-        }
+        pages.complete()
     }
 
     /// Describes the named clusters and keeps those in scope; only those get an add-on lookup.

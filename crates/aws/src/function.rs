@@ -81,22 +81,8 @@ impl FunctionConfig {
                 message: format!("`{arn}` is not an SNS topic ARN"),
             });
         }
-        let format = get("MESSAGE_FORMAT")
-            .map(|v| v.parse())
-            .transpose()
-            .map_err(|message| ConfigError {
-                name: "MESSAGE_FORMAT",
-                message,
-            })?
-            .unwrap_or_default();
-        let min_severity = get("MIN_SEVERITY")
-            .map(|v| v.parse())
-            .transpose()
-            .map_err(|message| ConfigError {
-                name: "MIN_SEVERITY",
-                message,
-            })?
-            .unwrap_or(Severity::Medium);
+        let format: MessageFormat = parsed(&get, "MESSAGE_FORMAT")?.unwrap_or_default();
+        let min_severity: Severity = parsed(&get, "MIN_SEVERITY")?.unwrap_or(Severity::Medium);
         let clusters = get("CLUSTERS")
             .map(|v| {
                 v.split(',')
@@ -127,6 +113,17 @@ impl FunctionConfig {
             max_concurrency,
         })
     }
+}
+
+/// The variable `name` parsed with `FromStr`, when set.
+fn parsed<T: std::str::FromStr<Err = String>>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<T>, ConfigError> {
+    get(name)
+        .map(|v| v.parse())
+        .transpose()
+        .map_err(|message| ConfigError { name, message })
 }
 
 /// Why an invocation failed as a whole.
