@@ -2,8 +2,12 @@
 //!
 //! [`collect`] reads, with the AWS SDK for Rust, exactly the data an offline snapshot holds and
 //! turns it into the same AWS CLI-shaped files, so the pure core analyses live and offline input
-//! by one code path. [`stats`] counts what that cost; [`error`] says what failed in IAM terms.
-//! Everything here is read-only against AWS: the only write is publishing findings to SNS.
+//! by one code path. [`stats`] counts what that cost; [`error`] says what failed in IAM terms;
+//! [`iam`] lists the exact actions. For the Lambda functions, [`trigger`] maps an EventBridge
+//! event to the smallest scope worth re-auditing, [`publish`] shapes findings as SNS messages
+//! (JSON or AWS Chatbot), and [`function`] is the handlers' logic, kept here so the binaries in
+//! `functions/` stay thin and the logic is tested without the Lambda runtime. Everything here is
+//! read-only against AWS: the only write is publishing findings to SNS.
 
 pub mod collect;
 pub mod convert;
