@@ -219,7 +219,10 @@ pub async fn on_change_invocation<C: Collect, P: Publish>(
         }
         None => on_change(payload, config, region, collector, publisher)
             .await
-            .map(|outcome| serde_json::to_value(outcome).unwrap_or_default()),
+            .map(|outcome| serde_json::to_value(outcome).unwrap_or_default())
+            .inspect_err(|error| {
+                tracing::error!(error_type = error.error_type(), %error, "event rejected");
+            }),
     }
 }
 
@@ -332,6 +335,9 @@ pub async fn scheduled_audit<C: Collect, P: Publish>(
         true,
     )
     .await
+    .inspect_err(|error| {
+        tracing::error!(error_type = error.error_type(), %error, "scheduled audit failed");
+    })
 }
 
 #[allow(clippy::too_many_arguments)] // one private seam shared by both functions
