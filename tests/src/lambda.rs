@@ -328,6 +328,33 @@ pub struct Subscribers {
     pub sqs: aws_sdk_sqs::Client,
 }
 
+/// Creates the SQS queue `name` in the account of `sqs`; returns its URL and ARN.
+pub async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
+    use aws_sdk_sqs::types::QueueAttributeName;
+
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("SQS CreateQueue on moto")
+        .queue_url()
+        .expect("CreateQueue returns the queue URL")
+        .to_owned();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("SQS GetQueueAttributes on moto")
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .expect("GetQueueAttributes returns the queue ARN")
+        .clone();
+    (url, arn)
+}
+
 /// Creates the topic `podreach-findings` and its two subscribed queues in `account`.
 pub async fn subscribers(account: &Account) -> Subscribers {
     let sns = aws_sdk_sns::Client::new(&account.config);
@@ -343,26 +370,7 @@ pub async fn subscribers(account: &Account) -> Subscribers {
         .to_owned();
     let mut urls = Vec::new();
     for (name, policy) in [("all", None), ("high", Some(HIGH_SEVERITY_POLICY))] {
-        let url = sqs
-            .create_queue()
-            .queue_name(format!("podreach-{name}"))
-            .send()
-            .await
-            .expect("SQS CreateQueue on moto")
-            .queue_url()
-            .expect("CreateQueue returns the queue URL")
-            .to_owned();
-        let arn = sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("SQS GetQueueAttributes on moto")
-            .attributes()
-            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
-            .expect("GetQueueAttributes returns the queue ARN")
-            .clone();
+        let (url, arn) = create_queue(&sqs, &format!("podreach-{name}")).await;
         let mut subscribe = sns
             .subscribe()
             .topic_arn(&topic_arn)
@@ -390,29 +398,10 @@ pub async fn subscribers(account: &Account) -> Subscribers {
 /// and the system attributes are moto's. Returns the event and the message ids, in `bodies`'
 /// order.
 pub async fn sqs_batch(account: &Account, queue: &str, bodies: &[String]) -> (Value, Vec<String>) {
-    use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+    use aws_sdk_sqs::types::MessageSystemAttributeName;
 
     let sqs = aws_sdk_sqs::Client::new(&account.config);
-    let url = sqs
-        .create_queue()
-        .queue_name(queue)
-        .send()
-        .await
-        .expect("SQS CreateQueue on moto")
-        .queue_url()
-        .expect("CreateQueue returns the queue URL")
-        .to_owned();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("SQS GetQueueAttributes on moto")
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-        .expect("GetQueueAttributes returns the queue ARN")
-        .clone();
+    let (url, arn) = create_queue(&sqs, queue).await;
     let mut sent = Vec::new();
     for body in bodies {
         let id = sqs

@@ -19,8 +19,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use aws_sdk_eventbridge::types::{PutEventsRequestEntry, RuleState, Target};
-use aws_sdk_sqs::types::QueueAttributeName;
 use podreach_tests::infra::{load_template, repo_root};
+use podreach_tests::lambda::create_queue;
 use podreach_tests::moto::Moto;
 use serde_json::{Value, json};
 
@@ -83,26 +83,7 @@ async fn each_sample_matches_exactly_its_rule_and_a_failed_call_none() {
 
     let mut queues = Vec::new();
     for (rule, pattern) in &rules {
-        let url = sqs
-            .create_queue()
-            .queue_name(format!("matched-by-{rule}"))
-            .send()
-            .await
-            .expect("moto SQS CreateQueue")
-            .queue_url()
-            .expect("CreateQueue returns the queue URL")
-            .to_owned();
-        let arn = sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("moto SQS GetQueueAttributes")
-            .attributes()
-            .and_then(|attributes| attributes.get(&QueueAttributeName::QueueArn))
-            .expect("the queue has an ARN")
-            .clone();
+        let (url, arn) = create_queue(&sqs, &format!("matched-by-{rule}")).await;
         events
             .put_rule()
             .name(rule)

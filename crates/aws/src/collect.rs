@@ -101,6 +101,20 @@ struct Resolved {
     everything: bool,
 }
 
+impl Resolved {
+    fn absorb(&mut self, other: Resolved) {
+        self.names.extend(other.names);
+        self.vpcs.extend(other.vpcs);
+        self.everything |= other.everything;
+    }
+
+    fn covers(&self, cluster: &raw::Cluster) -> bool {
+        self.everything
+            || self.names.contains(&cluster.name)
+            || self.vpcs.contains(&cluster.resources_vpc_config.vpc_id)
+    }
+}
+
 /// Limits that keep the collection polite to the shared EC2 budget.
 #[derive(Debug, Clone)]
 pub struct CollectorSettings {
@@ -512,7 +526,7 @@ impl Ec2Inputs {
     }
 }
 
-fn vpc_filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
+fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
     Filter::builder()
         .name(name)
         .set_values(Some(values.into_iter().collect()))
@@ -603,10 +617,7 @@ impl Collector {
             Scope::AllClusters => resolved.everything = true,
             Scope::Union(scopes) => {
                 for scope in scopes {
-                    let more = Box::pin(self.resolve(scope, notes)).await?;
-                    resolved.names.extend(more.names);
-                    resolved.vpcs.extend(more.vpcs);
-                    resolved.everything |= more.everything;
+                    resolved.absorb(Box::pin(self.resolve(scope, notes)).await?);
                 }
             }
             Scope::Clusters(names) => resolved.names.extend(names.iter().cloned()),
@@ -617,7 +628,7 @@ impl Collector {
                     "ec2:DescribeNetworkInterfaces",
                     self.ec2
                         .describe_network_interfaces()
-                        .filters(vpc_filter("network-interface-id", ids.iter().cloned())),
+                        .filters(filter("network-interface-id", ids.iter().cloned())),
                     network_interfaces,
                     |e: &aws_sdk_ec2::types::NetworkInterface| Ok::<_, MissingField>(e.clone())
                 );
@@ -642,8 +653,8 @@ impl Collector {
                     resolved.everything = true;
                 }
                 if !instances.is_empty() {
-                    let more = Box::pin(self.resolve(&Scope::Instances(instances), notes)).await?;
-                    resolved.names.extend(more.names);
+                    resolved
+                        .absorb(Box::pin(self.resolve(&Scope::Instances(instances), notes)).await?);
                 }
             }
             Scope::Instances(ids) => {
@@ -652,7 +663,7 @@ impl Collector {
                     "ec2:DescribeInstances",
                     self.ec2
                         .describe_instances()
-                        .filters(vpc_filter("instance-id", ids.iter().cloned())),
+                        .filters(filter("instance-id", ids.iter().cloned())),
                     reservations,
                     |r: &aws_sdk_ec2::types::Reservation| Ok::<_, MissingField>(r.clone())
                 );
@@ -669,7 +680,7 @@ impl Collector {
                     "ec2:DescribeRouteTables",
                     self.ec2
                         .describe_route_tables()
-                        .filters(vpc_filter("route-table-id", ids.iter().cloned())),
+                        .filters(filter("route-table-id", ids.iter().cloned())),
                     route_tables,
                     |t: &aws_sdk_ec2::types::RouteTable| Ok::<_, MissingField>(
                         t.vpc_id().unwrap_or_default().to_owned()
@@ -686,7 +697,7 @@ impl Collector {
                     "ec2:DescribeVpcPeeringConnections",
                     self.ec2
                         .describe_vpc_peering_connections()
-                        .filters(vpc_filter("vpc-peering-connection-id", ids.iter().cloned())),
+                        .filters(filter("vpc-peering-connection-id", ids.iter().cloned())),
                     vpc_peering_connections,
                     convert::peering
                 );
@@ -709,7 +720,7 @@ impl Collector {
             "ec2:DescribeSubnets",
             self.ec2
                 .describe_subnets()
-                .filters(vpc_filter("subnet-id", subnets.iter().cloned())),
+                .filters(filter("subnet-id", subnets.iter().cloned())),
             subnets,
             convert::subnet
         );
@@ -810,10 +821,7 @@ impl Collector {
                     message: "the cluster names no VPC and none of its subnets exists".to_owned(),
                 })?;
         }
-        let in_scope = scope.everything
-            || scope.names.contains(&cluster.name)
-            || scope.vpcs.contains(&cluster.resources_vpc_config.vpc_id);
-        if !in_scope {
+        if !scope.covers(&cluster) {
             return Ok(None);
         }
         let answer = {
@@ -863,7 +871,7 @@ impl Collector {
 
     /// Every input of one cluster VPC; the independent queries run together.
     async fn vpc_inputs(&self, vpc_id: &str) -> VpcInputs {
-        let by_vpc = || vpc_filter("vpc-id", [vpc_id.to_owned()]);
+        let by_vpc = || filter("vpc-id", [vpc_id.to_owned()]);
         let ec2 = &self.ec2;
         let (vpcs, subnets, route_tables, enis, instances, requested, accepted) = tokio::join!(
             async {
@@ -912,7 +920,7 @@ impl Collector {
                     "ec2:DescribeInstances",
                     ec2.describe_instances()
                         .filters(by_vpc())
-                        .filters(vpc_filter(
+                        .filters(filter(
                             "instance-state-name",
                             ["pending".to_owned(), "running".to_owned()]
                         ))
@@ -926,7 +934,7 @@ impl Collector {
                     self,
                     "ec2:DescribeVpcPeeringConnections",
                     ec2.describe_vpc_peering_connections()
-                        .filters(vpc_filter("requester-vpc-info.vpc-id", [vpc_id.to_owned()]))
+                        .filters(filter("requester-vpc-info.vpc-id", [vpc_id.to_owned()]))
                         .max_results(1000),
                     vpc_peering_connections,
                     convert::peering
@@ -937,7 +945,7 @@ impl Collector {
                     self,
                     "ec2:DescribeVpcPeeringConnections",
                     ec2.describe_vpc_peering_connections()
-                        .filters(vpc_filter("accepter-vpc-info.vpc-id", [vpc_id.to_owned()]))
+                        .filters(filter("accepter-vpc-info.vpc-id", [vpc_id.to_owned()]))
                         .max_results(1000),
                     vpc_peering_connections,
                     convert::peering
@@ -979,7 +987,7 @@ impl Collector {
                 self,
                 "ec2:DescribeTransitGatewayVpcAttachments",
                 ec2.describe_transit_gateway_vpc_attachments()
-                    .filters(vpc_filter("transit-gateway-id", tgws))
+                    .filters(filter("transit-gateway-id", tgws))
                     .max_results(1000),
                 transit_gateway_vpc_attachments,
                 convert::tgw_attachment
@@ -1061,7 +1069,7 @@ impl Collector {
         if far.is_empty() {
             return;
         }
-        let ids = || vpc_filter("vpc-id", far.keys().cloned());
+        let ids = || filter("vpc-id", far.keys().cloned());
         let ec2 = &self.ec2;
         let (vpcs, subnets, route_tables) = tokio::join!(
             async {

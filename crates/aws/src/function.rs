@@ -275,11 +275,13 @@ async fn on_change_batch<C: Collect, P: Publish>(
     let scope = Scope::union(scopes);
     let why = format!("{} event(s): {}", reasons.len(), reasons.join("; "));
     let event = first_event.unwrap_or(Value::Null);
-    if let Err(error) = audit_and_publish(
-        &event, scope, why, config, region, collector, publisher, false,
-    )
-    .await
-    {
+    let with = With {
+        config,
+        region,
+        collector,
+        publisher,
+    };
+    if let Err(error) = audit_and_publish(&event, scope, why, Digest::No, &with).await {
         tracing::error!(error_type = error.error_type(), %error, "batch failed");
         failed.extend(audited_ids);
     }
@@ -309,10 +311,13 @@ pub async fn on_change<C: Collect, P: Publish>(
         }
         Decision::Audit { scope, why } => (within_configured(scope, config), why),
     };
-    audit_and_publish(
-        event, scope, why, config, region, collector, publisher, false,
-    )
-    .await
+    let with = With {
+        config,
+        region,
+        collector,
+        publisher,
+    };
+    audit_and_publish(event, scope, why, Digest::No, &with).await
 }
 
 /// `scheduled-audit`: every (configured) cluster, findings plus a digest.
@@ -324,15 +329,18 @@ pub async fn scheduled_audit<C: Collect, P: Publish>(
     publisher: &P,
 ) -> Result<Outcome, HandlerError> {
     let scope = within_configured(Scope::AllClusters, config);
-    audit_and_publish(
-        event,
-        scope,
-        "scheduled audit".to_owned(),
+    let with = With {
         config,
         region,
         collector,
         publisher,
-        true,
+    };
+    audit_and_publish(
+        event,
+        scope,
+        "scheduled audit".to_owned(),
+        Digest::Yes,
+        &with,
     )
     .await
     .inspect_err(|error| {
@@ -340,21 +348,38 @@ pub async fn scheduled_audit<C: Collect, P: Publish>(
     })
 }
 
-#[allow(clippy::too_many_arguments)] // one private seam shared by both functions
+/// What every invocation works with: the configuration and the two capabilities.
+struct With<'a, C, P> {
+    config: &'a FunctionConfig,
+    region: &'a str,
+    collector: &'a C,
+    publisher: &'a P,
+}
+
+/// Whether an audit publishes a digest besides its findings (the scheduled audit does).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Digest {
+    Yes,
+    No,
+}
+
 async fn audit_and_publish<C: Collect, P: Publish>(
     event: &Value,
     scope: Scope,
     why: String,
-    config: &FunctionConfig,
-    region: &str,
-    collector: &C,
-    publisher: &P,
-    digest: bool,
+    digest: Digest,
+    with: &With<'_, C, P>,
 ) -> Result<Outcome, HandlerError> {
+    let With {
+        config,
+        region,
+        collector,
+        publisher,
+    } = with;
     let collection = collector.collect(&scope).await?;
     let clusters = collection.clusters();
     let api_calls = collection.notes.stats.calls;
-    if clusters.is_empty() && !digest {
+    if clusters.is_empty() && digest == Digest::No {
         let why = format!("{why}: the event concerns no EKS cluster (scope {scope:?})");
         tracing::info!(%why, api_calls, "event ignored");
         return Ok(Outcome {
@@ -383,7 +408,7 @@ async fn audit_and_publish<C: Collect, P: Publish>(
             .into_iter()
             .map(|f| publish::finding_message(f, &origin, config.format))
             .collect();
-    if digest {
+    if digest == Digest::Yes {
         messages.push(publish::digest_message(&report, &origin, config.format));
     }
     let mut failures = Vec::new();

@@ -99,7 +99,7 @@ impl Publish for SnsPublisher {
                     .string_value(value)
                     .build()
                     .map_err(|e| ApiFailure {
-                        action: "sns:Publish",
+                        action: crate::iam::PUBLISH_ACTION,
                         kind: crate::FailureKind::Service,
                         code: None,
                         message: e.to_string(),
@@ -110,7 +110,7 @@ impl Publish for SnsPublisher {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| ApiFailure::from_sdk("sns:Publish", e))
+            .map_err(|e| ApiFailure::from_sdk(crate::iam::PUBLISH_ACTION, e))
     }
 }
 
@@ -159,38 +159,39 @@ pub fn subject(text: &str) -> String {
 
 /// The finding as JSON, with affected lists cut until it fits `budget` bytes.
 fn fitted_finding(finding: &Finding, budget: usize) -> Value {
-    let mut value = serde_json::to_value(finding).unwrap_or(Value::Null);
-    let mut keep = usize::MAX;
-    loop {
-        let size = serde_json::to_string(&value).map_or(usize::MAX, |s| s.len());
-        if size <= budget || keep == 0 {
-            return value;
-        }
-        keep = if keep == usize::MAX { 200 } else { keep / 2 };
-        let Some(affected) = value.get_mut("affected").and_then(Value::as_object_mut) else {
-            return value;
+    let fits = |v: &Value| serde_json::to_string(v).is_ok_and(|s| s.len() <= budget);
+    let full = serde_json::to_value(finding).unwrap_or(Value::Null);
+    if fits(&full) {
+        return full;
+    }
+    let a = &finding.affected;
+    let lists: [(&str, &[String]); 5] = [
+        ("pods", &a.pods),
+        ("pod_addresses", &a.pod_addresses),
+        ("pod_prefixes", &a.pod_prefixes),
+        ("enis", &a.enis),
+        ("nodes", &a.nodes),
+    ];
+    let mut cut = full.clone();
+    // Keep 200 of each list, then 100, 50, … until the finding fits.
+    for keep in std::iter::successors(Some(200_usize), |k| (*k > 0).then(|| k / 2)) {
+        cut = full.clone();
+        let Some(affected) = cut.get_mut("affected").and_then(Value::as_object_mut) else {
+            return full;
         };
         let mut omitted = serde_json::Map::new();
-        for list in ["pods", "pod_addresses", "pod_prefixes", "enis", "nodes"] {
-            let full = finding_list(finding, list);
-            if full.len() > keep {
-                affected.insert(list.to_owned(), json!(full[..keep]));
-                omitted.insert(list.to_owned(), json!(full.len() - keep));
+        for (name, list) in lists {
+            if list.len() > keep {
+                affected.insert(name.to_owned(), json!(list[..keep]));
+                omitted.insert(name.to_owned(), json!(list.len() - keep));
             }
         }
         affected.insert("omitted".to_owned(), Value::Object(omitted));
+        if fits(&cut) {
+            break;
+        }
     }
-}
-
-fn finding_list<'a>(finding: &'a Finding, list: &str) -> &'a [String] {
-    let a = &finding.affected;
-    match list {
-        "pods" => &a.pods,
-        "pod_addresses" => &a.pod_addresses,
-        "pod_prefixes" => &a.pod_prefixes,
-        "enis" => &a.enis,
-        _ => &a.nodes,
-    }
+    cut
 }
 
 fn attributes(

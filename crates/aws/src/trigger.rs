@@ -102,7 +102,7 @@ pub fn decide(event: &Value) -> Result<Decision, EventError> {
     match detail_type.as_str() {
         "AWS API Call via CloudTrail" => {
             let call: ApiCall = serde_json::from_value(detail).map_err(EventError::NotAnEvent)?;
-            api_call(&call).map(|d| d.unwrap_or_else(unsupported_call(&call)))
+            api_call(&call)
         }
         "EC2 Instance State-change Notification" | "EC2 Instance Launch Successful" => {
             let id = ["instance-id", "EC2InstanceId"]
@@ -147,34 +147,21 @@ pub fn decide(event: &Value) -> Result<Decision, EventError> {
     }
 }
 
-fn unsupported_call(call: &ApiCall) -> impl FnOnce() -> Decision + '_ {
-    move || {
-        Decision::Ignore(format!(
-            "{} {} does not change what podreach analyses",
-            call.event_source, call.event_name
-        ))
-    }
-}
-
-/// A CloudTrail API call; `Ok(None)` when podreach has no rule for it.
-fn api_call(call: &ApiCall) -> Result<Option<Decision>, EventError> {
+/// A CloudTrail API call.
+fn api_call(call: &ApiCall) -> Result<Decision, EventError> {
     let name = call.event_name.as_str();
     if let Some(code) = &call.error_code {
-        return Ok(Some(Decision::Ignore(format!(
+        return Ok(Decision::Ignore(format!(
             "{name} failed ({code}): nothing changed"
-        ))));
+        )));
     }
-    let audit = |scope: Scope, object: String| {
-        Some(Decision::Audit {
-            why: format!("{name} on {object}"),
-            scope,
-        })
+    let audit = |scope: Scope, object: String| Decision::Audit {
+        why: format!("{name} on {object}"),
+        scope,
     };
-    let everything = |why: &str| {
-        Some(Decision::Audit {
-            why: format!("{name}: {why}, so every cluster is audited"),
-            scope: Scope::AllClusters,
-        })
+    let everything = |why: &str| Decision::Audit {
+        why: format!("{name}: {why}, so every cluster is audited"),
+        scope: Scope::AllClusters,
     };
     Ok(match (call.event_source.as_str(), name) {
         ("ec2.amazonaws.com", "AttachNetworkInterface") => {
@@ -232,9 +219,9 @@ fn api_call(call: &ApiCall) -> Result<Option<Decision>, EventError> {
         ("eks.amazonaws.com", "CreateAddon" | "UpdateAddon" | "DeleteAddon") => {
             let addon = call.field(&["addonName"]).unwrap_or_default();
             if !addon.is_empty() && addon != "vpc-cni" {
-                return Ok(Some(Decision::Ignore(format!(
+                return Ok(Decision::Ignore(format!(
                     "{name} of add-on `{addon}`: only vpc-cni matters"
-                ))));
+                )));
             }
             let cluster = call
                 .field(&["clusterName"])
@@ -258,6 +245,8 @@ fn api_call(call: &ApiCall) -> Result<Option<Decision>, EventError> {
                 })?;
             audit(Scope::Clusters(vec![cluster.clone()]), cluster)
         }
-        _ => None,
+        (source, _) => Decision::Ignore(format!(
+            "{source} {name} does not change what podreach analyses"
+        )),
     })
 }
