@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the userland tools the datapath lab (crates/lab) drives, from Debian packages.
+# Installs the userland tools the datapath lab (crates/lab) drives, from Debian packages, and
+# objdump (binutils), which the glibc check of the Lambda binaries reads.
 # Idempotent: each tool is checked with `command -v` first, and `apt-get update` runs only when
 # something is missing. Needs root (or sudo) only when it has something to install.
 set -euo pipefail
@@ -12,10 +13,11 @@ declare -A package_of=(
   [nft]=nftables
   [ping]=iputils-ping
   [conntrack]=conntrack
+  [objdump]=binutils
 )
 
 missing=()
-for tool in ip nstat iptables nft ping conntrack; do
+for tool in ip nstat iptables nft ping conntrack objdump; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     pkg="${package_of[$tool]}"
     case " ${missing[*]-} " in
@@ -26,7 +28,7 @@ for tool in ip nstat iptables nft ping conntrack; do
 done
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "install-lab-deps: all tools present (ip, nstat, iptables, nft, ping, conntrack)"
+  echo "install-lab-deps: all tools present (ip, nstat, iptables, nft, ping, conntrack, objdump)"
   exit 0
 fi
 
@@ -44,7 +46,7 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 
-for tool in ip nstat iptables nft ping conntrack; do
+for tool in ip nstat iptables nft ping conntrack objdump; do
   command -v "$tool" >/dev/null 2>&1 || { echo "install-lab-deps: $tool still missing" >&2; exit 1; }
 done
 echo "install-lab-deps: done"

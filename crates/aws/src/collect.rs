@@ -32,6 +32,7 @@ use aws_config::SdkConfig;
 use aws_sdk_ec2::types::Filter;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
+use podreach_core::model::{ENI_CLUSTER_TAG, node_clusters};
 use podreach_core::raw::{self, CollectionGap, CollectionNotes, IncompleteCluster};
 use podreach_core::{AnalyzeOptions, Overrides, Report, SnapshotError, SourceFile};
 use serde::Serialize;
@@ -584,21 +585,6 @@ macro_rules! paginate {
     }};
 }
 
-/// Tags by which a node names its cluster: EKS managed node groups, eksctl and the cloud
-/// provider (`kubernetes.io/cluster/<name>`), EKS (`eks:cluster-name`, `aws:eks:cluster-name`),
-/// Karpenter (`eks:eks-cluster-name`).
-fn cluster_of_tags<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<String> {
-    tags.into_iter().find_map(|(key, value)| match key {
-        "eks:cluster-name"
-        | "aws:eks:cluster-name"
-        | "eks:eks-cluster-name"
-        | "cluster.k8s.amazonaws.com/name" => Some(value.to_owned()),
-        _ => key
-            .strip_prefix("kubernetes.io/cluster/")
-            .map(str::to_owned),
-    })
-}
-
 fn ec2_tags(tags: &[aws_sdk_ec2::types::Tag]) -> impl Iterator<Item = (&str, &str)> {
     tags.iter()
         .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())))
@@ -635,8 +621,11 @@ impl Collector {
                 let pages = pages.complete().map_err(lookup)?;
                 let mut instances = Vec::new();
                 for eni in &pages {
-                    if let Some(name) = cluster_of_tags(ec2_tags(eni.tag_set())) {
-                        resolved.names.insert(name);
+                    let named = ec2_tags(eni.tag_set())
+                        .find(|(key, _)| *key == ENI_CLUSTER_TAG)
+                        .map(|(_, cluster)| cluster);
+                    if let Some(name) = named {
+                        resolved.names.insert(name.to_owned());
                     } else if let Some(instance) = eni.attachment().and_then(|a| a.instance_id()) {
                         instances.push(instance.to_owned());
                     }
@@ -671,7 +660,7 @@ impl Collector {
                 for instance in pages.iter().flat_map(|r| r.instances()) {
                     resolved
                         .names
-                        .extend(cluster_of_tags(ec2_tags(instance.tags())));
+                        .extend(node_clusters(ec2_tags(instance.tags())).map(str::to_owned));
                 }
             }
             Scope::RouteTables(ids) => {

@@ -282,7 +282,22 @@ pub struct Overrides {
 
 const TRUNK_TAG: &str = "vpcresources.k8s.aws/trunk-eni-id";
 const VLAN_TAG: &str = "vpcresources.k8s.aws/vlan-id";
-const ENI_CLUSTER_TAG: &str = "cluster.k8s.amazonaws.com/name";
+/// The tag the VPC CNI puts on the ENIs it creates, naming their cluster.
+pub const ENI_CLUSTER_TAG: &str = "cluster.k8s.amazonaws.com/name";
+
+/// The clusters an instance's tags say it is a node of: `kubernetes.io/cluster/<name>` (EKS
+/// managed node groups, eksctl, the cloud provider), `eks:cluster-name` and
+/// `aws:eks:cluster-name` (EKS), and `eks:eks-cluster-name` (Karpenter v1,
+/// karpenter-provider-aws pkg/providers/instance: `v1.EKSClusterNameTagKey`). The live
+/// collector uses it too, to find the cluster an event's instance belongs to.
+pub fn node_clusters<'a>(
+    tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> impl Iterator<Item = &'a str> {
+    tags.into_iter().filter_map(|(key, value)| match key {
+        "eks:cluster-name" | "aws:eks:cluster-name" | "eks:eks-cluster-name" => Some(value),
+        _ => key.strip_prefix("kubernetes.io/cluster/"),
+    })
+}
 const POD_ENI_ANNOTATION: &str = "vpc.amazonaws.com/pod-eni";
 
 fn tag_map(tags: &[raw::Tag]) -> BTreeMap<String, String> {
@@ -873,13 +888,13 @@ impl<'a> Builder<'a> {
             if !matches!(state, "running" | "pending") {
                 continue;
             }
-            let tags = tag_map(&instance.tags);
-            let tagged = tags.contains_key(&format!("kubernetes.io/cluster/{name}"))
-                || tags.get("eks:cluster-name") == Some(&name)
-                || tags.get("aws:eks:cluster-name") == Some(&name)
-                // Karpenter v1 tags its instances `eks:eks-cluster-name` (karpenter-provider-aws,
-                // pkg/providers/instance: `v1.EKSClusterNameTagKey`).
-                || tags.get("eks:eks-cluster-name") == Some(&name);
+            let tagged = node_clusters(
+                instance
+                    .tags
+                    .iter()
+                    .map(|t| (t.key.as_str(), t.value.as_str())),
+            )
+            .any(|cluster| cluster == name);
             let named_by_pod = instance
                 .private_dns_name
                 .as_ref()
