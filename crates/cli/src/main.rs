@@ -177,16 +177,19 @@ fn print(text: &str) -> Result<()> {
 
 fn audit(args: &AuditArgs) -> Result<ExitCode> {
     let model = args.input.model()?;
-    let report = podreach_core::analyze(
-        &model,
-        &AnalyzeOptions {
-            include_paths: args.paths,
-        },
-    );
-    match args.format {
-        Format::Json => print(&(serde_json::to_string_pretty(&report)? + "\n"))?,
-        Format::Text => print(&render::report(&report))?,
+    let audit = podreach_core::run(&model);
+    let mut out = anstream::stdout().lock();
+    let written = match args.format {
+        Format::Json => render::json(&mut out, &audit, args.paths),
+        Format::Text => render::report(&mut out, &audit.report, args.paths.then_some(&audit)),
     }
+    .and_then(|()| out.flush());
+    match written {
+        // `podreach … | head` closes the pipe early: not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other.context("writing to stdout")?,
+    }
+    let report = &audit.report;
     let failed = args
         .fail_on
         .is_some_and(|threshold| report.max_severity().is_some_and(|s| s >= threshold));

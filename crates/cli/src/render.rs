@@ -6,9 +6,10 @@
 //! through `anstream`, which strips it when stdout is not a terminal.
 
 use std::fmt::Write as _;
+use std::io;
 
-use podreach_core::Explanation;
 use podreach_core::report::{Finding, Hop, HopOutcome, PathVerdict, Report, Severity, Verdict};
+use podreach_core::{Audit, Explanation};
 
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";
@@ -53,35 +54,50 @@ fn visible_width(text: &str) -> usize {
     width
 }
 
-/// An aligned table: the widest cell sets each column.
-fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(visible_width(cell));
+/// Column widths of the `--paths` table. Rows are written as they are produced (a large
+/// cluster has millions), so widths are fixed from the longest value each column can hold: an
+/// instance id, an ENI id with its role, a CIDR, a reason code, an address.
+const PATH_COLUMNS: [(&str, usize); 8] = [
+    ("NODE", 19),
+    ("ENI", 42),
+    ("DESTINATION", 18),
+    ("DIRECTION", 11),
+    ("VERDICT", 11),
+    ("CAUSE", 28),
+    ("SOURCE AT PEER", 15),
+    ("EGRESS ENI", 21),
+];
+
+fn path_line(cells: &[String]) -> String {
+    let mut s = String::from("  ");
+    for (i, cell) in cells.iter().enumerate() {
+        s.push_str(cell);
+        if i + 1 < cells.len() {
+            let width = PATH_COLUMNS[i].1;
+            s.push_str(&" ".repeat(width.saturating_sub(visible_width(cell)) + 2));
         }
     }
-    let line = |cells: Vec<String>| -> String {
-        let mut s = String::from("  ");
-        for (i, cell) in cells.iter().enumerate() {
-            s.push_str(cell);
-            if i + 1 < cells.len() {
-                s.push_str(&" ".repeat(widths[i] - visible_width(cell) + 2));
-            }
-        }
-        s.trim_end().to_owned()
-    };
-    let _ = writeln!(
-        out,
-        "{}",
-        paint(
-            BOLD,
-            &line(header.iter().map(|h| (*h).to_owned()).collect())
-        )
-    );
-    for row in rows {
-        let _ = writeln!(out, "{}", line(row.clone()));
-    }
+    s.trim_end().to_owned()
+}
+
+fn path_header() -> String {
+    let cells: Vec<String> = PATH_COLUMNS.iter().map(|(h, _)| (*h).to_owned()).collect();
+    paint(BOLD, &path_line(&cells))
+}
+
+fn path_row(p: &PathVerdict) -> String {
+    path_line(&[
+        p.instance_id.clone(),
+        format!("{} ({}, dev {})", p.eni_id, p.eni_role, p.device_index),
+        p.destination.clone(),
+        p.direction.as_str().to_owned(),
+        verdict_text(p.verdict),
+        p.cause
+            .map(|c| c.code().to_owned())
+            .unwrap_or_else(|| "-".to_owned()),
+        p.source_ip_at_peer.clone(),
+        p.egress_eni.clone(),
+    ])
 }
 
 fn finding(out: &mut String, f: &Finding) {
@@ -93,18 +109,34 @@ fn finding(out: &mut String, f: &Finding) {
         paint(DIM, &format!("({} {})", f.kind.as_str(), f.id))
     );
     let _ = writeln!(out, "    {}", f.detail);
+    if f.destinations.len() > 1 {
+        let _ = writeln!(
+            out,
+            "    destinations ({}): {}",
+            f.destinations.len(),
+            list(&f.destinations, 8)
+        );
+    }
     let a = &f.affected;
     if !a.pods.is_empty() {
-        let _ = writeln!(out, "    pods:   {}", list(&a.pods, 8));
+        let _ = writeln!(
+            out,
+            "    pods:   {}",
+            list_of(&a.pods, a.pods.len() + a.pods_omitted, 8)
+        );
     }
-    if !a.pod_addresses.is_empty() || !a.pod_prefixes.is_empty() {
-        let mut all = a.pod_addresses.clone();
-        all.extend(a.pod_prefixes.iter().cloned());
+    if !a.pod_address_ranges.is_empty() {
+        // Ranges read `10.0.1.20–10.0.1.68` for people; JSON keeps the ASCII hyphen.
+        let ranges: Vec<String> = a
+            .pod_address_ranges
+            .iter()
+            .map(|r| r.replace('-', "–"))
+            .collect();
         let _ = writeln!(
             out,
             "    addresses ({}): {}",
             a.pod_address_count,
-            list(&all, 8)
+            list(&ranges, 8)
         );
     }
     if !a.enis.is_empty() {
@@ -131,39 +163,22 @@ fn finding(out: &mut String, f: &Finding) {
 }
 
 fn list(items: &[String], max: usize) -> String {
-    if items.len() <= max {
-        items.join(", ")
+    list_of(items, items.len(), max)
+}
+
+/// The first `max` of `items`, and how many of `total` are left out.
+fn list_of(items: &[String], total: usize, max: usize) -> String {
+    let shown = &items[..items.len().min(max)];
+    if total <= shown.len() {
+        shown.join(", ")
     } else {
-        format!(
-            "{}, … ({} more)",
-            items[..max].join(", "),
-            items.len() - max
-        )
+        format!("{}, … ({} more)", shown.join(", "), total - shown.len())
     }
 }
 
-fn path_rows(paths: &[PathVerdict]) -> Vec<Vec<String>> {
-    paths
-        .iter()
-        .map(|p| {
-            vec![
-                p.instance_id.clone(),
-                format!("{} ({}, dev {})", p.eni_id, p.eni_role, p.device_index),
-                p.destination.clone(),
-                p.direction.as_str().to_owned(),
-                verdict_text(p.verdict),
-                p.cause
-                    .map(|c| c.code().to_owned())
-                    .unwrap_or_else(|| "-".to_owned()),
-                p.source_ip_at_peer.clone(),
-                p.egress_eni.clone(),
-            ]
-        })
-        .collect()
-}
-
-/// The whole text report.
-pub fn report(report: &Report) -> String {
+/// The whole text report, written as it is produced; with `paths`, each cluster's per-ENI
+/// table is streamed from the audit.
+pub fn report(sink: &mut dyn io::Write, report: &Report, paths: Option<&Audit<'_>>) -> io::Result<()> {
     let mut out = String::new();
     for c in &report.clusters {
         let version = match (&c.cni.version, c.cni.version_source) {
@@ -246,29 +261,25 @@ pub fn report(report: &Report) -> String {
             finding(&mut out, f);
             out.push('\n');
         }
-        if let Some(paths) = &report.paths {
-            let rows = path_rows(
-                &paths
-                    .iter()
-                    .filter(|p| p.cluster == c.name)
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            );
-            if !rows.is_empty() {
-                table(
-                    &mut out,
-                    &[
-                        "NODE",
-                        "ENI",
-                        "DESTINATION",
-                        "DIRECTION",
-                        "VERDICT",
-                        "CAUSE",
-                        "SOURCE AT PEER",
-                        "EGRESS ENI",
-                    ],
-                    &rows,
-                );
+        if let Some(audit) = paths {
+            sink.write_all(out.as_bytes())?;
+            out.clear();
+            let mut header = false;
+            let mut failed = Ok(());
+            audit.for_each_path_of(&c.name, |p| {
+                if failed.is_err() {
+                    return;
+                }
+                let line = if header {
+                    path_row(&p)
+                } else {
+                    header = true;
+                    format!("{}\n{}", path_header(), path_row(&p))
+                };
+                failed = writeln!(sink, "{line}");
+            });
+            failed?;
+            if header {
                 out.push('\n');
             }
         }
@@ -354,7 +365,34 @@ pub fn report(report: &Report) -> String {
             )
         )
     );
-    out
+    sink.write_all(out.as_bytes())
+}
+
+/// The JSON report; with `paths`, the per-ENI rows are streamed as its `paths` member.
+pub fn json(sink: &mut dyn io::Write, audit: &Audit<'_>, paths: bool) -> io::Result<()> {
+    let head = serde_json::to_string_pretty(&audit.report)?;
+    if !paths {
+        return writeln!(sink, "{head}");
+    }
+    // The head is an object ending in `\n}`: reopen it and append `paths` row by row.
+    let body = head.strip_suffix('}').unwrap_or(&head).trim_end();
+    write!(sink, "{body},\n  \"paths\": [")?;
+    let mut first = true;
+    let mut failed = Ok(());
+    audit.for_each_path(|p| {
+        if failed.is_err() {
+            return;
+        }
+        failed = serde_json::to_string_pretty(&p)
+            .map_err(io::Error::from)
+            .and_then(|text| {
+                let separator = if first { "" } else { "," };
+                first = false;
+                write!(sink, "{separator}\n    {}", text.replace('\n', "\n    "))
+            });
+    });
+    failed?;
+    writeln!(sink, "\n  ]\n}}")
 }
 
 fn hop(out: &mut String, h: &Hop, index: usize) {

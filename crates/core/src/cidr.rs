@@ -8,6 +8,9 @@
 //! CIDRs nest or are disjoint, so halving a block until no boundary lies strictly inside it gives
 //! the coarsest such partition; `proptest` checks this against a per-address reference.
 
+use std::fmt;
+use std::net::Ipv4Addr;
+
 use ipnet::Ipv4Net;
 
 /// `true` when `outer` contains every address of `inner`.
@@ -75,11 +78,54 @@ pub fn covered_by_any(set: &[Ipv4Net], block: &Ipv4Net) -> bool {
     set.iter().any(|c| contains(c, block))
 }
 
+/// An inclusive range of IPv4 addresses, printed `a` or `a-b`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AddressRange {
+    pub first: Ipv4Addr,
+    pub last: Ipv4Addr,
+}
+
+impl fmt::Display for AddressRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.first == self.last {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{}-{}", self.first, self.last)
+        }
+    }
+}
+
+/// The fewest inclusive ranges covering exactly `addresses` (sorted, deduplicated, as integers)
+/// and every address of `prefixes`: how a person reads 735,000 pod addresses.
+pub fn ranges(addresses: &[u32], prefixes: &[Ipv4Net]) -> Vec<AddressRange> {
+    let mut spans: Vec<(u32, u32)> = addresses.iter().map(|a| (*a, *a)).collect();
+    if !prefixes.is_empty() {
+        spans.extend(
+            prefixes
+                .iter()
+                .map(|p| (u32::from(p.network()), u32::from(p.broadcast()))),
+        );
+        spans.sort_unstable();
+    }
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for (first, last) in spans {
+        match out.last_mut() {
+            Some(open) if first <= open.1.saturating_add(1) => open.1 = open.1.max(last),
+            _ => out.push((first, last)),
+        }
+    }
+    out.into_iter()
+        .map(|(first, last)| AddressRange {
+            first: Ipv4Addr::from(first),
+            last: Ipv4Addr::from(last),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::net::Ipv4Addr;
 
     fn net(s: &str) -> Ipv4Net {
         s.parse().expect("test CIDR")
@@ -179,6 +225,29 @@ mod tests {
                         .max();
                     prop_assert_eq!(chosen, reference, "piece {} address {}", piece, address);
                 }
+            }
+        }
+
+        #[test]
+        fn ranges_cover_exactly_the_addresses_and_prefixes(
+            offsets in proptest::collection::btree_set(0u32..512, 0..64),
+            prefixes in proptest::collection::vec(small_cidr(), 0..3),
+        ) {
+            let addresses: Vec<u32> = offsets.iter().map(|o| 0x0a00_0000 + o).collect();
+            let out = ranges(&addresses, &prefixes);
+            // Brute force: an address is covered exactly when it was given or is in a prefix.
+            for a in 0x0a00_0000u32..0x0a00_0000 + 1024 {
+                let given = addresses.contains(&a)
+                    || prefixes.iter().any(|p| p.contains(&Ipv4Addr::from(a)));
+                let covered = out
+                    .iter()
+                    .filter(|r| u32::from(r.first) <= a && a <= u32::from(r.last))
+                    .count();
+                prop_assert_eq!(covered, usize::from(given), "address {}", Ipv4Addr::from(a));
+            }
+            // Fewest: ranges are sorted and never touch.
+            for pair in out.windows(2) {
+                prop_assert!(u32::from(pair[0].last) + 1 < u32::from(pair[1].first));
             }
         }
     }

@@ -4,9 +4,11 @@
 //! Lambda runtime. Input arrives as snapshot documents ([`snapshot`], shaped by [`raw`]), is
 //! validated once into a [`model::Model`], and [`analyze`] turns the model into a
 //! [`report::Report`] deterministically. The VPC CNI's host datapath lives in [`datapath`], the
-//! AWS side in [`vpc_path`]; both follow `shared/design/datapath.md`.
+//! AWS side in [`vpc_path`]; both follow `shared/design/datapath.md`. [`analysis`] computes each
+//! cluster's [`verdict`] matrix, [`findings`] reads it, and [`audit`] sits above both.
 
 pub mod analysis;
+pub mod audit;
 pub mod cidr;
 pub mod cni;
 pub mod datapath;
@@ -16,9 +18,11 @@ pub mod model;
 pub mod raw;
 pub mod report;
 pub mod snapshot;
+pub mod verdict;
 pub mod vpc_path;
 
-pub use analysis::{AnalyzeOptions, Explanation, analyze, explain};
+pub use analysis::{Explanation, explain};
+pub use audit::{AnalyzeOptions, Audit, analyze, run};
 pub use model::{Model, Overrides};
 pub use report::Report;
 pub use snapshot::{SnapshotError, SourceFile};

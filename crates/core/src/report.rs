@@ -285,14 +285,25 @@ pub struct PathVerdict {
     pub assumptions: Vec<String>,
 }
 
-/// Who a finding affects.
+/// Who a finding affects. Nodes, ENIs and prefixes are listed in full (they grow with the
+/// cluster's ENIs); addresses are listed in full as ranges, and one by one up to
+/// `findings::LIST_LIMIT`, like pod names, with the rest counted.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Affected {
     pub nodes: Vec<String>,
     pub enis: Vec<String>,
+    /// The first `LIST_LIMIT` affected pod addresses, in address order.
     pub pod_addresses: Vec<String>,
+    /// Affected addresses beyond `pod_addresses` (all of them are in `pod_address_ranges`).
+    pub pod_addresses_omitted: usize,
+    /// Every affected address, secondary IPs and delegated prefixes alike, as inclusive ranges
+    /// (`10.0.1.20-10.0.1.68`, or a single address).
+    pub pod_address_ranges: Vec<String>,
     pub pod_prefixes: Vec<String>,
+    /// The first `LIST_LIMIT` pods using affected addresses, when a pods dump is present.
     pub pods: Vec<String>,
+    /// Pods beyond `pods`.
+    pub pods_omitted: usize,
     pub pod_address_count: usize,
 }
 
@@ -302,18 +313,24 @@ pub struct Remediation {
     pub command: Option<String>,
 }
 
+/// One root cause: every destination it breaks in one direction, and everyone it affects.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    /// Stable across runs: a hash of cluster, cause, destination and kind (never of ENI ids).
+    /// Stable across runs: a hash of cluster, cause, direction and kind (never of a destination
+    /// or an ENI id, so adding or removing a route keeps the id).
     pub id: String,
     pub kind: FindingKind,
     pub severity: Severity,
     pub cluster: String,
     pub title: String,
     pub detail: String,
+    /// The first of `destinations` (kept from the first v1 reports, which had one per finding).
     pub destination: String,
+    /// Every route CIDR this cause breaks in this direction, in address order.
+    pub destinations: Vec<String>,
     pub direction: Direction,
     pub cause: Cause,
+    /// The route target of the first destination.
     pub via: Option<String>,
     pub affected: Affected,
     pub remediation: Vec<Remediation>,

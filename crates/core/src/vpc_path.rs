@@ -205,7 +205,7 @@ impl<'a> VpcView<'a> {
             Target::TransitGateway(id) => self.check_tgw(id, subnet, block, trace),
             Target::VirtualPrivateGateway(id) => {
                 trace.assume(format!(
-                    "{id} is attached to the VPC and its VPN/Direct Connect side advertises {block} (not in the snapshot)"
+                    "{id} is attached to the VPC and its VPN/Direct Connect side advertises the destinations routed to it (not in the snapshot)"
                 ));
                 Some(Remote::OnPremises(id.clone()))
             }
@@ -284,7 +284,7 @@ impl<'a> VpcView<'a> {
         trace: &mut Trace,
     ) -> Option<Remote> {
         trace.assume(format!(
-            "the route tables of {tgw} route {block} onward and the cluster VPC's CIDRs back (transit gateway route tables are not in the snapshot)"
+            "the route tables of {tgw} route the destinations sent to it onward and the cluster VPC's CIDRs back (transit gateway route tables are not in the snapshot)"
         ));
         match self.tgw_attachment_in_az(tgw, &subnet.vpc_id, &subnet.az) {
             TgwAz::Unknown(why) => trace.unknown("vpc", Cause::MissingInput, why),

@@ -1,0 +1,126 @@
+//! Expansion: the per-ENI rows of `--paths`, produced one at a time.
+//!
+//! A 5,000-node cluster with 100 routes has millions of per-ENI rows, far more than fit in a
+//! Lambda function or should sit in memory at once, so rows are handed to a sink as they are
+//! made and the caller writes them out. Each row shows the evaluation of its own block: the
+//! verdict matrix holds one evaluation per destination class, whose texts name the class's
+//! first block, so other blocks are re-traced (once per ENI class, cached) for their texts.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::Cluster;
+use crate::report::{Direction, Hop, PathVerdict, Reason};
+use crate::verdict::{DIRECTIONS, Evaluation, Row, SourceAtPeer, Subject};
+
+use super::ClusterAnalysis;
+
+impl ClusterAnalysis<'_> {
+    /// Hands every per-ENI row of the cluster to `sink`, node by node.
+    pub fn for_each_path(&self, sink: &mut dyn FnMut(PathVerdict)) {
+        let v = &self.verdicts;
+        // Texts of blocks that are not their destination class's representative, traced once
+        // per `(class, block, direction)`.
+        let mut traces: BTreeMap<(usize, usize, Direction), Evaluation> = BTreeMap::new();
+        let mut rows: BTreeMap<(usize, Direction), Vec<Row<'_>>> = BTreeMap::new();
+        for subject in v.subjects.iter().filter(|s| s.has_pod_addresses()) {
+            for direction in DIRECTIONS {
+                let rows = rows
+                    .entry((subject.class, direction))
+                    .or_insert_with(|| v.rows(subject.class, direction));
+                for row in rows.iter() {
+                    let block = &v.blocks[row.block];
+                    let path = if v.destinations[block.destination] == row.block {
+                        path_verdict(v.cluster, subject, row, direction, row.evaluation)
+                    } else {
+                        let key = (subject.class, row.block, direction);
+                        let evaluation = traces.entry(key).or_insert_with(|| {
+                            self.ctx
+                                .evaluate(&v.classes[subject.class], block, direction)
+                        });
+                        path_verdict(v.cluster, subject, row, direction, evaluation)
+                    };
+                    sink(path);
+                }
+            }
+        }
+    }
+}
+
+/// One ENI's row, with placeholders filled for it.
+pub(crate) fn path_verdict(
+    cluster: &Cluster,
+    subject: &Subject<'_>,
+    row: &Row<'_>,
+    direction: Direction,
+    evaluation: &Evaluation,
+) -> PathVerdict {
+    let attachment = subject.eni.attachment.as_ref();
+    let pods: BTreeSet<String> = subject
+        .pod_ips
+        .iter()
+        .filter_map(|ip| cluster.pods.get(ip))
+        .chain(subject.pod_prefixes.iter().flat_map(|p| {
+            cluster
+                .pods
+                .range(p.network()..=p.broadcast())
+                .map(|(_, pod)| pod)
+        }))
+        .map(ToString::to_string)
+        .collect();
+    let mut assumptions = cluster.cni.assumptions.clone();
+    for a in &evaluation.assumptions {
+        if !assumptions.contains(a) {
+            assumptions.push(a.clone());
+        }
+    }
+    PathVerdict {
+        cluster: cluster.name.clone(),
+        instance_id: subject.node.instance_id.clone(),
+        eni_id: subject.eni.id.clone(),
+        device_index: attachment.map_or(0, |a| a.device_index),
+        network_card_index: attachment.map_or(0, |a| a.network_card_index),
+        eni_role: subject.role(),
+        subnet_id: subject.eni.subnet_id.clone(),
+        pod_ips: subject.pod_ips.iter().map(ToString::to_string).collect(),
+        pod_prefixes: subject
+            .pod_prefixes
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        pods: pods.into_iter().collect(),
+        destination: row.destination.to_string(),
+        route_destination: row.route.to_string(),
+        via: evaluation.via.clone(),
+        direction,
+        verdict: evaluation.verdict,
+        cause: evaluation.cause(),
+        causes: evaluation
+            .reasons
+            .iter()
+            .map(|r| Reason {
+                code: r.code,
+                detail: subject.render(&r.detail),
+            })
+            .collect(),
+        source_ip_at_peer: match evaluation.source {
+            SourceAtPeer::NodeIp => subject.node.ip.to_string(),
+            SourceAtPeer::PodIp => "pod-ip".to_owned(),
+        },
+        egress_eni: if evaluation.egress_primary {
+            subject.primary.id.clone()
+        } else {
+            subject.eni.id.clone()
+        },
+        host_table: evaluation.host_table,
+        hops: evaluation
+            .hops
+            .iter()
+            .map(|h| Hop {
+                at: h.at,
+                detail: subject.render(&h.detail),
+                outcome: h.outcome,
+            })
+            .collect(),
+        assumptions,
+    }
+}

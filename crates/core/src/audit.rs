@@ -1,0 +1,183 @@
+//! Orchestration: model in, report out, with the per-ENI rows streamed on request.
+//!
+//! This is the glue above [`crate::analysis`] (which computes each cluster's verdict matrix) and
+//! [`crate::findings`] (which reads the matrix), so neither imports the other. [`run`] analyses
+//! every cluster and assembles the [`Report`] without per-ENI rows; [`Audit::for_each_path`]
+//! then produces the rows one at a time, so a caller can write millions of them without holding
+//! them. [`analyze`] is the in-memory form for small inputs and tests.
+
+use crate::analysis::{self, ClusterAnalysis, SECURITY_ASSUMPTION};
+use crate::findings;
+use crate::model::{Cluster, IpFamily, Model};
+use crate::report::{
+    ClusterReport, CniReport, Gap, PathVerdict, Report, SCHEMA, Verdict, VerdictCounts,
+};
+use crate::verdict::{ClusterVerdicts, DIRECTIONS};
+
+/// What `analyze` should produce beyond findings.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzeOptions {
+    /// Expand every per-ENI verdict into `Report::paths`.
+    pub include_paths: bool,
+}
+
+/// An analysed model: the report, and what is needed to stream its per-ENI rows.
+#[derive(Debug)]
+pub struct Audit<'m> {
+    pub report: Report,
+    analyses: Vec<ClusterAnalysis<'m>>,
+}
+
+impl Audit<'_> {
+    /// Hands every per-ENI row to `sink`, cluster by cluster in report order.
+    pub fn for_each_path(&self, mut sink: impl FnMut(PathVerdict)) {
+        for analysis in &self.analyses {
+            analysis.for_each_path(&mut sink);
+        }
+    }
+
+    /// Like [`Audit::for_each_path`], for one cluster.
+    pub fn for_each_path_of(&self, cluster: &str, mut sink: impl FnMut(PathVerdict)) {
+        for analysis in self
+            .analyses
+            .iter()
+            .filter(|a| a.verdicts.cluster.name == cluster)
+        {
+            analysis.for_each_path(&mut sink);
+        }
+    }
+}
+
+/// Analyses every cluster of the model: deterministic, pure. The report has no `paths`.
+pub fn run(model: &Model) -> Audit<'_> {
+    let mut gaps = model.gaps.clone();
+    let mut clusters = Vec::new();
+    let mut findings_out = Vec::new();
+    let mut analyses = Vec::new();
+    for cluster in &model.clusters {
+        if cluster.ip_family == IpFamily::V6 {
+            gaps.push(Gap {
+                cluster: Some(cluster.name.clone()),
+                file: Some(cluster.file.clone()),
+                object: None,
+                message: "IPv6 cluster: not analysed yet (datapath.md §5.4a); no verdicts are given for it".to_owned(),
+            });
+            clusters.push(cluster_report(model, cluster, None));
+            continue;
+        }
+        let analysis = analysis::analyze_cluster(model, cluster, &mut gaps);
+        if analysis.verdicts.blocks.is_empty() {
+            gaps.push(Gap {
+                cluster: Some(cluster.name.clone()),
+                file: None,
+                object: None,
+                message: "no private route beyond the VPC (pcx-/tgw-/vgw-/lgw-) in the route tables of the node and pod subnets: nothing to check".to_owned(),
+            });
+        }
+        findings_out.extend(findings::findings(&analysis.verdicts));
+        clusters.push(cluster_report(model, cluster, Some(&analysis.verdicts)));
+        analyses.push(analysis);
+    }
+    findings_out.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.cluster.cmp(&b.cluster))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    Audit {
+        report: Report {
+            schema: SCHEMA,
+            clusters,
+            findings: findings_out,
+            gaps,
+            paths: None,
+            stats: model.collection_stats.clone(),
+        },
+        analyses,
+    }
+}
+
+/// `analyze(&Model) -> Report`, with every per-ENI row in memory when asked for.
+pub fn analyze(model: &Model, options: &AnalyzeOptions) -> Report {
+    let audit = run(model);
+    let paths = options.include_paths.then(|| {
+        let mut paths = Vec::new();
+        audit.for_each_path(|p| paths.push(p));
+        paths
+    });
+    Report {
+        paths,
+        ..audit.report
+    }
+}
+
+/// Per-ENI verdict counts (one per row `--paths` would print), from the matrix.
+fn counts(v: &ClusterVerdicts<'_>) -> VerdictCounts {
+    let mut per_class = vec![VerdictCounts::default(); v.classes.len()];
+    for (class, counts) in per_class.iter_mut().enumerate() {
+        for direction in DIRECTIONS {
+            for row in v.rows(class, direction) {
+                match row.evaluation.verdict {
+                    Verdict::Reachable => counts.reachable += 1,
+                    Verdict::Unreachable => counts.unreachable += 1,
+                    Verdict::Unknown => counts.unknown += 1,
+                }
+            }
+        }
+    }
+    let mut total = VerdictCounts::default();
+    for s in v.subjects.iter().filter(|s| s.has_pod_addresses()) {
+        let c = per_class[s.class];
+        total.reachable += c.reachable;
+        total.unreachable += c.unreachable;
+        total.unknown += c.unknown;
+    }
+    total
+}
+
+fn cluster_report(
+    model: &Model,
+    cluster: &Cluster,
+    verdicts: Option<&ClusterVerdicts<'_>>,
+) -> ClusterReport {
+    let cni = &cluster.cni;
+    let vpc_cidrs = model
+        .network
+        .vpcs
+        .get(&cluster.vpc_id)
+        .map(|v| v.cidrs.iter().map(ToString::to_string).collect())
+        .unwrap_or_default();
+    let mut assumptions = cni.assumptions.clone();
+    assumptions.push(SECURITY_ASSUMPTION.to_owned());
+    if !cluster.pods_known {
+        assumptions.push(
+            "no pods dump (kubectl get pods -A -o json): every secondary IP and prefix of a node ENI is treated as a pod address in use".to_owned(),
+        );
+    }
+    ClusterReport {
+        name: cluster.name.clone(),
+        vpc_id: cluster.vpc_id.clone(),
+        vpc_cidrs,
+        ip_family: match cluster.ip_family {
+            IpFamily::V4 => "ipv4",
+            IpFamily::V6 => "ipv6",
+        },
+        cni: CniReport {
+            version: cni.version_source.map(|_| cni.version.to_string()),
+            version_source: cni.version_source,
+            modelled_version: cni.version.to_string(),
+            settings: cni.settings.clone(),
+            notes: cni.notes.clone(),
+        },
+        nodes: cluster.nodes.len(),
+        enis: verdicts.map_or(0, |v| v.subjects.len()),
+        pod_addresses: verdicts.map_or(0, |v| {
+            v.subjects.iter().map(|s| s.pod_address_count()).sum()
+        }),
+        destinations: verdicts.map_or_else(Vec::new, |v| {
+            v.routes.iter().map(ToString::to_string).collect()
+        }),
+        verdicts: verdicts.map(counts).unwrap_or_default(),
+        assumptions,
+    }
+}

@@ -1,0 +1,413 @@
+//! Remediation: the exact commands that fix a finding, with the real ids filled in.
+//!
+//! One finding covers every destination its cause breaks, so its fix covers them all: one CNI
+//! setting whose value lists every destination, one route per missing route table entry, one
+//! peer route per far route table, never one copy of the same command per destination. The
+//! commands are chosen from typed facts (the cause, the direction, the source the far side
+//! sees, the ENI class and the route it took), through [`Witness`]es of the finding's paths.
+
+use std::collections::BTreeSet;
+
+use ipnet::Ipv4Net;
+
+use crate::cidr;
+use crate::cni::{EXCLUDE_SNAT_CIDRS, EXTERNAL_SERVICE_CIDRS, NODE_PORT_SUPPORT, SettingSource, Version};
+use crate::model::Target;
+use crate::report::{Cause, Direction, Remediation};
+use crate::verdict::{Block, ClassKey, ClusterVerdicts, Evaluation, SourceAtPeer};
+use crate::vpc_path::{Remote, VpcView};
+
+use super::text::destinations_phrase;
+
+/// One failing path of a finding: the ENI class, the block and its evaluation. A finding keeps
+/// one witness per destination route.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Witness<'v> {
+    pub class: &'v ClassKey,
+    pub block: &'v Block,
+    pub evaluation: &'v Evaluation,
+}
+
+impl Witness<'_> {
+    /// The subnet of the ENI the packet toward the peer leaves by.
+    fn egress_subnet(&self) -> &str {
+        if self.evaluation.egress_primary {
+            &self.class.node_subnet
+        } else {
+            &self.class.eni_subnet
+        }
+    }
+
+    /// The subnet of the address the far side sees.
+    fn source_subnet(&self) -> &str {
+        match self.evaluation.source {
+            SourceAtPeer::NodeIp => &self.class.node_subnet,
+            SourceAtPeer::PodIp => &self.class.eni_subnet,
+        }
+    }
+}
+
+fn target_flag(target: &Target) -> &'static str {
+    match target {
+        Target::Peering(_) => "--vpc-peering-connection-id",
+        Target::TransitGateway(_) => "--transit-gateway-id",
+        Target::LocalGateway(_) => "--local-gateway-id",
+        _ => "--gateway-id",
+    }
+}
+
+/// How the user changes one CNI variable, depending on where it is managed.
+fn set_env(v: &ClusterVerdicts<'_>, name: &str, value: &str) -> Remediation {
+    let cluster = v.cluster;
+    let source = cluster
+        .cni
+        .settings
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| s.source);
+    let addon_managed = source == Some(SettingSource::Addon)
+        || (cluster.cni.version_source == Some(SettingSource::Addon)
+            && source != Some(SettingSource::Daemonset));
+    if addon_managed {
+        Remediation {
+            action: format!("set {name}={value} in the vpc-cni add-on configuration"),
+            command: Some(format!(
+                "aws eks update-addon --cluster-name {} --addon-name vpc-cni --configuration-values '{{\"env\":{{\"{name}\":\"{value}\"}}}}' --resolve-conflicts PRESERVE",
+                cluster.name
+            )),
+        }
+    } else {
+        Remediation {
+            action: format!("set {name}={value} on the aws-node DaemonSet"),
+            command: Some(format!(
+                "kubectl set env daemonset aws-node -n kube-system {name}={value}"
+            )),
+        }
+    }
+}
+
+fn upgrade(v: &ClusterVerdicts<'_>, at_least: Version) -> Remediation {
+    let name = &v.cluster.name;
+    Remediation {
+        action: format!(
+            "upgrade the VPC CNI to {at_least} or later (list the versions your Kubernetes version supports with `aws eks describe-addon-versions --addon-name vpc-cni`)"
+        ),
+        command: Some(format!(
+            "aws eks update-addon --cluster-name {name} --addon-name vpc-cni --addon-version <a version ≥ {at_least}, e.g. from describe-addon-versions> --resolve-conflicts PRESERVE"
+        )),
+    }
+}
+
+/// The route table the far side uses for hosts in `block`: its subnet's table, else the main
+/// table of the VPC that holds it.
+fn peer_route_table(v: &ClusterVerdicts<'_>, block: Ipv4Net) -> Option<String> {
+    let view = VpcView::new(v.net, &v.cluster.vpc_id);
+    let Remote::Vpc(vpc) = view.vpc_behind(block, None) else {
+        return None;
+    };
+    let table = match view.remote_subnet(&vpc, block) {
+        Some(subnet) => v.net.route_table_of_subnet(&subnet.id),
+        None => v
+            .net
+            .main_route_tables
+            .get(&vpc)
+            .and_then(|id| v.net.route_tables.get(id)),
+    };
+    table.map(|t| t.id.clone())
+}
+
+/// Adds `fix` unless the same fix is already listed.
+fn push_once(fixes: &mut Vec<Remediation>, fix: Remediation) {
+    if !fixes
+        .iter()
+        .any(|f| f.action == fix.action && f.command == fix.command)
+    {
+        fixes.push(fix);
+    }
+}
+
+/// The fixes of a finding of `cause` in `direction` over `destinations` (route CIDRs), with a
+/// witness per destination.
+pub(crate) fn remediation(
+    v: &ClusterVerdicts<'_>,
+    cause: Cause,
+    direction: Direction,
+    witnesses: &[Witness<'_>],
+    destinations: &[Ipv4Net],
+) -> Vec<Remediation> {
+    let cni = &v.cluster.cni;
+    let net = v.net;
+    let version = cni.version;
+    let Some(first) = witnesses.first() else {
+        return Vec::new();
+    };
+    let all = destinations_phrase(destinations);
+    // A CNI CIDR list with every destination added (those already covered left as they are).
+    let with_destinations = |list: &[Ipv4Net]| -> String {
+        let mut out: Vec<String> = list.iter().map(ToString::to_string).collect();
+        for d in destinations {
+            if !cidr::covered_by_any(list, d) && !out.contains(&d.to_string()) {
+                out.push(d.to_string());
+            }
+        }
+        out.join(",")
+    };
+    let mut fixes = Vec::new();
+    match cause {
+        Cause::SrcdstEgress
+            if direction == Direction::PodToPeer
+                && first.evaluation.source == SourceAtPeer::NodeIp =>
+        {
+            fixes.push(set_env(v, NODE_PORT_SUPPORT, "true"));
+            fixes.push(upgrade(v, Version::new(1, 12, 1)));
+        }
+        Cause::SrcdstEgress
+            if direction == Direction::PeerToPod && version < Version::new(1, 8, 0) =>
+        {
+            fixes.push(upgrade(v, Version::new(1, 8, 0)));
+            if version >= Version::new(1, 6, 0) {
+                let mut fix = set_env(
+                    v,
+                    EXCLUDE_SNAT_CIDRS,
+                    &with_destinations(&cni.exclude_snat_cidrs),
+                );
+                let pod_subnets: BTreeSet<String> = witnesses
+                    .iter()
+                    .filter_map(|w| net.subnets.get(&w.class.eni_subnet))
+                    .map(|s| s.cidr.to_string())
+                    .collect();
+                let pod_subnets: Vec<String> = pod_subnets.into_iter().collect();
+                fix.action = format!(
+                    "or, without upgrading, exempt {all} from SNAT (the per-pod rules then route it by the pod's ENI both ways; the peer must then route the pod subnets{} back)",
+                    if pod_subnets.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" such as {}", pod_subnets.join(", "))
+                    }
+                );
+                fixes.push(fix);
+            }
+        }
+        Cause::SrcdstEgress => {
+            let remaining: Vec<String> = cni
+                .external_service_cidrs
+                .iter()
+                .filter(|c| !destinations.iter().any(|d| cidr::overlaps(c, d)))
+                .map(ToString::to_string)
+                .collect();
+            fixes.push(set_env(v, EXTERNAL_SERVICE_CIDRS, &remaining.join(",")));
+        }
+        Cause::RpfStrict => {
+            fixes.push(Remediation {
+                action: "set loose reverse-path filtering on every node's primary interface (as aws-vpc-cni-init does) and persist it in the node's sysctl configuration".to_owned(),
+                command: Some("sysctl -w net.ipv4.conf.$(ip -o route get 1.1.1.1 | awk '{print $5}').rp_filter=2".to_owned()),
+            });
+            fixes.push(Remediation {
+                action: "make sure the aws-node DaemonSet runs its aws-vpc-cni-init init container".to_owned(),
+                command: Some("kubectl get daemonset aws-node -n kube-system -o jsonpath='{.spec.template.spec.initContainers[*].name}'".to_owned()),
+            });
+        }
+        Cause::NoRoute | Cause::RouteBlackhole => {
+            for w in witnesses {
+                let destination = w.block.route;
+                let out_subnet = w.egress_subnet();
+                let table = net
+                    .route_table_of_subnet(out_subnet)
+                    .map_or("<route-table-id>".to_owned(), |t| t.id.clone());
+                // Suggest the object other subnets of the cluster VPC use for this destination.
+                let object = net
+                    .route_tables
+                    .values()
+                    .filter(|t| t.vpc_id == v.cluster.vpc_id)
+                    .flat_map(|t| t.routes.iter())
+                    .find(|r| {
+                        r.destination == destination
+                            && r.target.is_private_beyond_vpc()
+                            && !r.blackhole
+                    })
+                    .map(|r| r.target.clone());
+                let verb = if cause == Cause::NoRoute {
+                    "create-route"
+                } else {
+                    "replace-route"
+                };
+                // With no live route to copy, the dead target tells which kind of object to use.
+                let tgw = w
+                    .evaluation
+                    .via
+                    .as_deref()
+                    .is_some_and(|v| v.starts_with("tgw-"));
+                let (flag, id) = object.as_ref().map_or_else(
+                    || {
+                        if tgw {
+                            ("--transit-gateway-id", "<a live tgw-…>".to_owned())
+                        } else {
+                            ("--vpc-peering-connection-id", "<a live pcx-…>".to_owned())
+                        }
+                    },
+                    |t| (target_flag(t), t.id().to_owned()),
+                );
+                push_once(
+                    &mut fixes,
+                    Remediation {
+                        action: format!(
+                            "route {destination} from {out_subnet} through the private connection"
+                        ),
+                        command: Some(format!(
+                            "aws ec2 {verb} --route-table-id {table} --destination-cidr-block {destination} {flag} {id}"
+                        )),
+                    },
+                );
+            }
+        }
+        Cause::PcxNotActive => {
+            for w in witnesses {
+                let id = w.evaluation.via.clone().unwrap_or_else(|| "<pcx-id>".to_owned());
+                let status = net
+                    .peerings
+                    .as_ref()
+                    .and_then(|p| p.get(&id))
+                    .map(|p| p.status.clone())
+                    .unwrap_or_default();
+                let fix = if status == "pending-acceptance" {
+                    Remediation {
+                        action: format!("accept {id} in the accepter account"),
+                        command: Some(format!(
+                            "aws ec2 accept-vpc-peering-connection --vpc-peering-connection-id {id}"
+                        )),
+                    }
+                } else {
+                    Remediation {
+                        action: format!(
+                            "{id} is `{status}`: create a new peering connection and point the routes at it"
+                        ),
+                        command: Some("aws ec2 create-vpc-peering-connection --vpc-id <cluster-vpc> --peer-vpc-id <peer-vpc>".to_owned()),
+                    }
+                };
+                push_once(&mut fixes, fix);
+            }
+        }
+        Cause::PcxNotDirect => fixes.push(Remediation {
+            action: format!(
+                "peering is not transitive: reach {all} through a transit gateway, or peer directly with the VPC that holds it"
+            ),
+            command: None,
+        }),
+        Cause::TgwNoAttachment | Cause::TgwAttachmentNotAvailable | Cause::TgwNoAzAttachment => {
+            for w in witnesses {
+                let tgw = w.evaluation.via.clone().unwrap_or_else(|| "<tgw-id>".to_owned());
+                let out_subnet = w.egress_subnet();
+                let attachment = net.tgw_attachments.as_ref().and_then(|list| {
+                    list.iter()
+                        .find(|a| a.tgw_id == tgw && a.vpc_id == v.cluster.vpc_id)
+                });
+                let fix = match (cause, attachment) {
+                    (Cause::TgwNoAzAttachment, Some(a)) => Remediation {
+                        action: format!(
+                            "add a subnet in {out_subnet}'s Availability Zone to the attachment"
+                        ),
+                        command: Some(format!(
+                            "aws ec2 modify-transit-gateway-vpc-attachment --transit-gateway-attachment-id {} --add-subnet-ids <a subnet of {} in {}>",
+                            a.id,
+                            v.cluster.vpc_id,
+                            net.subnets.get(out_subnet).map_or("that AZ", |s| s.az.as_str())
+                        )),
+                    },
+                    _ => Remediation {
+                        action: format!(
+                            "attach {} to {tgw} with one subnet in every Availability Zone that has nodes",
+                            v.cluster.vpc_id
+                        ),
+                        command: Some(format!(
+                            "aws ec2 create-transit-gateway-vpc-attachment --transit-gateway-id {tgw} --vpc-id {} --subnet-ids <one subnet per AZ>",
+                            v.cluster.vpc_id
+                        )),
+                    },
+                };
+                push_once(&mut fixes, fix);
+            }
+        }
+        Cause::PeerNoRoute => {
+            for w in witnesses {
+                let source_block = net
+                    .subnets
+                    .get(w.source_subnet())
+                    .map_or_else(|| "<source-cidr>".to_owned(), |s| s.cidr.to_string());
+                let peer_table = peer_route_table(v, w.block.block)
+                    .unwrap_or_else(|| "<peer-route-table-id>".to_owned());
+                let via = w
+                    .evaluation
+                    .via
+                    .clone()
+                    .unwrap_or_else(|| "<pcx-or-tgw-id>".to_owned());
+                let flag = if via.starts_with("tgw-") {
+                    "--transit-gateway-id"
+                } else {
+                    "--vpc-peering-connection-id"
+                };
+                push_once(
+                    &mut fixes,
+                    Remediation {
+                        action: format!(
+                            "route {source_block} back from the peer through {via} (a route for the whole VPC CIDR works too)"
+                        ),
+                        command: Some(format!(
+                            "aws ec2 create-route --route-table-id {peer_table} --destination-cidr-block {source_block} {flag} {via}"
+                        )),
+                    },
+                );
+            }
+            if direction == Direction::PodToPeer
+                && witnesses
+                    .iter()
+                    .any(|w| w.evaluation.source == SourceAtPeer::PodIp)
+            {
+                fixes.push(Remediation {
+                    action: format!(
+                        "or keep pod traffic to {all} SNATed to the node IP, which the peer already routes, by removing it from {EXCLUDE_SNAT_CIDRS} / EXTERNALSNAT"
+                    ),
+                    command: None,
+                });
+            }
+        }
+        Cause::SnatFlaky => {
+            fixes.push(upgrade(v, Version::new(1, 23, 0)));
+            fixes.push(Remediation {
+                action: "or use AWS_VPC_K8S_CNI_EXTERNALSNAT=true instead of excluding 0.0.0.0/0".to_owned(),
+                command: Some("kubectl set env daemonset aws-node -n kube-system AWS_VPC_K8S_CNI_EXTERNALSNAT=true".to_owned()),
+            });
+        }
+        Cause::UnknownRemote => {
+            let view = VpcView::new(net, &v.cluster.vpc_id);
+            for w in witnesses {
+                let fix = match view.vpc_behind(w.block.block, None) {
+                    Remote::Vpc(vpc) => Remediation {
+                        action: format!(
+                            "add the peer VPC's route tables to the snapshot (needs read access to {vpc}'s account)"
+                        ),
+                        command: Some(format!(
+                            "aws ec2 describe-route-tables --filters Name=vpc-id,Values={vpc} --output json > peer-route-tables.json"
+                        )),
+                    },
+                    _ => Remediation {
+                        action: format!(
+                            "confirm on the far side that {} is routed back through {}",
+                            match w.evaluation.source {
+                                SourceAtPeer::PodIp => "the pod subnets",
+                                SourceAtPeer::NodeIp => "the node subnets",
+                            },
+                            w.evaluation.via.as_deref().unwrap_or("the private connection")
+                        ),
+                        command: None,
+                    },
+                };
+                push_once(&mut fixes, fix);
+            }
+        }
+        Cause::MissingInput => fixes.push(Remediation {
+            action: "add the missing describe output named in the reason to the snapshot".to_owned(),
+            command: None,
+        }),
+    }
+    fixes
+}
