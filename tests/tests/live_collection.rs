@@ -320,7 +320,11 @@ async fn demo_seeded_into_moto_gives_the_demo_findings() {
     );
     // The add-on rule did answer: legacy's add-on is in the snapshot, and shop's 404 was read
     // as "not installed" (ResourceNotFoundException), not as a failed call.
-    let paths: Vec<&str> = collection.files.iter().map(|f| f.path.as_str()).collect();
+    let paths: Vec<&str> = collection
+        .documents
+        .iter()
+        .map(|d| d.path.as_str())
+        .collect();
     assert!(
         paths.contains(&"clusters/legacy/addon.json")
             && !paths.contains(&"clusters/shop/addon.json"),
@@ -794,8 +798,8 @@ async fn api_calls_for_300_enis_stay_within_pages_plus_a_constant() {
         collection.notes.gaps
     );
     let file = collection
-        .files
-        .iter()
+        .source_files()
+        .into_iter()
         .find(|f| f.path == "ec2/network-interfaces.json")
         .expect("the snapshot has the ENIs");
     let enis: raw::DescribeNetworkInterfaces =
@@ -860,14 +864,18 @@ async fn a_vpc_scope_collects_only_the_clusters_of_that_vpc() {
     )
     .await;
     assert_eq!(collection.clusters(), ["shop"], "{:#?}", collection.notes);
-    let paths: Vec<&str> = collection.files.iter().map(|f| f.path.as_str()).collect();
+    let paths: Vec<&str> = collection
+        .documents
+        .iter()
+        .map(|d| d.path.as_str())
+        .collect();
     assert!(
         paths.iter().all(|p| !p.starts_with("clusters/legacy/")),
         "files: {paths:?}"
     );
     let vpcs = collection
-        .files
-        .iter()
+        .source_files()
+        .into_iter()
         .find(|f| f.path == "ec2/vpcs.json")
         .expect("the snapshot has the VPCs");
     assert!(vpcs.text.contains(&shop_vpc));

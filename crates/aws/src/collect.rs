@@ -20,8 +20,10 @@
 //! number of permits, and the SDK's standard retry (exponential backoff with jitter) absorbs
 //! throttling. A call that still fails becomes a gap of the clusters it concerns, and a cluster
 //! whose own VPC inputs are incomplete is marked so it gets no verdicts; what was collected is
-//! kept. The result is a set of AWS CLI-shaped files ([`Collection::source_files`]), so a live
-//! audit and an offline audit of the written snapshot are the same computation.
+//! kept. The result is the typed AWS CLI documents an offline snapshot is read into
+//! ([`Collection::documents`]), handed to the model as they are: a live audit and an offline
+//! audit of the written snapshot ([`Collection::source_files`]) are the same computation from
+//! the `Model` on, and nothing is serialised only to be parsed again.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -34,8 +36,10 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use podreach_core::model::{ENI_CLUSTER_TAG, node_clusters};
 use podreach_core::raw::{self, CollectionGap, CollectionNotes, IncompleteCluster};
-use podreach_core::{AnalyzeOptions, Overrides, Report, SnapshotError, SourceFile};
-use serde::Serialize;
+use podreach_core::snapshot::{Document, LoadedDocument};
+use podreach_core::{
+    AnalyzeOptions, Model, Overrides, Report, SnapshotError, SourceFile, snapshot,
+};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -148,10 +152,11 @@ pub trait Collect {
     ) -> impl Future<Output = Result<Collection, CollectError>> + Send;
 }
 
-/// What a collection produced: AWS CLI-shaped files and podreach's note on gaps and cost.
+/// What a collection produced: typed AWS CLI documents and podreach's note on gaps and cost.
 #[derive(Debug, Clone)]
 pub struct Collection {
-    pub files: Vec<SourceFile>,
+    /// The documents, each with the path `snapshot --live` writes it to.
+    pub documents: Vec<LoadedDocument>,
     pub notes: CollectionNotes,
     /// The clusters described (their files are under `clusters/<name>/`).
     pub cluster_names: Vec<String>,
@@ -161,16 +166,27 @@ pub struct Collection {
 pub const NOTES_FILE: &str = "podreach-collection.json";
 
 impl Collection {
-    /// Every file of the snapshot, the collection note included, in a stable order.
-    pub fn source_files(&self) -> Vec<SourceFile> {
-        let mut files = self.files.clone();
-        files.push(SourceFile {
+    /// The collection note as a document of the snapshot.
+    pub fn notes_document(&self) -> LoadedDocument {
+        LoadedDocument {
             path: NOTES_FILE.to_owned(),
-            text: to_json(&raw::PodreachCollection {
+            document: Document::Collection(raw::PodreachCollection {
                 podreach_collection: self.notes.clone(),
             }),
-        });
-        files
+        }
+    }
+
+    /// Every file of the snapshot as the AWS CLI prints it, the collection note included, in a
+    /// stable order: what `podreach snapshot --live` writes.
+    pub fn source_files(&self) -> Vec<SourceFile> {
+        self.documents
+            .iter()
+            .chain([&self.notes_document()])
+            .map(|d| SourceFile {
+                path: d.path.clone(),
+                text: d.document.to_json(),
+            })
+            .collect()
     }
 
     /// The names of the clusters collected.
@@ -178,26 +194,39 @@ impl Collection {
         self.cluster_names.clone()
     }
 
-    /// Audits the collection plus `extra` files (kubectl dumps, placed under `clusters/` so
-    /// they are attributed like the snapshot's own); the same code path as an offline audit.
+    /// The model of the collection plus `extra` files (kubectl dumps, placed under `clusters/`
+    /// so they are attributed like the snapshot's own). The collected documents go to the model
+    /// as they are: nothing is written out and parsed again.
+    pub fn model(
+        &self,
+        extra: &[SourceFile],
+        overrides: &Overrides,
+    ) -> Result<Model, SnapshotError> {
+        let loaded = snapshot::load(extra)?;
+        let notes = self.notes_document();
+        let documents = self
+            .documents
+            .iter()
+            .chain([&notes])
+            .chain(&loaded.documents);
+        let mut model = Model::build(documents, overrides);
+        model.add_skipped(loaded.skipped);
+        Ok(model)
+    }
+
+    /// Audits the collection plus `extra` files: from the `Model` on, the same code path as an
+    /// offline audit.
     pub fn audit(
         &self,
         extra: &[SourceFile],
         overrides: &Overrides,
         options: &AnalyzeOptions,
     ) -> Result<Report, SnapshotError> {
-        let mut files = self.source_files();
-        files.extend(extra.iter().cloned());
-        podreach_core::audit(&files, overrides, options)
+        Ok(podreach_core::analyze(
+            &self.model(extra, overrides)?,
+            options,
+        ))
     }
-}
-
-fn to_json<T: Serialize>(value: &T) -> String {
-    // The raw types are plain data (strings, numbers, maps with string keys): serialising them
-    // cannot fail, so an error here is a bug worth seeing in the file rather than a panic.
-    serde_json::to_string_pretty(value)
-        .unwrap_or_else(|e| format!("{{\"podreachSerialisationError\": \"{e}\"}}"))
-        + "\n"
 }
 
 /// The live collector: EC2 and EKS clients built once, a call counter and the permits.
@@ -273,7 +302,7 @@ impl Collect for Collector {
             region: self.region.clone(),
             ..CollectionNotes::default()
         };
-        let mut files = Vec::new();
+        let mut documents = Vec::new();
 
         let resolved = self.resolve(scope, &mut notes).await?;
         let names = if resolved.everything || !resolved.vpcs.is_empty() {
@@ -338,23 +367,23 @@ impl Collect for Collector {
 
         for c in &clusters {
             let name = &c.cluster.name;
-            files.push(file(
+            documents.push(document(
                 &format!("clusters/{name}/cluster.json"),
-                &raw::DescribeCluster {
+                Document::Cluster(raw::DescribeCluster {
                     cluster: c.cluster.clone(),
-                },
+                }),
             ));
             if let Some(addon) = &c.addon {
-                files.push(file(
+                documents.push(document(
                     &format!("clusters/{name}/addon.json"),
-                    &raw::DescribeAddon {
+                    Document::Addon(raw::DescribeAddon {
                         addon: addon.clone(),
-                    },
+                    }),
                 ));
             }
         }
         if !clusters.is_empty() {
-            inputs.write(&mut files);
+            inputs.write(&mut documents);
         }
         // Tasks finish in any order; the note (and so the report) must not depend on it.
         notes
@@ -368,17 +397,17 @@ impl Collect for Collector {
         notes.stats = self.stats.reading().since(&before, elapsed);
         let cluster_names = clusters.iter().map(|c| c.cluster.name.clone()).collect();
         Ok(Collection {
-            files,
+            documents,
             notes,
             cluster_names,
         })
     }
 }
 
-fn file<T: Serialize>(path: &str, value: &T) -> SourceFile {
-    SourceFile {
+fn document(path: &str, document: Document) -> LoadedDocument {
+    LoadedDocument {
         path: path.to_owned(),
-        text: to_json(value),
+        document,
     }
 }
 
@@ -479,49 +508,49 @@ impl Ec2Inputs {
         );
     }
 
-    fn write(self, files: &mut Vec<SourceFile>) {
-        files.push(file(
+    fn write(self, documents: &mut Vec<LoadedDocument>) {
+        documents.push(document(
             "ec2/vpcs.json",
-            &raw::DescribeVpcs {
+            Document::Vpcs(raw::DescribeVpcs {
                 vpcs: self.vpcs.into_values().collect(),
-            },
+            }),
         ));
-        files.push(file(
+        documents.push(document(
             "ec2/subnets.json",
-            &raw::DescribeSubnets {
+            Document::Subnets(raw::DescribeSubnets {
                 subnets: self.subnets.into_values().collect(),
-            },
+            }),
         ));
-        files.push(file(
+        documents.push(document(
             "ec2/route-tables.json",
-            &raw::DescribeRouteTables {
+            Document::RouteTables(raw::DescribeRouteTables {
                 route_tables: self.route_tables.into_values().collect(),
-            },
+            }),
         ));
-        files.push(file(
+        documents.push(document(
             "ec2/network-interfaces.json",
-            &raw::DescribeNetworkInterfaces {
+            Document::NetworkInterfaces(raw::DescribeNetworkInterfaces {
                 network_interfaces: self.enis.into_values().collect(),
-            },
+            }),
         ));
         let mut reservations = self.reservations;
         reservations.sort_by(|a, b| a.reservation_id.cmp(&b.reservation_id));
-        files.push(file(
+        documents.push(document(
             "ec2/instances.json",
-            &raw::DescribeInstances { reservations },
+            Document::Instances(raw::DescribeInstances { reservations }),
         ));
-        files.push(file(
+        documents.push(document(
             "ec2/vpc-peering-connections.json",
-            &raw::DescribeVpcPeeringConnections {
+            Document::VpcPeeringConnections(raw::DescribeVpcPeeringConnections {
                 vpc_peering_connections: self.peerings.into_values().collect(),
-            },
+            }),
         ));
         if let Some(attachments) = self.tgw_attachments {
-            files.push(file(
+            documents.push(document(
                 "ec2/transit-gateway-vpc-attachments.json",
-                &raw::DescribeTransitGatewayVpcAttachments {
+                Document::TransitGatewayVpcAttachments(raw::DescribeTransitGatewayVpcAttachments {
                     transit_gateway_vpc_attachments: attachments.into_values().collect(),
-                },
+                }),
             ));
         }
     }

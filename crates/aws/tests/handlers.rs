@@ -33,8 +33,11 @@ impl Collect for DemoCollector {
                 text: f.text,
             })
             .collect();
+        let documents = podreach_core::snapshot::load(&files)
+            .expect("the demo is valid")
+            .documents;
         Ok(Collection {
-            files,
+            documents,
             notes: CollectionNotes::default(),
             cluster_names: vec!["legacy".to_owned(), "shop".to_owned()],
         })

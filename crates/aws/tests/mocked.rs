@@ -443,8 +443,8 @@ async fn prefix_delegation_addresses_are_collected_and_analysed() {
     // moto gap: AssignPrivateIpAddresses --ipv4-prefixes is not implemented.
     let collection = collect(&[], Some(ADDON_YAML)).await;
     let enis = collection
-        .files
-        .iter()
+        .source_files()
+        .into_iter()
         .find(|f| f.path == "ec2/network-interfaces.json")
         .expect("network interfaces are written");
     assert!(
@@ -559,8 +559,8 @@ async fn throttling_that_outlasts_the_retries_is_a_gap_of_that_cluster_not_a_cra
     // What was collected is kept.
     assert!(
         collection
-            .files
-            .iter()
+            .source_files()
+            .into_iter()
             .any(|f| f.path == "ec2/route-tables.json" && f.text.contains("rtb-a"))
     );
 }
@@ -632,8 +632,8 @@ async fn named_clusters_skip_the_listing_and_the_peer_vpc_is_read_in_one_batch()
         "requester and accepter side"
     );
     let tables = collection
-        .files
-        .iter()
+        .source_files()
+        .into_iter()
         .find(|f| f.path == "ec2/route-tables.json")
         .expect("route tables are written");
     assert!(

@@ -1,8 +1,8 @@
 //! `--live`: collect the snapshot from AWS instead of reading it from files.
 //!
 //! The CLI is synchronous; only this module runs an async runtime, built when `--live` is given.
-//! The collection comes back as the same AWS CLI-shaped files an offline snapshot holds, so every
-//! command (`audit`, `explain`, `lab`, `snapshot`) works on it unchanged. Credentials, profile,
+//! The collection comes back as the same typed AWS CLI documents an offline snapshot is read
+//! into, so every command (`audit`, `explain`, `lab`, `snapshot`) works on it unchanged. Credentials, profile,
 //! region and endpoint come from the standard AWS chain (`AWS_PROFILE`, `AWS_REGION`,
 //! `AWS_ENDPOINT_URL`, …); `--region` overrides the region.
 
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use podreach_aws::{Collect as _, Collector, CollectorSettings, Scope};
+use podreach_aws::{Collect as _, Collection, Collector, CollectorSettings, Scope};
 use podreach_core::SourceFile;
 
 use crate::snapshot_dir;
@@ -38,8 +38,9 @@ pub struct LiveArgs {
 }
 
 impl LiveArgs {
-    /// Collects, showing a progress line on a terminal, and returns the snapshot files.
-    pub fn collect_files(&self) -> Result<Vec<SourceFile>> {
+    /// Collects, showing a progress line on a terminal, and returns the collection with the
+    /// kubectl dumps of `--with` (placed under `clusters/`, as the collection's own files are).
+    pub fn collect(&self) -> Result<(Collection, Vec<SourceFile>)> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -101,13 +102,17 @@ impl LiveArgs {
             stats.retries,
             Duration::from_millis(stats.wall_time_ms).as_secs_f64()
         );
-        let mut files = collection.source_files();
+        let mut extra = Vec::new();
         if let Some(dir) = &self.with {
-            files.extend(snapshot_dir::read(dir)?.into_iter().map(|f| SourceFile {
-                path: format!("clusters/{}", f.path),
-                text: f.text,
-            }));
+            extra.extend(
+                snapshot_dir::read_texts(dir)?
+                    .into_iter()
+                    .map(|f| SourceFile {
+                        path: format!("clusters/{}", f.path),
+                        text: f.text,
+                    }),
+            );
         }
-        Ok(files)
+        Ok((collection, extra))
     }
 }

@@ -20,7 +20,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use podreach_core::cni::Version;
 use podreach_core::report::Severity;
-use podreach_core::{AnalyzeOptions, Model, Overrides, SourceFile, demo, snapshot};
+use podreach_core::{AnalyzeOptions, Model, Overrides, demo, snapshot};
 
 #[derive(Debug, Parser)]
 #[command(name = "podreach", version, about, long_about = None)]
@@ -139,29 +139,29 @@ impl InputArgs {
         }
     }
 
-    fn files(&self) -> Result<Vec<SourceFile>> {
-        if self.live.live {
-            return self.live.collect_files();
-        }
-        match &self.snapshot {
-            Some(dir) => snapshot_dir::read(dir),
-            None => Ok(demo::files()),
-        }
-    }
-
-    /// The validated model, with skipped files recorded as gaps.
+    /// The validated model, with skipped files recorded as gaps (and warned about).
     fn model(&self) -> Result<Model> {
-        let loaded = snapshot::load(&self.files()?)?;
-        let mut model = Model::build(&loaded.documents, &self.overrides());
-        for (file, why) in loaded.skipped {
+        let (collected, loaded) = if self.live.live {
+            let (collection, extra) = self.live.collect()?;
+            let notes = collection.notes_document();
+            let mut documents = collection.documents;
+            documents.push(notes);
+            (documents, snapshot::load(&extra)?)
+        } else {
+            let loaded = match &self.snapshot {
+                Some(dir) => {
+                    let files = snapshot_dir::read(dir)?;
+                    snapshot::load_inputs(files.iter().map(|f| f as &dyn snapshot::Input))?
+                }
+                None => snapshot::load(&demo::files())?,
+            };
+            (Vec::new(), loaded)
+        };
+        for (file, why) in &loaded.skipped {
             eprintln!("warning: {file}: skipped: {why}");
-            model.gaps.push(podreach_core::report::Gap {
-                cluster: None,
-                file: Some(file),
-                object: None,
-                message: format!("skipped: {why}"),
-            });
         }
+        let mut model = Model::build(collected.iter().chain(&loaded.documents), &self.overrides());
+        model.add_skipped(loaded.skipped);
         Ok(model)
     }
 }
@@ -243,7 +243,9 @@ fn live_snapshot(args: &SnapshotArgs) -> Result<ExitCode> {
         );
     }
     ensure_new_dir(&args.out)?;
-    let files = args.live.collect_files()?;
+    let (collection, extra) = args.live.collect()?;
+    let mut files = collection.source_files();
+    files.extend(extra);
     snapshot_dir::write(&args.out, &files)?;
     eprintln!(
         "wrote {} files to {}; audit them with: podreach audit --snapshot {}",

@@ -178,7 +178,11 @@ fn list_of(items: &[String], total: usize, max: usize) -> String {
 
 /// The whole text report, written as it is produced; with `paths`, each cluster's per-ENI
 /// table is streamed from the audit.
-pub fn report(sink: &mut dyn io::Write, report: &Report, paths: Option<&Audit<'_>>) -> io::Result<()> {
+pub fn report(
+    sink: &mut dyn io::Write,
+    report: &Report,
+    paths: Option<&Audit<'_>>,
+) -> io::Result<()> {
     let mut out = String::new();
     for c in &report.clusters {
         let version = match (&c.cni.version, c.cni.version_source) {

@@ -4,11 +4,14 @@
 //! addresses and groups them into ENI classes; [`destinations`] splits the private routes into
 //! uniform blocks and groups those into destination classes; [`procedure`] runs §5.3/§5.4 for a
 //! class and a block; [`expand`] turns the matrix back into per-ENI rows for `--paths`, one at a
-//! time; [`explain`] traces a single address. The procedure runs once per ENI class ×
+//! time; [`explain`] traces a single address; `baseline` is the same procedure without any
+//! grouping, for tests and benchmarks. The procedure runs once per ENI class ×
 //! destination class × direction, so a 5,000-node cluster with 100 routes costs about what a
 //! small one does. Findings are built from the matrix by `crate::findings`, which this module
 //! does not know about; `crate::audit` sits above both.
 
+#[doc(hidden)]
+pub mod baseline;
 mod destinations;
 mod expand;
 mod explain;

@@ -70,7 +70,10 @@ struct Group<'v> {
 /// Builds the findings of one analysed cluster from its verdict matrix.
 pub fn findings(v: &ClusterVerdicts<'_>) -> Vec<Finding> {
     let members = members(v);
-    let total: usize = members.iter().map(|m| m.addresses[0] + m.addresses[1]).sum();
+    let total: usize = members
+        .iter()
+        .map(|m| m.addresses[0] + m.addresses[1])
+        .sum();
     let mut groups: BTreeMap<(FindingKind, Direction, Cause), Group<'_>> = BTreeMap::new();
     for (class, m) in members.iter().enumerate() {
         for block in &v.blocks {
@@ -110,7 +113,9 @@ pub fn findings(v: &ClusterVerdicts<'_>) -> Vec<Finding> {
 
     let mut out = Vec::new();
     for ((kind, direction, cause), group) in &groups {
-        out.push(finding(v, &members, total, *kind, *direction, *cause, group));
+        out.push(finding(
+            v, &members, total, *kind, *direction, *cause, group,
+        ));
     }
     out
 }
@@ -315,17 +320,22 @@ fn affected(cluster: &crate::model::Cluster, subjects: &[&Subject<'_>]) -> Affec
         let named = addresses
             .iter()
             .filter_map(|a| cluster.pods.get(&Ipv4Addr::from(*a)))
-            .chain(
-                prefixes
-                    .iter()
-                    .flat_map(|p| cluster.pods.range(p.network()..=p.broadcast()).map(|(_, pod)| pod)),
-            );
+            .chain(prefixes.iter().flat_map(|p| {
+                cluster
+                    .pods
+                    .range(p.network()..=p.broadcast())
+                    .map(|(_, pod)| pod)
+            }));
         for pod in named {
             if seen.insert(pod) {
                 pods_total += 1;
             }
         }
-        pods = seen.iter().take(LIST_LIMIT).map(ToString::to_string).collect();
+        pods = seen
+            .iter()
+            .take(LIST_LIMIT)
+            .map(ToString::to_string)
+            .collect();
     }
     Affected {
         nodes: nodes.into_iter().map(str::to_owned).collect(),

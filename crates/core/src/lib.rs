@@ -35,13 +35,6 @@ pub fn audit(
 ) -> Result<Report, SnapshotError> {
     let loaded = snapshot::load(files)?;
     let mut model = Model::build(&loaded.documents, overrides);
-    for (file, why) in loaded.skipped {
-        model.gaps.push(report::Gap {
-            cluster: None,
-            file: Some(file),
-            object: None,
-            message: format!("skipped: {why}"),
-        });
-    }
+    model.add_skipped(loaded.skipped);
     Ok(analyze(&model, options))
 }

@@ -316,8 +316,23 @@ fn is_within(dir: &str, ancestor: &str) -> bool {
 }
 
 impl Model {
+    /// Records the files the reader skipped, with the reason, as gaps.
+    pub fn add_skipped(&mut self, skipped: Vec<(String, String)>) {
+        for (file, why) in skipped {
+            self.gaps.push(Gap {
+                cluster: None,
+                file: Some(file),
+                object: None,
+                message: format!("skipped: {why}"),
+            });
+        }
+    }
+
     /// Validates raw documents into the model. Never fails: unresolvable objects become gaps.
-    pub fn build(documents: &[LoadedDocument], overrides: &Overrides) -> Model {
+    pub fn build<'a>(
+        documents: impl IntoIterator<Item = &'a LoadedDocument>,
+        overrides: &Overrides,
+    ) -> Model {
         let mut builder = Builder::default();
         for doc in documents {
             builder.add(doc);

@@ -2,13 +2,20 @@
 //!
 //! A snapshot is a set of unmodified `aws … describe-*` and `kubectl get … -o json` outputs. File
 //! names carry no meaning: each file is identified by its top-level key (`Vpcs`, `RouteTables`,
-//! `cluster`, …) or its Kubernetes `kind`. Parsing is two-step so errors can name the exact place:
-//! the text is first read into a JSON value with the path tracked (a truncated or malformed file
-//! reports `NetworkInterfaces[3].PrivateIpAddresses`), then the value is read into its typed shape
-//! with the path tracked again (a wrong type reports the field). The core never touches the file
-//! system: callers hand in `(path, text)` pairs, so the same code serves the CLI, tests and Lambda.
+//! `cluster`, …) or its Kubernetes `kind`. A snapshot of a 5,000-node cluster is ~440 MB of
+//! JSON, so the common case is one pass straight into the typed shapes ([`Fast`]): no JSON value
+//! tree is built (a Kubernetes list item is held as a value only while it is converted), and a
+//! file can be read from a stream instead of from memory ([`Input`]). Only when that pass fails
+//! is the file read again the slow way, to name the exact place: first into a JSON value with the
+//! path tracked (a truncated or malformed file reports `NetworkInterfaces[3].PrivateIpAddresses`),
+//! then into its typed shape with the path tracked again (a wrong type reports the field). The
+//! core never touches the file system: callers hand in `(path, text)` pairs or [`Input`]s that
+//! open a reader, so the same code serves the CLI, tests and Lambda.
 
-use serde::de::DeserializeOwned;
+use std::io::Read;
+
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, Error as _};
 use serde_json::Value;
 use thiserror::Error;
 
@@ -19,6 +26,24 @@ use crate::raw;
 pub struct SourceFile {
     pub path: String,
     pub text: String,
+}
+
+/// A snapshot file the caller can open, possibly more than once: a file whose fast parse fails
+/// is opened again to name the place of the error.
+pub trait Input {
+    /// The path relative to the snapshot root, `/`-separated.
+    fn path(&self) -> &str;
+    fn open(&self) -> std::io::Result<Box<dyn Read + '_>>;
+}
+
+impl Input for SourceFile {
+    fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn open(&self) -> std::io::Result<Box<dyn Read + '_>> {
+        Ok(Box::new(self.text.as_bytes()))
+    }
 }
 
 /// A document recognised by content.
@@ -41,6 +66,36 @@ pub enum Document {
 }
 
 impl Document {
+    /// The document as the AWS CLI (or kubectl) prints it: pretty JSON with a 4-space indent.
+    pub fn to_json(&self) -> String {
+        fn pretty<T: serde::Serialize>(value: &T) -> String {
+            let mut out = Vec::new();
+            let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+            let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+            // The raw types are plain data (strings, numbers, string-keyed maps): serialising
+            // them cannot fail, so an error is a bug worth seeing in the file, not a panic.
+            match value.serialize(&mut serializer) {
+                Ok(()) => String::from_utf8_lossy(&out).into_owned() + "\n",
+                Err(e) => format!("{{\"podreachSerialisationError\": \"{e}\"}}\n"),
+            }
+        }
+        match self {
+            Document::Vpcs(d) => pretty(d),
+            Document::Subnets(d) => pretty(d),
+            Document::RouteTables(d) => pretty(d),
+            Document::NetworkInterfaces(d) => pretty(d),
+            Document::Instances(d) => pretty(d),
+            Document::VpcPeeringConnections(d) => pretty(d),
+            Document::TransitGatewayVpcAttachments(d) => pretty(d),
+            Document::Cluster(d) => pretty(d),
+            Document::Addon(d) => pretty(d),
+            Document::AwsNode(d) => pretty(d),
+            Document::Pods(d) => pretty(d),
+            Document::EniConfigs(d) => pretty(d),
+            Document::Collection(d) => pretty(d),
+        }
+    }
+
     /// The command whose output this is, for messages.
     pub fn describe(&self) -> &'static str {
         match self {
@@ -83,6 +138,8 @@ pub enum SnapshotError {
         json_path: String,
         message: String,
     },
+    #[error("{file}: cannot be read: {message}")]
+    Io { file: String, message: String },
     #[error("{file}: `{json_path}` in {command} output: {message}")]
     Shape {
         file: String,
@@ -101,14 +158,21 @@ pub struct Loaded {
 
 /// Reads every file; fails on the first malformed file (naming it), skips unrecognised ones.
 pub fn load(files: &[SourceFile]) -> Result<Loaded, SnapshotError> {
+    load_inputs(files.iter().map(|f| f as &dyn Input))
+}
+
+/// [`load`] for files the caller opens as streams (a large snapshot need not fit in memory).
+pub fn load_inputs<'a>(
+    inputs: impl IntoIterator<Item = &'a dyn Input>,
+) -> Result<Loaded, SnapshotError> {
     let mut loaded = Loaded::default();
-    for file in files {
-        match recognise(file)? {
+    for input in inputs {
+        match read(input)? {
             Recognised::Document(document) => loaded.documents.push(LoadedDocument {
-                path: file.path.clone(),
+                path: input.path().to_owned(),
                 document: *document,
             }),
-            Recognised::Skip(why) => loaded.skipped.push((file.path.clone(), why)),
+            Recognised::Skip(why) => loaded.skipped.push((input.path().to_owned(), why)),
         }
     }
     Ok(loaded)
@@ -117,6 +181,189 @@ pub fn load(files: &[SourceFile]) -> Result<Loaded, SnapshotError> {
 enum Recognised {
     Document(Box<Document>),
     Skip(String),
+}
+
+/// One pass into the typed shape; on any failure, the slow pass that names the place.
+fn read(input: &dyn Input) -> Result<Recognised, SnapshotError> {
+    let io = |e: std::io::Error| SnapshotError::Io {
+        file: input.path().to_owned(),
+        message: e.to_string(),
+    };
+    let reader = std::io::BufReader::with_capacity(1 << 16, input.open().map_err(io)?);
+    if let Ok(fast) = serde_json::from_reader::<_, Fast>(reader)
+        && let Some(recognised) = fast.recognise()
+    {
+        return Ok(recognised);
+    }
+    let mut text = String::new();
+    input
+        .open()
+        .and_then(|mut r| r.read_to_string(&mut text))
+        .map_err(io)?;
+    recognise(&SourceFile {
+        path: input.path().to_owned(),
+        text,
+    })
+}
+
+/// Every top-level key podreach reads, typed; anything else is skipped without being built.
+#[derive(Deserialize)]
+struct Fast {
+    #[serde(rename = "podreachCollection")]
+    collection: Option<raw::CollectionNotes>,
+    #[serde(rename = "Vpcs")]
+    vpcs: Option<Vec<raw::Vpc>>,
+    #[serde(rename = "Subnets")]
+    subnets: Option<Vec<raw::Subnet>>,
+    #[serde(rename = "RouteTables")]
+    route_tables: Option<Vec<raw::RouteTable>>,
+    #[serde(rename = "NetworkInterfaces")]
+    network_interfaces: Option<Vec<raw::NetworkInterface>>,
+    #[serde(rename = "Reservations")]
+    reservations: Option<Vec<raw::Reservation>>,
+    #[serde(rename = "VpcPeeringConnections")]
+    vpc_peering_connections: Option<Vec<raw::VpcPeeringConnection>>,
+    #[serde(rename = "TransitGatewayVpcAttachments")]
+    transit_gateway_vpc_attachments: Option<Vec<raw::TransitGatewayVpcAttachment>>,
+    cluster: Option<raw::Cluster>,
+    addon: Option<raw::Addon>,
+    #[serde(rename = "apiVersion")]
+    api_version: Option<String>,
+    kind: Option<String>,
+    metadata: Option<raw::ObjectMeta>,
+    spec: Option<raw::DaemonSetSpec>,
+    items: Option<Vec<KubeItem>>,
+}
+
+/// One item of a Kubernetes list, typed by its own `kind`; held as a value only meanwhile.
+enum KubeItem {
+    Pod(raw::Pod),
+    EniConfig(raw::EniConfig),
+    DaemonSet(raw::DaemonSet),
+}
+
+impl<'de> Deserialize<'de> for KubeItem {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        let item = match value.get("kind").and_then(Value::as_str) {
+            Some("Pod") => serde_json::from_value(value).map(KubeItem::Pod),
+            Some("ENIConfig") => serde_json::from_value(value).map(KubeItem::EniConfig),
+            Some("DaemonSet") => serde_json::from_value(value).map(KubeItem::DaemonSet),
+            // Left to the slow pass, which says what it is.
+            _ => return Err(D::Error::custom("an item podreach does not read")),
+        };
+        item.map_err(D::Error::custom)
+    }
+}
+
+impl Fast {
+    /// The document, when exactly one shape podreach reads is present and it needs no further
+    /// judgement; otherwise `None`, and the slow pass decides (and words any error).
+    fn recognise(self) -> Option<Recognised> {
+        let mut found: Vec<Document> = Vec::new();
+        if let Some(notes) = self.collection {
+            found.push(Document::Collection(raw::PodreachCollection {
+                podreach_collection: notes,
+            }));
+        }
+        if let Some(vpcs) = self.vpcs {
+            found.push(Document::Vpcs(raw::DescribeVpcs { vpcs }));
+        }
+        if let Some(subnets) = self.subnets {
+            found.push(Document::Subnets(raw::DescribeSubnets { subnets }));
+        }
+        if let Some(route_tables) = self.route_tables {
+            found.push(Document::RouteTables(raw::DescribeRouteTables {
+                route_tables,
+            }));
+        }
+        if let Some(network_interfaces) = self.network_interfaces {
+            found.push(Document::NetworkInterfaces(
+                raw::DescribeNetworkInterfaces { network_interfaces },
+            ));
+        }
+        if let Some(reservations) = self.reservations {
+            found.push(Document::Instances(raw::DescribeInstances { reservations }));
+        }
+        if let Some(vpc_peering_connections) = self.vpc_peering_connections {
+            found.push(Document::VpcPeeringConnections(
+                raw::DescribeVpcPeeringConnections {
+                    vpc_peering_connections,
+                },
+            ));
+        }
+        if let Some(transit_gateway_vpc_attachments) = self.transit_gateway_vpc_attachments {
+            found.push(Document::TransitGatewayVpcAttachments(
+                raw::DescribeTransitGatewayVpcAttachments {
+                    transit_gateway_vpc_attachments,
+                },
+            ));
+        }
+        if let Some(cluster) = self.cluster {
+            found.push(Document::Cluster(raw::DescribeCluster { cluster }));
+        }
+        if let Some(addon) = self.addon {
+            if addon.addon_name != "vpc-cni" {
+                return None;
+            }
+            found.push(Document::Addon(raw::DescribeAddon { addon }));
+        }
+        let api_version = self.api_version.unwrap_or_default();
+        match (self.kind.as_deref(), self.items, self.metadata, self.spec) {
+            (Some("DaemonSet"), None, Some(metadata), Some(spec))
+                if metadata.name == "aws-node" =>
+            {
+                found.push(Document::AwsNode(raw::DaemonSet {
+                    api_version,
+                    kind: "DaemonSet".to_owned(),
+                    metadata,
+                    spec,
+                }));
+            }
+            (Some(kind), Some(items), _, _) if kind.ends_with("List") && !items.is_empty() => {
+                let kind = kind.to_owned();
+                if items.iter().all(|i| matches!(i, KubeItem::Pod(_))) {
+                    let items = items
+                        .into_iter()
+                        .filter_map(|i| match i {
+                            KubeItem::Pod(pod) => Some(pod),
+                            _ => None,
+                        })
+                        .collect();
+                    found.push(Document::Pods(raw::PodList {
+                        api_version,
+                        kind,
+                        items,
+                    }));
+                } else if items.iter().all(|i| matches!(i, KubeItem::EniConfig(_))) {
+                    let items = items
+                        .into_iter()
+                        .filter_map(|i| match i {
+                            KubeItem::EniConfig(config) => Some(config),
+                            _ => None,
+                        })
+                        .collect();
+                    found.push(Document::EniConfigs(raw::EniConfigList {
+                        api_version,
+                        kind,
+                        items,
+                    }));
+                } else {
+                    let aws_node = items.into_iter().find_map(|i| match i {
+                        KubeItem::DaemonSet(d) if d.metadata.name == "aws-node" => Some(d),
+                        _ => None,
+                    })?;
+                    found.push(Document::AwsNode(aws_node));
+                }
+            }
+            (None, None, _, _) => {}
+            _ => return None,
+        }
+        match found.len() {
+            1 => found.pop().map(|d| Recognised::Document(Box::new(d))),
+            _ => None,
+        }
+    }
 }
 
 fn recognise(file: &SourceFile) -> Result<Recognised, SnapshotError> {

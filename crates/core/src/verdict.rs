@@ -189,7 +189,12 @@ impl ClusterVerdicts<'_> {
     }
 
     /// The verdict of an ENI class for a destination class and direction.
-    pub fn evaluation(&self, class: usize, destination: usize, direction: Direction) -> &Evaluation {
+    pub fn evaluation(
+        &self,
+        class: usize,
+        destination: usize,
+        direction: Direction,
+    ) -> &Evaluation {
         &self.evaluations[self.index(class, destination, direction)]
     }
 

@@ -313,7 +313,7 @@ fn syntax_parts(error: &SnapshotError) -> Option<(&str, usize, &str)> {
             json_path,
             ..
         } => Some((file, *line, json_path)),
-        SnapshotError::Shape { .. } => None,
+        SnapshotError::Shape { .. } | SnapshotError::Io { .. } => None,
     }
 }
 
@@ -326,6 +326,6 @@ fn shape_parts(error: &SnapshotError) -> Option<(&str, &str, &str)> {
             command,
             ..
         } => Some((file, json_path, command)),
-        SnapshotError::Syntax { .. } => None,
+        SnapshotError::Syntax { .. } | SnapshotError::Io { .. } => None,
     }
 }

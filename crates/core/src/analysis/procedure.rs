@@ -92,7 +92,12 @@ impl ClusterContext<'_> {
     }
 
     /// Evaluates one class for one block and direction.
-    pub(crate) fn evaluate(&self, class: &ClassKey, block: &Block, direction: Direction) -> Evaluation {
+    pub(crate) fn evaluate(
+        &self,
+        class: &ClassKey,
+        block: &Block,
+        direction: Direction,
+    ) -> Evaluation {
         match direction {
             Direction::PodToPeer => {
                 let normal = self.egress(class, block, None);
@@ -447,7 +452,11 @@ impl ClusterContext<'_> {
     /// The private object and remote side for `d` as the pod's subnet (else the node subnet) sees
     /// it. The far side is identified from the route's target even when that route is broken, so
     /// the peer's own routing is still checked (datapath.md §5.6: run every step).
-    pub(crate) fn object_towards(&self, class: &ClassKey, d: Ipv4Net) -> (Option<Target>, Option<Remote>) {
+    pub(crate) fn object_towards(
+        &self,
+        class: &ClassKey,
+        d: Ipv4Net,
+    ) -> (Option<Target>, Option<Remote>) {
         for subnet in [&class.eni_subnet, &class.node_subnet] {
             let mut scratch = Trace::default();
             let outbound = self.vpc.outbound(subnet, d, &mut scratch);
@@ -512,4 +521,3 @@ fn merge_flaky(normal: Evaluation, restarted: Evaluation) -> Evaluation {
     }
     merged
 }
-

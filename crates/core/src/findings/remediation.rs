@@ -11,7 +11,9 @@ use std::collections::BTreeSet;
 use ipnet::Ipv4Net;
 
 use crate::cidr;
-use crate::cni::{EXCLUDE_SNAT_CIDRS, EXTERNAL_SERVICE_CIDRS, NODE_PORT_SUPPORT, SettingSource, Version};
+use crate::cni::{
+    EXCLUDE_SNAT_CIDRS, EXTERNAL_SERVICE_CIDRS, NODE_PORT_SUPPORT, SettingSource, Version,
+};
 use crate::model::Target;
 use crate::report::{Cause, Direction, Remediation};
 use crate::verdict::{Block, ClassKey, ClusterVerdicts, Evaluation, SourceAtPeer};

@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 
 use ipnet::Ipv4Net;
 
-use crate::cni::{CniConfig, EXCLUDE_SNAT_CIDRS, EXTERNAL_SERVICE_CIDRS, NODE_PORT_SUPPORT, Version};
+use crate::cni::{
+    CniConfig, EXCLUDE_SNAT_CIDRS, EXTERNAL_SERVICE_CIDRS, NODE_PORT_SUPPORT, Version,
+};
 use crate::report::{Cause, Direction, FindingKind};
 use crate::verdict::{Evaluation, SourceAtPeer, Subject};
 
@@ -128,7 +130,6 @@ pub(crate) fn cause_explanation(
         _ => String::new(),
     }
 }
-
 
 /// The detail of a finding: the first reason of `cause` on the witness's path (placeholders
 /// filled for `subject`, an ENI it affects), the story of the cause, what the peer sees, and

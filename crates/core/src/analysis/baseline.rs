@@ -1,0 +1,69 @@
+//! The naive baseline: every pod address × every destination block × both directions, traced
+//! one at a time, with no ENI classes and no destination classes.
+//!
+//! It is what the analysis would be without its grouping, kept for two reasons: a property test
+//! holds the class-based verdict matrix against it on small random clusters (so a wrong class
+//! key can never go unnoticed), and the benchmark times it next to the real audit. It is far too
+//! slow for real clusters, which is the point.
+
+use std::net::Ipv4Addr;
+
+use crate::model::{Cluster, IpFamily, Model};
+use crate::report::Direction;
+use crate::verdict::{Block, DIRECTIONS, Evaluation, Subject};
+
+use super::procedure::ClusterContext;
+
+/// One naive verdict: a pod address of an ENI, a block, a direction and its evaluation.
+#[derive(Debug)]
+pub struct NaiveVerdict<'v> {
+    pub cluster: &'v Cluster,
+    pub subject: &'v Subject<'v>,
+    pub address: Ipv4Addr,
+    pub block: &'v Block,
+    pub direction: Direction,
+    pub evaluation: &'v Evaluation,
+}
+
+/// Traces every pod address of every IPv4 cluster to every block, both ways, and hands each
+/// verdict to `sink`.
+pub fn naive(model: &Model, mut sink: impl FnMut(NaiveVerdict<'_>)) {
+    for cluster in model
+        .clusters
+        .iter()
+        .filter(|c| c.ip_family == IpFamily::V4)
+    {
+        let ctx = ClusterContext::new(model, cluster);
+        let subjects = ctx.subjects(&mut Vec::new());
+        let subnets = subjects
+            .iter()
+            .flat_map(|s| [s.eni.subnet_id.clone(), s.primary.subnet_id.clone()])
+            .collect();
+        let (_, blocks) = ctx.blocks(&subnets);
+        for subject in &subjects {
+            let addresses =
+                subject
+                    .pod_ips
+                    .iter()
+                    .copied()
+                    .chain(subject.pod_prefixes.iter().flat_map(|p| {
+                        (u32::from(p.network())..=u32::from(p.broadcast())).map(Ipv4Addr::from)
+                    }));
+            for address in addresses {
+                for block in &blocks {
+                    for direction in DIRECTIONS {
+                        let evaluation = ctx.evaluate(&subject.class_key(), block, direction);
+                        sink(NaiveVerdict {
+                            cluster,
+                            subject,
+                            address,
+                            block,
+                            direction,
+                            evaluation: &evaluation,
+                        });
+                    }
+                }
+            }
+        }
+    }
+}

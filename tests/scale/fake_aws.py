@@ -1,0 +1,751 @@
+#!/usr/bin/env python3
+"""A deterministic fake EC2 + EKS (+ SNS Publish) endpoint on 127.0.0.1 for large-cluster tests.
+
+Why it exists: the benchmarks of the live collection and the peak-memory test of the Lambda
+bootstrap binaries need an AWS endpoint holding a 1,000-5,000-node cluster. moto is too slow at
+that size and does not paginate these calls with the real page sizes. This server answers with
+the scenario of `tests/scale/generate.py` (same --nodes/--routes/--seed, same objects), spoken
+over the real wire protocols, so the unmodified AWS SDK for Rust collects it: set
+AWS_ENDPOINT_URL=http://127.0.0.1:PORT, AWS_REGION=eu-west-1 and any static credentials.
+
+What it speaks:
+- EC2, Query protocol (POST /, form-encoded `Action=...&Version=2016-11-15`): DescribeVpcs,
+  DescribeSubnets, DescribeRouteTables, DescribeNetworkInterfaces, DescribeInstances,
+  DescribeVpcPeeringConnections, DescribeTransitGatewayVpcAttachments, answered in EC2's XML
+  (`<DescribeVpcsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">`, lists as `<item>`,
+  element names from the EC2 model: `networkInterfaceSet`, `privateIpAddressesSet`, `groupSet`,
+  `instanceState`, ...). `Filter.N.Name`/`Filter.N.Value.M` filters (AND across filters, OR
+  across values, `*`/`?` wildcards) and the id parameters (`VpcId.N`, ...; an unknown id is the
+  usual `Invalid...ID.NotFound`). `MaxResults`/`NextToken` pagination with EC2's page limits:
+  MaxResults is honoured and capped at 1,000 (100 for route tables); without MaxResults every
+  match comes in one page, as EC2 does. Other actions get EC2's `InvalidAction` error (HTTP 400).
+- EKS, REST-JSON: GET /clusters (maxResults/nextToken), GET /clusters/{name},
+  GET /clusters/{name}/addons/{addon}; unknown names are 404 ResourceNotFoundException.
+- SNS Publish (POST / form, `Action=Publish&Version=2010-03-31`): a PublishResponse with a
+  MessageId; messages are counted and the count is printed to stderr on exit.
+
+Lifecycle: `--ready-file` receives the port once the socket listens (`--port 0` picks a free
+one). The server exits on SIGTERM/SIGINT and by itself when its parent process dies, and then
+writes the number of requests per action to `--stats-file` (JSON) if given. Rendering is the slow
+part (about 0.5 s per page of 1,000 ENIs, 2 s per page of 1,000 instances on 2 cores):
+`--cache-responses` keeps each EC2 page once rendered, for benchmarks that collect repeatedly.
+
+Usage:
+    python3 tests/scale/fake_aws.py --nodes 1000 [--routes 100] [--seed 1] --port 0 \\
+        --ready-file /tmp/port [--stats-file /tmp/stats.json] [--cache-responses]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections import Counter, OrderedDict
+from datetime import datetime
+from fnmatch import fnmatchcase
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+from xml.sax.saxutils import escape
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import generate  # noqa: E402  (the scenario; same directory)
+
+EC2_VERSION = "2016-11-15"
+EC2_XMLNS = "http://ec2.amazonaws.com/doc/2016-11-15/"
+SNS_VERSION = "2010-03-31"
+SNS_XMLNS = "http://sns.amazonaws.com/doc/2010-03-31/"
+
+# ---------------------------------------------------------------------------------------------
+# EC2 XML: AWS CLI key -> EC2 element name. The default is the key with a lower-case first
+# letter (VpcId -> vpcId); these are the exceptions in the EC2 model (locationName / ec2Name).
+
+XML_NAMES = {
+    "Vpcs": "vpcSet",
+    "Subnets": "subnetSet",
+    "RouteTables": "routeTableSet",
+    "Routes": "routeSet",
+    "Associations": "associationSet",
+    "PropagatingVgws": "propagatingVgwSet",
+    "NetworkInterfaces": "networkInterfaceSet",
+    "PrivateIpAddresses": "privateIpAddressesSet",
+    "Groups": "groupSet",
+    "SecurityGroups": "groupSet",
+    "Tags": "tagSet",
+    "TagSet": "tagSet",
+    "Ipv6Addresses": "ipv6AddressesSet",
+    "Ipv4Prefixes": "ipv4PrefixSet",
+    "Ipv6Prefixes": "ipv6PrefixSet",
+    "Reservations": "reservationSet",
+    "Instances": "instancesSet",
+    "BlockDeviceMappings": "blockDeviceMapping",
+    "ProductCodeId": "productCode",
+    "ProductCodeType": "type",
+    "Licenses": "licenseSet",
+    "VpcPeeringConnections": "vpcPeeringConnectionSet",
+}
+# Members of Instance whose element names differ from other shapes' members of the same name.
+INSTANCE_XML_NAMES = {
+    **XML_NAMES,
+    "State": "instanceState",
+    "PublicDnsName": "dnsName",
+    "StateTransitionReason": "reason",
+    "PublicIpAddress": "ipAddress",
+}
+# Items of these lists are rendered with these names (the list's own member shape).
+ITEM_NAMES = {"Instances": INSTANCE_XML_NAMES}
+# CLI keys holding timestamps (printed by CLI v2 as 2025-03-03T08:00:00+00:00).
+TIMESTAMP_KEYS = frozenset({"AttachTime", "LaunchTime", "UsageOperationUpdateTime", "CreationTime",
+                            "ExpirationTime", "createdAt", "modifiedAt"})
+
+
+def lower_first(key: str) -> str:
+    return key[:1].lower() + key[1:]
+
+
+def ec2_time(value: str) -> str:
+    """2025-03-03T08:00:00+00:00 -> 2025-03-03T08:00:00.000Z (EC2's wire format)."""
+    t = datetime.fromisoformat(value)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def render(key: str, value, out: list, names: dict) -> None:
+    """Appends `value` (AWS CLI shape) as the EC2 element for `key`."""
+    tag = names.get(key) or lower_first(key)
+    if isinstance(value, dict):
+        out.append(f"<{tag}>")
+        for k, v in value.items():
+            render(k, v, out, XML_NAMES)
+        out.append(f"</{tag}>")
+    elif isinstance(value, list):
+        if not value:
+            out.append(f"<{tag}/>")
+            return
+        out.append(f"<{tag}>")
+        item_names = ITEM_NAMES.get(key, XML_NAMES)
+        for item in value:
+            if isinstance(item, dict):
+                out.append("<item>")
+                for k, v in item.items():
+                    render(k, v, out, item_names)
+                out.append("</item>")
+            else:
+                out.append(f"<item>{escape(str(item))}</item>")
+        out.append(f"</{tag}>")
+    elif value is True:
+        out.append(f"<{tag}>true</{tag}>")
+    elif value is False:
+        out.append(f"<{tag}>false</{tag}>")
+    elif value is None:
+        pass
+    elif isinstance(value, str):
+        if key in TIMESTAMP_KEYS:
+            value = ec2_time(value)
+        out.append(f"<{tag}>{escape(value)}</{tag}>" if value else f"<{tag}/>")
+    else:
+        out.append(f"<{tag}>{value}</{tag}>")
+
+
+# ---------------------------------------------------------------------------------------------
+# EC2 collections, filters and pagination
+
+
+def tag_values(item: dict, key: str):
+    tags = item.get("Tags", item.get("TagSet", []))
+    return [t["Value"] for t in tags if t["Key"] == key]
+
+
+def dig(*path):
+    """A filter value getter: item[path[0]][path[1]]..., as a string list ([] when absent)."""
+
+    def get(item):
+        value = item
+        for p in path:
+            if not isinstance(value, dict) or p not in value:
+                return []
+            value = value[p]
+        return [as_filter_value(value)]
+
+    return get
+
+
+def each(list_key, *path):
+    """A getter for a field of every item of a list member (e.g. every route's gateway)."""
+    inner = dig(*path)
+
+    def get(item):
+        return [v for element in item.get(list_key, []) for v in inner(element)]
+
+    return get
+
+
+def as_filter_value(value) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return str(value)
+
+
+def instance(reservation: dict) -> dict:
+    return reservation["Instances"][0]
+
+
+def inst(*path):
+    get = dig(*path)
+    return lambda r: [v for i in r["Instances"] for v in get(i)]
+
+
+VPC_FILTERS = {
+    "vpc-id": dig("VpcId"),
+    "cidr": dig("CidrBlock"),
+    "cidr-block-association.cidr-block": each("CidrBlockAssociationSet", "CidrBlock"),
+    "cidr-block-association.association-id": each("CidrBlockAssociationSet", "AssociationId"),
+    "cidr-block-association.state": each("CidrBlockAssociationSet", "CidrBlockState", "State"),
+    "dhcp-options-id": dig("DhcpOptionsId"),
+    "is-default": dig("IsDefault"),
+    "owner-id": dig("OwnerId"),
+    "state": dig("State"),
+}
+SUBNET_FILTERS = {
+    "vpc-id": dig("VpcId"),
+    "subnet-id": dig("SubnetId"),
+    "subnet-arn": dig("SubnetArn"),
+    "availability-zone": dig("AvailabilityZone"),
+    "availability-zone-id": dig("AvailabilityZoneId"),
+    "cidr-block": dig("CidrBlock"),
+    "cidr": dig("CidrBlock"),
+    "cidrBlock": dig("CidrBlock"),
+    "default-for-az": dig("DefaultForAz"),
+    "map-public-ip-on-launch": dig("MapPublicIpOnLaunch"),
+    "owner-id": dig("OwnerId"),
+    "state": dig("State"),
+}
+ROUTE_TABLE_FILTERS = {
+    "vpc-id": dig("VpcId"),
+    "route-table-id": dig("RouteTableId"),
+    "owner-id": dig("OwnerId"),
+    "association.main": each("Associations", "Main"),
+    "association.subnet-id": each("Associations", "SubnetId"),
+    "association.route-table-association-id": each("Associations", "RouteTableAssociationId"),
+    "association.route-table-id": each("Associations", "RouteTableId"),
+    "route.destination-cidr-block": each("Routes", "DestinationCidrBlock"),
+    "route.destination-prefix-list-id": each("Routes", "DestinationPrefixListId"),
+    "route.gateway-id": each("Routes", "GatewayId"),
+    "route.nat-gateway-id": each("Routes", "NatGatewayId"),
+    "route.transit-gateway-id": each("Routes", "TransitGatewayId"),
+    "route.vpc-peering-connection-id": each("Routes", "VpcPeeringConnectionId"),
+    "route.origin": each("Routes", "Origin"),
+    "route.state": each("Routes", "State"),
+}
+ENI_FILTERS = {
+    "vpc-id": dig("VpcId"),
+    "subnet-id": dig("SubnetId"),
+    "network-interface-id": dig("NetworkInterfaceId"),
+    "availability-zone": dig("AvailabilityZone"),
+    "attachment.attachment-id": dig("Attachment", "AttachmentId"),
+    "attachment.instance-id": dig("Attachment", "InstanceId"),
+    "attachment.instance-owner-id": dig("Attachment", "InstanceOwnerId"),
+    "attachment.device-index": dig("Attachment", "DeviceIndex"),
+    "attachment.status": dig("Attachment", "Status"),
+    "attachment.delete-on-termination": dig("Attachment", "DeleteOnTermination"),
+    "description": dig("Description"),
+    "group-id": each("Groups", "GroupId"),
+    "group-name": each("Groups", "GroupName"),
+    "interface-type": dig("InterfaceType"),
+    "mac-address": dig("MacAddress"),
+    "owner-id": dig("OwnerId"),
+    "private-dns-name": dig("PrivateDnsName"),
+    "requester-id": dig("RequesterId"),
+    "requester-managed": dig("RequesterManaged"),
+    "source-dest-check": dig("SourceDestCheck"),
+    "status": dig("Status"),
+    # These two look at every address, so they need the full item.
+    "private-ip-address": each("PrivateIpAddresses", "PrivateIpAddress"),
+    "addresses.private-ip-address": each("PrivateIpAddresses", "PrivateIpAddress"),
+}
+INSTANCE_FILTERS = {
+    "vpc-id": inst("VpcId"),
+    "subnet-id": inst("SubnetId"),
+    "instance-id": inst("InstanceId"),
+    "instance-state-name": inst("State", "Name"),
+    "instance-state-code": inst("State", "Code"),
+    "instance-type": inst("InstanceType"),
+    "image-id": inst("ImageId"),
+    "availability-zone": inst("Placement", "AvailabilityZone"),
+    "private-ip-address": inst("PrivateIpAddress"),
+    "private-dns-name": inst("PrivateDnsName"),
+    "reservation-id": dig("ReservationId"),
+    "owner-id": dig("OwnerId"),
+    "requester-id": dig("RequesterId"),
+    "network-interface.network-interface-id": lambda r: [
+        n["NetworkInterfaceId"] for i in r["Instances"] for n in i.get("NetworkInterfaces", [])],
+}
+PEERING_FILTERS = {
+    "vpc-peering-connection-id": dig("VpcPeeringConnectionId"),
+    "requester-vpc-info.vpc-id": dig("RequesterVpcInfo", "VpcId"),
+    "requester-vpc-info.cidr-block": dig("RequesterVpcInfo", "CidrBlock"),
+    "requester-vpc-info.owner-id": dig("RequesterVpcInfo", "OwnerId"),
+    "accepter-vpc-info.vpc-id": dig("AccepterVpcInfo", "VpcId"),
+    "accepter-vpc-info.cidr-block": dig("AccepterVpcInfo", "CidrBlock"),
+    "accepter-vpc-info.owner-id": dig("AccepterVpcInfo", "OwnerId"),
+    "status-code": dig("Status", "Code"),
+    "status-message": dig("Status", "Message"),
+}
+TGW_ATTACHMENT_FILTERS = {
+    "transit-gateway-attachment-id": dig("TransitGatewayAttachmentId"),
+    "transit-gateway-id": dig("TransitGatewayId"),
+    "vpc-id": dig("VpcId"),
+    "vpc-owner-id": dig("VpcOwnerId"),
+    "state": dig("State"),
+}
+
+
+class Collection:
+    """One Describe* call's objects: the concatenation of some CLI arrays (plain lists or
+    generate.LazyList), with its filters, page limit and id parameter."""
+
+    def __init__(self, element, sources, filters, id_param, id_filter, not_found, page_limit=1000,
+                 full_filters=()):
+        self.element = element
+        self.sources = []
+        for source in sources:
+            self.sources.extend((source, k) for k in range(len(source)))
+        self.filters = filters
+        self.id_param = id_param
+        self.id_filter = id_filter
+        self.not_found = not_found
+        self.page_limit = page_limit
+        self.full_filters = frozenset(full_filters)
+        self.by_id = {}
+        for index in range(len(self.sources)):
+            for value in filters[id_filter](self.light(index)):
+                self.by_id[value] = index
+
+    def __len__(self):
+        return len(self.sources)
+
+    def item(self, index):
+        source, k = self.sources[index]
+        return source[k]
+
+    def light(self, index):
+        source, k = self.sources[index]
+        return source.light(k) if isinstance(source, generate.LazyList) else source[k]
+
+
+class Ec2Error(Exception):
+    def __init__(self, code, message, status=400):
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def numbered(params: dict, prefix: str) -> list[str]:
+    """Values of `prefix.1`, `prefix.2`, ... in index order."""
+    found = []
+    for key, value in params.items():
+        if key.startswith(prefix + ".") and key[len(prefix) + 1:].isdigit():
+            found.append((int(key[len(prefix) + 1:]), value))
+    return [v for _, v in sorted(found)]
+
+
+def parse_filters(params: dict) -> list[tuple[str, tuple[str, ...]]]:
+    filters = {}
+    for key, value in params.items():
+        m = re.fullmatch(r"Filter\.(\d+)\.Name", key)
+        if m:
+            filters[int(m.group(1))] = (value, tuple(numbered(params, f"Filter.{m.group(1)}.Value")))
+    return [filters[k] for k in sorted(filters)]
+
+
+def matches(values, wanted) -> bool:
+    for w in wanted:
+        if "*" in w or "?" in w:
+            if any(fnmatchcase(v, w) for v in values):
+                return True
+        elif w in values:
+            return True
+    return False
+
+
+class Ec2:
+    def __init__(self, files: dict, cache_responses: bool = False):
+        def arrays(key, *paths):
+            return [files[p][key] for p in paths]
+
+        self.collections = {
+            "DescribeVpcs": Collection(
+                "Vpcs", arrays("Vpcs", "ec2/vpcs.json", "ec2/peer-vpcs.json"), VPC_FILTERS,
+                "VpcId", "vpc-id", "InvalidVpcID.NotFound"),
+            "DescribeSubnets": Collection(
+                "Subnets", arrays("Subnets", "ec2/subnets.json", "ec2/peer-subnets.json"), SUBNET_FILTERS,
+                "SubnetId", "subnet-id", "InvalidSubnetID.NotFound"),
+            "DescribeRouteTables": Collection(
+                "RouteTables", arrays("RouteTables", "ec2/route-tables.json", "ec2/peer-route-tables.json"),
+                ROUTE_TABLE_FILTERS, "RouteTableId", "route-table-id", "InvalidRouteTableID.NotFound",
+                page_limit=100),
+            "DescribeNetworkInterfaces": Collection(
+                "NetworkInterfaces", arrays("NetworkInterfaces", "ec2/network-interfaces.json"), ENI_FILTERS,
+                "NetworkInterfaceId", "network-interface-id", "InvalidNetworkInterfaceID.NotFound",
+                full_filters=("private-ip-address", "addresses.private-ip-address")),
+            "DescribeInstances": Collection(
+                "Reservations", arrays("Reservations", "ec2/instances.json"), INSTANCE_FILTERS,
+                "InstanceId", "instance-id", "InvalidInstanceID.NotFound"),
+            "DescribeVpcPeeringConnections": Collection(
+                "VpcPeeringConnections", arrays("VpcPeeringConnections", "ec2/vpc-peering-connections.json"),
+                PEERING_FILTERS, "VpcPeeringConnectionId", "vpc-peering-connection-id",
+                "InvalidVpcPeeringConnectionID.NotFound"),
+            "DescribeTransitGatewayVpcAttachments": Collection(
+                "TransitGatewayVpcAttachments",
+                arrays("TransitGatewayVpcAttachments", "ec2/transit-gateway-vpc-attachments.json"),
+                TGW_ATTACHMENT_FILTERS, "TransitGatewayAttachmentIds", "transit-gateway-attachment-id",
+                "InvalidTransitGatewayAttachmentID.NotFound"),
+        }
+        self._matches = OrderedDict()  # (action, filters) -> matching indices, a small LRU
+        self._lock = threading.Lock()
+        # (action, filters, start, page) -> the response after its requestId, when enabled
+        self._responses = {} if cache_responses else None
+
+    def handle(self, action: str, params: dict, request_id: str) -> bytes:
+        coll = self.collections.get(action)
+        if coll is None:
+            raise Ec2Error("InvalidAction", f"The action {action} is not valid for this web service.")
+        filters = parse_filters(params)
+        for name, _ in filters:
+            if name not in coll.filters and not name.startswith("tag:") and name != "tag-key":
+                raise Ec2Error("InvalidParameterValue", f"The filter '{name}' is invalid")
+        ids = numbered(params, coll.id_param)
+        if action == "DescribeInstances" and ids and "MaxResults" in params:
+            raise Ec2Error("InvalidParameterCombination",
+                           "The parameter instancesSet cannot be used with the parameter maxResults")
+        missing = [i for i in ids if i not in coll.by_id]
+        if missing:
+            raise Ec2Error(coll.not_found, f"The ID '{missing[0]}' does not exist")
+        if ids:
+            filters.append((coll.id_filter, tuple(ids)))
+        key = (action, tuple(sorted(filters)))
+        indices = self._select(coll, key, filters)
+
+        page = len(indices)
+        if "MaxResults" in params:
+            try:
+                page = int(params["MaxResults"])
+            except ValueError:
+                raise Ec2Error("InvalidParameterValue", f"Invalid value '{params['MaxResults']}' for maxResults")
+            if page < 1:
+                raise Ec2Error("InvalidParameterValue", f"Value ( {page} ) for parameter maxResults is invalid.")
+            page = min(page, coll.page_limit)
+        digest = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+        start = 0
+        if params.get("NextToken"):
+            start = self._token_offset(params["NextToken"], action, digest)
+        head = (f'<?xml version="1.0" encoding="UTF-8"?>\n<{action}Response xmlns="{EC2_XMLNS}">'
+                f"<requestId>{request_id}</requestId>").encode()
+        cache_key = (key, start, page)
+        if self._responses is not None and cache_key in self._responses:
+            return head + self._responses[cache_key]
+        out = []
+        render(coll.element, [coll.item(i) for i in indices[start:start + page]], out, XML_NAMES)
+        if start + page < len(indices):
+            token = base64.urlsafe_b64encode(json.dumps([action, digest, start + page]).encode()).decode()
+            out.append(f"<nextToken>{token}</nextToken>")
+        out.append(f"</{action}Response>")
+        rest = "".join(out).encode()
+        if self._responses is not None:
+            with self._lock:
+                self._responses[cache_key] = rest
+        return head + rest
+
+    def _select(self, coll: Collection, key, filters) -> list[int]:
+        with self._lock:
+            if key in self._matches:
+                self._matches.move_to_end(key)
+                return self._matches[key]
+        # An exact id filter narrows the candidates without looking at every item.
+        candidates = range(len(coll))
+        for name, values in filters:
+            if name == coll.id_filter and not any("*" in v or "?" in v for v in values):
+                candidates = sorted({coll.by_id[v] for v in values if v in coll.by_id})
+                break
+        full = any(name in coll.full_filters for name, _ in filters)
+        selected = []
+        for index in candidates:
+            item = coll.item(index) if full else coll.light(index)
+            if all(matches(self._values(coll, item, name), wanted) for name, wanted in filters):
+                selected.append(index)
+        with self._lock:
+            self._matches[key] = selected
+            while len(self._matches) > 64:
+                self._matches.popitem(last=False)
+        return selected
+
+    @staticmethod
+    def _values(coll: Collection, item: dict, name: str) -> list[str]:
+        if name.startswith("tag:"):
+            target = item["Instances"][0] if "Instances" in item else item
+            return tag_values(target, name[4:])
+        if name == "tag-key":
+            target = item["Instances"][0] if "Instances" in item else item
+            return [t["Key"] for t in target.get("Tags", target.get("TagSet", []))]
+        return coll.filters[name](item)
+
+    @staticmethod
+    def _token_offset(token: str, action: str, digest: str) -> int:
+        try:
+            got_action, got_digest, offset = json.loads(base64.urlsafe_b64decode(token.encode()))
+            if got_action == action and got_digest == digest and isinstance(offset, int):
+                return offset
+        except (ValueError, TypeError):
+            pass
+        raise Ec2Error("InvalidParameterValue", f"Invalid value '{token}' for nextToken")
+
+
+def ec2_error(error: Ec2Error, request_id: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+        f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message>"
+        f"</Error></Errors><RequestID>{request_id}</RequestID></Response>"
+    ).encode()
+
+
+# ---------------------------------------------------------------------------------------------
+# EKS (REST-JSON): the CLI shapes with timestamps as epoch seconds, as the API sends them
+
+
+def eks_json(value):
+    if isinstance(value, dict):
+        return {k: (datetime.fromisoformat(v).timestamp() if k in TIMESTAMP_KEYS and isinstance(v, str)
+                    else eks_json(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [eks_json(v) for v in value]
+    return value
+
+
+class Eks:
+    def __init__(self, files: dict):
+        self.clusters = {}
+        self.addons = {}
+        for path, obj in files.items():
+            if "cluster" in obj:
+                c = eks_json(obj)
+                self.clusters[c["cluster"]["name"]] = c
+            elif "addon" in obj:
+                a = eks_json(obj)
+                self.addons[(a["addon"]["clusterName"], a["addon"]["addonName"])] = a
+
+    def handle(self, method: str, path: str, query: dict):
+        """-> (operation, status, body dict, error type or None)."""
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        if method != "GET" or not parts or parts[0] != "clusters":
+            return "Unknown", 404, {"message": f"No operation for {method} {path}"}, "UnknownOperationException"
+        if len(parts) == 1:
+            try:
+                limit = int(query.get("maxResults", ["100"])[0])
+                start = int(query.get("nextToken", ["0"])[0] or 0)
+            except ValueError:
+                return "ListClusters", 400, {"message": "invalid maxResults or nextToken"}, "InvalidParameterException"
+            if not 1 <= limit <= 100:
+                return "ListClusters", 400, {"message": "maxResults must be between 1 and 100"}, "InvalidParameterException"
+            names = sorted(self.clusters)
+            body = {"clusters": names[start:start + limit]}
+            if start + limit < len(names):
+                body["nextToken"] = str(start + limit)
+            return "ListClusters", 200, body, None
+        name = parts[1]
+        if len(parts) == 2:
+            if name not in self.clusters:
+                return "DescribeCluster", 404, {"clusterName": name, "message": f"No cluster found for name: {name}."}, \
+                    "ResourceNotFoundException"
+            return "DescribeCluster", 200, self.clusters[name], None
+        if len(parts) == 4 and parts[2] == "addons":
+            addon = parts[3]
+            if name not in self.clusters:
+                return "DescribeAddon", 404, {"clusterName": name, "message": f"No cluster found for name: {name}."}, \
+                    "ResourceNotFoundException"
+            if (name, addon) not in self.addons:
+                return "DescribeAddon", 404, {"addonName": addon, "clusterName": name,
+                                              "message": f"No addon: {addon} found in cluster: {name}"}, \
+                    "ResourceNotFoundException"
+            return "DescribeAddon", 200, self.addons[(name, addon)], None
+        return "Unknown", 404, {"message": f"No operation for {method} {path}"}, "UnknownOperationException"
+
+
+# ---------------------------------------------------------------------------------------------
+# The server
+
+
+class State:
+    def __init__(self, files: dict, cache_responses: bool = False):
+        self.ec2 = Ec2(files, cache_responses)
+        self.eks = Eks(files)
+        self.requests = Counter()
+        self.sns_messages = 0
+        self.lock = threading.Lock()
+        self.sequence = 0
+
+    def request_id(self) -> str:
+        with self.lock:
+            self.sequence += 1
+            return str(uuid.UUID(int=(0x5CA1E << 100) | self.sequence))
+
+    def count(self, action: str, sns: bool = False):
+        with self.lock:
+            self.requests[action] += 1
+            if sns:
+                self.sns_messages += 1
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake-aws"
+    state: State  # set on the class by serve()
+
+    def log_message(self, format, *args):  # quiet
+        pass
+
+    def _body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            data = bytearray()
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return bytes(data)
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status: int, body: bytes, content_type: str, headers=()):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        state = self.state
+        body = self._body()
+        request_id = state.request_id()
+        if urlsplit(self.path).path.startswith("/clusters"):
+            return self._eks("POST")
+        params = {k: v[0] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
+        action = params.get("Action", "")
+        if params.get("Version") == SNS_VERSION:
+            return self._sns(action, params, request_id)
+        state.count(action or "(no action)")
+        try:
+            if params.get("Version") != EC2_VERSION and action in state.ec2.collections:
+                raise Ec2Error("InvalidParameterValue", f"Unsupported Version '{params.get('Version')}'")
+            payload = state.ec2.handle(action, params, request_id)
+            self._send(200, payload, "text/xml;charset=UTF-8", [("x-amzn-RequestId", request_id)])
+        except Ec2Error as error:
+            self._send(error.status, ec2_error(error, request_id), "text/xml;charset=UTF-8",
+                       [("x-amzn-RequestId", request_id)])
+
+    def _sns(self, action: str, params: dict, request_id: str):
+        if action == "Publish" and (params.get("TopicArn") or params.get("TargetArn")) and "Message" in params:
+            self.state.count("Publish", sns=True)
+            message_id = str(uuid.UUID(int=(0x5E5 << 100) | self.state.sequence))
+            payload = (
+                f'<PublishResponse xmlns="{SNS_XMLNS}"><PublishResult><MessageId>{message_id}</MessageId>'
+                f"</PublishResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+                "</PublishResponse>"
+            )
+            return self._send(200, payload.encode(), "text/xml")
+        self.state.count(action or "(no action)")
+        code, message = ("InvalidParameter", "Invalid parameter: TopicArn or Message") if action == "Publish" \
+            else ("InvalidAction", f"The action {action} is not valid for this endpoint.")
+        payload = (
+            f'<ErrorResponse xmlns="{SNS_XMLNS}"><Error><Type>Sender</Type><Code>{code}</Code>'
+            f"<Message>{escape(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+        self._send(400, payload.encode(), "text/xml")
+
+    def do_GET(self):
+        self._body()
+        self._eks("GET")
+
+    def _eks(self, method: str):
+        url = urlsplit(self.path)
+        operation, status, body, error = self.state.eks.handle(method, url.path, parse_qs(url.query))
+        self.state.count(operation)
+        headers = [("x-amzn-RequestId", self.state.request_id())]
+        if error:
+            headers.append(("x-amzn-ErrorType", error))
+        self._send(status, json.dumps(body).encode(), "application/json", headers)
+
+
+def serve(args) -> int:
+    started = time.monotonic()
+    files = generate.generate(args.nodes, args.routes, args.seed)
+    Handler.state = state = State(files, args.cache_responses)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    port = server.server_address[1]
+    if args.ready_file:
+        tmp = f"{args.ready_file}.tmp{os.getpid()}"
+        with open(tmp, "w") as f:
+            f.write(f"{port}\n")
+        os.replace(tmp, args.ready_file)
+    print(f"fake_aws: {args.nodes} nodes on http://127.0.0.1:{port} (ready in "
+          f"{time.monotonic() - started:.1f} s)", file=sys.stderr, flush=True)
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    parent = os.getppid()
+
+    def watch_parent():
+        while not stop.is_set():
+            if os.getppid() != parent:
+                stop.set()
+            time.sleep(0.2)
+
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+    threading.Thread(target=watch_parent, daemon=True).start()
+    while not stop.wait(1.0):
+        pass
+    server.shutdown()
+    server.server_close()
+    with state.lock:
+        counts = dict(sorted(state.requests.items()))
+        messages = state.sns_messages
+    if args.stats_file:
+        tmp = f"{args.stats_file}.tmp{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump(counts, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, args.stats_file)
+    print(f"fake_aws: {messages} SNS messages published; requests: {json.dumps(counts)}",
+          file=sys.stderr, flush=True)
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--nodes", type=int, required=True)
+    parser.add_argument("--routes", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--ready-file", help="receives the port once listening")
+    parser.add_argument("--stats-file", help="receives {action: requests} as JSON on exit")
+    parser.add_argument("--cache-responses", action="store_true",
+                        help="keep every EC2 page rendered once, so repeated collections (benchmark "
+                             "runs) measure the client, not this server (~300 MB at 5,000 nodes)")
+    args = parser.parse_args(argv)
+    return serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
