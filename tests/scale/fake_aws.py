@@ -55,6 +55,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
+sys.dont_write_bytecode = True  # no __pycache__ left in the repository
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import generate  # noqa: E402  (the scenario; same directory)
 
@@ -192,10 +193,6 @@ def as_filter_value(value) -> str:
     if value is False:
         return "false"
     return str(value)
-
-
-def instance(reservation: dict) -> dict:
-    return reservation["Instances"][0]
 
 
 def inst(*path):
@@ -686,12 +683,18 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(body).encode(), "application/json", headers)
 
 
-def serve(args) -> int:
-    started = time.monotonic()
-    files = generate.generate(args.nodes, args.routes, args.seed)
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # One line instead of a traceback: a client that hangs up mid-response is no news.
+        print(f"fake_aws: request from {client_address[0]}:{client_address[1]} failed: "
+              f"{sys.exc_info()[1]!r}", file=sys.stderr, flush=True)
+
+
+def serve(args, files: dict, parent: int, started: float) -> int:
     Handler.state = state = State(files, args.cache_responses)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
+    server = QuietServer(("127.0.0.1", args.port), Handler)
     port = server.server_address[1]
     if args.ready_file:
         tmp = f"{args.ready_file}.tmp{os.getpid()}"
@@ -704,7 +707,6 @@ def serve(args) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    parent = os.getppid()
 
     def watch_parent():
         while not stop.is_set():
@@ -733,6 +735,7 @@ def serve(args) -> int:
 
 
 def main(argv=None) -> int:
+    parent = os.getppid()  # first thing: the parent may die while the scenario is generated
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, required=True)
     parser.add_argument("--routes", type=int, default=100)
@@ -742,9 +745,14 @@ def main(argv=None) -> int:
     parser.add_argument("--stats-file", help="receives {action: requests} as JSON on exit")
     parser.add_argument("--cache-responses", action="store_true",
                         help="keep every EC2 page rendered once, so repeated collections (benchmark "
-                             "runs) measure the client, not this server (~300 MB at 5,000 nodes)")
+                             "runs) measure the client, not this server (~550 MB RSS at 5,000 nodes)")
     args = parser.parse_args(argv)
-    return serve(args)
+    started = time.monotonic()
+    try:
+        files = generate.generate(args.nodes, args.routes, args.seed)
+    except ValueError as e:  # a scenario generate.py cannot make (too many nodes or routes)
+        parser.error(str(e))
+    return serve(args, files, parent, started)
 
 
 if __name__ == "__main__":

@@ -5,16 +5,18 @@
 //! - EKS: ListClusters (unless names are given), DescribeCluster and DescribeAddon `vpc-cni`
 //!   per cluster.
 //! - Per cluster VPC, each filtered by `vpc-id` and paginated with the largest page the API
-//!   allows: DescribeVpcs, DescribeSubnets, DescribeRouteTables, DescribeNetworkInterfaces
-//!   (every ENI of the VPC: node, trunk, branch and peer-facing ENIs), DescribeInstances
-//!   (running and pending instances of the VPC; the model picks the nodes by their EKS, Karpenter
-//!   and Kubernetes cluster tags, so one query serves every tagging scheme), and
-//!   DescribeVpcPeeringConnections for both the requester and the accepter side.
+//!   allows: DescribeRouteTables, DescribeNetworkInterfaces (every ENI of the VPC: node, trunk,
+//!   branch and peer-facing ENIs), DescribeInstances (running and pending instances of the VPC;
+//!   the model picks the nodes by their EKS, Karpenter and Kubernetes cluster tags, so one query
+//!   serves every tagging scheme), and DescribeVpcPeeringConnections for both the requester and
+//!   the accepter side.
 //! - DescribeTransitGatewayVpcAttachments for the transit gateways the route tables use, which
 //!   returns the cluster VPC's attachments and the far VPCs' in one query.
-//! - The far VPCs (peers, VPCs behind the transit gateways) in one batch: DescribeVpcs,
-//!   DescribeSubnets and DescribeRouteTables filtered by all their ids at once. A far VPC the
-//!   account cannot read becomes a gap saying its return path was not checked.
+//! - The cluster VPCs and the far VPCs (peers, VPCs behind the transit gateways) together:
+//!   DescribeVpcs and DescribeSubnets filtered by all their ids at once, and DescribeRouteTables
+//!   for the far ones. A far VPC the account cannot read becomes a gap saying its return path
+//!   was not checked. So a full audit costs ceil(ENIs/1000) + ceil(instances/1000) + about ten
+//!   calls, however many subnets, route tables or clusters there are.
 //!
 //! Clusters sharing a VPC share one collection of it. Every page waits for one of a bounded
 //! number of permits, and the SDK's standard retry (exponential backoff with jitter) absorbs
@@ -363,7 +365,8 @@ impl Collect for Collector {
             inputs.absorb(vpc, &names, &mut notes);
         }
 
-        self.far_side(&mut inputs, &by_vpc, &mut notes).await;
+        self.vpcs_and_far_side(&mut inputs, &by_vpc, &mut notes)
+            .await;
 
         for c in &clusters {
             let name = &c.cluster.name;
@@ -389,6 +392,7 @@ impl Collect for Collector {
         notes
             .incomplete_clusters
             .sort_by(|a, b| a.name.cmp(&b.name));
+        notes.incomplete_clusters.dedup_by(|a, b| a.name == b.name);
         notes.gaps.sort_by(|a, b| {
             (&a.cluster, &a.action, &a.message).cmp(&(&b.cluster, &b.action, &b.message))
         });
@@ -430,8 +434,6 @@ struct DescribedCluster {
 #[derive(Debug, Default)]
 struct VpcInputs {
     vpc_id: String,
-    vpcs: Vec<raw::Vpc>,
-    subnets: Vec<raw::Subnet>,
     route_tables: Vec<raw::RouteTable>,
     enis: Vec<raw::NetworkInterface>,
     reservations: Vec<raw::Reservation>,
@@ -468,7 +470,7 @@ impl Ec2Inputs {
             }
         }
         self.cluster_vpcs.insert(vpc.vpc_id);
-        self.add_vpcs(vpc.vpcs, vpc.subnets, vpc.route_tables);
+        self.add_vpcs(Vec::new(), Vec::new(), vpc.route_tables);
         self.enis.extend(
             vpc.enis
                 .into_iter()
@@ -891,25 +893,9 @@ impl Collector {
     async fn vpc_inputs(&self, vpc_id: &str) -> VpcInputs {
         let by_vpc = || filter("vpc-id", [vpc_id.to_owned()]);
         let ec2 = &self.ec2;
-        let (vpcs, subnets, route_tables, enis, instances, requested, accepted) = tokio::join!(
-            async {
-                paginate!(
-                    self,
-                    "ec2:DescribeVpcs",
-                    ec2.describe_vpcs().filters(by_vpc()).max_results(1000),
-                    vpcs,
-                    convert::vpc
-                )
-            },
-            async {
-                paginate!(
-                    self,
-                    "ec2:DescribeSubnets",
-                    ec2.describe_subnets().filters(by_vpc()).max_results(1000),
-                    subnets,
-                    convert::subnet
-                )
-            },
+        // The VPC itself and its subnets are read with the far side, in one call each for
+        // every VPC (see `vpcs_and_far_side`): a full audit costs pages, not objects.
+        let (route_tables, enis, instances, requested, accepted) = tokio::join!(
             async {
                 paginate!(
                     self,
@@ -978,16 +964,12 @@ impl Collector {
             out.failures.extend(failure);
             out.missing.extend(missing);
         };
-        take(vpcs.failure, vpcs.missing);
-        take(subnets.failure, subnets.missing);
         take(route_tables.failure, route_tables.missing);
         take(enis.failure, enis.missing);
         take(requested.failure, requested.missing);
         take(accepted.failure, accepted.missing);
         let (reservations, missing): (Vec<_>, Vec<_>) = instances.items.into_iter().unzip();
         take(instances.failure, missing.into_iter().flatten().collect());
-        out.vpcs = vpcs.items;
-        out.subnets = subnets.items;
         out.enis = enis.items;
         out.reservations = reservations;
         out.peerings = requested.items;
@@ -1017,8 +999,10 @@ impl Collector {
         out
     }
 
-    /// The VPCs beyond the cluster VPCs (peers, VPCs behind transit gateways), in one batch.
-    async fn far_side(
+    /// The cluster VPCs and the VPCs beyond them (peers, VPCs behind transit gateways) in one
+    /// batch: DescribeVpcs and DescribeSubnets for all of them at once, DescribeRouteTables for
+    /// the far ones (the cluster VPCs' tables were read first, to find the far side).
+    async fn vpcs_and_far_side(
         &self,
         inputs: &mut Ec2Inputs,
         by_vpc: &BTreeMap<String, Vec<String>>,
@@ -1084,17 +1068,19 @@ impl Collector {
                 }
             }
         }
-        if far.is_empty() {
-            return;
-        }
-        let ids = || filter("vpc-id", far.keys().cloned());
+        let all = || {
+            filter(
+                "vpc-id",
+                inputs.cluster_vpcs.iter().chain(far.keys()).cloned(),
+            )
+        };
         let ec2 = &self.ec2;
         let (vpcs, subnets, route_tables) = tokio::join!(
             async {
                 paginate!(
                     self,
                     "ec2:DescribeVpcs",
-                    ec2.describe_vpcs().filters(ids()).max_results(1000),
+                    ec2.describe_vpcs().filters(all()).max_results(1000),
                     vpcs,
                     convert::vpc
                 )
@@ -1103,25 +1089,56 @@ impl Collector {
                 paginate!(
                     self,
                     "ec2:DescribeSubnets",
-                    ec2.describe_subnets().filters(ids()).max_results(1000),
+                    ec2.describe_subnets().filters(all()).max_results(1000),
                     subnets,
                     convert::subnet
                 )
             },
             async {
+                if far.is_empty() {
+                    return Pages {
+                        items: Vec::new(),
+                        missing: Vec::new(),
+                        failure: None,
+                    };
+                }
                 paginate!(
                     self,
                     "ec2:DescribeRouteTables",
-                    ec2.describe_route_tables().filters(ids()).max_results(100),
+                    ec2.describe_route_tables()
+                        .filters(filter("vpc-id", far.keys().cloned()))
+                        .max_results(100),
                     route_tables,
                     convert::route_table
                 )
             },
         );
+        // Without its own VPC and subnets a cluster cannot be analysed.
+        for failure in [&vpcs.failure, &subnets.failure].into_iter().flatten() {
+            for (vpc, names) in by_vpc {
+                for name in names {
+                    notes.incomplete_clusters.push(IncompleteCluster {
+                        name: name.clone(),
+                        reason: format!("the inputs of {vpc} are incomplete: {failure}"),
+                    });
+                    notes.gaps.push(gap(Some(name), failure));
+                }
+            }
+        }
+        for missing in vpcs.missing.iter().chain(&subnets.missing) {
+            for name in by_vpc.values().flatten() {
+                notes.gaps.push(CollectionGap {
+                    cluster: Some(name.clone()),
+                    action: None,
+                    message: missing.to_string(),
+                });
+            }
+        }
         let every_cluster: BTreeSet<String> = far.values().flatten().cloned().collect();
         for failure in [&vpcs.failure, &subnets.failure, &route_tables.failure]
             .into_iter()
             .flatten()
+            .filter(|_| !far.is_empty())
         {
             for name in &every_cluster {
                 notes.gaps.push(CollectionGap {

@@ -165,9 +165,10 @@ fn fitted_finding(finding: &Finding, budget: usize) -> Value {
         return full;
     }
     let a = &finding.affected;
-    let lists: [(&str, &[String]); 5] = [
+    let lists: [(&str, &[String]); 6] = [
         ("pods", &a.pods),
         ("pod_addresses", &a.pod_addresses),
+        ("pod_address_ranges", &a.pod_address_ranges),
         ("pod_prefixes", &a.pod_prefixes),
         ("enis", &a.enis),
         ("nodes", &a.nodes),
@@ -264,7 +265,14 @@ fn chatbot_finding(finding: &Finding, origin: &Origin) -> Value {
     if !a.pods.is_empty() {
         description.push_str(&bullet_list(&a.pods, 10));
     } else {
-        description.push_str(&bullet_list(&a.pod_addresses, 10));
+        description.push_str(&bullet_list(&a.pod_address_ranges, 10));
+    }
+    if finding.destinations.len() > 1 {
+        description.push_str(&format!(
+            "\n*Destinations ({}):*\n",
+            finding.destinations.len()
+        ));
+        description.push_str(&bullet_list(&finding.destinations, 10));
     }
     let commands: Vec<String> = finding
         .remediation
@@ -297,6 +305,7 @@ fn chatbot_finding(finding: &Finding, origin: &Origin) -> Value {
                 "region": origin.region,
                 "finding_id": finding.id,
                 "destination": finding.destination,
+                "destinations": finding.destinations.len(),
             },
         },
     })

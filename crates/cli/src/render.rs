@@ -229,7 +229,7 @@ pub fn report(
             if c.destinations.is_empty() {
                 "none".to_owned()
             } else {
-                c.destinations.join(", ")
+                list(&c.destinations, 8)
             }
         );
         let v = c.verdicts;

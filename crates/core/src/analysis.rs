@@ -44,13 +44,22 @@ pub fn analyze_cluster<'a>(
 ) -> ClusterAnalysis<'a> {
     let ctx = ClusterContext::new(model, cluster);
     let mut subjects = ctx.subjects(gaps);
+    // The next secondary ENI of each node; nodes of one subnet share it, so it is worked out
+    // once per node subnet.
     let mut hypothetical: BTreeMap<ClassKey, Vec<&Node>> = BTreeMap::new();
+    let mut per_subnet: BTreeMap<(&str, bool), Option<ClassKey>> = BTreeMap::new();
     for node in &cluster.nodes {
-        if let Some(key) = ctx.hypothetical_secondary(node) {
-            hypothetical.entry(key).or_default().push(node);
+        let Some(primary) = ctx.enis.get(node.primary_eni.as_str()) else {
+            continue;
+        };
+        let key = per_subnet
+            .entry((primary.subnet_id.as_str(), primary.source_dest_check))
+            .or_insert_with(|| ctx.hypothetical_secondary(node));
+        if let Some(key) = key {
+            hypothetical.entry(key.clone()).or_default().push(node);
         }
     }
-    let (classes, hypothetical) = scope::classify(&mut subjects, hypothetical);
+    let (classes, hypothetical) = ctx.classify(&mut subjects, hypothetical);
     let subnets: BTreeSet<String> = classes
         .iter()
         .flat_map(|c| [c.eni_subnet.clone(), c.node_subnet.clone()])

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cidr;
 use crate::report::{Affected, Cause, Direction, Finding, FindingKind, Severity, Verdict};
-use crate::verdict::{ClusterVerdicts, DIRECTIONS, Subject};
+use crate::verdict::{ClusterVerdicts, DIRECTIONS, SourceAtPeer, Subject};
 
 pub use text::cause_summary;
 
@@ -63,8 +63,8 @@ struct Group<'v> {
     members: BTreeSet<(usize, usize)>,
     /// Per destination route: the `(class, part)` pairs failing for it, and a witness path.
     routes: BTreeMap<Ipv4Net, (BTreeSet<(usize, usize)>, Witness<'v>)>,
-    /// Nodes that would get a secondary ENI of a failing class (latent risk only).
-    hypothetical_nodes: BTreeSet<&'v str>,
+    /// Classes of the secondary ENI nodes would get next that fail (latent risk only).
+    hypothetical: BTreeSet<usize>,
 }
 
 /// Builds the findings of one analysed cluster from its verdict matrix.
@@ -172,9 +172,7 @@ fn latent<'v>(
                 let group = groups
                     .entry((FindingKind::LatentRisk, direction, cause))
                     .or_default();
-                group
-                    .hypothetical_nodes
-                    .extend(h.nodes.iter().map(|n| n.instance_id.as_str()));
+                group.hypothetical.insert(h.class);
                 group.routes.entry(block.route).or_insert_with(|| {
                     (
                         BTreeSet::new(),
@@ -219,12 +217,15 @@ fn finding(
         FindingKind::Unverified if cause == Cause::MissingInput => Severity::Low,
         FindingKind::Unverified => Severity::Informational,
     };
-    let subjects: Vec<&Subject<'_>> = group
+    // In subject order, which is node order (nodes sorted by instance id, a node's ENIs by
+    // device): nodes then come sorted and each node's ENIs together, with no set to build.
+    let mut indices: Vec<usize> = group
         .members
         .iter()
-        .flat_map(|(class, part)| members[*class].parts[*part].iter())
-        .map(|i| &v.subjects[*i])
+        .flat_map(|(class, part)| members[*class].parts[*part].iter().copied())
         .collect();
+    indices.sort_unstable();
+    let subjects: Vec<&Subject<'_>> = indices.iter().map(|i| &v.subjects[*i]).collect();
     let first = witnesses[0];
     let roles: BTreeSet<&str> = if subjects.is_empty() {
         BTreeSet::from(["secondary"])
@@ -248,7 +249,7 @@ fn finding(
                 direction,
                 &destinations,
             );
-            if !group.hypothetical_nodes.is_empty() {
+            if !group.hypothetical.is_empty() {
                 detail.push_str(" Nodes that get a new secondary ENI are affected the same way.");
             }
             detail
@@ -270,13 +271,24 @@ fn finding(
             }
         }
     }
+    let source_subnets: BTreeSet<&str> = subjects
+        .iter()
+        .map(|s| match first.evaluation.source {
+            SourceAtPeer::NodeIp => s.primary.subnet_id.as_str(),
+            SourceAtPeer::PodIp => s.eni.subnet_id.as_str(),
+        })
+        .collect();
     let mut affected = affected(cluster, &subjects);
-    for node in &group.hypothetical_nodes {
-        if !affected.nodes.iter().any(|n| n == node) {
-            affected.nodes.push((*node).to_owned());
-        }
+    if !group.hypothetical.is_empty() {
+        affected.nodes.extend(
+            v.hypothetical
+                .iter()
+                .filter(|h| group.hypothetical.contains(&h.class))
+                .flat_map(|h| h.nodes.iter().map(|n| n.instance_id.clone())),
+        );
+        affected.nodes.sort_unstable();
+        affected.nodes.dedup();
     }
-    affected.nodes.sort();
     Finding {
         id: finding_id(&cluster.name, cause, direction, kind),
         kind,
@@ -290,36 +302,87 @@ fn finding(
         cause,
         via: first.evaluation.via.clone(),
         affected,
-        remediation: remediation(v, cause, direction, &witnesses, &destinations),
+        remediation: remediation(
+            v,
+            cause,
+            direction,
+            &witnesses,
+            &destinations,
+            &source_subnets,
+        ),
         assumptions,
     }
 }
 
-/// Who the subjects are: nodes and ENIs in full, addresses as ranges (and the first
-/// [`LIST_LIMIT`] one by one), pod names up to [`LIST_LIMIT`].
+/// Who the subjects (in node order) are: nodes and ENIs in full, addresses as ranges (and the
+/// first [`LIST_LIMIT`] one by one), pod names up to [`LIST_LIMIT`].
 fn affected(cluster: &crate::model::Cluster, subjects: &[&Subject<'_>]) -> Affected {
-    let mut nodes = BTreeSet::new();
-    let mut enis = BTreeSet::new();
-    let mut addresses: Vec<u32> = Vec::new();
+    let mut nodes: Vec<String> = Vec::new();
+    let mut enis: Vec<String> = Vec::with_capacity(subjects.len());
+    let mut spans: Vec<(u32, u32)> = Vec::new();
     let mut prefixes: BTreeSet<Ipv4Net> = BTreeSet::new();
+    let mut scratch: Vec<u32> = Vec::new();
     let mut count = 0usize;
+    let mut listed_ips = 0usize;
     for s in subjects {
-        nodes.insert(s.node.instance_id.as_str());
-        enis.insert(s.eni.id.as_str());
+        if nodes.last() != Some(&s.node.instance_id) {
+            nodes.push(s.node.instance_id.clone());
+        }
+        enis.push(s.eni.id.clone());
         count += s.pod_address_count();
-        addresses.extend(s.pod_ips.iter().map(|ip| u32::from(*ip)));
-        prefixes.extend(s.pod_prefixes.iter().copied());
+        listed_ips += s.pod_ips.len();
+        // Each ENI's addresses as runs first: the runs, not the addresses, are sorted together.
+        scratch.clear();
+        scratch.extend(s.pod_ips.iter().map(|ip| u32::from(*ip)));
+        if !scratch.is_sorted() {
+            scratch.sort_unstable();
+        }
+        for &a in &scratch {
+            match spans.last_mut() {
+                Some(run) if run.1.checked_add(1) == Some(a) => run.1 = a,
+                _ => spans.push((a, a)),
+            }
+        }
+        for p in s.pod_prefixes.iter() {
+            prefixes.insert(*p);
+        }
     }
-    addresses.sort_unstable();
-    addresses.dedup();
-    let ranges = cidr::ranges(&addresses, &prefixes.iter().copied().collect::<Vec<_>>());
+    // The first LIST_LIMIT secondary IPs, in address order, walked off their merged runs.
+    let ip_ranges = cidr::merge(spans);
+    let mut addresses: Vec<String> = Vec::new();
+    'list: for range in &ip_ranges {
+        for a in u32::from(range.first)..=u32::from(range.last) {
+            if addresses.len() == LIST_LIMIT {
+                break 'list;
+            }
+            let mut text = String::with_capacity(15);
+            cidr::push_ipv4(&mut text, Ipv4Addr::from(a));
+            addresses.push(text);
+        }
+    }
+    let ranges = if prefixes.is_empty() {
+        ip_ranges
+    } else {
+        cidr::merge(
+            ip_ranges
+                .iter()
+                .map(|r| (u32::from(r.first), u32::from(r.last)))
+                .chain(
+                    prefixes
+                        .iter()
+                        .map(|p| (u32::from(p.network()), u32::from(p.broadcast()))),
+                )
+                .collect(),
+        )
+    };
     let mut pods: Vec<String> = Vec::new();
     let mut pods_total = 0usize;
     if cluster.pods_known {
         let mut seen = BTreeSet::new();
-        let named = addresses
+        let named = subjects
             .iter()
-            .filter_map(|a| cluster.pods.get(&Ipv4Addr::from(*a)))
+            .flat_map(|s| s.pod_ips.iter())
+            .filter_map(|a| cluster.pods.get(a))
             .chain(prefixes.iter().flat_map(|p| {
                 cluster
                     .pods
@@ -338,14 +401,10 @@ fn affected(cluster: &crate::model::Cluster, subjects: &[&Subject<'_>]) -> Affec
             .collect();
     }
     Affected {
-        nodes: nodes.into_iter().map(str::to_owned).collect(),
-        enis: enis.into_iter().map(str::to_owned).collect(),
-        pod_addresses: addresses
-            .iter()
-            .take(LIST_LIMIT)
-            .map(|a| Ipv4Addr::from(*a).to_string())
-            .collect(),
-        pod_addresses_omitted: addresses.len().saturating_sub(LIST_LIMIT),
+        nodes,
+        enis,
+        pod_addresses_omitted: listed_ips.saturating_sub(addresses.len()),
+        pod_addresses: addresses,
         pod_address_ranges: ranges.iter().map(cidr::AddressRange::to_string).collect(),
         pod_prefixes: prefixes.iter().map(ToString::to_string).collect(),
         pods_omitted: pods_total.saturating_sub(pods.len()),

@@ -37,6 +37,10 @@ struct Case {
     routes: Vec<bool>,
     second_peer_subnet: Option<bool>,
     peer_returns: bool,
+    /// The secondary ENI in a second cluster subnet: sharing the node subnet's route table or not.
+    second_cluster_subnet: Option<bool>,
+    /// The peer routes back only the node subnet (10.0.0.0/20), not the whole VPC.
+    peer_returns_node_subnet_only: bool,
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -47,6 +51,8 @@ fn case() -> impl Strategy<Value = Case> {
         proptest::collection::vec(any::<bool>(), 2),
         any::<bool>(),
         proptest::collection::vec(any::<bool>(), EXTRA_ROUTES.len()),
+        proptest::option::of(any::<bool>()),
+        any::<bool>(),
         proptest::option::of(any::<bool>()),
         any::<bool>(),
     )
@@ -60,6 +66,8 @@ fn case() -> impl Strategy<Value = Case> {
                 routes,
                 second_peer_subnet,
                 peer_returns,
+                second_cluster_subnet,
+                peer_returns_node_subnet_only,
             )| Case {
                 version,
                 node_port_false,
@@ -69,6 +77,8 @@ fn case() -> impl Strategy<Value = Case> {
                 routes,
                 second_peer_subnet,
                 peer_returns,
+                second_cluster_subnet,
+                peer_returns_node_subnet_only,
             },
         )
 }
@@ -124,9 +134,47 @@ fn snapshot_of(case: &Case) -> Snapshot {
             route_table(table, PEER_VPC, peer_subnet, routes),
         );
     }
+    if let Some(same_table) = case.second_cluster_subnet {
+        let pods_subnet = "subnet-0a12e5f1c2d3b4a21";
+        s.push(
+            SUBNETS_FILE,
+            "Subnets",
+            subnet(pods_subnet, CLUSTER_VPC, "10.0.16.0/20", "us-east-1a"),
+        );
+        if same_table {
+            s.object_mut(ROUTES_FILE, "RouteTables", "RouteTableId", NODE_ROUTE_TABLE)["Associations"]
+                .as_array_mut()
+                .expect("associations")
+                .push(json!({
+                    "Main": false,
+                    "RouteTableAssociationId": "rtbassoc-0a12e5f1c2d3b4a21",
+                    "RouteTableId": NODE_ROUTE_TABLE,
+                    "SubnetId": pods_subnet,
+                    "AssociationState": { "State": "associated" }
+                }));
+        } else {
+            let routes = vec![local_route("10.0.0.0/16")];
+            s.push(
+                ROUTES_FILE,
+                "RouteTables",
+                route_table("rtb-0a5e2d3c4b5a69721", CLUSTER_VPC, pods_subnet, routes),
+            );
+        }
+        s.eni_mut(SECONDARY_ENI)["SubnetId"] = json!(pods_subnet);
+    }
+    if case.peer_returns_node_subnet_only {
+        for route in s.routes_mut(PEER_ROUTES_FILE, PEER_ROUTE_TABLE) {
+            if route["DestinationCidrBlock"] == "10.0.0.0/16" {
+                route["DestinationCidrBlock"] = json!("10.0.0.0/20");
+            }
+        }
+    }
     if !case.peer_returns {
         s.routes_mut(PEER_ROUTES_FILE, PEER_ROUTE_TABLE)
-            .retain(|r| r["DestinationCidrBlock"] != "10.0.0.0/16");
+            .retain(|r| {
+                r["DestinationCidrBlock"] != "10.0.0.0/16"
+                    && r["DestinationCidrBlock"] != "10.0.0.0/20"
+            });
     }
     s
 }
@@ -163,7 +211,7 @@ proptest! {
 
         let mut compared = 0usize;
         let mut mismatches = Vec::new();
-        baseline::naive(&model, |n| {
+        baseline::naive(&model, 1, |n| {
             let key = (n.subject.eni.id.clone(), n.block.block.to_string(), n.direction.as_str().to_owned());
             let naive: Outcome = (n.evaluation.verdict, n.evaluation.reasons.iter().map(|r| r.code).collect());
             compared += 1;

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::Cluster;
 use crate::report::{Direction, Hop, PathVerdict, Reason};
-use crate::verdict::{DIRECTIONS, Evaluation, Row, SourceAtPeer, Subject};
+use crate::verdict::{ClassKey, DIRECTIONS, Evaluation, Row, SourceAtPeer, Subject};
 
 use super::ClusterAnalysis;
 
@@ -18,25 +18,29 @@ impl ClusterAnalysis<'_> {
     /// Hands every per-ENI row of the cluster to `sink`, node by node.
     pub fn for_each_path(&self, sink: &mut dyn FnMut(PathVerdict)) {
         let v = &self.verdicts;
-        // Texts of blocks that are not their destination class's representative, traced once
-        // per `(class, block, direction)`.
+        // Texts of rows the matrix does not hold verbatim (a block that is not its destination
+        // class's representative, or an ENI whose own subnets are not its class's), traced once
+        // per (the ENI's own class key, block, direction).
+        let mut keys: BTreeMap<ClassKey, usize> = BTreeMap::new();
         let mut traces: BTreeMap<(usize, usize, Direction), Evaluation> = BTreeMap::new();
         let mut rows: BTreeMap<(usize, Direction), Vec<Row<'_>>> = BTreeMap::new();
         for subject in v.subjects.iter().filter(|s| s.has_pod_addresses()) {
+            let own = subject.class_key();
+            let exact = own == v.classes[subject.class];
+            let next = keys.len();
+            let own_index = *keys.entry(own.clone()).or_insert(next);
             for direction in DIRECTIONS {
                 let rows = rows
                     .entry((subject.class, direction))
                     .or_insert_with(|| v.rows(subject.class, direction));
                 for row in rows.iter() {
                     let block = &v.blocks[row.block];
-                    let path = if v.destinations[block.destination] == row.block {
+                    let path = if exact && v.destinations[block.destination] == row.block {
                         path_verdict(v.cluster, subject, row, direction, row.evaluation)
                     } else {
-                        let key = (subject.class, row.block, direction);
-                        let evaluation = traces.entry(key).or_insert_with(|| {
-                            self.ctx
-                                .evaluate(&v.classes[subject.class], block, direction)
-                        });
+                        let evaluation = traces
+                            .entry((own_index, row.block, direction))
+                            .or_insert_with(|| self.ctx.evaluate(&own, block, direction));
                         path_verdict(v.cluster, subject, row, direction, evaluation)
                     };
                     sink(path);

@@ -7,12 +7,14 @@
 //! `crate::vpc_path`; this file only sequences them. Texts carry `{eni}`-style placeholders
 //! because one evaluation serves every ENI of the class.
 
+use std::collections::HashMap;
+
 use ipnet::Ipv4Net;
 
 use crate::cidr;
 use crate::cni::{CniConfig, SgpMode, Version};
 use crate::datapath::{DestinationFlags, HostDatapath, HostTable, Placement};
-use crate::model::{Cluster, Model, Network, Target};
+use crate::model::{Cluster, Eni, Model, Network, Target};
 use crate::report::{Cause, Direction, Reason, Verdict};
 use crate::verdict::{Block, ClassKey, Evaluation, SourceAtPeer};
 use crate::vpc_path::{Remote, Trace, VpcView};
@@ -51,6 +53,8 @@ fn from_trace(
 pub(crate) struct ClusterContext<'a> {
     pub cluster: &'a Cluster,
     pub net: &'a Network,
+    /// ENIs by id, hashed: a 5,000-node cluster looks up 15,000 of them.
+    pub enis: HashMap<&'a str, &'a Eni>,
     pub host: HostDatapath<'a>,
     pub vpc: VpcView<'a>,
     pub vpc_cidrs: Vec<Ipv4Net>,
@@ -67,6 +71,12 @@ impl<'a> ClusterContext<'a> {
         ClusterContext {
             cluster,
             net: &model.network,
+            enis: model
+                .network
+                .enis
+                .iter()
+                .map(|(id, eni)| (id.as_str(), eni))
+                .collect(),
             host: HostDatapath::new(&cluster.cni),
             vpc: VpcView::new(&model.network, &cluster.vpc_id),
             vpc_cidrs,

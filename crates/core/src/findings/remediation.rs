@@ -129,13 +129,15 @@ fn push_once(fixes: &mut Vec<Remediation>, fix: Remediation) {
 }
 
 /// The fixes of a finding of `cause` in `direction` over `destinations` (route CIDRs), with a
-/// witness per destination.
+/// witness per destination; `source_subnets` are the subnets of every address the far side sees
+/// (the node subnets when SNATed, else the pod subnets) across the ENIs the finding affects.
 pub(crate) fn remediation(
     v: &ClusterVerdicts<'_>,
     cause: Cause,
     direction: Direction,
     witnesses: &[Witness<'_>],
     destinations: &[Ipv4Net],
+    source_subnets: &BTreeSet<&str>,
 ) -> Vec<Remediation> {
     let cni = &v.cluster.cni;
     let net = v.net;
@@ -330,11 +332,24 @@ pub(crate) fn remediation(
             }
         }
         Cause::PeerNoRoute => {
-            for w in witnesses {
-                let source_block = net
-                    .subnets
-                    .get(w.source_subnet())
-                    .map_or_else(|| "<source-cidr>".to_owned(), |s| s.cidr.to_string());
+            let sources = |w: &Witness<'_>| -> Vec<String> {
+                let mut subnets: Vec<&str> = source_subnets.iter().copied().collect();
+                if subnets.is_empty() {
+                    subnets.push(w.source_subnet());
+                }
+                subnets
+                    .into_iter()
+                    .map(|id| {
+                        net.subnets
+                            .get(id)
+                            .map_or_else(|| "<source-cidr>".to_owned(), |s| s.cidr.to_string())
+                    })
+                    .collect()
+            };
+            for (w, source_block) in witnesses
+                .iter()
+                .flat_map(|w| sources(w).into_iter().map(move |b| (w, b)))
+            {
                 let peer_table = peer_route_table(v, w.block.block)
                     .unwrap_or_else(|| "<peer-route-table-id>".to_owned());
                 let via = w
@@ -393,10 +408,10 @@ pub(crate) fn remediation(
                     },
                     _ => Remediation {
                         action: format!(
-                            "confirm on the far side that {} is routed back through {}",
+                            "confirm on the far side that {} routed back through {}",
                             match w.evaluation.source {
-                                SourceAtPeer::PodIp => "the pod subnets",
-                                SourceAtPeer::NodeIp => "the node subnets",
+                                SourceAtPeer::PodIp => "the pod subnets are",
+                                SourceAtPeer::NodeIp => "the node subnets are",
                             },
                             w.evaluation.via.as_deref().unwrap_or("the private connection")
                         ),

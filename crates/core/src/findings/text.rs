@@ -171,10 +171,16 @@ pub(crate) fn detail(
         .next()
         .map(|c| c.to_uppercase().collect::<String>() + first_upper.as_str())
         .unwrap_or_default();
-    format!("{first}. {story}{seen}{shared}")
-        .replace(". .", ".")
-        .trim()
-        .to_owned()
+    let mut text = String::new();
+    for part in [first.trim_end_matches('.'), story.trim_end_matches('.')] {
+        if !part.is_empty() {
+            text.push_str(part);
+            text.push_str(". ");
+        }
+    }
+    text.push_str(seen.trim_start());
+    text.push_str(&shared);
+    text
 }
 
 /// The detail of a latent finding that only a node's next secondary ENI would hit.

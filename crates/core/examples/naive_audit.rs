@@ -1,0 +1,85 @@
+//! The naive baseline of the benchmark: `naive_audit DIR` reads a snapshot directory like
+//! `podreach audit --snapshot DIR` does, then traces every pod address × every destination block
+//! × both directions one at a time (`podreach_core::analysis::baseline`), with no ENI classes and
+//! no destination classes, and prints the verdict counts. With `--sample N` it traces only every
+//! Nth pod address and says so, for sizes where the full run would take hours.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use podreach_core::analysis::baseline;
+use podreach_core::report::Verdict;
+use podreach_core::snapshot::{self, Input};
+use podreach_core::{Model, Overrides};
+
+struct DiskFile {
+    path: PathBuf,
+    relative: String,
+}
+
+impl Input for DiskFile {
+    fn path(&self) -> &str {
+        &self.relative
+    }
+
+    fn open(&self) -> std::io::Result<Box<dyn std::io::Read + '_>> {
+        Ok(Box::new(fs::File::open(&self.path)?))
+    }
+}
+
+fn files(root: &Path, dir: &Path, out: &mut Vec<DiskFile>) -> std::io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            files(root, &path, out)?;
+        } else if path.extension().is_some_and(|e| e == "json") {
+            let relative = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            out.push(DiskFile { path, relative });
+        }
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let dir = PathBuf::from(args.next().ok_or("usage: naive_audit DIR [--sample N]")?);
+    let sample: usize = match (args.next().as_deref(), args.next()) {
+        (Some("--sample"), Some(n)) => n.parse()?,
+        _ => 1,
+    };
+    let started = Instant::now();
+    let mut inputs = Vec::new();
+    files(&dir, &dir, &mut inputs)?;
+    inputs.sort_by(|a, b| a.relative.cmp(&b.relative));
+    let loaded = snapshot::load_inputs(inputs.iter().map(|f| f as &dyn Input))?;
+    let model = Model::build(&loaded.documents, &Overrides::default());
+    let mut traced = 0u64;
+    let mut addresses = std::collections::BTreeSet::new();
+    let mut counts = [0u64; 3];
+    baseline::naive(&model, sample, |v| {
+        traced += 1;
+        addresses.insert(v.address);
+        counts[match v.evaluation.verdict {
+            Verdict::Reachable => 0,
+            Verdict::Unreachable => 1,
+            Verdict::Unknown => 2,
+        }] += 1;
+    });
+    let seen = addresses.len();
+    #[allow(clippy::print_stdout)]
+    {
+        println!(
+            "naive: {traced} verdicts ({} reachable, {} unreachable, {} unknown) for {seen} pod addresses (1 in {sample}) in {:.2} s",
+            counts[0],
+            counts[1],
+            counts[2],
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}

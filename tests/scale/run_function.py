@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""Runs one real Lambda bootstrap binary against a large cluster and measures it.
+
+Why it exists: the functions are deployed with a fixed MemorySize, so their peak memory on a big
+cluster must be measured, not guessed, and guarded against regressions. This starts the fake EC2
++ EKS + SNS endpoint of `fake_aws.py` holding an N-node cluster (the scenario of `generate.py`),
+serves one event through a minimal Lambda Runtime API on 127.0.0.1 (the same HTTP interface
+Lambda gives a `provided.al2023` function: GET .../invocation/next, POST .../response or
+.../error, POST .../init/error), spawns the bootstrap with the environment Lambda and the SAM
+template give it, and reports as one JSON object:
+
+- peak_rss_kb: the bootstrap's peak resident memory (the kernel's accounting of the child,
+  os.wait4's ru_maxrss), which is what Lambda's MemorySize caps;
+- cold_start_ms: process start to its first request for an event;
+- invocation_ms: that request to the function's answer;
+- answer: "response" or "error", with the body;
+- api_calls: requests per EC2/EKS action the fake endpoint served, and sns_published.
+
+Usage:
+    python3 tests/scale/run_function.py --binary target/release/scheduled-audit \\
+        --nodes 5000 [--event scheduled|eni] [--timeout 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import generate  # noqa: E402
+
+PREFIX = "/2018-06-01/runtime"
+REQUEST_ID = "8f507cfc-3f5b-4e6b-9b8a-0c4f2b1e5a01"
+FUNCTION_ARN = "arn:aws:lambda:eu-west-1:111122223333:function:podreach-bench"
+
+
+class Runtime:
+    """The Runtime API's state: one event to hand out, then the function's answer."""
+
+    def __init__(self, event: bytes):
+        self.event = event
+        self.handed_out = False
+        self.first_next = None
+        self.answered = threading.Event()
+        self.answer = None
+        self.answered_at = None
+
+
+def handler_for(runtime: Runtime):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format, *args):  # quiet
+            pass
+
+        def _reply(self, status: int, body: bytes, headers=()):
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in headers:
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            if self.path != f"{PREFIX}/invocation/next":
+                return self._reply(404, b"{}")
+            if runtime.first_next is None:
+                runtime.first_next = time.monotonic()
+            if runtime.handed_out:
+                # One event per run: hold the poll until the process is stopped.
+                runtime.answered.wait()
+                time.sleep(3600)
+                return None
+            runtime.handed_out = True
+            deadline = int((time.time() + 900) * 1000)
+            return self._reply(
+                200,
+                runtime.event,
+                [
+                    ("Lambda-Runtime-Aws-Request-Id", REQUEST_ID),
+                    ("Lambda-Runtime-Deadline-Ms", str(deadline)),
+                    ("Lambda-Runtime-Invoked-Function-Arn", FUNCTION_ARN),
+                    ("Lambda-Runtime-Trace-Id", "Root=1-67891233-abcdef012345678912345678"),
+                ],
+            )
+
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            kind = None
+            if self.path == f"{PREFIX}/invocation/{REQUEST_ID}/response":
+                kind = "response"
+            elif self.path == f"{PREFIX}/invocation/{REQUEST_ID}/error":
+                kind = "error"
+            elif self.path == f"{PREFIX}/init/error":
+                kind = "init-error"
+            if kind is None:
+                return self._reply(404, b"{}")
+            self._reply(202, b'{"status":"OK"}')
+            if not runtime.answered.is_set():
+                runtime.answer = (kind, body.decode("utf-8", "replace"))
+                runtime.answered_at = time.monotonic()
+                runtime.answered.set()
+            return None
+
+    return Handler
+
+
+def scheduled_event() -> dict:
+    with open(os.path.join(ROOT, "events", "scheduled.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def eni_event(nodes: int, routes: int, seed: int) -> dict:
+    """AttachNetworkInterface of a secondary ENI of the scenario's first node."""
+    with open(os.path.join(ROOT, "events", "ec2-attach-network-interface.json"), encoding="utf-8") as f:
+        event = json.load(f)
+    files = generate.generate(nodes, routes, seed)
+    enis = files["ec2/network-interfaces.json"]["NetworkInterfaces"]
+    eni = next(e for e in enis if e["Attachment"]["DeviceIndex"] == 1)
+    params = event["detail"]["requestParameters"]
+    params["networkInterfaceId"] = eni["NetworkInterfaceId"]
+    params["instanceId"] = eni["Attachment"]["InstanceId"]
+    return event
+
+
+def start_fake(args, directory: str):
+    ready = os.path.join(directory, "port")
+    stats = os.path.join(directory, "stats.json")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            os.path.join(HERE, "fake_aws.py"),
+            "--nodes", str(args.nodes),
+            "--routes", str(args.routes),
+            "--seed", str(args.seed),
+            "--port", "0",
+            "--ready-file", ready,
+            "--stats-file", stats,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(os.path.join(directory, "fake.err"), "wb"),
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"fake_aws.py exited with {process.returncode}")
+        if os.path.exists(ready) and open(ready).read().strip():
+            return process, int(open(ready).read().strip()), stats
+        time.sleep(0.05)
+    process.kill()
+    raise SystemExit("fake_aws.py did not start within 300 s")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--nodes", type=int, required=True)
+    parser.add_argument("--routes", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--event", choices=["scheduled", "eni"], default="scheduled")
+    parser.add_argument("--format", choices=["json", "chatbot"], default="chatbot")
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args(argv)
+
+    event = scheduled_event() if args.event == "scheduled" else eni_event(args.nodes, args.routes, args.seed)
+    runtime = Runtime(json.dumps(event).encode())
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(runtime))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    with tempfile.TemporaryDirectory(prefix="podreach-fn-") as directory:
+        fake, port, stats_file = start_fake(args, directory)
+        try:
+            env = {
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}",
+                "AWS_LAMBDA_FUNCTION_NAME": "podreach-bench",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_LOG_FORMAT": "JSON",
+                "AWS_LAMBDA_LOG_LEVEL": "WARN",
+                "_HANDLER": "bootstrap",
+                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+                "AWS_REGION": "eu-west-1",
+                "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+                "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "AWS_CONFIG_FILE": os.path.join(directory, "no-config"),
+                "AWS_SHARED_CREDENTIALS_FILE": os.path.join(directory, "no-credentials"),
+                "HOME": directory,
+                "TOPIC_ARN": "arn:aws:sns:eu-west-1:111122223333:podreach-findings",
+                "MESSAGE_FORMAT": args.format,
+                "MIN_SEVERITY": "LOW",
+                "RUST_LOG": "warn",
+            }
+            started = time.monotonic()
+            function = subprocess.Popen(
+                [args.binary],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=open(os.path.join(directory, "function.err"), "wb"),
+            )
+            finished = runtime.answered.wait(args.timeout)
+            exited = function.poll() is not None
+            if not exited:
+                function.send_signal(signal.SIGTERM)
+            _, status, usage = os.wait4(function.pid, 0)
+            function.returncode = status
+            stderr = open(os.path.join(directory, "function.err"), encoding="utf-8", errors="replace").read()
+        finally:
+            fake.send_signal(signal.SIGTERM)
+            try:
+                fake.wait(30)
+            except subprocess.TimeoutExpired:
+                fake.kill()
+        calls = {}
+        if os.path.exists(stats_file):
+            with open(stats_file, encoding="utf-8") as f:
+                calls = json.load(f)
+    server.shutdown()
+
+    answer_kind, answer_body = runtime.answer or (None, None)
+    result = {
+        "binary": args.binary,
+        "event": args.event,
+        "nodes": args.nodes,
+        "routes": args.routes,
+        "binary_bytes": os.path.getsize(args.binary),
+        "peak_rss_kb": usage.ru_maxrss,
+        "cold_start_ms": round((runtime.first_next - started) * 1000, 1) if runtime.first_next else None,
+        "invocation_ms": round((runtime.answered_at - runtime.first_next) * 1000, 1) if finished and runtime.first_next else None,
+        "answer": answer_kind,
+        "body": json.loads(answer_body) if answer_body and answer_body.startswith("{") else answer_body,
+        "api_calls": calls,
+        "exited_early": exited,
+        "stderr_tail": stderr[-2000:] if (not finished or answer_kind != "response") else "",
+    }
+    json.dump(result, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0 if finished and answer_kind == "response" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+//! Peak memory of the real Lambda bootstrap binaries on a 1,000-node cluster: a guard, so a
+//! change that makes the functions' memory grow with the cluster again fails CI instead of
+//! failing in production (a function over its `MemorySize` is killed, its batch retried and
+//! sent to the dead-letter queue, and nothing is published).
+//!
+//! `tests/scale/run_function.py` serves the cluster of `tests/scale/generate.py` through a fake
+//! EC2 + EKS + SNS endpoint on 127.0.0.1 with EC2's page sizes (moto is too slow at this size and
+//! does not page these calls), hands the bootstrap one event through a Lambda Runtime API, and
+//! reports the process's peak resident memory as the kernel counted it. Memory, unlike time, is
+//! deterministic enough to assert. The limits are the measured peaks of the test-profile
+//! binaries with about 50% headroom (see BENCHMARKS.md for the release figures at 5,000 nodes).
+
+use std::process::Command;
+
+use podreach_tests::infra::{built_binary, repo_root};
+use serde_json::Value;
+
+/// Peak resident memory allowed for either bootstrap on the 1,000-node cluster (test profile).
+const LIMIT_KIB: u64 = 160 * 1024;
+
+fn run(binary: &str, event: &str) -> Value {
+    let script = repo_root().join("tests/scale/run_function.py");
+    let output = Command::new("python3")
+        .arg(&script)
+        .args(["--binary"])
+        .arg(built_binary(binary))
+        .args(["--nodes", "1000", "--event", event, "--timeout", "300"])
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let result: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "{binary}: run_function.py printed no result ({e}): {text}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    assert!(
+        output.status.success() && result["answer"] == "response",
+        "{binary} did not answer the {event} event: {result:#}"
+    );
+    result
+}
+
+fn assert_within_limit(result: &Value) {
+    let peak = result["peak_rss_kb"].as_u64().expect("a peak");
+    assert!(
+        peak <= LIMIT_KIB,
+        "{} peaked at {} MiB on 1,000 nodes, over the {} MiB guard: {result:#}",
+        result["binary"],
+        peak / 1024,
+        LIMIT_KIB / 1024
+    );
+}
+
+#[test]
+fn scheduled_audit_of_a_1000_node_cluster_stays_within_its_memory_guard() {
+    let result = run("scheduled-audit", "scheduled");
+    // It really audited the cluster: every ENI page was read and findings were published.
+    let calls = &result["api_calls"];
+    assert_eq!(calls["DescribeNetworkInterfaces"], 3, "{result:#}");
+    assert!(
+        result["body"]["findings"].as_u64().unwrap_or(0) > 0,
+        "{result:#}"
+    );
+    assert_within_limit(&result);
+}
+
+#[test]
+fn on_change_for_an_eni_event_on_a_1000_node_cluster_stays_within_its_memory_guard() {
+    let result = run("on-change", "eni");
+    assert!(
+        result["body"]["findings"].as_u64().unwrap_or(0) > 0,
+        "{result:#}"
+    );
+    assert_within_limit(&result);
+}
