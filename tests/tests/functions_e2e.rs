@@ -761,11 +761,12 @@ async fn chatbot_format_is_the_custom_notification_schema() {
         let description = body["content"]["description"]
             .as_str()
             .expect("a description");
-        // The function has no kubectl dumps: pods are unknown, their addresses are listed.
+        // The function has no kubectl dumps: pods are unknown, their addresses are listed as
+        // ranges.
         let pods = finding["affected"]["pods"].as_array().expect("pods");
-        let addresses = finding["affected"]["pod_addresses"]
+        let addresses = finding["affected"]["pod_address_ranges"]
             .as_array()
-            .expect("addresses");
+            .expect("address ranges");
         let listed = if pods.is_empty() { addresses } else { pods };
         assert!(!listed.is_empty());
         for item in listed {

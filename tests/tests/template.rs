@@ -276,7 +276,10 @@ fn every_function_runs_its_cargo_lambda_binary_on_provided_al2023() {
         assert_eq!(p["Handler"], "bootstrap");
         assert_eq!(p["Runtime"], "provided.al2023");
         assert_eq!(p["Architectures"], json!([{"Ref": "Architecture"}]));
-        assert_eq!(p["MemorySize"], 512);
+        assert_eq!(
+            p["MemorySize"], 1024,
+            "{function}: sized from BENCHMARKS.md"
+        );
         assert_eq!(p["Timeout"], timeout);
         assert_eq!(p["Role"], json!({"Fn::GetAtt": [role, "Arn"]}));
         assert!(

@@ -4,8 +4,7 @@
 //! no destination classes, and prints the verdict counts. With `--sample N` it traces only every
 //! Nth pod address and says so, for sizes where the full run would take hours.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use podreach_core::analysis::baseline;
@@ -13,37 +12,8 @@ use podreach_core::report::Verdict;
 use podreach_core::snapshot::{self, Input};
 use podreach_core::{Model, Overrides};
 
-struct DiskFile {
-    path: PathBuf,
-    relative: String,
-}
-
-impl Input for DiskFile {
-    fn path(&self) -> &str {
-        &self.relative
-    }
-
-    fn open(&self) -> std::io::Result<Box<dyn std::io::Read + '_>> {
-        Ok(Box::new(fs::File::open(&self.path)?))
-    }
-}
-
-fn files(root: &Path, dir: &Path, out: &mut Vec<DiskFile>) -> std::io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            files(root, &path, out)?;
-        } else if path.extension().is_some_and(|e| e == "json") {
-            let relative = path
-                .strip_prefix(root)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .replace('\\', "/");
-            out.push(DiskFile { path, relative });
-        }
-    }
-    Ok(())
-}
+#[path = "support/disk.rs"]
+mod disk;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -53,9 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => 1,
     };
     let started = Instant::now();
-    let mut inputs = Vec::new();
-    files(&dir, &dir, &mut inputs)?;
-    inputs.sort_by(|a, b| a.relative.cmp(&b.relative));
+    let inputs = disk::files(&dir)?;
     let loaded = snapshot::load_inputs(inputs.iter().map(|f| f as &dyn Input))?;
     let model = Model::build(&loaded.documents, &Overrides::default());
     let mut traced = 0u64;

@@ -8,45 +8,15 @@
 //! 100·K-node model of the same shape (100,000 nodes at K = 1,000) without writing gigabytes
 //! of JSON. Prints one JSON object.
 
-use std::fs;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use podreach_core::snapshot::{self, Document, Input, LoadedDocument};
 use podreach_core::{Model, Overrides};
 
-struct DiskFile {
-    path: PathBuf,
-    relative: String,
-}
-
-impl Input for DiskFile {
-    fn path(&self) -> &str {
-        &self.relative
-    }
-
-    fn open(&self) -> std::io::Result<Box<dyn std::io::Read + '_>> {
-        Ok(Box::new(fs::File::open(&self.path)?))
-    }
-}
-
-fn files(root: &Path, dir: &Path, out: &mut Vec<DiskFile>) -> std::io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            files(root, &path, out)?;
-        } else if path.extension().is_some_and(|e| e == "json") {
-            let relative = path
-                .strip_prefix(root)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .replace('\\', "/");
-            out.push(DiskFile { path, relative });
-        }
-    }
-    Ok(())
-}
+#[path = "support/disk.rs"]
+mod disk;
 
 /// Copy `k` of an id: same length, the last three hex digits replaced by the copy number.
 fn copy_id(id: &str, k: usize) -> String {
@@ -127,9 +97,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             other => return Err(format!("unknown flag {other}").into()),
         }
     }
-    let mut inputs = Vec::new();
-    files(&dir, &dir, &mut inputs)?;
-    inputs.sort_by(|a, b| a.relative.cmp(&b.relative));
+    let inputs = disk::files(&dir)?;
 
     let started = Instant::now();
     let loaded = snapshot::load_inputs(inputs.iter().map(|f| f as &dyn Input))?;

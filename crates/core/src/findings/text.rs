@@ -158,14 +158,7 @@ pub(crate) fn detail(
     } else {
         " The peer sees the pod's own address.".to_owned()
     };
-    let shared = if destinations.len() > 1 {
-        format!(
-            " The same cause affects all {} destinations of this finding.",
-            destinations.len()
-        )
-    } else {
-        String::new()
-    };
+    let shared = shared(destinations);
     let mut first_upper = first.chars();
     let first = first_upper
         .next()
@@ -198,14 +191,7 @@ pub(crate) fn latent_detail(
         .find(|r| r.code == cause)
         .map(|r| r.detail.clone())
         .unwrap_or_default();
-    let shared = if destinations.len() > 1 {
-        format!(
-            " The same cause affects all {} destinations of this finding.",
-            destinations.len()
-        )
-    } else {
-        String::new()
-    };
+    let shared = shared(destinations);
     format!(
         "No pod sits on a secondary ENI today, but the CNI places pods on ENIs at random (WARM_ENI_TARGET attaches a second ENI early), so this will happen. \
          For a secondary ENI in {eni_subnet} (device 1, host table 2) podreach finds: {}. {}{shared}",
@@ -215,4 +201,16 @@ pub(crate) fn latent_detail(
             .replace("{node_ip}", "the node IP"),
         cause_explanation(cni, cause, direction, false)
     )
+}
+
+/// Says, when there are several, that the cause is the same for every destination.
+fn shared(destinations: &[Ipv4Net]) -> String {
+    if destinations.len() > 1 {
+        format!(
+            " The same cause affects all {} destinations of this finding.",
+            destinations.len()
+        )
+    } else {
+        String::new()
+    }
 }
