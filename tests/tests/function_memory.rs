@@ -30,14 +30,15 @@ fn run(binary: &str, event: &str) -> Value {
         .arg(built_binary(binary))
         .args(["--nodes", "1000", "--event", event, "--timeout", "300"])
         .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+        .expect("python3 runs tests/scale/run_function.py");
     let text = String::from_utf8_lossy(&output.stdout);
-    let result: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!(
-            "{binary}: run_function.py printed no result ({e}): {text}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
+    let result = serde_json::from_str::<Value>(&text);
+    assert!(
+        result.is_ok(),
+        "{binary}: run_function.py printed no result: {text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result = result.expect("checked above");
     assert!(
         output.status.success() && result["answer"] == "response",
         "{binary} did not answer the {event} event: {result:#}"
