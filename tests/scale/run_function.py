@@ -172,6 +172,11 @@ def main(argv=None) -> int:
     parser.add_argument("--event", choices=["scheduled", "eni"], default="scheduled")
     parser.add_argument("--format", choices=["json", "chatbot"], default="chatbot")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument(
+        "--cert-file",
+        help="SSL_CERT_FILE for the bootstrap: one CA bundle, as on Lambda's AL2023 "
+        "(/etc/pki/tls/certs/ca-bundle.crt), instead of this machine's directory of certificates",
+    )
     args = parser.parse_args(argv)
 
     event = scheduled_event() if args.event == "scheduled" else eni_event(args.nodes, args.routes, args.seed)
@@ -205,6 +210,8 @@ def main(argv=None) -> int:
                 "MIN_SEVERITY": "LOW",
                 "RUST_LOG": "warn",
             }
+            if args.cert_file:
+                env["SSL_CERT_FILE"] = args.cert_file
             started = time.monotonic()
             function = subprocess.Popen(
                 [args.binary],
