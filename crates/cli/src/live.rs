@@ -33,8 +33,17 @@ pub struct LiveArgs {
     #[arg(long = "with", value_name = "DIR", requires = "live")]
     pub with: Option<PathBuf>,
     /// EC2/EKS calls in flight at once (the EC2 budget is shared with the CNI on every node).
-    #[arg(long, value_name = "N", default_value_t = 4, requires = "live")]
+    #[arg(long, value_name = "N", default_value_t = 4, requires = "live", value_parser = at_least_one)]
     pub max_concurrency: usize,
+}
+
+/// A count of 1 or more: with 0 calls in flight the collection would never start.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 impl LiveArgs {

@@ -199,3 +199,12 @@ fn explain_traces_both_directions_hop_by_hop() {
     let unknown = podreach(&["explain", "--pod-ip", "192.0.2.1", "--to", "10.1.0.50"]);
     assert_eq!(unknown.status.code(), Some(2));
 }
+
+#[test]
+fn a_max_concurrency_of_zero_is_a_usage_error() {
+    let output = podreach(&["audit", "--live", "--max-concurrency", "0"]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--max-concurrency"), "{stderr}");
+    assert!(stderr.contains("at least 1"), "{stderr}");
+}

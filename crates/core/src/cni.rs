@@ -37,12 +37,14 @@ impl Version {
     /// Reads a version from an image tag or add-on version such as `v1.18.3-eksbuild.1`, or from a
     /// whole image reference (`…/amazon-k8s-cni:v1.11.4-eksbuild.1`).
     pub fn parse_loose(text: &str) -> Option<Version> {
-        let tag = match text.rsplit_once(':') {
-            // An image reference: the tag follows the last ':' unless that ':' belongs to a port.
+        // An image reference may end in a digest (`…:v1.11.4-eksbuild.1@sha256:…`), whose own
+        // ':' must not be taken for the tag's.
+        let reference = text.split('@').next().unwrap_or(text);
+        let tag = match reference.rsplit_once(':') {
+            // The tag follows the last ':' unless that ':' belongs to a registry port.
             Some((_, tag)) if !tag.contains('/') => tag,
-            _ => text,
+            _ => reference,
         };
-        let tag = tag.split('@').next().unwrap_or(tag);
         let core = tag.trim().trim_start_matches(['v', 'V']);
         let core = core.split(['-', '+']).next().unwrap_or(core);
         let mut parts = core.split('.');
@@ -551,6 +553,23 @@ fn parse_go_int(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_image_pinned_by_digest_keeps_its_tag_version() {
+        let pinned = "602401143452.dkr.ecr.eu-west-1.amazonaws.com/amazon-k8s-cni:v1.11.4-eksbuild.1@sha256:7d3a0e2f9c1b4a5e6d7c8b9a0f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6";
+        assert_eq!(Version::parse_loose(pinned), Some(Version::new(1, 11, 4)));
+        assert_eq!(
+            Version::parse_loose("registry.local:5000/amazon-k8s-cni:v1.19.0"),
+            Some(Version::new(1, 19, 0))
+        );
+        // A digest alone names no version.
+        assert_eq!(
+            Version::parse_loose(
+                "602401143452.dkr.ecr.eu-west-1.amazonaws.com/amazon-k8s-cni@sha256:7d3a0e2f"
+            ),
+            None
+        );
+    }
 
     #[test]
     fn versions_are_read_from_image_references_and_addon_versions() {
