@@ -1,10 +1,11 @@
 //! `podreach`: which EKS pods can reach networks beyond their VPC, and why not.
 //!
 //! A thin shell around `podreach-core`: it reads a snapshot directory, the embedded demo, or the
-//! live AWS APIs (through `podreach-aws`, which yields the same AWS CLI-shaped files), hands the
-//! files to the core, and prints the report as text or JSON. Exit codes are part of the
-//! interface: 0 = no finding at or above `--fail-on`, 1 = such a finding exists (or the lab
-//! disagrees with the model), 2 = usage or input error.
+//! live AWS APIs (through `podreach-aws`, which yields the same typed AWS CLI documents), hands
+//! them to the core, and prints the report as text or JSON. Exit codes are part of the
+//! interface: 0 = every cluster analysed and no finding at or above `--fail-on`, 1 = such a
+//! finding exists (or the lab disagrees with the model), 2 = usage or input error, 3 = some
+//! cluster (or the whole run) got no verdicts.
 
 mod live;
 mod render;
@@ -195,6 +196,9 @@ fn audit(args: &AuditArgs) -> Result<ExitCode> {
         .is_some_and(|threshold| report.max_severity().is_some_and(|s| s >= threshold));
     Ok(if failed {
         ExitCode::from(1)
+    } else if !report.not_analysed.is_empty() {
+        // Something got no verdicts: never the exit status of a clean result.
+        ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
     })

@@ -184,6 +184,25 @@ pub fn report(
     paths: Option<&Audit<'_>>,
 ) -> io::Result<()> {
     let mut out = String::new();
+    if !report.not_analysed.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(
+                RED,
+                "NOT ANALYSED: this run is not a clean result (exit status 3)"
+            )
+        );
+        for n in &report.not_analysed {
+            let _ = writeln!(
+                out,
+                "- {}: {}",
+                n.cluster.as_deref().unwrap_or("(no cluster)"),
+                n.reason
+            );
+        }
+        out.push('\n');
+    }
     for c in &report.clusters {
         let version = match (&c.cni.version, c.cni.version_source) {
             (Some(v), Some(source)) => format!("{v} (from the {source})"),
@@ -251,7 +270,20 @@ pub fn report(
             .iter()
             .filter(|f| f.cluster == c.name)
             .collect();
-        if findings.is_empty() {
+        let unanalysed = report
+            .not_analysed
+            .iter()
+            .find(|n| n.cluster.as_deref() == Some(c.name.as_str()));
+        if let Some(n) = unanalysed {
+            let _ = writeln!(
+                out,
+                "  {}\n",
+                paint(
+                    RED,
+                    &format!("Not analysed: {}; no verdicts for this cluster.", n.reason)
+                )
+            );
+        } else if findings.is_empty() {
             let _ = writeln!(
                 out,
                 "  {}\n",
@@ -359,12 +391,17 @@ pub fn report(
         paint(
             BOLD,
             &format!(
-                "Summary: {} finding(s){}",
+                "Summary: {} finding(s){}{}",
                 report.findings.len(),
                 if counts.is_empty() {
                     String::new()
                 } else {
                     format!(" ({})", counts.join(", "))
+                },
+                if report.not_analysed.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} not analysed", report.not_analysed.len())
                 }
             )
         )

@@ -208,3 +208,57 @@ fn a_max_concurrency_of_zero_is_a_usage_error() {
     assert!(stderr.contains("--max-concurrency"), "{stderr}");
     assert!(stderr.contains("at least 1"), "{stderr}");
 }
+
+#[test]
+fn a_snapshot_whose_clusters_get_no_verdicts_exits_3_and_says_so() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let out = dir.path().join("demo");
+    let path = out.to_str().expect("UTF-8 path");
+    assert_eq!(
+        podreach(&["demo-snapshot", "--out", path]).status.code(),
+        Some(0)
+    );
+    // Without describe-vpcs, neither cluster's VPC is known: no verdicts at all.
+    std::fs::remove_file(out.join("ec2/vpcs.json")).expect("remove the VPCs");
+    let output = podreach(&["audit", "--snapshot", path]);
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let text = stdout(&output);
+    assert!(text.contains("NOT ANALYSED"), "{text}");
+    assert!(
+        text.contains("- legacy: its VPC vpc-0c7a2b1d3e4f59603 is not in any"),
+        "{text}"
+    );
+    assert!(!text.contains("No findings"), "{text}");
+    let json = podreach(&["audit", "--snapshot", path, "--format", "json"]);
+    assert_eq!(json.status.code(), Some(3));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("JSON");
+    assert_eq!(
+        report["not_analysed"].as_array().map(Vec::len),
+        Some(2),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn a_snapshot_without_any_cluster_exits_3() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    write(
+        dir.path(),
+        "vpcs.json",
+        r#"{"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16"}]}"#,
+    );
+    let output = podreach(&[
+        "audit",
+        "--snapshot",
+        dir.path().to_str().expect("UTF-8 path"),
+    ]);
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    assert!(stdout(&output).contains("(no cluster): no `aws eks describe-cluster` output"));
+}
+
+#[test]
+fn the_demo_is_fully_analysed_and_exits_0() {
+    let output = podreach(&["audit"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(!stdout(&output).contains("NOT ANALYSED"));
+}

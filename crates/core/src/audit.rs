@@ -10,7 +10,7 @@ use crate::analysis::{self, ClusterAnalysis, SECURITY_ASSUMPTION};
 use crate::findings;
 use crate::model::{Cluster, IpFamily, Model};
 use crate::report::{
-    ClusterReport, CniReport, Gap, PathVerdict, Report, SCHEMA, Verdict, VerdictCounts,
+    ClusterReport, CniReport, Gap, NotAnalysed, PathVerdict, Report, SCHEMA, Verdict, VerdictCounts,
 };
 use crate::verdict::{ClusterVerdicts, DIRECTIONS};
 
@@ -51,6 +51,7 @@ impl Audit<'_> {
 /// Analyses every cluster of the model: deterministic, pure. The report has no `paths`.
 pub fn run(model: &Model) -> Audit<'_> {
     let mut gaps = model.gaps.clone();
+    let mut not_analysed = model.not_analysed.clone();
     let mut clusters = Vec::new();
     let mut findings_out = Vec::new();
     let mut analyses = Vec::new();
@@ -62,10 +63,24 @@ pub fn run(model: &Model) -> Audit<'_> {
                 object: None,
                 message: "IPv6 cluster: not analysed yet (datapath.md §5.4a); no verdicts are given for it".to_owned(),
             });
+            not_analysed.push(NotAnalysed {
+                cluster: Some(cluster.name.clone()),
+                reason: "IPv6 clusters are not analysed yet".to_owned(),
+            });
             clusters.push(cluster_report(model, cluster, None));
             continue;
         }
         let analysis = analysis::analyze_cluster(model, cluster, &mut gaps);
+        if cluster.nodes.is_empty() || analysis.verdicts.subjects.is_empty() {
+            not_analysed.push(NotAnalysed {
+                cluster: Some(cluster.name.clone()),
+                reason: if cluster.nodes.is_empty() {
+                    "no worker nodes found".to_owned()
+                } else {
+                    "no node ENI of the cluster could be placed (see the gaps)".to_owned()
+                },
+            });
+        }
         if analysis.verdicts.blocks.is_empty() {
             gaps.push(Gap {
                 cluster: Some(cluster.name.clone()),
@@ -90,6 +105,7 @@ pub fn run(model: &Model) -> Audit<'_> {
             clusters,
             findings: findings_out,
             gaps,
+            not_analysed,
             paths: None,
             stats: model.collection_stats.clone(),
         },

@@ -14,7 +14,7 @@ use ipnet::Ipv4Net;
 
 use crate::cni::{CniConfig, CniInputs, Version};
 use crate::raw;
-use crate::report::Gap;
+use crate::report::{Gap, NotAnalysed};
 use crate::snapshot::{Document, LoadedDocument};
 
 /// Where a route sends traffic.
@@ -267,6 +267,9 @@ pub struct Model {
     pub network: Network,
     pub clusters: Vec<Cluster>,
     pub gaps: Vec<Gap>,
+    /// Clusters of the snapshot left out of the model (incomplete inputs, VPC missing), or the
+    /// absence of any cluster.
+    pub not_analysed: Vec<NotAnalysed>,
     /// The cost of the live collection this snapshot came from, when it did.
     pub collection_stats: Option<raw::CollectionStats>,
 }
@@ -678,6 +681,7 @@ impl<'a> Builder<'a> {
         }
 
         let mut clusters = Vec::new();
+        let mut not_analysed = Vec::new();
         let cluster_inputs = self.clusters.clone();
         for (index, (raw_cluster, file)) in cluster_inputs.iter().enumerate() {
             if let Some(reason) = incomplete.get(raw_cluster.name.as_str()) {
@@ -687,10 +691,21 @@ impl<'a> Builder<'a> {
                     object: None,
                     message: format!("not analysed: {reason}"),
                 });
+                not_analysed.push(NotAnalysed {
+                    cluster: Some(raw_cluster.name.clone()),
+                    reason: (*reason).to_owned(),
+                });
                 continue;
             }
-            if let Some(cluster) = self.build_cluster(index, raw_cluster, file, overrides) {
-                clusters.push(cluster);
+            match self.build_cluster(index, raw_cluster, file, overrides) {
+                Some(cluster) => clusters.push(cluster),
+                None => not_analysed.push(NotAnalysed {
+                    cluster: Some(raw_cluster.name.clone()),
+                    reason: format!(
+                        "its VPC {} is not in any `aws ec2 describe-vpcs` output",
+                        raw_cluster.resources_vpc_config.vpc_id
+                    ),
+                }),
             }
         }
         for (kind, file) in self
@@ -717,17 +732,23 @@ impl<'a> Builder<'a> {
         // The report must not depend on the order files were listed in.
         clusters.sort_by(|a: &Cluster, b: &Cluster| a.name.cmp(&b.name));
         if self.clusters.is_empty() {
+            let message = "no `aws eks describe-cluster` output in the snapshot: there is no cluster to audit";
             self.gaps.push(Gap {
                 cluster: None,
                 file: None,
                 object: None,
-                message: "no `aws eks describe-cluster` output in the snapshot: there is no cluster to audit".to_owned(),
+                message: message.to_owned(),
+            });
+            not_analysed.push(NotAnalysed {
+                cluster: None,
+                reason: message.to_owned(),
             });
         }
         Model {
             network: self.network,
             clusters,
             gaps: self.gaps,
+            not_analysed,
             collection_stats,
         }
     }

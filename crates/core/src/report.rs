@@ -19,6 +19,9 @@ pub struct Report {
     pub clusters: Vec<ClusterReport>,
     pub findings: Vec<Finding>,
     pub gaps: Vec<Gap>,
+    /// Clusters that got no verdicts (and, with `cluster: null`, a run that found no cluster at
+    /// all): a report with entries here is not a clean result, whatever its findings say.
+    pub not_analysed: Vec<NotAnalysed>,
     /// Every per-ENI verdict; present only when asked for (`--paths`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paths: Option<Vec<PathVerdict>>,
@@ -335,6 +338,13 @@ pub struct Finding {
     pub affected: Affected,
     pub remediation: Vec<Remediation>,
     pub assumptions: Vec<String>,
+}
+
+/// A cluster that got no verdicts, or (`cluster: None`) a run that found no cluster to audit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotAnalysed {
+    pub cluster: Option<String>,
+    pub reason: String,
 }
 
 /// Something that could not be analysed, and why.
