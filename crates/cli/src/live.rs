@@ -50,6 +50,16 @@ impl LiveArgs {
     /// Collects, showing a progress line on a terminal, and returns the collection with the
     /// kubectl dumps of `--with` (placed under `clusters/`, as the collection's own files are).
     pub fn collect(&self) -> Result<(Collection, Vec<SourceFile>)> {
+        // Checked before collecting: a typo must not cost a whole collection first.
+        if let Some(dir) = &self.with
+            && !dir.is_dir()
+        {
+            anyhow::bail!(
+                "--with {}: not a directory (it holds the kubectl dumps: aws-node DaemonSet, pods, \
+                 ENIConfigs, one subdirectory per cluster)",
+                dir.display()
+            );
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

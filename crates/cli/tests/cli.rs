@@ -262,3 +262,27 @@ fn the_demo_is_fully_analysed_and_exits_0() {
     assert_eq!(output.status.code(), Some(0));
     assert!(!stdout(&output).contains("NOT ANALYSED"));
 }
+
+#[test]
+fn a_missing_with_directory_is_refused_before_any_collection() {
+    // The endpoint is a closed local port: were anything collected first, the error would be
+    // about reaching it.
+    let output = Command::new(env!("CARGO_BIN_EXE_podreach"))
+        .args(["audit", "--live", "--with", "/nonexistent/kubectl-dumps"])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("run podreach");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--with /nonexistent/kubectl-dumps: not a directory"),
+        "{stderr}"
+    );
+}
