@@ -77,7 +77,6 @@ pub fn analyze_cluster<'a>(
     let verdicts = ClusterVerdicts {
         cluster,
         net: &model.network,
-        vpc_cidrs: ctx.vpc_cidrs.clone(),
         subjects,
         classes,
         routes,

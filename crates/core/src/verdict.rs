@@ -135,6 +135,14 @@ impl Evaluation {
         }
     }
 
+    /// The detail of the first reason with `code`, if any.
+    pub fn reason_detail(&self, code: Cause) -> Option<&str> {
+        self.reasons
+            .iter()
+            .find(|r| r.code == code)
+            .map(|r| r.detail.as_str())
+    }
+
     /// What decides the path's fate, without the texts: two evaluations with the same outcome
     /// are shown as one row.
     pub fn same_outcome(&self, other: &Evaluation) -> bool {
@@ -163,8 +171,6 @@ pub struct Hypothetical<'a> {
 pub struct ClusterVerdicts<'a> {
     pub cluster: &'a Cluster,
     pub net: &'a Network,
-    /// The VPC's CIDRs (the local route wins inside them).
-    pub vpc_cidrs: Vec<Ipv4Net>,
     pub subjects: Vec<Subject<'a>>,
     /// ENI classes; the matrix's rows.
     pub classes: Vec<ClassKey>,

@@ -143,10 +143,8 @@ pub(crate) fn detail(
     destinations: &[Ipv4Net],
 ) -> String {
     let first = evaluation
-        .reasons
-        .iter()
-        .find(|r| r.code == cause)
-        .map(|r| subject.render(&r.detail))
+        .reason_detail(cause)
+        .map(|d| subject.render(d))
         .unwrap_or_default();
     let snat = evaluation.source == SourceAtPeer::NodeIp;
     let story = cause_explanation(cni, cause, direction, snat);
@@ -185,12 +183,7 @@ pub(crate) fn latent_detail(
     direction: Direction,
     destinations: &[Ipv4Net],
 ) -> String {
-    let reason = evaluation
-        .reasons
-        .iter()
-        .find(|r| r.code == cause)
-        .map(|r| r.detail.clone())
-        .unwrap_or_default();
+    let reason = evaluation.reason_detail(cause).unwrap_or_default();
     let shared = shared(destinations);
     format!(
         "No pod sits on a secondary ENI today, but the CNI places pods on ENIs at random (WARM_ENI_TARGET attaches a second ENI early), so this will happen. \
