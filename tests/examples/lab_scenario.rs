@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     println!("scenario {s}");
-    let loaded = match podreach_core::snapshot::load(&s.files()) {
+    let loaded = match podreach_core::snapshot::load(&s.files()).into_result() {
         Ok(l) => l,
         Err(e) => {
             eprintln!("{e}");

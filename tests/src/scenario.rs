@@ -685,7 +685,9 @@ mod tests {
     #[test]
     fn the_snapshot_reads_back_into_one_node_with_two_enis() {
         let scenario = &generate(1)[0];
-        let loaded = podreach_core::snapshot::load(&scenario.files()).expect("valid snapshot");
+        let loaded = podreach_core::snapshot::load(&scenario.files())
+            .into_result()
+            .expect("valid snapshot");
         assert!(loaded.skipped.is_empty(), "{:?}", loaded.skipped);
         let model = podreach_core::Model::build(&loaded.documents, &scenario.overrides());
         assert_eq!(model.clusters.len(), 1, "{:?}", model.gaps);

@@ -42,7 +42,7 @@ fn run_scenario(scenario: Scenario, options: &LabOptions) -> Outcome {
         reachable: 0,
         failure: None,
     };
-    let loaded = match podreach_core::snapshot::load(&scenario.files()) {
+    let loaded = match podreach_core::snapshot::load(&scenario.files()).into_result() {
         Ok(l) => l,
         Err(e) => {
             outcome.failure = Some(format!("snapshot does not load: {e}"));

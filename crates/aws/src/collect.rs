@@ -39,9 +39,7 @@ use aws_smithy_types::timeout::TimeoutConfig;
 use podreach_core::model::{ENI_CLUSTER_TAG, node_clusters};
 use podreach_core::raw::{self, CollectionGap, CollectionNotes, IncompleteCluster};
 use podreach_core::snapshot::{Document, LoadedDocument};
-use podreach_core::{
-    AnalyzeOptions, Model, Overrides, Report, SnapshotError, SourceFile, snapshot,
-};
+use podreach_core::{AnalyzeOptions, Model, Overrides, Report, SourceFile, snapshot};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -198,36 +196,29 @@ impl Collection {
 
     /// The model of the collection plus `extra` files (kubectl dumps, placed under `clusters/`
     /// so they are attributed like the snapshot's own). The collected documents go to the model
-    /// as they are: nothing is written out and parsed again.
-    pub fn model(
-        &self,
-        extra: &[SourceFile],
-        overrides: &Overrides,
-    ) -> Result<Model, SnapshotError> {
-        let loaded = snapshot::load(extra)?;
+    /// as they are: nothing is written out and parsed again. An extra file that cannot be read
+    /// is named in the model's gaps and makes the run not a clean result; the rest is used.
+    pub fn model(&self, mut extra: snapshot::Loaded, overrides: &Overrides) -> Model {
         let notes = self.notes_document();
         let documents = self
             .documents
             .iter()
             .chain([&notes])
-            .chain(&loaded.documents);
+            .chain(&extra.documents);
         let mut model = Model::build(documents, overrides);
-        model.add_skipped(loaded.skipped);
-        Ok(model)
+        model.add_input_problems(extra.problems());
+        model
     }
 
     /// Audits the collection plus `extra` files: from the `Model` on, the same code path as an
     /// offline audit.
     pub fn audit(
         &self,
-        extra: &[SourceFile],
+        extra: snapshot::Loaded,
         overrides: &Overrides,
         options: &AnalyzeOptions,
-    ) -> Result<Report, SnapshotError> {
-        Ok(podreach_core::analyze(
-            &self.model(extra, overrides)?,
-            options,
-        ))
+    ) -> Report {
+        podreach_core::analyze(&self.model(extra, overrides), options)
     }
 }
 

@@ -23,6 +23,8 @@ pub enum FailureKind {
     Timeout,
     /// The endpoint could not be reached at all.
     Unreachable,
+    /// No credentials could be loaded (no profile, no environment keys, no instance role).
+    NoCredentials,
     /// The object does not exist (an EKS add-on that is not installed).
     NotFound,
     /// The service answered with another error.
@@ -54,6 +56,12 @@ impl fmt::Display for ApiFailure {
                 self.action, self.message
             ),
             FailureKind::Timeout => write!(f, "{} timed out: {}", self.action, self.message),
+            FailureKind::NoCredentials => write!(
+                f,
+                "{} was not sent: no AWS credentials could be loaded (set AWS_PROFILE, or \
+                 AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where a role is attached): {}",
+                self.action, self.message
+            ),
             FailureKind::Unreachable => write!(
                 f,
                 "{} could not reach the endpoint: {}",
@@ -91,7 +99,7 @@ impl ApiFailure {
     pub fn from_sdk<E, R>(action: &'static str, error: SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: fmt::Debug,
+        R: fmt::Debug + 'static,
     {
         let code = error.code().map(str::to_owned);
         let service_message = error.message().map(str::to_owned);
@@ -99,6 +107,9 @@ impl ApiFailure {
             SdkError::TimeoutError(_) => (FailureKind::Timeout, chain(&error)),
             SdkError::DispatchFailure(failure) if failure.is_timeout() => {
                 (FailureKind::Timeout, chain(&error))
+            }
+            SdkError::DispatchFailure(_) if from_credentials(&error) => {
+                (FailureKind::NoCredentials, chain(&error))
             }
             SdkError::DispatchFailure(_) => (FailureKind::Unreachable, chain(&error)),
             _ => {
@@ -120,6 +131,22 @@ impl ApiFailure {
     }
 }
 
+/// Whether the SDK gave up before sending because the credential chain failed: the SDK reports it
+/// as a dispatch failure, which would otherwise read "could not reach the endpoint".
+fn from_credentials(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(inner) = source {
+        if inner
+            .downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+            .is_some()
+        {
+            return true;
+        }
+        source = inner.source();
+    }
+    false
+}
+
 /// The error and its sources on one line: SDK errors put the useful part in the source.
 fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -136,9 +163,11 @@ fn chain(error: &dyn std::error::Error) -> String {
 #[derive(Debug, Error)]
 pub enum CollectError {
     /// The cluster list itself could not be read and no cluster was named.
+    // The failure is part of the message and deliberately not a `#[source]`: `{:#}` would print
+    // it twice.
     #[error("cannot list the EKS clusters: {0}")]
-    ListClusters(#[source] ApiFailure),
+    ListClusters(ApiFailure),
     /// The objects an event names could not be looked up to find their clusters.
     #[error("cannot find the clusters the event concerns: {0}")]
-    Resolve(#[source] ApiFailure),
+    Resolve(ApiFailure),
 }

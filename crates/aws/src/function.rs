@@ -133,8 +133,6 @@ pub enum HandlerError {
     Event(#[from] EventError),
     #[error(transparent)]
     Collect(#[from] CollectError),
-    #[error("the collected snapshot could not be read back: {0}")]
-    Snapshot(#[from] podreach_core::SnapshotError),
     #[error("{} of {} message(s) could not be published: {}", .failures.len(), .attempted, .failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Publish {
         attempted: usize,
@@ -149,7 +147,6 @@ impl HandlerError {
             HandlerError::Event(e) => e.error_type(),
             HandlerError::Collect(CollectError::ListClusters(_)) => "podreach.ListClustersFailed",
             HandlerError::Collect(CollectError::Resolve(_)) => "podreach.ScopeLookupFailed",
-            HandlerError::Snapshot(_) => "podreach.InternalSnapshotError",
             HandlerError::Publish { .. } => "podreach.PublishFailed",
         }
     }
@@ -393,12 +390,12 @@ async fn audit_and_publish<C: Collect, P: Publish>(
         });
     }
     let report = collection.audit(
-        &[],
+        Default::default(),
         &Overrides::default(),
         &AnalyzeOptions {
             include_paths: false,
         },
-    )?;
+    );
     for gap in &report.gaps {
         tracing::warn!(cluster = ?gap.cluster, object = ?gap.object, message = %gap.message, "gap");
     }

@@ -34,6 +34,7 @@ impl Collect for DemoCollector {
             })
             .collect();
         let documents = podreach_core::snapshot::load(&files)
+            .into_result()
             .expect("the demo is valid")
             .documents;
         Ok(Collection {

@@ -387,15 +387,13 @@ async fn collect(first: &[Rule], addon_yaml: Option<&'static str>) -> Collection
 }
 
 fn audit(collection: &Collection) -> Report {
-    collection
-        .audit(
-            &[],
-            &Overrides::default(),
-            &AnalyzeOptions {
-                include_paths: true,
-            },
-        )
-        .expect("the collected files parse")
+    collection.audit(
+        Default::default(),
+        &Overrides::default(),
+        &AnalyzeOptions {
+            include_paths: true,
+        },
+    )
 }
 
 const ADDON_YAML: &str =

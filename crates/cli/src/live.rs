@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args;
 use podreach_aws::{Collect as _, Collection, Collector, CollectorSettings, Scope};
-use podreach_core::SourceFile;
 
 use crate::snapshot_dir;
 
@@ -49,7 +48,7 @@ fn at_least_one(text: &str) -> Result<usize, String> {
 impl LiveArgs {
     /// Collects, showing a progress line on a terminal, and returns the collection with the
     /// kubectl dumps of `--with` (placed under `clusters/`, as the collection's own files are).
-    pub fn collect(&self) -> Result<(Collection, Vec<SourceFile>)> {
+    pub fn collect(&self) -> Result<(Collection, Vec<snapshot_dir::DiskFile>)> {
         // Checked before collecting: a typo must not cost a whole collection first.
         if let Some(dir) = &self.with
             && !dir.is_dir()
@@ -76,6 +75,11 @@ impl LiveArgs {
         };
         let collection = runtime.block_on(async {
             let config = podreach_aws::load_config(self.region.clone()).await;
+            if config.region().is_none() {
+                anyhow::bail!(
+                    "no AWS region: pass --region, set AWS_REGION, or give the profile a region"
+                );
+            }
             let collector = Collector::new(&config, &settings);
             let progress = std::io::stderr().is_terminal().then(|| {
                 let stats = collector.stats().clone();
@@ -99,7 +103,7 @@ impl LiveArgs {
                 task.abort();
                 eprint!("\r\x1b[2K");
             }
-            collection
+            Ok(collection?)
         })?;
         if !self.clusters.is_empty() && collection.clusters().is_empty() {
             let why: Vec<String> = collection
@@ -121,17 +125,10 @@ impl LiveArgs {
             stats.retries,
             Duration::from_millis(stats.wall_time_ms).as_secs_f64()
         );
-        let mut extra = Vec::new();
-        if let Some(dir) = &self.with {
-            extra.extend(
-                snapshot_dir::read_texts(dir)?
-                    .into_iter()
-                    .map(|f| SourceFile {
-                        path: format!("clusters/{}", f.path),
-                        text: f.text,
-                    }),
-            );
-        }
+        let extra = match &self.with {
+            Some(dir) => snapshot_dir::read(dir, "clusters/")?,
+            None => Vec::new(),
+        };
         Ok((collection, extra))
     }
 }

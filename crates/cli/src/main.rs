@@ -59,7 +59,7 @@ struct InputArgs {
     #[arg(long, value_name = "VERSION")]
     cni_version: Option<Version>,
     /// A CNI setting overriding every other source, e.g. AWS_VPC_CNI_NODE_PORT_SUPPORT=false (repeatable).
-    #[arg(long = "cni-env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    #[arg(long = "cni-env", value_name = "KEY=VALUE", value_parser = parse_cni_env)]
     cni_env: Vec<(String, String)>,
     /// Effective rp_filter of the nodes' primary interface (default: 2, as the CNI's init container sets it).
     #[arg(long, value_name = "0|1|2", value_parser = clap::value_parser!(u8).range(0..=2))]
@@ -123,11 +123,37 @@ struct LabArgs {
     node: Option<String>,
 }
 
-fn parse_key_value(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
+/// A `--cni-env` setting: `KEY=VALUE` where KEY is a variable podreach models. Any other key is
+/// refused, because it could change nothing: a misspelled key would otherwise be ignored
+/// silently and the audit would answer a question the user did not ask.
+fn parse_cni_env(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
         .filter(|(k, _)| !k.is_empty())
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))
+        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))?;
+    let known = podreach_core::cni::MODELLED;
+    if known.contains(&key) {
+        return Ok((key.to_owned(), value.to_owned()));
+    }
+    let nearest = known
+        .iter()
+        .map(|name| {
+            (
+                strsim::levenshtein(&key.to_ascii_uppercase(), &name.to_ascii_uppercase()),
+                name,
+            )
+        })
+        .min();
+    match nearest {
+        Some((distance, name)) if distance <= key.len().max(4) / 4 + 2 => Err(format!(
+            "`{key}` is not a CNI variable podreach models; did you mean `{name}`?"
+        )),
+        _ => Err(format!(
+            "`{key}` is not a CNI variable podreach models, so it could not change any verdict; \
+             the modelled ones are {}",
+            known.join(", ")
+        )),
+    }
 }
 
 impl InputArgs {
@@ -142,27 +168,35 @@ impl InputArgs {
 
     /// The validated model, with skipped files recorded as gaps (and warned about).
     fn model(&self) -> Result<Model> {
-        let (collected, loaded) = if self.live.live {
+        let (collected, mut loaded) = if self.live.live {
             let (collection, extra) = self.live.collect()?;
             let notes = collection.notes_document();
             let mut documents = collection.documents;
             documents.push(notes);
-            (documents, snapshot::load(&extra)?)
+            let extra = snapshot::load_inputs(extra.iter().map(|f| f as &dyn snapshot::Input));
+            (documents, extra)
         } else {
             let loaded = match &self.snapshot {
                 Some(dir) => {
-                    let files = snapshot_dir::read(dir)?;
-                    snapshot::load_inputs(files.iter().map(|f| f as &dyn snapshot::Input))?
+                    let files = snapshot_dir::read(dir, "")?;
+                    snapshot::load_inputs(files.iter().map(|f| f as &dyn snapshot::Input))
                 }
-                None => snapshot::load(&demo::files())?,
+                None => snapshot::load(&demo::files()),
             };
             (Vec::new(), loaded)
         };
+        // Every problem of every file, in one run; the report lists them too.
         for (file, why) in &loaded.skipped {
-            eprintln!("warning: {file}: skipped: {why}");
+            eprintln!("warning: {file}: not used: {why}");
+        }
+        for error in &loaded.unreadable {
+            eprintln!("error: {error}");
+        }
+        for (file, why) in &loaded.incomplete {
+            eprintln!("warning: {file}: incomplete: {why}");
         }
         let mut model = Model::build(collected.iter().chain(&loaded.documents), &self.overrides());
-        model.add_skipped(loaded.skipped);
+        model.add_input_problems(loaded.problems());
         Ok(model)
     }
 }
@@ -248,12 +282,12 @@ fn live_snapshot(args: &SnapshotArgs) -> Result<ExitCode> {
     }
     ensure_new_dir(&args.out)?;
     let (collection, extra) = args.live.collect()?;
-    let mut files = collection.source_files();
-    files.extend(extra);
+    let files = collection.source_files();
     snapshot_dir::write(&args.out, &files)?;
+    snapshot_dir::copy(&args.out, &extra)?;
     eprintln!(
         "wrote {} files to {}; audit them with: podreach audit --snapshot {}",
-        files.len(),
+        files.len() + extra.len(),
         args.out.display(),
         args.out.display()
     );

@@ -197,7 +197,7 @@ pub fn report(
             let _ = writeln!(
                 out,
                 "- {}: {}",
-                n.cluster.as_deref().unwrap_or("(no cluster)"),
+                n.cluster.as_deref().unwrap_or("whole run"),
                 n.reason
             );
         }

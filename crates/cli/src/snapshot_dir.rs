@@ -31,23 +31,9 @@ impl Input for DiskFile {
     }
 }
 
-/// Every `*.json` file under `root`, with their text (for small directories of kubectl dumps).
-pub fn read_texts(root: &Path) -> Result<Vec<SourceFile>> {
-    read(root)?
-        .into_iter()
-        .map(|file| {
-            let text = fs::read_to_string(&file.path)
-                .with_context(|| format!("reading {}", file.path.display()))?;
-            Ok(SourceFile {
-                path: file.relative,
-                text,
-            })
-        })
-        .collect()
-}
-
-/// Every `*.json` file under `root`, relative paths, sorted.
-pub fn read(root: &Path) -> Result<Vec<DiskFile>> {
+/// Every file under `root`, whatever its name (files are recognised by content: JSON or YAML,
+/// gzipped or not), with paths relative to `root` prefixed by `prefix`, sorted.
+pub fn read(root: &Path, prefix: &str) -> Result<Vec<DiskFile>> {
     if !root.is_dir() {
         bail!(
             "snapshot directory {} does not exist or is not a directory",
@@ -58,10 +44,7 @@ pub fn read(root: &Path) -> Result<Vec<DiskFile>> {
     collect(root, &mut paths)?;
     paths.sort();
     if paths.is_empty() {
-        bail!(
-            "snapshot directory {} holds no *.json files",
-            root.display()
-        );
+        bail!("snapshot directory {} holds no files", root.display());
     }
     Ok(paths
         .into_iter()
@@ -73,7 +56,10 @@ pub fn read(root: &Path) -> Result<Vec<DiskFile>> {
                 .map(|c| c.as_os_str().to_string_lossy())
                 .collect::<Vec<_>>()
                 .join("/");
-            DiskFile { path, relative }
+            DiskFile {
+                path,
+                relative: format!("{prefix}{relative}"),
+            }
         })
         .collect())
 }
@@ -82,14 +68,28 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
         let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
         let path = entry.path();
-        let kind = entry
-            .file_type()
-            .with_context(|| format!("inspecting {}", path.display()))?;
+        // `metadata` follows symbolic links: a linked file or directory is read like any other.
+        let kind = fs::metadata(&path)
+            .with_context(|| format!("inspecting {}", path.display()))?
+            .file_type();
         if kind.is_dir() {
             collect(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "json") {
+        } else if kind.is_file() {
             out.push(path);
         }
+    }
+    Ok(())
+}
+
+/// Copies `files` (as they are on disk, byte for byte) under `root` at their relative paths.
+pub fn copy(root: &Path, files: &[DiskFile]) -> Result<()> {
+    for file in files {
+        let to = root.join(&file.relative);
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        fs::copy(&file.path, &to)
+            .with_context(|| format!("copying {} to {}", file.path.display(), to.display()))?;
     }
     Ok(())
 }

@@ -126,25 +126,45 @@ fn write(dir: &Path, name: &str, text: &str) {
 }
 
 #[test]
-fn a_truncated_dump_is_a_usage_error_naming_file_and_json_path() {
+fn every_unreadable_file_is_named_in_one_run_the_rest_is_audited_and_the_run_exits_3() {
     let dir = tempfile::tempdir().expect("temporary directory");
+    let root = dir.path().to_str().expect("UTF-8 path");
+    assert_eq!(
+        podreach(&["demo-snapshot", "--out", &format!("{root}/demo")])
+            .status
+            .code(),
+        Some(0)
+    );
     write(
         dir.path(),
-        "enis.json",
+        "enis-cut.json",
         r#"{"NetworkInterfaces": [{"NetworkInterfaceId": "eni-1", "PrivateIpAddresses": [{"Priv"#,
     );
-    let output = podreach(&[
-        "audit",
-        "--snapshot",
-        dir.path().to_str().expect("UTF-8 path"),
-    ]);
-    assert_eq!(output.status.code(), Some(2));
+    write(dir.path(), "addon.json", "");
+    write(
+        dir.path(),
+        "notes.md",
+        "# How this snapshot was taken\n\nSee the README.\n",
+    );
+    let output = podreach(&["audit", "--snapshot", root]);
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("enis.json")
+        stderr.contains("error: enis-cut.json: not valid JSON")
             && stderr.contains("NetworkInterfaces[0].PrivateIpAddresses[0]"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("error: addon.json: not read: the file is empty (0 bytes)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("warning: notes.md: not used"), "{stderr}");
+    let text = stdout(&output);
+    assert!(text.contains("NOT ANALYSED"), "{text}");
+    assert!(text.contains("enis-cut.json"), "{text}");
+    // The demo beside them is audited as usual.
+    assert!(text.contains("Cluster shop"), "{text}");
+    assert!(text.contains("HIGH"), "{text}");
 }
 
 #[test]
@@ -285,4 +305,86 @@ fn a_missing_with_directory_is_refused_before_any_collection() {
         stderr.contains("--with /nonexistent/kubectl-dumps: not a directory"),
         "{stderr}"
     );
+}
+
+/// `podreach audit --live` in an environment of the caller's choosing: nothing inherited, so a
+/// developer's own AWS profile can never be used by a test.
+fn live_audit(env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let home = tempfile::tempdir().expect("temp home");
+    let output = Command::new(env!("CARGO_BIN_EXE_podreach"))
+        .args(["audit", "--live"])
+        .env_clear()
+        .env("HOME", home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run podreach");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_live_audit_without_a_region_says_so_once() {
+    let (code, stderr) = live_audit(&[
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        ),
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("no AWS region: pass --region"), "{stderr}");
+    assert!(!stderr.contains("could not reach the endpoint"), "{stderr}");
+}
+
+#[test]
+fn a_live_audit_without_credentials_names_them_and_prints_the_error_once() {
+    let (code, stderr) = live_audit(&[
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ("AWS_REGION", "eu-west-1"),
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no AWS credentials could be loaded"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("eks:ListClusters").count(),
+        1,
+        "the failure is printed once, not once per error in the chain: {stderr}"
+    );
+}
+
+#[test]
+fn a_live_audit_of_a_closed_endpoint_is_printed_once() {
+    let (code, stderr) = live_audit(&[
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        ),
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("could not reach the endpoint"), "{stderr}");
+    assert_eq!(stderr.matches("eks:ListClusters").count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_misspelled_cni_env_key_is_refused_with_the_nearest_known_name() {
+    let output = podreach(&["audit", "--cni-env", "AWS_VPC_CNI_NODE_PORT_SUPORT=false"]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("did you mean `AWS_VPC_CNI_NODE_PORT_SUPPORT`?"),
+        "{stderr}"
+    );
+    let output = podreach(&["audit", "--cni-env", "WARM_IP_TARGET=5"]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("could not change any verdict"), "{stderr}");
 }

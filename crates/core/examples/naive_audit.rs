@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let started = Instant::now();
     let inputs = disk::files(&dir)?;
-    let loaded = snapshot::load_inputs(inputs.iter().map(|f| f as &dyn Input))?;
+    let loaded = snapshot::load_inputs(inputs.iter().map(|f| f as &dyn Input)).into_result()?;
     let model = Model::build(&loaded.documents, &Overrides::default());
     let mut traced = 0u64;
     let mut addresses = std::collections::BTreeSet::new();

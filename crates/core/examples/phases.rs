@@ -100,7 +100,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let inputs = disk::files(&dir)?;
 
     let started = Instant::now();
-    let loaded = snapshot::load_inputs(inputs.iter().map(|f| f as &dyn Input))?;
+    let loaded = snapshot::load_inputs(inputs.iter().map(|f| f as &dyn Input)).into_result()?;
     let parse = started.elapsed();
     let mut documents = loaded.documents;
     scale(&mut documents, factor);

@@ -107,7 +107,7 @@ pub fn run(model: &Model) -> Audit<'_> {
             gaps,
             not_analysed,
             paths: None,
-            stats: model.collection_stats.clone(),
+            stats: model.collection_stats.as_ref().map(Into::into),
         },
         analyses,
     }

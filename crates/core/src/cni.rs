@@ -219,7 +219,8 @@ fn default_for(name: &str, v: Version) -> &'static str {
     }
 }
 
-const MODELLED: &[&str] = &[
+/// Every variable podreach models; any other has no effect on a verdict.
+pub const MODELLED: &[&str] = &[
     EXTERNALSNAT,
     EXCLUDE_SNAT_CIDRS,
     EXTERNAL_SERVICE_CIDRS,

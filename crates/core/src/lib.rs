@@ -33,8 +33,8 @@ pub fn audit(
     overrides: &Overrides,
     options: &AnalyzeOptions,
 ) -> Result<Report, SnapshotError> {
-    let loaded = snapshot::load(files)?;
+    let mut loaded = snapshot::load(files).into_result()?;
     let mut model = Model::build(&loaded.documents, overrides);
-    model.add_skipped(loaded.skipped);
+    model.add_input_problems(loaded.problems());
     Ok(analyze(&model, options))
 }

@@ -319,14 +319,43 @@ fn is_within(dir: &str, ancestor: &str) -> bool {
 }
 
 impl Model {
-    /// Records the files the reader skipped, with the reason, as gaps.
-    pub fn add_skipped(&mut self, skipped: Vec<(String, String)>) {
-        for (file, why) in skipped {
+    /// Records what the reader could not use. Skipped files become gaps (another tool's output
+    /// is no fault); a file that could not be read or was cut short also makes the run not a
+    /// clean result, because what it held is missing from every verdict.
+    pub fn add_input_problems(&mut self, problems: crate::snapshot::InputProblems) {
+        for (file, why) in problems.skipped {
             self.gaps.push(Gap {
                 cluster: None,
                 file: Some(file),
                 object: None,
-                message: format!("skipped: {why}"),
+                message: format!("not used: {why}"),
+            });
+        }
+        for error in problems.unreadable {
+            let file = error.file().to_owned();
+            let message = error.to_string();
+            self.gaps.push(Gap {
+                cluster: None,
+                file: Some(file),
+                object: None,
+                message: message.clone(),
+            });
+            self.not_analysed.push(NotAnalysed {
+                cluster: None,
+                reason: format!("{message} (whatever it held is missing from this audit)"),
+            });
+        }
+        for (file, why) in problems.incomplete {
+            let message = format!("{file}: incomplete: {why}");
+            self.gaps.push(Gap {
+                cluster: None,
+                file: Some(file),
+                object: None,
+                message: message.clone(),
+            });
+            self.not_analysed.push(NotAnalysed {
+                cluster: None,
+                reason: message,
             });
         }
     }
@@ -636,11 +665,18 @@ impl<'a> Builder<'a> {
     }
 
     fn finish(mut self, overrides: &Overrides) -> Model {
-        // ENIs and route tables referencing objects missing from the snapshot.
+        // ENIs of a cluster's VPC referencing subnets missing from the snapshot. ENIs of other
+        // VPCs (a broad describe-network-interfaces) concern no cluster: nothing to say.
+        let cluster_vpcs: std::collections::BTreeSet<&str> = self
+            .clusters
+            .iter()
+            .map(|(c, _)| c.resources_vpc_config.vpc_id.as_str())
+            .collect();
         let enis: Vec<(String, String, String)> = self
             .network
             .enis
             .values()
+            .filter(|e| cluster_vpcs.contains(e.vpc_id.as_str()))
             .filter(|e| !self.network.subnets.contains_key(&e.subnet_id))
             .map(|e| (e.file.clone(), e.id.clone(), e.subnet_id.clone()))
             .collect();

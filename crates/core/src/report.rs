@@ -27,7 +27,29 @@ pub struct Report {
     pub paths: Option<Vec<PathVerdict>>,
     /// API calls, retries and wall time of the live collection; absent for a plain snapshot.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stats: Option<crate::raw::CollectionStats>,
+    pub stats: Option<Stats>,
+}
+
+/// What a live collection cost, as the report names it (snake_case, like every report field; the
+/// collection notes file keeps the AWS CLI's camelCase).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Keyed by IAM action (`ec2:DescribeNetworkInterfaces`). Each call is one page.
+    pub operations: std::collections::BTreeMap<String, crate::raw::OperationStats>,
+    pub calls: u64,
+    pub retries: u64,
+    pub wall_time_ms: u64,
+}
+
+impl From<&crate::raw::CollectionStats> for Stats {
+    fn from(stats: &crate::raw::CollectionStats) -> Self {
+        Stats {
+            operations: stats.operations.clone(),
+            calls: stats.calls,
+            retries: stats.retries,
+            wall_time_ms: stats.wall_time_ms,
+        }
+    }
 }
 
 impl Report {

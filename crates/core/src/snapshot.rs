@@ -12,7 +12,7 @@
 //! core never touches the file system: callers hand in `(path, text)` pairs or [`Input`]s that
 //! open a reader, so the same code serves the CLI, tests and Lambda.
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, Error as _};
@@ -63,6 +63,18 @@ pub enum Document {
     EniConfigs(raw::EniConfigList),
     /// podreach's own note from a live collection (`podreach-collection.json`).
     Collection(raw::PodreachCollection),
+}
+
+impl SnapshotError {
+    /// The file the error is about.
+    pub fn file(&self) -> &str {
+        match self {
+            SnapshotError::Syntax { file, .. }
+            | SnapshotError::Io { file, .. }
+            | SnapshotError::Unreadable { file, .. }
+            | SnapshotError::Shape { file, .. } => file,
+        }
+    }
 }
 
 impl Document {
@@ -140,6 +152,10 @@ pub enum SnapshotError {
     },
     #[error("{file}: cannot be read: {message}")]
     Io { file: String, message: String },
+    /// Not a document at all, with the likely cause (an empty file, saved error text, the AWS
+    /// CLI's text or table output).
+    #[error("{file}: not read: {cause}")]
+    Unreadable { file: String, cause: String },
     #[error("{file}: `{json_path}` in {command} output: {message}")]
     Shape {
         file: String,
@@ -149,38 +165,133 @@ pub enum SnapshotError {
     },
 }
 
-/// The outcome of reading a set of files: the documents, and files skipped with the reason.
+/// The outcome of reading a set of files. Reading never stops at a bad file: every file is tried,
+/// so one run names every problem, and what could be read is audited.
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub documents: Vec<LoadedDocument>,
+    /// Files that are not the output of a command podreach reads, with the reason.
     pub skipped: Vec<(String, String)>,
+    /// Files that should have been input but could not be read (each error names the file and
+    /// the likely cause). What they held is missing from the audit.
+    pub unreadable: Vec<SnapshotError>,
+    /// Documents used although cut short (they carry `NextToken`), with the reason.
+    pub incomplete: Vec<(String, String)>,
 }
 
-/// Reads every file; fails on the first malformed file (naming it), skips unrecognised ones.
-pub fn load(files: &[SourceFile]) -> Result<Loaded, SnapshotError> {
+impl Loaded {
+    /// The documents, or the first file that could not be read: for callers (tests, tools) that
+    /// want a snapshot to be wholly readable.
+    pub fn into_result(mut self) -> Result<Loaded, SnapshotError> {
+        if self.unreadable.is_empty() {
+            Ok(self)
+        } else {
+            Err(self.unreadable.swap_remove(0))
+        }
+    }
+
+    /// What went wrong with the files, without the documents (they go to `Model::build`).
+    pub fn problems(&mut self) -> InputProblems {
+        InputProblems {
+            skipped: std::mem::take(&mut self.skipped),
+            unreadable: std::mem::take(&mut self.unreadable),
+            incomplete: std::mem::take(&mut self.incomplete),
+        }
+    }
+}
+
+/// The files of a snapshot that were not used, or used although incomplete.
+#[derive(Debug, Default)]
+pub struct InputProblems {
+    pub skipped: Vec<(String, String)>,
+    pub unreadable: Vec<SnapshotError>,
+    pub incomplete: Vec<(String, String)>,
+}
+
+/// Reads every file (see [`Loaded`]).
+pub fn load(files: &[SourceFile]) -> Loaded {
     load_inputs(files.iter().map(|f| f as &dyn Input))
 }
 
 /// [`load`] for files the caller opens as streams (a large snapshot need not fit in memory).
-pub fn load_inputs<'a>(
-    inputs: impl IntoIterator<Item = &'a dyn Input>,
-) -> Result<Loaded, SnapshotError> {
+pub fn load_inputs<'a>(inputs: impl IntoIterator<Item = &'a dyn Input>) -> Loaded {
     let mut loaded = Loaded::default();
     for input in inputs {
-        match read(input)? {
-            Recognised::Document(document) => loaded.documents.push(LoadedDocument {
-                path: input.path().to_owned(),
-                document: *document,
-            }),
-            Recognised::Skip(why) => loaded.skipped.push((input.path().to_owned(), why)),
+        match read(input) {
+            Ok(Recognised::Document(document, incomplete)) => {
+                if let Some(why) = incomplete {
+                    loaded.incomplete.push((input.path().to_owned(), why));
+                }
+                loaded.documents.push(LoadedDocument {
+                    path: input.path().to_owned(),
+                    document: *document,
+                })
+            }
+            Ok(Recognised::Skip(why)) => loaded.skipped.push((input.path().to_owned(), why)),
+            Ok(Recognised::Empty) => {}
+            Err(error) => loaded.unreadable.push(error),
         }
     }
-    Ok(loaded)
+    loaded
 }
 
 enum Recognised {
-    Document(Box<Document>),
+    /// A document, and why it is incomplete when it is.
+    Document(Box<Document>, Option<String>),
     Skip(String),
+    /// A kubectl list without items: it says there is nothing, which is not worth a word (an
+    /// empty `kubectl get eniconfigs` is the normal state of most clusters).
+    Empty,
+}
+
+/// Why a document that carries `NextToken` is incomplete.
+const CUT_SHORT: &str = "the output carries `NextToken`: it was cut short (`--max-items` or \
+                         `--no-paginate`), so objects are missing; rerun the command without them";
+
+/// The gzip magic number.
+const GZIP: [u8; 2] = [0x1f, 0x8b];
+
+/// Opens `input` decoded: gunzipped when it is gzip, without a UTF-8 byte-order mark. UTF-16
+/// (what PowerShell's `>` writes) is decoded whole into UTF-8; it is never large.
+fn open_decoded(input: &dyn Input) -> Result<Box<dyn std::io::BufRead + '_>, SnapshotError> {
+    let io = |e: std::io::Error| SnapshotError::Io {
+        file: input.path().to_owned(),
+        message: e.to_string(),
+    };
+    let mut reader: Box<dyn std::io::BufRead> = Box::new(std::io::BufReader::with_capacity(
+        1 << 16,
+        input.open().map_err(io)?,
+    ));
+    if reader.fill_buf().map_err(io)?.starts_with(&GZIP) {
+        reader = Box::new(std::io::BufReader::with_capacity(
+            1 << 16,
+            flate2::bufread::MultiGzDecoder::new(reader),
+        ));
+    }
+    let head = reader.fill_buf().map_err(io)?;
+    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        reader.consume(3);
+    } else if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+        let little = head[0] == 0xFF;
+        let mut bytes = Vec::new();
+        reader.read_to_end(&mut bytes).map_err(io)?;
+        let units: Vec<u16> = bytes[2..]
+            .chunks_exact(2)
+            .map(|p| {
+                if little {
+                    u16::from_le_bytes([p[0], p[1]])
+                } else {
+                    u16::from_be_bytes([p[0], p[1]])
+                }
+            })
+            .collect();
+        let text = String::from_utf16(&units).map_err(|_| SnapshotError::Unreadable {
+            file: input.path().to_owned(),
+            cause: "it starts with a UTF-16 byte-order mark but is not valid UTF-16".to_owned(),
+        })?;
+        return Ok(Box::new(std::io::Cursor::new(text.into_bytes())));
+    }
+    Ok(reader)
 }
 
 /// One pass into the typed shape; on any failure, the slow pass that names the place.
@@ -189,26 +300,115 @@ fn read(input: &dyn Input) -> Result<Recognised, SnapshotError> {
         file: input.path().to_owned(),
         message: e.to_string(),
     };
-    let reader = std::io::BufReader::with_capacity(1 << 16, input.open().map_err(io)?);
-    if let Ok(fast) = serde_json::from_reader::<_, Fast>(reader)
-        && let Some(recognised) = fast.recognise()
-    {
-        return Ok(recognised);
+    let mut reader = open_decoded(input)?;
+    let first = reader
+        .fill_buf()
+        .map_err(io)?
+        .iter()
+        .copied()
+        .find(|b| !b.is_ascii_whitespace());
+    if matches!(first, Some(b'{' | b'[')) {
+        if let Ok(fast) = serde_json::from_reader::<_, Fast>(reader)
+            && let Some(recognised) = fast.recognise()
+        {
+            return Ok(recognised);
+        }
+    } else {
+        drop(reader);
     }
-    let mut text = String::new();
-    input
-        .open()
-        .and_then(|mut r| r.read_to_string(&mut text))
-        .map_err(io)?;
-    recognise(&SourceFile {
-        path: input.path().to_owned(),
-        text,
-    })
+    let mut bytes = Vec::new();
+    open_decoded(input)?.read_to_end(&mut bytes).map_err(io)?;
+    let file = input.path();
+    let unreadable = |cause: String| SnapshotError::Unreadable {
+        file: file.to_owned(),
+        cause,
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(unreadable(if bytes.is_empty() {
+            "the file is empty (0 bytes): the command that wrote it probably failed; \
+             rerun it and keep its output only when it succeeds"
+                .to_owned()
+        } else {
+            "the file holds only white space: the command that wrote it probably failed".to_owned()
+        }));
+    }
+    let Ok(text) = String::from_utf8(bytes) else {
+        return Ok(Recognised::Skip(
+            "binary content: not JSON or YAML text".to_owned(),
+        ));
+    };
+    if matches!(first, Some(b'{' | b'[')) {
+        return recognise(&SourceFile {
+            path: file.to_owned(),
+            text,
+        });
+    }
+    if let Some(cause) = not_json_output(&text) {
+        return Err(unreadable(cause));
+    }
+    let value: Value = match serde_yaml_ng::from_str(&text) {
+        Ok(value) => value,
+        Err(error) => {
+            return Ok(Recognised::Skip(format!(
+                "neither JSON nor YAML ({})",
+                error.to_string().lines().next().unwrap_or_default()
+            )));
+        }
+    };
+    recognise_value(file, value)
+}
+
+/// The likely cause when `text` (which is not JSON) is what a failed command or the wrong
+/// `--output` printed, rather than a document: error text saved with `2>&1`, or the AWS CLI's
+/// text and table formats.
+fn not_json_output(text: &str) -> Option<String> {
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let shown: String = first.chars().take(160).collect();
+    const FAILED: &[&str] = &[
+        "An error occurred (",
+        "aws: error:",
+        "usage: aws",
+        "Unable to locate credentials",
+        "Could not connect to the endpoint URL",
+        "You must specify a region",
+        "Parameter validation failed",
+        "Error from server",
+        "error: ",
+        "Error: ",
+        "The connection to the server",
+        "Unable to connect to the server",
+    ];
+    if FAILED.iter().any(|p| first.starts_with(p)) || text.contains("\nAn error occurred (") {
+        return Some(format!(
+            "it holds an error message, not the command's output (`{shown}`): the command \
+             failed; fix it and rerun"
+        ));
+    }
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let table = first.starts_with("---") && lines.any(|l| l.trim_start().starts_with('|'));
+    if table {
+        return Some(
+            "AWS CLI `--output table` output: podreach reads `--output json`; rerun the command \
+             with --output json"
+                .to_owned(),
+        );
+    }
+    let word = first.split('\t').next().unwrap_or_default();
+    if first.contains('\t') && !word.is_empty() && word.chars().all(|c| c.is_ascii_uppercase()) {
+        return Some(
+            "AWS CLI `--output text` output: podreach reads `--output json`; rerun the command \
+             with --output json"
+                .to_owned(),
+        );
+    }
+    None
 }
 
 /// Every top-level key podreach reads, typed; anything else is skipped without being built.
 #[derive(Deserialize)]
 struct Fast {
+    #[serde(rename = "NextToken")]
+    next_token: Option<String>,
     #[serde(rename = "podreachCollection")]
     collection: Option<raw::CollectionNotes>,
     #[serde(rename = "Vpcs")]
@@ -260,6 +460,7 @@ impl Fast {
     /// The document, when exactly one shape podreach reads is present and it needs no further
     /// judgement; otherwise `None`, and the slow pass decides (and words any error).
     fn recognise(self) -> Option<Recognised> {
+        let incomplete = self.next_token.is_some().then(|| CUT_SHORT.to_owned());
         let mut found: Vec<Document> = Vec::new();
         if let Some(notes) = self.collection {
             found.push(Document::Collection(raw::PodreachCollection {
@@ -320,7 +521,10 @@ impl Fast {
                     spec,
                 }));
             }
-            (Some(kind), Some(items), _, _) if kind.ends_with("List") && !items.is_empty() => {
+            (Some("List"), Some(items), _, _) if items.is_empty() => {
+                return found.is_empty().then_some(Recognised::Empty);
+            }
+            (Some(kind), Some(items), _, _) if kind.ends_with("List") => {
                 let kind = kind.to_owned();
                 if items.iter().all(|i| matches!(i, KubeItem::Pod(_))) {
                     let items = items
@@ -360,7 +564,9 @@ impl Fast {
             _ => return None,
         }
         match found.len() {
-            1 => found.pop().map(|d| Recognised::Document(Box::new(d))),
+            1 => found
+                .pop()
+                .map(|d| Recognised::Document(Box::new(d), incomplete)),
             _ => None,
         }
     }
@@ -385,6 +591,11 @@ fn recognise(file: &SourceFile) -> Result<Recognised, SnapshotError> {
     // Trailing garbage after the document (two dumps concatenated, a stray log line).
     de.end()
         .map_err(|e| syntax("(after the document)".to_owned(), e))?;
+    recognise_value(&file.path, value)
+}
+
+/// Recognises a parsed document (JSON or YAML) by its top-level keys or `kind`.
+fn recognise_value(path: &str, value: Value) -> Result<Recognised, SnapshotError> {
     let Some(object) = value.as_object() else {
         return Ok(Recognised::Skip(
             "the top level is not a JSON object".to_owned(),
@@ -393,9 +604,10 @@ fn recognise(file: &SourceFile) -> Result<Recognised, SnapshotError> {
     let has = |key: &str| object.contains_key(key);
     let kind = object.get("kind").and_then(Value::as_str);
     let shape = |command| ShapeReader {
-        file: &file.path,
+        file: path,
         command,
     };
+    let incomplete = has("NextToken").then(|| CUT_SHORT.to_owned());
     let document = if has("podreachCollection") {
         Document::Collection(shape("podreach snapshot --live").read(value)?)
     } else if has("Vpcs") {
@@ -473,11 +685,7 @@ fn recognise(file: &SourceFile) -> Result<Recognised, SnapshotError> {
                     "a kubectl list of `{other}`, which podreach does not read"
                 )));
             }
-            None => {
-                return Ok(Recognised::Skip(
-                    "an empty kubectl list: its kind cannot be told".to_owned(),
-                ));
-            }
+            None => return Ok(Recognised::Empty),
         }
     } else {
         let keys: Vec<&str> = object.keys().map(String::as_str).take(4).collect();
@@ -486,7 +694,7 @@ fn recognise(file: &SourceFile) -> Result<Recognised, SnapshotError> {
             keys.join(", ")
         )));
     };
-    Ok(Recognised::Document(Box::new(document)))
+    Ok(Recognised::Document(Box::new(document), incomplete))
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -530,6 +738,7 @@ mod tests {
                 r#"{"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16"}]}"#,
             ),
         ])
+        .into_result()
         .expect("valid files");
         assert!(matches!(loaded.documents[0].document, Document::Subnets(_)));
         assert!(matches!(loaded.documents[1].document, Document::Vpcs(_)));
@@ -538,7 +747,9 @@ mod tests {
     #[test]
     fn a_truncated_file_names_the_file_the_line_and_the_json_path() {
         let text = "{\"NetworkInterfaces\": [{\"NetworkInterfaceId\": \"eni-1\", \"PrivateIpAddresses\": [{\"Priv";
-        let error = load(&[file("enis.json", text)]).expect_err("truncated");
+        let error = load(&[file("enis.json", text)])
+            .into_result()
+            .expect_err("truncated");
         let message = error.to_string();
         assert!(
             message.starts_with("enis.json: not valid JSON at line 1"),
@@ -554,7 +765,9 @@ mod tests {
     fn a_wrong_type_names_the_field() {
         let text = r#"{"NetworkInterfaces": [{"NetworkInterfaceId": "eni-1", "SubnetId": "subnet-1",
             "VpcId": "vpc-1", "Attachment": {"DeviceIndex": "one"}}]}"#;
-        let error = load(&[file("x/enis.json", text)]).expect_err("wrong type");
+        let error = load(&[file("x/enis.json", text)])
+            .into_result()
+            .expect_err("wrong type");
         let message = error.to_string();
         assert!(message.contains("x/enis.json"), "{message}");
         assert!(
@@ -577,15 +790,17 @@ mod tests {
             ),
             file("arr.json", "[]"),
         ])
+        .into_result()
         .expect("valid JSON");
         assert!(loaded.documents.is_empty());
-        assert_eq!(loaded.skipped.len(), 3);
+        // An empty kubectl list says there is nothing: not worth a word.
+        assert_eq!(loaded.skipped.len(), 2, "{:?}", loaded.skipped);
         assert!(loaded.skipped[0].1.contains("SecurityGroups"));
     }
 
     #[test]
     fn unknown_fields_are_ignored_because_aws_adds_fields() {
         let text = r#"{"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16", "BrandNewField": {"x": 1}}]}"#;
-        assert!(load(&[file("v.json", text)]).is_ok());
+        assert!(load(&[file("v.json", text)]).unreadable.is_empty());
     }
 }

@@ -187,7 +187,7 @@ proptest! {
     #[test]
     fn class_verdicts_equal_per_address_verdicts(case in case()) {
         let files = snapshot_of(&case).source_files();
-        let loaded = snapshot::load(&files).expect("the fixture is readable");
+        let loaded = snapshot::load(&files).into_result().expect("the fixture is readable");
         let model = Model::build(&loaded.documents, &Default::default());
 
         // The matrix: per ENI, its class; per block, its verdict for that class.
