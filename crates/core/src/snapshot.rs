@@ -252,8 +252,10 @@ const CUT_SHORT: &str = "the output carries `NextToken`: it was cut short (`--ma
 const GZIP: [u8; 2] = [0x1f, 0x8b];
 
 /// Opens `input` decoded: gunzipped when it is gzip, without a UTF-8 byte-order mark. UTF-16
-/// (what PowerShell's `>` writes) is decoded whole into UTF-8; it is never large.
-fn open_decoded(input: &dyn Input) -> Result<Box<dyn std::io::BufRead + '_>, SnapshotError> {
+/// (what PowerShell's `>` writes) is decoded whole into UTF-8; it is never large. The caller
+/// buffers the stream: the JSON parser reads byte by byte, and those reads must not each go
+/// through a trait object.
+fn open_decoded(input: &dyn Input) -> Result<Box<dyn Read + '_>, SnapshotError> {
     let io = |e: std::io::Error| SnapshotError::Io {
         file: input.path().to_owned(),
         message: e.to_string(),
@@ -300,7 +302,7 @@ fn read(input: &dyn Input) -> Result<Recognised, SnapshotError> {
         file: input.path().to_owned(),
         message: e.to_string(),
     };
-    let mut reader = open_decoded(input)?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, open_decoded(input)?);
     let first = reader
         .fill_buf()
         .map_err(io)?
