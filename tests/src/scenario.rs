@@ -79,20 +79,44 @@ impl SecondarySubnet {
     ];
 }
 
-/// What the peer VPC's route table sends back over the peering.
+/// What the peer VPC's route table sends back over the peering. The partial ones cover some
+/// addresses of a subnet and not others: the far side routes by address (node IP 10.0.1.10,
+/// primary-ENI pod 10.0.1.11, secondary-ENI pod 10.0.1.21 or 100.64.0.11, prefixes
+/// 10.0.1.48/28 or 100.64.0.32/28).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeerReturn {
     NodeSubnetOnly,
     NodeAndPodSubnets,
     Nothing,
+    /// `10.0.1.10/32`: the node IP and no pod.
+    NodeIpOnly,
+    /// `10.0.1.0/28`: the node IP and the primary-ENI pods, not the secondary ENI.
+    NodeIpAndPrimaryPods,
+    /// `10.0.1.16/28`, `10.0.1.48/28`, `100.64.0.0/19`: the secondary-ENI pods, not the node IP.
+    SecondaryPodsOnly,
 }
 
 impl PeerReturn {
-    pub const ALL: [PeerReturn; 3] = [
+    pub const ALL: [PeerReturn; 6] = [
         PeerReturn::NodeSubnetOnly,
         PeerReturn::NodeAndPodSubnets,
         PeerReturn::Nothing,
+        PeerReturn::NodeIpOnly,
+        PeerReturn::NodeIpAndPrimaryPods,
+        PeerReturn::SecondaryPodsOnly,
     ];
+
+    /// The routes back over the peering.
+    fn routes(self) -> &'static [&'static str] {
+        match self {
+            PeerReturn::NodeSubnetOnly => &["10.0.1.0/24"],
+            PeerReturn::NodeAndPodSubnets => &["10.0.1.0/24", "100.64.0.0/19"],
+            PeerReturn::Nothing => &[],
+            PeerReturn::NodeIpOnly => &["10.0.1.10/32"],
+            PeerReturn::NodeIpAndPrimaryPods => &["10.0.1.0/28"],
+            PeerReturn::SecondaryPodsOnly => &["10.0.1.16/28", "10.0.1.48/28", "100.64.0.0/19"],
+        }
+    }
 }
 
 /// One generated configuration.
@@ -197,7 +221,7 @@ pub fn generate(count: usize) -> Vec<Scenario> {
                 s.version = VERSIONS[id % VERSIONS.len()];
                 s.exclude = Exclude::ALL[id % Exclude::ALL.len()];
                 s.secondary_subnet = SecondarySubnet::ALL[id % SecondarySubnet::ALL.len()];
-                s.peer_return = PeerReturn::ALL[(id / 3) % PeerReturn::ALL.len()];
+                s.peer_return = PeerReturn::ALL[(id / 2) % PeerReturn::ALL.len()];
                 s.external_snat = id % 2 == 1;
                 s.node_port_support = id % 4 < 2;
                 s.rp_filter_primary = if id % 3 == 0 { 1 } else { 2 };
@@ -389,15 +413,8 @@ impl Scenario {
         }
         pod_routes.push(route("0.0.0.0/0", Some("igw-0internet"), None));
         let mut peer_routes = vec![route(PEER_CIDR, Some("local"), None)];
-        match self.peer_return {
-            PeerReturn::NodeSubnetOnly => {
-                peer_routes.push(route("10.0.1.0/24", None, Some(PEERING)))
-            }
-            PeerReturn::NodeAndPodSubnets => {
-                peer_routes.push(route("10.0.1.0/24", None, Some(PEERING)));
-                peer_routes.push(route("100.64.0.0/19", None, Some(PEERING)));
-            }
-            PeerReturn::Nothing => {}
+        for cidr in self.peer_return.routes() {
+            peer_routes.push(route(cidr, None, Some(PEERING)));
         }
         let route_tables = raw::DescribeRouteTables {
             route_tables: vec![

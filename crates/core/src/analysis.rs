@@ -23,6 +23,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub use explain::{ExplainError, Explanation, explain};
 pub use procedure::SECURITY_ASSUMPTION;
 
+use ipnet::Ipv4Net;
+
 use crate::model::{Cluster, Model, Node};
 use crate::report::Gap;
 use crate::verdict::{ClassKey, ClusterVerdicts, DIRECTIONS};
@@ -47,14 +49,23 @@ pub fn analyze_cluster<'a>(
     // The next secondary ENI of each node; nodes of one subnet share it, so it is worked out
     // once per node subnet.
     let mut hypothetical: BTreeMap<ClassKey, Vec<&Node>> = BTreeMap::new();
-    let mut per_subnet: BTreeMap<(&str, bool), Option<ClassKey>> = BTreeMap::new();
+    let mut per_subnet: BTreeMap<(&str, bool, Ipv4Net), Option<ClassKey>> = BTreeMap::new();
+    let far = ctx.far_route_tables();
+    let mut pieces = std::collections::HashMap::new();
     for node in &cluster.nodes {
         let Some(primary) = ctx.enis.get(node.primary_eni.as_str()) else {
             continue;
         };
+        let Some(node_source) = ctx.node_source(node, &far, &mut pieces) else {
+            continue;
+        };
         let key = per_subnet
-            .entry((primary.subnet_id.as_str(), primary.source_dest_check))
-            .or_insert_with(|| ctx.hypothetical_secondary(node));
+            .entry((
+                primary.subnet_id.as_str(),
+                primary.source_dest_check,
+                node_source,
+            ))
+            .or_insert_with(|| ctx.hypothetical_secondary(node, node_source));
         if let Some(key) = key {
             hypothetical.entry(key.clone()).or_default().push(node);
         }

@@ -186,7 +186,10 @@ fn cluster_report(
             notes: cni.notes.clone(),
         },
         nodes: cluster.nodes.len(),
-        enis: verdicts.map_or(0, |v| v.subjects.len()),
+        // An ENI whose addresses the far side routes differently is several subjects, in a row.
+        enis: verdicts.map_or(0, |v| {
+            v.subjects.chunk_by(|a, b| a.eni.id == b.eni.id).count()
+        }),
         pod_addresses: verdicts.map_or(0, |v| {
             v.subjects.iter().map(|s| s.pod_address_count()).sum()
         }),

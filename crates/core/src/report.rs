@@ -71,7 +71,8 @@ pub struct ClusterReport {
     pub pod_addresses: usize,
     /// Private destinations beyond the VPC, as route CIDRs.
     pub destinations: Vec<String>,
-    /// Verdict counts over pod addresses × destination blocks × directions.
+    /// Verdict counts over the rows of `--paths`: ENIs × destinations × directions, an ENI
+    /// counting once per part of its addresses that the far side routes differently.
     pub verdicts: VerdictCounts,
     pub assumptions: Vec<String>,
 }

@@ -31,6 +31,11 @@ pub struct Subject<'a> {
     pub placement: Placement,
     pub pod_ips: Cow<'a, [Ipv4Addr]>,
     pub pod_prefixes: Cow<'a, [Ipv4Net]>,
+    /// The part of the ENI's subnet that holds these pod addresses, where every far route table
+    /// treats every address alike (see [`ClassKey::pod_source`]).
+    pub pod_source: Ipv4Net,
+    /// The part of the node's subnet that holds the node IP, likewise.
+    pub node_source: Ipv4Net,
     /// Index of the subject's ENI class in [`ClusterVerdicts::classes`].
     pub class: usize,
 }
@@ -47,6 +52,8 @@ impl Subject<'_> {
             node_subnet: self.primary.subnet_id.clone(),
             eni_check: self.eni.source_dest_check,
             primary_check: self.primary.source_dest_check,
+            pod_source: self.pod_source,
+            node_source: self.node_source,
         }
     }
 
@@ -78,6 +85,13 @@ impl Subject<'_> {
 }
 
 /// ENIs whose verdicts are identical: everything the procedure reads about the pod's side.
+///
+/// The far side routes replies (and its own connections) by the exact source it sees: the node
+/// IP when SNATed, each pod address otherwise. A far route table may cover only part of a
+/// subnet (`10.0.1.0/27` of `10.0.1.0/24`), so the key holds, besides the subnets, the part of
+/// each that the source address lies in: the subnet cut at every far route inside it
+/// (`cidr::split`), so every far route table treats every address of the part alike. Without
+/// such routes the part is the whole subnet.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClassKey {
     pub placement: Placement,
@@ -85,6 +99,11 @@ pub struct ClassKey {
     pub node_subnet: String,
     pub eni_check: bool,
     pub primary_check: bool,
+    /// The part of `eni_subnet` holding the pod addresses (the whole subnet for a secondary ENI
+    /// that does not exist yet: its addresses could be anywhere in it).
+    pub pod_source: Ipv4Net,
+    /// The part of `node_subnet` holding the node IP.
+    pub node_source: Ipv4Net,
 }
 
 /// A destination block: a route CIDR, or the part of it that is uniform for every rule.

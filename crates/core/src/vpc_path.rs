@@ -380,6 +380,9 @@ impl<'a> VpcView<'a> {
 
     /// `AWS_PATH` (5) and §5.4 step 1: the remote side, for hosts in `block`, routes
     /// `source_block` through `object` (the same peering connection or transit gateway).
+    /// `source_label` names the source in texts (`the node IP {node_ip}`, `the pod subnet …`):
+    /// the far side routes by the exact address, so `source_block` is the part of a subnet in
+    /// which every address is routed alike, and the label says which address that is.
     pub fn remote_routes(
         &self,
         remote: &Remote,
@@ -395,7 +398,7 @@ impl<'a> VpcView<'a> {
                 trace.unknown(
                     "peer",
                     Cause::UnknownRemote,
-                    format!("the network behind {gateway} is on premises: podreach cannot see whether it routes {source_label} {source_block} back"),
+                    format!("the network behind {gateway} is on premises: podreach cannot see whether it routes {source_label} back"),
                 );
                 return;
             }
@@ -403,7 +406,7 @@ impl<'a> VpcView<'a> {
                 trace.unknown(
                     "peer",
                     Cause::UnknownRemote,
-                    format!("no VPC of the snapshot holds {block} behind {via}: the return route for {source_label} {source_block} cannot be checked"),
+                    format!("no VPC of the snapshot holds {block} behind {via}: the return route for {source_label} cannot be checked"),
                 );
                 return;
             }
@@ -422,7 +425,7 @@ impl<'a> VpcView<'a> {
                 "peer",
                 Cause::UnknownRemote,
                 format!(
-                    "the route tables of {vpc} are not in the snapshot: cannot check that it routes {source_label} {source_block} back (add `aws ec2 describe-route-tables --filters Name=vpc-id,Values={vpc}`)"
+                    "the route tables of {vpc} are not in the snapshot: cannot check that it routes {source_label} back (add `aws ec2 describe-route-tables --filters Name=vpc-id,Values={vpc}`)"
                 ),
             );
             return;
@@ -446,13 +449,13 @@ impl<'a> VpcView<'a> {
             None => trace.drop(
                 "peer",
                 Cause::PeerNoRoute,
-                format!("{where_} has no route for {source_label} {source_block}"),
+                format!("{where_} has no route for {source_label}"),
             ),
             Some(i) if table.routes[i].target != *object => trace.drop(
                 "peer",
                 Cause::PeerNoRoute,
                 format!(
-                    "{where_} sends {source_label} {source_block} by {}, not back through {}",
+                    "{where_} sends {source_label} by {}, not back through {}",
                     route_label(table, i),
                     object.id()
                 ),
@@ -466,12 +469,12 @@ impl<'a> VpcView<'a> {
                 "peer",
                 Cause::PeerNoRoute,
                 format!(
-                    "{where_} routes {source_block} by {} but more specific routes take part of it elsewhere ({}); podreach judges return routes per subnet",
+                    "{where_} routes {source_label} by {} but more specific routes take part of it elsewhere ({}); the addresses of a new ENI may fall in that part",
                     route_label(table, i),
                     partial.join(", ")
                 ),
             ),
-            Some(i) => trace.pass("peer", format!("{where_}: {} covers {source_label} {source_block}", route_label(table, i))),
+            Some(i) => trace.pass("peer", format!("{where_}: {} covers {source_label}", route_label(table, i))),
         }
         if let (Target::TransitGateway(tgw), Some(s)) = (object, subnet) {
             match self.tgw_attachment_in_az(tgw, vpc, &s.az) {

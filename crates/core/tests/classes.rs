@@ -27,6 +27,15 @@ const EXTRA_ROUTES: [(&str, &str, &str); 5] = [
     ("192.168.0.0/24", "vgw-0a1b2c3d4e5f60901", "active"),
 ];
 
+/// Routes back that cover part of the node subnet: the node IP and the primary-ENI pods
+/// (10.0.1.10–13), the secondary-ENI pods (10.0.1.21–23), two of them, or the node IP only.
+const PARTIAL_RETURNS: [&str; 4] = [
+    "10.0.1.0/28",
+    "10.0.1.16/28",
+    "10.0.1.22/31",
+    "10.0.1.10/32",
+];
+
 #[derive(Debug, Clone)]
 struct Case {
     version: usize,
@@ -41,6 +50,16 @@ struct Case {
     second_cluster_subnet: Option<bool>,
     /// The peer routes back only the node subnet (10.0.0.0/20), not the whole VPC.
     peer_returns_node_subnet_only: bool,
+    /// A return route over the peering for part of the node subnet, and whether it is the only
+    /// one (else it sits beside the broader return route, or a blackhole for that part).
+    partial_return: Option<(usize, PartialKind)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum PartialKind {
+    Only,
+    Beside,
+    Blackhole,
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -55,6 +74,14 @@ fn case() -> impl Strategy<Value = Case> {
         any::<bool>(),
         proptest::option::of(any::<bool>()),
         any::<bool>(),
+        proptest::option::of((
+            0..PARTIAL_RETURNS.len(),
+            prop_oneof![
+                Just(PartialKind::Only),
+                Just(PartialKind::Beside),
+                Just(PartialKind::Blackhole)
+            ],
+        )),
     )
         .prop_map(
             |(
@@ -68,6 +95,7 @@ fn case() -> impl Strategy<Value = Case> {
                 peer_returns,
                 second_cluster_subnet,
                 peer_returns_node_subnet_only,
+                partial_return,
             )| Case {
                 version,
                 node_port_false,
@@ -79,6 +107,7 @@ fn case() -> impl Strategy<Value = Case> {
                 peer_returns,
                 second_cluster_subnet,
                 peer_returns_node_subnet_only,
+                partial_return,
             },
         )
 }
@@ -176,6 +205,20 @@ fn snapshot_of(case: &Case) -> Snapshot {
                     && r["DestinationCidrBlock"] != "10.0.0.0/20"
             });
     }
+    if let Some((index, kind)) = case.partial_return {
+        let routes = s.routes_mut(PEER_ROUTES_FILE, PEER_ROUTE_TABLE);
+        if matches!(kind, PartialKind::Only) {
+            routes.retain(|r| {
+                r["DestinationCidrBlock"] != "10.0.0.0/16"
+                    && r["DestinationCidrBlock"] != "10.0.0.0/20"
+            });
+        }
+        let mut route = peering_route(PARTIAL_RETURNS[index], PEERING);
+        if matches!(kind, PartialKind::Blackhole) {
+            route["State"] = json!("blackhole");
+        }
+        routes.push(route);
+    }
     s
 }
 
@@ -190,20 +233,34 @@ proptest! {
         let loaded = snapshot::load(&files).into_result().expect("the fixture is readable");
         let model = Model::build(&loaded.documents, &Default::default());
 
-        // The matrix: per ENI, its class; per block, its verdict for that class.
-        let mut matrix: BTreeMap<(String, String, String), Outcome> = BTreeMap::new();
+        // The matrix: per pod address, its subject's class; per block, its verdict for that class.
+        let mut matrix: BTreeMap<(String, String, String, String), Outcome> = BTreeMap::new();
         let mut gaps = Vec::new();
         for cluster in &model.clusters {
             let analysis = analyze_cluster(&model, cluster, &mut gaps);
             let v = &analysis.verdicts;
             for subject in &v.subjects {
-                for block in &v.blocks {
-                    for direction in [EGRESS, INGRESS] {
-                        let e = v.for_block(subject.class, block, direction);
-                        matrix.insert(
-                            (subject.eni.id.clone(), block.block.to_string(), direction.as_str().to_owned()),
-                            (e.verdict, e.reasons.iter().map(|r| r.code).collect()),
-                        );
+                let addresses = subject.pod_ips.iter().copied().chain(
+                    subject.pod_prefixes.iter().flat_map(|p| {
+                        (u32::from(p.network())..=u32::from(p.broadcast())).map(std::net::Ipv4Addr::from)
+                    }),
+                );
+                for address in addresses {
+                    for block in &v.blocks {
+                        for direction in [EGRESS, INGRESS] {
+                            let e = v.for_block(subject.class, block, direction);
+                            let key = (
+                                address.to_string(),
+                                subject.eni.id.clone(),
+                                block.block.to_string(),
+                                direction.as_str().to_owned(),
+                            );
+                            let outcome = (e.verdict, e.reasons.iter().map(|r| r.code).collect());
+                            prop_assert!(
+                                matrix.insert(key.clone(), outcome).is_none(),
+                                "{key:?} belongs to one subject only"
+                            );
+                        }
                     }
                 }
             }
@@ -212,7 +269,12 @@ proptest! {
         let mut compared = 0usize;
         let mut mismatches = Vec::new();
         baseline::naive(&model, 1, |n| {
-            let key = (n.subject.eni.id.clone(), n.block.block.to_string(), n.direction.as_str().to_owned());
+            let key = (
+                n.address.to_string(),
+                n.subject.eni.id.clone(),
+                n.block.block.to_string(),
+                n.direction.as_str().to_owned(),
+            );
             let naive: Outcome = (n.evaluation.verdict, n.evaluation.reasons.iter().map(|r| r.code).collect());
             compared += 1;
             match matrix.get(&key) {
@@ -221,6 +283,7 @@ proptest! {
             }
         });
         prop_assert!(compared > 0, "the fixture has pod addresses and destinations");
+        prop_assert_eq!(compared, matrix.len(), "every address of the matrix is compared");
         prop_assert!(mismatches.is_empty(), "{case:?}\n{}", mismatches.join("\n"));
     }
 }

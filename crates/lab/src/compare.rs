@@ -78,21 +78,34 @@ fn model_side(path: &PathVerdict) -> ModelSide {
     }
 }
 
-/// Matches every measurement with the model's verdict.
+/// `true` when the row's pod addresses include `ip`.
+fn holds(path: &PathVerdict, ip: std::net::Ipv4Addr) -> bool {
+    path.pod_ips.iter().any(|p| p.parse() == Ok(ip))
+        || path
+            .pod_prefixes
+            .iter()
+            .any(|p| p.parse::<Ipv4Net>().is_ok_and(|n| n.contains(&ip)))
+}
+
+/// Matches every measurement with the model's verdict. An ENI whose addresses the far side
+/// routes differently has a row per part; the one holding the probed pod address is used.
 pub fn rows<'a>(result: &'a NodeLabResult, report: &'a Report) -> Vec<Row<'a>> {
     let paths: &[PathVerdict] = report.paths.as_deref().unwrap_or(&[]);
     result
         .measurements
         .iter()
         .map(|m| {
+            let of_eni = |p: &&PathVerdict| {
+                p.cluster == result.cluster
+                    && p.instance_id == result.instance_id
+                    && p.eni_id == m.eni_id
+                    && p.direction == m.direction
+            };
+            let holding = paths.iter().filter(of_eni).any(|p| holds(p, m.pod_ip));
             let model = paths
                 .iter()
-                .filter(|p| {
-                    p.cluster == result.cluster
-                        && p.instance_id == result.instance_id
-                        && p.eni_id == m.eni_id
-                        && p.direction == m.direction
-                })
+                .filter(of_eni)
+                .filter(|p| !holding || holds(p, m.pod_ip))
                 .filter_map(|p| {
                     p.destination
                         .parse::<Ipv4Net>()

@@ -8,9 +8,11 @@
 
 use std::net::Ipv4Addr;
 
+use ipnet::Ipv4Net;
+
 use crate::model::{Cluster, IpFamily, Model};
 use crate::report::Direction;
-use crate::verdict::{Block, DIRECTIONS, Evaluation, Subject};
+use crate::verdict::{Block, ClassKey, DIRECTIONS, Evaluation, Subject};
 
 use super::procedure::ClusterContext;
 
@@ -56,9 +58,15 @@ pub fn naive(model: &Model, every: usize, mut sink: impl FnMut(NaiveVerdict<'_>)
                 if !(index - 1).is_multiple_of(every) {
                     continue;
                 }
+                // The exact sources the far side sees: this address, and the node IP.
+                let key = ClassKey {
+                    pod_source: Ipv4Net::from(address),
+                    node_source: Ipv4Net::from(subject.node.ip),
+                    ..subject.class_key()
+                };
                 for block in &blocks {
                     for direction in DIRECTIONS {
-                        let evaluation = ctx.evaluate(&subject.class_key(), block, direction);
+                        let evaluation = ctx.evaluate(&key, block, direction);
                         sink(NaiveVerdict {
                             cluster,
                             subject,

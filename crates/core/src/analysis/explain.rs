@@ -57,6 +57,8 @@ pub fn explain(model: &Model, pod_ip: Ipv4Addr, to: Ipv4Addr) -> Result<Explanat
             .map(|mut s| {
                 s.pod_ips = Cow::Owned(vec![pod_ip]);
                 s.pod_prefixes = Cow::Borrowed(&[]);
+                // The far side routes this exact address.
+                s.pod_source = Ipv4Net::from(pod_ip);
                 s
             })
         else {

@@ -249,9 +249,10 @@ impl ClusterContext<'_> {
 
         // Step 1: forward AWS path: the remote side routes the pod address to this VPC.
         let (object, remote) = self.object_towards(class, d);
+        let (pod_block, label) = self.source_label(class, SourceAtPeer::PodIp);
         match (&object, &remote, pod_subnet) {
-            (Some(object), Some(remote), Some(pod_block)) => {
-                self.vpc.remote_routes(remote, d, object, pod_block, "the pod subnet", &mut trace);
+            (Some(object), Some(remote), Some(_)) => {
+                self.vpc.remote_routes(remote, d, object, pod_block, &label, &mut trace);
             }
             _ => trace.unknown(
                 "peer",
@@ -440,23 +441,34 @@ impl ClusterContext<'_> {
             &class.eni_subnet
         };
         let outbound = self.vpc.outbound(out_subnet, block.block, trace);
-        let source_subnet = match source {
-            SourceAtPeer::NodeIp => &class.node_subnet,
-            SourceAtPeer::PodIp => &class.eni_subnet,
-        };
-        let label = match source {
-            SourceAtPeer::NodeIp => "the node subnet",
-            SourceAtPeer::PodIp => "the pod subnet",
-        };
-        if let (Some(object), Some(remote), Some(source_block)) = (
-            &outbound.object,
-            &outbound.remote,
-            self.subnet_cidr(source_subnet),
-        ) {
+        let (source_block, label) = self.source_label(class, source);
+        if let (Some(object), Some(remote)) = (&outbound.object, &outbound.remote) {
             self.vpc
-                .remote_routes(remote, block.block, object, source_block, label, trace);
+                .remote_routes(remote, block.block, object, source_block, &label, trace);
         }
         trace.assume(SECURITY_ASSUMPTION);
+    }
+
+    /// The source the far side sees and how texts name it. The far side routes by that exact
+    /// address, so the check covers the part of the subnet the address lies in (the whole
+    /// subnet unless a far route covers only part of it), and the text names the address itself
+    /// when the part is not the whole subnet.
+    fn source_label(&self, class: &ClassKey, source: SourceAtPeer) -> (Ipv4Net, String) {
+        let (subnet, part) = match source {
+            SourceAtPeer::NodeIp => (&class.node_subnet, class.node_source),
+            SourceAtPeer::PodIp => (&class.eni_subnet, class.pod_source),
+        };
+        let whole = self.subnet_cidr(subnet) == Some(part);
+        let label = match (source, whole) {
+            (SourceAtPeer::NodeIp, true) => format!("the node subnet {part}"),
+            (SourceAtPeer::PodIp, true) => format!("the pod subnet {part}"),
+            (SourceAtPeer::NodeIp, false) => "the node IP {node_ip}".to_owned(),
+            (SourceAtPeer::PodIp, false) if part.prefix_len() == 32 => {
+                format!("the pod address {}", part.network())
+            }
+            (SourceAtPeer::PodIp, false) => "these pod addresses of {eni}".to_owned(),
+        };
+        (part, label)
     }
 
     /// The private object and remote side for `d` as the pod's subnet (else the node subnet) sees

@@ -6,16 +6,21 @@
 //! ENI's and the node's subnets, are all the procedure reads about the pod's side, so ENIs that
 //! agree on them form one class and are evaluated once. Subnets are themselves grouped: two
 //! subnets with the same route table, Availability Zone and treatment by every far route table
-//! are interchangeable, so a class names a representative subnet. ENIs that cannot be placed
-//! become gaps.
+//! are interchangeable, so a class names a representative subnet. The far side judges the exact
+//! source it sees, so where a far route covers only part of a subnet, the subnet is cut there
+//! and an ENI whose pod addresses fall in several parts becomes one subject per part (the common
+//! case, no such route, keeps one part: the whole subnet). ENIs that cannot be placed become gaps.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
 
 use crate::cidr;
 use crate::cni::SgpMode;
 use crate::datapath::{HostTable, Placement};
-use crate::model::{EniType, Node, RouteTable, Target};
+use crate::model::{Eni, EniType, Node, RouteTable, Target};
 use crate::report::Gap;
 use crate::verdict::{ClassKey, Hypothetical, Subject};
 
@@ -26,6 +31,14 @@ impl<'a> ClusterContext<'a> {
     pub(crate) fn subjects(&self, gaps: &mut Vec<Gap>) -> Vec<Subject<'a>> {
         let mut subjects = Vec::new();
         let cluster = self.cluster;
+        let far = self.far_route_tables();
+        let mut pieces: HashMap<&str, Vec<Ipv4Net>> = HashMap::new();
+        let mut pieces_of = |subnet: &'a str| -> Vec<Ipv4Net> {
+            pieces
+                .entry(subnet)
+                .or_insert_with(|| self.source_pieces(subnet, &far))
+                .clone()
+        };
         for node in &cluster.nodes {
             let Some(&primary) = self.enis.get(node.primary_eni.as_str()) else {
                 continue;
@@ -33,6 +46,7 @@ impl<'a> ClusterContext<'a> {
             if !self.net.subnets.contains_key(&primary.subnet_id) {
                 continue; // already a gap from model building
             }
+            let node_source = piece_of(&pieces_of(&primary.subnet_id), node.ip);
             for eni_id in &node.enis {
                 let Some(&eni) = self.enis.get(eni_id.as_str()) else {
                     continue;
@@ -69,15 +83,18 @@ impl<'a> ClusterContext<'a> {
                             .eni_table(attachment.device_index, attachment.network_card_index),
                     }
                 };
-                subjects.push(Subject {
+                let subject = Subject {
                     node,
                     eni,
                     primary,
                     placement,
                     pod_ips: Cow::Borrowed(&eni.secondary_ips),
                     pod_prefixes: Cow::Borrowed(&eni.prefixes),
+                    pod_source: Ipv4Net::default(),
+                    node_source,
                     class: 0,
-                });
+                };
+                split_by_piece(subject, &pieces_of(&eni.subnet_id), eni, &mut subjects);
             }
             for branch in &node.branch_enis {
                 let Some(&eni) = self.enis.get(branch.eni_id.as_str()) else {
@@ -99,6 +116,8 @@ impl<'a> ClusterContext<'a> {
                     placement: Placement::Branch { mode, table },
                     pod_ips: Cow::Owned(vec![eni.primary_ip]),
                     pod_prefixes: Cow::Borrowed(&[]),
+                    pod_source: piece_of(&pieces_of(&eni.subnet_id), eni.primary_ip),
+                    node_source,
                     class: 0,
                 });
             }
@@ -108,7 +127,13 @@ impl<'a> ClusterContext<'a> {
 
     /// A secondary ENI the node may be given (for latent risk): device 1 in the subnet the CNI
     /// would use (the ENIConfig subnet of the node's AZ with custom networking, else the node subnet).
-    pub(crate) fn hypothetical_secondary(&self, node: &'a Node) -> Option<ClassKey> {
+    /// `node_source` is the part of the node subnet holding the node IP; the new ENI's own
+    /// addresses could be anywhere in its subnet, so its `pod_source` is the whole subnet.
+    pub(crate) fn hypothetical_secondary(
+        &self,
+        node: &'a Node,
+        node_source: Ipv4Net,
+    ) -> Option<ClassKey> {
         let primary = *self.enis.get(node.primary_eni.as_str())?;
         let node_subnet = self.net.subnets.get(&primary.subnet_id)?;
         let subnet = if self.cni().custom_networking {
@@ -117,30 +142,131 @@ impl<'a> ClusterContext<'a> {
                 .iter()
                 .filter_map(|c| self.net.subnets.get(&c.subnet_id))
                 .find(|s| s.az == node_subnet.az)
-                .map_or_else(|| node_subnet.id.clone(), |s| s.id.clone())
+                .unwrap_or(node_subnet)
         } else {
-            node_subnet.id.clone()
+            node_subnet
         };
         let key = ClassKey {
             placement: Placement::SecondaryEni {
                 table: self.host.eni_table(1, 0),
             },
-            eni_subnet: subnet,
+            eni_subnet: subnet.id.clone(),
             node_subnet: node_subnet.id.clone(),
             eni_check: true,
             primary_check: primary.source_dest_check,
+            pod_source: subnet.cidr,
+            node_source,
         };
         Some(key)
     }
+
+    /// The route tables of other VPCs: the far side, whose routes back decide per address.
+    pub(crate) fn far_route_tables(&self) -> Vec<&'a RouteTable> {
+        self.net
+            .route_tables
+            .values()
+            .filter(|t| t.vpc_id != self.cluster.vpc_id)
+            .collect()
+    }
+
+    /// `subnet` cut at every route of `far` that lies strictly inside it: the coarsest parts in
+    /// which every far route table treats every address alike. One part (the whole subnet)
+    /// unless a far side routes only part of the subnet back.
+    pub(crate) fn source_pieces(&self, subnet: &str, far: &[&RouteTable]) -> Vec<Ipv4Net> {
+        let Some(cidr) = self.net.subnets.get(subnet).map(|s| s.cidr) else {
+            return Vec::new();
+        };
+        let inside: Vec<Ipv4Net> = far
+            .iter()
+            .flat_map(|t| t.routes.iter().map(|r| r.destination))
+            .filter(|d| d.prefix_len() > cidr.prefix_len() && cidr::contains(&cidr, d))
+            .collect();
+        if inside.is_empty() {
+            vec![cidr]
+        } else {
+            cidr::split(cidr, &inside)
+        }
+    }
+
+    /// The part of its subnet the node IP of `node` lies in; `cache` keeps each subnet's parts.
+    pub(crate) fn node_source(
+        &self,
+        node: &Node,
+        far: &[&RouteTable],
+        cache: &mut HashMap<String, Vec<Ipv4Net>>,
+    ) -> Option<Ipv4Net> {
+        let primary = self.enis.get(node.primary_eni.as_str())?;
+        let pieces = cache
+            .entry(primary.subnet_id.clone())
+            .or_insert_with(|| self.source_pieces(&primary.subnet_id, far));
+        Some(piece_of(pieces, node.ip))
+    }
 }
 
-/// What the procedure reads about a subnet: its route table (and, without one, its VPC), its
-/// Availability Zone (transit gateway attachments), and how every far route table treats its
-/// CIDR as a source: the target of the longest match, and the targets of routes strictly inside
-/// it. Subnets that agree on all of it are interchangeable in every verdict: a 5,000-node
-/// cluster's dozens of subnets are a handful of classes.
+/// The part of `pieces` holding `address`. EC2 keeps an ENI's addresses inside its subnet; should
+/// a snapshot say otherwise, the address is its own part, so it is still judged as itself.
+fn piece_of(pieces: &[Ipv4Net], address: Ipv4Addr) -> Ipv4Net {
+    pieces
+        .iter()
+        .find(|p| p.contains(&address))
+        .copied()
+        .unwrap_or_else(|| Ipv4Net::from(address))
+}
+
+/// Pushes `subject` once per part of its subnet that holds some of its pod addresses, each with
+/// those addresses (a delegated prefix that straddles parts is cut along them). With one part,
+/// the subject is pushed as it is, still borrowing the model's address lists.
+fn split_by_piece<'a>(
+    mut subject: Subject<'a>,
+    pieces: &[Ipv4Net],
+    eni: &'a Eni,
+    out: &mut Vec<Subject<'a>>,
+) {
+    if let [whole] = pieces
+        && eni.secondary_ips.iter().all(|ip| whole.contains(ip))
+        && eni.prefixes.iter().all(|p| cidr::contains(whole, p))
+    {
+        subject.pod_source = *whole;
+        out.push(subject);
+        return;
+    }
+    let mut parts: BTreeMap<Ipv4Net, (Vec<Ipv4Addr>, Vec<Ipv4Net>)> = BTreeMap::new();
+    for ip in eni.secondary_ips.iter().copied() {
+        parts.entry(piece_of(pieces, ip)).or_default().0.push(ip);
+    }
+    for prefix in &eni.prefixes {
+        for part in cidr::split(*prefix, pieces) {
+            parts
+                .entry(piece_of(pieces, part.network()))
+                .or_default()
+                .1
+                .push(part);
+        }
+    }
+    if parts.is_empty() {
+        // No pod address yet: the ENI still counts (it is placed), in the part of its own address.
+        subject.pod_source = piece_of(pieces, eni.primary_ip);
+        out.push(subject);
+        return;
+    }
+    for (piece, (ips, prefixes)) in parts {
+        out.push(Subject {
+            pod_ips: Cow::Owned(ips),
+            pod_prefixes: Cow::Owned(prefixes),
+            pod_source: piece,
+            ..subject.clone()
+        });
+    }
+}
+
+/// What the procedure reads about a source: its subnet's route table (and, without one, its
+/// VPC), its Availability Zone (transit gateway attachments), and how every far route table
+/// treats the source part of the subnet: the target of the longest match, and the targets of
+/// routes strictly inside it (none for a part, by construction; some for the whole subnet of a
+/// future ENI). Sources that agree on all of it are interchangeable in every verdict: a
+/// 5,000-node cluster's dozens of subnets are a handful of classes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct SubnetSignature<'a> {
+struct SourceSignature<'a> {
     table: Option<&'a str>,
     vpc: &'a str,
     az: &'a str,
@@ -150,19 +276,18 @@ struct SubnetSignature<'a> {
 /// A route's target and whether it is a blackhole.
 type RouteFate<'a> = (&'a Target, bool);
 
-/// How one far route table treats a subnet's CIDR: its longest match, and the routes inside it.
+/// How one far route table treats a source: its longest match, and the routes inside it.
 type Return<'a> = (Option<RouteFate<'a>>, BTreeSet<RouteFate<'a>>);
 
+/// A source the far side may see: a subnet and the part of it the address lies in.
+type Source<'a> = (&'a str, Ipv4Net);
+
 impl ClusterContext<'_> {
-    /// Maps every subnet of the cluster's VPC to the first subnet (by id) of its class.
-    fn subnet_representatives(&self) -> BTreeMap<&str, &str> {
-        let far: Vec<&RouteTable> = self
-            .net
-            .route_tables
-            .values()
-            .filter(|t| t.vpc_id != self.cluster.vpc_id)
-            .collect();
-        let mut first: BTreeMap<SubnetSignature<'_>, &str> = BTreeMap::new();
+    /// Maps every source of the cluster's VPC (each part of each subnet, and each whole subnet)
+    /// to the first source, by subnet id then address, with the same signature.
+    fn source_representatives(&self) -> BTreeMap<Source<'_>, Source<'_>> {
+        let far = self.far_route_tables();
+        let mut first: BTreeMap<SourceSignature<'_>, Source<'_>> = BTreeMap::new();
         let mut out = BTreeMap::new();
         for subnet in self
             .net
@@ -170,35 +295,42 @@ impl ClusterContext<'_> {
             .values()
             .filter(|s| s.vpc_id == self.cluster.vpc_id)
         {
-            let returns = far
-                .iter()
-                .map(|t| {
-                    let lpm =
-                        cidr::longest_match(t.routes.iter().map(|r| &r.destination), &subnet.cidr)
-                            .map(|i| (&t.routes[i].target, t.routes[i].blackhole));
-                    let inside = t
-                        .routes
-                        .iter()
-                        .filter(|r| {
-                            r.destination.prefix_len() > subnet.cidr.prefix_len()
-                                && cidr::contains(&subnet.cidr, &r.destination)
-                        })
-                        .map(|r| (&r.target, r.blackhole))
-                        .collect();
-                    (lpm, inside)
-                })
-                .collect();
-            let signature = SubnetSignature {
-                table: self
-                    .net
-                    .route_table_of_subnet(&subnet.id)
-                    .map(|t| t.id.as_str()),
-                vpc: &subnet.vpc_id,
-                az: &subnet.az,
-                returns,
-            };
-            let representative = *first.entry(signature).or_insert(subnet.id.as_str());
-            out.insert(subnet.id.as_str(), representative);
+            let mut sources = self.source_pieces(&subnet.id, &far);
+            if !sources.contains(&subnet.cidr) {
+                sources.push(subnet.cidr);
+            }
+            for part in sources {
+                let returns = far
+                    .iter()
+                    .map(|t| {
+                        let lpm =
+                            cidr::longest_match(t.routes.iter().map(|r| &r.destination), &part)
+                                .map(|i| (&t.routes[i].target, t.routes[i].blackhole));
+                        let inside = t
+                            .routes
+                            .iter()
+                            .filter(|r| {
+                                r.destination.prefix_len() > part.prefix_len()
+                                    && cidr::contains(&part, &r.destination)
+                            })
+                            .map(|r| (&r.target, r.blackhole))
+                            .collect();
+                        (lpm, inside)
+                    })
+                    .collect();
+                let signature = SourceSignature {
+                    table: self
+                        .net
+                        .route_table_of_subnet(&subnet.id)
+                        .map(|t| t.id.as_str()),
+                    vpc: &subnet.vpc_id,
+                    az: &subnet.az,
+                    returns,
+                };
+                let source = (subnet.id.as_str(), part);
+                let representative = *first.entry(signature).or_insert(source);
+                out.insert(source, representative);
+            }
         }
         out
     }
@@ -210,17 +342,22 @@ impl ClusterContext<'_> {
         subjects: &mut [Subject<'a>],
         hypothetical: BTreeMap<ClassKey, Vec<&'a Node>>,
     ) -> (Vec<ClassKey>, Vec<Hypothetical<'a>>) {
-        let representatives = self.subnet_representatives();
+        let representatives = self.source_representatives();
         let canonical = |mut key: ClassKey| {
-            for subnet in [&mut key.eni_subnet, &mut key.node_subnet] {
-                if let Some(rep) = representatives.get(subnet.as_str()) {
-                    *subnet = (*rep).to_owned();
+            for (subnet, part) in [
+                (&mut key.eni_subnet, &mut key.pod_source),
+                (&mut key.node_subnet, &mut key.node_source),
+            ] {
+                if let Some(&(rep, rep_part)) = representatives.get(&(subnet.as_str(), *part)) {
+                    let rep = rep.to_owned();
+                    *subnet = rep;
+                    *part = rep_part;
                 }
             }
             key
         };
         // Subjects agree on few raw keys: canonicalise each raw key once, by reference.
-        type Raw<'s> = (Placement, &'s str, &'s str, bool, bool);
+        type Raw<'s> = (Placement, &'s str, &'s str, bool, bool, Ipv4Net, Ipv4Net);
         fn raw<'s>(s: &'s Subject<'_>) -> Raw<'s> {
             (
                 s.placement,
@@ -228,6 +365,8 @@ impl ClusterContext<'_> {
                 s.primary.subnet_id.as_str(),
                 s.eni.source_dest_check,
                 s.primary.source_dest_check,
+                s.pod_source,
+                s.node_source,
             )
         }
         let mut canonical_of: HashMap<Raw<'_>, ClassKey> = HashMap::new();
