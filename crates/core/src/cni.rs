@@ -247,15 +247,43 @@ fn parse_go_bool(text: &str) -> Option<bool> {
     }
 }
 
-/// `parseCIDRString` (network.go): comma-separated, invalid and IPv6 entries skipped, each
-/// normalised to its network address. Returns the kept CIDRs and the skipped entries.
-pub fn parse_cidr_list(text: &str) -> (Vec<Ipv4Net>, Vec<String>) {
+/// How a CIDR list entry the CNI does not use was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkippedEntry {
+    /// Not a CIDR at all (or IPv6, which an IPv4 node cannot use).
+    Invalid(String),
+    /// A valid CIDR written with surrounding white space (`"a, b"`), which releases that do not
+    /// trim reject.
+    Untrimmed(String),
+}
+
+/// First release whose CIDR lists are trimmed entry by entry.
+///
+/// Source: `pkg/networkutils/network.go`. v1.6.0–v1.12.5 read `AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS`
+/// in `getExcludeSNATCIDRs`: `strings.Split(v, ",")`, then `net.ParseCIDR` on each piece as it
+/// is, skipping (with an error log) a piece that fails. v1.12.6 (cherry-pick `b73b49b20`, #2312;
+/// v1.13.0 on master, `5dc2bbea5`, PR #2243) moved to `parseCIDRString`, which applies
+/// `strings.TrimSpace` to each piece and also skips IPv6 pieces. `AWS_EXTERNAL_SERVICE_CIDRS`
+/// arrived in v1.12.6 and has always gone through `parseCIDRString`. docs/datapath.md §9.1.
+pub const TRIMS_CIDR_LISTS: Version = Version::new(1, 12, 6);
+
+/// A comma-separated CIDR list as CNI `version` parses it: pieces split on `,`, trimmed from
+/// v1.12.6 only ([`TRIMS_CIDR_LISTS`]), invalid ones skipped, each normalised to its network
+/// address. Empty pieces (a trailing or doubled comma) are skipped by every release and are not
+/// worth a note. Returns the kept CIDRs and the skipped entries.
+pub fn parse_cidr_list(text: &str, version: Version) -> (Vec<Ipv4Net>, Vec<SkippedEntry>) {
+    let trims = version >= TRIMS_CIDR_LISTS;
     let mut kept = Vec::new();
     let mut skipped = Vec::new();
-    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        match entry.parse::<Ipv4Net>() {
-            Ok(net) => kept.push(net.trunc()),
-            Err(_) => skipped.push(entry.to_owned()),
+    for piece in text.split(',') {
+        let trimmed = piece.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        match trimmed.parse::<Ipv4Net>() {
+            Ok(net) if trims || piece == trimmed => kept.push(net.trunc()),
+            Ok(_) => skipped.push(SkippedEntry::Untrimmed(piece.to_owned())),
+            Err(_) => skipped.push(SkippedEntry::Invalid(trimmed.to_owned())),
         }
     }
     (kept, skipped)
@@ -391,18 +419,23 @@ impl CniConfig {
         let subnet_discovery = flag(ENABLE_SUBNET_DISCOVERY);
         let configure_rpfilter = flag(CONFIGURE_RPFILTER);
 
-        let (exclude_snat_cidrs, skipped) = parse_cidr_list(value(EXCLUDE_SNAT_CIDRS));
-        for entry in skipped {
-            notes.push(format!(
-                "{EXCLUDE_SNAT_CIDRS} entry `{entry}` is not an IPv4 CIDR; the CNI skips it"
-            ));
+        for name in [EXCLUDE_SNAT_CIDRS, EXTERNAL_SERVICE_CIDRS] {
+            let (_, skipped) = parse_cidr_list(value(name), version);
+            for entry in skipped {
+                notes.push(match entry {
+                    SkippedEntry::Invalid(entry) => {
+                        format!("{name} entry `{entry}` is not an IPv4 CIDR: the CNI skips it")
+                    }
+                    SkippedEntry::Untrimmed(entry) => format!(
+                        "{name} entry `{entry}` is ignored: CNI {version} does not trim the \
+                         entries of the list (trimming came in {TRIMS_CIDR_LISTS}), so it rejects \
+                         the CIDR with its spaces; write the list without spaces"
+                    ),
+                });
+            }
         }
-        let (external_service_cidrs, skipped) = parse_cidr_list(value(EXTERNAL_SERVICE_CIDRS));
-        for entry in skipped {
-            notes.push(format!(
-                "{EXTERNAL_SERVICE_CIDRS} entry `{entry}` is not an IPv4 CIDR; the CNI skips it"
-            ));
-        }
+        let (exclude_snat_cidrs, _) = parse_cidr_list(value(EXCLUDE_SNAT_CIDRS), version);
+        let (external_service_cidrs, _) = parse_cidr_list(value(EXTERNAL_SERVICE_CIDRS), version);
         if external_snat && !exclude_snat_cidrs.is_empty() {
             notes.push(format!(
                 "{EXCLUDE_SNAT_CIDRS} has no effect because {EXTERNALSNAT}=true"
@@ -421,16 +454,30 @@ impl CniConfig {
                 0x80
             });
 
-        // typeOfSNAT: invalid value -> prng.
+        // typeOfSNAT (network.go): an invalid value gives the version's default, `prng` from
+        // v1.7.0 (PR #1048), `hashrandom` before.
         let randomize_snat = match value(RANDOMIZESNAT) {
             v @ ("prng" | "hashrandom" | "none") => v.to_owned(),
             other => {
+                let fallback = default_for(RANDOMIZESNAT, version);
                 notes.push(format!(
-                    "{RANDOMIZESNAT}=`{other}` is invalid; the CNI uses prng"
+                    "{RANDOMIZESNAT}=`{other}` is invalid; the CNI uses {fallback}"
                 ));
-                "prng".to_owned()
+                fallback.to_owned()
             }
         };
+        // cmd/aws-vpc-cni/main.go, validateEnvVars (v1.12.1+): aws-node refuses to start.
+        let sgp_text = value(POD_SECURITY_GROUP_ENFORCING_MODE);
+        if version >= Version::new(1, 12, 1)
+            && pod_eni
+            && !matches!(sgp_text, "strict" | "standard")
+        {
+            notes.push(format!(
+                "{POD_SECURITY_GROUP_ENFORCING_MODE}=`{sgp_text}` with {ENABLE_POD_ENI}=true: \
+                 aws-node {version} refuses to start with it, so new pods get no address; \
+                 podreach models the strict mode"
+            ));
+        }
         let sgp_mode = if version < Version::new(1, 11, 0) {
             SgpMode::Strict
         } else {
@@ -534,7 +581,8 @@ impl CniConfig {
 
 /// Go's `strconv.ParseInt(v, 0, 64)`: decimal, `0x` hex, `0o`/leading-zero octal, `0b` binary.
 fn parse_go_int(text: &str) -> Option<i64> {
-    let t = text.trim();
+    // Go's ParseInt does not trim: " 0x40" is invalid (docs/datapath.md §9.1).
+    let t = text;
     let (negative, t) = t.strip_prefix('-').map_or((false, t), |rest| (true, rest));
     let t = t.strip_prefix('+').unwrap_or(t);
     let value = if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
@@ -554,6 +602,76 @@ fn parse_go_int(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cidrs(list: &[Ipv4Net]) -> Vec<String> {
+        list.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn exclude_snat_entries_with_spaces_are_dropped_before_1_12_6_and_trimmed_after() {
+        let value = "10.9.0.0/16, 10.1.0.0/16 ,10.2.0.0/16,,";
+        let (kept, skipped) = parse_cidr_list(value, Version::new(1, 12, 5));
+        assert_eq!(cidrs(&kept), ["10.9.0.0/16", "10.2.0.0/16"]);
+        assert_eq!(
+            skipped,
+            [SkippedEntry::Untrimmed(" 10.1.0.0/16 ".to_owned())]
+        );
+        let (kept, skipped) = parse_cidr_list(value, Version::new(1, 12, 6));
+        assert_eq!(cidrs(&kept), ["10.9.0.0/16", "10.1.0.0/16", "10.2.0.0/16"]);
+        assert!(skipped.is_empty(), "{skipped:?}");
+        let (kept, skipped) = parse_cidr_list("10.1.0.9/16,fd00::/8,nope", Version::new(1, 16, 0));
+        assert_eq!(cidrs(&kept), ["10.1.0.0/16"], "normalised to the network");
+        assert_eq!(
+            skipped,
+            [
+                SkippedEntry::Invalid("fd00::/8".to_owned()),
+                SkippedEntry::Invalid("nope".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn the_report_says_which_exclusion_the_cni_ignores_and_why() {
+        let inputs = CniInputs {
+            cli_version: Some(Version::new(1, 11, 4)),
+            daemonset_env: BTreeMap::from([(
+                EXCLUDE_SNAT_CIDRS.to_owned(),
+                "10.9.0.0/16, 10.1.0.0/16".to_owned(),
+            )]),
+            ..CniInputs::default()
+        };
+        let config = CniConfig::resolve(&inputs);
+        assert_eq!(cidrs(&config.exclude_snat_cidrs), ["10.9.0.0/16"]);
+        assert!(
+            config
+                .notes
+                .iter()
+                .any(|n| n.contains("` 10.1.0.0/16` is ignored") && n.contains("v1.12.6")),
+            "{:?}",
+            config.notes
+        );
+    }
+
+    #[test]
+    fn go_parsing_of_connmark_and_randomizesnat_follows_the_version() {
+        assert_eq!(parse_go_int(" 0x40"), None, "Go does not trim");
+        let resolve = |version, env: &[(&str, &str)]| {
+            CniConfig::resolve(&CniInputs {
+                cli_version: Some(version),
+                daemonset_env: env
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                ..CniInputs::default()
+            })
+        };
+        let old = resolve(Version::new(1, 6, 3), &[(RANDOMIZESNAT, "bogus")]);
+        assert_eq!(old.randomize_snat, "hashrandom");
+        let new = resolve(Version::new(1, 7, 0), &[(RANDOMIZESNAT, "bogus")]);
+        assert_eq!(new.randomize_snat, "prng");
+        let connmark = resolve(Version::new(1, 16, 0), &[(CONNMARK, " 0x40")]);
+        assert_eq!(connmark.connmark, 0x80);
+    }
 
     #[test]
     fn an_image_pinned_by_digest_keeps_its_tag_version() {

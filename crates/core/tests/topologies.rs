@@ -1078,3 +1078,26 @@ fn a_missing_peering_document_does_not_hide_a_missing_return_route_at_the_peer()
         check(&report, eni, INGRESS).unreachable(Cause::PeerNoRoute);
     }
 }
+
+#[test]
+fn an_exclusion_written_after_a_space_snats_before_1_12_6_and_not_after() {
+    let exclude = [(
+        "AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS",
+        "10.9.0.0/16, 10.1.0.0/16",
+    )];
+    // v1.12.5 rejects " 10.1.0.0/16": the peer sees the node IP.
+    let before = shop().cni("v1.12.5", &exclude).audit();
+    check(&before, SECONDARY_ENI, EGRESS).source_at_peer(NODE_IP);
+    assert!(
+        before.clusters[0]
+            .cni
+            .notes
+            .iter()
+            .any(|n| n.contains("` 10.1.0.0/16` is ignored")),
+        "{:?}",
+        before.clusters[0].cni.notes
+    );
+    // v1.12.6 trims it: the exclusion applies and the peer sees the pod address.
+    let after = shop().cni("v1.12.6", &exclude).audit();
+    check(&after, SECONDARY_ENI, EGRESS).source_at_peer("pod-ip");
+}
