@@ -4,7 +4,7 @@
 //! Each scenario is written out as the documents podreach reads (serialised from
 //! `podreach_core::raw`, so they have exactly the shape of `aws ec2 describe-*`, `aws eks
 //! describe-cluster` and `kubectl get daemonset aws-node -o json` output). The axes follow
-//! datapath.md §3 and §6: CNI version band, `AWS_VPC_K8S_CNI_EXTERNALSNAT`, the exclusion list
+//! docs/datapath.md §3 and §6: CNI version band, `AWS_VPC_K8S_CNI_EXTERNALSNAT`, the exclusion list
 //! covering the destination (wholly, partly, not at all), `AWS_EXTERNAL_SERVICE_CIDRS`,
 //! `AWS_VPC_CNI_NODE_PORT_SUPPORT`, `rp_filter` of the primary interface (an override, as on the
 //! command line), where the secondary ENI lives and whether its subnet routes to the peering, and
@@ -25,7 +25,7 @@ pub const SECONDARY_ENI: &str = "eni-0second0000000002";
 pub const PEERING: &str = "pcx-0feed000000000001";
 pub const PEER_CIDR: &str = "10.1.0.0/16";
 
-/// CNI releases covering the version bands of datapath.md §2.1/§2.5.
+/// CNI releases covering the version bands of docs/datapath.md §2.1/§2.5.
 pub const VERSIONS: &[&str] = &[
     "v1.2.1", "v1.5.5", "v1.7.10", "v1.10.4", "v1.12.0", "v1.12.5", "v1.15.1", "v1.19.0",
     "v1.20.4", "v1.23.0",

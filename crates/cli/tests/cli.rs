@@ -273,7 +273,7 @@ fn a_snapshot_without_any_cluster_exits_3() {
         dir.path().to_str().expect("UTF-8 path"),
     ]);
     assert_eq!(output.status.code(), Some(3), "{output:?}");
-    assert!(stdout(&output).contains("(no cluster): no `aws eks describe-cluster` output"));
+    assert!(stdout(&output).contains("whole run: no `aws eks describe-cluster` output"));
 }
 
 #[test]

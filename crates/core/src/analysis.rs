@@ -1,4 +1,4 @@
-//! The decision procedure of datapath.md §5: from the model to the verdict matrix of a cluster.
+//! The decision procedure of docs/datapath.md §5: from the model to the verdict matrix of a cluster.
 //!
 //! Split by stage, the way the specification is: [`scope`] finds the ENIs that hold pod
 //! addresses and groups them into ENI classes; [`destinations`] splits the private routes into

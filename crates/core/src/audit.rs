@@ -61,7 +61,7 @@ pub fn run(model: &Model) -> Audit<'_> {
                 cluster: Some(cluster.name.clone()),
                 file: Some(cluster.file.clone()),
                 object: None,
-                message: "IPv6 cluster: not analysed yet (datapath.md §5.4a); no verdicts are given for it".to_owned(),
+                message: "IPv6 cluster: not analysed yet (docs/datapath.md §5.4a); no verdicts are given for it".to_owned(),
             });
             not_analysed.push(NotAnalysed {
                 cluster: Some(cluster.name.clone()),

@@ -4,7 +4,7 @@
 //! A route destination such as `10.1.0.0/16` may be only partly covered by
 //! `AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS`, `AWS_EXTERNAL_SERVICE_CIDRS`, the VPC's own CIDRs, a more
 //! specific route or the peer's subnets. The kernel and the VPC decide per packet, so the analysis
-//! splits the destination at those boundaries (datapath.md §5.1) and evaluates each block once.
+//! splits the destination at those boundaries (docs/datapath.md §5.1) and evaluates each block once.
 //! CIDRs nest or are disjoint, so halving a block until no boundary lies strictly inside it gives
 //! the coarsest such partition; `proptest` checks this against a per-address reference.
 

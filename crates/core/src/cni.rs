@@ -2,7 +2,7 @@
 //!
 //! Settings arrive from up to four places with a fixed precedence: explicit CLI flags, the
 //! `aws-node` DaemonSet's environment, the EKS add-on's `configurationValues`, and the default of
-//! the CNI version in use (datapath.md §9). Every resolved value records where it came from so the
+//! the CNI version in use (docs/datapath.md §9). Every resolved value records where it came from so the
 //! report can say, for instance, "NODE_PORT_SUPPORT=false (from the aws-node DaemonSet)". Values
 //! are parsed the way the CNI parses them (Go `strconv.ParseBool`, `parseCIDRString`), falling
 //! back to the default exactly where the CNI does, and each such fallback is written down as a note.
@@ -14,7 +14,7 @@ use std::str::FromStr;
 use ipnet::Ipv4Net;
 use serde::Serialize;
 
-/// A CNI release, compared on major.minor.patch (datapath.md §1.2).
+/// A CNI release, compared on major.minor.patch (docs/datapath.md §1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Version {
     pub major: u32,
@@ -31,7 +31,7 @@ impl Version {
         }
     }
 
-    /// The newest release datapath.md covers (v1.23.1 preparation, commit `b52188387`).
+    /// The newest release docs/datapath.md covers (v1.23.1 preparation, commit `b52188387`).
     pub const NEWEST_SPECIFIED: Version = Version::new(1, 23, 1);
 
     /// Reads a version from an image tag or add-on version such as `v1.18.3-eksbuild.1`, or from a
@@ -155,7 +155,7 @@ pub struct CniConfig {
     pub ipv6: bool,
     pub multi_nic: bool,
     pub subnet_discovery: bool,
-    /// Effective `rp_filter` of the primary interface; `None` = unknown (datapath.md §2.6).
+    /// Effective `rp_filter` of the primary interface; `None` = unknown (docs/datapath.md §2.6).
     pub rp_filter_primary: Option<u8>,
     pub rp_filter_primary_source: SettingSource,
     /// Effective `rp_filter` of secondary interfaces; unknown unless told (OS default).
@@ -184,7 +184,7 @@ pub const ENABLE_MULTI_NIC: &str = "ENABLE_MULTI_NIC";
 pub const ENABLE_SUBNET_DISCOVERY: &str = "ENABLE_SUBNET_DISCOVERY";
 pub const CONFIGURE_RPFILTER: &str = "AWS_VPC_K8S_CNI_CONFIGURE_RPFILTER";
 
-/// First release that reads each variable (datapath.md §9).
+/// First release that reads each variable (docs/datapath.md §9).
 fn introduced_in(name: &str) -> Option<Version> {
     Some(match name {
         EXTERNALSNAT => Version::new(1, 1, 0),
@@ -204,7 +204,7 @@ fn introduced_in(name: &str) -> Option<Version> {
     })
 }
 
-/// Default of each variable for version `v` (datapath.md §9).
+/// Default of each variable for version `v` (docs/datapath.md §9).
 fn default_for(name: &str, v: Version) -> &'static str {
     match name {
         NODE_PORT_SUPPORT | CONFIGURE_RPFILTER => "true",
@@ -487,7 +487,7 @@ impl CniConfig {
             }
         };
 
-        // rp_filter of the primary interface (datapath.md §2.6): the init container writes 2 from
+        // rp_filter of the primary interface (docs/datapath.md §2.6): the init container writes 2 from
         // v1.7.0; before, ipamd wrote it when NODE_PORT_SUPPORT (and CONFIGURE_RPFILTER from v1.6.1).
         let (rp_filter_primary, rp_filter_primary_source) = match inputs.cli_rp_filter_primary {
             Some(mode) => (Some(mode), SettingSource::Cli),
@@ -526,7 +526,7 @@ impl CniConfig {
         if rp_filter_secondary.is_none() {
             assumptions.push(
                 "rp_filter on secondary interfaces unknown (the CNI leaves them at the OS default); \
-                 per datapath.md §5.4 it can change the reasons given, never a verdict"
+                 per docs/datapath.md §5.4 it can change the reasons given, never a verdict"
                     .to_owned(),
             );
         }

@@ -1,6 +1,6 @@
 //! The node side of a pod's path: what the VPC CNI programs on the host, version by version.
 //!
-//! Each function here is one predicate of datapath.md §5.2, written so it can be held line by line
+//! Each function here is one predicate of docs/datapath.md §5.2, written so it can be held line by line
 //! against the CNI source it cites. They decide, for a pod address on an ENI and a destination
 //! block beyond the VPC, whether the packet is SNATed, whether it is connmarked, and which routing
 //! table (hence which ENI) it leaves by. Nothing here knows about AWS routing; `crate::vpc_path`
@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::cni::{CniConfig, SgpMode, Version};
 
-/// The host routing table a pod's ENI uses (`T(e)`, datapath.md §2.2).
+/// The host routing table a pod's ENI uses (`T(e)`, docs/datapath.md §2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HostTable {
@@ -139,7 +139,7 @@ impl<'a> HostDatapath<'a> {
             || (self.v() >= V1_2 && self.v() < V1_12_1 && n)
     }
 
-    /// `lookup(src=p, dst=D, mark)` of datapath.md §5.2: the first matching policy rule.
+    /// `lookup(src=p, dst=D, mark)` of docs/datapath.md §5.2: the first matching policy rule.
     pub fn lookup(&self, placement: &Placement, dest: DestinationFlags, mark: bool) -> RuleHit {
         let v = self.v();
         // Source: network.go SetupHostNetwork, `fwmark M/M lookup main` at priority 1024.
@@ -220,7 +220,7 @@ impl<'a> HostDatapath<'a> {
         network_card_index == 0 || (self.v() >= V1_20 && self.cni.multi_nic)
     }
 
-    /// `rp_filter` mode that applies on arrival (`max(conf.all, conf.<if>)`, datapath.md §2.6).
+    /// `rp_filter` mode that applies on arrival (`max(conf.all, conf.<if>)`, docs/datapath.md §2.6).
     pub fn rp_filter(&self, primary_interface: bool) -> Option<u8> {
         if primary_interface {
             self.cni.rp_filter_primary

@@ -4,7 +4,7 @@
 //! Lambda runtime. Input arrives as snapshot documents ([`snapshot`], shaped by [`raw`]), is
 //! validated once into a [`model::Model`], and [`analyze`] turns the model into a
 //! [`report::Report`] deterministically. The VPC CNI's host datapath lives in [`datapath`], the
-//! AWS side in [`vpc_path`]; both follow `shared/design/datapath.md`. [`analysis`] computes each
+//! AWS side in [`vpc_path`]; both follow `docs/datapath.md`. [`analysis`] computes each
 //! cluster's [`verdict`] matrix, [`findings`] reads it, and [`audit`] sits above both.
 
 pub mod analysis;

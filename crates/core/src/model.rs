@@ -121,7 +121,7 @@ pub struct Eni {
 }
 
 impl Eni {
-    /// `owns(x, ip)` of datapath.md §5.2: a primary or secondary address, or inside a delegated prefix.
+    /// `owns(x, ip)` of docs/datapath.md §5.2: a primary or secondary address, or inside a delegated prefix.
     pub fn owns(&self, ip: Ipv4Addr) -> bool {
         self.primary_ip == ip
             || self.secondary_ips.contains(&ip)

@@ -196,7 +196,7 @@ pub enum Verdict {
     Unknown,
 }
 
-/// Reason codes (datapath.md §5.5, plus the codes marked "podreach" that the spec lacks).
+/// Reason codes (docs/datapath.md §5.5, plus the codes marked "podreach" that the spec lacks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Cause {

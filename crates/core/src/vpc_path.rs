@@ -3,7 +3,7 @@
 //! Once a packet leaves an ENI, the VPC applies the route table of that ENI's subnet, and the
 //! object the route names (peering connection, transit gateway, virtual private or local gateway)
 //! carries it on; the far side must route the source address it sees back through the same object
-//! (datapath.md §4 and `AWS_PATH` in §5.2). Each check yields hops and, when it fails, a reason
+//! (docs/datapath.md §4 and `AWS_PATH` in §5.2). Each check yields hops and, when it fails, a reason
 //! code; a check whose input is not in the snapshot yields an "unknown" reason instead, so the
 //! verdict becomes `unknown` rather than a guess. Security groups and network ACLs are not in
 //! the snapshot format, so they are named as assumptions on every verdict, never silently passed.

@@ -1,4 +1,4 @@
-//! datapath.md §6.1, row by row: the verdicts of both directions for a pod on the primary ENI and
+//! docs/datapath.md §6.1, row by row: the verdicts of both directions for a pod on the primary ENI and
 //! a pod on a secondary ENI of the demo node, talking to the peered VPC (10.1.0.0/24 over
 //! pcx-0ab15c2d3e4f50801, every AWS route in place, rp_filter(eth0) = 2 unless a row says 1).
 

@@ -1,6 +1,6 @@
 //! Topologies beyond the quick-lookup table: custom networking, prefix delegation, multiple
 //! network cards, security groups for pods, partial SNAT exclusions, broken AWS paths, unknown
-//! inputs and latent risk (datapath.md §3, §4, §5).
+//! inputs and latent risk (docs/datapath.md §3, §4, §5).
 
 mod support;
 
@@ -787,7 +787,7 @@ fn without_daemonset_or_addon_the_version_is_null_and_the_newest_behaviour_is_as
     assert_eq!(cni.version_source, None);
     assert_eq!(
         cni.modelled_version, "v1.23.1",
-        "datapath.md covers up to v1.23.1"
+        "docs/datapath.md covers up to v1.23.1"
     );
     let json = serde_json::to_value(&report).expect("the report serialises");
     assert_eq!(json["clusters"][0]["cni"]["version"], Value::Null);

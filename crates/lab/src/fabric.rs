@@ -1,7 +1,7 @@
 //! The emulated AWS side: the cluster VPC's router, one router per object behind a private route
 //! (peering, transit gateway, virtual private gateway), and one probe host per destination block.
 //!
-//! AWS is not a Linux box, so this module states its rules (datapath.md §4) as kernel state that
+//! AWS is not a Linux box, so this module states its rules (docs/datapath.md §4) as kernel state that
 //! behaves the same for the packets the lab sends:
 //!
 //! * **Route table of the egress subnet.** Each ENI link enters the VPC namespace on its own

@@ -2,7 +2,7 @@
 //! veths, sysctls and netfilter rules, for the cluster's CNI version and settings.
 //!
 //! This is the lab's own reading of the CNI source (`aws/amazon-vpc-cni-k8s`, the files and tags
-//! cited above each rule group; datapath.md §2-3 summarises them). It is deliberately written as
+//! cited above each rule group; docs/datapath.md §2-3 summarises them). It is deliberately written as
 //! a list of commands, one group per CNI code path, so a reviewer can hold it line by line against
 //! the cited function. It does not decide any verdict: it only writes what the CNI would write,
 //! and the kernel decides. The output is plain text (`ip -batch` lines, `iptables-restore`

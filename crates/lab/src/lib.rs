@@ -7,7 +7,7 @@
 //! per destination block) and sends real TCP connections both ways. [`compare`] then holds the
 //! kernel's result against the model's per-ENI verdicts, and [`render`] prints both side by side.
 //!
-//! The lab is an independent reading of datapath.md and of the CNI source: it never calls the
+//! The lab is an independent reading of docs/datapath.md and of the CNI source: it never calls the
 //! model's rule logic (`podreach_core::datapath`/`analysis`), only its types, so agreement between
 //! the two means something. Modules: [`topology`] (model → what to build), [`host`] (the CNI's
 //! host rules), [`fabric`] (the AWS side), [`netns`] (namespaces and their cleanup), [`probe`]

@@ -1,7 +1,7 @@
 //! Destinations: the private routes beyond the VPC, split into uniform blocks, and the
 //! destination classes the procedure is evaluated for.
 //!
-//! Blocks (datapath.md §5.1): a route CIDR is split at every boundary a rule looks at (the VPC
+//! Blocks (docs/datapath.md §5.1): a route CIDR is split at every boundary a rule looks at (the VPC
 //! CIDRs, `AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS`, `AWS_EXTERNAL_SERVICE_CIDRS`, other routes, the
 //! far VPCs and their subnets), so the kernel and the VPC treat every address of a block alike.
 //!

@@ -1,4 +1,4 @@
-//! The decision procedure of datapath.md §5 for one ENI class and one destination block.
+//! The decision procedure of docs/datapath.md §5 for one ENI class and one destination block.
 //!
 //! `evaluate` runs §5.3 (EGRESS: the pod opens the connection) or §5.4 (INGRESS: the far side
 //! opens it) step by step and records every hop, pass or drop, with the reason code of each
@@ -162,7 +162,7 @@ impl ClusterContext<'_> {
         // Step 2: SNAT, connmark, policy routing.
         let snat = force_snat.unwrap_or_else(|| self.host.snat(&placement, block.flags));
         // With the RETURN rules lost (#3658) the exclusion no longer applies to SNAT nor to the
-        // connmark chain: `marked(D) := V ≥ 1.8 ∧ SNAT(D)` (datapath.md §5.2).
+        // connmark chain: `marked(D) := V ≥ 1.8 ∧ SNAT(D)` (docs/datapath.md §5.2).
         let mark_flags = if force_snat.is_some() {
             DestinationFlags {
                 excluded_from_snat: false,
@@ -337,7 +337,7 @@ impl ClusterContext<'_> {
         }
     }
 
-    /// Source/destination check (datapath.md §4.1) on the ENI the packet leaves by.
+    /// Source/destination check (docs/datapath.md §4.1) on the ENI the packet leaves by.
     fn owns_check(
         &self,
         trace: &mut Trace,
@@ -379,7 +379,7 @@ impl ClusterContext<'_> {
         }
     }
 
-    /// `rpf_drop(arrival, p, D)` (datapath.md §5.2).
+    /// `rpf_drop(arrival, p, D)` (docs/datapath.md §5.2).
     fn rpf_check(
         &self,
         trace: &mut Trace,
@@ -473,7 +473,7 @@ impl ClusterContext<'_> {
 
     /// The private object and remote side for `d` as the pod's subnet (else the node subnet) sees
     /// it. The far side is identified from the route's target even when that route is broken, so
-    /// the peer's own routing is still checked (datapath.md §5.6: run every step).
+    /// the peer's own routing is still checked (docs/datapath.md §5.6: run every step).
     pub(crate) fn object_towards(
         &self,
         class: &ClassKey,
