@@ -85,6 +85,10 @@ pub enum SettingSource {
     Default,
     /// Not visible anywhere; podreach assumed it and says so.
     Assumed,
+    /// Set by `valueFrom` (a ConfigMap or Secret) the snapshot does not hold: the value is
+    /// unknown, the default is modelled and, where the value can change a verdict, the other
+    /// outcome too (see [`UnknownSetting`]).
+    Unknown,
 }
 
 impl fmt::Display for SettingSource {
@@ -95,6 +99,7 @@ impl fmt::Display for SettingSource {
             SettingSource::Addon => "EKS add-on",
             SettingSource::Default => "CNI default",
             SettingSource::Assumed => "assumed",
+            SettingSource::Unknown => "unknown: valueFrom",
         })
     }
 }
@@ -106,7 +111,12 @@ pub struct CniInputs {
     pub cli_env: BTreeMap<String, String>,
     /// Image of the `aws-node` container, when a DaemonSet dump is present.
     pub daemonset_image: Option<String>,
+    /// Other places of the DaemonSet that name the version, used when the image is pinned by
+    /// digest alone: `(where, text)`, e.g. the init container's image, `VPC_CNI_VERSION`.
+    pub daemonset_version_hints: Vec<(String, String)>,
     pub daemonset_env: BTreeMap<String, String>,
+    /// Variables the DaemonSet sets by `valueFrom`, with where from (`configMapKeyRef cm/key`).
+    pub daemonset_value_from: BTreeMap<String, String>,
     /// `Some(true)` when the DaemonSet has the `aws-vpc-cni-init` init container.
     pub daemonset_has_init: Option<bool>,
     pub addon_version: Option<String>,
@@ -166,7 +176,33 @@ pub struct CniConfig {
     pub notes: Vec<String>,
     /// Assumptions the configuration forces on every verdict of the cluster.
     pub assumptions: Vec<String>,
+    /// Settings whose value the snapshot does not show (`valueFrom`).
+    pub unknown: Vec<UnknownSetting>,
 }
+
+/// A setting given by `valueFrom`. The default is modelled; when the setting can change a verdict
+/// without changing which ENIs hold pod addresses, `alternative` is the configuration with the
+/// other extreme (the other boolean; every destination in a CIDR list), and the analysis
+/// evaluates both: a verdict that differs between them is `unknown`, naming the setting.
+#[derive(Debug, Clone)]
+pub struct UnknownSetting {
+    pub name: String,
+    /// Where the value comes from, e.g. `configMapKeyRef aws-node-config/snat`.
+    pub from: String,
+    /// The value the alternative configuration uses.
+    pub alternative_value: Option<String>,
+    pub alternative: Option<Box<CniConfig>>,
+}
+
+/// Variables whose value changes only how packets are treated, not which ENIs hold pod
+/// addresses or where: for these both outcomes are evaluated when the value is unknown.
+const EVALUATED_BOTH_WAYS: &[&str] = &[
+    EXTERNALSNAT,
+    NODE_PORT_SUPPORT,
+    EXCLUDE_SNAT_CIDRS,
+    EXTERNAL_SERVICE_CIDRS,
+    CONFIGURE_RPFILTER,
+];
 
 pub const EXTERNALSNAT: &str = "AWS_VPC_K8S_CNI_EXTERNALSNAT";
 pub const EXCLUDE_SNAT_CIDRS: &str = "AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS";
@@ -238,6 +274,15 @@ pub const MODELLED: &[&str] = &[
     CONFIGURE_RPFILTER,
 ];
 
+/// The other extreme of a setting evaluated both ways: the other boolean, or every destination.
+fn alternative_value(name: &str, default: &str) -> &'static str {
+    match name {
+        EXCLUDE_SNAT_CIDRS | EXTERNAL_SERVICE_CIDRS => "0.0.0.0/0",
+        _ if default == "true" => "false",
+        _ => "true",
+    }
+}
+
 /// Go's `strconv.ParseBool`, which `getEnvBoolWithDefault` uses.
 fn parse_go_bool(text: &str) -> Option<bool> {
     match text {
@@ -295,15 +340,29 @@ impl CniConfig {
         let mut notes = Vec::new();
         let mut assumptions = Vec::new();
 
-        let daemonset_version = inputs
+        let mut daemonset_version = inputs
             .daemonset_image
             .as_deref()
             .and_then(Version::parse_loose);
+        if daemonset_version.is_none() {
+            // An image pinned by digest alone: the rest of the DaemonSet may still say.
+            if let Some((place, version)) = inputs
+                .daemonset_version_hints
+                .iter()
+                .find_map(|(place, text)| Version::parse_loose(text).map(|v| (place, v)))
+            {
+                notes.push(format!(
+                    "the aws-node image carries no version tag; the version {version} is read from {place}"
+                ));
+                daemonset_version = Some(version);
+            }
+        }
         let addon_version = inputs
             .addon_version
             .as_deref()
             .and_then(Version::parse_loose);
         if let (Some(image), None) = (&inputs.daemonset_image, daemonset_version) {
+            // Neither the image nor anything else of the DaemonSet names the version.
             notes.push(format!(
                 "the aws-node image `{image}` carries no version tag podreach can read"
             ));
@@ -338,7 +397,36 @@ impl CniConfig {
 
         let mut settings = Vec::new();
         let mut resolved: BTreeMap<&str, (String, SettingSource)> = BTreeMap::new();
+        let mut unknown = Vec::new();
         for &name in MODELLED {
+            if let (None, Some(from)) = (
+                inputs.cli_env.get(name),
+                inputs.daemonset_value_from.get(name),
+            ) && introduced_in(name).is_none_or(|first| version >= first)
+            {
+                let default = default_for(name, version);
+                let both = EVALUATED_BOTH_WAYS.contains(&name);
+                assumptions.push(if both {
+                    format!(
+                        "{name} is set from {from}, which the snapshot does not hold: its value is unknown. \
+                         Verdicts are evaluated with the default `{default}` and with the other extreme; \
+                         where they differ the verdict is unknown (give the value with --cni-env {name}=…)"
+                    )
+                } else {
+                    format!(
+                        "{name} is set from {from}, which the snapshot does not hold: its value is unknown \
+                         and the default `{default}` is assumed for every verdict (give it with --cni-env {name}=…)"
+                    )
+                });
+                unknown.push(UnknownSetting {
+                    name: name.to_owned(),
+                    from: from.clone(),
+                    alternative_value: both.then(|| alternative_value(name, default).to_owned()),
+                    alternative: None,
+                });
+                resolved.insert(name, (default.to_owned(), SettingSource::Unknown));
+                continue;
+            }
             let found = [
                 (inputs.cli_env.get(name), SettingSource::Cli),
                 (inputs.daemonset_env.get(name), SettingSource::Daemonset),
@@ -369,12 +457,29 @@ impl CniConfig {
             resolved.insert(name, (value, source));
         }
         for (name, (value, source)) in &resolved {
+            let shown = match source {
+                SettingSource::Unknown => inputs
+                    .daemonset_value_from
+                    .get(*name)
+                    .map_or_else(|| "unknown".to_owned(), |from| format!("unknown ({from})")),
+                _ => value.clone(),
+            };
             settings.push(ResolvedSetting {
                 name: (*name).to_owned(),
-                value: value.clone(),
+                value: shown,
                 source: *source,
                 default: Some(default_for(name, version).to_owned()),
             });
+        }
+        for (name, from) in &inputs.daemonset_value_from {
+            if !MODELLED.contains(&name.as_str()) {
+                settings.push(ResolvedSetting {
+                    name: name.clone(),
+                    value: format!("unknown ({from})"),
+                    source: SettingSource::Unknown,
+                    default: None,
+                });
+            }
         }
         // Variables podreach does not model but the user set: list them so nothing is silently dropped.
         for (map, source) in [
@@ -547,7 +652,18 @@ impl CniConfig {
             default: None,
         });
 
+        // The other extreme of each unknown setting, one at a time (never the product of all).
+        for setting in &mut unknown {
+            if let Some(value) = &setting.alternative_value {
+                let mut other = inputs.clone();
+                other.cli_env.insert(setting.name.clone(), value.clone());
+                other.daemonset_value_from.clear();
+                setting.alternative = Some(Box::new(CniConfig::resolve(&other)));
+            }
+        }
+
         CniConfig {
+            unknown,
             version,
             version_source,
             external_snat,

@@ -864,6 +864,35 @@ impl<'a> Builder<'a> {
                     .iter()
                     .filter_map(|e| e.value.as_ref().map(|v| (e.name.clone(), v.clone())))
                     .collect();
+                // `valueFrom`: a ConfigMap or Secret the snapshot does not hold. Field and
+                // resource references (`MY_NODE_NAME`) are the node's own facts, not settings.
+                inputs.daemonset_value_from = container
+                    .env
+                    .iter()
+                    .filter(|e| e.value.is_none())
+                    .filter_map(|e| Some((e.name.clone(), value_from_source(e.value_from.as_ref()?)?)))
+                    .collect();
+                // With an image pinned by digest alone, the version may still be named elsewhere.
+                let hints = spec
+                    .containers
+                    .iter()
+                    .chain(&spec.init_containers)
+                    .flat_map(|c| {
+                        let env = c
+                            .env
+                            .iter()
+                            .filter(|e| e.name == "VPC_CNI_VERSION")
+                            .filter_map(|e| e.value.clone())
+                            .map(move |v| (format!("`VPC_CNI_VERSION` of container {}", c.name), v));
+                        env.chain(
+                            c.image
+                                .clone()
+                                .filter(|_| c.name != container.name)
+                                .map(|image| (format!("the image of container {}", c.name), image)),
+                        )
+                    })
+                    .collect();
+                inputs.daemonset_version_hints = hints;
             }
             inputs.daemonset_has_init = Some(
                 spec.init_containers
@@ -1107,6 +1136,19 @@ fn route_target(r: &raw::Route) -> Target {
         .unwrap_or_else(|| "unknown-target".to_owned());
         Target::Other(other)
     }
+}
+
+/// Where a `valueFrom` takes its value, for a ConfigMap or Secret key; `None` for field and
+/// resource references, which carry node facts rather than settings.
+fn value_from_source(value_from: &serde_json::Value) -> Option<String> {
+    for kind in ["configMapKeyRef", "secretKeyRef"] {
+        if let Some(reference) = value_from.get(kind) {
+            let name = reference.get("name").and_then(|v| v.as_str()).unwrap_or("?");
+            let key = reference.get("key").and_then(|v| v.as_str()).unwrap_or("?");
+            return Some(format!("{kind} {name}/{key}"));
+        }
+    }
+    None
 }
 
 /// Reads the `env` map of an add-on's `configurationValues` (JSON or YAML; YAML is a superset).

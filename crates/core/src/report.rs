@@ -196,6 +196,17 @@ pub enum Verdict {
     Unknown,
 }
 
+impl Verdict {
+    /// The name the report uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Reachable => "reachable",
+            Verdict::Unreachable => "unreachable",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
 /// Reason codes (docs/datapath.md §5.5, plus the codes marked "podreach" that the spec lacks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

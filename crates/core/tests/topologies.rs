@@ -1101,3 +1101,64 @@ fn an_exclusion_written_after_a_space_snats_before_1_12_6_and_not_after() {
     let after = shop().cni("v1.12.6", &exclude).audit();
     check(&after, SECONDARY_ENI, EGRESS).source_at_peer("pod-ip");
 }
+
+// ---- Settings the snapshot cannot show ------------------------------------------------------------
+
+#[test]
+fn a_setting_from_a_config_map_is_unknown_and_both_of_its_values_are_evaluated() {
+    let mut snapshot = shop().cni("v1.11.4", &[]);
+    snapshot.json_mut(AWS_NODE_FILE)["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array_mut()
+        .expect("env")
+        .push(json!({
+            "name": "AWS_VPC_CNI_NODE_PORT_SUPPORT",
+            "valueFrom": { "configMapKeyRef": { "name": "aws-node-config", "key": "node-port" } }
+        }));
+    let report = snapshot.audit();
+    let setting = report.clusters[0]
+        .cni
+        .settings
+        .iter()
+        .find(|s| s.name == "AWS_VPC_CNI_NODE_PORT_SUPPORT")
+        .expect("listed");
+    assert_eq!(setting.value, "unknown (configMapKeyRef aws-node-config/node-port)");
+    // With the default (true) the secondary-ENI pods get out; with false they do not (#2025):
+    // the verdict is unknown and says both.
+    let path = check(&report, SECONDARY_ENI, EGRESS);
+    path.unknown(Cause::MissingInput);
+    let detail = &path.path.causes[0].detail;
+    assert!(
+        detail.contains("configMapKeyRef aws-node-config/node-port")
+            && detail.contains("with the default `true` this path is reachable")
+            && detail.contains("with `false` it is unreachable (SRCDST_EGRESS)"),
+        "{detail}"
+    );
+    // The primary ENI's pods get out either way: that verdict stands.
+    check(&report, PRIMARY_ENI, EGRESS).reachable();
+    let finding = finding(&report, FindingKind::Unverified, Cause::MissingInput, EGRESS);
+    assert_eq!(finding.affected.enis, [SECONDARY_ENI]);
+}
+
+#[test]
+fn an_image_pinned_by_digest_alone_takes_its_version_from_the_init_container() {
+    let mut snapshot = shop().cni("v1.11.4", &[("AWS_VPC_CNI_NODE_PORT_SUPPORT", "false")]);
+    let spec = &mut snapshot.json_mut(AWS_NODE_FILE)["spec"]["template"]["spec"];
+    spec["containers"][0]["image"] = json!(
+        "602401143452.dkr.ecr.us-east-1.amazonaws.com/amazon-k8s-cni@sha256:7d3a0e2f9c1b4a5e6d7c8b9a0f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6"
+    );
+    spec["initContainers"][0]["image"] =
+        json!("602401143452.dkr.ecr.us-east-1.amazonaws.com/amazon-k8s-cni-init:v1.11.4-eksbuild.1");
+    let report = snapshot.audit();
+    assert_eq!(report.clusters[0].cni.version.as_deref(), Some("v1.11.4"));
+    assert!(
+        report.clusters[0]
+            .cni
+            .notes
+            .iter()
+            .any(|n| n.contains("read from the image of container aws-vpc-cni-init")),
+        "{:?}",
+        report.clusters[0].cni.notes
+    );
+    // v1.11.4 with NODE_PORT_SUPPORT=false: the finding that the newest version would hide.
+    check(&report, SECONDARY_ENI, EGRESS).unreachable(Cause::SrcdstEgress);
+}

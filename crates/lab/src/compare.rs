@@ -145,14 +145,6 @@ pub fn compare(result: &NodeLabResult, report: &Report) -> Vec<Disagreement> {
         .collect()
 }
 
-fn verdict_text(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Reachable => "reachable",
-        Verdict::Unreachable => "unreachable",
-        Verdict::Unknown => "unknown",
-    }
-}
-
 /// The kernel's result next to the model's verdict for every ENI × destination × direction.
 pub fn render(result: &NodeLabResult, report: &Report) -> String {
     let rows = rows(result, report);
@@ -185,7 +177,7 @@ pub fn render(result: &NodeLabResult, report: &Report) -> String {
             } else {
                 "unreachable"
             },
-            row.model.map_or("-", |p| verdict_text(p.verdict)),
+            row.model.map_or("-", |p| p.verdict.as_str()),
             match row.kind {
                 None => "agree",
                 Some(DisagreementKind::VerdictDiffers) => "DISAGREE",
@@ -223,7 +215,7 @@ pub fn render(result: &NodeLabResult, report: &Report) -> String {
                 let _ = writeln!(
                     out,
                     "    model: {} for {} (egress ENI {}, source at peer {}, host table {})",
-                    verdict_text(side.verdict),
+                    side.verdict.as_str(),
                     side.destination,
                     side.egress_eni,
                     side.source_ip_at_peer,

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use ipnet::Ipv4Net;
 
 use crate::cidr;
-use crate::cni::{CniConfig, SgpMode, Version};
+use crate::cni::{CniConfig, SgpMode, UnknownSetting, Version};
 use crate::datapath::{DestinationFlags, HostDatapath, HostTable, Placement};
 use crate::model::{Cluster, Eni, Model, Network, Target};
 use crate::report::{Cause, Direction, Reason, Verdict};
@@ -52,6 +52,11 @@ fn from_trace(
 #[derive(Debug)]
 pub(crate) struct ClusterContext<'a> {
     pub cluster: &'a Cluster,
+    /// The configuration evaluated: the cluster's, or an alternative of it.
+    cni: &'a CniConfig,
+    /// The same cluster under the other extreme of each setting whose value the snapshot does not
+    /// show (`valueFrom`): every verdict is evaluated both ways (docs/datapath.md §10.7).
+    alternatives: Vec<(&'a UnknownSetting, ClusterContext<'a>)>,
     pub net: &'a Network,
     /// ENIs by id, hashed: a 5,000-node cluster looks up 15,000 of them.
     pub enis: HashMap<&'a str, &'a Eni>,
@@ -62,6 +67,20 @@ pub(crate) struct ClusterContext<'a> {
 
 impl<'a> ClusterContext<'a> {
     pub(crate) fn new(model: &'a Model, cluster: &'a Cluster) -> Self {
+        let mut ctx = Self::with_cni(model, cluster, &cluster.cni);
+        ctx.alternatives = cluster
+            .cni
+            .unknown
+            .iter()
+            .filter_map(|setting| {
+                let cni = setting.alternative.as_deref()?;
+                Some((setting, Self::with_cni(model, cluster, cni)))
+            })
+            .collect();
+        ctx
+    }
+
+    fn with_cni(model: &'a Model, cluster: &'a Cluster, cni: &'a CniConfig) -> Self {
         let vpc_cidrs = model
             .network
             .vpcs
@@ -70,6 +89,8 @@ impl<'a> ClusterContext<'a> {
             .unwrap_or_default();
         ClusterContext {
             cluster,
+            cni,
+            alternatives: Vec::new(),
             net: &model.network,
             enis: model
                 .network
@@ -77,14 +98,14 @@ impl<'a> ClusterContext<'a> {
                 .iter()
                 .map(|(id, eni)| (id.as_str(), eni))
                 .collect(),
-            host: HostDatapath::new(&cluster.cni),
+            host: HostDatapath::new(cni),
             vpc: VpcView::new(&model.network, &cluster.vpc_id),
             vpc_cidrs,
         }
     }
 
     pub(crate) fn cni(&self) -> &'a CniConfig {
-        &self.cluster.cni
+        self.cni
     }
 }
 
@@ -101,8 +122,34 @@ impl ClusterContext<'_> {
             && cni.exclude_snat_cidrs.iter().any(|c| c.prefix_len() == 0)
     }
 
-    /// Evaluates one class for one block and direction.
+    /// Evaluates one class for one block and direction, under every alternative of a setting
+    /// whose value is unknown too: where they differ, the verdict is unknown and says why.
     pub(crate) fn evaluate(
+        &self,
+        class: &ClassKey,
+        block: &Block,
+        direction: Direction,
+    ) -> Evaluation {
+        let mut evaluation = self.evaluate_as_configured(class, block, direction);
+        for (setting, alternative) in &self.alternatives {
+            let cni = alternative.cni();
+            let other_block = Block {
+                flags: DestinationFlags {
+                    excluded_from_snat: cidr::covered_by_any(&cni.exclude_snat_cidrs, &block.block),
+                    external_service: cidr::covered_by_any(
+                        &cni.external_service_cidrs,
+                        &block.block,
+                    ),
+                },
+                ..block.clone()
+            };
+            let other = alternative.evaluate_as_configured(class, &other_block, direction);
+            evaluation = merge_unknown_setting(evaluation, &other, setting, self.cni());
+        }
+        evaluation
+    }
+
+    fn evaluate_as_configured(
         &self,
         class: &ClassKey,
         block: &Block,
@@ -507,6 +554,53 @@ impl ClusterContext<'_> {
             .is_private_beyond_vpc()
             .then(|| target.id().to_owned())
     }
+}
+
+/// Combines the verdict under the modelled default of a setting whose value is unknown with the
+/// verdict under its other extreme: the same verdict stands (with a note when the reasons
+/// differ); different verdicts make the path `unknown`, headed by a `MISSING_INPUT` reason that
+/// names the setting, where its value comes from, and both outcomes.
+fn merge_unknown_setting(
+    modelled: Evaluation,
+    other: &Evaluation,
+    setting: &UnknownSetting,
+    cni: &CniConfig,
+) -> Evaluation {
+    if modelled.same_outcome(other) {
+        return modelled;
+    }
+    let default = cni
+        .settings
+        .iter()
+        .find(|s| s.name == setting.name)
+        .and_then(|s| s.default.clone())
+        .unwrap_or_default();
+    let describe = |e: &Evaluation| match e.cause() {
+        Some(cause) => format!("{} ({cause})", e.verdict.as_str()),
+        None => e.verdict.as_str().to_owned(),
+    };
+    let detail = format!(
+        "{} is set from {}, which the snapshot does not hold: with the default `{default}` this path is {}, with `{}` it is {}",
+        setting.name,
+        setting.from,
+        describe(&modelled),
+        setting.alternative_value.as_deref().unwrap_or("?"),
+        describe(other),
+    );
+    let mut merged = modelled;
+    if merged.verdict == other.verdict {
+        merged.assumptions.push(detail);
+        return merged;
+    }
+    merged.reasons.insert(
+        0,
+        Reason {
+            code: Cause::MissingInput,
+            detail,
+        },
+    );
+    merged.verdict = Verdict::Unknown;
+    merged
 }
 
 /// Combines the two SNAT states of a flaky exclusion (#3658): both must work.
