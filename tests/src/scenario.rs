@@ -573,6 +573,7 @@ impl Scenario {
                     ip_family: Some("ipv4".to_owned()),
                 }),
                 status: Some("ACTIVE".to_owned()),
+                compute_config: None,
                 tags: BTreeMap::new(),
             },
         };

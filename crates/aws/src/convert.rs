@@ -321,6 +321,9 @@ pub fn cluster(c: &eks::Cluster) -> Result<raw::Cluster, MissingField> {
             }
         }),
         status: c.status().map(|s| s.as_str().to_owned()),
+        compute_config: c.compute_config().map(|k| raw::ComputeConfig {
+            enabled: k.enabled(),
+        }),
         tags: c
             .tags()
             .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())

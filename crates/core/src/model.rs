@@ -734,13 +734,10 @@ impl<'a> Builder<'a> {
                 continue;
             }
             match self.build_cluster(index, raw_cluster, file, overrides) {
-                Some(cluster) => clusters.push(cluster),
-                None => not_analysed.push(NotAnalysed {
+                Ok(cluster) => clusters.push(cluster),
+                Err(reason) => not_analysed.push(NotAnalysed {
                     cluster: Some(raw_cluster.name.clone()),
-                    reason: format!(
-                        "its VPC {} is not in any `aws ec2 describe-vpcs` output",
-                        raw_cluster.resources_vpc_config.vpc_id
-                    ),
+                    reason,
                 }),
             }
         }
@@ -795,7 +792,7 @@ impl<'a> Builder<'a> {
         rc: &raw::Cluster,
         file: &str,
         overrides: &Overrides,
-    ) -> Option<Cluster> {
+    ) -> Result<Cluster, String> {
         let name = rc.name.clone();
         let vpc_id = rc.resources_vpc_config.vpc_id.clone();
         let cluster_gap = |gaps: &mut Vec<Gap>, object: Option<String>, message: String| {
@@ -814,7 +811,9 @@ impl<'a> Builder<'a> {
                     "the cluster's VPC {vpc_id} is not in any `aws ec2 describe-vpcs` output: the cluster is not analysed"
                 ),
             );
-            return None;
+            return Err(format!(
+                "its VPC {vpc_id} is not in any `aws ec2 describe-vpcs` output"
+            ));
         }
 
         // CNI inputs from every source.
@@ -870,7 +869,9 @@ impl<'a> Builder<'a> {
                     .env
                     .iter()
                     .filter(|e| e.value.is_none())
-                    .filter_map(|e| Some((e.name.clone(), value_from_source(e.value_from.as_ref()?)?)))
+                    .filter_map(|e| {
+                        Some((e.name.clone(), value_from_source(e.value_from.as_ref()?)?))
+                    })
                     .collect();
                 // With an image pinned by digest alone, the version may still be named elsewhere.
                 let hints = spec
@@ -883,7 +884,9 @@ impl<'a> Builder<'a> {
                             .iter()
                             .filter(|e| e.name == "VPC_CNI_VERSION")
                             .filter_map(|e| e.value.clone())
-                            .map(move |v| (format!("`VPC_CNI_VERSION` of container {}", c.name), v));
+                            .map(move |v| {
+                                (format!("`VPC_CNI_VERSION` of container {}", c.name), v)
+                            });
                         env.chain(
                             c.image
                                 .clone()
@@ -922,10 +925,19 @@ impl<'a> Builder<'a> {
             .filter(|(_, f)| self.attribute(f) == Some(index))
             .cloned()
             .collect();
+        // Nodes that run an aws-node pod: with EKS Auto Mode, the others are EKS's own.
+        let mut aws_node_nodes: BTreeSet<&str> = BTreeSet::new();
+        // Every pod address with the node the pod runs on, to find addresses no ENI holds.
+        let mut placed: Vec<(Ipv4Addr, PodRef, &str)> = Vec::new();
         for (list, _) in &pod_lists {
             for pod in &list.items {
                 if let Some(node) = &pod.spec.node_name {
                     pod_nodes.insert(node.clone());
+                    if pod.metadata.namespace.as_deref() == Some("kube-system")
+                        && pod.metadata.name.starts_with("aws-node-")
+                    {
+                        aws_node_nodes.insert(node);
+                    }
                 }
                 if pod.spec.host_network == Some(true) {
                     continue;
@@ -959,6 +971,9 @@ impl<'a> Builder<'a> {
                     name: pod.metadata.name.clone(),
                 };
                 for ip in ips {
+                    if let Some(node) = &pod.spec.node_name {
+                        placed.push((ip, pod_ref.clone(), node));
+                    }
                     pods.insert(ip, pod_ref.clone());
                 }
             }
@@ -1081,6 +1096,41 @@ impl<'a> Builder<'a> {
                 branch_enis,
             });
         }
+        // EKS Auto Mode networks its own nodes (a NodeClass, not aws-node): never model them
+        // with aws-node's rules (docs/datapath.md §10.8).
+        if rc.compute_config.as_ref().and_then(|c| c.enabled) == Some(true) {
+            let has_aws_node =
+                !daemonsets.is_empty() || self.addons.iter().any(|(a, _)| a.cluster_name == name);
+            if !has_aws_node {
+                return Err("EKS Auto Mode (computeConfig.enabled) without an aws-node DaemonSet or vpc-cni add-on: \
+                            EKS networks the pods itself (NodeClass), which podreach does not model, so it gives \
+                            this cluster no verdicts"
+                    .to_owned());
+            }
+            if pod_lists.is_empty() {
+                return Err("EKS Auto Mode (computeConfig.enabled) beside aws-node: without a pods dump podreach \
+                            cannot tell the nodes aws-node networks from Auto Mode's, which it does not model; \
+                            add `kubectl get pods -A -o json`"
+                    .to_owned());
+            }
+            let before = nodes.len();
+            nodes.retain(|n: &Node| {
+                n.name
+                    .as_deref()
+                    .is_some_and(|name| aws_node_nodes.contains(name))
+            });
+            if nodes.len() < before {
+                cluster_gap(
+                    &mut self.gaps,
+                    None,
+                    format!(
+                        "EKS Auto Mode: {} node(s) run no aws-node pod, so EKS networks them itself; \
+                         podreach does not model them and gives their pods no verdicts",
+                        before - nodes.len()
+                    ),
+                );
+            }
+        }
         if nodes.is_empty() {
             cluster_gap(
                 &mut self.gaps,
@@ -1090,8 +1140,38 @@ impl<'a> Builder<'a> {
                     .to_owned(),
             );
         }
+        // Pods whose address no ENI of their node holds (aws/amazon-vpc-cni-k8s#3821, #3887: an
+        // address EC2 no longer assigns). Nothing in the VPC delivers to such an address.
+        let by_name: BTreeMap<&str, &Node> = nodes
+            .iter()
+            .filter_map(|n| Some((n.name.as_deref()?, n)))
+            .collect();
+        for (ip, pod, node_name) in &placed {
+            let Some(node) = by_name.get(node_name) else {
+                continue;
+            };
+            let held = node
+                .enis
+                .iter()
+                .chain(node.branch_enis.iter().map(|b| &b.eni_id))
+                .filter_map(|id| self.network.enis.get(id))
+                .any(|eni| eni.owns(*ip));
+            if !held {
+                cluster_gap(
+                    &mut self.gaps,
+                    Some(format!("{}/{}", pod.namespace, pod.name)),
+                    format!(
+                        "pod address {ip} is held by no ENI of its node {} (aws/amazon-vpc-cni-k8s#3821): \
+                         the VPC delivers nothing to it, so no far side can reach the pod; what the pod \
+                         opens itself gets out only if SNATed to the node IP, and without SNAT EC2's \
+                         source/destination check drops it",
+                        node.instance_id
+                    ),
+                );
+            }
+        }
 
-        Some(Cluster {
+        Ok(Cluster {
             name: name.clone(),
             vpc_id,
             ip_family,
@@ -1143,7 +1223,10 @@ fn route_target(r: &raw::Route) -> Target {
 fn value_from_source(value_from: &serde_json::Value) -> Option<String> {
     for kind in ["configMapKeyRef", "secretKeyRef"] {
         if let Some(reference) = value_from.get(kind) {
-            let name = reference.get("name").and_then(|v| v.as_str()).unwrap_or("?");
+            let name = reference
+                .get("name")
+                .and_then(|v| v.as_str())
+                .unwrap_or("?");
             let key = reference.get("key").and_then(|v| v.as_str()).unwrap_or("?");
             return Some(format!("{kind} {name}/{key}"));
         }

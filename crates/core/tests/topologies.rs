@@ -1121,7 +1121,10 @@ fn a_setting_from_a_config_map_is_unknown_and_both_of_its_values_are_evaluated()
         .iter()
         .find(|s| s.name == "AWS_VPC_CNI_NODE_PORT_SUPPORT")
         .expect("listed");
-    assert_eq!(setting.value, "unknown (configMapKeyRef aws-node-config/node-port)");
+    assert_eq!(
+        setting.value,
+        "unknown (configMapKeyRef aws-node-config/node-port)"
+    );
     // With the default (true) the secondary-ENI pods get out; with false they do not (#2025):
     // the verdict is unknown and says both.
     let path = check(&report, SECONDARY_ENI, EGRESS);
@@ -1135,7 +1138,12 @@ fn a_setting_from_a_config_map_is_unknown_and_both_of_its_values_are_evaluated()
     );
     // The primary ENI's pods get out either way: that verdict stands.
     check(&report, PRIMARY_ENI, EGRESS).reachable();
-    let finding = finding(&report, FindingKind::Unverified, Cause::MissingInput, EGRESS);
+    let finding = finding(
+        &report,
+        FindingKind::Unverified,
+        Cause::MissingInput,
+        EGRESS,
+    );
     assert_eq!(finding.affected.enis, [SECONDARY_ENI]);
 }
 
@@ -1146,8 +1154,9 @@ fn an_image_pinned_by_digest_alone_takes_its_version_from_the_init_container() {
     spec["containers"][0]["image"] = json!(
         "602401143452.dkr.ecr.us-east-1.amazonaws.com/amazon-k8s-cni@sha256:7d3a0e2f9c1b4a5e6d7c8b9a0f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6"
     );
-    spec["initContainers"][0]["image"] =
-        json!("602401143452.dkr.ecr.us-east-1.amazonaws.com/amazon-k8s-cni-init:v1.11.4-eksbuild.1");
+    spec["initContainers"][0]["image"] = json!(
+        "602401143452.dkr.ecr.us-east-1.amazonaws.com/amazon-k8s-cni-init:v1.11.4-eksbuild.1"
+    );
     let report = snapshot.audit();
     assert_eq!(report.clusters[0].cni.version.as_deref(), Some("v1.11.4"));
     assert!(
@@ -1161,4 +1170,76 @@ fn an_image_pinned_by_digest_alone_takes_its_version_from_the_init_container() {
     );
     // v1.11.4 with NODE_PORT_SUPPORT=false: the finding that the newest version would hide.
     check(&report, SECONDARY_ENI, EGRESS).unreachable(Cause::SrcdstEgress);
+}
+
+// ---- What podreach does not model, said so ---------------------------------------------------------
+
+fn auto_mode(mut snapshot: Snapshot) -> Snapshot {
+    snapshot.json_mut("shop/cluster.json")["cluster"]["computeConfig"] = json!({
+        "enabled": true,
+        "nodePools": ["general-purpose", "system"],
+        "nodeRoleArn": "arn:aws:iam::111122223333:role/AmazonEKSAutoNodeRole"
+    });
+    snapshot
+}
+
+#[test]
+fn an_auto_mode_cluster_without_aws_node_gets_no_verdicts_and_says_why() {
+    let mut snapshot = auto_mode(shop());
+    snapshot.remove(AWS_NODE_FILE);
+    let report = snapshot.audit();
+    let entry = report
+        .not_analysed
+        .iter()
+        .find(|n| n.cluster.as_deref() == Some(CLUSTER))
+        .expect("shop is not analysed");
+    assert!(entry.reason.contains("EKS Auto Mode"), "{}", entry.reason);
+    assert!(report.clusters.iter().all(|c| c.name != CLUSTER));
+    assert!(report.findings.iter().all(|f| f.cluster != CLUSTER));
+}
+
+#[test]
+fn auto_mode_nodes_without_an_aws_node_pod_are_left_out_and_named() {
+    let mut snapshot =
+        auto_mode(shop().cni("v1.11.4", &[("AWS_VPC_CNI_NODE_PORT_SUPPORT", "false")]));
+    // With the aws-node pod on the node, aws-node networks it: analysed as usual.
+    let report = snapshot.audit();
+    check(&report, SECONDARY_ENI, EGRESS).unreachable(Cause::SrcdstEgress);
+    // Without it, the node is Auto Mode's: no verdict for it, and a gap says so.
+    snapshot.json_mut(PODS_FILE)["items"]
+        .as_array_mut()
+        .expect("pods")
+        .retain(|p| p["metadata"]["name"] != "aws-node-7xk2p");
+    let report = snapshot.audit();
+    assert!(paths_of(&report, SECONDARY_ENI, EGRESS).is_empty());
+    assert!(
+        report
+            .gaps
+            .iter()
+            .any(|g| g.message.contains("1 node(s) run no aws-node pod")),
+        "{:?}",
+        report.gaps
+    );
+}
+
+#[test]
+fn a_pod_whose_address_no_eni_holds_is_reported_never_skipped() {
+    let mut snapshot = shop().cni("v1.11.4", &[]);
+    let mut stray = snapshot.json_mut(PODS_FILE)["items"][1].clone();
+    stray["metadata"]["name"] = json!("stale-7d9f8c6b5-q2w3e");
+    stray["metadata"]["namespace"] = json!("shop");
+    stray["status"]["podIP"] = json!("10.0.1.99");
+    stray["status"]["podIPs"] = json!([{ "ip": "10.0.1.99" }]);
+    snapshot.push(PODS_FILE, "items", stray);
+    let report = snapshot.audit();
+    let gap = report
+        .gaps
+        .iter()
+        .find(|g| g.object.as_deref() == Some("shop/stale-7d9f8c6b5-q2w3e"))
+        .expect("the pod is reported");
+    assert!(
+        gap.message.contains("10.0.1.99") && gap.message.contains("#3821"),
+        "{}",
+        gap.message
+    );
 }

@@ -25,6 +25,16 @@ pub struct Cluster {
     pub status: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// EKS Auto Mode's compute (`computeConfig.enabled`): nodes EKS launches and networks itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_config: Option<ComputeConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComputeConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
