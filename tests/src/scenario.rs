@@ -138,7 +138,13 @@ pub struct Scenario {
     pub prefix_delegation: bool,
     /// The peering is not active (`pending-acceptance`).
     pub peering_inactive: bool,
+    /// The node subnet's route to the peer names a managed prefix list (whose entries are in
+    /// the snapshot) instead of the peer's CIDR.
+    pub via_prefix_list: bool,
 }
+
+/// The managed prefix list of [`Scenario::via_prefix_list`].
+const PREFIX_LIST: &str = "pl-0a1b2c3d4e5f60718";
 
 impl fmt::Display for Scenario {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -171,7 +177,11 @@ impl fmt::Display for Scenario {
             } else {
                 ""
             },
-        )
+        )?;
+        if self.via_prefix_list {
+            write!(f, ", route to the peer by prefix list {PREFIX_LIST}")?;
+        }
+        Ok(())
     }
 }
 
@@ -215,6 +225,7 @@ pub fn generate(count: usize) -> Vec<Scenario> {
                 peer_return: rng.pick(&PeerReturn::ALL),
                 prefix_delegation: rng.chance(25),
                 peering_inactive: rng.chance(5),
+                via_prefix_list: rng.chance(25),
             };
             if id < 12 {
                 // Walk each axis deterministically first.
@@ -229,6 +240,7 @@ pub fn generate(count: usize) -> Vec<Scenario> {
                 s.external_service = id % 5 == 0;
                 s.prefix_delegation = id % 6 == 5;
                 s.peering_inactive = id == 11;
+                s.via_prefix_list = id % 4 == 3;
             }
             s
         })
@@ -405,7 +417,15 @@ impl Scenario {
             ]
         };
         let mut node_routes = locals();
-        node_routes.push(route(PEER_CIDR, None, Some(PEERING)));
+        if self.via_prefix_list {
+            node_routes.push(raw::Route {
+                destination_cidr_block: None,
+                destination_prefix_list_id: Some(PREFIX_LIST.to_owned()),
+                ..route(PEER_CIDR, None, Some(PEERING))
+            });
+        } else {
+            node_routes.push(route(PEER_CIDR, None, Some(PEERING)));
+        }
         node_routes.push(route("0.0.0.0/0", Some("igw-0internet"), None));
         let mut pod_routes = locals();
         if self.secondary_subnet != SecondarySubnet::PodSubnetWithoutRoute {
@@ -641,7 +661,15 @@ impl Scenario {
             path: path.to_owned(),
             text,
         };
-        vec![
+        // `aws ec2 get-managed-prefix-list-entries` does not name the list: the file does.
+        let entries = raw::GetManagedPrefixListEntries {
+            prefix_list_id: None,
+            entries: vec![raw::PrefixListEntry {
+                cidr: PEER_CIDR.to_owned(),
+                description: Some("peer VPC".to_owned()),
+            }],
+        };
+        let mut files = vec![
             file("ec2/vpcs.json", json(&vpcs)),
             file("ec2/subnets.json", json(&subnets)),
             file("ec2/route-tables.json", json(&route_tables)),
@@ -650,7 +678,11 @@ impl Scenario {
             file("ec2/vpc-peering-connections.json", json(&peerings)),
             file("eks/cluster.json", json(&cluster)),
             file("eks/aws-node.json", json(&daemonset)),
-        ]
+        ];
+        if self.via_prefix_list {
+            files.push(file(&format!("ec2/{PREFIX_LIST}.json"), json(&entries)));
+        }
+        files
     }
 
     /// What the user would pass on the command line: the primary interface's `rp_filter`.
@@ -682,6 +714,7 @@ mod tests {
         for r in PeerReturn::ALL {
             assert!(scenarios.iter().any(|s| s.peer_return == r), "{r:?}");
         }
+        assert!(scenarios.iter().any(|s| s.via_prefix_list));
         for flag in [true, false] {
             assert!(scenarios.iter().any(|s| s.external_snat == flag));
             assert!(scenarios.iter().any(|s| s.node_port_support == flag));

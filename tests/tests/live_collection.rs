@@ -914,3 +914,96 @@ async fn a_vpc_scope_collects_only_the_clusters_of_that_vpc() {
     );
     eprintln!("test {:.1} s", started.elapsed().as_secs_f64());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn routes_to_a_managed_prefix_list_are_collected_and_become_destinations() {
+    let (account, seeded) = seeded_account().await;
+    let ec2 = aws_sdk_ec2::Client::new(&account.config);
+    let entry = aws_sdk_ec2::types::AddPrefixListEntry::builder()
+        .cidr("10.1.0.0/24")
+        .description("peer VPC subnet")
+        .build();
+    let created = ec2
+        .create_managed_prefix_list()
+        .prefix_list_name("peer-networks")
+        .address_family("IPv4")
+        .max_entries(5)
+        .entries(entry)
+        .send()
+        .await
+        .expect("moto creates the prefix list");
+    let pl = created
+        .prefix_list()
+        .and_then(|p| p.prefix_list_id())
+        .expect("a prefix list id")
+        .to_owned();
+    // shop's node subnet reaches the peer by the prefix list instead of the CIDR route.
+    let table = seeded
+        .moto_id("rtb-0a1e2d3c4b5a69701")
+        .expect("shop's node route table");
+    let pcx = seeded
+        .moto_id("pcx-0ab15c2d3e4f50801")
+        .expect("shop's peering");
+    ec2.delete_route()
+        .route_table_id(table)
+        .destination_cidr_block("10.1.0.0/16")
+        .send()
+        .await
+        .expect("moto deletes the CIDR route");
+    ec2.create_route()
+        .route_table_id(table)
+        .destination_prefix_list_id(&pl)
+        .vpc_peering_connection_id(pcx)
+        .send()
+        .await
+        .expect("moto creates the prefix-list route");
+
+    let collection = collect(
+        &collector(&account, demo_addons()).await,
+        &Scope::Clusters(vec!["shop".to_owned()]),
+    )
+    .await;
+    assert!(
+        collection
+            .documents
+            .iter()
+            .any(|d| d.path == format!("ec2/prefix-lists/{pl}.json")),
+        "the entries are collected"
+    );
+    assert_eq!(
+        collection
+            .notes
+            .stats
+            .operations
+            .get("ec2:GetManagedPrefixListEntries")
+            .map(|o| o.calls),
+        Some(1)
+    );
+    let report = collection.audit(
+        podreach_core::snapshot::load(&kubectl_dumps(&seeded))
+            .into_result()
+            .expect("the dumps parse"),
+        &Overrides::default(),
+        &options(),
+    );
+    let shop = report
+        .clusters
+        .iter()
+        .find(|c| c.name == "shop")
+        .expect("shop is analysed");
+    assert_eq!(shop.destinations, ["10.1.0.0/24"]);
+    assert!(
+        report.gaps.iter().all(|g| !g.message.contains(&pl)),
+        "{:#?}",
+        report.gaps
+    );
+    // The same finding as through the CIDR route: NODE_PORT_SUPPORT=false on v1.11.4.
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.cluster == "shop" && f.destinations == ["10.1.0.0/24"]),
+        "{:#?}",
+        report.findings
+    );
+}

@@ -47,8 +47,9 @@ const FUNCTIONS: [(&str, &str, &str, &str, u64); 2] = [
 
 /// Actions allowed on `Resource: "*"`: the read-only collection actions, all of which either
 /// have no resource-level permissions (EC2 Describe, eks:ListClusters) or are kept unscoped in
-/// the shared policy file (eks:DescribeCluster, eks:DescribeAddon).
-const STAR_RESOURCE_ACTIONS: [&str; 10] = [
+/// the shared policy file (eks:DescribeCluster, eks:DescribeAddon, and
+/// ec2:GetManagedPrefixListEntries, whose lists are known only from the route tables).
+const STAR_RESOURCE_ACTIONS: [&str; 11] = [
     "ec2:DescribeInstances",
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeRouteTables",
@@ -56,6 +57,7 @@ const STAR_RESOURCE_ACTIONS: [&str; 10] = [
     "ec2:DescribeTransitGatewayVpcAttachments",
     "ec2:DescribeVpcPeeringConnections",
     "ec2:DescribeVpcs",
+    "ec2:GetManagedPrefixListEntries",
     "eks:ListClusters",
     "eks:DescribeAddon",
     "eks:DescribeCluster",

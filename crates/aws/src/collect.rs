@@ -17,6 +17,8 @@
 //!   for the far ones. A far VPC the account cannot read becomes a gap saying its return path
 //!   was not checked. So a full audit costs ceil(ENIs/1000) + ceil(instances/1000) + about ten
 //!   calls, however many subnets, route tables or clusters there are.
+//! - GetManagedPrefixListEntries for each managed prefix list a collected route leads to (common
+//!   with transit gateways), so those routes become destinations like any other.
 //!
 //! Clusters sharing a VPC share one collection of it. Every page waits for one of a bounded
 //! number of permits, and the SDK's standard retry (exponential backoff with jitter) absorbs
@@ -358,6 +360,8 @@ impl Collect for Collector {
 
         self.vpcs_and_far_side(&mut inputs, &by_vpc, &mut notes)
             .await;
+        self.prefix_list_entries(&mut inputs, &by_vpc, &mut notes)
+            .await;
 
         for c in &clusters {
             let name = &c.cluster.name;
@@ -445,6 +449,8 @@ struct Ec2Inputs {
     reservations: Vec<raw::Reservation>,
     peerings: BTreeMap<String, raw::VpcPeeringConnection>,
     tgw_attachments: Option<BTreeMap<String, raw::TransitGatewayVpcAttachment>>,
+    /// Entries of the managed prefix lists the routes use, by list id.
+    prefix_lists: BTreeMap<String, Vec<raw::PrefixListEntry>>,
     /// Cluster VPCs; the far side is everything the routes lead to beyond them.
     cluster_vpcs: BTreeSet<String>,
 }
@@ -538,6 +544,15 @@ impl Ec2Inputs {
                 vpc_peering_connections: self.peerings.into_values().collect(),
             }),
         ));
+        for (id, entries) in self.prefix_lists {
+            documents.push(document(
+                &format!("ec2/prefix-lists/{id}.json"),
+                Document::PrefixListEntries(raw::GetManagedPrefixListEntries {
+                    prefix_list_id: Some(id),
+                    entries,
+                }),
+            ));
+        }
         if let Some(attachments) = self.tgw_attachments {
             documents.push(document(
                 "ec2/transit-gateway-vpc-attachments.json",
@@ -1165,5 +1180,57 @@ impl Collector {
             }
         }
         inputs.add_vpcs(vpcs.items, subnets.items, route_tables.items);
+    }
+
+    /// The entries of every managed prefix list a collected route leads to, one paginated call
+    /// per list. A list that cannot be read leaves its routes as gaps of every cluster.
+    async fn prefix_list_entries(
+        &self,
+        inputs: &mut Ec2Inputs,
+        by_vpc: &BTreeMap<String, Vec<String>>,
+        notes: &mut CollectionNotes,
+    ) {
+        let ids: BTreeSet<String> = inputs
+            .route_tables
+            .values()
+            .flat_map(|t| &t.routes)
+            .filter_map(|r| r.destination_prefix_list_id.clone())
+            .collect();
+        let mut set = JoinSet::new();
+        for id in ids {
+            let this = self.clone();
+            set.spawn(async move {
+                let pages = paginate!(
+                    this,
+                    "ec2:GetManagedPrefixListEntries",
+                    this.ec2
+                        .get_managed_prefix_list_entries()
+                        .prefix_list_id(&id)
+                        .max_results(100),
+                    entries,
+                    convert::prefix_list_entry
+                );
+                (id, pages)
+            });
+        }
+        while let Some(joined) = set.join_next().await {
+            let Ok((id, pages)) = joined else {
+                continue;
+            };
+            if let Some(failure) = &pages.failure {
+                for name in by_vpc.values().flatten() {
+                    notes.gaps.push(CollectionGap {
+                        cluster: Some(name.clone()),
+                        action: Some(failure.action.to_owned()),
+                        message: format!(
+                            "the entries of prefix list {id} could not be read, so routes to it are \
+                             not analysed: {failure}"
+                        ),
+                    });
+                }
+                continue;
+            }
+            inputs.prefix_lists.insert(id, pages.items);
+        }
     }
 }

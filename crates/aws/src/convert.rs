@@ -340,3 +340,10 @@ pub fn addon(a: &eks::Addon) -> Result<raw::Addon, MissingField> {
         configuration_values: opt(a.configuration_values()),
     })
 }
+
+pub fn prefix_list_entry(e: &ec2::PrefixListEntry) -> Result<raw::PrefixListEntry, MissingField> {
+    Ok(raw::PrefixListEntry {
+        cidr: need(e.cidr(), "prefix list entry", "Cidr")?,
+        description: opt(e.description()),
+    })
+}

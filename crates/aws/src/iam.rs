@@ -14,6 +14,7 @@ pub const COLLECT_ACTIONS: &[&str] = &[
     "ec2:DescribeTransitGatewayVpcAttachments",
     "ec2:DescribeVpcPeeringConnections",
     "ec2:DescribeVpcs",
+    "ec2:GetManagedPrefixListEntries",
     "eks:DescribeAddon",
     "eks:DescribeCluster",
     "eks:ListClusters",

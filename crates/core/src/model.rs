@@ -384,6 +384,25 @@ struct Builder<'a> {
     pods: Vec<(&'a raw::PodList, &'a str)>,
     eniconfigs: Vec<(&'a raw::EniConfigList, &'a str)>,
     collections: Vec<(&'a raw::CollectionNotes, &'a str)>,
+    /// Managed prefix lists' IPv4 entries, by id.
+    prefix_lists: BTreeMap<String, Vec<Ipv4Net>>,
+    /// Routes to prefix lists, expanded once every document is read (the entries may come in a
+    /// later file): `(route table, prefix list, target, blackhole, file)`.
+    prefix_list_routes: Vec<(String, String, Target, bool, &'a str)>,
+}
+
+/// The prefix list a file of `get-managed-prefix-list-entries` output is named after
+/// (`pl-0a1b2c3d4e5f60718.json`, `entries-pl-0a1b….json`).
+fn prefix_list_in_name(path: &str) -> Option<String> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let start = name.find("pl-")?;
+    let id: String = name[start..]
+        .chars()
+        .enumerate()
+        .take_while(|(i, c)| *i < 3 || c.is_ascii_hexdigit())
+        .map(|(_, c)| c)
+        .collect();
+    (id.len() > 3).then_some(id)
 }
 
 impl<'a> Builder<'a> {
@@ -463,11 +482,13 @@ impl<'a> Builder<'a> {
                     for r in &t.routes {
                         let Some(dest) = &r.destination_cidr_block else {
                             if let Some(pl) = &r.destination_prefix_list_id {
-                                self.gap(
+                                self.prefix_list_routes.push((
+                                    t.route_table_id.clone(),
+                                    pl.clone(),
+                                    route_target(r),
+                                    r.state.as_deref() == Some("blackhole"),
                                     file,
-                                    format!("{} route to {pl}", t.route_table_id),
-                                    "routes to managed prefix lists are not analysed (their CIDRs are not in the snapshot)",
-                                );
+                                ));
                             }
                             continue;
                         };
@@ -513,6 +534,34 @@ impl<'a> Builder<'a> {
                 for eni in &d.network_interfaces {
                     self.add_eni(file, eni);
                 }
+            }
+            // Names and families only; the entries come from get-managed-prefix-list-entries.
+            Document::PrefixLists(_) => {}
+            Document::PrefixListEntries(d) => {
+                let Some(id) = d
+                    .prefix_list_id
+                    .clone()
+                    .or_else(|| prefix_list_in_name(file))
+                else {
+                    self.gap(
+                        file,
+                        "get-managed-prefix-list-entries",
+                        "the output does not say which prefix list these entries belong to: name the file \
+                         after it (pl-….json); they are not used",
+                    );
+                    return;
+                };
+                let mut cidrs = Vec::new();
+                for entry in &d.entries {
+                    // An IPv6 list (or entry) concerns no IPv4 route.
+                    if entry.cidr.contains(':') {
+                        continue;
+                    }
+                    if let Some(net) = self.cidr(file, &id, &entry.cidr) {
+                        cidrs.push(net);
+                    }
+                }
+                self.prefix_lists.entry(id).or_default().extend(cidrs);
             }
             Document::Instances(d) => {
                 for r in &d.reservations {
@@ -664,7 +713,35 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Routes to managed prefix lists become one route per entry, after the table's CIDR routes
+    /// (so an identical CIDR route wins the tie, as the VPC router prefers it). Without the
+    /// list's entries the route is a gap.
+    fn expand_prefix_list_routes(&mut self) {
+        for (table, pl, target, blackhole, file) in std::mem::take(&mut self.prefix_list_routes) {
+            match self.prefix_lists.get(&pl) {
+                Some(cidrs) => {
+                    if let Some(t) = self.network.route_tables.get_mut(&table) {
+                        t.routes.extend(cidrs.iter().map(|c| Route {
+                            destination: *c,
+                            target: target.clone(),
+                            blackhole,
+                        }));
+                    }
+                }
+                None => self.gap(
+                    file,
+                    format!("{table} route to {pl}"),
+                    format!(
+                        "the entries of prefix list {pl} are not in the snapshot, so this route is not analysed: \
+                         add `aws ec2 get-managed-prefix-list-entries --prefix-list-id {pl} --output json > {pl}.json`"
+                    ),
+                ),
+            }
+        }
+    }
+
     fn finish(mut self, overrides: &Overrides) -> Model {
+        self.expand_prefix_list_routes();
         // ENIs of a cluster's VPC referencing subnets missing from the snapshot. ENIs of other
         // VPCs (a broad describe-network-interfaces) concern no cluster: nothing to say.
         let cluster_vpcs: std::collections::BTreeSet<&str> = self

@@ -56,6 +56,8 @@ pub enum Document {
     Instances(raw::DescribeInstances),
     VpcPeeringConnections(raw::DescribeVpcPeeringConnections),
     TransitGatewayVpcAttachments(raw::DescribeTransitGatewayVpcAttachments),
+    PrefixLists(raw::DescribeManagedPrefixLists),
+    PrefixListEntries(raw::GetManagedPrefixListEntries),
     Cluster(raw::DescribeCluster),
     Addon(raw::DescribeAddon),
     AwsNode(raw::DaemonSet),
@@ -99,6 +101,8 @@ impl Document {
             Document::Instances(d) => pretty(d),
             Document::VpcPeeringConnections(d) => pretty(d),
             Document::TransitGatewayVpcAttachments(d) => pretty(d),
+            Document::PrefixLists(d) => pretty(d),
+            Document::PrefixListEntries(d) => pretty(d),
             Document::Cluster(d) => pretty(d),
             Document::Addon(d) => pretty(d),
             Document::AwsNode(d) => pretty(d),
@@ -120,6 +124,8 @@ impl Document {
             Document::TransitGatewayVpcAttachments(_) => {
                 "aws ec2 describe-transit-gateway-vpc-attachments"
             }
+            Document::PrefixLists(_) => "aws ec2 describe-managed-prefix-lists",
+            Document::PrefixListEntries(_) => "aws ec2 get-managed-prefix-list-entries",
             Document::Cluster(_) => "aws eks describe-cluster",
             Document::Addon(_) => "aws eks describe-addon",
             Document::AwsNode(_) => "kubectl get daemonset aws-node -o json",
@@ -427,6 +433,12 @@ struct Fast {
     vpc_peering_connections: Option<Vec<raw::VpcPeeringConnection>>,
     #[serde(rename = "TransitGatewayVpcAttachments")]
     transit_gateway_vpc_attachments: Option<Vec<raw::TransitGatewayVpcAttachment>>,
+    #[serde(rename = "PrefixLists")]
+    prefix_lists: Option<Vec<raw::ManagedPrefixList>>,
+    #[serde(rename = "Entries")]
+    prefix_list_entries: Option<Vec<raw::PrefixListEntry>>,
+    #[serde(rename = "PrefixListId")]
+    prefix_list_id: Option<String>,
     cluster: Option<raw::Cluster>,
     addon: Option<raw::Addon>,
     #[serde(rename = "apiVersion")]
@@ -499,6 +511,19 @@ impl Fast {
             found.push(Document::TransitGatewayVpcAttachments(
                 raw::DescribeTransitGatewayVpcAttachments {
                     transit_gateway_vpc_attachments,
+                },
+            ));
+        }
+        if let Some(prefix_lists) = self.prefix_lists {
+            found.push(Document::PrefixLists(raw::DescribeManagedPrefixLists {
+                prefix_lists,
+            }));
+        }
+        if let Some(entries) = self.prefix_list_entries {
+            found.push(Document::PrefixListEntries(
+                raw::GetManagedPrefixListEntries {
+                    prefix_list_id: self.prefix_list_id,
+                    entries,
                 },
             ));
         }
@@ -630,6 +655,10 @@ fn recognise_value(path: &str, value: Value) -> Result<Recognised, SnapshotError
         Document::TransitGatewayVpcAttachments(
             shape("aws ec2 describe-transit-gateway-vpc-attachments").read(value)?,
         )
+    } else if has("PrefixLists") {
+        Document::PrefixLists(shape("aws ec2 describe-managed-prefix-lists").read(value)?)
+    } else if has("Entries") {
+        Document::PrefixListEntries(shape("aws ec2 get-managed-prefix-list-entries").read(value)?)
     } else if has("cluster") {
         Document::Cluster(shape("aws eks describe-cluster").read(value)?)
     } else if has("addon") {

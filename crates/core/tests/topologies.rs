@@ -1243,3 +1243,66 @@ fn a_pod_whose_address_no_eni_holds_is_reported_never_skipped() {
         gap.message
     );
 }
+
+// ---- Managed prefix lists ---------------------------------------------------------------------------
+
+const PREFIX_LIST: &str = "pl-0a1b2c3d4e5f60718";
+
+/// The node subnet reaches the peer through a route to a managed prefix list instead of a CIDR.
+fn via_prefix_list() -> Snapshot {
+    let mut snapshot = shop().cni("v1.11.4", &[("AWS_VPC_CNI_NODE_PORT_SUPPORT", "false")]);
+    let routes = snapshot.routes_mut(ROUTES_FILE, NODE_ROUTE_TABLE);
+    routes.retain(|r| r["DestinationCidrBlock"] != "10.1.0.0/16");
+    routes.push(json!({
+        "DestinationPrefixListId": PREFIX_LIST,
+        "Origin": "CreateRoute",
+        "State": "active",
+        "VpcPeeringConnectionId": PEERING
+    }));
+    snapshot
+}
+
+#[test]
+fn a_route_to_a_prefix_list_is_a_destination_per_entry_when_the_entries_are_given() {
+    let mut snapshot = via_prefix_list();
+    // `aws ec2 get-managed-prefix-list-entries --prefix-list-id pl-… > pl-….json`: the output
+    // does not name the list, so the file does.
+    snapshot.insert(
+        &format!("ec2/{PREFIX_LIST}.json"),
+        json!({ "Entries": [
+            { "Cidr": "10.1.0.0/24", "Description": "peer VPC subnet" },
+            { "Cidr": "2600:1f18::/40", "Description": "IPv6, not an IPv4 route" }
+        ] }),
+    );
+    snapshot.insert(
+        "ec2/prefix-lists.json",
+        json!({ "PrefixLists": [ {
+            "PrefixListId": PREFIX_LIST, "AddressFamily": "IPv4", "State": "create-complete",
+            "PrefixListName": "peer-networks", "MaxEntries": 10, "Version": 1,
+            "PrefixListArn": format!("arn:aws:ec2:us-east-1:111122223333:prefix-list/{PREFIX_LIST}"),
+            "OwnerId": "111122223333", "Tags": []
+        } ] }),
+    );
+    let report = snapshot.audit();
+    assert!(report.gaps.is_empty(), "{:?}", report.gaps);
+    assert_eq!(report.clusters[0].destinations, ["10.1.0.0/24"]);
+    check_to(&report, SECONDARY_ENI, EGRESS, "10.1.0.0/24").unreachable(Cause::SrcdstEgress);
+    check_to(&report, PRIMARY_ENI, EGRESS, "10.1.0.0/24").reachable();
+}
+
+#[test]
+fn a_route_to_a_prefix_list_without_its_entries_is_a_gap_that_says_what_to_add() {
+    let report = via_prefix_list().audit();
+    let gap = report
+        .gaps
+        .iter()
+        .find(|g| g.object.as_deref().is_some_and(|o| o.contains(PREFIX_LIST)))
+        .expect("a gap names the route");
+    assert!(
+        gap.message.contains(&format!(
+            "get-managed-prefix-list-entries --prefix-list-id {PREFIX_LIST}"
+        )),
+        "{}",
+        gap.message
+    );
+}

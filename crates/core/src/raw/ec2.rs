@@ -349,3 +349,43 @@ pub struct TransitGatewayVpcAttachment {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
 }
+
+/// `aws ec2 get-managed-prefix-list-entries --prefix-list-id pl-…`. The AWS CLI's output does not
+/// name the list; `prefix_list_id` is set when the document does (podreach's own files, or a
+/// `--query '{PrefixListId: …, Entries: Entries}'`), else the list is named by the file's name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetManagedPrefixListEntries {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_list_id: Option<String>,
+    pub entries: Vec<PrefixListEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PrefixListEntry {
+    pub cidr: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// `aws ec2 describe-managed-prefix-lists`: the lists' names and families (their entries come
+/// from `get-managed-prefix-list-entries`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeManagedPrefixLists {
+    pub prefix_lists: Vec<ManagedPrefixList>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ManagedPrefixList {
+    pub prefix_list_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_list_name: Option<String>,
+    /// `IPv4` or `IPv6`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_family: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
