@@ -141,7 +141,14 @@ pub struct Scenario {
     /// The node subnet's route to the peer names a managed prefix list (whose entries are in
     /// the snapshot) instead of the peer's CIDR.
     pub via_prefix_list: bool,
+    /// The peer is reached through a transit gateway instead of the peering: `Some(true)` when
+    /// the cluster VPC's attachment has a subnet in the node's Availability Zone, `Some(false)`
+    /// when it has one only in another AZ (AWS drops traffic from an AZ without one).
+    pub via_tgw: Option<bool>,
 }
+
+/// The transit gateway of [`Scenario::via_tgw`].
+pub const TGW: &str = "tgw-0feed000000000001";
 
 /// The managed prefix list of [`Scenario::via_prefix_list`].
 const PREFIX_LIST: &str = "pl-0a1b2c3d4e5f60718";
@@ -180,6 +187,11 @@ impl fmt::Display for Scenario {
         )?;
         if self.via_prefix_list {
             write!(f, ", route to the peer by prefix list {PREFIX_LIST}")?;
+        }
+        match self.via_tgw {
+            Some(true) => write!(f, ", via {TGW} (attached in the node's AZ)")?,
+            Some(false) => write!(f, ", via {TGW} (attached only in another AZ)")?,
+            None => {}
         }
         Ok(())
     }
@@ -226,6 +238,11 @@ pub fn generate(count: usize) -> Vec<Scenario> {
                 prefix_delegation: rng.chance(25),
                 peering_inactive: rng.chance(5),
                 via_prefix_list: rng.chance(25),
+                via_tgw: if rng.chance(20) {
+                    Some(rng.chance(50))
+                } else {
+                    None
+                },
             };
             if id < 12 {
                 // Walk each axis deterministically first.
@@ -241,6 +258,16 @@ pub fn generate(count: usize) -> Vec<Scenario> {
                 s.prefix_delegation = id % 6 == 5;
                 s.peering_inactive = id == 11;
                 s.via_prefix_list = id % 4 == 3;
+                s.via_tgw = match id {
+                    2 => Some(true),
+                    7 => Some(false),
+                    _ => None,
+                };
+                if id == 7 {
+                    // Everything else lets the traffic through: only the AZ rule can stop it.
+                    s.peer_return = PeerReturn::NodeAndPodSubnets;
+                    s.external_snat = false;
+                }
             }
             s
         })
@@ -394,22 +421,61 @@ impl Scenario {
                 },
             ],
         };
-        let subnet = |id: &str, vpc: &str, cidr: &str| raw::Subnet {
+        let subnet_in = |id: &str, vpc: &str, cidr: &str, az: &str| raw::Subnet {
             subnet_id: id.to_owned(),
             vpc_id: vpc.to_owned(),
             cidr_block: cidr.to_owned(),
-            availability_zone: "us-west-2a".to_owned(),
-            availability_zone_id: Some("usw2-az1".to_owned()),
+            availability_zone: format!("us-west-2{az}"),
+            availability_zone_id: Some(format!("usw2-az{}", if az == "a" { 1 } else { 2 })),
             owner_id: Some("111122223333".to_owned()),
             tags: vec![],
         };
-        let subnets = raw::DescribeSubnets {
+        let subnet = |id: &str, vpc: &str, cidr: &str| subnet_in(id, vpc, cidr, "a");
+        let mut subnets = raw::DescribeSubnets {
             subnets: vec![
                 subnet("subnet-0node", vpc, "10.0.1.0/24"),
                 subnet("subnet-0pods", vpc, "100.64.0.0/19"),
                 subnet("subnet-0peer", peer_vpc, "10.1.1.0/24"),
             ],
         };
+        // The object the private routes use: the peering, or the transit gateway.
+        let via = if self.via_tgw.is_some() { TGW } else { PEERING };
+        let private = |destination: &str| {
+            if via == TGW {
+                raw::Route {
+                    transit_gateway_id: Some(TGW.to_owned()),
+                    ..route(destination, None, None)
+                }
+            } else {
+                route(destination, None, Some(PEERING))
+            }
+        };
+        let mut attachments = None;
+        if let Some(in_node_az) = self.via_tgw {
+            let cluster_subnet = if in_node_az {
+                "subnet-0node"
+            } else {
+                subnets
+                    .subnets
+                    .push(subnet_in("subnet-0tgwb", vpc, "10.0.250.0/28", "b"));
+                "subnet-0tgwb"
+            };
+            let attachment = |id: &str, vpc: &str, subnet: &str| raw::TransitGatewayVpcAttachment {
+                transit_gateway_attachment_id: id.to_owned(),
+                transit_gateway_id: TGW.to_owned(),
+                vpc_id: vpc.to_owned(),
+                subnet_ids: vec![subnet.to_owned()],
+                state: "available".to_owned(),
+                vpc_owner_id: Some("111122223333".to_owned()),
+                tags: vec![],
+            };
+            attachments = Some(raw::DescribeTransitGatewayVpcAttachments {
+                transit_gateway_vpc_attachments: vec![
+                    attachment("tgw-attach-0c1u5ter0000001", vpc, cluster_subnet),
+                    attachment("tgw-attach-0peer00000000001", peer_vpc, "subnet-0peer"),
+                ],
+            });
+        }
         let locals = || {
             vec![
                 route("10.0.0.0/16", Some("local"), None),
@@ -421,20 +487,20 @@ impl Scenario {
             node_routes.push(raw::Route {
                 destination_cidr_block: None,
                 destination_prefix_list_id: Some(PREFIX_LIST.to_owned()),
-                ..route(PEER_CIDR, None, Some(PEERING))
+                ..private(PEER_CIDR)
             });
         } else {
-            node_routes.push(route(PEER_CIDR, None, Some(PEERING)));
+            node_routes.push(private(PEER_CIDR));
         }
         node_routes.push(route("0.0.0.0/0", Some("igw-0internet"), None));
         let mut pod_routes = locals();
         if self.secondary_subnet != SecondarySubnet::PodSubnetWithoutRoute {
-            pod_routes.push(route(PEER_CIDR, None, Some(PEERING)));
+            pod_routes.push(private(PEER_CIDR));
         }
         pod_routes.push(route("0.0.0.0/0", Some("igw-0internet"), None));
         let mut peer_routes = vec![route(PEER_CIDR, Some("local"), None)];
         for cidr in self.peer_return.routes() {
-            peer_routes.push(route(cidr, None, Some(PEERING)));
+            peer_routes.push(private(cidr));
         }
         let route_tables = raw::DescribeRouteTables {
             route_tables: vec![
@@ -682,6 +748,9 @@ impl Scenario {
         if self.via_prefix_list {
             files.push(file(&format!("ec2/{PREFIX_LIST}.json"), json(&entries)));
         }
+        if let Some(attachments) = attachments {
+            files.push(file("ec2/tgw-attachments.json", json(&attachments)));
+        }
         files
     }
 
@@ -715,6 +784,8 @@ mod tests {
             assert!(scenarios.iter().any(|s| s.peer_return == r), "{r:?}");
         }
         assert!(scenarios.iter().any(|s| s.via_prefix_list));
+        assert!(scenarios.iter().any(|s| s.via_tgw == Some(true)));
+        assert!(scenarios.iter().any(|s| s.via_tgw == Some(false)));
         for flag in [true, false] {
             assert!(scenarios.iter().any(|s| s.external_snat == flag));
             assert!(scenarios.iter().any(|s| s.node_port_support == flag));

@@ -27,7 +27,7 @@ use ipnet::Ipv4Net;
 
 use crate::model::{Cluster, Model, Node};
 use crate::report::Gap;
-use crate::verdict::{ClassKey, ClusterVerdicts, DIRECTIONS};
+use crate::verdict::{ClassKey, ClusterVerdicts, DIRECTIONS, Subject};
 
 use procedure::ClusterContext;
 
@@ -71,6 +71,7 @@ pub fn analyze_cluster<'a>(
         }
     }
     let (classes, hypothetical) = ctx.classify(&mut subjects, hypothetical);
+    let subjects = merge_parts(subjects);
     let subnets: BTreeSet<String> = classes
         .iter()
         .flat_map(|c| [c.eni_subnet.clone(), c.node_subnet.clone()])
@@ -97,4 +98,26 @@ pub fn analyze_cluster<'a>(
         hypothetical,
     };
     ClusterAnalysis { ctx, verdicts }
+}
+
+/// Joins the parts of one ENI that landed in the same class: the far side cuts a subnet at every
+/// route inside it, but parts it treats alike need not be separate rows.
+fn merge_parts(subjects: Vec<Subject<'_>>) -> Vec<Subject<'_>> {
+    let mut out: Vec<Subject<'_>> = Vec::with_capacity(subjects.len());
+    for subject in subjects {
+        if let Some(last) = out.last_mut()
+            && last.eni.id == subject.eni.id
+            && last.class == subject.class
+        {
+            last.pod_ips
+                .to_mut()
+                .extend(subject.pod_ips.iter().copied());
+            last.pod_prefixes
+                .to_mut()
+                .extend(subject.pod_prefixes.iter().copied());
+            continue;
+        }
+        out.push(subject);
+    }
+    out
 }

@@ -109,11 +109,56 @@ pub struct RouteSpec {
     pub action: RouteAction,
 }
 
-/// A cluster-VPC route table used by one of the node's ENIs.
+/// A cluster-VPC route table used by one of the node's ENIs, as seen from one Availability Zone
+/// (a transit gateway forwards only from AZs where the VPC's attachment has a subnet).
 #[derive(Debug, Clone)]
 pub struct RtSpec {
     pub id: String,
+    pub az: String,
     pub routes: Vec<RouteSpec>,
+}
+
+/// Whether a transit gateway takes traffic of `vpc` from `az`: the VPC must have an available
+/// attachment to it with a subnet in that AZ (AWS, "Transit gateway attachments to a VPC": traffic
+/// from an AZ without an attachment subnet cannot reach the transit gateway). Read here from the
+/// attachments themselves, independently of `podreach_core::vpc_path`. `Ok` when the snapshot
+/// cannot tell (the model then says unknown, which the comparison does not count).
+fn tgw_takes(
+    network: &podreach_core::model::Network,
+    vpc: &str,
+    tgw: &str,
+    az: &str,
+) -> Result<(), String> {
+    let Some(attachments) = &network.tgw_attachments else {
+        return Ok(());
+    };
+    let Some(attachment) = attachments
+        .iter()
+        .find(|a| a.tgw_id == tgw && a.vpc_id == vpc)
+    else {
+        return Err(format!(
+            "TGW_NO_ATTACHMENT {vpc} has no attachment to {tgw}"
+        ));
+    };
+    if attachment.state != "available" {
+        return Err(format!(
+            "TGW_ATTACHMENT_NOT_AVAILABLE {} is `{}`",
+            attachment.id, attachment.state
+        ));
+    }
+    let azs: Vec<Option<&str>> = attachment
+        .subnet_ids
+        .iter()
+        .map(|id| network.subnets.get(id).map(|s| s.az.as_str()))
+        .collect();
+    if azs.contains(&Some(az)) || azs.contains(&None) {
+        Ok(())
+    } else {
+        Err(format!(
+            "TGW_NO_AZ_ATTACHMENT {} of {tgw} has no subnet in {az}",
+            attachment.id
+        ))
+    }
 }
 
 /// The kind of object behind a private route.
@@ -264,6 +309,7 @@ impl NodeSpec {
         // Cluster-side route tables, translated route by route.
         let mut route_tables: Vec<RtSpec> = Vec::new();
         let cluster_rt = |table: &RouteTable,
+                          az: &str,
                           remotes: &mut Vec<RemoteSpec>,
                           notes: &mut Vec<String>|
          -> RtSpec {
@@ -292,7 +338,19 @@ impl NodeSpec {
                                     .map(|p| p.get(id).map(|p| p.status.clone())),
                                 _ => None,
                             };
+                            let tgw = match target {
+                                Target::TransitGateway(tgw) => {
+                                    tgw_takes(network, &cluster.vpc_id, tgw, az).err()
+                                }
+                                _ => None,
+                            };
                             match status {
+                                _ if tgw.is_some() => RouteAction::Drop(format!(
+                                    "{} ({} in {}, from {az})",
+                                    tgw.unwrap_or_default(),
+                                    route.destination,
+                                    table.id
+                                )),
                                 Some(Some(s)) if s != "active" => RouteAction::Drop(format!(
                                     "PCX_NOT_ACTIVE {} is `{s}` ({} in {})",
                                     target.id(),
@@ -318,6 +376,7 @@ impl NodeSpec {
             }
             RtSpec {
                 id: table.id.clone(),
+                az: az.to_owned(),
                 routes,
             }
         };
@@ -348,10 +407,13 @@ impl NodeSpec {
                 .copied()
                 .or_else(|| eni.prefixes.first().map(Ipv4Net::network));
             let route_table = match network.route_table_of_subnet(&subnet.id) {
-                Some(table) => match route_tables.iter().position(|r| r.id == table.id) {
+                Some(table) => match route_tables
+                    .iter()
+                    .position(|r| r.id == table.id && r.az == subnet.az)
+                {
                     Some(i) => Some(i),
                     None => {
-                        let spec = cluster_rt(table, &mut remotes, &mut notes);
+                        let spec = cluster_rt(table, &subnet.az, &mut remotes, &mut notes);
                         route_tables.push(spec);
                         Some(route_tables.len() - 1)
                     }
@@ -486,13 +548,29 @@ impl NodeSpec {
                 continue;
             };
 
-            // Probe address: inside a subnet of the peer VPC when the snapshot has one.
-            let peer_vpc_id = network
-                .peerings
-                .as_ref()
-                .and_then(|p| p.get(target.id()))
-                .and_then(|p| p.other_side(&cluster.vpc_id))
-                .and_then(|(vpc, _)| vpc.map(str::to_owned));
+            // Probe address: inside a subnet of the peer VPC when the snapshot has one. Behind a
+            // transit gateway, the far VPC is the attached VPC whose CIDRs hold the block.
+            let peer_vpc_id = match &target {
+                Target::TransitGateway(tgw) => network
+                    .tgw_attachments
+                    .iter()
+                    .flatten()
+                    .filter(|a| &a.tgw_id == tgw && a.vpc_id != cluster.vpc_id)
+                    .map(|a| a.vpc_id.clone())
+                    .find(|vpc| {
+                        network.vpcs.get(vpc).is_some_and(|v| {
+                            v.cidrs
+                                .iter()
+                                .any(|c| podreach_core::cidr::contains(c, &block))
+                        })
+                    }),
+                _ => network
+                    .peerings
+                    .as_ref()
+                    .and_then(|p| p.get(target.id()))
+                    .and_then(|p| p.other_side(&cluster.vpc_id))
+                    .and_then(|(vpc, _)| vpc.map(str::to_owned)),
+            };
             let peer_subnet = peer_vpc_id.as_ref().and_then(|vpc_id| {
                 network
                     .subnets
@@ -520,7 +598,33 @@ impl NodeSpec {
                     .and_then(|id| network.route_tables.get(id)),
                 _ => None,
             };
+            // Behind a transit gateway the far VPC's attachment must take the reply from the AZ
+            // of the probe's subnet too.
+            let far_tgw_refuses = match (&target, peer_subnet) {
+                (Target::TransitGateway(tgw), Some(s)) => {
+                    tgw_takes(network, &s.vpc_id, tgw, &s.az).err()
+                }
+                _ => None,
+            };
             let (return_routes, return_source) = match peer_table {
+                Some(table) if far_tgw_refuses.is_some() => (
+                    table
+                        .routes
+                        .iter()
+                        .map(|r| RouteSpec {
+                            destination: r.destination,
+                            action: if r.target == Target::Local {
+                                RouteAction::Local
+                            } else {
+                                RouteAction::Drop(format!(
+                                    "peer {}",
+                                    far_tgw_refuses.clone().unwrap_or_default()
+                                ))
+                            },
+                        })
+                        .collect(),
+                    format!("peer route table {}", table.id),
+                ),
                 Some(table) => {
                     let routes = table
                         .routes
