@@ -162,6 +162,9 @@ pub struct Outcome {
     pub findings: usize,
     pub published: usize,
     pub gaps: usize,
+    /// Clusters (or, with no name, the whole run) that got no verdicts: an invocation with any is
+    /// not a clean result, whatever `findings` says.
+    pub not_analysed: Vec<String>,
     pub api_calls: u64,
 }
 
@@ -303,6 +306,7 @@ pub async fn on_change<C: Collect, P: Publish>(
                 findings: 0,
                 published: 0,
                 gaps: 0,
+                not_analysed: Vec::new(),
                 api_calls: 0,
             });
         }
@@ -386,6 +390,7 @@ async fn audit_and_publish<C: Collect, P: Publish>(
             findings: 0,
             published: 0,
             gaps: collection.notes.gaps.len(),
+            not_analysed: Vec::new(),
             api_calls,
         });
     }
@@ -398,6 +403,9 @@ async fn audit_and_publish<C: Collect, P: Publish>(
     );
     for gap in &report.gaps {
         tracing::warn!(cluster = ?gap.cluster, object = ?gap.object, message = %gap.message, "gap");
+    }
+    for n in &report.not_analysed {
+        tracing::warn!(cluster = ?n.cluster, reason = %n.reason, "not analysed");
     }
     let origin = origin(event, region);
     let mut messages: Vec<publish::Message> =
@@ -422,6 +430,14 @@ async fn audit_and_publish<C: Collect, P: Publish>(
         findings: report.findings.len(),
         published: messages.len() - failures.len(),
         gaps: report.gaps.len(),
+        not_analysed: report
+            .not_analysed
+            .iter()
+            .map(|n| match &n.cluster {
+                Some(cluster) => format!("{cluster}: {}", n.reason),
+                None => n.reason.clone(),
+            })
+            .collect(),
         api_calls,
     };
     tracing::info!(outcome = ?outcome, "audit done");

@@ -323,12 +323,24 @@ pub fn needing_attention(report: &Report, min: Severity) -> Vec<&Finding> {
 /// The digest of a scheduled audit: counts per cluster and the findings' headlines.
 pub fn digest_message(report: &Report, origin: &Origin, format: MessageFormat) -> Message {
     let worst = report.max_severity();
-    let title = format!(
+    let mut title = format!(
         "podreach digest: {} finding(s) in {} cluster(s), {} gap(s)",
         report.findings.len(),
         report.clusters.len(),
         report.gaps.len()
     );
+    // A digest of a run that could not analyse something must not read as a clean bill.
+    if !report.not_analysed.is_empty() {
+        title = format!(
+            "{title}; NOT ANALYSED: {}",
+            report
+                .not_analysed
+                .iter()
+                .map(|n| n.cluster.as_deref().unwrap_or("the run"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let attributes = attributes(
         origin,
         [
@@ -360,6 +372,7 @@ pub fn digest_message(report: &Report, origin: &Origin, format: MessageFormat) -
                 "clusters": report.clusters.iter().map(|c| json!({"name": c.name, "verdicts": c.verdicts, "nodes": c.nodes, "pod_addresses": c.pod_addresses})).collect::<Vec<_>>(),
                 "findings": headlines,
                 "gaps": report.gaps,
+                "not_analysed": report.not_analysed,
                 "stats": report.stats,
             });
             // Only the gaps can be unbounded here; summarise them when they do not fit.
@@ -381,6 +394,20 @@ pub fn digest_message(report: &Report, origin: &Origin, format: MessageFormat) -
             if report.findings.is_empty() {
                 description =
                     "No findings: every analysed pod path beyond the VPC works.\n".to_owned();
+            }
+            if !report.not_analysed.is_empty() {
+                let lines: String = report
+                    .not_analysed
+                    .iter()
+                    .map(|n| {
+                        format!(
+                            "• *NOT ANALYSED* `{}` {}\n",
+                            n.cluster.as_deref().unwrap_or("run"),
+                            n.reason
+                        )
+                    })
+                    .collect();
+                description = format!("{lines}{description}");
             }
             if !report.gaps.is_empty() {
                 description.push_str(&format!(

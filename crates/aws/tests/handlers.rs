@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 #[derive(Default)]
 struct DemoCollector {
     scopes: Mutex<Vec<Scope>>,
+    /// A cluster whose inputs the collection reports incomplete.
+    incomplete: Option<&'static str>,
 }
 
 impl Collect for DemoCollector {
@@ -37,9 +39,19 @@ impl Collect for DemoCollector {
             .into_result()
             .expect("the demo is valid")
             .documents;
+        let mut notes = CollectionNotes::default();
+        if let Some(name) = self.incomplete {
+            notes
+                .incomplete_clusters
+                .push(podreach_core::raw::IncompleteCluster {
+                    name: name.to_owned(),
+                    reason: "ec2:DescribeRouteTables was still throttled after the SDK's retries"
+                        .to_owned(),
+                });
+        }
         Ok(Collection {
             documents,
-            notes: CollectionNotes::default(),
+            notes,
             cluster_names: vec!["legacy".to_owned(), "shop".to_owned()],
         })
     }
@@ -243,4 +255,36 @@ async fn the_schedule_publishes_findings_and_a_digest_for_the_configured_cluster
         1
     );
     assert_eq!(outcome.published, sent.len());
+}
+
+#[tokio::test]
+async fn a_cluster_not_analysed_is_in_the_outcome_and_the_digest_never_reads_clean() {
+    let collector = DemoCollector {
+        incomplete: Some("shop"),
+        ..DemoCollector::default()
+    };
+    let publisher = RecordingPublisher::default();
+    let outcome = scheduled_audit(
+        &sample("scheduled.json"),
+        &config(),
+        "eu-west-1",
+        &collector,
+        &publisher,
+    )
+    .await
+    .expect("handled");
+    assert_eq!(outcome.not_analysed.len(), 1, "{outcome:?}");
+    assert!(outcome.not_analysed[0].starts_with("shop: "), "{outcome:?}");
+    let sent = publisher.sent.lock().expect("not poisoned");
+    let digest = sent
+        .iter()
+        .find(|m| m.attributes["kind"] == "digest")
+        .expect("a digest");
+    assert!(
+        digest.subject.contains("NOT ANALYSED"),
+        "{}",
+        digest.subject
+    );
+    let body: Value = serde_json::from_str(&digest.body).expect("a JSON digest");
+    assert_eq!(body["not_analysed"][0]["cluster"], "shop", "{body}");
 }
