@@ -33,6 +33,9 @@ pub struct FunctionConfig {
     pub clusters: Vec<String>,
     /// `MAX_CONCURRENCY`: EC2/EKS calls in flight (default 4).
     pub max_concurrency: usize,
+    /// `PODREACH_TLS_ROOTS`: `amazon` (default, the Amazon Trust Services roots only) or
+    /// `platform` (the platform's root certificates; see [`crate::tls`]).
+    pub trust_anchors: crate::tls::TrustAnchors,
 }
 
 /// A setting in the environment that cannot be used.
@@ -104,6 +107,11 @@ impl FunctionConfig {
             })
             .transpose()?
             .unwrap_or(4);
+        let trust_anchors = crate::tls::TrustAnchors::parse(get("PODREACH_TLS_ROOTS").as_deref())
+            .map_err(|message| ConfigError {
+            name: "PODREACH_TLS_ROOTS",
+            message,
+        })?;
         Ok(FunctionConfig {
             topic_arn,
             format,
@@ -111,6 +119,7 @@ impl FunctionConfig {
             min_severity,
             clusters,
             max_concurrency,
+            trust_anchors,
         })
     }
 }

@@ -16,6 +16,7 @@ pub mod function;
 pub mod iam;
 pub mod publish;
 pub mod stats;
+pub mod tls;
 pub mod trigger;
 
 pub use collect::{Collect, Collection, Collector, CollectorSettings, Scope};
@@ -29,4 +30,16 @@ pub async fn load_config(region: Option<String>) -> aws_config::SdkConfig {
         loader = loader.region(aws_config::Region::new(region));
     }
     loader.load().await
+}
+
+/// [`load_config`] for the Lambda functions: the same chain, with an HTTPS client that trusts
+/// `anchors` ([`tls`]).
+pub async fn load_function_config(
+    anchors: tls::TrustAnchors,
+) -> Result<aws_config::SdkConfig, aws_smithy_http_client::HttpClientError> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if anchors == tls::TrustAnchors::AmazonTrustServices {
+        loader = loader.http_client(tls::amazon_roots_client()?);
+    }
+    Ok(loader.load().await)
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = FunctionConfig::from_env()?;
-    let sdk = podreach_aws::load_config(None).await;
+    let sdk = podreach_aws::load_function_config(config.trust_anchors).await?;
     let region = sdk.region().map(ToString::to_string).unwrap_or_default();
     let settings = CollectorSettings {
         max_concurrency: config.max_concurrency,
