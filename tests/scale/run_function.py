@@ -177,6 +177,12 @@ def main(argv=None) -> int:
         help="SSL_CERT_FILE for the bootstrap: one CA bundle, as on Lambda's AL2023 "
         "(/etc/pki/tls/certs/ca-bundle.crt), instead of this machine's directory of certificates",
     )
+    parser.add_argument(
+        "--platform-roots",
+        action="store_true",
+        help="PODREACH_TLS_ROOTS=platform: trust the platform's root certificates instead of the "
+        "embedded Amazon Trust Services roots (the functions' default)",
+    )
     args = parser.parse_args(argv)
 
     event = scheduled_event() if args.event == "scheduled" else eni_event(args.nodes, args.routes, args.seed)
@@ -212,6 +218,8 @@ def main(argv=None) -> int:
             }
             if args.cert_file:
                 env["SSL_CERT_FILE"] = args.cert_file
+            if args.platform_roots:
+                env["PODREACH_TLS_ROOTS"] = "platform"
             started = time.monotonic()
             function = subprocess.Popen(
                 [args.binary],

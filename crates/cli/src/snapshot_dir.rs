@@ -32,7 +32,8 @@ impl Input for DiskFile {
 }
 
 /// Every file under `root`, whatever its name (files are recognised by content: JSON or YAML,
-/// gzipped or not), with paths relative to `root` prefixed by `prefix`, sorted.
+/// gzipped or not), with paths relative to `root` prefixed by `prefix`, sorted. Hidden files and
+/// directories (`.git`, `.DS_Store`, a tool's marker file) are left out, as `ls` leaves them out.
 pub fn read(root: &Path, prefix: &str) -> Result<Vec<DiskFile>> {
     if !root.is_dir() {
         bail!(
@@ -67,6 +68,9 @@ pub fn read(root: &Path, prefix: &str) -> Result<Vec<DiskFile>> {
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
         let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
         let path = entry.path();
         // `metadata` follows symbolic links: a linked file or directory is read like any other.
         let kind = fs::metadata(&path)

@@ -388,3 +388,24 @@ fn a_misspelled_cni_env_key_is_refused_with_the_nearest_known_name() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("could not change any verdict"), "{stderr}");
 }
+
+#[test]
+fn hidden_files_and_directories_of_a_snapshot_are_left_out() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let root = dir.path().to_str().expect("UTF-8 path");
+    assert_eq!(
+        podreach(&["demo-snapshot", "--out", &format!("{root}/demo")])
+            .status
+            .code(),
+        Some(0)
+    );
+    write(dir.path(), ".complete", "");
+    std::fs::create_dir_all(dir.path().join(".git/objects")).expect("a .git directory");
+    write(&dir.path().join(".git"), "HEAD", "ref: refs/heads/main\n");
+    let output = podreach(&["audit", "--snapshot", root]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).is_empty(),
+        "{output:?}"
+    );
+}

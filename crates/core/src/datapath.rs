@@ -125,13 +125,15 @@ impl<'a> HostDatapath<'a> {
         !(self.external_snat() || excluded || placement.sgp_strict())
     }
 
-    // Source: iptables_connmark.go buildRules / AWS-CONNMARK-CHAIN (v1.8.0, PR #1475, commit a07c423b9).
+    // Source: iptables_connmark.go buildRules / AWS-CONNMARK-CHAIN (v1.8.0, PR #1475: master commit
+    // a07c423b9, first tagged v1.9.0; v1.8.0 has it by cherry-pick 45bcab57d, #1494).
     /// `marked(D)`: the first packet of a pod-originated connection gets ctmark/fwmark `M`.
     pub fn marked(&self, placement: &Placement, dest: DestinationFlags) -> bool {
         self.v() >= V1_8 && self.snat(placement, dest)
     }
 
-    // Source: network.go SetupHostNetwork hostRulePriority; v1.12.1 PR #2026 (commit f21b587fd) adds `¬E`.
+    // Source: network.go SetupHostNetwork hostRulePriority; v1.12.1 adds `¬E` (PR #2026: master
+    // commit f21b587fd, first tagged v1.13.0; v1.12.1 has it by merge 54ae7a746, #2156).
     /// `rule1024`: `fwmark M/M lookup main` is installed.
     pub fn rule_1024(&self) -> bool {
         let n = self.cni.node_port_support;
