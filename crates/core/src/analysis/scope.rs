@@ -39,6 +39,12 @@ impl<'a> ClusterContext<'a> {
                 .or_insert_with(|| self.source_pieces(subnet, &far))
                 .clone()
         };
+        let whole = |subnet: &str| {
+            self.net
+                .subnets
+                .get(subnet)
+                .map_or_else(Ipv4Net::default, |s| s.cidr)
+        };
         for node in &cluster.nodes {
             let Some(&primary) = self.enis.get(node.primary_eni.as_str()) else {
                 continue;
@@ -46,7 +52,11 @@ impl<'a> ClusterContext<'a> {
             if !self.net.subnets.contains_key(&primary.subnet_id) {
                 continue; // already a gap from model building
             }
-            let node_source = piece_of(&pieces_of(&primary.subnet_id), node.ip);
+            let node_source = piece_of(
+                &pieces_of(&primary.subnet_id),
+                whole(&primary.subnet_id),
+                node.ip,
+            );
             for eni_id in &node.enis {
                 let Some(&eni) = self.enis.get(eni_id.as_str()) else {
                     continue;
@@ -94,7 +104,13 @@ impl<'a> ClusterContext<'a> {
                     node_source,
                     class: 0,
                 };
-                split_by_piece(subject, &pieces_of(&eni.subnet_id), eni, &mut subjects);
+                split_by_piece(
+                    subject,
+                    &pieces_of(&eni.subnet_id),
+                    whole(&eni.subnet_id),
+                    eni,
+                    &mut subjects,
+                );
             }
             for branch in &node.branch_enis {
                 let Some(&eni) = self.enis.get(branch.eni_id.as_str()) else {
@@ -116,7 +132,11 @@ impl<'a> ClusterContext<'a> {
                     placement: Placement::Branch { mode, table },
                     pod_ips: Cow::Owned(vec![eni.primary_ip]),
                     pod_prefixes: Cow::Borrowed(&[]),
-                    pod_source: piece_of(&pieces_of(&eni.subnet_id), eni.primary_ip),
+                    pod_source: piece_of(
+                        &pieces_of(&eni.subnet_id),
+                        whole(&eni.subnet_id),
+                        eni.primary_ip,
+                    ),
                     node_source,
                     class: 0,
                 });
@@ -196,21 +216,24 @@ impl<'a> ClusterContext<'a> {
         cache: &mut HashMap<String, Vec<Ipv4Net>>,
     ) -> Option<Ipv4Net> {
         let primary = self.enis.get(node.primary_eni.as_str())?;
+        let whole = self.net.subnets.get(&primary.subnet_id)?.cidr;
         let pieces = cache
             .entry(primary.subnet_id.clone())
             .or_insert_with(|| self.source_pieces(&primary.subnet_id, far));
-        Some(piece_of(pieces, node.ip))
+        Some(piece_of(pieces, whole, node.ip))
     }
 }
 
-/// The part of `pieces` holding `address`. EC2 keeps an ENI's addresses inside its subnet; should
-/// a snapshot say otherwise, the address is its own part, so it is still judged as itself.
-fn piece_of(pieces: &[Ipv4Net], address: Ipv4Addr) -> Ipv4Net {
+/// The part of `pieces` (the parts of one subnet) holding `address`. EC2 keeps an ENI's addresses
+/// inside its subnet; should a snapshot say otherwise, the address is judged with the whole
+/// subnet (the first part's supernet is not known here, so the caller passes `whole`), never as
+/// a part of its own: one class per stray address would make the analysis grow with addresses.
+fn piece_of(pieces: &[Ipv4Net], whole: Ipv4Net, address: Ipv4Addr) -> Ipv4Net {
     pieces
         .iter()
         .find(|p| p.contains(&address))
         .copied()
-        .unwrap_or_else(|| Ipv4Net::from(address))
+        .unwrap_or(whole)
 }
 
 /// Pushes `subject` once per part of its subnet that holds some of its pod addresses, each with
@@ -219,25 +242,27 @@ fn piece_of(pieces: &[Ipv4Net], address: Ipv4Addr) -> Ipv4Net {
 fn split_by_piece<'a>(
     mut subject: Subject<'a>,
     pieces: &[Ipv4Net],
+    whole: Ipv4Net,
     eni: &'a Eni,
     out: &mut Vec<Subject<'a>>,
 ) {
-    if let [whole] = pieces
-        && eni.secondary_ips.iter().all(|ip| whole.contains(ip))
-        && eni.prefixes.iter().all(|p| cidr::contains(whole, p))
-    {
-        subject.pod_source = *whole;
+    if pieces.len() <= 1 {
+        subject.pod_source = whole;
         out.push(subject);
         return;
     }
     let mut parts: BTreeMap<Ipv4Net, (Vec<Ipv4Addr>, Vec<Ipv4Net>)> = BTreeMap::new();
     for ip in eni.secondary_ips.iter().copied() {
-        parts.entry(piece_of(pieces, ip)).or_default().0.push(ip);
+        parts
+            .entry(piece_of(pieces, whole, ip))
+            .or_default()
+            .0
+            .push(ip);
     }
     for prefix in &eni.prefixes {
         for part in cidr::split(*prefix, pieces) {
             parts
-                .entry(piece_of(pieces, part.network()))
+                .entry(piece_of(pieces, whole, part.network()))
                 .or_default()
                 .1
                 .push(part);
@@ -245,7 +270,7 @@ fn split_by_piece<'a>(
     }
     if parts.is_empty() {
         // No pod address yet: the ENI still counts (it is placed), in the part of its own address.
-        subject.pod_source = piece_of(pieces, eni.primary_ip);
+        subject.pod_source = piece_of(pieces, whole, eni.primary_ip);
         out.push(subject);
         return;
     }
