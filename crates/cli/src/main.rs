@@ -7,6 +7,7 @@
 //! finding exists (or the lab disagrees with the model), 2 = usage or input error, 3 = some
 //! cluster (or the whole run) got no verdicts.
 
+mod lifecycle;
 mod live;
 mod render;
 mod snapshot_dir;
@@ -89,6 +90,8 @@ struct AuditArgs {
     /// Exit 1 when a finding at or above this severity exists.
     #[arg(long, value_name = "SEVERITY")]
     fail_on: Option<Severity>,
+    #[command(flatten)]
+    lifecycle: lifecycle::LifecycleArgs,
 }
 
 #[derive(Debug, Args)]
@@ -212,7 +215,8 @@ fn print(text: &str) -> Result<()> {
 
 fn audit(args: &AuditArgs) -> Result<ExitCode> {
     let model = args.input.model()?;
-    let audit = podreach_core::run(&model);
+    let mut audit = podreach_core::run(&model);
+    let pending = args.lifecycle.apply(&mut audit.report)?;
     let mut out = anstream::stdout().lock();
     let written = match args.format {
         Format::Json => render::json(&mut out, &audit, args.paths),
@@ -223,6 +227,10 @@ fn audit(args: &AuditArgs) -> Result<ExitCode> {
         // `podreach … | head` closes the pipe early: not an error.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         other => other.context("writing to stdout")?,
+    }
+    // The state moves on only once the report is out.
+    if let Some(pending) = pending {
+        pending.write()?;
     }
     let report = &audit.report;
     let failed = args

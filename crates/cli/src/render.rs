@@ -325,6 +325,33 @@ pub fn report(
         }
         out.push('\n');
     }
+    if let Some(entries) = &report.lifecycle {
+        let _ = writeln!(out, "{}", paint(BOLD, "Since the last audit (--state):"));
+        if entries.is_empty() {
+            let _ = writeln!(out, "- nothing new, nothing resolved");
+        }
+        for e in entries {
+            let colour = match e.lifecycle {
+                "NEW" | "CHANGED" => RED,
+                "RESOLVED" => GREEN,
+                _ => BOLD,
+            };
+            let why = if e.why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", e.why.join("; "))
+            };
+            let _ = writeln!(
+                out,
+                "- {} {} {}: {}{why}",
+                paint(colour, &format!("{:<10}", e.lifecycle)),
+                e.finding_id,
+                e.cluster,
+                e.title
+            );
+        }
+        out.push('\n');
+    }
     if !report.gaps.is_empty() {
         let _ = writeln!(out, "{}", paint(BOLD, "Not analysed:"));
         for g in &report.gaps {

@@ -409,3 +409,125 @@ fn hidden_files_and_directories_of_a_snapshot_are_left_out() {
         "{output:?}"
     );
 }
+
+/// `podreach audit --format json` with extra arguments, parsed.
+fn audit_json(args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let mut all = vec!["audit", "--format", "json"];
+    all.extend_from_slice(args);
+    let output = podreach(&all);
+    let report = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+    (
+        output.status.code(),
+        report,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `(lifecycle, cluster, notify)` of each transition.
+fn markers(report: &serde_json::Value) -> Vec<(String, String, bool)> {
+    report["lifecycle"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|e| {
+                    (
+                        e["lifecycle"].as_str().unwrap_or_default().to_owned(),
+                        e["cluster"].as_str().unwrap_or_default().to_owned(),
+                        e["notify"].as_bool().unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn state_marks_new_then_ongoing_then_resolved_and_suppressions_quieten() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let snap = dir.path().join("snap");
+    let snap_arg = snap.to_str().expect("UTF-8 path");
+    assert_eq!(
+        podreach(&["demo-snapshot", "--out", snap_arg])
+            .status
+            .code(),
+        Some(0)
+    );
+    let state = dir.path().join("state.json");
+    let state_arg = state.to_str().expect("UTF-8 path");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--snapshot", snap_arg, "--state", state_arg];
+        args.extend_from_slice(extra);
+        audit_json(&args)
+    };
+
+    let (code, report, stderr) = run(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let first = markers(&report);
+    assert!(!first.is_empty());
+    assert!(
+        first.iter().all(|(m, _, notify)| m == "NEW" && *notify),
+        "{first:?}"
+    );
+    assert!(state.is_file(), "the state is written");
+
+    let (_, report, _) = run(&[]);
+    let again = markers(&report);
+    assert_eq!(again.len(), first.len());
+    assert!(
+        again.iter().all(|(m, _, notify)| m == "ONGOING" && !notify),
+        "{again:?}"
+    );
+
+    // Suppress shop's findings: recorded, not notified.
+    let rules = dir.path().join("suppressions.json");
+    std::fs::write(
+        &rules,
+        r#"{"suppressions": [{"cluster": "shop", "reason": "accepted until the upgrade"}]}"#,
+    )
+    .expect("write suppressions");
+    let rules_arg = rules.to_str().expect("UTF-8 path");
+    let (_, report, _) = run(&["--suppressions", rules_arg]);
+    let suppressed = markers(&report);
+    assert!(
+        suppressed
+            .iter()
+            .filter(|(_, cluster, _)| cluster == "shop")
+            .all(|(m, _, notify)| m == "SUPPRESSED" && !notify),
+        "{suppressed:?}"
+    );
+
+    // A malformed suppression document suppresses nothing and says which entry is wrong.
+    std::fs::write(&rules, r#"{"suppressions": [{"cluster": "shop"}]}"#).expect("write");
+    let (code, _, stderr) = run(&["--suppressions", rules_arg]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("suppressions[0]: `reason` is required"),
+        "{stderr}"
+    );
+
+    // Fix shop (NODE_PORT_SUPPORT back to true): its findings are resolved, once.
+    let aws_node = snap.join("shop/aws-node.json");
+    let text = std::fs::read_to_string(&aws_node).expect("read aws-node");
+    let fixed = text.replacen(
+        "\"name\": \"AWS_VPC_CNI_NODE_PORT_SUPPORT\",\n                                \"value\": \"false\"",
+        "\"name\": \"AWS_VPC_CNI_NODE_PORT_SUPPORT\",\n                                \"value\": \"true\"",
+        1,
+    );
+    assert_ne!(fixed, text, "the fixture names NODE_PORT_SUPPORT=false");
+    std::fs::write(&aws_node, fixed).expect("write aws-node");
+    let (_, report, _) = run(&[]);
+    let resolved = markers(&report);
+    assert!(
+        resolved
+            .iter()
+            .any(|(m, cluster, notify)| m == "RESOLVED" && cluster == "shop" && !notify),
+        "a suppressed finding is resolved quietly: {resolved:?}"
+    );
+    let (_, report, _) = run(&[]);
+    assert!(
+        markers(&report).iter().all(|(m, _, _)| m == "ONGOING"),
+        "{:?}",
+        markers(&report)
+    );
+}

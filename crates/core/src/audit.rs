@@ -108,6 +108,7 @@ pub fn run(model: &Model) -> Audit<'_> {
             not_analysed,
             paths: None,
             stats: model.collection_stats.as_ref().map(Into::into),
+            lifecycle: None,
         },
         analyses,
     }

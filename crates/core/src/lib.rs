@@ -6,6 +6,8 @@
 //! [`report::Report`] deterministically. The VPC CNI's host datapath lives in [`datapath`], the
 //! AWS side in [`vpc_path`]; both follow `docs/datapath.md`. [`analysis`] computes each
 //! cluster's [`verdict`] matrix, [`findings`] reads it, and [`audit`] sits above both.
+//! [`lifecycle`] turns successive reports into NEW / CHANGED / RESOLVED transitions, with
+//! [`suppressions`] keeping chosen findings quiet.
 
 pub mod analysis;
 pub mod audit;
@@ -14,10 +16,12 @@ pub mod cni;
 pub mod datapath;
 pub mod demo;
 pub mod findings;
+pub mod lifecycle;
 pub mod model;
 pub mod raw;
 pub mod report;
 pub mod snapshot;
+pub mod suppressions;
 pub mod verdict;
 pub mod vpc_path;
 

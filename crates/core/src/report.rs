@@ -28,6 +28,22 @@ pub struct Report {
     /// API calls, retries and wall time of the live collection; absent for a plain snapshot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stats: Option<Stats>,
+    /// What changed since the stored state (`--state`), when one is kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Vec<LifecycleEntry>>,
+}
+
+/// One finding's lifecycle transition in this audit (`crate::lifecycle`).
+#[derive(Debug, Clone, Serialize)]
+pub struct LifecycleEntry {
+    /// `NEW`, `CHANGED`, `ONGOING`, `RESOLVED` or `SUPPRESSED`.
+    pub lifecycle: &'static str,
+    pub cluster: String,
+    pub finding_id: String,
+    pub title: String,
+    /// Whether a notification would go out (a repeat not yet due for a reminder: no).
+    pub notify: bool,
+    pub why: Vec<String>,
 }
 
 /// What a live collection cost, as the report names it (snake_case, like every report field; the

@@ -1,0 +1,371 @@
+//! Finding lifecycle: from the state kept between audits and this audit's report, which findings
+//! are new, materially changed, still open, resolved or suppressed, and which of them to publish.
+//!
+//! A channel that repeats every open finding on every audit gets muted, and then the one new
+//! finding that matters is missed. So only changes are published: **NEW** (never seen, or back
+//! after it was resolved or its suppression expired), **CHANGED** (severity changed, affected
+//! nodes or addresses grew from none or by [`Policy::growth_factor`], destinations added) and
+//! **RESOLVED**; a repeat only moves `last_seen`, and comes back as an **ONGOING** reminder when
+//! [`Policy::renotify_after`] has passed since it was last published. Resolution is earned: a
+//! finding is resolved only when its cluster was fully re-audited (analysed, with no gap and no
+//! "not analysed" entry) or is known to be deleted; a partial audit never resolves what it did not
+//! see. Suppressions ([`crate::suppressions`]) keep a matching finding out of the messages while it
+//! is recorded with the reason. This module is pure: the caller passes the stored state, the
+//! time and the suppressions, and stores what comes back (a JSON file for the CLI, DynamoDB for
+//! the functions), so both follow exactly these rules.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::report::{Finding, Report};
+use crate::suppressions::Suppression;
+
+/// Schema of a stored state document.
+pub const STATE_SCHEMA: &str = "podreach/state/v1";
+
+/// Where a finding stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Open,
+    Resolved,
+    Suppressed,
+}
+
+/// What was last published about a finding: enough to tell a material change from a repeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Published {
+    pub severity: String,
+    pub nodes: usize,
+    pub pod_addresses: usize,
+    pub destinations: Vec<String>,
+}
+
+impl Published {
+    fn of(finding: &Finding) -> Self {
+        Published {
+            severity: finding.severity.as_str().to_owned(),
+            nodes: finding.affected.nodes.len(),
+            pod_addresses: finding.affected.pod_address_count,
+            destinations: finding.destinations.clone(),
+        }
+    }
+}
+
+/// One finding's record, keyed by cluster and finding id (the account and region are the store's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingState {
+    pub cluster: String,
+    pub finding_id: String,
+    pub status: Status,
+    pub title: String,
+    /// Unix seconds.
+    pub first_seen: i64,
+    pub last_seen: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_published: Option<i64>,
+    /// What the last message said; `None` until one was published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<Published>,
+    /// The reason of the suppression in force, while suppressed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed_because: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<i64>,
+}
+
+/// The stored state of one account and region (the CLI's `--state` file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub schema: String,
+    pub findings: Vec<FindingState>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            schema: STATE_SCHEMA.to_owned(),
+            findings: Vec::new(),
+        }
+    }
+}
+
+/// The lifecycle marker of a finding in this audit (the `lifecycle` message attribute).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Marker {
+    New,
+    Changed,
+    Ongoing,
+    Resolved,
+    Suppressed,
+}
+
+impl Marker {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Marker::New => "NEW",
+            Marker::Changed => "CHANGED",
+            Marker::Ongoing => "ONGOING",
+            Marker::Resolved => "RESOLVED",
+            Marker::Suppressed => "SUPPRESSED",
+        }
+    }
+}
+
+/// How material a change must be, and how often an open finding is recalled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Affected nodes or addresses must grow at least this many times to count as a change.
+    pub growth_factor: usize,
+    /// Seconds after its last message an open finding is published again as a reminder;
+    /// `None`: never.
+    pub renotify_after: Option<i64>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            growth_factor: 2,
+            renotify_after: Some(24 * 3600),
+        }
+    }
+}
+
+/// One finding's fate in this audit.
+#[derive(Debug, Clone)]
+pub struct Transition<'r> {
+    pub marker: Marker,
+    pub cluster: String,
+    pub finding_id: String,
+    pub title: String,
+    /// The finding as this audit reports it (`None` when resolved).
+    pub finding: Option<&'r Finding>,
+    /// Whether a message goes out (a repeat that is not yet due for a reminder stays quiet).
+    pub publish: bool,
+    /// Why: what changed, which suppression, what resolved it.
+    pub why: Vec<String>,
+}
+
+/// The new state and every transition, in (cluster, finding id) order.
+#[derive(Debug, Clone)]
+pub struct Reconciled<'r> {
+    pub state: State,
+    pub transitions: Vec<Transition<'r>>,
+}
+
+impl Transition<'_> {
+    /// The transition as the report lists it.
+    pub fn entry(&self) -> crate::report::LifecycleEntry {
+        crate::report::LifecycleEntry {
+            lifecycle: self.marker.as_str(),
+            cluster: self.cluster.clone(),
+            finding_id: self.finding_id.clone(),
+            title: self.title.clone(),
+            notify: self.publish,
+            why: self.why.clone(),
+        }
+    }
+}
+
+/// Clusters this report saw completely: analysed, with no gap and no "not analysed" entry. Only
+/// their vanished findings may be resolved.
+pub fn fully_audited(report: &Report) -> BTreeSet<String> {
+    let partial: BTreeSet<&str> = report
+        .gaps
+        .iter()
+        .filter_map(|g| g.cluster.as_deref())
+        .chain(
+            report
+                .not_analysed
+                .iter()
+                .filter_map(|n| n.cluster.as_deref()),
+        )
+        .collect();
+    // A gap or a "not analysed" entry of the whole run (an unreadable file, a failed listing)
+    // may concern any cluster.
+    let run_is_partial = report.gaps.iter().any(|g| g.cluster.is_none())
+        || report.not_analysed.iter().any(|n| n.cluster.is_none());
+    if run_is_partial {
+        return BTreeSet::new();
+    }
+    report
+        .clusters
+        .iter()
+        .map(|c| c.name.clone())
+        .filter(|name| !partial.contains(name.as_str()))
+        .collect()
+}
+
+/// What changed materially since `before` was published, in words; empty for a repeat.
+fn material_changes(before: &Published, now: &Published, factor: usize) -> Vec<String> {
+    let mut why = Vec::new();
+    if before.severity != now.severity {
+        why.push(format!("severity {} → {}", before.severity, now.severity));
+    }
+    let grew =
+        |then: usize, now: usize| (then == 0 && now > 0) || (then > 0 && now >= then * factor);
+    if grew(before.nodes, now.nodes) {
+        why.push(format!("affected nodes {} → {}", before.nodes, now.nodes));
+    }
+    if grew(before.pod_addresses, now.pod_addresses) {
+        why.push(format!(
+            "affected pod addresses {} → {}",
+            before.pod_addresses, now.pod_addresses
+        ));
+    }
+    let old: BTreeSet<&String> = before.destinations.iter().collect();
+    let added: Vec<&str> = now
+        .destinations
+        .iter()
+        .filter(|d| !old.contains(d))
+        .map(String::as_str)
+        .collect();
+    if !added.is_empty() {
+        why.push(format!("destinations added: {}", added.join(", ")));
+    }
+    why
+}
+
+/// Reconciles the stored state with this audit.
+///
+/// `complete` are the clusters whose findings this audit saw completely ([`fully_audited`]);
+/// `deleted` the clusters known to be gone (a full listing of the region no longer has them).
+/// Findings of other clusters that this audit does not report are left as they were.
+pub fn reconcile<'r>(
+    previous: State,
+    report: &'r Report,
+    complete: &BTreeSet<String>,
+    deleted: &BTreeSet<String>,
+    suppressions: &[Suppression],
+    now: i64,
+    policy: Policy,
+) -> Reconciled<'r> {
+    let mut states: BTreeMap<(String, String), FindingState> = previous
+        .findings
+        .into_iter()
+        .map(|s| ((s.cluster.clone(), s.finding_id.clone()), s))
+        .collect();
+    let mut transitions = Vec::new();
+    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+
+    for finding in &report.findings {
+        let key = (finding.cluster.clone(), finding.id.clone());
+        seen.insert(key.clone());
+        let published_now = Published::of(finding);
+        let suppression = suppressions
+            .iter()
+            .find(|s| s.matches(finding) && !s.expired(now));
+        let state = states.entry(key).or_insert_with(|| FindingState {
+            cluster: finding.cluster.clone(),
+            finding_id: finding.id.clone(),
+            status: Status::Resolved,
+            title: finding.title.clone(),
+            first_seen: now,
+            last_seen: now,
+            last_published: None,
+            published: None,
+            suppressed_because: None,
+            resolved_at: None,
+        });
+        let was = state.status;
+        let seen_before = state.resolved_at.is_some() || state.published.is_some();
+        state.last_seen = now;
+        state.title = finding.title.clone();
+        state.resolved_at = None;
+        let transition = |marker: Marker, publish: bool, why: Vec<String>| Transition {
+            marker,
+            cluster: finding.cluster.clone(),
+            finding_id: finding.id.clone(),
+            title: finding.title.clone(),
+            finding: Some(finding),
+            publish,
+            why,
+        };
+        if let Some(s) = suppression {
+            state.status = Status::Suppressed;
+            state.suppressed_because = Some(s.reason.clone());
+            transitions.push(transition(
+                Marker::Suppressed,
+                false,
+                vec![format!("suppressed: {}", s.reason)],
+            ));
+            continue;
+        }
+        state.suppressed_because = None;
+        let (marker, why) = match (was, &state.published) {
+            (Status::Open, Some(before)) => {
+                let why = material_changes(before, &published_now, policy.growth_factor);
+                if why.is_empty() {
+                    let due = policy.renotify_after.is_some_and(|interval| {
+                        state
+                            .last_published
+                            .is_none_or(|last| now.saturating_sub(last) >= interval)
+                    });
+                    if due {
+                        (Marker::Ongoing, vec!["still open (reminder)".to_owned()])
+                    } else {
+                        state.status = Status::Open;
+                        transitions.push(transition(Marker::Ongoing, false, Vec::new()));
+                        continue;
+                    }
+                } else {
+                    (Marker::Changed, why)
+                }
+            }
+            (Status::Suppressed, _) => (
+                Marker::New,
+                vec!["its suppression expired or was removed".to_owned()],
+            ),
+            (Status::Resolved, _) if seen_before => {
+                (Marker::New, vec!["back after it was resolved".to_owned()])
+            }
+            _ => (Marker::New, Vec::new()),
+        };
+        state.status = Status::Open;
+        state.last_published = Some(now);
+        state.published = Some(published_now);
+        transitions.push(transition(marker, true, why));
+    }
+
+    for (key, state) in &mut states {
+        if seen.contains(key) || state.status == Status::Resolved {
+            continue;
+        }
+        let (cluster, _) = key;
+        let why = if deleted.contains(cluster) {
+            format!("cluster {cluster} no longer exists")
+        } else if complete.contains(cluster) {
+            format!("cluster {cluster} was fully re-audited and the finding is gone")
+        } else {
+            continue;
+        };
+        let publish = state.status == Status::Open;
+        state.status = Status::Resolved;
+        state.resolved_at = Some(now);
+        state.suppressed_because = None;
+        if publish {
+            state.last_published = Some(now);
+        }
+        transitions.push(Transition {
+            marker: Marker::Resolved,
+            cluster: state.cluster.clone(),
+            finding_id: state.finding_id.clone(),
+            title: state.title.clone(),
+            finding: None,
+            publish,
+            why: vec![why],
+        });
+    }
+    transitions.sort_by(|a, b| {
+        (&a.cluster, &a.finding_id, a.marker).cmp(&(&b.cluster, &b.finding_id, b.marker))
+    });
+    Reconciled {
+        state: State {
+            schema: STATE_SCHEMA.to_owned(),
+            findings: states.into_values().collect(),
+        },
+        transitions,
+    }
+}
