@@ -704,18 +704,7 @@ fn bulk_costs(bulk: &ManyEnis) -> Vec<Cost> {
             items: bulk.instance_ids.len(),
             page_size: 1000,
         },
-        Cost {
-            action: "ec2:DescribeVpcPeeringConnections",
-            what: "requester side (none)",
-            items: 0,
-            page_size: 1000,
-        },
-        Cost {
-            action: "ec2:DescribeVpcPeeringConnections",
-            what: "accepter side (none)",
-            items: 0,
-            page_size: 1000,
-        },
+        // No route uses a peering connection: DescribeVpcPeeringConnections is not called.
     ]
 }
 

@@ -8,8 +8,8 @@
 //!   allows: DescribeRouteTables, DescribeNetworkInterfaces (every ENI of the VPC: node, trunk,
 //!   branch and peer-facing ENIs), DescribeInstances (running and pending instances of the VPC;
 //!   the model picks the nodes by their EKS, Karpenter and Kubernetes cluster tags, so one query
-//!   serves every tagging scheme), and DescribeVpcPeeringConnections for both the requester and
-//!   the accepter side.
+//!   serves every tagging scheme), then DescribeVpcPeeringConnections for the peering connections
+//!   the route tables use (by id, one call; none without such routes).
 //! - DescribeTransitGatewayVpcAttachments for the transit gateways the route tables use, which
 //!   returns the cluster VPC's attachments and the far VPCs' in one query.
 //! - The cluster VPCs and the far VPCs (peers, VPCs behind the transit gateways) together:
@@ -901,7 +901,7 @@ impl Collector {
         let ec2 = &self.ec2;
         // The VPC itself and its subnets are read with the far side, in one call each for
         // every VPC (see `vpcs_and_far_side`): a full audit costs pages, not objects.
-        let (route_tables, enis, instances, requested, accepted) = tokio::join!(
+        let (route_tables, enis, instances) = tokio::join!(
             async {
                 paginate!(
                     self,
@@ -939,28 +939,6 @@ impl Collector {
                     |r| Ok::<_, MissingField>(convert::reservation(r))
                 )
             },
-            async {
-                paginate!(
-                    self,
-                    "ec2:DescribeVpcPeeringConnections",
-                    ec2.describe_vpc_peering_connections()
-                        .filters(filter("requester-vpc-info.vpc-id", [vpc_id.to_owned()]))
-                        .max_results(1000),
-                    vpc_peering_connections,
-                    convert::peering
-                )
-            },
-            async {
-                paginate!(
-                    self,
-                    "ec2:DescribeVpcPeeringConnections",
-                    ec2.describe_vpc_peering_connections()
-                        .filters(filter("accepter-vpc-info.vpc-id", [vpc_id.to_owned()]))
-                        .max_results(1000),
-                    vpc_peering_connections,
-                    convert::peering
-                )
-            },
         );
         let mut out = VpcInputs {
             vpc_id: vpc_id.to_owned(),
@@ -972,14 +950,33 @@ impl Collector {
         };
         take(route_tables.failure, route_tables.missing);
         take(enis.failure, enis.missing);
-        take(requested.failure, requested.missing);
-        take(accepted.failure, accepted.missing);
         let (reservations, missing): (Vec<_>, Vec<_>) = instances.items.into_iter().unzip();
         take(instances.failure, missing.into_iter().flatten().collect());
         out.enis = enis.items;
         out.reservations = reservations;
-        out.peerings = requested.items;
-        out.peerings.extend(accepted.items);
+
+        // The peering connections the VPC's routes use, by id: one call (none without such
+        // routes), where listing each side of every peering of the VPC took two.
+        let pcxs: BTreeSet<String> = route_tables
+            .items
+            .iter()
+            .flat_map(|t| &t.routes)
+            .filter_map(|r| r.vpc_peering_connection_id.clone())
+            .collect();
+        if !pcxs.is_empty() {
+            let peerings = paginate!(
+                self,
+                "ec2:DescribeVpcPeeringConnections",
+                ec2.describe_vpc_peering_connections()
+                    .filters(filter("vpc-peering-connection-id", pcxs))
+                    .max_results(1000),
+                vpc_peering_connections,
+                convert::peering
+            );
+            out.failures.extend(peerings.failure);
+            out.missing.extend(peerings.missing);
+            out.peerings = peerings.items;
+        }
 
         let tgws: BTreeSet<String> = route_tables
             .items
@@ -1190,10 +1187,20 @@ impl Collector {
         by_vpc: &BTreeMap<String, Vec<String>>,
         notes: &mut CollectionNotes,
     ) {
+        // Only lists behind private objects beyond the VPC: a route to an S3 gateway endpoint's
+        // list (`vpce-`) is no destination podreach audits, and costs no call.
         let ids: BTreeSet<String> = inputs
             .route_tables
             .values()
             .flat_map(|t| &t.routes)
+            .filter(|r| {
+                r.vpc_peering_connection_id.is_some()
+                    || r.transit_gateway_id.is_some()
+                    || r.local_gateway_id.is_some()
+                    || r.gateway_id
+                        .as_deref()
+                        .is_some_and(|g| g.starts_with("vgw-"))
+            })
             .filter_map(|r| r.destination_prefix_list_id.clone())
             .collect();
         let mut set = JoinSet::new();

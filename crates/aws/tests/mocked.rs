@@ -278,10 +278,13 @@ impl Account {
             });
         let a = this.clone();
         let peerings = mock!(aws_sdk_ec2::Client::describe_vpc_peering_connections).then_compute_output(move |req| {
+            // Answered as EC2 does: the filters select, by id or by either side's VPC.
+            let ids = filter_values(req.filters(), "vpc-peering-connection-id");
             let requester = filter_values(req.filters(), "requester-vpc-info.vpc-id");
             let accepter = filter_values(req.filters(), "accepter-vpc-info.vpc-id");
             let p = &a.peering;
-            let hit = p.requester_vpc_info().and_then(|i| i.vpc_id()).is_some_and(|v| requester.contains(&v))
+            let hit = p.vpc_peering_connection_id().is_some_and(|id| ids.contains(&id))
+                || p.requester_vpc_info().and_then(|i| i.vpc_id()).is_some_and(|v| requester.contains(&v))
                 || p.accepter_vpc_info().and_then(|i| i.vpc_id()).is_some_and(|v| accepter.contains(&v));
             aws_sdk_ec2::operation::describe_vpc_peering_connections::DescribeVpcPeeringConnectionsOutput::builder()
                 .set_vpc_peering_connections(Some(if hit { vec![p.clone()] } else { vec![] }))
@@ -626,8 +629,8 @@ async fn named_clusters_skip_the_listing_and_the_peer_vpc_is_read_in_one_batch()
     // Cluster VPC once + far side once.
     assert_eq!(ops["ec2:DescribeRouteTables"].calls, 2);
     assert_eq!(
-        ops["ec2:DescribeVpcPeeringConnections"].calls, 2,
-        "requester and accepter side"
+        ops["ec2:DescribeVpcPeeringConnections"].calls, 1,
+        "the peering connections the routes use, by id, in one call"
     );
     let tables = collection
         .source_files()

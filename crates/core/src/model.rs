@@ -728,6 +728,9 @@ impl<'a> Builder<'a> {
                         }));
                     }
                 }
+                // A route to an S3 or DynamoDB gateway endpoint (`vpce-`), a NAT or an internet
+                // gateway leads nowhere beyond the VPC that podreach audits: nothing is missing.
+                None if !target.is_private_beyond_vpc() => {}
                 None => self.gap(
                     file,
                     format!("{table} route to {pl}"),

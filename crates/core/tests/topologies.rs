@@ -1306,3 +1306,20 @@ fn a_route_to_a_prefix_list_without_its_entries_is_a_gap_that_says_what_to_add()
         gap.message
     );
 }
+
+#[test]
+fn a_route_to_a_gateway_endpoints_prefix_list_is_no_destination_and_no_gap() {
+    let mut snapshot = shop().cni("v1.11.4", &[]);
+    // The S3 gateway endpoint's route, as describe-route-tables prints it.
+    snapshot
+        .routes_mut(ROUTES_FILE, NODE_ROUTE_TABLE)
+        .push(json!({
+            "DestinationPrefixListId": "pl-6da54004",
+            "GatewayId": "vpce-0a1b2c3d4e5f60718",
+            "Origin": "CreateRoute",
+            "State": "active"
+        }));
+    let report = snapshot.audit();
+    assert!(report.gaps.is_empty(), "{:?}", report.gaps);
+    assert_eq!(report.clusters[0].destinations, ["10.1.0.0/16"]);
+}
