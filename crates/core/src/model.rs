@@ -323,41 +323,35 @@ impl Model {
     /// is no fault); a file that could not be read or was cut short also makes the run not a
     /// clean result, because what it held is missing from every verdict.
     pub fn add_input_problems(&mut self, problems: crate::snapshot::InputProblems) {
+        let mut file_gap = |file: String, message: String| {
+            self.gaps.push(Gap {
+                cluster: None,
+                file: Some(file),
+                object: None,
+                message,
+            });
+        };
         for (file, why) in problems.skipped {
-            self.gaps.push(Gap {
-                cluster: None,
-                file: Some(file),
-                object: None,
-                message: format!("not used: {why}"),
-            });
+            file_gap(file, format!("not used: {why}"));
         }
+        let mut lost = Vec::new();
         for error in problems.unreadable {
-            let file = error.file().to_owned();
             let message = error.to_string();
-            self.gaps.push(Gap {
-                cluster: None,
-                file: Some(file),
-                object: None,
-                message: message.clone(),
-            });
-            self.not_analysed.push(NotAnalysed {
-                cluster: None,
-                reason: format!("{message} (whatever it held is missing from this audit)"),
-            });
+            file_gap(error.file().to_owned(), message.clone());
+            lost.push(format!(
+                "{message} (whatever it held is missing from this audit)"
+            ));
         }
         for (file, why) in problems.incomplete {
             let message = format!("{file}: incomplete: {why}");
-            self.gaps.push(Gap {
-                cluster: None,
-                file: Some(file),
-                object: None,
-                message: message.clone(),
-            });
-            self.not_analysed.push(NotAnalysed {
-                cluster: None,
-                reason: message,
-            });
+            file_gap(file, message.clone());
+            lost.push(message);
         }
+        self.not_analysed
+            .extend(lost.into_iter().map(|reason| NotAnalysed {
+                cluster: None,
+                reason,
+            }));
     }
 
     /// Validates raw documents into the model. Never fails: unresolvable objects become gaps.
