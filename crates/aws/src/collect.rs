@@ -955,46 +955,56 @@ impl Collector {
         out.enis = enis.items;
         out.reservations = reservations;
 
-        // The peering connections the VPC's routes use, by id: one call (none without such
-        // routes), where listing each side of every peering of the VPC took two.
-        let pcxs: BTreeSet<String> = route_tables
-            .items
-            .iter()
-            .flat_map(|t| &t.routes)
-            .filter_map(|r| r.vpc_peering_connection_id.clone())
-            .collect();
-        if !pcxs.is_empty() {
-            let peerings = paginate!(
-                self,
-                "ec2:DescribeVpcPeeringConnections",
-                ec2.describe_vpc_peering_connections()
-                    .filters(filter("vpc-peering-connection-id", pcxs))
-                    .max_results(1000),
-                vpc_peering_connections,
-                convert::peering
-            );
+        // The peering connections and transit gateways the VPC's routes use, looked up together:
+        // one call each by id (none without such routes), where listing each side of every
+        // peering of the VPC took two.
+        let targets = |id: fn(&raw::Route) -> Option<&String>| -> BTreeSet<String> {
+            route_tables
+                .items
+                .iter()
+                .flat_map(|t| &t.routes)
+                .filter_map(|r| id(r).cloned())
+                .collect()
+        };
+        let pcxs = targets(|r| r.vpc_peering_connection_id.as_ref());
+        let tgws = targets(|r| r.transit_gateway_id.as_ref());
+        let (peerings, attachments) = tokio::join!(
+            async {
+                if pcxs.is_empty() {
+                    return None;
+                }
+                Some(paginate!(
+                    self,
+                    "ec2:DescribeVpcPeeringConnections",
+                    ec2.describe_vpc_peering_connections()
+                        .filters(filter("vpc-peering-connection-id", pcxs))
+                        .max_results(1000),
+                    vpc_peering_connections,
+                    convert::peering
+                ))
+            },
+            async {
+                if tgws.is_empty() {
+                    return None;
+                }
+                Some(paginate!(
+                    self,
+                    "ec2:DescribeTransitGatewayVpcAttachments",
+                    ec2.describe_transit_gateway_vpc_attachments()
+                        .filters(filter("transit-gateway-id", tgws))
+                        .max_results(1000),
+                    transit_gateway_vpc_attachments,
+                    convert::tgw_attachment
+                ))
+            },
+        );
+        out.route_tables = route_tables.items;
+        if let Some(peerings) = peerings {
             out.failures.extend(peerings.failure);
             out.missing.extend(peerings.missing);
             out.peerings = peerings.items;
         }
-
-        let tgws: BTreeSet<String> = route_tables
-            .items
-            .iter()
-            .flat_map(|t| &t.routes)
-            .filter_map(|r| r.transit_gateway_id.clone())
-            .collect();
-        out.route_tables = route_tables.items;
-        if !tgws.is_empty() {
-            let attachments = paginate!(
-                self,
-                "ec2:DescribeTransitGatewayVpcAttachments",
-                ec2.describe_transit_gateway_vpc_attachments()
-                    .filters(filter("transit-gateway-id", tgws))
-                    .max_results(1000),
-                transit_gateway_vpc_attachments,
-                convert::tgw_attachment
-            );
+        if let Some(attachments) = attachments {
             out.failures.extend(attachments.failure);
             out.missing.extend(attachments.missing);
             out.tgw_attachments = Some(attachments.items);

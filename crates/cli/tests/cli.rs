@@ -325,15 +325,19 @@ fn live_audit(env: &[(&str, &str)]) -> (Option<i32>, String) {
     )
 }
 
+/// AWS's documented example credentials: well-formed, valid nowhere.
+const KEY_ID: (&str, &str) = ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE");
+const SECRET_KEY: (&str, &str) = (
+    "AWS_SECRET_ACCESS_KEY",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+);
+
 #[test]
 fn a_live_audit_without_a_region_says_so_once() {
     let (code, stderr) = live_audit(&[
         ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
-        ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        ),
+        KEY_ID,
+        SECRET_KEY,
     ]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("no AWS region: pass --region"), "{stderr}");
@@ -363,11 +367,8 @@ fn a_live_audit_of_a_closed_endpoint_is_printed_once() {
     let (code, stderr) = live_audit(&[
         ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
         ("AWS_REGION", "eu-west-1"),
-        ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        ),
+        KEY_ID,
+        SECRET_KEY,
     ]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("could not reach the endpoint"), "{stderr}");
