@@ -162,6 +162,9 @@ pub struct Collection {
     pub notes: CollectionNotes,
     /// The clusters described (their files are under `clusters/<name>/`).
     pub cluster_names: Vec<String>,
+    /// Every cluster of the region, when the collection listed them (`eks:ListClusters` for
+    /// [`Scope::AllClusters`]): what tells the lifecycle that a cluster was deleted.
+    pub listed_clusters: Option<Vec<String>>,
 }
 
 /// The file name of the collection note inside a snapshot.
@@ -307,6 +310,7 @@ impl Collect for Collector {
         } else {
             resolved.names.iter().cloned().collect()
         };
+        let listed_clusters = (*scope == Scope::AllClusters).then(|| names.clone());
         let clusters = self
             .describe_clusters(&names, Arc::new(resolved), &mut notes)
             .await;
@@ -399,6 +403,7 @@ impl Collect for Collector {
             documents,
             notes,
             cluster_names,
+            listed_clusters,
         })
     }
 }

@@ -2,11 +2,16 @@
 //!
 //! `functions/on-change` and `functions/scheduled-audit` are thin binaries: they read
 //! [`FunctionConfig`] once, build the clients once, and call [`on_change`] or
-//! [`scheduled_audit`] for each event. Both decide a scope, collect it, audit it with the same
-//! code as the CLI, and publish the findings that need attention (plus a digest when scheduled).
-//! Failures that no report can survive are a [`HandlerError`] with a stable `error_type` the
-//! functions hand to Lambda, so a dead-letter queue records why.
+//! [`scheduled_audit`] for each event with a [`Context`] of capabilities (collect, publish,
+//! keep state, read suppressions). Both decide a scope, collect it, audit it with the same code
+//! as the CLI, track the findings' lifecycle ([`crate::lifecycle`]) and publish only the
+//! changes: NEW, CHANGED and RESOLVED findings, plus, from the scheduled audit, reminders of
+//! open findings and a digest. Failures that no report can survive are a [`HandlerError`] with
+//! a stable `error_type` the functions hand to Lambda, so a dead-letter queue records why.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use podreach_core::lifecycle::{self, Marker, Policy};
 use podreach_core::report::Severity;
 use podreach_core::{AnalyzeOptions, Overrides};
 use serde::Serialize;
@@ -15,7 +20,10 @@ use thiserror::Error;
 
 use crate::collect::{Collect, Scope};
 use crate::error::{ApiFailure, CollectError};
+use crate::lifecycle::{DigestLifecycle, Inputs};
 use crate::publish::{self, MessageFormat, Origin, Publish};
+use crate::state::{Clusters, Partition, StateError, StateStore};
+use crate::suppressions::SuppressionSource;
 use crate::trigger::{self, Decision, EventError};
 
 /// Configuration from the environment, read once per process.
@@ -36,6 +44,14 @@ pub struct FunctionConfig {
     /// `PODREACH_TLS_ROOTS`: `amazon` (default, the Amazon Trust Services roots only) or
     /// `platform` (the platform's root certificates; see [`crate::tls`]).
     pub trust_anchors: crate::tls::TrustAnchors,
+    /// `STATE_TABLE`: the DynamoDB table of the findings' lifecycle. Unset: the state is kept in
+    /// the process's memory, so it lasts only as long as a warm instance (trials only).
+    pub state_table: Option<String>,
+    /// `SUPPRESSIONS_PARAMETER`: the SSM parameter holding the suppression document.
+    pub suppressions_parameter: Option<String>,
+    /// `RENOTIFY_HOURS` (default 24; 0 = never): the scheduled audit recalls a finding still open
+    /// this long after its last message.
+    pub renotify_after: Option<i64>,
 }
 
 /// A setting in the environment that cannot be used.
@@ -112,7 +128,23 @@ impl FunctionConfig {
             name: "PODREACH_TLS_ROOTS",
             message,
         })?;
+        let renotify_after = match get("RENOTIFY_HOURS") {
+            None => Some(24 * 3600),
+            Some(v) => match v.trim().parse::<i64>() {
+                Ok(0) => None,
+                Ok(hours) if hours > 0 => Some(hours * 3600),
+                _ => {
+                    return Err(ConfigError {
+                        name: "RENOTIFY_HOURS",
+                        message: format!("`{v}` is not a number of hours (0 = never)"),
+                    });
+                }
+            },
+        };
         Ok(FunctionConfig {
+            state_table: get("STATE_TABLE"),
+            suppressions_parameter: get("SUPPRESSIONS_PARAMETER"),
+            renotify_after,
             topic_arn,
             format,
             dry_run,
@@ -142,6 +174,8 @@ pub enum HandlerError {
     Event(#[from] EventError),
     #[error(transparent)]
     Collect(#[from] CollectError),
+    #[error("the findings' state: {0}")]
+    State(#[from] StateError),
     #[error("{} of {} message(s) could not be published: {}", .failures.len(), .attempted, .failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Publish {
         attempted: usize,
@@ -156,6 +190,7 @@ impl HandlerError {
             HandlerError::Event(e) => e.error_type(),
             HandlerError::Collect(CollectError::ListClusters(_)) => "podreach.ListClustersFailed",
             HandlerError::Collect(CollectError::Resolve(_)) => "podreach.ScopeLookupFailed",
+            HandlerError::State(_) => "podreach.StateFailed",
             HandlerError::Publish { .. } => "podreach.PublishFailed",
         }
     }
@@ -175,6 +210,12 @@ pub struct Outcome {
     /// not a clean result, whatever `findings` says.
     pub not_analysed: Vec<String>,
     pub api_calls: u64,
+    /// The findings' lifecycle markers in this audit, counted (ONGOING includes quiet repeats).
+    pub lifecycle: BTreeMap<&'static str, usize>,
+    /// Writes of the state refused because another invocation wrote first (each was redone).
+    pub state_conflicts: usize,
+    /// Why the suppression document was refused (then nothing was suppressed).
+    pub suppressions_problem: Option<String>,
 }
 
 fn origin(event: &Value, region: &str) -> Origin {
@@ -201,6 +242,29 @@ fn within_configured(scope: Scope, config: &FunctionConfig) -> Scope {
     }
 }
 
+/// What an invocation works with: the configuration and the capabilities.
+#[derive(Debug)]
+pub struct Context<'a, C, P, S> {
+    pub config: &'a FunctionConfig,
+    pub region: &'a str,
+    pub collector: &'a C,
+    pub publisher: &'a P,
+    pub store: &'a S,
+    pub suppressions: &'a SuppressionSource,
+    /// The invocation's time in Unix seconds; `None` reads the system clock (tests fix it).
+    pub now: Option<i64>,
+}
+
+impl<C, P, S> Context<'_, C, P, S> {
+    fn now(&self) -> i64 {
+        self.now.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        })
+    }
+}
+
 /// `on-change`'s entry point: a batch of EventBridge events from the debounce queue (an SQS
 /// event, `{"Records": [...]}`), or one EventBridge event delivered directly.
 ///
@@ -209,16 +273,13 @@ fn within_configured(scope: Scope, config: &FunctionConfig) -> Scope {
 /// of spending the EC2 budget the CNI itself needs. The answer to a batch is Lambda's partial
 /// batch response: the records that could not be handled go back to the queue, and after its
 /// `maxReceiveCount` to the dead-letter queue.
-pub async fn on_change_invocation<C: Collect, P: Publish>(
+pub async fn on_change_invocation<C: Collect, P: Publish, S: StateStore>(
     payload: &Value,
-    config: &FunctionConfig,
-    region: &str,
-    collector: &C,
-    publisher: &P,
+    context: &Context<'_, C, P, S>,
 ) -> Result<Value, HandlerError> {
     match payload.get("Records").and_then(Value::as_array) {
         Some(records) => {
-            let failures = on_change_batch(records, config, region, collector, publisher).await;
+            let failures = on_change_batch(records, context).await;
             Ok(serde_json::json!({
                 "batchItemFailures": failures
                     .iter()
@@ -226,7 +287,7 @@ pub async fn on_change_invocation<C: Collect, P: Publish>(
                     .collect::<Vec<_>>()
             }))
         }
-        None => on_change(payload, config, region, collector, publisher)
+        None => on_change(payload, context)
             .await
             .map(|outcome| serde_json::to_value(outcome).unwrap_or_default())
             .inspect_err(|error| {
@@ -236,12 +297,9 @@ pub async fn on_change_invocation<C: Collect, P: Publish>(
 }
 
 /// Handles SQS records whose bodies are EventBridge events; returns the failed message ids.
-async fn on_change_batch<C: Collect, P: Publish>(
+async fn on_change_batch<C: Collect, P: Publish, S: StateStore>(
     records: &[Value],
-    config: &FunctionConfig,
-    region: &str,
-    collector: &C,
-    publisher: &P,
+    context: &Context<'_, C, P, S>,
 ) -> Vec<String> {
     let mut failed = Vec::new();
     let mut scopes = Vec::new();
@@ -268,7 +326,7 @@ async fn on_change_batch<C: Collect, P: Publish>(
         match decision {
             Ok(Decision::Ignore(why)) => tracing::info!(message_id = %id, %why, "event ignored"),
             Ok(Decision::Audit { scope, why }) => {
-                scopes.push(within_configured(scope, config));
+                scopes.push(within_configured(scope, context.config));
                 reasons.push(why);
                 audited_ids.push(id);
             }
@@ -284,13 +342,7 @@ async fn on_change_batch<C: Collect, P: Publish>(
     let scope = Scope::union(scopes);
     let why = format!("{} event(s): {}", reasons.len(), reasons.join("; "));
     let event = first_event.unwrap_or(Value::Null);
-    let with = With {
-        config,
-        region,
-        collector,
-        publisher,
-    };
-    if let Err(error) = audit_and_publish(&event, scope, why, Digest::No, &with).await {
+    if let Err(error) = audit_and_publish(&event, scope, why, Kind::OnChange, context).await {
         tracing::error!(error_type = error.error_type(), %error, "batch failed");
         failed.extend(audited_ids);
     }
@@ -298,59 +350,33 @@ async fn on_change_batch<C: Collect, P: Publish>(
 }
 
 /// `on-change`: one EventBridge event.
-pub async fn on_change<C: Collect, P: Publish>(
+pub async fn on_change<C: Collect, P: Publish, S: StateStore>(
     event: &Value,
-    config: &FunctionConfig,
-    region: &str,
-    collector: &C,
-    publisher: &P,
+    context: &Context<'_, C, P, S>,
 ) -> Result<Outcome, HandlerError> {
     let (scope, why) = match trigger::decide(event)? {
         Decision::Ignore(why) => {
             tracing::info!(%why, "event ignored");
-            return Ok(Outcome {
-                action: "ignored",
-                why,
-                clusters: Vec::new(),
-                findings: 0,
-                published: 0,
-                gaps: 0,
-                not_analysed: Vec::new(),
-                api_calls: 0,
-            });
+            return Ok(ignored(why, Vec::new(), 0, 0));
         }
-        Decision::Audit { scope, why } => (within_configured(scope, config), why),
+        Decision::Audit { scope, why } => (within_configured(scope, context.config), why),
     };
-    let with = With {
-        config,
-        region,
-        collector,
-        publisher,
-    };
-    audit_and_publish(event, scope, why, Digest::No, &with).await
+    audit_and_publish(event, scope, why, Kind::OnChange, context).await
 }
 
-/// `scheduled-audit`: every (configured) cluster, findings plus a digest.
-pub async fn scheduled_audit<C: Collect, P: Publish>(
+/// `scheduled-audit`: every (configured) cluster; reconciles the whole state, recalls open
+/// findings at the configured interval, and publishes a digest.
+pub async fn scheduled_audit<C: Collect, P: Publish, S: StateStore>(
     event: &Value,
-    config: &FunctionConfig,
-    region: &str,
-    collector: &C,
-    publisher: &P,
+    context: &Context<'_, C, P, S>,
 ) -> Result<Outcome, HandlerError> {
-    let scope = within_configured(Scope::AllClusters, config);
-    let with = With {
-        config,
-        region,
-        collector,
-        publisher,
-    };
+    let scope = within_configured(Scope::AllClusters, context.config);
     audit_and_publish(
         event,
         scope,
         "scheduled audit".to_owned(),
-        Digest::Yes,
-        &with,
+        Kind::Scheduled,
+        context,
     )
     .await
     .inspect_err(|error| {
@@ -358,50 +384,58 @@ pub async fn scheduled_audit<C: Collect, P: Publish>(
     })
 }
 
-/// What every invocation works with: the configuration and the two capabilities.
-struct With<'a, C, P> {
-    config: &'a FunctionConfig,
-    region: &'a str,
-    collector: &'a C,
-    publisher: &'a P,
-}
-
-/// Whether an audit publishes a digest besides its findings (the scheduled audit does).
+/// Which function is auditing: the scheduled audit reconciles every stored cluster, recalls
+/// open findings and adds a digest; `on-change` publishes only what changed in its scope.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Digest {
-    Yes,
-    No,
+enum Kind {
+    OnChange,
+    Scheduled,
 }
 
-async fn audit_and_publish<C: Collect, P: Publish>(
+fn ignored(why: String, clusters: Vec<String>, gaps: usize, api_calls: u64) -> Outcome {
+    Outcome {
+        action: "ignored",
+        why,
+        clusters,
+        findings: 0,
+        published: 0,
+        gaps,
+        not_analysed: Vec::new(),
+        api_calls,
+        lifecycle: BTreeMap::new(),
+        state_conflicts: 0,
+        suppressions_problem: None,
+    }
+}
+
+async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
     event: &Value,
     scope: Scope,
     why: String,
-    digest: Digest,
-    with: &With<'_, C, P>,
+    kind: Kind,
+    context: &Context<'_, C, P, S>,
 ) -> Result<Outcome, HandlerError> {
-    let With {
+    let Context {
         config,
         region,
         collector,
         publisher,
-    } = with;
+        store,
+        ..
+    } = context;
+    let now = context.now();
     let collection = collector.collect(&scope).await?;
     let clusters = collection.clusters();
     let api_calls = collection.notes.stats.calls;
-    if clusters.is_empty() && digest == Digest::No {
+    if clusters.is_empty() && kind == Kind::OnChange {
         let why = format!("{why}: the event concerns no EKS cluster (scope {scope:?})");
         tracing::info!(%why, api_calls, "event ignored");
-        return Ok(Outcome {
-            action: "ignored",
+        return Ok(ignored(
             why,
             clusters,
-            findings: 0,
-            published: 0,
-            gaps: collection.notes.gaps.len(),
-            not_analysed: Vec::new(),
+            collection.notes.gaps.len(),
             api_calls,
-        });
+        ));
     }
     let report = collection.audit(
         Default::default(),
@@ -417,19 +451,112 @@ async fn audit_and_publish<C: Collect, P: Publish>(
         tracing::warn!(cluster = ?n.cluster, reason = %n.reason, "not analysed");
     }
     let origin = origin(event, region);
-    let mut messages: Vec<publish::Message> =
-        publish::needing_attention(&report, config.min_severity)
-            .into_iter()
-            .map(|f| publish::finding_message(f, &origin, config.format))
-            .collect();
-    if digest == Digest::Yes {
-        messages.push(publish::digest_message(&report, &origin, config.format));
+    let at = Partition {
+        account: origin.account.clone(),
+        region: origin.region.clone(),
+    };
+    let suppressions = context.suppressions.load().await;
+    let complete = lifecycle::fully_audited(&report);
+    // Only a listing of every cluster of the region tells that a stored cluster is gone.
+    let existing: Option<BTreeSet<String>> = collection
+        .listed_clusters
+        .as_ref()
+        .filter(|_| kind == Kind::Scheduled)
+        .map(|names| names.iter().cloned().collect());
+    let inputs = Inputs {
+        clusters: match kind {
+            Kind::Scheduled => Clusters::All,
+            Kind::OnChange => Clusters::Named(&clusters),
+        },
+        complete: &complete,
+        existing: existing.as_ref(),
+        suppressions: &suppressions.rules,
+        now,
+        policy: Policy {
+            renotify_after: match kind {
+                Kind::Scheduled => config.renotify_after,
+                Kind::OnChange => None,
+            },
+            ..Policy::default()
+        },
+    };
+    let tracked = crate::lifecycle::track(*store, &at, &report, inputs).await?;
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for change in &tracked.changes {
+        *counts.entry(change.transition.marker.as_str()).or_default() += 1;
+    }
+
+    let mut outgoing = Vec::new();
+    for change in tracked.changes.iter().filter(|c| c.transition.publish) {
+        let t = &change.transition;
+        let message = match (t.finding, &change.record) {
+            (Some(finding), _) if finding.severity >= config.min_severity => {
+                publish::finding_message(
+                    finding,
+                    publish::Lifecycle {
+                        marker: t.marker,
+                        why: &t.why,
+                    },
+                    &origin,
+                    config.format,
+                )
+            }
+            (None, Some(record))
+                if t.marker == Marker::Resolved
+                    && record
+                        .published
+                        .as_ref()
+                        .and_then(|p| p.severity.parse::<Severity>().ok())
+                        .is_none_or(|s| s >= config.min_severity) =>
+            {
+                publish::resolved_message(record, &t.why, &origin, config.format)
+            }
+            _ => continue,
+        };
+        outgoing.push((Some(change), message));
+    }
+    let mut digest_at = None;
+    if kind == Kind::Scheduled {
+        let since = store.last_digest(&at).await?;
+        let digest = DigestLifecycle::of(&tracked.state, since);
+        outgoing.push((
+            None,
+            publish::digest_message(
+                &report,
+                publish::DigestContext {
+                    lifecycle: &digest,
+                    suppressions_problem: suppressions.problem.as_deref(),
+                },
+                &origin,
+                config.format,
+            ),
+        ));
+        digest_at = Some(now);
     }
     let mut failures = Vec::new();
-    for message in &messages {
-        if let Err(failure) = publisher.publish(message).await {
-            tracing::error!(%failure, subject = %message.subject, "publish failed");
-            failures.push(failure);
+    for (change, message) in &outgoing {
+        match publisher.publish(message).await {
+            Ok(()) => {
+                if change.is_none()
+                    && let Some(time) = digest_at
+                {
+                    store.set_last_digest(&at, time).await?;
+                }
+            }
+            Err(failure) => {
+                tracing::error!(%failure, subject = %message.subject, "publish failed");
+                if let Some(change) = change {
+                    match change.undo(*store, &at).await {
+                        Ok(crate::state::Written::Yes) => {}
+                        Ok(crate::state::Written::Conflict) => tracing::error!(
+                            finding_id = %change.transition.finding_id,
+                            "the message was not published and another invocation has since written the finding's state: this change is not announced"
+                        ),
+                        Err(error) => tracing::error!(%error, "could not undo the state of an unpublished message"),
+                    }
+                }
+                failures.push(failure);
+            }
         }
     }
     let outcome = Outcome {
@@ -437,7 +564,7 @@ async fn audit_and_publish<C: Collect, P: Publish>(
         why,
         clusters,
         findings: report.findings.len(),
-        published: messages.len() - failures.len(),
+        published: outgoing.len() - failures.len(),
         gaps: report.gaps.len(),
         not_analysed: report
             .not_analysed
@@ -448,13 +575,107 @@ async fn audit_and_publish<C: Collect, P: Publish>(
             })
             .collect(),
         api_calls,
+        lifecycle: counts,
+        state_conflicts: tracked.conflicts,
+        suppressions_problem: suppressions.problem,
     };
     tracing::info!(outcome = ?outcome, "audit done");
     if !failures.is_empty() {
         return Err(HandlerError::Publish {
-            attempted: messages.len(),
+            attempted: outgoing.len(),
             failures,
         });
     }
     Ok(outcome)
+}
+
+/// What a function's process builds once from its environment: the configuration and the
+/// clients. The binaries in `functions/` are this and one call per event.
+#[derive(Debug)]
+pub struct Runtime {
+    pub config: FunctionConfig,
+    pub region: String,
+    pub collector: crate::Collector,
+    pub sns: publish::SnsPublisher,
+    pub store: crate::state::ConfiguredStore,
+    pub suppressions: SuppressionSource,
+}
+
+/// Why a function could not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("the HTTPS client: {0}")]
+    Tls(#[from] aws_smithy_http_client::HttpClientError),
+}
+
+impl Runtime {
+    /// Reads the environment and builds the clients.
+    pub async fn from_env() -> Result<Self, StartError> {
+        let config = FunctionConfig::from_env()?;
+        let sdk = crate::load_function_config(config.trust_anchors).await?;
+        let region = sdk.region().map(ToString::to_string).unwrap_or_default();
+        let settings = crate::CollectorSettings {
+            max_concurrency: config.max_concurrency,
+            ..crate::CollectorSettings::default()
+        };
+        let store = match &config.state_table {
+            Some(table) => {
+                crate::state::ConfiguredStore::Dynamo(crate::state::DynamoStore::new(&sdk, table))
+            }
+            None => {
+                tracing::warn!(
+                    "STATE_TABLE is not set: the findings' lifecycle is kept in this process's memory only"
+                );
+                crate::state::ConfiguredStore::Memory(crate::state::MemoryStore::default())
+            }
+        };
+        let suppressions = match &config.suppressions_parameter {
+            Some(name) => SuppressionSource::ssm(&sdk, name),
+            None => SuppressionSource::None,
+        };
+        Ok(Runtime {
+            collector: crate::Collector::new(&sdk, &settings),
+            sns: publish::SnsPublisher::new(
+                aws_sdk_sns::Client::new(&sdk),
+                config.topic_arn.clone().unwrap_or_default(),
+            ),
+            config,
+            region,
+            store,
+            suppressions,
+        })
+    }
+
+    fn context<'a, P>(&'a self, publisher: &'a P) -> Context<'a, crate::Collector, P, crate::state::ConfiguredStore> {
+        Context {
+            config: &self.config,
+            region: &self.region,
+            collector: &self.collector,
+            publisher,
+            store: &self.store,
+            suppressions: &self.suppressions,
+            now: None,
+        }
+    }
+
+    /// `on-change` for one payload, publishing to the topic (or logging, with `DRY_RUN`).
+    pub async fn on_change(&self, payload: &Value) -> Result<Value, HandlerError> {
+        if self.config.dry_run {
+            on_change_invocation(payload, &self.context(&publish::DryRun)).await
+        } else {
+            on_change_invocation(payload, &self.context(&self.sns)).await
+        }
+    }
+
+    /// `scheduled-audit` for one event.
+    pub async fn scheduled_audit(&self, event: &Value) -> Result<Value, HandlerError> {
+        let outcome = if self.config.dry_run {
+            scheduled_audit(event, &self.context(&publish::DryRun)).await
+        } else {
+            scheduled_audit(event, &self.context(&self.sns)).await
+        };
+        outcome.map(|o| serde_json::to_value(o).unwrap_or_default())
+    }
 }

@@ -12,10 +12,12 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
+use podreach_core::lifecycle::{FindingState, Marker, utc};
 use podreach_core::report::{Finding, Report, Severity};
 use serde_json::{Value, json};
 
 use crate::error::ApiFailure;
+use crate::lifecycle::DigestLifecycle;
 
 /// SNS's limit for a message body and its attributes together.
 pub const SNS_MAX_BYTES: usize = 256 * 1024;
@@ -195,9 +197,9 @@ fn fitted_finding(finding: &Finding, budget: usize) -> Value {
     cut
 }
 
-fn attributes(
+fn attributes<const N: usize>(
     origin: &Origin,
-    entries: [(&'static str, String); 4],
+    entries: [(&'static str, String); N],
 ) -> BTreeMap<&'static str, String> {
     let mut attributes: BTreeMap<&'static str, String> = entries.into_iter().collect();
     attributes.insert("account", origin.account.clone());
@@ -218,11 +220,26 @@ fn bullet_list(items: &[String], max: usize) -> String {
     text
 }
 
-/// One message for one finding.
-pub fn finding_message(finding: &Finding, origin: &Origin, format: MessageFormat) -> Message {
+/// Where a message stands in its finding's lifecycle, and why it is sent now.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifecycle<'a> {
+    pub marker: Marker,
+    pub why: &'a [String],
+}
+
+/// One message for one finding: NEW, CHANGED, or an ONGOING reminder.
+pub fn finding_message(
+    finding: &Finding,
+    lifecycle: Lifecycle<'_>,
+    origin: &Origin,
+    format: MessageFormat,
+) -> Message {
     let subject = subject(&format!(
-        "[{}] podreach {}: {}",
-        finding.severity, finding.cluster, finding.title
+        "[{}] {} podreach {}: {}",
+        finding.severity,
+        lifecycle.marker.as_str(),
+        finding.cluster,
+        finding.title
     ));
     let attributes = attributes(
         origin,
@@ -231,17 +248,20 @@ pub fn finding_message(finding: &Finding, origin: &Origin, format: MessageFormat
             ("kind", finding.kind.as_str().to_owned()),
             ("cluster", finding.cluster.clone()),
             ("finding_id", finding.id.clone()),
+            ("lifecycle", lifecycle.marker.as_str().to_owned()),
         ],
     );
     let body = match format {
         MessageFormat::Json => json!({
             "schema": "podreach/finding/v1",
+            "lifecycle": lifecycle.marker.as_str(),
+            "why": lifecycle.why,
             "account": origin.account,
             "region": origin.region,
             "finding": fitted_finding(finding, BODY_BUDGET),
         })
         .to_string(),
-        MessageFormat::Chatbot => chatbot_finding(finding, origin).to_string(),
+        MessageFormat::Chatbot => chatbot_finding(finding, lifecycle, origin).to_string(),
     };
     Message {
         subject,
@@ -250,9 +270,17 @@ pub fn finding_message(finding: &Finding, origin: &Origin, format: MessageFormat
     }
 }
 
-fn chatbot_finding(finding: &Finding, origin: &Origin) -> Value {
+fn chatbot_finding(finding: &Finding, lifecycle: Lifecycle<'_>, origin: &Origin) -> Value {
     let a = &finding.affected;
-    let mut description = format!(
+    let mut description = String::new();
+    if !lifecycle.why.is_empty() {
+        description.push_str(&format!(
+            "*{}:* {}\n",
+            lifecycle.marker.as_str(),
+            lifecycle.why.join("; ")
+        ));
+    }
+    description.push_str(&format!(
         "*{}* · {} · `{}` · {}\n{}\n\n*Affected:* {} pod address(es) on {} node(s)\n",
         finding.severity,
         finding.kind.as_str(),
@@ -261,7 +289,7 @@ fn chatbot_finding(finding: &Finding, origin: &Origin) -> Value {
         finding.detail,
         a.pod_address_count,
         a.nodes.len()
-    );
+    ));
     if !a.pods.is_empty() {
         description.push_str(&bullet_list(&a.pods, 10));
     } else {
@@ -290,7 +318,7 @@ fn chatbot_finding(finding: &Finding, origin: &Origin) -> Value {
         "id": finding.id,
         "content": {
             "textType": "client-markdown",
-            "title": clip(&format!(":rotating_light: {} — {}", finding.cluster, finding.title), 250),
+            "title": clip(&format!("{} {} — {} — {}", emoji(lifecycle.marker), lifecycle.marker.as_str(), finding.cluster, finding.title), 250),
             "description": clip(&description, CHATBOT_DESCRIPTION_MAX),
             "nextSteps": finding.remediation.iter().map(|r| clip(&r.action, 500)).take(5).collect::<Vec<_>>(),
             "keywords": [finding.severity.as_str(), finding.kind.as_str(), finding.cluster, finding.cause.code()],
@@ -304,11 +332,101 @@ fn chatbot_finding(finding: &Finding, origin: &Origin) -> Value {
                 "account": origin.account,
                 "region": origin.region,
                 "finding_id": finding.id,
+                "lifecycle": lifecycle.marker.as_str(),
                 "destination": finding.destination,
                 "destinations": finding.destinations.len(),
             },
         },
     })
+}
+
+fn emoji(marker: Marker) -> &'static str {
+    match marker {
+        Marker::New => ":rotating_light:",
+        Marker::Changed => ":arrow_up:",
+        Marker::Ongoing => ":bell:",
+        Marker::Resolved => ":white_check_mark:",
+        Marker::Suppressed => ":mute:",
+    }
+}
+
+/// The message that a finding is resolved: it goes into the finding's Slack thread (`threadId`
+/// is the finding id) and carries the severity and kind the finding was last published with, so
+/// a subscription that received the finding also receives its resolution.
+pub fn resolved_message(
+    record: &FindingState,
+    why: &[String],
+    origin: &Origin,
+    format: MessageFormat,
+) -> Message {
+    let (severity, kind) = record
+        .published
+        .as_ref()
+        .map_or(("NONE", "unreachable"), |p| {
+            (p.severity.as_str(), if p.kind.is_empty() { "unreachable" } else { p.kind.as_str() })
+        });
+    let subject = subject(&format!(
+        "[{severity}] RESOLVED podreach {}: {}",
+        record.cluster, record.title
+    ));
+    let attributes = attributes(
+        origin,
+        [
+            ("severity", severity.to_owned()),
+            ("kind", kind.to_owned()),
+            ("cluster", record.cluster.clone()),
+            ("finding_id", record.finding_id.clone()),
+            ("lifecycle", Marker::Resolved.as_str().to_owned()),
+        ],
+    );
+    let body = match format {
+        MessageFormat::Json => json!({
+            "schema": "podreach/finding/v1",
+            "lifecycle": Marker::Resolved.as_str(),
+            "why": why,
+            "account": origin.account,
+            "region": origin.region,
+            "resolved": {
+                "id": record.finding_id,
+                "cluster": record.cluster,
+                "title": record.title,
+                "severity": severity,
+                "kind": kind,
+                "first_seen": record.first_seen,
+                "last_seen": record.last_seen,
+                "resolved_at": record.resolved_at,
+            },
+        })
+        .to_string(),
+        MessageFormat::Chatbot => json!({
+            "version": "1.0",
+            "source": "custom",
+            "id": record.finding_id,
+            "content": {
+                "textType": "client-markdown",
+                "title": clip(&format!("{} RESOLVED — {} — {}", emoji(Marker::Resolved), record.cluster, record.title), 250),
+                "description": clip(&format!("*RESOLVED:* {}\nFirst seen {}, last seen {}.", why.join("; "), utc(record.first_seen), utc(record.last_seen)), CHATBOT_DESCRIPTION_MAX),
+                "keywords": [severity, kind, record.cluster, "RESOLVED"],
+            },
+            "metadata": {
+                "threadId": record.finding_id,
+                "summary": clip(&format!("RESOLVED: {}", record.title), 250),
+                "eventType": "podreach-finding-resolved",
+                "additionalContext": {
+                    "account": origin.account,
+                    "region": origin.region,
+                    "finding_id": record.finding_id,
+                    "lifecycle": Marker::Resolved.as_str(),
+                },
+            },
+        })
+        .to_string(),
+    };
+    Message {
+        subject,
+        body,
+        attributes,
+    }
 }
 
 /// The findings that need attention: at or above `min`.
@@ -320,27 +438,60 @@ pub fn needing_attention(report: &Report, min: Severity) -> Vec<&Finding> {
         .collect()
 }
 
-/// The digest of a scheduled audit: counts per cluster and the findings' headlines.
-pub fn digest_message(report: &Report, origin: &Origin, format: MessageFormat) -> Message {
+/// What the digest says beyond the report: the lifecycle since the last digest, and a refused
+/// suppression document.
+#[derive(Debug, Clone, Copy)]
+pub struct DigestContext<'a> {
+    pub lifecycle: &'a DigestLifecycle,
+    pub suppressions_problem: Option<&'a str>,
+}
+
+fn state_line(s: &FindingState) -> Value {
+    json!({"id": s.finding_id, "cluster": s.cluster, "title": s.title,
+           "severity": s.published.as_ref().map(|p| p.severity.clone()),
+           "first_seen": s.first_seen, "last_seen": s.last_seen, "resolved_at": s.resolved_at})
+}
+
+/// The digest of a scheduled audit: counts by severity and per cluster, what is new and resolved
+/// since the last digest, the oldest open findings, and the findings' headlines.
+pub fn digest_message(
+    report: &Report,
+    context: DigestContext<'_>,
+    origin: &Origin,
+    format: MessageFormat,
+) -> Message {
+    let lifecycle = context.lifecycle;
+    let mut by_severity: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for f in &report.findings {
+        *by_severity.entry(f.severity.as_str()).or_default() += 1;
+    }
     let worst = report.max_severity();
-    let mut title = format!(
-        "podreach digest: {} finding(s) in {} cluster(s), {} gap(s)",
-        report.findings.len(),
-        report.clusters.len(),
-        report.gaps.len()
-    );
-    // A digest of a run that could not analyse something must not read as a clean bill.
+    // What must not be missed comes first: a Subject is cut at 100 characters, and a digest of
+    // a run that could not analyse something must never read as a clean bill.
+    let mut warnings = Vec::new();
     if !report.not_analysed.is_empty() {
-        title = format!(
-            "{title}; NOT ANALYSED: {}",
+        warnings.push(format!(
+            "NOT ANALYSED: {}",
             report
                 .not_analysed
                 .iter()
                 .map(|n| n.cluster.as_deref().unwrap_or("the run"))
                 .collect::<Vec<_>>()
                 .join(", ")
-        );
+        ));
     }
+    if context.suppressions_problem.is_some() {
+        warnings.push("SUPPRESSIONS REFUSED".to_owned());
+    }
+    let warnings: String = warnings.iter().map(|w| format!("{w}; ")).collect();
+    let title = format!(
+        "podreach digest: {warnings}{} finding(s) in {} cluster(s), {} gap(s); {} new, {} resolved since the last digest",
+        report.findings.len(),
+        report.clusters.len(),
+        report.gaps.len(),
+        lifecycle.new.len(),
+        lifecycle.resolved.len()
+    );
     let attributes = attributes(
         origin,
         [
@@ -370,6 +521,16 @@ pub fn digest_message(report: &Report, origin: &Origin, format: MessageFormat) -
                 "account": origin.account,
                 "region": origin.region,
                 "clusters": report.clusters.iter().map(|c| json!({"name": c.name, "verdicts": c.verdicts, "nodes": c.nodes, "pod_addresses": c.pod_addresses})).collect::<Vec<_>>(),
+                "by_severity": by_severity,
+                "lifecycle": {
+                    "since": lifecycle.since,
+                    "open": lifecycle.open,
+                    "suppressed": lifecycle.suppressed,
+                    "new": lifecycle.new.iter().map(state_line).collect::<Vec<_>>(),
+                    "resolved": lifecycle.resolved.iter().map(state_line).collect::<Vec<_>>(),
+                    "oldest_open": lifecycle.oldest_open.iter().map(state_line).collect::<Vec<_>>(),
+                },
+                "suppressions_problem": context.suppressions_problem,
                 "findings": headlines,
                 "gaps": report.gaps,
                 "not_analysed": report.not_analysed,
@@ -395,6 +556,37 @@ pub fn digest_message(report: &Report, origin: &Origin, format: MessageFormat) -
                 description =
                     "No findings: every analysed pod path beyond the VPC works.\n".to_owned();
             }
+            let counts: Vec<String> = by_severity
+                .iter()
+                .rev()
+                .map(|(severity, n)| format!("{n} {severity}"))
+                .collect();
+            let mut head = format!(
+                "*Open:* {} ({}), {} suppressed\n",
+                lifecycle.open,
+                if counts.is_empty() { "none".to_owned() } else { counts.join(", ") },
+                lifecycle.suppressed
+            );
+            let listed = |title: &str, list: &[FindingState]| -> String {
+                if list.is_empty() {
+                    return String::new();
+                }
+                let mut text = format!("*{title}:*\n");
+                for s in list.iter().take(10) {
+                    text.push_str(&format!("• `{}` {} (since {})\n", s.cluster, s.title, utc(s.first_seen)));
+                }
+                if list.len() > 10 {
+                    text.push_str(&format!("• … and {} more\n", list.len() - 10));
+                }
+                text
+            };
+            head.push_str(&listed("New since the last digest", &lifecycle.new));
+            head.push_str(&listed("Resolved since the last digest", &lifecycle.resolved));
+            head.push_str(&listed("Oldest open", &lifecycle.oldest_open));
+            if let Some(problem) = context.suppressions_problem {
+                head.push_str(&format!("*SUPPRESSIONS REFUSED:* {problem}\n"));
+            }
+            description = format!("{head}\n{description}");
             if !report.not_analysed.is_empty() {
                 let lines: String = report
                     .not_analysed

@@ -8,7 +8,11 @@ use std::sync::Mutex;
 use podreach_aws::Scope;
 use podreach_aws::collect::{Collect, Collection};
 use podreach_aws::error::{ApiFailure, CollectError};
-use podreach_aws::function::{FunctionConfig, on_change, on_change_invocation, scheduled_audit};
+use podreach_aws::function::{
+    Context, FunctionConfig, on_change, on_change_invocation, scheduled_audit,
+};
+use podreach_aws::state::MemoryStore;
+use podreach_aws::suppressions::SuppressionSource;
 use podreach_aws::publish::{Message, Publish};
 use podreach_core::raw::CollectionNotes;
 use podreach_core::{SourceFile, demo};
@@ -53,6 +57,7 @@ impl Collect for DemoCollector {
             documents,
             notes,
             cluster_names: vec!["legacy".to_owned(), "shop".to_owned()],
+            listed_clusters: None,
         })
     }
 }
@@ -91,6 +96,25 @@ fn config() -> FunctionConfig {
     .expect("a valid configuration")
 }
 
+static NO_SUPPRESSIONS: SuppressionSource = SuppressionSource::None;
+
+/// The handlers' context with a fresh, empty state: every finding is NEW.
+fn context<'a, C, P>(
+    config: &'a FunctionConfig,
+    collector: &'a C,
+    publisher: &'a P,
+) -> Context<'a, C, P, MemoryStore> {
+    Context {
+        config,
+        region: "eu-west-1",
+        collector,
+        publisher,
+        store: Box::leak(Box::new(MemoryStore::default())),
+        suppressions: &NO_SUPPRESSIONS,
+        now: None,
+    }
+}
+
 fn sample(name: &str) -> Value {
     let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&path).expect("the sample exists"))
@@ -114,13 +138,7 @@ fn sqs_record(id: &str, body: &str) -> Value {
 #[tokio::test]
 async fn an_addon_update_audits_its_cluster_and_publishes_each_finding_once() {
     let (collector, publisher) = (DemoCollector::default(), RecordingPublisher::default());
-    let outcome = on_change(
-        &sample("eks-update-addon.json"),
-        &config(),
-        "eu-west-1",
-        &collector,
-        &publisher,
-    )
+    let outcome = on_change(&sample("eks-update-addon.json"), &context(&config(), &collector, &publisher))
     .await
     .expect("handled");
     assert_eq!(outcome.action, "audited");
@@ -140,13 +158,7 @@ async fn an_addon_update_audits_its_cluster_and_publishes_each_finding_once() {
 #[tokio::test]
 async fn a_failed_call_collects_nothing() {
     let (collector, publisher) = (DemoCollector::default(), RecordingPublisher::default());
-    let outcome = on_change(
-        &sample("invalid/ec2-attach-network-interface-failed.json"),
-        &config(),
-        "eu-west-1",
-        &collector,
-        &publisher,
-    )
+    let outcome = on_change(&sample("invalid/ec2-attach-network-interface-failed.json"), &context(&config(), &collector, &publisher))
     .await
     .expect("handled");
     assert_eq!(outcome.action, "ignored");
@@ -164,7 +176,7 @@ async fn a_batch_is_audited_once_for_the_union_and_only_bad_records_fail() {
         sqs_record("m-4", &sample("invalid/ec2-attach-network-interface-failed.json").to_string()),
         sqs_record("m-5", &sample("ec2-assign-private-ip-addresses.json").to_string()),
     ]});
-    let answer = on_change_invocation(&batch, &config(), "eu-west-1", &collector, &publisher)
+    let answer = on_change_invocation(&batch, &context(&config(), &collector, &publisher))
         .await
         .expect("a batch always gets a partial-failure answer");
     assert_eq!(
@@ -201,7 +213,7 @@ async fn a_publish_failure_fails_the_batch_items_that_were_audited() {
         sqs_record("m-1", &sample("eks-update-addon.json").to_string()),
         sqs_record("m-2", &sample("invalid/ec2-attach-network-interface-failed.json").to_string()),
     ]});
-    let answer = on_change_invocation(&batch, &config(), "eu-west-1", &collector, &publisher)
+    let answer = on_change_invocation(&batch, &context(&config(), &collector, &publisher))
         .await
         .expect("a partial-failure answer");
     assert_eq!(
@@ -213,13 +225,7 @@ async fn a_publish_failure_fails_the_batch_items_that_were_audited() {
 #[tokio::test]
 async fn a_single_malformed_event_is_a_typed_error() {
     let (collector, publisher) = (DemoCollector::default(), RecordingPublisher::default());
-    let error = on_change_invocation(
-        &json!({"hello": "world"}),
-        &config(),
-        "eu-west-1",
-        &collector,
-        &publisher,
-    )
+    let error = on_change_invocation(&json!({"hello": "world"}), &context(&config(), &collector, &publisher))
     .await
     .expect_err("not an event");
     assert_eq!(error.error_type(), "podreach.MalformedEvent");
@@ -234,13 +240,7 @@ async fn the_schedule_publishes_findings_and_a_digest_for_the_configured_cluster
         _ => None,
     })
     .expect("a valid configuration");
-    let outcome = scheduled_audit(
-        &sample("scheduled.json"),
-        &config,
-        "eu-west-1",
-        &collector,
-        &publisher,
-    )
+    let outcome = scheduled_audit(&sample("scheduled.json"), &context(&config, &collector, &publisher))
     .await
     .expect("handled");
     assert_eq!(
@@ -264,13 +264,7 @@ async fn a_cluster_not_analysed_is_in_the_outcome_and_the_digest_never_reads_cle
         ..DemoCollector::default()
     };
     let publisher = RecordingPublisher::default();
-    let outcome = scheduled_audit(
-        &sample("scheduled.json"),
-        &config(),
-        "eu-west-1",
-        &collector,
-        &publisher,
-    )
+    let outcome = scheduled_audit(&sample("scheduled.json"), &context(&config(), &collector, &publisher))
     .await
     .expect("handled");
     assert_eq!(outcome.not_analysed.len(), 1, "{outcome:?}");

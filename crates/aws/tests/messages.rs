@@ -4,12 +4,20 @@
 use std::collections::BTreeMap;
 
 use podreach_aws::function::FunctionConfig;
+use podreach_aws::lifecycle::DigestLifecycle;
 use podreach_aws::publish::{
-    MessageFormat, Origin, SNS_MAX_BYTES, SUBJECT_MAX, digest_message, finding_message,
+    DigestContext, Lifecycle, MessageFormat, Origin, SNS_MAX_BYTES, SUBJECT_MAX, digest_message,
+    finding_message, resolved_message,
 };
+use podreach_core::lifecycle::{FindingState, Marker, Published, Status};
 use podreach_core::report::{Report, Severity};
 use podreach_core::{AnalyzeOptions, Overrides, demo};
 use serde_json::Value;
+
+const NEW: Lifecycle<'static> = Lifecycle {
+    marker: Marker::New,
+    why: &[],
+};
 
 fn demo_report() -> Report {
     podreach_core::audit(
@@ -33,7 +41,7 @@ fn each_finding_message_carries_the_filter_attributes_and_fits_sns() {
     assert!(!report.findings.is_empty());
     for finding in &report.findings {
         for format in [MessageFormat::Json, MessageFormat::Chatbot] {
-            let message = finding_message(finding, &origin(), format);
+            let message = finding_message(finding, NEW, &origin(), format);
             let keys: Vec<&str> = message.attributes.keys().copied().collect();
             assert_eq!(
                 keys,
@@ -42,6 +50,7 @@ fn each_finding_message_carries_the_filter_attributes_and_fits_sns() {
                     "cluster",
                     "finding_id",
                     "kind",
+                    "lifecycle",
                     "region",
                     "severity"
                 ]
@@ -53,7 +62,7 @@ fn each_finding_message_carries_the_filter_attributes_and_fits_sns() {
             assert!(message.body.len() < SNS_MAX_BYTES);
         }
         let json: Value =
-            serde_json::from_str(&finding_message(finding, &origin(), MessageFormat::Json).body)
+            serde_json::from_str(&finding_message(finding, NEW, &origin(), MessageFormat::Json).body)
                 .expect("the JSON body parses");
         assert_eq!(json["schema"], "podreach/finding/v1");
         assert_eq!(json["finding"]["id"], finding.id.as_str());
@@ -69,7 +78,7 @@ fn chatbot_messages_follow_the_custom_notification_schema() {
         .find(|f| f.remediation.iter().any(|r| r.command.is_some()) && !f.affected.pods.is_empty())
         .expect("the demo has a finding with pods and a fix command");
     let body: Value =
-        serde_json::from_str(&finding_message(finding, &origin(), MessageFormat::Chatbot).body)
+        serde_json::from_str(&finding_message(finding, NEW, &origin(), MessageFormat::Chatbot).body)
             .expect("the Chatbot body parses");
     assert_eq!(body["version"], "1.0");
     assert_eq!(body["source"], "custom");
@@ -107,7 +116,7 @@ fn a_finding_with_too_many_pods_is_cut_to_fit_and_says_how_many_were_left_out() 
     finding.affected.pod_addresses = (0..40_000)
         .map(|i| format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256))
         .collect();
-    let message = finding_message(&finding, &origin(), MessageFormat::Json);
+    let message = finding_message(&finding, NEW, &origin(), MessageFormat::Json);
     let total = message.body.len()
         + message
             .attributes
@@ -125,7 +134,7 @@ fn a_finding_with_too_many_pods_is_cut_to_fit_and_says_how_many_were_left_out() 
         Some(40_000),
         "{omitted}"
     );
-    let chatbot = finding_message(&finding, &origin(), MessageFormat::Chatbot);
+    let chatbot = finding_message(&finding, NEW, &origin(), MessageFormat::Chatbot);
     assert!(chatbot.body.len() < SNS_MAX_BYTES);
     assert!(chatbot.body.contains("and 39990 more"));
 }
@@ -133,7 +142,12 @@ fn a_finding_with_too_many_pods_is_cut_to_fit_and_says_how_many_were_left_out() 
 #[test]
 fn the_digest_has_kind_digest_and_the_worst_severity() {
     let report = demo_report();
-    let digest = digest_message(&report, &origin(), MessageFormat::Json);
+    let lifecycle = DigestLifecycle::default();
+    let context = DigestContext {
+        lifecycle: &lifecycle,
+        suppressions_problem: None,
+    };
+    let digest = digest_message(&report, context, &origin(), MessageFormat::Json);
     assert_eq!(digest.attributes["kind"], "digest");
     assert_eq!(
         digest.attributes["severity"],
@@ -144,6 +158,107 @@ fn the_digest_has_kind_digest_and_the_worst_severity() {
         body["findings"].as_array().map(Vec::len),
         Some(report.findings.len())
     );
+}
+
+fn record(status: Status) -> FindingState {
+    FindingState {
+        cluster: "shop".to_owned(),
+        finding_id: "pr-0123456789abcdef".to_owned(),
+        status,
+        title: "Secondary-ENI pods cannot reach 10.1.0.0/16".to_owned(),
+        first_seen: 1_800_000_000,
+        last_seen: 1_800_086_400,
+        last_published: Some(1_800_000_000),
+        published: Some(Published {
+            severity: "HIGH".to_owned(),
+            kind: "unreachable".to_owned(),
+            nodes: 2,
+            pod_addresses: 10,
+            destinations: vec!["10.1.0.0/16".to_owned()],
+        }),
+        suppressed_because: None,
+        resolved_at: (status == Status::Resolved).then_some(1_800_090_000),
+    }
+}
+
+#[test]
+fn a_resolution_goes_into_the_findings_thread_with_its_last_severity() {
+    let record = record(Status::Resolved);
+    let why = ["cluster shop was fully re-audited and the finding is gone".to_owned()];
+    let chatbot = resolved_message(&record, &why, &origin(), MessageFormat::Chatbot);
+    let body: Value = serde_json::from_str(&chatbot.body).expect("the Chatbot body parses");
+    assert_eq!(body["metadata"]["threadId"], record.finding_id.as_str());
+    assert!(
+        body["content"]["title"]
+            .as_str()
+            .is_some_and(|t| t.contains("RESOLVED")),
+        "{body}"
+    );
+    assert!(
+        body["content"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("fully re-audited") && d.contains("2027-01-15")),
+        "{body}"
+    );
+    let json = resolved_message(&record, &why, &origin(), MessageFormat::Json);
+    assert_eq!(json.attributes["lifecycle"], "RESOLVED");
+    assert_eq!(json.attributes["severity"], "HIGH");
+    assert_eq!(json.attributes["kind"], "unreachable");
+    assert_eq!(json.attributes["finding_id"], record.finding_id);
+    let body: Value = serde_json::from_str(&json.body).expect("the JSON body parses");
+    assert_eq!(body["lifecycle"], "RESOLVED");
+    assert_eq!(body["resolved"]["id"], record.finding_id.as_str());
+}
+
+#[test]
+fn chatbot_titles_say_new_changed_or_still_open() {
+    let report = demo_report();
+    let finding = &report.findings[0];
+    for (marker, word) in [
+        (Marker::New, "NEW"),
+        (Marker::Changed, "CHANGED"),
+        (Marker::Ongoing, "ONGOING"),
+    ] {
+        let why = ["affected nodes 1 → 4".to_owned()];
+        let lifecycle = Lifecycle { marker, why: &why };
+        let message = finding_message(finding, lifecycle, &origin(), MessageFormat::Chatbot);
+        assert_eq!(message.attributes["lifecycle"], word);
+        let body: Value = serde_json::from_str(&message.body).expect("parses");
+        let title = body["content"]["title"].as_str().unwrap_or_default();
+        assert!(title.contains(word), "{title}");
+        let description = body["content"]["description"].as_str().unwrap_or_default();
+        assert!(description.contains("affected nodes 1 → 4"), "{description}");
+        assert!(message.subject.contains(word), "{}", message.subject);
+    }
+}
+
+#[test]
+fn the_digest_lists_what_is_new_resolved_and_oldest_and_a_refused_suppression_document() {
+    let report = demo_report();
+    let mut old = record(Status::Open);
+    old.first_seen = 1_700_000_000;
+    old.finding_id = "pr-old".to_owned();
+    let state = vec![old, record(Status::Open), record(Status::Resolved)];
+    let lifecycle = DigestLifecycle::of(&state, Some(1_750_000_000));
+    assert_eq!(lifecycle.new.len(), 1, "only the one first seen after the last digest");
+    assert_eq!(lifecycle.resolved.len(), 1);
+    assert_eq!(lifecycle.oldest_open[0].finding_id, "pr-old");
+    let problem = "suppressions parameter /podreach/suppressions: suppressions[1]: reason is required";
+    let context = DigestContext {
+        lifecycle: &lifecycle,
+        suppressions_problem: Some(problem),
+    };
+    let json = digest_message(&report, context, &origin(), MessageFormat::Json);
+    let body: Value = serde_json::from_str(&json.body).expect("parses");
+    assert_eq!(body["lifecycle"]["oldest_open"][0]["id"], "pr-old");
+    assert_eq!(body["lifecycle"]["open"], 2);
+    assert_eq!(body["suppressions_problem"], problem);
+    assert!(json.subject.contains("SUPPRESSIONS REFUSED"), "{}", json.subject);
+    let chatbot = digest_message(&report, context, &origin(), MessageFormat::Chatbot);
+    let body: Value = serde_json::from_str(&chatbot.body).expect("parses");
+    let description = body["content"]["description"].as_str().unwrap_or_default();
+    assert!(description.contains("*Oldest open:*"), "{description}");
+    assert!(description.contains("reason is required"), "{description}");
 }
 
 fn config(pairs: &[(&str, &str)]) -> Result<FunctionConfig, String> {
@@ -181,6 +296,18 @@ fn configuration_errors_name_the_variable() {
         config(&[topic, ("MAX_CONCURRENCY", "0")])
             .expect_err("zero")
             .contains("MAX_CONCURRENCY")
+    );
+    assert!(
+        config(&[topic, ("RENOTIFY_HOURS", "daily")])
+            .expect_err("not hours")
+            .contains("RENOTIFY_HOURS")
+    );
+    let never = config(&[topic, ("RENOTIFY_HOURS", "0")]).expect("0 is never");
+    assert_eq!(never.renotify_after, None);
+    assert_eq!(
+        config(&[topic]).expect("defaults").renotify_after,
+        Some(24 * 3600),
+        "daily by default"
     );
     let ok = FunctionConfig::from_lookup(|name| match name {
         "TOPIC_ARN" => Some(topic.1.to_owned()),

@@ -1,18 +1,20 @@
 //! `--state FILE` and `--suppressions FILE`: the functions' finding lifecycle, on a local file.
 //!
-//! The rules are `podreach_core::lifecycle`'s, so what the CLI marks NEW, CHANGED, ONGOING,
-//! RESOLVED or SUPPRESSED is what the functions would publish. The state file is JSON
-//! (`podreach/state/v1`); a missing file is an empty state, an unreadable one is an error naming
-//! it (a lost state would announce every finding as new). The file is replaced only after the
-//! report was written, through a temporary file and a rename, so an interrupted run never leaves
-//! half a state.
+//! The state file is a [`MemoryStore`] read from and written to JSON (`podreach/state/v1`), and
+//! the findings are tracked by `podreach_aws::lifecycle::track`, the code the functions run on
+//! their DynamoDB table: what the CLI marks NEW, CHANGED, ONGOING, RESOLVED or SUPPRESSED is what
+//! the functions would publish. A missing file is an empty state, an unreadable one is an error
+//! naming it (a lost state would announce every finding as new). The file is replaced only after
+//! the report was written, through a temporary file and a rename, so an interrupted run never
+//! leaves half a state.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use podreach_aws::lifecycle::{Inputs, track};
+use podreach_aws::state::{Clusters, MemoryStore, Partition};
 use podreach_core::Report;
 use podreach_core::lifecycle::{self, Policy, State};
 use podreach_core::suppressions;
@@ -57,23 +59,43 @@ impl LifecycleArgs {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let at = local();
+        let store = MemoryStore::with(&at, previous.findings, None);
         let complete = lifecycle::fully_audited(report);
-        let reconciled = lifecycle::reconcile(
-            previous,
-            report,
-            &complete,
-            &BTreeSet::new(),
-            &rules,
+        let inputs = Inputs {
+            clusters: Clusters::All,
+            complete: &complete,
+            existing: None,
+            suppressions: &rules,
             now,
-            Policy::default(),
-        );
-        let entries = reconciled.transitions.iter().map(|t| t.entry()).collect();
-        let state = reconciled.state;
+            policy: Policy::default(),
+        };
+        let entries = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .context("starting the state's runtime")?
+            .block_on(track(&store, &at, report, inputs))
+            .with_context(|| format!("--state {}", path.display()))?
+            .changes
+            .iter()
+            .map(|c| c.transition.entry())
+            .collect();
         report.lifecycle = Some(entries);
+        let (findings, _) = store.snapshot(&at);
         Ok(Some(Pending {
             path: path.clone(),
-            state,
+            state: State {
+                findings,
+                ..State::default()
+            },
         }))
+    }
+}
+
+/// The one partition of a local state file.
+fn local() -> Partition {
+    Partition {
+        account: "local".to_owned(),
+        region: "local".to_owned(),
     }
 }
 

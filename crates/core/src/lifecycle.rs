@@ -37,6 +37,10 @@ pub enum Status {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Published {
     pub severity: String,
+    /// `unreachable`, `latent-risk` or `unverified`: a resolution message is filed like the
+    /// finding was.
+    #[serde(default)]
+    pub kind: String,
     pub nodes: usize,
     pub pod_addresses: usize,
     pub destinations: Vec<String>,
@@ -46,6 +50,7 @@ impl Published {
     fn of(finding: &Finding) -> Self {
         Published {
             severity: finding.severity.as_str().to_owned(),
+            kind: finding.kind.as_str().to_owned(),
             nodes: finding.affected.nodes.len(),
             pod_addresses: finding.affected.pod_address_count,
             destinations: finding.destinations.clone(),
@@ -228,7 +233,171 @@ fn material_changes(before: &Published, now: &Published, factor: usize) -> Vec<S
     why
 }
 
-/// Reconciles the stored state with this audit.
+/// Why a finding this audit does not report may be resolved: its cluster is known to be deleted
+/// or was fully re-audited. `None`: this audit did not see the cluster completely, so its absent
+/// findings stay as they are.
+pub fn resolution(
+    cluster: &str,
+    complete: &BTreeSet<String>,
+    deleted: &BTreeSet<String>,
+) -> Option<String> {
+    if deleted.contains(cluster) {
+        Some(format!("cluster {cluster} no longer exists"))
+    } else if complete.contains(cluster) {
+        Some(format!(
+            "cluster {cluster} was fully re-audited and the finding is gone"
+        ))
+    } else {
+        None
+    }
+}
+
+/// One finding's step: its new record (`None` when nothing changes) and its transition.
+#[derive(Debug, Clone)]
+pub struct Step<'r> {
+    pub record: Option<FindingState>,
+    pub transition: Option<Transition<'r>>,
+}
+
+/// The lifecycle rule for one finding (one cluster and finding id), from its stored record and
+/// what this audit says of it: reported (`finding`), or absent with a `resolution` ([`resolution`])
+/// or absent unseen. A store that finds its record changed underneath (another invocation wrote
+/// it) calls this again with the fresh record, so two racing invocations publish a change once.
+pub fn step<'r>(
+    previous: Option<&FindingState>,
+    finding: Option<&'r Finding>,
+    resolution: Option<&str>,
+    suppressions: &[Suppression],
+    now: i64,
+    policy: Policy,
+) -> Step<'r> {
+    match finding {
+        Some(finding) => seen(previous, finding, suppressions, now, policy),
+        None => match (previous, resolution) {
+            (Some(state), Some(why)) if state.status != Status::Resolved => gone(state, why, now),
+            _ => Step {
+                record: None,
+                transition: None,
+            },
+        },
+    }
+}
+
+/// A finding this audit reports.
+fn seen<'r>(
+    previous: Option<&FindingState>,
+    finding: &'r Finding,
+    suppressions: &[Suppression],
+    now: i64,
+    policy: Policy,
+) -> Step<'r> {
+    let published_now = Published::of(finding);
+    let suppression = suppressions
+        .iter()
+        .find(|s| s.matches(finding) && !s.expired(now));
+    let mut state = previous.cloned().unwrap_or_else(|| FindingState {
+        cluster: finding.cluster.clone(),
+        finding_id: finding.id.clone(),
+        status: Status::Resolved,
+        title: finding.title.clone(),
+        first_seen: now,
+        last_seen: now,
+        last_published: None,
+        published: None,
+        suppressed_because: None,
+        resolved_at: None,
+    });
+    let was = state.status;
+    let seen_before = state.resolved_at.is_some() || state.published.is_some();
+    state.last_seen = now;
+    state.title = finding.title.clone();
+    state.resolved_at = None;
+    let transition = |marker: Marker, publish: bool, why: Vec<String>| Transition {
+        marker,
+        cluster: finding.cluster.clone(),
+        finding_id: finding.id.clone(),
+        title: finding.title.clone(),
+        finding: Some(finding),
+        publish,
+        why,
+    };
+    if let Some(s) = suppression {
+        state.status = Status::Suppressed;
+        state.suppressed_because = Some(s.reason.clone());
+        return Step {
+            record: Some(state),
+            transition: Some(transition(
+                Marker::Suppressed,
+                false,
+                vec![format!("suppressed: {}", s.reason)],
+            )),
+        };
+    }
+    state.suppressed_because = None;
+    let (marker, why) = match (was, &state.published) {
+        (Status::Open, Some(before)) => {
+            let why = material_changes(before, &published_now, policy.growth_factor);
+            if why.is_empty() {
+                let due = policy.renotify_after.is_some_and(|interval| {
+                    state
+                        .last_published
+                        .is_none_or(|last| now.saturating_sub(last) >= interval)
+                });
+                if !due {
+                    state.status = Status::Open;
+                    return Step {
+                        record: Some(state),
+                        transition: Some(transition(Marker::Ongoing, false, Vec::new())),
+                    };
+                }
+                (Marker::Ongoing, vec!["still open (reminder)".to_owned()])
+            } else {
+                (Marker::Changed, why)
+            }
+        }
+        (Status::Suppressed, _) => (
+            Marker::New,
+            vec!["its suppression expired or was removed".to_owned()],
+        ),
+        (Status::Resolved, _) if seen_before => {
+            (Marker::New, vec!["back after it was resolved".to_owned()])
+        }
+        _ => (Marker::New, Vec::new()),
+    };
+    state.status = Status::Open;
+    state.last_published = Some(now);
+    state.published = Some(published_now);
+    Step {
+        record: Some(state),
+        transition: Some(transition(marker, true, why)),
+    }
+}
+
+/// An open or suppressed finding that this audit shows to be gone.
+fn gone<'r>(previous: &FindingState, why: &str, now: i64) -> Step<'r> {
+    let mut state = previous.clone();
+    let publish = state.status == Status::Open;
+    state.status = Status::Resolved;
+    state.resolved_at = Some(now);
+    state.suppressed_because = None;
+    if publish {
+        state.last_published = Some(now);
+    }
+    Step {
+        transition: Some(Transition {
+            marker: Marker::Resolved,
+            cluster: state.cluster.clone(),
+            finding_id: state.finding_id.clone(),
+            title: state.title.clone(),
+            finding: None,
+            publish,
+            why: vec![why.to_owned()],
+        }),
+        record: Some(state),
+    }
+}
+
+/// Reconciles the stored state with this audit: [`step`] for every finding of either.
 ///
 /// `complete` are the clusters whose findings this audit saw completely ([`fully_audited`]);
 /// `deleted` the clusters known to be gone (a full listing of the region no longer has them).
@@ -247,120 +416,29 @@ pub fn reconcile<'r>(
         .into_iter()
         .map(|s| ((s.cluster.clone(), s.finding_id.clone()), s))
         .collect();
+    let reported: BTreeMap<(String, String), &Finding> = report
+        .findings
+        .iter()
+        .map(|f| ((f.cluster.clone(), f.id.clone()), f))
+        .collect();
+    let keys: BTreeSet<(String, String)> =
+        states.keys().chain(reported.keys()).cloned().collect();
     let mut transitions = Vec::new();
-    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
-
-    for finding in &report.findings {
-        let key = (finding.cluster.clone(), finding.id.clone());
-        seen.insert(key.clone());
-        let published_now = Published::of(finding);
-        let suppression = suppressions
-            .iter()
-            .find(|s| s.matches(finding) && !s.expired(now));
-        let state = states.entry(key).or_insert_with(|| FindingState {
-            cluster: finding.cluster.clone(),
-            finding_id: finding.id.clone(),
-            status: Status::Resolved,
-            title: finding.title.clone(),
-            first_seen: now,
-            last_seen: now,
-            last_published: None,
-            published: None,
-            suppressed_because: None,
-            resolved_at: None,
-        });
-        let was = state.status;
-        let seen_before = state.resolved_at.is_some() || state.published.is_some();
-        state.last_seen = now;
-        state.title = finding.title.clone();
-        state.resolved_at = None;
-        let transition = |marker: Marker, publish: bool, why: Vec<String>| Transition {
-            marker,
-            cluster: finding.cluster.clone(),
-            finding_id: finding.id.clone(),
-            title: finding.title.clone(),
-            finding: Some(finding),
-            publish,
-            why,
-        };
-        if let Some(s) = suppression {
-            state.status = Status::Suppressed;
-            state.suppressed_because = Some(s.reason.clone());
-            transitions.push(transition(
-                Marker::Suppressed,
-                false,
-                vec![format!("suppressed: {}", s.reason)],
-            ));
-            continue;
+    for key in keys {
+        let why = resolution(&key.0, complete, deleted);
+        let step = step(
+            states.get(&key),
+            reported.get(&key).copied(),
+            why.as_deref(),
+            suppressions,
+            now,
+            policy,
+        );
+        if let Some(record) = step.record {
+            states.insert(key, record);
         }
-        state.suppressed_because = None;
-        let (marker, why) = match (was, &state.published) {
-            (Status::Open, Some(before)) => {
-                let why = material_changes(before, &published_now, policy.growth_factor);
-                if why.is_empty() {
-                    let due = policy.renotify_after.is_some_and(|interval| {
-                        state
-                            .last_published
-                            .is_none_or(|last| now.saturating_sub(last) >= interval)
-                    });
-                    if due {
-                        (Marker::Ongoing, vec!["still open (reminder)".to_owned()])
-                    } else {
-                        state.status = Status::Open;
-                        transitions.push(transition(Marker::Ongoing, false, Vec::new()));
-                        continue;
-                    }
-                } else {
-                    (Marker::Changed, why)
-                }
-            }
-            (Status::Suppressed, _) => (
-                Marker::New,
-                vec!["its suppression expired or was removed".to_owned()],
-            ),
-            (Status::Resolved, _) if seen_before => {
-                (Marker::New, vec!["back after it was resolved".to_owned()])
-            }
-            _ => (Marker::New, Vec::new()),
-        };
-        state.status = Status::Open;
-        state.last_published = Some(now);
-        state.published = Some(published_now);
-        transitions.push(transition(marker, true, why));
+        transitions.extend(step.transition);
     }
-
-    for (key, state) in &mut states {
-        if seen.contains(key) || state.status == Status::Resolved {
-            continue;
-        }
-        let (cluster, _) = key;
-        let why = if deleted.contains(cluster) {
-            format!("cluster {cluster} no longer exists")
-        } else if complete.contains(cluster) {
-            format!("cluster {cluster} was fully re-audited and the finding is gone")
-        } else {
-            continue;
-        };
-        let publish = state.status == Status::Open;
-        state.status = Status::Resolved;
-        state.resolved_at = Some(now);
-        state.suppressed_because = None;
-        if publish {
-            state.last_published = Some(now);
-        }
-        transitions.push(Transition {
-            marker: Marker::Resolved,
-            cluster: state.cluster.clone(),
-            finding_id: state.finding_id.clone(),
-            title: state.title.clone(),
-            finding: None,
-            publish,
-            why: vec![why],
-        });
-    }
-    transitions.sort_by(|a, b| {
-        (&a.cluster, &a.finding_id, a.marker).cmp(&(&b.cluster, &b.finding_id, b.marker))
-    });
     Reconciled {
         state: State {
             schema: STATE_SCHEMA.to_owned(),
@@ -368,4 +446,11 @@ pub fn reconcile<'r>(
         },
         transitions,
     }
+}
+
+/// A stored time (Unix seconds) as people read it: `2026-11-28 09:48 UTC`.
+pub fn utc(seconds: i64) -> String {
+    jiff::Timestamp::from_second(seconds)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|_| format!("{seconds} (Unix seconds)"))
 }

@@ -1,39 +1,23 @@
-//! `scheduled-audit`: audits every (configured) cluster on a schedule; findings plus a digest.
+//! `scheduled-audit`: audits every (configured) cluster on a schedule, reconciles the findings'
+//! lifecycle, recalls open findings and publishes a digest.
 //!
-//! Thin by design: logging, configuration and clients are set up once per process, then each
-//! scheduled event goes to `podreach_aws::function::scheduled_audit`. A failure is reported to Lambda with a
-//! typed `errorType` (`podreach.MalformedEvent`, `podreach.PublishFailed`, …) so the DLQ says why.
+//! Thin by design: logging, configuration and clients are set up once per process
+//! (`podreach_aws::function::Runtime`), then each scheduled event goes to
+//! `Runtime::scheduled_audit`. A failure is reported to Lambda with a typed `errorType`
+//! (`podreach.StateFailed`, `podreach.PublishFailed`, …) so the DLQ says why.
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use podreach_aws::function::{FunctionConfig, scheduled_audit};
-use podreach_aws::publish::{DryRun, SnsPublisher};
-use podreach_aws::{Collector, CollectorSettings};
+use podreach_aws::function::Runtime;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = FunctionConfig::from_env()?;
-    let sdk = podreach_aws::load_function_config(config.trust_anchors).await?;
-    let region = sdk.region().map(ToString::to_string).unwrap_or_default();
-    let settings = CollectorSettings {
-        max_concurrency: config.max_concurrency,
-        ..CollectorSettings::default()
-    };
-    let collector = Collector::new(&sdk, &settings);
-    let sns = SnsPublisher::new(
-        aws_sdk_sns::Client::new(&sdk),
-        config.topic_arn.clone().unwrap_or_default(),
-    );
-    let (config, region, collector, sns) = (&config, region.as_str(), &collector, &sns);
+    let runtime = &Runtime::from_env().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let outcome = if config.dry_run {
-            scheduled_audit(&event.payload, config, region, collector, &DryRun).await
-        } else {
-            scheduled_audit(&event.payload, config, region, collector, sns).await
-        };
-        outcome
-            .map(|o| serde_json::to_value(o).unwrap_or_default())
+        runtime
+            .scheduled_audit(&event.payload)
+            .await
             .map_err(|e| Diagnostic {
                 error_type: e.error_type().to_owned(),
                 error_message: e.to_string(),

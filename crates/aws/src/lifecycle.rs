@@ -1,0 +1,216 @@
+//! Tracking an audit's findings in a [`StateStore`]: the rules of `podreach_core::lifecycle`,
+//! applied one finding at a time with conditional writes.
+//!
+//! For every finding of the state or the report, [`track`] takes `lifecycle::step`'s new record
+//! and writes it only if the stored record is still the version it read. When another invocation
+//! got there first, the record is read again and the step taken again from it, so a change two
+//! invocations both saw is published by the one whose write landed, and the other sees a repeat.
+//! A message is sent only after its record is written; if sending fails, [`Tracked::undo`] puts
+//! the previous record back (when nobody wrote since), so the retry announces it again rather
+//! than never. The CLI's `--state` file and the functions' DynamoDB table go through this same
+//! code.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use podreach_core::lifecycle::{self, FindingState, Policy, Status, Transition};
+use podreach_core::report::{Finding, Report};
+use podreach_core::suppressions::Suppression;
+
+use crate::state::{Clusters, Partition, Record, StateError, StateStore, Written};
+
+/// Conditional writes tried for one record before giving up on it.
+const ATTEMPTS: usize = 5;
+
+/// What an audit is tracked against.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    /// The records to reconcile: the audited clusters, or all (the scheduled audit).
+    pub clusters: Clusters<'a>,
+    /// Clusters this audit saw completely (`lifecycle::fully_audited`).
+    pub complete: &'a BTreeSet<String>,
+    /// Every cluster of the region, when the audit listed them: a stored cluster not in it is
+    /// deleted, and its findings are resolved. `None`: no deletion is known.
+    pub existing: Option<&'a BTreeSet<String>>,
+    pub suppressions: &'a [Suppression],
+    pub now: i64,
+    pub policy: Policy,
+}
+
+/// One finding's tracked change.
+#[derive(Debug, Clone)]
+pub struct Change<'r> {
+    pub transition: Transition<'r>,
+    /// The record as written (`None` when nothing was written).
+    pub record: Option<FindingState>,
+    /// The record before, and the version written, to undo the write.
+    previous: Option<Record>,
+    written: u64,
+}
+
+/// Every finding's change, and the state after the audit.
+#[derive(Debug, Clone)]
+pub struct Tracked<'r> {
+    pub changes: Vec<Change<'r>>,
+    /// Every record of the reconciled clusters after this audit, in (cluster, finding id) order.
+    pub state: Vec<FindingState>,
+    /// Writes refused because another invocation wrote first (each was re-read and redone).
+    pub conflicts: usize,
+}
+
+/// Reconciles `report` with the stored state, writing every changed record.
+pub async fn track<'r, S: StateStore>(
+    store: &S,
+    at: &Partition,
+    report: &'r Report,
+    inputs: Inputs<'_>,
+) -> Result<Tracked<'r>, StateError> {
+    let stored: BTreeMap<(String, String), Record> = store
+        .load(at, inputs.clusters)
+        .await?
+        .into_iter()
+        .map(|r| ((r.state.cluster.clone(), r.state.finding_id.clone()), r))
+        .collect();
+    let reported: BTreeMap<(String, String), &Finding> = report
+        .findings
+        .iter()
+        .map(|f| ((f.cluster.clone(), f.id.clone()), f))
+        .collect();
+    let keys: BTreeSet<(String, String)> =
+        stored.keys().chain(reported.keys()).cloned().collect();
+    let deleted: BTreeSet<String> = match inputs.existing {
+        Some(existing) => stored
+            .keys()
+            .map(|(cluster, _)| cluster)
+            .filter(|c| !existing.contains(*c))
+            .cloned()
+            .collect(),
+        None => BTreeSet::new(),
+    };
+    let mut tracked = Tracked {
+        changes: Vec::new(),
+        state: Vec::new(),
+        conflicts: 0,
+    };
+    for key in keys {
+        let finding = reported.get(&key).copied();
+        let resolution = lifecycle::resolution(&key.0, inputs.complete, &deleted);
+        let mut previous = stored.get(&key).cloned();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let step = lifecycle::step(
+                previous.as_ref().map(|r| &r.state),
+                finding,
+                resolution.as_deref(),
+                inputs.suppressions,
+                inputs.now,
+                inputs.policy,
+            );
+            let Some(record) = step.record else {
+                tracked.state.extend(previous.map(|r| r.state));
+                if let Some(transition) = step.transition {
+                    tracked.changes.push(Change {
+                        transition,
+                        record: None,
+                        previous: None,
+                        written: 0,
+                    });
+                }
+                break;
+            };
+            let expected = previous.as_ref().map_or(0, |r| r.version);
+            match store.put(at, &record, expected).await? {
+                Written::Yes => {
+                    tracked.state.push(record.clone());
+                    if let Some(transition) = step.transition {
+                        tracked.changes.push(Change {
+                            transition,
+                            record: Some(record),
+                            previous,
+                            written: expected + 1,
+                        });
+                    }
+                    break;
+                }
+                Written::Conflict if attempts < ATTEMPTS => {
+                    tracked.conflicts += 1;
+                    tracing::info!(cluster = %key.0, finding_id = %key.1, "state written by another invocation; re-reading");
+                    previous = store.get(at, &key.0, &key.1).await?;
+                }
+                Written::Conflict => {
+                    return Err(StateError::Contention {
+                        key: format!("{}/{}", key.0, key.1),
+                        attempts,
+                    });
+                }
+            }
+        }
+    }
+    Ok(tracked)
+}
+
+impl Change<'_> {
+    /// Puts the record back as it was before this audit, if nobody wrote it since: its message
+    /// could not be sent, and the next audit must announce it again.
+    pub async fn undo<S: StateStore>(&self, store: &S, at: &Partition) -> Result<Written, StateError> {
+        let Some(record) = &self.record else {
+            return Ok(Written::Yes);
+        };
+        match &self.previous {
+            None => {
+                store
+                    .remove(at, &record.cluster, &record.finding_id, self.written)
+                    .await
+            }
+            Some(previous) => store.put(at, &previous.state, self.written).await,
+        }
+    }
+}
+
+/// What the digest says about the lifecycle: what is new or resolved since the last digest, the
+/// oldest open findings, and how many are suppressed.
+#[derive(Debug, Clone, Default)]
+pub struct DigestLifecycle {
+    pub since: Option<i64>,
+    pub new: Vec<FindingState>,
+    pub resolved: Vec<FindingState>,
+    pub oldest_open: Vec<FindingState>,
+    pub open: usize,
+    pub suppressed: usize,
+}
+
+/// How many of the oldest open findings the digest lists.
+pub const OLDEST_LISTED: usize = 5;
+
+impl DigestLifecycle {
+    /// From the state after an audit and the time of the previous digest.
+    pub fn of(state: &[FindingState], since: Option<i64>) -> Self {
+        let after = |t: i64| since.is_none_or(|s| t > s);
+        let mut open: Vec<&FindingState> =
+            state.iter().filter(|s| s.status == Status::Open).collect();
+        open.sort_by_key(|s| (s.first_seen, s.cluster.clone(), s.finding_id.clone()));
+        DigestLifecycle {
+            since,
+            new: open
+                .iter()
+                .filter(|s| after(s.first_seen))
+                .map(|s| (*s).clone())
+                .collect(),
+            resolved: state
+                .iter()
+                .filter(|s| s.status == Status::Resolved && s.resolved_at.is_some_and(after))
+                .cloned()
+                .collect(),
+            oldest_open: open
+                .iter()
+                .take(OLDEST_LISTED)
+                .map(|s| (*s).clone())
+                .collect(),
+            open: open.len(),
+            suppressed: state
+                .iter()
+                .filter(|s| s.status == Status::Suppressed)
+                .count(),
+        }
+    }
+}
