@@ -20,6 +20,10 @@
 //! second until it has what it expects, then once more without waiting, so that an extra
 //! message is seen too. moto does not check queue policies, so the queues have none.
 //!
+//! [`fresh_context`] gives the handlers an empty in-memory state, so every finding is NEW and
+//! published: what the tests of scopes and messages need. The lifecycle itself is tested with
+//! moto's DynamoDB in `tests/tests/lifecycle_e2e.rs`.
+//!
 //! [`sqs_batch`] is the SQS event Lambda hands `on-change` from the debounce queue the change
 //! rules feed: the events go through a real (moto) queue, so the records carry moto's message
 //! ids, receipt handles and attributes.
@@ -581,5 +585,27 @@ pub async fn drain(
             received.len(),
             DRAIN_TIMEOUT.as_secs()
         );
+    }
+}
+
+static NO_SUPPRESSIONS: podreach_aws::suppressions::SuppressionSource =
+    podreach_aws::suppressions::SuppressionSource::None;
+
+/// The handlers' context with a fresh, empty state (every finding is NEW) and no suppressions.
+pub fn fresh_context<'a, C, P>(
+    config: &'a podreach_aws::function::FunctionConfig,
+    region: &'a str,
+    collector: &'a C,
+    publisher: &'a P,
+) -> podreach_aws::function::Context<'a, C, P, podreach_aws::state::MemoryStore> {
+    podreach_aws::function::Context {
+        config,
+        region,
+        collector,
+        publisher,
+        // Leaked: a few bytes per test call, and the context may borrow it for any lifetime.
+        store: Box::leak(Box::new(podreach_aws::state::MemoryStore::default())),
+        suppressions: &NO_SUPPRESSIONS,
+        now: None,
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod infra;
 pub mod lambda;
+pub mod lifecycle;
 pub mod moto;
 pub mod scenario;
 pub mod seed;

@@ -303,9 +303,17 @@ impl World {
         let event = self.event(name);
         let publisher = self.publisher();
         if name == "scheduled.json" {
-            scheduled_audit(&event, config, &self.region, &self.collector, &publisher).await
+            scheduled_audit(
+                &event,
+                &lambda::fresh_context(config, &self.region, &self.collector, &publisher),
+            )
+            .await
         } else {
-            on_change(&event, config, &self.region, &self.collector, &publisher).await
+            on_change(
+                &event,
+                &lambda::fresh_context(config, &self.region, &self.collector, &publisher),
+            )
+            .await
         }
     }
 
@@ -557,12 +565,10 @@ async fn event_objects_that_exist_resolve_to_their_cluster() {
             continue;
         }
         let event = lambda::event_for(&lambda::sample_text(&name), &stand_ins, &world.account);
+        let recorder = Recorder::default();
         let outcome = on_change(
             &event,
-            &config,
-            &world.region,
-            &world.collector,
-            &Recorder::default(),
+            &lambda::fresh_context(&config, &world.region, &world.collector, &recorder),
         )
         .await
         .unwrap_or_else(|e| handler_failed(&name, &e));
@@ -657,17 +663,23 @@ async fn high_severity_filter_policy_passes_only_high_and_critical() {
     ]);
 
     let scheduled = lambda::event_for(&lambda::sample_text("scheduled.json"), &seeded, &account);
-    let everything = scheduled_audit(&scheduled, &config, &region, &collector, &publisher)
-        .await
-        .expect("the scheduled audit runs");
+    let everything = scheduled_audit(
+        &scheduled,
+        &lambda::fresh_context(&config, &region, &collector, &publisher),
+    )
+    .await
+    .expect("the scheduled audit runs");
     let addon_event = lambda::event_for(
         &lambda::sample_text("eks-create-addon.json"),
         &seeded,
         &account,
     );
-    let shop_only = on_change(&addon_event, &config, &region, &collector, &publisher)
-        .await
-        .expect("the add-on event is handled");
+    let shop_only = on_change(
+        &addon_event,
+        &lambda::fresh_context(&config, &region, &collector, &publisher),
+    )
+    .await
+    .expect("the add-on event is handled");
     assert_eq!(shop_only.clusters, ["shop"]);
     let published = everything.published + shop_only.published;
 
@@ -1100,7 +1112,12 @@ async fn malformed_events_are_typed_errors_not_panics() {
                 "{what}: trigger::decide gave {other:?}, expected {error_type} mentioning {message:?}"
             )),
         }
-        match on_change(event, &config, "us-east-1", &collector, &publisher).await {
+        match on_change(
+            event,
+            &lambda::fresh_context(&config, "us-east-1", &collector, &publisher),
+        )
+        .await
+        {
             Err(e) if e.error_type() == *error_type && e.to_string().contains(message) => {}
             Err(e) => failures.push(format!(
                 "{what}: on_change failed with {} ({e}), expected {error_type}",
@@ -1145,9 +1162,12 @@ async fn dry_run_publishes_nothing() {
     assert_eq!(bad.name, "DRY_RUN");
 
     let event = world.event("ec2-detach-network-interface.json");
-    let outcome = on_change(&event, &dry, &world.region, &world.collector, &DryRun)
-        .await
-        .expect("the dry run audits");
+    let outcome = on_change(
+        &event,
+        &lambda::fresh_context(&dry, &world.region, &world.collector, &DryRun),
+    )
+    .await
+    .expect("the dry run audits");
     assert_eq!(outcome.action, "audited");
     assert_eq!(outcome.clusters, BOTH);
     assert!(
@@ -1190,10 +1210,7 @@ async fn a_cluster_described_without_its_vpc_id_is_still_audited() {
     let config = config(&[("DRY_RUN", "true")]);
     let outcome = on_change(
         &event,
-        &config,
-        &lambda::region(&account),
-        &collector,
-        &DryRun,
+        &lambda::fresh_context(&config, &lambda::region(&account), &collector, &DryRun),
     )
     .await
     .expect("the add-on event is handled");
@@ -1224,10 +1241,7 @@ async fn a_scheduled_audit_without_clusters_still_publishes_its_digest() {
     let config = config(&[("TOPIC_ARN", subscribers.topic_arn.as_str())]);
     let outcome = scheduled_audit(
         &event,
-        &config,
-        &lambda::region(&account),
-        &collector,
-        &publisher,
+        &lambda::fresh_context(&config, &lambda::region(&account), &collector, &publisher),
     )
     .await;
     let outcome = match outcome {
@@ -1268,9 +1282,12 @@ async fn a_batch_from_the_debounce_queue_is_audited_once_for_the_union_of_its_ev
             .to_string(),
     );
     let (batch, ids) = lambda::sqs_batch(&world.account, "podreach-changes", &bodies).await;
-    let answer = on_change_invocation(&batch, &config, &world.region, &world.collector, &publisher)
-        .await
-        .expect("a batch gets a partial-failure answer");
+    let answer = on_change_invocation(
+        &batch,
+        &lambda::fresh_context(&config, &world.region, &world.collector, &publisher),
+    )
+    .await
+    .expect("a batch gets a partial-failure answer");
     assert_eq!(
         answer,
         json!({"batchItemFailures": [{"itemIdentifier": ids[samples]}]}),
@@ -1294,9 +1311,12 @@ async fn a_batch_from_the_debounce_queue_is_audited_once_for_the_union_of_its_ev
     .map(|name| world.event(name).to_string())
     .collect();
     let (batch, _) = lambda::sqs_batch(&world.account, "podreach-changes-2", &bodies).await;
-    let answer = on_change_invocation(&batch, &config, &world.region, &world.collector, &publisher)
-        .await
-        .expect("a batch gets a partial-failure answer");
+    let answer = on_change_invocation(
+        &batch,
+        &lambda::fresh_context(&config, &world.region, &world.collector, &publisher),
+    )
+    .await
+    .expect("a batch gets a partial-failure answer");
     assert_eq!(answer, json!({"batchItemFailures": []}));
     assert!(world.drain_all(0).await.is_empty());
     eprintln!("test {:.1} s", started.elapsed().as_secs_f64());

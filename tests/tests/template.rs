@@ -236,6 +236,17 @@ fn each_function_role_has_exactly_what_its_function_needs() {
                     vec!["sns:Publish".to_owned()],
                     json!({"Ref": "FindingsTopic"})
                 ),
+                (
+                    podreach_aws::iam::STATE_ACTIONS
+                        .iter()
+                        .map(|a| (*a).to_owned())
+                        .collect(),
+                    json!({"Fn::GetAtt": ["StateTable", "Arn"]})
+                ),
+                (
+                    vec![podreach_aws::iam::SUPPRESSIONS_ACTION.to_owned()],
+                    json!({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${SuppressionsParameterName}"})
+                ),
                 if function == "OnChange" {
                     (
                         vec![
@@ -252,7 +263,8 @@ fn each_function_role_has_exactly_what_its_function_needs() {
                     )
                 },
             ],
-            "{role_name}: writes {function}'s own logs, publishes findings, and either reads the \
+            "{role_name}: writes {function}'s own logs, publishes findings, keeps the findings' \
+             state in its one table, reads the one suppressions parameter, and either reads the \
              change-event batches (OnChange) or sends failed invocations to the dead-letter \
              queue (ScheduledAudit); nothing else"
         );
@@ -310,6 +322,9 @@ fn every_function_runs_its_cargo_lambda_binary_on_provided_al2023() {
                 "MIN_SEVERITY": {"Ref": "MinSeverity"},
                 "CLUSTERS": {"Ref": "Clusters"},
                 "MAX_CONCURRENCY": "4",
+                "STATE_TABLE": {"Ref": "StateTable"},
+                "SUPPRESSIONS_PARAMETER": {"Ref": "SuppressionsParameter"},
+                "RENOTIFY_HOURS": {"Ref": "RenotifyHours"},
                 "RUST_LOG": "info"
             }),
             "{function}'s environment"
@@ -567,6 +582,51 @@ fn slack_channel_exists_only_with_both_ids_and_can_run_nothing() {
 }
 
 #[test]
+fn the_state_table_is_on_demand_recoverable_expiring_and_kept() {
+    let template = Template::load();
+    let table = template.resource("StateTable");
+    assert_eq!(table["Type"], "AWS::DynamoDB::Table");
+    assert_eq!(
+        table["DeletionPolicy"], "Retain",
+        "losing the state would announce every open finding as NEW"
+    );
+    let p = &table["Properties"];
+    assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(
+        p["TimeToLiveSpecification"],
+        json!({"AttributeName": "expires_at", "Enabled": true}),
+        "the attribute podreach_aws::state writes on resolved records"
+    );
+    assert_eq!(
+        p["KeySchema"],
+        json!([{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+    );
+    let parameter = template.resource("SuppressionsParameter");
+    assert_eq!(parameter["Type"], "AWS::SSM::Parameter");
+    let document = parameter["Properties"]["Value"]
+        .as_str()
+        .expect("a document");
+    assert_eq!(
+        podreach_core::suppressions::parse(document).map(|s| s.len()),
+        Ok(0),
+        "the initial document is valid and suppresses nothing"
+    );
+    for (function, ..) in FUNCTIONS {
+        let variables = &template.resource(function)["Properties"]["Environment"]["Variables"];
+        assert_eq!(variables["STATE_TABLE"], json!({"Ref": "StateTable"}));
+        assert_eq!(
+            variables["SUPPRESSIONS_PARAMETER"],
+            json!({"Ref": "SuppressionsParameter"})
+        );
+        assert_eq!(variables["RENOTIFY_HOURS"], json!({"Ref": "RenotifyHours"}));
+    }
+}
+
+#[test]
 fn parameters_have_the_documented_defaults() {
     let template = Template::load();
     let parameters = &template.root["Parameters"];
@@ -583,6 +643,8 @@ fn parameters_have_the_documented_defaults() {
         ("ReservedConcurrency", json!(2)),
         ("EventBusName", json!("default")),
         ("DebounceSeconds", json!(60)),
+        ("RenotifyHours", json!(24)),
+        ("SuppressionsParameterName", json!("/podreach/suppressions")),
     ];
     let names: BTreeSet<&str> = parameters
         .as_object()
@@ -627,6 +689,11 @@ fn outputs_name_the_topic_the_queue_and_the_functions() {
         ("FindingsTopicArn", json!({"Ref": "FindingsTopic"})),
         ("FailedEventsQueueUrl", json!({"Ref": "FailedEventsQueue"})),
         ("OnChangeFunctionName", json!({"Ref": "OnChange"})),
+        ("StateTableName", json!({"Ref": "StateTable"})),
+        (
+            "SuppressionsParameterName",
+            json!({"Ref": "SuppressionsParameter"}),
+        ),
         (
             "ScheduledAuditFunctionName",
             json!({"Ref": "ScheduledAudit"}),

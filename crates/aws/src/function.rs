@@ -552,7 +552,9 @@ async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
                             finding_id = %change.transition.finding_id,
                             "the message was not published and another invocation has since written the finding's state: this change is not announced"
                         ),
-                        Err(error) => tracing::error!(%error, "could not undo the state of an unpublished message"),
+                        Err(error) => {
+                            tracing::error!(%error, "could not undo the state of an unpublished message")
+                        }
                     }
                 }
                 failures.push(failure);
@@ -648,7 +650,10 @@ impl Runtime {
         })
     }
 
-    fn context<'a, P>(&'a self, publisher: &'a P) -> Context<'a, crate::Collector, P, crate::state::ConfiguredStore> {
+    fn context<'a, P>(
+        &'a self,
+        publisher: &'a P,
+    ) -> Context<'a, crate::Collector, P, crate::state::ConfiguredStore> {
         Context {
             config: &self.config,
             region: &self.region,

@@ -17,8 +17,8 @@ pub mod iam;
 pub mod lifecycle;
 pub mod publish;
 pub mod state;
-pub mod suppressions;
 pub mod stats;
+pub mod suppressions;
 pub mod tls;
 pub mod trigger;
 

@@ -75,8 +75,7 @@ pub async fn track<'r, S: StateStore>(
         .iter()
         .map(|f| ((f.cluster.clone(), f.id.clone()), f))
         .collect();
-    let keys: BTreeSet<(String, String)> =
-        stored.keys().chain(reported.keys()).cloned().collect();
+    let keys: BTreeSet<(String, String)> = stored.keys().chain(reported.keys()).cloned().collect();
     let deleted: BTreeSet<String> = match inputs.existing {
         Some(existing) => stored
             .keys()
@@ -152,7 +151,11 @@ pub async fn track<'r, S: StateStore>(
 impl Change<'_> {
     /// Puts the record back as it was before this audit, if nobody wrote it since: its message
     /// could not be sent, and the next audit must announce it again.
-    pub async fn undo<S: StateStore>(&self, store: &S, at: &Partition) -> Result<Written, StateError> {
+    pub async fn undo<S: StateStore>(
+        &self,
+        store: &S,
+        at: &Partition,
+    ) -> Result<Written, StateError> {
         let Some(record) = &self.record else {
             return Ok(Written::Yes);
         };

@@ -363,7 +363,14 @@ pub fn resolved_message(
         .published
         .as_ref()
         .map_or(("NONE", "unreachable"), |p| {
-            (p.severity.as_str(), if p.kind.is_empty() { "unreachable" } else { p.kind.as_str() })
+            (
+                p.severity.as_str(),
+                if p.kind.is_empty() {
+                    "unreachable"
+                } else {
+                    p.kind.as_str()
+                },
+            )
         });
     let subject = subject(&format!(
         "[{severity}] RESOLVED podreach {}: {}",
@@ -564,7 +571,11 @@ pub fn digest_message(
             let mut head = format!(
                 "*Open:* {} ({}), {} suppressed\n",
                 lifecycle.open,
-                if counts.is_empty() { "none".to_owned() } else { counts.join(", ") },
+                if counts.is_empty() {
+                    "none".to_owned()
+                } else {
+                    counts.join(", ")
+                },
                 lifecycle.suppressed
             );
             let listed = |title: &str, list: &[FindingState]| -> String {
@@ -573,7 +584,12 @@ pub fn digest_message(
                 }
                 let mut text = format!("*{title}:*\n");
                 for s in list.iter().take(10) {
-                    text.push_str(&format!("• `{}` {} (since {})\n", s.cluster, s.title, utc(s.first_seen)));
+                    text.push_str(&format!(
+                        "• `{}` {} (since {})\n",
+                        s.cluster,
+                        s.title,
+                        utc(s.first_seen)
+                    ));
                 }
                 if list.len() > 10 {
                     text.push_str(&format!("• … and {} more\n", list.len() - 10));
@@ -581,7 +597,10 @@ pub fn digest_message(
                 text
             };
             head.push_str(&listed("New since the last digest", &lifecycle.new));
-            head.push_str(&listed("Resolved since the last digest", &lifecycle.resolved));
+            head.push_str(&listed(
+                "Resolved since the last digest",
+                &lifecycle.resolved,
+            ));
             head.push_str(&listed("Oldest open", &lifecycle.oldest_open));
             if let Some(problem) = context.suppressions_problem {
                 head.push_str(&format!("*SUPPRESSIONS REFUSED:* {problem}\n"));

@@ -84,7 +84,9 @@ pub enum StateError {
     Record { key: String, message: String },
     #[error("state file {path}: {message}")]
     File { path: String, message: String },
-    #[error("state record {key}: still changing after {attempts} attempts (other invocations keep writing it)")]
+    #[error(
+        "state record {key}: still changing after {attempts} attempts (other invocations keep writing it)"
+    )]
     Contention { key: String, attempts: usize },
 }
 
@@ -125,10 +127,17 @@ pub trait StateStore {
     ) -> impl Future<Output = Result<Written, StateError>> + Send;
 
     /// When the last digest went out (Unix seconds).
-    fn last_digest(&self, at: &Partition) -> impl Future<Output = Result<Option<i64>, StateError>> + Send;
+    fn last_digest(
+        &self,
+        at: &Partition,
+    ) -> impl Future<Output = Result<Option<i64>, StateError>> + Send;
 
     /// Records that a digest went out at `at`.
-    fn set_last_digest(&self, at: &Partition, time: i64) -> impl Future<Output = Result<(), StateError>> + Send;
+    fn set_last_digest(
+        &self,
+        at: &Partition,
+        time: i64,
+    ) -> impl Future<Output = Result<(), StateError>> + Send;
 }
 
 /// The state in memory: the CLI's file store and the tests' double, and the functions' store
@@ -189,7 +198,11 @@ impl MemoryStore {
 }
 
 impl StateStore for MemoryStore {
-    async fn load(&self, at: &Partition, clusters: Clusters<'_>) -> Result<Vec<Record>, StateError> {
+    async fn load(
+        &self,
+        at: &Partition,
+        clusters: Clusters<'_>,
+    ) -> Result<Vec<Record>, StateError> {
         Ok(self.with_memory(at, |memory| {
             memory
                 .records
@@ -379,7 +392,11 @@ fn to_item<T: Serialize>(value: &T, key: &str) -> Result<Attributes, StateError>
 }
 
 impl StateStore for DynamoStore {
-    async fn load(&self, at: &Partition, clusters: Clusters<'_>) -> Result<Vec<Record>, StateError> {
+    async fn load(
+        &self,
+        at: &Partition,
+        clusters: Clusters<'_>,
+    ) -> Result<Vec<Record>, StateError> {
         match clusters {
             Clusters::All => self.query(at, "finding#").await,
             Clusters::Named(names) => {
@@ -516,7 +533,11 @@ pub enum ConfiguredStore {
 }
 
 impl StateStore for ConfiguredStore {
-    async fn load(&self, at: &Partition, clusters: Clusters<'_>) -> Result<Vec<Record>, StateError> {
+    async fn load(
+        &self,
+        at: &Partition,
+        clusters: Clusters<'_>,
+    ) -> Result<Vec<Record>, StateError> {
         match self {
             ConfiguredStore::Dynamo(s) => s.load(at, clusters).await,
             ConfiguredStore::Memory(s) => s.load(at, clusters).await,

@@ -66,7 +66,8 @@ impl SuppressionSource {
                             .and_then(|p| p.value)
                             .ok_or_else(|| "the parameter has no value".to_owned())
                     });
-                let rules = text.and_then(|text| suppressions::parse(&text).map_err(|e| e.to_string()));
+                let rules =
+                    text.and_then(|text| suppressions::parse(&text).map_err(|e| e.to_string()));
                 match rules {
                     Ok(rules) => Suppressions {
                         rules,

@@ -11,9 +11,9 @@ use podreach_aws::error::{ApiFailure, CollectError};
 use podreach_aws::function::{
     Context, FunctionConfig, on_change, on_change_invocation, scheduled_audit,
 };
+use podreach_aws::publish::{Message, Publish};
 use podreach_aws::state::MemoryStore;
 use podreach_aws::suppressions::SuppressionSource;
-use podreach_aws::publish::{Message, Publish};
 use podreach_core::raw::CollectionNotes;
 use podreach_core::{SourceFile, demo};
 use serde_json::{Value, json};
@@ -138,7 +138,10 @@ fn sqs_record(id: &str, body: &str) -> Value {
 #[tokio::test]
 async fn an_addon_update_audits_its_cluster_and_publishes_each_finding_once() {
     let (collector, publisher) = (DemoCollector::default(), RecordingPublisher::default());
-    let outcome = on_change(&sample("eks-update-addon.json"), &context(&config(), &collector, &publisher))
+    let outcome = on_change(
+        &sample("eks-update-addon.json"),
+        &context(&config(), &collector, &publisher),
+    )
     .await
     .expect("handled");
     assert_eq!(outcome.action, "audited");
@@ -158,7 +161,10 @@ async fn an_addon_update_audits_its_cluster_and_publishes_each_finding_once() {
 #[tokio::test]
 async fn a_failed_call_collects_nothing() {
     let (collector, publisher) = (DemoCollector::default(), RecordingPublisher::default());
-    let outcome = on_change(&sample("invalid/ec2-attach-network-interface-failed.json"), &context(&config(), &collector, &publisher))
+    let outcome = on_change(
+        &sample("invalid/ec2-attach-network-interface-failed.json"),
+        &context(&config(), &collector, &publisher),
+    )
     .await
     .expect("handled");
     assert_eq!(outcome.action, "ignored");
@@ -225,7 +231,10 @@ async fn a_publish_failure_fails_the_batch_items_that_were_audited() {
 #[tokio::test]
 async fn a_single_malformed_event_is_a_typed_error() {
     let (collector, publisher) = (DemoCollector::default(), RecordingPublisher::default());
-    let error = on_change_invocation(&json!({"hello": "world"}), &context(&config(), &collector, &publisher))
+    let error = on_change_invocation(
+        &json!({"hello": "world"}),
+        &context(&config(), &collector, &publisher),
+    )
     .await
     .expect_err("not an event");
     assert_eq!(error.error_type(), "podreach.MalformedEvent");
@@ -240,7 +249,10 @@ async fn the_schedule_publishes_findings_and_a_digest_for_the_configured_cluster
         _ => None,
     })
     .expect("a valid configuration");
-    let outcome = scheduled_audit(&sample("scheduled.json"), &context(&config, &collector, &publisher))
+    let outcome = scheduled_audit(
+        &sample("scheduled.json"),
+        &context(&config, &collector, &publisher),
+    )
     .await
     .expect("handled");
     assert_eq!(
@@ -264,7 +276,10 @@ async fn a_cluster_not_analysed_is_in_the_outcome_and_the_digest_never_reads_cle
         ..DemoCollector::default()
     };
     let publisher = RecordingPublisher::default();
-    let outcome = scheduled_audit(&sample("scheduled.json"), &context(&config(), &collector, &publisher))
+    let outcome = scheduled_audit(
+        &sample("scheduled.json"),
+        &context(&config(), &collector, &publisher),
+    )
     .await
     .expect("handled");
     assert_eq!(outcome.not_analysed.len(), 1, "{outcome:?}");

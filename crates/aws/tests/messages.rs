@@ -61,9 +61,10 @@ fn each_finding_message_carries_the_filter_attributes_and_fits_sns() {
             assert!(message.subject.is_ascii() && !message.subject.contains('\n'));
             assert!(message.body.len() < SNS_MAX_BYTES);
         }
-        let json: Value =
-            serde_json::from_str(&finding_message(finding, NEW, &origin(), MessageFormat::Json).body)
-                .expect("the JSON body parses");
+        let json: Value = serde_json::from_str(
+            &finding_message(finding, NEW, &origin(), MessageFormat::Json).body,
+        )
+        .expect("the JSON body parses");
         assert_eq!(json["schema"], "podreach/finding/v1");
         assert_eq!(json["finding"]["id"], finding.id.as_str());
     }
@@ -77,9 +78,10 @@ fn chatbot_messages_follow_the_custom_notification_schema() {
         .iter()
         .find(|f| f.remediation.iter().any(|r| r.command.is_some()) && !f.affected.pods.is_empty())
         .expect("the demo has a finding with pods and a fix command");
-    let body: Value =
-        serde_json::from_str(&finding_message(finding, NEW, &origin(), MessageFormat::Chatbot).body)
-            .expect("the Chatbot body parses");
+    let body: Value = serde_json::from_str(
+        &finding_message(finding, NEW, &origin(), MessageFormat::Chatbot).body,
+    )
+    .expect("the Chatbot body parses");
     assert_eq!(body["version"], "1.0");
     assert_eq!(body["source"], "custom");
     assert_eq!(body["metadata"]["threadId"], finding.id.as_str());
@@ -227,7 +229,10 @@ fn chatbot_titles_say_new_changed_or_still_open() {
         let title = body["content"]["title"].as_str().unwrap_or_default();
         assert!(title.contains(word), "{title}");
         let description = body["content"]["description"].as_str().unwrap_or_default();
-        assert!(description.contains("affected nodes 1 → 4"), "{description}");
+        assert!(
+            description.contains("affected nodes 1 → 4"),
+            "{description}"
+        );
         assert!(message.subject.contains(word), "{}", message.subject);
     }
 }
@@ -240,10 +245,15 @@ fn the_digest_lists_what_is_new_resolved_and_oldest_and_a_refused_suppression_do
     old.finding_id = "pr-old".to_owned();
     let state = vec![old, record(Status::Open), record(Status::Resolved)];
     let lifecycle = DigestLifecycle::of(&state, Some(1_750_000_000));
-    assert_eq!(lifecycle.new.len(), 1, "only the one first seen after the last digest");
+    assert_eq!(
+        lifecycle.new.len(),
+        1,
+        "only the one first seen after the last digest"
+    );
     assert_eq!(lifecycle.resolved.len(), 1);
     assert_eq!(lifecycle.oldest_open[0].finding_id, "pr-old");
-    let problem = "suppressions parameter /podreach/suppressions: suppressions[1]: reason is required";
+    let problem =
+        "suppressions parameter /podreach/suppressions: suppressions[1]: reason is required";
     let context = DigestContext {
         lifecycle: &lifecycle,
         suppressions_problem: Some(problem),
@@ -253,7 +263,11 @@ fn the_digest_lists_what_is_new_resolved_and_oldest_and_a_refused_suppression_do
     assert_eq!(body["lifecycle"]["oldest_open"][0]["id"], "pr-old");
     assert_eq!(body["lifecycle"]["open"], 2);
     assert_eq!(body["suppressions_problem"], problem);
-    assert!(json.subject.contains("SUPPRESSIONS REFUSED"), "{}", json.subject);
+    assert!(
+        json.subject.contains("SUPPRESSIONS REFUSED"),
+        "{}",
+        json.subject
+    );
     let chatbot = digest_message(&report, context, &origin(), MessageFormat::Chatbot);
     let body: Value = serde_json::from_str(&chatbot.body).expect("parses");
     let description = body["content"]["description"].as_str().unwrap_or_default();

@@ -421,8 +421,7 @@ pub fn reconcile<'r>(
         .iter()
         .map(|f| ((f.cluster.clone(), f.id.clone()), f))
         .collect();
-    let keys: BTreeSet<(String, String)> =
-        states.keys().chain(reported.keys()).cloned().collect();
+    let keys: BTreeSet<(String, String)> = states.keys().chain(reported.keys()).cloned().collect();
     let mut transitions = Vec::new();
     for key in keys {
         let why = resolution(&key.0, complete, deleted);
