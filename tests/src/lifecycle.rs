@@ -196,3 +196,41 @@ fn remove_node_port_setting(daemonset: &mut Value) {
         env.retain(|e| e["name"] != "AWS_VPC_CNI_NODE_PORT_SUPPORT");
     }
 }
+
+/// Creates the table with the key schema and attribute definitions of `StateTable` in
+/// `infra/template.yaml`, so the test meets the table the stack deploys.
+pub async fn create_table_as_the_template_does(dynamo: &aws_sdk_dynamodb::Client, table: &str) {
+    let template = crate::infra::load_template();
+    let properties = &template["Resources"]["StateTable"]["Properties"];
+    let mut request = dynamo
+        .create_table()
+        .table_name(table)
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest);
+    for definition in properties["AttributeDefinitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        request = request.attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name(definition["AttributeName"].as_str().unwrap_or_default())
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::from(
+                    definition["AttributeType"].as_str().unwrap_or_default(),
+                ))
+                .build()
+                .expect("an attribute definition"),
+        );
+    }
+    for key in properties["KeySchema"].as_array().into_iter().flatten() {
+        request = request.key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name(key["AttributeName"].as_str().unwrap_or_default())
+                .key_type(aws_sdk_dynamodb::types::KeyType::from(
+                    key["KeyType"].as_str().unwrap_or_default(),
+                ))
+                .build()
+                .expect("a key schema element"),
+        );
+    }
+    request.send().await.expect("moto creates the table");
+}

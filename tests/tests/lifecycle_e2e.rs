@@ -14,10 +14,7 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use podreach_aws::Scope;
 use podreach_aws::collect::{Collect, Collection};
 use podreach_aws::error::CollectError;
@@ -31,7 +28,7 @@ use podreach_core::SourceFile;
 use podreach_core::lifecycle::FindingState;
 use podreach_core::raw::CollectionNotes;
 use podreach_core::snapshot::Document;
-use podreach_tests::infra::{built_binary, load_template};
+use podreach_tests::infra::built_binary;
 use podreach_tests::lambda::{self, Notification, Subscribers};
 use podreach_tests::lifecycle::{self, AFTER_SUPPRESSION, STEPS, Shop, Suppression};
 use podreach_tests::moto::{Account, Moto};
@@ -157,7 +154,7 @@ impl World {
         let account = Moto::shared().account().await;
         let dynamo = aws_sdk_dynamodb::Client::new(&account.config);
         let table = "podreach-state".to_owned();
-        create_table_as_the_template_does(&dynamo, &table).await;
+        lifecycle::create_table_as_the_template_does(&dynamo, &table).await;
         let ssm = aws_sdk_ssm::Client::new(&account.config);
         let subscribers = lambda::subscribers(&account).await;
         let topic = subscribers.topic_arn.clone();
@@ -294,43 +291,6 @@ fn moto_region() -> &'static str {
 )]
 fn handler_failed(error: &str) -> ! {
     panic!("the handler failed: {error}")
-}
-
-/// Creates the table with the key schema and attribute definitions of `StateTable` in
-/// `infra/template.yaml`, so the test meets the table the stack deploys.
-async fn create_table_as_the_template_does(dynamo: &aws_sdk_dynamodb::Client, table: &str) {
-    let template = load_template();
-    let properties = &template["Resources"]["StateTable"]["Properties"];
-    assert_eq!(properties["BillingMode"], "PAY_PER_REQUEST");
-    let mut request = dynamo
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest);
-    for definition in properties["AttributeDefinitions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        request = request.attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(definition["AttributeName"].as_str().unwrap_or_default())
-                .attribute_type(ScalarAttributeType::from(
-                    definition["AttributeType"].as_str().unwrap_or_default(),
-                ))
-                .build()
-                .expect("an attribute definition"),
-        );
-    }
-    for key in properties["KeySchema"].as_array().into_iter().flatten() {
-        request = request.key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(key["AttributeName"].as_str().unwrap_or_default())
-                .key_type(KeyType::from(key["KeyType"].as_str().unwrap_or_default()))
-                .build()
-                .expect("a key schema element"),
-        );
-    }
-    request.send().await.expect("moto creates the table");
 }
 
 fn markers(messages: &[(String, Notification)]) -> Vec<&str> {

@@ -747,6 +747,85 @@ async fn an_sqs_batch_from_the_debounce_queue_answers_with_its_failed_records() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_bootstrap_keeps_the_lifecycle_in_its_table_and_reads_its_suppression_parameter() {
+    let (account, seeded) = seeded_account().await;
+    // Without its add-on (moto has no add-on API) shop's CNI settings are unknown; the peer VPC
+    // without its return route gives findings whatever they are.
+    aws_sdk_ec2::Client::new(&account.config)
+        .delete_route()
+        .route_table_id(
+            seeded
+                .moto_id("rtb-0b2e2d3c4b5a69702")
+                .expect("the peer's route table was seeded"),
+        )
+        .destination_cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .expect("DeleteRoute");
+    let subscribers = lambda::subscribers(&account).await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&account.config);
+    podreach_tests::lifecycle::create_table_as_the_template_does(&dynamo, "podreach-state").await;
+    let ssm = aws_sdk_ssm::Client::new(&account.config);
+    let put = |value: &'static str| {
+        ssm.put_parameter()
+            .name("/podreach/suppressions")
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .value(value)
+            .overwrite(true)
+            .send()
+    };
+    put(r#"{"suppressions": []}"#).await.expect("PutParameter");
+    let mut api = RuntimeApi::start(function_arn(&account, "on-change")).await;
+    let mut function = Function::spawn(
+        "on-change",
+        &api,
+        &account,
+        &[
+            ("TOPIC_ARN", subscribers.topic_arn.as_str()),
+            ("STATE_TABLE", "podreach-state"),
+            ("SUPPRESSIONS_PARAMETER", "/podreach/suppressions"),
+        ],
+    );
+    let mut invoke = async || {
+        let id = api.invoke(sample_for("eks-update-addon.json", &seeded, &account));
+        let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+        response_of(report, &id, &function)
+    };
+
+    // 1. Every finding is new: each is published, and recorded in the table.
+    let first = invoke().await;
+    let new = first["lifecycle"]["NEW"].as_u64().unwrap_or_default();
+    assert!(new > 0, "{first:#}");
+    assert_eq!(first["published"], new, "{first:#}");
+    let items = dynamo
+        .scan()
+        .table_name("podreach-state")
+        .send()
+        .await
+        .expect("Scan (the test's own look at the table)")
+        .count;
+    assert_eq!(items as u64, new, "one item per finding");
+
+    // 2. The same audit again: nothing is published, every finding is a quiet repeat.
+    let second = invoke().await;
+    assert_eq!(second["published"], 0, "{second:#}");
+    assert_eq!(second["lifecycle"]["ONGOING"], new, "{second:#}");
+
+    // 3. A malformed suppression document: refused, named, and nothing suppressed.
+    put(r#"{"suppressions": [{"cluster": "shop"}]}"#)
+        .await
+        .expect("PutParameter");
+    let third = invoke().await;
+    assert!(
+        third["suppressions_problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("suppressions[0]") && p.contains("nothing is suppressed")),
+        "{third:#}"
+    );
+    assert_eq!(third["lifecycle"]["ONGOING"], new, "{third:#}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_missing_topic_is_an_init_error() {
     let account = Moto::shared().account().await;
     let mut api = RuntimeApi::start(function_arn(&account, "on-change")).await;

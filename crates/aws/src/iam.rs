@@ -2,8 +2,9 @@
 //!
 //! podreach is read-only against AWS, forever: collection needs these exact Describe/List
 //! actions (never `ec2:Describe*`), and the Lambda functions additionally `sns:Publish` to their
-//! one topic. `infra/iam/podreach-read-only.json` is the policy users attach for the CLI and the
-//! SAM template reuses; a test keeps it equal to [`COLLECT_ACTIONS`].
+//! one topic, read their one suppressions parameter and keep the findings' lifecycle in their one
+//! table ([`STATE_ACTIONS`]). `infra/iam/podreach-read-only.json` is the policy users attach for
+//! the CLI and the SAM template reuses; a test keeps it equal to [`COLLECT_ACTIONS`].
 
 /// Every action the collector calls, sorted.
 pub const COLLECT_ACTIONS: &[&str] = &[

@@ -1,13 +1,16 @@
 //! podreach-aws: the AWS edge of podreach.
 //!
 //! [`collect`] reads, with the AWS SDK for Rust, exactly the data an offline snapshot holds and
-//! turns it into the same AWS CLI-shaped files, so the pure core analyses live and offline input
-//! by one code path. [`stats`] counts what that cost; [`error`] says what failed in IAM terms;
+//! turns it into the same typed documents, so the pure core analyses live and offline input by
+//! one code path. [`stats`] counts what that cost; [`error`] says what failed in IAM terms;
 //! [`iam`] lists the exact actions. For the Lambda functions, [`trigger`] maps an EventBridge
-//! event to the smallest scope worth re-auditing, [`publish`] shapes findings as SNS messages
-//! (JSON or AWS Chatbot), and [`function`] is the handlers' logic, kept here so the binaries in
+//! event to the smallest scope worth re-auditing, [`lifecycle`] tracks the findings in a
+//! [`state`] store (DynamoDB; memory for the CLI's `--state` file and the tests) with the
+//! [`suppressions`] of an SSM parameter, [`publish`] shapes the changes as SNS messages (JSON or
+//! AWS Chatbot), and [`function`] is the handlers' logic, kept here so the binaries in
 //! `functions/` stay thin and the logic is tested without the Lambda runtime. Everything here is
-//! read-only against AWS: the only write is publishing findings to SNS.
+//! read-only against AWS except podreach's own: publishing to its topic and keeping its state
+//! table.
 
 pub mod collect;
 pub mod convert;

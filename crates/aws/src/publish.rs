@@ -1,8 +1,9 @@
 //! Findings as SNS messages: raw JSON for machines, AWS Chatbot's schema for Slack.
 //!
-//! Each finding that needs attention becomes one message, and a scheduled audit adds one digest.
-//! Every message carries the same string attributes (`severity`, `kind`, `cluster`, `account`,
-//! `region`, `finding_id`; SNS allows ten) so subscriptions can filter, e.g. a pager on
+//! Each finding the lifecycle publishes (NEW, CHANGED, an ONGOING reminder, RESOLVED) becomes one
+//! message, and a scheduled audit adds one digest. Every message carries the same string
+//! attributes (`severity`, `kind`, `cluster`, `account`, `region`, `finding_id`, and `lifecycle`
+//! on findings; SNS allows ten) so subscriptions can filter, e.g. a pager on
 //! `{"severity": ["HIGH", "CRITICAL"]}`. SNS caps a message (body plus attributes) at 256 KiB and
 //! a Subject at 100 characters: long lists of affected pods are cut to fit and the message says
 //! how many were left out. Chatbot renders `content.description` as Markdown and threads Slack
