@@ -390,10 +390,19 @@ fn check_envelope(n: &Notification, account: &Account, region: &str) {
         "an SNS Subject is 1..=100 printable ASCII characters: {subject:?}"
     );
     let names: BTreeSet<&str> = n.attributes.keys().map(String::as_str).collect();
+    let mut expected = BTreeSet::from(ATTRIBUTES);
+    if n.attributes.get("kind").map(String::as_str) != Some("digest") {
+        // A finding's message also says where it stands in the finding's lifecycle.
+        expected.insert("lifecycle");
+        assert!(
+            ["NEW", "CHANGED", "ONGOING", "RESOLVED"].contains(&n.attribute("lifecycle")),
+            "{:#}",
+            n.envelope
+        );
+    }
     assert_eq!(
-        names,
-        BTreeSet::from(ATTRIBUTES),
-        "the six attributes: {:#}",
+        names, expected,
+        "the six attributes, and `lifecycle` on findings: {:#}",
         n.envelope
     );
     assert!(n.attributes.len() <= 10, "SNS allows ten attributes");

@@ -39,6 +39,8 @@ struct StepCollector {
     files: Vec<SourceFile>,
     /// Every cluster of the region, as a listing would say (the scheduled audit's scope).
     listed: Option<Vec<String>>,
+    /// Named clusters EKS says do not exist.
+    missing: Vec<String>,
 }
 
 impl StepCollector {
@@ -46,6 +48,7 @@ impl StepCollector {
         StepCollector {
             files: shop.map_or_else(Vec::new, |shop| lifecycle::files(shop, partial)),
             listed: listed.map(|names| names.iter().map(|n| (*n).to_owned()).collect()),
+            missing: Vec::new(),
         }
     }
 }
@@ -80,6 +83,7 @@ impl Collect for StepCollector {
                 vec!["shop".to_owned()]
             },
             listed_clusters: self.listed.clone(),
+            missing_clusters: self.missing.clone(),
         })
     }
 }
@@ -520,4 +524,30 @@ fn the_cli_state_file_gives_the_same_sequence_of_markers() {
             })
             .collect();
     assert_eq!(stored[&finding_id]["status"], "open", "{stored:?}");
+}
+
+/// With `Clusters` set the scheduled audit lists nothing; a named cluster that EKS no longer
+/// knows (`DescribeCluster`: ResourceNotFoundException) is deleted, and its findings resolved.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_named_cluster_that_no_longer_exists_has_its_findings_resolved() {
+    let world = World::new().await;
+    let now = 1_890_000_000;
+    world
+        .on_change(&StepCollector::new(Some(Shop::Broken), false, None), now)
+        .await;
+    assert_eq!(markers(&world.published(1).await), ["NEW"]);
+    let gone = StepCollector {
+        missing: vec!["shop".to_owned()],
+        ..StepCollector::new(None, false, None)
+    };
+    world.scheduled(&gone, now + 60).await;
+    let published = world.published(2).await;
+    assert_eq!(markers(&published), ["RESOLVED", "digest"]);
+    assert!(
+        published[0].1.body()["why"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("no longer exists")),
+        "{}",
+        published[0].1.message
+    );
 }

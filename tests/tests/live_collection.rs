@@ -996,3 +996,25 @@ async fn routes_to_a_managed_prefix_list_are_collected_and_become_destinations()
         report.findings
     );
 }
+
+/// A named cluster EKS does not know is a gap naming it and a missing cluster (the scheduled
+/// audit resolves its findings), never a failure of the collection.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_named_cluster_that_does_not_exist_is_reported_missing() {
+    let account = Moto::shared().account().await;
+    let collection = collect(
+        &collector(&account, BTreeMap::new()).await,
+        &Scope::Clusters(vec!["decommissioned".to_owned()]),
+    )
+    .await;
+    assert_eq!(collection.missing_clusters, ["decommissioned"]);
+    assert!(collection.cluster_names.is_empty());
+    assert!(
+        collection.notes.gaps.iter().any(|g| {
+            g.cluster.as_deref() == Some("decommissioned")
+                && g.action.as_deref() == Some("eks:DescribeCluster")
+        }),
+        "{:?}",
+        collection.notes.gaps
+    );
+}

@@ -165,6 +165,9 @@ pub struct Collection {
     /// Every cluster of the region, when the collection listed them (`eks:ListClusters` for
     /// [`Scope::AllClusters`]): what tells the lifecycle that a cluster was deleted.
     pub listed_clusters: Option<Vec<String>>,
+    /// Clusters the scope named that EKS says do not exist (`eks:DescribeCluster` answered
+    /// `ResourceNotFoundException`): deleted, as far as the lifecycle is concerned.
+    pub missing_clusters: Vec<String>,
 }
 
 /// The file name of the collection note inside a snapshot.
@@ -311,8 +314,14 @@ impl Collect for Collector {
             resolved.names.iter().cloned().collect()
         };
         let listed_clusters = (*scope == Scope::AllClusters).then(|| names.clone());
+        let mut missing_clusters = Vec::new();
         let clusters = self
-            .describe_clusters(&names, Arc::new(resolved), &mut notes)
+            .describe_clusters(
+                &names,
+                Arc::new(resolved),
+                &mut notes,
+                &mut missing_clusters,
+            )
             .await;
 
         // Clusters by VPC: each VPC is collected once however many clusters share it.
@@ -404,7 +413,21 @@ impl Collect for Collector {
             notes,
             cluster_names,
             listed_clusters,
+            missing_clusters,
         })
+    }
+}
+
+/// Why a cluster could not be described: a gap, or the cluster does not exist (also a gap, so the
+/// report says so, and a deletion for the lifecycle).
+enum Undescribed {
+    Gap(CollectionGap),
+    Missing(CollectionGap),
+}
+
+impl From<CollectionGap> for Undescribed {
+    fn from(gap: CollectionGap) -> Self {
+        Undescribed::Gap(gap)
     }
 }
 
@@ -775,6 +798,7 @@ impl Collector {
         names: &[String],
         scope: Arc<Resolved>,
         notes: &mut CollectionNotes,
+        missing: &mut Vec<String>,
     ) -> Vec<DescribedCluster> {
         let mut set = JoinSet::new();
         for name in names {
@@ -788,7 +812,7 @@ impl Collector {
         }
         let mut clusters = Vec::new();
         while let Some(joined) = set.join_next().await {
-            let Ok((_, described)) = joined else {
+            let Ok((name, described)) = joined else {
                 notes.gaps.push(CollectionGap {
                     cluster: None,
                     action: None,
@@ -804,7 +828,11 @@ impl Collector {
                     }
                     clusters.push(cluster);
                 }
-                Err(gap) => notes.gaps.push(gap),
+                Err(Undescribed::Gap(gap)) => notes.gaps.push(gap),
+                Err(Undescribed::Missing(gap)) => {
+                    missing.push(name);
+                    notes.gaps.push(gap);
+                }
             }
         }
         clusters.sort_by(|a, b| a.cluster.name.cmp(&b.cluster.name));
@@ -817,13 +845,18 @@ impl Collector {
         &self,
         name: &str,
         scope: &Resolved,
-    ) -> Result<Option<(DescribedCluster, Option<CollectionGap>)>, CollectionGap> {
+    ) -> Result<Option<(DescribedCluster, Option<CollectionGap>)>, Undescribed> {
         let answer = {
             let _permit = self.permit().await;
             self.eks.describe_cluster().name(name).send().await
         };
+        let answer = answer.map_err(|e| ApiFailure::from_sdk("eks:DescribeCluster", e));
+        if let Err(failure) = &answer
+            && failure.kind == FailureKind::NotFound
+        {
+            return Err(Undescribed::Missing(gap(Some(&name.to_owned()), failure)));
+        }
         let cluster = answer
-            .map_err(|e| ApiFailure::from_sdk("eks:DescribeCluster", e))
             .and_then(|out| {
                 out.cluster().map(convert::cluster).ok_or(ApiFailure {
                     action: "eks:DescribeCluster",

@@ -463,6 +463,10 @@ async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
         .as_ref()
         .filter(|_| kind == Kind::Scheduled)
         .map(|names| names.iter().cloned().collect());
+    let missing: BTreeSet<String> = match kind {
+        Kind::Scheduled => collection.missing_clusters.iter().cloned().collect(),
+        Kind::OnChange => BTreeSet::new(),
+    };
     let inputs = Inputs {
         clusters: match kind {
             Kind::Scheduled => Clusters::All,
@@ -470,6 +474,7 @@ async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
         },
         complete: &complete,
         existing: existing.as_ref(),
+        missing: &missing,
         suppressions: &suppressions.rules,
         now,
         policy: Policy {

@@ -31,6 +31,8 @@ pub struct Inputs<'a> {
     /// Every cluster of the region, when the audit listed them: a stored cluster not in it is
     /// deleted, and its findings are resolved. `None`: no deletion is known.
     pub existing: Option<&'a BTreeSet<String>>,
+    /// Clusters EKS says do not exist (a named cluster's `DescribeCluster`): deleted too.
+    pub missing: &'a BTreeSet<String>,
     pub suppressions: &'a [Suppression],
     pub now: i64,
     pub policy: Policy,
@@ -76,15 +78,12 @@ pub async fn track<'r, S: StateStore>(
         .map(|f| ((f.cluster.clone(), f.id.clone()), f))
         .collect();
     let keys: BTreeSet<(String, String)> = stored.keys().chain(reported.keys()).cloned().collect();
-    let deleted: BTreeSet<String> = match inputs.existing {
-        Some(existing) => stored
-            .keys()
-            .map(|(cluster, _)| cluster)
-            .filter(|c| !existing.contains(*c))
-            .cloned()
-            .collect(),
-        None => BTreeSet::new(),
-    };
+    let deleted: BTreeSet<String> = stored
+        .keys()
+        .map(|(cluster, _)| cluster)
+        .filter(|c| inputs.missing.contains(*c) || inputs.existing.is_some_and(|e| !e.contains(*c)))
+        .cloned()
+        .collect();
     let mut tracked = Tracked {
         changes: Vec::new(),
         state: Vec::new(),

@@ -58,6 +58,7 @@ impl Collect for DemoCollector {
             notes,
             cluster_names: vec!["legacy".to_owned(), "shop".to_owned()],
             listed_clusters: None,
+            missing_clusters: Vec::new(),
         })
     }
 }

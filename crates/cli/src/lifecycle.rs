@@ -8,6 +8,7 @@
 //! the report was written, through a temporary file and a rename, so an interrupted run never
 //! leaves half a state.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -66,6 +67,7 @@ impl LifecycleArgs {
             clusters: Clusters::All,
             complete: &complete,
             existing: None,
+            missing: &BTreeSet::new(),
             suppressions: &rules,
             now,
             policy: Policy::default(),
