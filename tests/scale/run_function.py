@@ -14,11 +14,15 @@ template give it, and reports as one JSON object:
 - cold_start_ms: process start to its first request for an event;
 - invocation_ms: that request to the function's answer;
 - answer: "response" or "error", with the body;
-- api_calls: requests per EC2/EKS action the fake endpoint served, and sns_published.
+- api_calls: requests per EC2/EKS action the fake endpoint served, and sns_published;
+- invocations: with `--repeat N`, the same event is served N times to the one process (a warm
+  function), and each answer is listed with its time and the `api_calls` the function counted:
+  the second ENI event of `on-change` audits only its node against the cluster's context cached
+  by the first.
 
 Usage:
     python3 tests/scale/run_function.py --binary target/release/scheduled-audit \\
-        --nodes 5000 [--event scheduled|eni] [--timeout 600]
+        --nodes 5000 [--event scheduled|eni] [--repeat 1] [--timeout 600]
 """
 
 from __future__ import annotations
@@ -45,15 +49,22 @@ FUNCTION_ARN = "arn:aws:lambda:eu-west-1:111122223333:function:podreach-bench"
 
 
 class Runtime:
-    """The Runtime API's state: one event to hand out, then the function's answer."""
+    """The Runtime API's state: the events to hand out in turn, then the function's answers."""
 
-    def __init__(self, event: bytes):
+    def __init__(self, event: bytes, repeat: int = 1):
         self.event = event
-        self.handed_out = False
+        self.repeat = repeat
+        self.handed_out = 0
+        self.handed_at = []
         self.first_next = None
         self.answered = threading.Event()
+        self.answers = []
         self.answer = None
         self.answered_at = None
+        self.lock = threading.Lock()
+
+    def request_id(self, index: int) -> str:
+        return f"{REQUEST_ID[:-2]}{index:02d}"
 
 
 def handler_for(runtime: Runtime):
@@ -77,18 +88,21 @@ def handler_for(runtime: Runtime):
                 return self._reply(404, b"{}")
             if runtime.first_next is None:
                 runtime.first_next = time.monotonic()
-            if runtime.handed_out:
-                # One event per run: hold the poll until the process is stopped.
+            with runtime.lock:
+                index = runtime.handed_out
+                runtime.handed_out += 1
+            if index >= runtime.repeat:
+                # Every event handed out: hold the poll until the process is stopped.
                 runtime.answered.wait()
                 time.sleep(3600)
                 return None
-            runtime.handed_out = True
+            runtime.handed_at.append(time.monotonic())
             deadline = int((time.time() + 900) * 1000)
             return self._reply(
                 200,
                 runtime.event,
                 [
-                    ("Lambda-Runtime-Aws-Request-Id", REQUEST_ID),
+                    ("Lambda-Runtime-Aws-Request-Id", runtime.request_id(index)),
                     ("Lambda-Runtime-Deadline-Ms", str(deadline)),
                     ("Lambda-Runtime-Invoked-Function-Arn", FUNCTION_ARN),
                     ("Lambda-Runtime-Trace-Id", "Root=1-67891233-abcdef012345678912345678"),
@@ -99,19 +113,26 @@ def handler_for(runtime: Runtime):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             kind = None
-            if self.path == f"{PREFIX}/invocation/{REQUEST_ID}/response":
-                kind = "response"
-            elif self.path == f"{PREFIX}/invocation/{REQUEST_ID}/error":
-                kind = "error"
-            elif self.path == f"{PREFIX}/init/error":
+            ids = [runtime.request_id(i) for i in range(runtime.repeat)]
+            for rid in ids:
+                if self.path == f"{PREFIX}/invocation/{rid}/response":
+                    kind = "response"
+                elif self.path == f"{PREFIX}/invocation/{rid}/error":
+                    kind = "error"
+            if self.path == f"{PREFIX}/init/error":
                 kind = "init-error"
             if kind is None:
                 return self._reply(404, b"{}")
             self._reply(202, b'{"status":"OK"}')
             if not runtime.answered.is_set():
-                runtime.answer = (kind, body.decode("utf-8", "replace"))
-                runtime.answered_at = time.monotonic()
-                runtime.answered.set()
+                now = time.monotonic()
+                text = body.decode("utf-8", "replace")
+                started = runtime.handed_at[len(runtime.answers)] if len(runtime.answers) < len(runtime.handed_at) else now
+                runtime.answers.append((kind, text, round((now - started) * 1000, 1)))
+                if kind != "response" or len(runtime.answers) == runtime.repeat:
+                    runtime.answer = (kind, text)
+                    runtime.answered_at = now
+                    runtime.answered.set()
             return None
 
     return Handler
@@ -170,6 +191,7 @@ def main(argv=None) -> int:
     parser.add_argument("--routes", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--event", choices=["scheduled", "eni"], default="scheduled")
+    parser.add_argument("--repeat", type=int, default=1, help="serve the event this many times to the one process")
     parser.add_argument("--format", choices=["json", "chatbot"], default="chatbot")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument(
@@ -186,7 +208,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     event = scheduled_event() if args.event == "scheduled" else eni_event(args.nodes, args.routes, args.seed)
-    runtime = Runtime(json.dumps(event).encode())
+    runtime = Runtime(json.dumps(event).encode(), args.repeat)
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(runtime))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -255,7 +277,16 @@ def main(argv=None) -> int:
         "binary_bytes": os.path.getsize(args.binary),
         "peak_rss_kb": usage.ru_maxrss,
         "cold_start_ms": round((runtime.first_next - started) * 1000, 1) if runtime.first_next else None,
-        "invocation_ms": round((runtime.answered_at - runtime.first_next) * 1000, 1) if finished and runtime.first_next else None,
+        "invocation_ms": runtime.answers[0][2] if runtime.answers else None,
+        "invocations": [
+            {
+                "answer": kind,
+                "ms": ms,
+                "api_calls": (json.loads(text).get("api_calls") if text.startswith("{") else None),
+                "context_age_seconds": (json.loads(text).get("context_age_seconds") if text.startswith("{") else None),
+            }
+            for kind, text, ms in runtime.answers
+        ],
         "answer": answer_kind,
         "body": json.loads(answer_body) if answer_body and answer_body.startswith("{") else answer_body,
         "api_calls": calls,

@@ -22,13 +22,14 @@ use serde_json::Value;
 /// routes, 100 nodes alone took 567 MiB.
 const LIMIT_KIB: u64 = 224 * 1024;
 
-fn run(binary: &str, event: &str) -> Value {
+fn run(binary: &str, event: &str, repeat: usize) -> Value {
     let script = repo_root().join("tests/scale/run_function.py");
     let output = Command::new("python3")
         .arg(&script)
         .args(["--binary"])
         .arg(built_binary(binary))
         .args(["--nodes", "1000", "--event", event, "--timeout", "300"])
+        .args(["--repeat", &repeat.to_string()])
         .output()
         .expect("python3 runs tests/scale/run_function.py");
     let text = String::from_utf8_lossy(&output.stdout);
@@ -59,7 +60,7 @@ fn assert_within_limit(result: &Value) {
 
 #[test]
 fn scheduled_audit_of_a_1000_node_cluster_stays_within_its_memory_guard() {
-    let result = run("scheduled-audit", "scheduled");
+    let result = run("scheduled-audit", "scheduled", 1);
     // It really audited the cluster: every ENI page was read and findings were published.
     let calls = &result["api_calls"];
     assert_eq!(calls["DescribeNetworkInterfaces"], 3, "{result:#}");
@@ -70,12 +71,32 @@ fn scheduled_audit_of_a_1000_node_cluster_stays_within_its_memory_guard() {
     assert_within_limit(&result);
 }
 
+/// The same ENI event twice to one warm process: the first audits the whole cluster (and caches
+/// its context), the second only the node, in at most five calls with real page sizes.
 #[test]
 fn on_change_for_an_eni_event_on_a_1000_node_cluster_stays_within_its_memory_guard() {
-    let result = run("on-change", "eni");
+    let result = run("on-change", "eni", 2);
     assert!(
         result["body"]["findings"].as_u64().unwrap_or(0) > 0,
         "{result:#}"
+    );
+    let invocations = result["invocations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(invocations.len(), 2, "{result:#}");
+    let calls = |i: usize| invocations[i]["api_calls"].as_u64().unwrap_or(u64::MAX);
+    assert!(
+        calls(0) > 5,
+        "the first audits the whole cluster: {result:#}"
+    );
+    assert!(
+        calls(1) <= 5,
+        "one ENI event costs at most five calls: {result:#}"
+    );
+    assert!(
+        invocations[1]["context_age_seconds"].is_u64(),
+        "the second used the cached context: {result:#}"
     );
     assert_within_limit(&result);
 }

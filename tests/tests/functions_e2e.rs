@@ -1330,3 +1330,75 @@ async fn a_batch_from_the_debounce_queue_is_audited_once_for_the_union_of_its_ev
     assert!(world.drain_all(0).await.is_empty());
     eprintln!("test {:.1} s", started.elapsed().as_secs_f64());
 }
+
+/// After a full audit cached legacy's context, an ENI event collects only its node: three EC2
+/// calls (the ENI, then the node's ENIs and its instance together), audited against the context.
+/// One node's view resolves and changes nothing: its findings are quiet repeats. A context older
+/// than `CONTEXT_MAX_AGE_MINUTES`, or a route event, re-collects the whole cluster.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_eni_event_after_a_full_audit_collects_only_its_node() {
+    let world = World::new().await;
+    let config = world.config(&[("MIN_SEVERITY", "LOW"), ("CONTEXT_MAX_AGE_MINUTES", "30")]);
+    let store = podreach_aws::state::MemoryStore::default();
+    let suppressions = podreach_aws::suppressions::SuppressionSource::None;
+    let recorder = Recorder::default();
+    let at = |now: i64| podreach_aws::function::Context {
+        config: &config,
+        region: &world.region,
+        collector: &world.collector,
+        publisher: &recorder,
+        store: &store,
+        suppressions: &suppressions,
+        now: Some(now),
+    };
+    // AssignPrivateIpAddresses on legacy's secondary ENI (the sample names an ENI the demo
+    // lacks); legacy (CNI v1.7.10) has findings from its add-on settings alone.
+    let text = lambda::sample_text("ec2-assign-private-ip-addresses.json")
+        .replace("eni-0a1b2c3d4e5f6a002", "eni-0c02f1e2d3c4b5a64");
+    let eni_event = lambda::event_for(&text, &world.seeded, &world.account);
+    let t0 = 1_890_000_000;
+
+    // 1. Nothing cached yet: the whole cluster, whose context is then cached.
+    let first = on_change(&eni_event, &at(t0))
+        .await
+        .unwrap_or_else(|e| handler_failed("first", &e));
+    assert_eq!(first.context_age_seconds, None, "{first:?}");
+    assert!(first.api_calls > 5, "{first:?}");
+    assert!(first.published > 0, "{first:?}");
+
+    // 2. A minute later: only the node, in three EC2 calls.
+    let second = on_change(&eni_event, &at(t0 + 60))
+        .await
+        .unwrap_or_else(|e| handler_failed("second", &e));
+    assert_eq!(second.context_age_seconds, Some(60), "{second:?}");
+    assert_eq!(second.api_calls, 3, "{second:?}");
+    assert_eq!(second.clusters, ["legacy"]);
+    assert!(second.findings > 0, "the node's own findings: {second:?}");
+    assert_eq!(second.published, 0, "{second:?}");
+    assert_eq!(
+        second.lifecycle.get("ONGOING").copied(),
+        Some(second.findings),
+        "every finding of the node is a repeat: {second:?}"
+    );
+    assert!(
+        second.why.contains("only the event's node(s)"),
+        "{second:?}"
+    );
+
+    // 3. Past the context's age: the whole cluster again.
+    let stale = on_change(&eni_event, &at(t0 + 60 + 31 * 60))
+        .await
+        .unwrap_or_else(|e| handler_failed("stale", &e));
+    assert_eq!(stale.context_age_seconds, None, "{stale:?}");
+    assert!(stale.api_calls > 5, "{stale:?}");
+
+    // 4. A route event is never a node's: the whole cluster, whatever is cached.
+    let route = on_change(
+        &world.event("ec2-create-route.json"),
+        &at(t0 + 60 + 32 * 60),
+    )
+    .await
+    .unwrap_or_else(|e| handler_failed("route", &e));
+    assert_eq!(route.context_age_seconds, None, "{route:?}");
+    assert!(route.api_calls > 5, "{route:?}");
+}

@@ -803,8 +803,23 @@ async fn the_bootstrap_keeps_the_lifecycle_in_its_table_and_reads_its_suppressio
         .send()
         .await
         .expect("Scan (the test's own look at the table)")
-        .count;
-    assert_eq!(items as u64, new, "one item per finding");
+        .items
+        .unwrap_or_default();
+    let kind =
+        |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>| {
+            item.get("sk")
+                .and_then(|sk| sk.as_s().ok())
+                .and_then(|sk| sk.split('#').next())
+                .unwrap_or_default()
+                .to_owned()
+        };
+    let findings = items.iter().filter(|i| kind(i) == "finding").count();
+    assert_eq!(findings as u64, new, "one item per finding");
+    assert_eq!(
+        items.iter().filter(|i| kind(i) == "context").count(),
+        1,
+        "shop's context is cached"
+    );
 
     // 2. The same audit again: nothing is published, every finding is a quiet repeat.
     let second = invoke().await;
@@ -823,6 +838,20 @@ async fn the_bootstrap_keeps_the_lifecycle_in_its_table_and_reads_its_suppressio
         "{third:#}"
     );
     assert_eq!(third["lifecycle"]["ONGOING"], new, "{third:#}");
+
+    // 4. An ENI event: only the node, against the context the first audit cached in the table.
+    let text = lambda::sample_text("ec2-assign-private-ip-addresses.json")
+        .replace("eni-0a1b2c3d4e5f6a002", "eni-0a02f1e2d3c4b5a62");
+    let event = lambda::event_for(&text, &seeded, &account);
+    let id = api.invoke(serde_json::to_vec(&event).expect("serialises"));
+    let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+    let fourth = response_of(report, &id, &function);
+    assert!(fourth["context_age_seconds"].is_u64(), "{fourth:#}");
+    assert_eq!(fourth["api_calls"], 3, "{fourth:#}");
+    assert_eq!(
+        fourth["published"], 0,
+        "nothing new on that node: {fourth:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

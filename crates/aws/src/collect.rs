@@ -152,6 +152,18 @@ pub trait Collect {
         &self,
         scope: &Scope,
     ) -> impl Future<Output = Result<Collection, CollectError>> + Send;
+
+    /// Only the nodes an ENI or instance event names: their ENIs and instances, and their
+    /// cluster (by tags), for an audit of those nodes against the cluster's cached context.
+    /// `None` when that cannot be done (an ENI or instance that no longer exists, no cluster, or
+    /// a collector that cannot): the caller then audits the whole cluster.
+    fn collect_nodes(
+        &self,
+        _enis: &[String],
+        _instances: &[String],
+    ) -> impl Future<Output = Result<Option<Collection>, CollectError>> + Send {
+        async { Ok(None) }
+    }
 }
 
 /// What a collection produced: typed AWS CLI documents and podreach's note on gaps and cost.
@@ -295,6 +307,14 @@ impl Collector {
 }
 
 impl Collect for Collector {
+    async fn collect_nodes(
+        &self,
+        enis: &[String],
+        instances: &[String],
+    ) -> Result<Option<Collection>, CollectError> {
+        self.nodes(enis, instances).await
+    }
+
     async fn collect(&self, scope: &Scope) -> Result<Collection, CollectError> {
         let started = Instant::now();
         let before = self.stats.reading();
@@ -656,6 +676,146 @@ fn ec2_tags(tags: &[aws_sdk_ec2::types::Tag]) -> impl Iterator<Item = (&str, &st
 }
 
 impl Collector {
+    /// An ENI event costs three EC2 calls, an instance event two: the named ENIs (for their
+    /// instance), then every ENI attached to those instances and the instances themselves,
+    /// together. Pending and running instances only, as the full collection.
+    async fn nodes(
+        &self,
+        enis: &[String],
+        instances: &[String],
+    ) -> Result<Option<Collection>, CollectError> {
+        let started = Instant::now();
+        let before = self.stats.reading();
+        let mut instance_ids: BTreeSet<String> = instances.iter().cloned().collect();
+        let mut clusters: BTreeSet<String> = BTreeSet::new();
+        if !enis.is_empty() {
+            let named = paginate!(
+                self,
+                "ec2:DescribeNetworkInterfaces",
+                self.ec2
+                    .describe_network_interfaces()
+                    .filters(filter("network-interface-id", enis.iter().cloned())),
+                network_interfaces,
+                convert::network_interface
+            );
+            let named = named.complete().map_err(CollectError::Resolve)?;
+            if named.len() < enis.len() {
+                return Ok(None);
+            }
+            for eni in &named {
+                match eni.attachment.as_ref().and_then(|a| a.instance_id.clone()) {
+                    Some(instance) => {
+                        instance_ids.insert(instance);
+                    }
+                    // A detached ENI carries no pods; what it leaves behind is its node's.
+                    None => return Ok(None),
+                }
+                clusters.extend(
+                    eni.tag_set
+                        .iter()
+                        .filter(|t| t.key == ENI_CLUSTER_TAG)
+                        .map(|t| t.value.clone()),
+                );
+            }
+        }
+        if instance_ids.is_empty() {
+            return Ok(None);
+        }
+        let ids = || instance_ids.iter().cloned();
+        let (attached, reservations) = tokio::join!(
+            async {
+                paginate!(
+                    self,
+                    "ec2:DescribeNetworkInterfaces",
+                    self.ec2
+                        .describe_network_interfaces()
+                        .filters(filter("attachment.instance-id", ids()))
+                        .max_results(1000),
+                    network_interfaces,
+                    convert::network_interface
+                )
+            },
+            async {
+                paginate!(
+                    self,
+                    "ec2:DescribeInstances",
+                    self.ec2
+                        .describe_instances()
+                        .filters(filter("instance-id", ids()))
+                        .filters(filter(
+                            "instance-state-name",
+                            ["pending".to_owned(), "running".to_owned()]
+                        ))
+                        .max_results(1000),
+                    reservations,
+                    |r| Ok::<_, MissingField>(convert::reservation(r))
+                )
+            },
+        );
+        let (
+            Pages {
+                items: enis,
+                missing,
+                failure: None,
+            },
+            Pages {
+                items: reservations,
+                failure: None,
+                ..
+            },
+        ) = (attached, reservations)
+        else {
+            // A failed page: the whole-cluster audit will say what failed, with its gaps.
+            return Ok(None);
+        };
+        if !missing.is_empty() {
+            return Ok(None);
+        }
+        let (reservations, missing): (Vec<_>, Vec<_>) = reservations.into_iter().unzip();
+        if missing.iter().any(|m: &Vec<MissingField>| !m.is_empty()) {
+            return Ok(None);
+        }
+        for instance in reservations.iter().flat_map(|r| &r.instances) {
+            clusters.extend(
+                node_clusters(
+                    instance
+                        .tags
+                        .iter()
+                        .map(|t| (t.key.as_str(), t.value.as_str())),
+                )
+                .map(str::to_owned),
+            );
+        }
+        if clusters.is_empty() {
+            return Ok(None);
+        }
+        let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let notes = CollectionNotes {
+            schema: raw::COLLECTION_SCHEMA.to_owned(),
+            region: self.region.clone(),
+            stats: self.stats.reading().since(&before, elapsed),
+            ..CollectionNotes::default()
+        };
+        Ok(Some(Collection {
+            documents: vec![
+                document(
+                    "ec2/network-interfaces.json",
+                    Document::NetworkInterfaces(raw::DescribeNetworkInterfaces {
+                        network_interfaces: enis,
+                    }),
+                ),
+                document(
+                    "ec2/instances.json",
+                    Document::Instances(raw::DescribeInstances { reservations }),
+                ),
+            ],
+            notes,
+            cluster_names: clusters.into_iter().collect(),
+            listed_clusters: None,
+            missing_clusters: Vec::new(),
+        }))
+    }
+
     /// Turns an event's objects into clusters or VPCs with the fewest lookups.
     async fn resolve(
         &self,

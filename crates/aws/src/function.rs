@@ -52,6 +52,10 @@ pub struct FunctionConfig {
     /// `RENOTIFY_HOURS` (default 24; 0 = never): the scheduled audit recalls a finding still open
     /// this long after its last message.
     pub renotify_after: Option<i64>,
+    /// `CONTEXT_MAX_AGE_MINUTES` (default 60; 0 = never): how old a cluster's cached context may
+    /// be for `on-change` to audit an ENI or instance event as that node against it
+    /// ([`crate::context`]) instead of re-collecting the whole cluster.
+    pub context_max_age: Option<i64>,
 }
 
 /// A setting in the environment that cannot be used.
@@ -141,7 +145,21 @@ impl FunctionConfig {
                 }
             },
         };
+        let context_max_age = match get("CONTEXT_MAX_AGE_MINUTES") {
+            None => Some(3600),
+            Some(v) => match v.trim().parse::<i64>() {
+                Ok(0) => None,
+                Ok(minutes) if minutes > 0 => Some(minutes * 60),
+                _ => {
+                    return Err(ConfigError {
+                        name: "CONTEXT_MAX_AGE_MINUTES",
+                        message: format!("`{v}` is not a number of minutes (0 = never)"),
+                    });
+                }
+            },
+        };
         Ok(FunctionConfig {
+            context_max_age,
             state_table: get("STATE_TABLE"),
             suppressions_parameter: get("SUPPRESSIONS_PARAMETER"),
             renotify_after,
@@ -216,6 +234,9 @@ pub struct Outcome {
     pub state_conflicts: usize,
     /// Why the suppression document was refused (then nothing was suppressed).
     pub suppressions_problem: Option<String>,
+    /// Set when only the event's node(s) were collected and audited against the cluster's
+    /// cached context: how old that context was, in seconds.
+    pub context_age_seconds: Option<i64>,
 }
 
 fn origin(event: &Value, region: &str) -> Origin {
@@ -405,7 +426,78 @@ fn ignored(why: String, clusters: Vec<String>, gaps: usize, api_calls: u64) -> O
         lifecycle: BTreeMap::new(),
         state_conflicts: 0,
         suppressions_problem: None,
+        context_age_seconds: None,
     }
+}
+
+/// The ENIs and instances of a scope made of nothing else (a node event, or a batch of them).
+fn node_objects(scope: &Scope) -> Option<(Vec<String>, Vec<String>)> {
+    fn walk(scope: &Scope, enis: &mut Vec<String>, instances: &mut Vec<String>) -> bool {
+        match scope {
+            Scope::Enis(ids) => {
+                enis.extend(ids.iter().cloned());
+                true
+            }
+            Scope::Instances(ids) => {
+                instances.extend(ids.iter().cloned());
+                true
+            }
+            Scope::Union(scopes) => scopes.iter().all(|s| walk(s, enis, instances)),
+            _ => false,
+        }
+    }
+    let (mut enis, mut instances) = (Vec::new(), Vec::new());
+    walk(scope, &mut enis, &mut instances).then_some((enis, instances))
+}
+
+/// What the attempt to audit only the event's nodes came to.
+enum Nodes {
+    /// The nodes' documents with their cluster's cached context, and the context's age.
+    Audited(Box<crate::Collection>, i64),
+    /// Not possible; the whole cluster is collected. The calls already spent, and why.
+    Whole { calls: u64, why: String },
+}
+
+/// The event's nodes, collected alone and joined to their cluster's cached context.
+async fn nodes_with_context<C: Collect, S: StateStore>(
+    collector: &C,
+    store: &S,
+    at: &Partition,
+    (enis, instances): (&[String], &[String]),
+    now: i64,
+    max_age: i64,
+) -> Result<Nodes, HandlerError> {
+    let Some(nodes) = collector.collect_nodes(enis, instances).await? else {
+        return Ok(Nodes::Whole {
+            calls: 0,
+            why: "the event's nodes could not be collected alone".to_owned(),
+        });
+    };
+    let calls = nodes.notes.stats.calls;
+    let whole = |why: String| Ok(Nodes::Whole { calls, why });
+    let [cluster] = nodes.cluster_names.as_slice() else {
+        return whole(format!(
+            "the nodes belong to {} clusters",
+            nodes.cluster_names.len()
+        ));
+    };
+    let cached = match store.context(at, cluster).await {
+        Ok(Some(cached)) => cached,
+        Ok(None) => return whole(format!("no cached context of {cluster}")),
+        Err(error) => return whole(format!("the cached context of {cluster}: {error}")),
+    };
+    let age = now.saturating_sub(cached.collected_at);
+    if age > max_age {
+        return whole(format!("the cached context of {cluster} is {age} s old"));
+    }
+    let (context, gaps) = match crate::context::documents(&cached) {
+        Ok(stored) => stored,
+        Err(why) => return whole(why),
+    };
+    let mut collection = nodes;
+    collection.documents.extend(context);
+    collection.notes.gaps.extend(gaps);
+    Ok(Nodes::Audited(Box::new(collection), age))
 }
 
 async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
@@ -424,9 +516,47 @@ async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
         ..
     } = context;
     let now = context.now();
-    let collection = collector.collect(&scope).await?;
+    let origin = origin(event, region);
+    let at = Partition {
+        account: origin.account.clone(),
+        region: origin.region.clone(),
+    };
+    let mut why = why;
+    let mut spent = 0;
+    let mut context_age = None;
+    let attempt = match (kind, node_objects(&scope), config.context_max_age) {
+        (Kind::OnChange, Some((enis, instances)), Some(max_age)) => Some(
+            // Boxed: its future would otherwise nest inside the handler's, past the compiler's
+            // layout depth in the binaries.
+            Box::pin(nodes_with_context(
+                *collector,
+                *store,
+                &at,
+                (&enis, &instances),
+                now,
+                max_age,
+            ))
+            .await?,
+        ),
+        _ => None,
+    };
+    let collection = match attempt {
+        Some(Nodes::Audited(collection, age)) => {
+            why = format!(
+                "{why}; only the event's node(s) audited, against the cluster's context collected {age} s ago"
+            );
+            context_age = Some(age);
+            *collection
+        }
+        Some(Nodes::Whole { calls, why: reason }) => {
+            tracing::info!(%reason, "auditing the whole cluster");
+            spent = calls;
+            collector.collect(&scope).await?
+        }
+        None => collector.collect(&scope).await?,
+    };
     let clusters = collection.clusters();
-    let api_calls = collection.notes.stats.calls;
+    let api_calls = collection.notes.stats.calls + spent;
     if clusters.is_empty() && kind == Kind::OnChange {
         let why = format!("{why}: the event concerns no EKS cluster (scope {scope:?})");
         tracing::info!(%why, api_calls, "event ignored");
@@ -450,13 +580,32 @@ async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
     for n in &report.not_analysed {
         tracing::warn!(cluster = ?n.cluster, reason = %n.reason, "not analysed");
     }
-    let origin = origin(event, region);
-    let at = Partition {
-        account: origin.account.clone(),
-        region: origin.region.clone(),
-    };
     let suppressions = context.suppressions.load().await;
-    let complete = lifecycle::fully_audited(&report);
+    // One node's audit sees part of its cluster: it resolves nothing.
+    let complete = match context_age {
+        Some(_) => BTreeSet::new(),
+        None => lifecycle::fully_audited(&report),
+    };
+    if context_age.is_none() {
+        // Every cluster that got verdicts (with its gaps, which the context keeps); none when
+        // something of the whole run is missing.
+        let run_is_partial = report.gaps.iter().any(|g| g.cluster.is_none())
+            || report.not_analysed.iter().any(|n| n.cluster.is_none());
+        let cacheable = collection.cluster_names.iter().filter(|c| {
+            !run_is_partial
+                && !report
+                    .not_analysed
+                    .iter()
+                    .any(|n| n.cluster.as_deref() == Some(c.as_str()))
+        });
+        for cluster in cacheable {
+            if let Some(cached) = crate::context::of(&collection, cluster, now)
+                && let Err(error) = store.put_context(&at, &cached).await
+            {
+                tracing::warn!(%cluster, %error, "could not cache the cluster's context");
+            }
+        }
+    }
     // Only a listing of every cluster of the region tells that a stored cluster is gone.
     let existing: Option<BTreeSet<String>> = collection
         .listed_clusters
@@ -482,6 +631,7 @@ async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
                 Kind::Scheduled => config.renotify_after,
                 Kind::OnChange => None,
             },
+            judge_changes: context_age.is_none(),
             ..Policy::default()
         },
     };
@@ -585,6 +735,7 @@ async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
         lifecycle: counts,
         state_conflicts: tracked.conflicts,
         suppressions_problem: suppressions.problem,
+        context_age_seconds: context_age,
     };
     tracing::info!(outcome = ?outcome, "audit done");
     if !failures.is_empty() {

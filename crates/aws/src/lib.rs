@@ -13,6 +13,7 @@
 //! table.
 
 pub mod collect;
+pub mod context;
 pub mod convert;
 pub mod error;
 pub mod function;

@@ -14,7 +14,7 @@
 //! | attribute | value |
 //! | --- | --- |
 //! | `pk` (partition key) | `{account}#{region}` |
-//! | `sk` (sort key) | `finding#{cluster}#{finding id}`, or `digest` for the last digest's time |
+//! | `sk` (sort key) | `finding#{cluster}#{finding id}`; `digest` (the last digest's time); `context#{cluster}` (the cluster's cached context, [`crate::context`]) |
 //! | `version` | incremented by every write |
 //! | `expires_at` | resolved records only: `resolved_at` + [`RESOLVED_RETENTION`] (the table's TTL) |
 //! | the rest | the fields of [`FindingState`] |
@@ -31,6 +31,7 @@ use podreach_core::lifecycle::{FindingState, Status};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::context::CachedContext;
 use crate::error::ApiFailure;
 
 /// How long a resolved finding's record is kept (90 days): a finding that comes back within that
@@ -138,6 +139,24 @@ pub trait StateStore {
         at: &Partition,
         time: i64,
     ) -> impl Future<Output = Result<(), StateError>> + Send;
+
+    /// The cluster's cached context ([`crate::context`]); a store without one has none.
+    fn context(
+        &self,
+        _at: &Partition,
+        _cluster: &str,
+    ) -> impl Future<Output = Result<Option<CachedContext>, StateError>> + Send {
+        async { Ok(None) }
+    }
+
+    /// Replaces the cluster's cached context.
+    fn put_context(
+        &self,
+        _at: &Partition,
+        _context: &CachedContext,
+    ) -> impl Future<Output = Result<(), StateError>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// The state in memory: the CLI's file store and the tests' double, and the functions' store
@@ -151,6 +170,7 @@ pub struct MemoryStore {
 struct Memory {
     records: BTreeMap<(String, String), Record>,
     last_digest: Option<i64>,
+    contexts: BTreeMap<String, CachedContext>,
 }
 
 impl MemoryStore {
@@ -171,6 +191,7 @@ impl MemoryStore {
                 Memory {
                     records,
                     last_digest,
+                    contexts: BTreeMap::new(),
                 },
             )])),
         }
@@ -271,6 +292,23 @@ impl StateStore for MemoryStore {
 
     async fn set_last_digest(&self, at: &Partition, time: i64) -> Result<(), StateError> {
         self.with_memory(at, |memory| memory.last_digest = Some(time));
+        Ok(())
+    }
+
+    async fn context(
+        &self,
+        at: &Partition,
+        cluster: &str,
+    ) -> Result<Option<CachedContext>, StateError> {
+        Ok(self.with_memory(at, |memory| memory.contexts.get(cluster).cloned()))
+    }
+
+    async fn put_context(&self, at: &Partition, context: &CachedContext) -> Result<(), StateError> {
+        self.with_memory(at, |memory| {
+            memory
+                .contexts
+                .insert(context.cluster.clone(), context.clone())
+        });
         Ok(())
     }
 }
@@ -503,6 +541,67 @@ impl StateStore for DynamoStore {
             .map(|_| ())
             .map_err(|e| ApiFailure::from_sdk(crate::iam::STATE_PUT, e).into())
     }
+
+    async fn context(
+        &self,
+        at: &Partition,
+        cluster: &str,
+    ) -> Result<Option<CachedContext>, StateError> {
+        let Some(item) = self.get_item(at, context_key(cluster)).await? else {
+            return Ok(None);
+        };
+        let bad = |message: &str| StateError::Record {
+            key: context_key(cluster),
+            message: message.to_owned(),
+        };
+        let documents = match item.get("documents") {
+            Some(AttributeValue::B(blob)) => blob.clone().into_inner(),
+            _ => return Err(bad("no `documents` (binary)")),
+        };
+        let collected_at = match item.get("collected_at") {
+            Some(AttributeValue::N(n)) => n
+                .parse()
+                .map_err(|_| bad("`collected_at` is not a number"))?,
+            _ => return Err(bad("no `collected_at`")),
+        };
+        Ok(Some(CachedContext {
+            cluster: cluster.to_owned(),
+            collected_at,
+            documents,
+        }))
+    }
+
+    async fn put_context(&self, at: &Partition, context: &CachedContext) -> Result<(), StateError> {
+        let mut item = Self::key(at, context_key(&context.cluster));
+        item.insert(
+            "documents".to_owned(),
+            AttributeValue::B(aws_smithy_types::Blob::new(context.documents.clone())),
+        );
+        item.insert(
+            "collected_at".to_owned(),
+            AttributeValue::N(context.collected_at.to_string()),
+        );
+        item.insert(
+            "expires_at".to_owned(),
+            AttributeValue::N((context.collected_at + CONTEXT_RETENTION).to_string()),
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| ApiFailure::from_sdk(crate::iam::STATE_PUT, e).into())
+    }
+}
+
+/// A cached context is removed by the table's TTL a day after it was collected (it is not used
+/// after `CONTEXT_MAX_AGE_MINUTES` anyway).
+const CONTEXT_RETENTION: i64 = 24 * 3600;
+
+fn context_key(cluster: &str) -> String {
+    format!("context#{cluster}")
 }
 
 /// A conditional write's answer: done, refused by its condition, or failed.
@@ -592,6 +691,24 @@ impl StateStore for ConfiguredStore {
         match self {
             ConfiguredStore::Dynamo(s) => s.set_last_digest(at, time).await,
             ConfiguredStore::Memory(s) => s.set_last_digest(at, time).await,
+        }
+    }
+
+    async fn context(
+        &self,
+        at: &Partition,
+        cluster: &str,
+    ) -> Result<Option<CachedContext>, StateError> {
+        match self {
+            ConfiguredStore::Dynamo(s) => s.context(at, cluster).await,
+            ConfiguredStore::Memory(s) => s.context(at, cluster).await,
+        }
+    }
+
+    async fn put_context(&self, at: &Partition, context: &CachedContext) -> Result<(), StateError> {
+        match self {
+            ConfiguredStore::Dynamo(s) => s.put_context(at, context).await,
+            ConfiguredStore::Memory(s) => s.put_context(at, context).await,
         }
     }
 }

@@ -127,6 +127,10 @@ pub struct Policy {
     /// Seconds after its last message an open finding is published again as a reminder;
     /// `None`: never.
     pub renotify_after: Option<i64>,
+    /// Whether this audit can tell a material change: `false` when it saw only part of a
+    /// cluster (one node's event), where fewer affected nodes or a severity of the part say
+    /// nothing about the finding. It then announces only what is NEW.
+    pub judge_changes: bool,
 }
 
 impl Default for Policy {
@@ -134,6 +138,7 @@ impl Default for Policy {
         Policy {
             growth_factor: 2,
             renotify_after: Some(24 * 3600),
+            judge_changes: true,
         }
     }
 }
@@ -336,7 +341,11 @@ fn seen<'r>(
     state.suppressed_because = None;
     let (marker, why) = match (was, &state.published) {
         (Status::Open, Some(before)) => {
-            let why = material_changes(before, &published_now, policy.growth_factor);
+            let why = if policy.judge_changes {
+                material_changes(before, &published_now, policy.growth_factor)
+            } else {
+                Vec::new()
+            };
             if why.is_empty() {
                 let due = policy.renotify_after.is_some_and(|interval| {
                     state

@@ -1,0 +1,136 @@
+//! A cluster's context, kept between invocations so an event about one node costs a few calls.
+//!
+//! When pods scale, the VPC CNI attaches ENIs and assigns addresses on one node after another,
+//! and each change is an event. Re-collecting the whole cluster for each costs ~30 EC2 calls at
+//! 5,000 nodes, out of the request budget the CNI itself needs. Nothing but that node changed,
+//! though: the cluster, its add-on settings, the VPC, its subnets and route tables and the far
+//! side are what the last full collection saw. So every full collection stores, per cluster,
+//! those documents (every document but the ENIs and instances), and `on-change` audits an ENI or
+//! instance event as that context plus the node's own ENIs and instance: three EC2 calls for an
+//! ENI event ([`crate::collect::Collect::collect_nodes`]).
+//!
+//! The context is only as fresh as the last full collection: route, peering, CIDR, add-on and
+//! cluster-version events always re-collect the whole cluster (and refresh it), and a context
+//! older than `CONTEXT_MAX_AGE_MINUTES` (default 60) is not used. An audit of one node sees only
+//! that node, so it never resolves a finding and never calls one CHANGED; it announces what is
+//! NEW, and the next full audit settles the rest. The documents are stored as the AWS CLI JSON of
+//! the snapshot files, gzipped: the cache is a persistence format, read back with the same
+//! reader as an offline snapshot.
+
+use std::io::{Read, Write};
+
+use podreach_core::snapshot::{Document, LoadedDocument};
+use podreach_core::{SourceFile, snapshot};
+use serde::{Deserialize, Serialize};
+
+use crate::collect::Collection;
+
+/// A DynamoDB item holds at most 400 KB; a context that does not fit is not cached.
+pub const MAX_CONTEXT_BYTES: usize = 350 * 1024;
+
+/// One cluster's cached context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedContext {
+    pub cluster: String,
+    /// When it was collected (Unix seconds).
+    pub collected_at: i64,
+    /// The documents as snapshot files, JSON, gzipped.
+    pub documents: Vec<u8>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct File {
+    path: String,
+    text: String,
+}
+
+/// What is cached: the documents, and the cluster's gaps, so a node's audit reports what the
+/// full collection could not read (a missing add-on, say) as the full audit does.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    files: Vec<File>,
+    gaps: Vec<podreach_core::raw::CollectionGap>,
+}
+
+/// Whether `document` belongs in `cluster`'s context: everything of the collection but the
+/// per-node documents and other clusters' own.
+fn in_context(document: &LoadedDocument, cluster: &str) -> bool {
+    let own = match document.path.strip_prefix("clusters/") {
+        Some(rest) => rest.starts_with(&format!("{cluster}/")),
+        None => true,
+    };
+    own && !matches!(
+        document.document,
+        Document::NetworkInterfaces(_) | Document::Instances(_) | Document::Collection(_)
+    )
+}
+
+/// The context of `cluster` in a full collection; `None` when it does not fit an item.
+pub fn of(collection: &Collection, cluster: &str, collected_at: i64) -> Option<CachedContext> {
+    let files: Vec<File> = collection
+        .documents
+        .iter()
+        .filter(|d| in_context(d, cluster))
+        .map(|d| File {
+            path: d.path.clone(),
+            text: d.document.to_json(),
+        })
+        .collect();
+    let gaps = collection
+        .notes
+        .gaps
+        .iter()
+        .filter(|g| g.cluster.as_deref() == Some(cluster))
+        .cloned()
+        .collect();
+    let json = serde_json::to_vec(&Stored { files, gaps }).ok()?;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(&json).ok()?;
+    let documents = encoder.finish().ok()?;
+    if documents.len() > MAX_CONTEXT_BYTES {
+        tracing::warn!(
+            cluster,
+            bytes = documents.len(),
+            "the cluster's context is too large to cache: node events re-audit the whole cluster"
+        );
+        return None;
+    }
+    Some(CachedContext {
+        cluster: cluster.to_owned(),
+        collected_at,
+        documents,
+    })
+}
+
+/// The documents of a cached context, read as an offline snapshot is, and the cluster's gaps.
+pub fn documents(
+    context: &CachedContext,
+) -> Result<(Vec<LoadedDocument>, Vec<podreach_core::raw::CollectionGap>), String> {
+    let mut json = Vec::new();
+    flate2::read::GzDecoder::new(context.documents.as_slice())
+        .read_to_end(&mut json)
+        .map_err(|e| format!("the cached context of {} is not gzip: {e}", context.cluster))?;
+    let stored: Stored = serde_json::from_slice(&json).map_err(|e| {
+        format!(
+            "the cached context of {} is not readable: {e}",
+            context.cluster
+        )
+    })?;
+    let files: Vec<SourceFile> = stored
+        .files
+        .into_iter()
+        .map(|f| SourceFile {
+            path: f.path,
+            text: f.text,
+        })
+        .collect();
+    snapshot::load(&files)
+        .into_result()
+        .map(|loaded| (loaded.documents, stored.gaps))
+        .map_err(|e| {
+            format!(
+                "the cached context of {} is not readable: {e}",
+                context.cluster
+            )
+        })
+}
