@@ -134,3 +134,92 @@ pub fn documents(
             )
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use podreach_core::raw::{CollectionGap, CollectionNotes};
+    use podreach_core::{SourceFile, demo, snapshot};
+
+    use super::*;
+
+    /// The demo as a collection of both clusters, with one gap of each.
+    fn collection() -> Collection {
+        let files: Vec<SourceFile> = demo::files()
+            .into_iter()
+            // Where the collector puts them: `ec2/…`, and each cluster's under `clusters/<name>/`.
+            .map(|f| SourceFile {
+                path: if f.path.starts_with("ec2/") {
+                    f.path
+                } else {
+                    format!("clusters/{}", f.path)
+                },
+                text: f.text,
+            })
+            .collect();
+        let documents = snapshot::load(&files)
+            .into_result()
+            .expect("the demo is valid")
+            .documents;
+        let gap = |cluster: &str| CollectionGap {
+            cluster: Some(cluster.to_owned()),
+            action: Some("eks:DescribeAddon".to_owned()),
+            message: format!("no add-on in {cluster}"),
+        };
+        Collection {
+            documents,
+            notes: CollectionNotes {
+                gaps: vec![gap("shop"), gap("legacy")],
+                ..CollectionNotes::default()
+            },
+            cluster_names: vec!["legacy".to_owned(), "shop".to_owned()],
+            listed_clusters: None,
+            missing_clusters: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_context_keeps_everything_but_the_nodes_and_other_clusters_and_reads_back() {
+        let collection = collection();
+        let cached = of(&collection, "shop", 1_890_000_000).expect("the demo's context fits");
+        assert!(cached.documents.len() < MAX_CONTEXT_BYTES);
+        let (documents, gaps) = super::documents(&cached).expect("it reads back");
+        assert!(
+            !documents.iter().any(|d| matches!(
+                d.document,
+                Document::NetworkInterfaces(_) | Document::Instances(_)
+            )),
+            "a node's own documents are collected with its event"
+        );
+        assert!(
+            documents
+                .iter()
+                .any(|d| matches!(d.document, Document::RouteTables(_))),
+            "the route tables are context"
+        );
+        assert!(
+            documents
+                .iter()
+                .all(|d| !d.path.starts_with("clusters/legacy/")),
+            "only shop's own cluster documents"
+        );
+        assert!(
+            documents
+                .iter()
+                .any(|d| matches!(d.document, Document::Cluster(_))),
+            "shop's cluster is context"
+        );
+        assert_eq!(gaps.len(), 1, "shop's gap only: {gaps:?}");
+        assert_eq!(gaps[0].cluster.as_deref(), Some("shop"));
+    }
+
+    #[test]
+    fn a_context_that_is_not_gzip_is_an_error_naming_the_cluster() {
+        let cached = CachedContext {
+            cluster: "shop".to_owned(),
+            collected_at: 0,
+            documents: b"not gzip".to_vec(),
+        };
+        let error = super::documents(&cached).expect_err("refused");
+        assert!(error.contains("shop"), "{error}");
+    }
+}

@@ -454,8 +454,13 @@ fn node_objects(scope: &Scope) -> Option<(Vec<String>, Vec<String>)> {
 enum Nodes {
     /// The nodes' documents with their cluster's cached context, and the context's age.
     Audited(Box<crate::Collection>, i64),
-    /// Not possible; the whole cluster is collected. The calls already spent, and why.
-    Whole { calls: u64, why: String },
+    /// Not possible; the whole cluster is collected. The calls already spent, why, and the
+    /// nodes' clusters when they were found (then the full collection need not look them up).
+    Whole {
+        calls: u64,
+        why: String,
+        clusters: Vec<String>,
+    },
 }
 
 /// The event's nodes, collected alone and joined to their cluster's cached context.
@@ -471,10 +476,17 @@ async fn nodes_with_context<C: Collect, S: StateStore>(
         return Ok(Nodes::Whole {
             calls: 0,
             why: "the event's nodes could not be collected alone".to_owned(),
+            clusters: Vec::new(),
         });
     };
     let calls = nodes.notes.stats.calls;
-    let whole = |why: String| Ok(Nodes::Whole { calls, why });
+    let whole = |why: String| {
+        Ok(Nodes::Whole {
+            calls,
+            why,
+            clusters: nodes.cluster_names.clone(),
+        })
+    };
     let [cluster] = nodes.cluster_names.as_slice() else {
         return whole(format!(
             "the nodes belong to {} clusters",
@@ -548,10 +560,19 @@ async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
             context_age = Some(age);
             *collection
         }
-        Some(Nodes::Whole { calls, why: reason }) => {
+        Some(Nodes::Whole {
+            calls,
+            why: reason,
+            clusters,
+        }) => {
             tracing::info!(%reason, "auditing the whole cluster");
             spent = calls;
-            collector.collect(&scope).await?
+            // The nodes' lookup already named their clusters: no need to resolve the event again.
+            if clusters.is_empty() {
+                collector.collect(&scope).await?
+            } else {
+                collector.collect(&Scope::Clusters(clusters)).await?
+            }
         }
         None => collector.collect(&scope).await?,
     };
