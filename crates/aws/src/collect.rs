@@ -612,6 +612,15 @@ impl Ec2Inputs {
     }
 }
 
+/// Instances that are nodes or about to be: pending and running (a stopped or terminated
+/// instance has no pods).
+fn live_instances() -> Filter {
+    filter(
+        "instance-state-name",
+        ["pending".to_owned(), "running".to_owned()],
+    )
+}
+
 fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
     Filter::builder()
         .name(name)
@@ -742,10 +751,7 @@ impl Collector {
                     self.ec2
                         .describe_instances()
                         .filters(filter("instance-id", ids()))
-                        .filters(filter(
-                            "instance-state-name",
-                            ["pending".to_owned(), "running".to_owned()]
-                        ))
+                        .filters(live_instances())
                         .max_results(1000),
                     reservations,
                     |r| Ok::<_, MissingField>(convert::reservation(r))
@@ -1128,10 +1134,7 @@ impl Collector {
                     "ec2:DescribeInstances",
                     ec2.describe_instances()
                         .filters(by_vpc())
-                        .filters(filter(
-                            "instance-state-name",
-                            ["pending".to_owned(), "running".to_owned()]
-                        ))
+                        .filters(live_instances())
                         .max_results(1000),
                     reservations,
                     |r| Ok::<_, MissingField>(convert::reservation(r))

@@ -132,32 +132,8 @@ impl FunctionConfig {
             name: "PODREACH_TLS_ROOTS",
             message,
         })?;
-        let renotify_after = match get("RENOTIFY_HOURS") {
-            None => Some(24 * 3600),
-            Some(v) => match v.trim().parse::<i64>() {
-                Ok(0) => None,
-                Ok(hours) if hours > 0 => Some(hours * 3600),
-                _ => {
-                    return Err(ConfigError {
-                        name: "RENOTIFY_HOURS",
-                        message: format!("`{v}` is not a number of hours (0 = never)"),
-                    });
-                }
-            },
-        };
-        let context_max_age = match get("CONTEXT_MAX_AGE_MINUTES") {
-            None => Some(3600),
-            Some(v) => match v.trim().parse::<i64>() {
-                Ok(0) => None,
-                Ok(minutes) if minutes > 0 => Some(minutes * 60),
-                _ => {
-                    return Err(ConfigError {
-                        name: "CONTEXT_MAX_AGE_MINUTES",
-                        message: format!("`{v}` is not a number of minutes (0 = never)"),
-                    });
-                }
-            },
-        };
+        let renotify_after = interval(&get, "RENOTIFY_HOURS", "hours", 3600, 24)?;
+        let context_max_age = interval(&get, "CONTEXT_MAX_AGE_MINUTES", "minutes", 60, 60)?;
         Ok(FunctionConfig {
             context_max_age,
             state_table: get("STATE_TABLE"),
@@ -171,6 +147,28 @@ impl FunctionConfig {
             max_concurrency,
             trust_anchors,
         })
+    }
+}
+
+/// A whole number of `unit`s in seconds (`seconds_per_unit` each), `default` when unset;
+/// 0 means never (`None`).
+fn interval(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    unit: &str,
+    seconds_per_unit: i64,
+    default: i64,
+) -> Result<Option<i64>, ConfigError> {
+    match get(name) {
+        None => Ok(Some(default * seconds_per_unit)),
+        Some(v) => match v.trim().parse::<i64>() {
+            Ok(0) => Ok(None),
+            Ok(n) if n > 0 => Ok(Some(n.saturating_mul(seconds_per_unit))),
+            _ => Err(ConfigError {
+                name,
+                message: format!("`{v}` is not a number of {unit} (0 = never)"),
+            }),
+        },
     }
 }
 

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use podreach_core::lifecycle::{self, FindingState, Policy, Status, Transition};
-use podreach_core::report::{Finding, Report};
+use podreach_core::report::Report;
 use podreach_core::suppressions::Suppression;
 
 use crate::state::{Clusters, Partition, Record, StateError, StateStore, Written};
@@ -72,12 +72,8 @@ pub async fn track<'r, S: StateStore>(
         .into_iter()
         .map(|r| ((r.state.cluster.clone(), r.state.finding_id.clone()), r))
         .collect();
-    let reported: BTreeMap<(String, String), &Finding> = report
-        .findings
-        .iter()
-        .map(|f| ((f.cluster.clone(), f.id.clone()), f))
-        .collect();
-    let keys: BTreeSet<(String, String)> = stored.keys().chain(reported.keys()).cloned().collect();
+    let reported = lifecycle::by_key(report);
+    let keys: BTreeSet<lifecycle::Key> = stored.keys().chain(reported.keys()).cloned().collect();
     let deleted: BTreeSet<String> = stored
         .keys()
         .map(|(cluster, _)| cluster)

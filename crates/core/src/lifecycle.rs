@@ -406,6 +406,18 @@ fn gone<'r>(previous: &FindingState, why: &str, now: i64) -> Step<'r> {
     }
 }
 
+/// A finding's key in the state: its cluster and its id.
+pub type Key = (String, String);
+
+/// This audit's findings by key: with the stored records' keys, every finding to [`step`].
+pub fn by_key(report: &Report) -> BTreeMap<Key, &Finding> {
+    report
+        .findings
+        .iter()
+        .map(|f| ((f.cluster.clone(), f.id.clone()), f))
+        .collect()
+}
+
 /// Reconciles the stored state with this audit: [`step`] for every finding of either.
 ///
 /// `complete` are the clusters whose findings this audit saw completely ([`fully_audited`]);
@@ -425,12 +437,8 @@ pub fn reconcile<'r>(
         .into_iter()
         .map(|s| ((s.cluster.clone(), s.finding_id.clone()), s))
         .collect();
-    let reported: BTreeMap<(String, String), &Finding> = report
-        .findings
-        .iter()
-        .map(|f| ((f.cluster.clone(), f.id.clone()), f))
-        .collect();
-    let keys: BTreeSet<(String, String)> = states.keys().chain(reported.keys()).cloned().collect();
+    let reported = by_key(report);
+    let keys: BTreeSet<Key> = states.keys().chain(reported.keys()).cloned().collect();
     let mut transitions = Vec::new();
     for key in keys {
         let why = resolution(&key.0, complete, deleted);
