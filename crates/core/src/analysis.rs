@@ -15,13 +15,14 @@ pub mod baseline;
 mod destinations;
 mod expand;
 mod explain;
+mod filtering;
 mod procedure;
 mod scope;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use explain::{ExplainError, Explanation, explain};
-pub use procedure::SECURITY_ASSUMPTION;
+pub use filtering::{ACL_ASSUMPTION, EPHEMERAL_ASSUMPTION, SG_ASSUMPTION};
 
 use ipnet::Ipv4Net;
 

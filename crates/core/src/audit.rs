@@ -6,7 +6,7 @@
 //! then produces the rows one at a time, so a caller can write millions of them without holding
 //! them. [`analyze`] is the in-memory form for small inputs and tests.
 
-use crate::analysis::{self, ClusterAnalysis, SECURITY_ASSUMPTION};
+use crate::analysis::{self, ACL_ASSUMPTION, ClusterAnalysis, EPHEMERAL_ASSUMPTION, SG_ASSUMPTION};
 use crate::findings;
 use crate::model::{Cluster, IpFamily, Model};
 use crate::report::{
@@ -165,7 +165,24 @@ fn cluster_report(
         .map(|v| v.cidrs.iter().map(ToString::to_string).collect())
         .unwrap_or_default();
     let mut assumptions = cni.assumptions.clone();
-    assumptions.push(SECURITY_ASSUMPTION.to_owned());
+    let net = &model.network;
+    if net.security_groups.is_none() {
+        assumptions.push(SG_ASSUMPTION.to_owned());
+    }
+    if net.network_acls.is_none() {
+        assumptions.push(ACL_ASSUMPTION.to_owned());
+    }
+    if net.security_groups.is_some() || net.network_acls.is_some() {
+        assumptions.push(EPHEMERAL_ASSUMPTION.to_owned());
+    }
+    assumptions.push(if model.tcp_ports.is_empty() {
+        "verdicts concern TCP; no --port given, so a path is reachable when some TCP port passes every filter both ways".to_owned()
+    } else {
+        format!(
+            "verdicts concern TCP ports {}: a path is reachable only when every one of them passes every filter both ways",
+            crate::filters::PortSet::from_ports(&model.tcp_ports)
+        )
+    });
     if !cluster.pods_known {
         assumptions.push(
             "no pods dump (kubectl get pods -A -o json): every secondary IP and prefix of a node ENI is treated as a pod address in use".to_owned(),

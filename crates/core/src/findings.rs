@@ -11,6 +11,7 @@
 //! [`remediation`], the words from [`text`]. This module reads `crate::verdict` only; it does
 //! not know how the verdicts were computed.
 
+mod filter_fixes;
 mod remediation;
 mod text;
 

@@ -15,6 +15,7 @@ pub mod cidr;
 pub mod cni;
 pub mod datapath;
 pub mod demo;
+pub mod filters;
 pub mod findings;
 pub mod lifecycle;
 pub mod model;

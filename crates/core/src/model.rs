@@ -13,6 +13,8 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 use crate::cni::{CniConfig, CniInputs, Version};
+pub use crate::filters::{AclEntry, NetworkAcl, SecurityGroup, SgPeer, SgRule};
+use crate::filters::{PortSet, Protocol};
 use crate::raw;
 use crate::report::{Gap, NotAnalysed};
 use crate::snapshot::{Document, LoadedDocument};
@@ -116,6 +118,8 @@ pub struct Eni {
     pub prefixes: Vec<Ipv4Net>,
     /// `false` only when someone disabled the check on this ENI (the CNI never does).
     pub source_dest_check: bool,
+    /// The security groups the ENI carries (`Groups`).
+    pub groups: Vec<String>,
     pub tags: BTreeMap<String, String>,
     pub file: String,
 }
@@ -143,10 +147,23 @@ pub struct Peering {
     pub requester_cidrs: Vec<Ipv4Net>,
     pub accepter_vpc: Option<String>,
     pub accepter_cidrs: Vec<Ipv4Net>,
+    /// Regions of both sides, when the output names them: a security-group reference crosses a
+    /// peering connection only within one Region.
+    pub requester_region: Option<String>,
+    pub accepter_region: Option<String>,
 }
 
 impl Peering {
     /// The VPC on the other side of the peering from `vpc_id`, with its CIDRs.
+    /// `true` when both sides are known to be in one Region, or neither side names its Region
+    /// (`describe-vpc-peering-connections` always does; hand-written snapshots may not).
+    pub fn same_region(&self) -> bool {
+        match (&self.requester_region, &self.accepter_region) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        }
+    }
+
     pub fn other_side(&self, vpc_id: &str) -> Option<(Option<&str>, &[Ipv4Net])> {
         if self.requester_vpc.as_deref() == Some(vpc_id) {
             Some((self.accepter_vpc.as_deref(), &self.accepter_cidrs))
@@ -182,6 +199,15 @@ pub struct Network {
     pub peerings: Option<BTreeMap<String, Peering>>,
     /// `None` when the snapshot has no `describe-transit-gateway-vpc-attachments` output.
     pub tgw_attachments: Option<Vec<TgwAttachment>>,
+    /// `None` when the snapshot has no `describe-security-groups` output: security groups are
+    /// then an assumption of every verdict, never silently passed.
+    pub security_groups: Option<BTreeMap<String, SecurityGroup>>,
+    /// `None` when the snapshot has no `describe-network-acls` output.
+    pub network_acls: Option<BTreeMap<String, NetworkAcl>>,
+    /// Subnet → its network ACL (every subnet has exactly one).
+    pub subnet_acls: BTreeMap<String, String>,
+    /// Managed prefix lists' IPv4 entries, by id (routes and security group rules name them).
+    pub prefix_lists: BTreeMap<String, Vec<Ipv4Net>>,
 }
 
 impl Network {
@@ -192,6 +218,12 @@ impl Network {
             .get(subnet_id)
             .or_else(|| self.main_route_tables.get(&subnet.vpc_id))
             .and_then(|id| self.route_tables.get(id))
+    }
+
+    /// The network ACL of a subnet.
+    pub fn acl_of_subnet(&self, subnet_id: &str) -> Option<&NetworkAcl> {
+        let id = self.subnet_acls.get(subnet_id)?;
+        self.network_acls.as_ref()?.get(id)
     }
 
     /// `true` when the snapshot holds any route table of the VPC.
@@ -238,6 +270,9 @@ pub struct BranchEni {
 pub struct EniConfigRef {
     pub name: String,
     pub subnet_id: String,
+    /// `spec.securityGroups`: the groups of the ENIs the CNI creates with it (empty: the
+    /// primary ENI's groups, `ipamd` `allocENI`).
+    pub security_groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,6 +307,8 @@ pub struct Model {
     pub not_analysed: Vec<NotAnalysed>,
     /// The cost of the live collection this snapshot came from, when it did.
     pub collection_stats: Option<raw::CollectionStats>,
+    /// The TCP ports every verdict is about (`--port`); empty: any TCP port.
+    pub tcp_ports: Vec<u16>,
 }
 
 /// What the user said on the command line about every cluster.
@@ -281,6 +318,8 @@ pub struct Overrides {
     pub cni_env: BTreeMap<String, String>,
     pub rp_filter_primary: Option<u8>,
     pub rp_filter_secondary: Option<u8>,
+    /// `--port tcp/N`: the TCP ports the verdicts are about; empty: any TCP port.
+    pub tcp_ports: Vec<u16>,
 }
 
 const TRUNK_TAG: &str = "vpcresources.k8s.aws/trunk-eni-id";
@@ -378,8 +417,6 @@ struct Builder<'a> {
     pods: Vec<(&'a raw::PodList, &'a str)>,
     eniconfigs: Vec<(&'a raw::EniConfigList, &'a str)>,
     collections: Vec<(&'a raw::CollectionNotes, &'a str)>,
-    /// Managed prefix lists' IPv4 entries, by id.
-    prefix_lists: BTreeMap<String, Vec<Ipv4Net>>,
     /// Routes to prefix lists, expanded once every document is read (the entries may come in a
     /// later file): `(route table, prefix list, target, blackhole, file)`.
     prefix_list_routes: Vec<(String, String, Target, bool, &'a str)>,
@@ -555,7 +592,73 @@ impl<'a> Builder<'a> {
                         cidrs.push(net);
                     }
                 }
-                self.prefix_lists.entry(id).or_default().extend(cidrs);
+                self.network
+                    .prefix_lists
+                    .entry(id)
+                    .or_default()
+                    .extend(cidrs);
+            }
+            Document::SecurityGroups(d) => {
+                let groups = self
+                    .network
+                    .security_groups
+                    .get_or_insert_with(BTreeMap::new);
+                let mut problems = Vec::new();
+                for g in &d.security_groups {
+                    let (inbound, p1) = sg_rules(&g.ip_permissions);
+                    let (outbound, p2) = sg_rules(&g.ip_permissions_egress);
+                    problems.extend(p1.into_iter().chain(p2).map(|p| (g.group_id.clone(), p)));
+                    groups.insert(
+                        g.group_id.clone(),
+                        SecurityGroup {
+                            id: g.group_id.clone(),
+                            name: g.group_name.clone(),
+                            vpc_id: g.vpc_id.clone(),
+                            inbound,
+                            outbound,
+                            file: file.to_owned(),
+                        },
+                    );
+                }
+                for (object, message) in problems {
+                    self.gap(file, object, message);
+                }
+            }
+            Document::NetworkAcls(d) => {
+                let acls = self.network.network_acls.get_or_insert_with(BTreeMap::new);
+                let mut problems = Vec::new();
+                for a in &d.network_acls {
+                    let mut inbound = Vec::new();
+                    let mut outbound = Vec::new();
+                    for e in &a.entries {
+                        match acl_entry(e) {
+                            Ok(Some(entry)) if e.egress => outbound.push(entry),
+                            Ok(Some(entry)) => inbound.push(entry),
+                            Ok(None) => {}
+                            Err(message) => problems.push((a.network_acl_id.clone(), message)),
+                        }
+                    }
+                    inbound.sort_by_key(|e| e.rule_number);
+                    outbound.sort_by_key(|e| e.rule_number);
+                    for assoc in &a.associations {
+                        self.network
+                            .subnet_acls
+                            .insert(assoc.subnet_id.clone(), a.network_acl_id.clone());
+                    }
+                    acls.insert(
+                        a.network_acl_id.clone(),
+                        NetworkAcl {
+                            id: a.network_acl_id.clone(),
+                            vpc_id: a.vpc_id.clone(),
+                            inbound,
+                            outbound,
+                            file: file.to_owned(),
+                        },
+                    );
+                }
+                for (object, message) in problems {
+                    self.gap(file, object, message);
+                }
             }
             Document::Instances(d) => {
                 for r in &d.reservations {
@@ -589,6 +692,8 @@ impl<'a> Builder<'a> {
                             requester_cidrs: cidrs(&p.requester_vpc_info),
                             accepter_vpc: p.accepter_vpc_info.vpc_id.clone(),
                             accepter_cidrs: cidrs(&p.accepter_vpc_info),
+                            requester_region: p.requester_vpc_info.region.clone(),
+                            accepter_region: p.accepter_vpc_info.region.clone(),
                         },
                     );
                 }
@@ -674,6 +779,7 @@ impl<'a> Builder<'a> {
                 secondary_ips,
                 prefixes,
                 source_dest_check: eni.source_dest_check.unwrap_or(true),
+                groups: eni.groups.iter().map(|g| g.group_id.clone()).collect(),
                 tags: tag_map(&eni.tag_set),
                 file: file.to_owned(),
             },
@@ -712,7 +818,7 @@ impl<'a> Builder<'a> {
     /// list's entries the route is a gap.
     fn expand_prefix_list_routes(&mut self) {
         for (table, pl, target, blackhole, file) in std::mem::take(&mut self.prefix_list_routes) {
-            match self.prefix_lists.get(&pl) {
+            match self.network.prefix_lists.get(&pl) {
                 Some(cidrs) => {
                     if let Some(t) = self.network.route_tables.get_mut(&table) {
                         t.routes.extend(cidrs.iter().map(|c| Route {
@@ -857,6 +963,12 @@ impl<'a> Builder<'a> {
             gaps: self.gaps,
             not_analysed,
             collection_stats,
+            tcp_ports: {
+                let mut ports = overrides.tcp_ports.clone();
+                ports.sort_unstable();
+                ports.dedup();
+                ports
+            },
         }
     }
 
@@ -1062,6 +1174,7 @@ impl<'a> Builder<'a> {
             .map(|c| EniConfigRef {
                 name: c.metadata.name.clone(),
                 subnet_id: c.spec.subnet.clone(),
+                security_groups: c.spec.security_groups.clone(),
             })
             .collect();
 
@@ -1257,6 +1370,115 @@ impl<'a> Builder<'a> {
             pods_known: !pod_lists.is_empty(),
         })
     }
+}
+
+/// The TCP-relevant rules of one direction of a security group, and what could not be read.
+fn sg_rules(permissions: &[raw::IpPermission]) -> (Vec<SgRule>, Vec<String>) {
+    let mut rules = Vec::new();
+    let mut problems = Vec::new();
+    for p in permissions {
+        let protocol = Protocol::parse(&p.ip_protocol);
+        let ports = match (protocol, p.from_port, p.to_port) {
+            (Protocol::All, _, _) => PortSet::all(),
+            (Protocol::Tcp, Some(from), Some(to)) => match (u16::try_from(from), u16::try_from(to))
+            {
+                (Ok(a), Ok(b)) => PortSet::range(a, b),
+                _ if from == -1 => PortSet::all(),
+                _ => {
+                    problems.push(format!(
+                        "rule tcp {from}-{to}: not a TCP port range; the rule is left out"
+                    ));
+                    continue;
+                }
+            },
+            (Protocol::Tcp, _, _) => PortSet::all(),
+            (Protocol::Other, _, _) => continue,
+        };
+        for range in &p.ip_ranges {
+            match range.cidr_ip.parse::<Ipv4Net>() {
+                Ok(net) => rules.push(SgRule {
+                    protocol,
+                    ports: ports.clone(),
+                    peer: SgPeer::Cidr(net.trunc()),
+                }),
+                Err(_) => problems.push(format!(
+                    "`{}` is not an IPv4 CIDR; that rule is left out",
+                    range.cidr_ip
+                )),
+            }
+        }
+        for list in &p.prefix_list_ids {
+            rules.push(SgRule {
+                protocol,
+                ports: ports.clone(),
+                peer: SgPeer::PrefixList(list.prefix_list_id.clone()),
+            });
+        }
+        for pair in &p.user_id_group_pairs {
+            if let Some(group_id) = &pair.group_id {
+                rules.push(SgRule {
+                    protocol,
+                    ports: ports.clone(),
+                    peer: SgPeer::Group {
+                        group_id: group_id.clone(),
+                        peering: pair.vpc_peering_connection_id.clone(),
+                    },
+                });
+            }
+        }
+    }
+    (rules, problems)
+}
+
+/// One IPv4 network ACL entry; `None` for IPv6 entries, which never match an IPv4 packet.
+fn acl_entry(e: &raw::NetworkAclEntry) -> Result<Option<AclEntry>, String> {
+    let Some(text) = &e.cidr_block else {
+        return Ok(None);
+    };
+    let cidr = text
+        .parse::<Ipv4Net>()
+        .map_err(|_| {
+            format!(
+                "entry {}: `{text}` is not an IPv4 CIDR; the entry is left out",
+                e.rule_number
+            )
+        })?
+        .trunc();
+    let rule_number = u32::try_from(e.rule_number).map_err(|_| {
+        format!(
+            "entry {}: not a rule number; the entry is left out",
+            e.rule_number
+        )
+    })?;
+    let protocol = Protocol::parse(&e.protocol);
+    let ports = match (protocol, &e.port_range) {
+        (Protocol::Tcp, Some(r)) => match (u16::try_from(r.from), u16::try_from(r.to)) {
+            (Ok(a), Ok(b)) => PortSet::range(a, b),
+            _ => {
+                return Err(format!(
+                    "entry {rule_number}: port range {}-{} is not TCP ports; the entry is left out",
+                    r.from, r.to
+                ));
+            }
+        },
+        _ => PortSet::all(),
+    };
+    let allow = match e.rule_action.as_str() {
+        "allow" => true,
+        "deny" => false,
+        other => {
+            return Err(format!(
+                "entry {rule_number}: action `{other}` is neither allow nor deny; the entry is left out"
+            ));
+        }
+    };
+    Ok(Some(AclEntry {
+        rule_number,
+        protocol,
+        ports,
+        cidr,
+        allow,
+    }))
 }
 
 fn route_target(r: &raw::Route) -> Target {

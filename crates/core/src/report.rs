@@ -253,6 +253,16 @@ pub enum Cause {
     UnknownRemote,
     /// podreach: an input the verdict needs is missing from the snapshot.
     MissingInput,
+    /// The security groups of the ENI a packet leaves by do not allow it out.
+    SgOutbound,
+    /// The security groups of the ENI a packet enters by do not admit the source it carries.
+    SgInbound,
+    /// The network ACL of the subnet a packet leaves denies it (first matching rule).
+    NaclOutbound,
+    /// The network ACL of the subnet a packet enters denies it (first matching rule).
+    NaclInbound,
+    /// A network ACL denies the reply to the client's ephemeral ports (stateless).
+    NaclEphemeral,
 }
 
 impl Cause {
@@ -271,6 +281,11 @@ impl Cause {
             Cause::SnatFlaky => "SNAT_FLAKY",
             Cause::UnknownRemote => "UNKNOWN_REMOTE",
             Cause::MissingInput => "MISSING_INPUT",
+            Cause::SgOutbound => "SG_OUTBOUND",
+            Cause::SgInbound => "SG_INBOUND",
+            Cause::NaclOutbound => "NACL_OUTBOUND",
+            Cause::NaclInbound => "NACL_INBOUND",
+            Cause::NaclEphemeral => "NACL_EPHEMERAL",
         }
     }
 }
@@ -334,6 +349,11 @@ pub struct PathVerdict {
     pub source_ip_at_peer: String,
     pub egress_eni: String,
     pub host_table: HostTable,
+    /// The TCP ports that pass every security group and network ACL on the way (within the
+    /// `--port`s asked for), as `tcp/443, tcp/5432` or `every TCP port`; absent when the
+    /// snapshot holds neither security groups nor network ACLs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_ports: Option<String>,
     pub hops: Vec<Hop>,
     pub assumptions: Vec<String>,
 }
@@ -364,6 +384,12 @@ pub struct Affected {
 pub struct Remediation {
     pub action: String,
     pub command: Option<String>,
+    /// When following this fix would break the flow it is meant to repair (it changes the
+    /// source the far side sees, and the far side's security groups or network ACLs do not
+    /// admit the new source): what would block it. The rules that admit it are listed as
+    /// separate remediations right after this one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub breaks: Vec<String>,
 }
 
 /// One root cause: every destination it breaks in one direction, and everyone it affects.

@@ -58,6 +58,8 @@ pub enum Document {
     TransitGatewayVpcAttachments(raw::DescribeTransitGatewayVpcAttachments),
     PrefixLists(raw::DescribeManagedPrefixLists),
     PrefixListEntries(raw::GetManagedPrefixListEntries),
+    SecurityGroups(raw::DescribeSecurityGroups),
+    NetworkAcls(raw::DescribeNetworkAcls),
     Cluster(raw::DescribeCluster),
     Addon(raw::DescribeAddon),
     AwsNode(raw::DaemonSet),
@@ -103,6 +105,8 @@ impl Document {
             Document::TransitGatewayVpcAttachments(d) => pretty(d),
             Document::PrefixLists(d) => pretty(d),
             Document::PrefixListEntries(d) => pretty(d),
+            Document::SecurityGroups(d) => pretty(d),
+            Document::NetworkAcls(d) => pretty(d),
             Document::Cluster(d) => pretty(d),
             Document::Addon(d) => pretty(d),
             Document::AwsNode(d) => pretty(d),
@@ -126,6 +130,8 @@ impl Document {
             }
             Document::PrefixLists(_) => "aws ec2 describe-managed-prefix-lists",
             Document::PrefixListEntries(_) => "aws ec2 get-managed-prefix-list-entries",
+            Document::SecurityGroups(_) => "aws ec2 describe-security-groups",
+            Document::NetworkAcls(_) => "aws ec2 describe-network-acls",
             Document::Cluster(_) => "aws eks describe-cluster",
             Document::Addon(_) => "aws eks describe-addon",
             Document::AwsNode(_) => "kubectl get daemonset aws-node -o json",
@@ -439,6 +445,10 @@ struct Fast {
     prefix_list_entries: Option<Vec<raw::PrefixListEntry>>,
     #[serde(rename = "PrefixListId")]
     prefix_list_id: Option<String>,
+    #[serde(rename = "SecurityGroups")]
+    security_groups: Option<Vec<raw::SecurityGroup>>,
+    #[serde(rename = "NetworkAcls")]
+    network_acls: Option<Vec<raw::NetworkAcl>>,
     cluster: Option<raw::Cluster>,
     addon: Option<raw::Addon>,
     #[serde(rename = "apiVersion")]
@@ -526,6 +536,16 @@ impl Fast {
                     entries,
                 },
             ));
+        }
+        if let Some(security_groups) = self.security_groups {
+            found.push(Document::SecurityGroups(raw::DescribeSecurityGroups {
+                security_groups,
+            }));
+        }
+        if let Some(network_acls) = self.network_acls {
+            found.push(Document::NetworkAcls(raw::DescribeNetworkAcls {
+                network_acls,
+            }));
         }
         if let Some(cluster) = self.cluster {
             found.push(Document::Cluster(raw::DescribeCluster { cluster }));
@@ -659,6 +679,10 @@ fn recognise_value(path: &str, value: Value) -> Result<Recognised, SnapshotError
         Document::PrefixLists(shape("aws ec2 describe-managed-prefix-lists").read(value)?)
     } else if has("Entries") {
         Document::PrefixListEntries(shape("aws ec2 get-managed-prefix-list-entries").read(value)?)
+    } else if has("SecurityGroups") {
+        Document::SecurityGroups(shape("aws ec2 describe-security-groups").read(value)?)
+    } else if has("NetworkAcls") {
+        Document::NetworkAcls(shape("aws ec2 describe-network-acls").read(value)?)
     } else if has("cluster") {
         Document::Cluster(shape("aws eks describe-cluster").read(value)?)
     } else if has("addon") {
@@ -814,7 +838,7 @@ mod tests {
     #[test]
     fn unknown_documents_are_skipped_with_a_reason() {
         let loaded = load(&[
-            file("sg.json", r#"{"SecurityGroups": []}"#),
+            file("lb.json", r#"{"LoadBalancerDescriptions": []}"#),
             file(
                 "empty.json",
                 r#"{"apiVersion": "v1", "items": [], "kind": "List"}"#,
@@ -826,7 +850,7 @@ mod tests {
         assert!(loaded.documents.is_empty());
         // An empty kubectl list says there is nothing: not worth a word.
         assert_eq!(loaded.skipped.len(), 2, "{:?}", loaded.skipped);
-        assert!(loaded.skipped[0].1.contains("SecurityGroups"));
+        assert!(loaded.skipped[0].1.contains("LoadBalancerDescriptions"));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 use crate::datapath::{DestinationFlags, HostTable, Placement};
+use crate::filters::{PortSet, Way};
 use crate::model::{Cluster, Eni, Network, Node};
 use crate::report::{Cause, Direction, Hop, Reason, Verdict};
 
@@ -54,6 +55,8 @@ impl Subject<'_> {
             primary_check: self.primary.source_dest_check,
             pod_source: self.pod_source,
             node_source: self.node_source,
+            eni_groups: sorted(&self.eni.groups),
+            primary_groups: sorted(&self.primary.groups),
         }
     }
 
@@ -104,6 +107,50 @@ pub struct ClassKey {
     pub pod_source: Ipv4Net,
     /// The part of `node_subnet` holding the node IP.
     pub node_source: Ipv4Net,
+    /// The security groups of the pod's ENI (its branch ENI with security groups for pods), sorted.
+    pub eni_groups: Vec<String>,
+    /// The security groups of the node's primary ENI, sorted.
+    pub primary_groups: Vec<String>,
+}
+
+/// A group list in a canonical order, so ENIs carrying the same groups share a class.
+pub fn sorted(groups: &[String]) -> Vec<String> {
+    let mut out = groups.to_vec();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The rule that would admit a flow a filter blocks: typed, so findings write the command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterFix {
+    /// Add a rule to a security group (`authorize-security-group-ingress`/`-egress`).
+    SecurityGroup {
+        group_id: String,
+        way: Way,
+        cidr: Ipv4Net,
+        ports: PortSet,
+    },
+    /// Add an allow entry to a network ACL ahead of the entry that denies.
+    Acl {
+        acl_id: String,
+        way: Way,
+        cidr: Ipv4Net,
+        ports: PortSet,
+        rule_number: u32,
+    },
+}
+
+/// What the security groups and network ACLs of a path admit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterOutcome {
+    /// The TCP destination ports every forward filter admits (within `requested`).
+    pub ports: PortSet,
+    /// The ports asked for (`--port`); `None`: any TCP port.
+    pub requested: Option<PortSet>,
+    /// The filters that block, in path order: the reason code and the rule that would admit
+    /// what they block.
+    pub blocked: Vec<(Cause, FilterFix)>,
 }
 
 /// A destination block: a route CIDR, or the part of it that is uniform for every rule.
@@ -140,6 +187,12 @@ pub struct Evaluation {
     pub egress_primary: bool,
     pub host_table: HostTable,
     pub assumptions: Vec<String>,
+    /// The security groups' and network ACLs' result; `None` when the snapshot holds neither.
+    pub filter: Option<FilterOutcome>,
+    /// For pod-initiated paths: the same filters were the far side to see the other source
+    /// (the pod address instead of the node IP, or the reverse) from the ENI that would then
+    /// send it. A remediation that changes SNAT is checked against it.
+    pub source_swap: Option<Box<FilterOutcome>>,
 }
 
 impl Evaluation {
@@ -175,6 +228,7 @@ impl Evaluation {
             && self.egress_primary == other.egress_primary
             && self.host_table == other.host_table
             && self.via == other.via
+            && self.filter.as_ref().map(|f| &f.ports) == other.filter.as_ref().map(|f| &f.ports)
     }
 }
 

@@ -249,8 +249,8 @@ fn an_invalid_route_cidr_is_a_gap_naming_the_table_and_the_rest_of_the_table_is_
 fn unrecognised_files_are_skipped_with_a_reason_and_the_rest_is_analysed() {
     let mut snapshot = shop().cni("v1.11.4", &[("AWS_VPC_CNI_NODE_PORT_SUPPORT", "false")]);
     snapshot.insert(
-        "ec2/security-groups.json",
-        json!({ "SecurityGroups": [ { "GroupId": "sg-0a7d1e2f3a4b5c601" } ] }),
+        "ec2/load-balancers.json",
+        json!({ "LoadBalancerDescriptions": [ { "LoadBalancerName": "web" } ] }),
     );
     snapshot.insert(
         "shop/services.json",
@@ -259,7 +259,7 @@ fn unrecognised_files_are_skipped_with_a_reason_and_the_rest_is_analysed() {
     let report = snapshot.audit();
 
     for (file, reason) in [
-        ("ec2/security-groups.json", "SecurityGroups"),
+        ("ec2/load-balancers.json", "LoadBalancerDescriptions"),
         ("shop/services.json", "Service"),
     ] {
         let gap = report

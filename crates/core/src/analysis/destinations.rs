@@ -51,6 +51,11 @@ struct Signature {
     excluded_from_snat: bool,
     external_service: bool,
     fates: Vec<Fate>,
+    /// Which filter CIDRs (security group rules, network ACL entries) hold the block: blocks
+    /// are cut at them, so this decides every CIDR rule.
+    filters: Vec<usize>,
+    /// The distinct security-group sets of the far ENIs in the block.
+    far_groups: BTreeSet<Vec<String>>,
 }
 
 impl ClusterContext<'_> {
@@ -66,6 +71,7 @@ impl ClusterContext<'_> {
         let mut boundaries: Vec<Ipv4Net> = self.vpc_cidrs.clone();
         boundaries.extend(&self.cni().exclude_snat_cidrs);
         boundaries.extend(&self.cni().external_service_cidrs);
+        boundaries.extend(&self.filter_cidrs);
         for table in tables.iter().filter_map(|t| self.net.route_tables.get(*t)) {
             for route in &table.routes {
                 boundaries.push(route.destination);
@@ -193,6 +199,18 @@ impl ClusterContext<'_> {
         }
     }
 
+    /// The distinct (sorted) security-group sets of the far ENIs with an address in `block`.
+    fn far_group_sets(&self, block: Ipv4Net) -> BTreeSet<Vec<String>> {
+        let start = self
+            .far_enis
+            .partition_point(|(ip, _)| *ip < block.network());
+        self.far_enis[start..]
+            .iter()
+            .take_while(|(ip, _)| block.contains(ip))
+            .map(|(_, eni)| crate::verdict::sorted(&eni.groups))
+            .collect()
+    }
+
     /// Numbers the destination classes of `blocks` (in block order) and returns, per class, the
     /// index of its first block.
     pub(crate) fn destination_classes(
@@ -211,6 +229,14 @@ impl ClusterContext<'_> {
                 excluded_from_snat: block.flags.excluded_from_snat,
                 external_service: block.flags.external_service,
                 fates: tables.iter().map(|t| self.fate(*t, block.block)).collect(),
+                filters: self
+                    .filter_cidrs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| cidr::contains(c, &block.block))
+                    .map(|(i, _)| i)
+                    .collect(),
+                far_groups: self.far_group_sets(block.block),
             };
             let next = representatives.len();
             block.destination = *classes.entry(signature).or_insert_with(|| {

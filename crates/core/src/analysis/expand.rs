@@ -116,6 +116,7 @@ pub(crate) fn path_verdict(
             subject.eni.id.clone()
         },
         host_table: evaluation.host_table,
+        tcp_ports: evaluation.filter.as_ref().map(|f| f.ports.to_string()),
         hops: evaluation
             .hops
             .iter()

@@ -7,20 +7,45 @@
 //! `crate::vpc_path`; this file only sequences them. Texts carry `{eni}`-style placeholders
 //! because one evaluation serves every ENI of the class.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
 use crate::cidr;
 use crate::cni::{CniConfig, SgpMode, UnknownSetting, Version};
 use crate::datapath::{DestinationFlags, HostDatapath, HostTable, Placement};
-use crate::model::{Cluster, Eni, Model, Network, Target};
+use crate::filters::PortSet;
+use crate::model::{Cluster, Eni, Model, Network, SgPeer, Target};
 use crate::report::{Cause, Direction, Reason, Verdict};
-use crate::verdict::{Block, ClassKey, Evaluation, SourceAtPeer};
+use crate::verdict::{Block, ClassKey, Evaluation, FilterOutcome, SourceAtPeer};
 use crate::vpc_path::{Remote, Trace, VpcView};
 
-/// Assumption every verdict carries because the snapshot format does not hold the data.
-pub const SECURITY_ASSUMPTION: &str = "security groups and network ACLs are not evaluated (not in the snapshot): assumed to admit the flow both ways, including replies to ephemeral ports 1024-65535";
+use super::filtering;
+
+/// Every IPv4 CIDR the snapshot's security group rules and network ACL entries name, sorted,
+/// without duplicates and without 0.0.0.0/0 (which holds every block whole).
+fn filter_cidrs(net: &Network) -> Vec<Ipv4Net> {
+    let mut out: BTreeSet<Ipv4Net> = BTreeSet::new();
+    for group in net.security_groups.iter().flat_map(|g| g.values()) {
+        for rule in group.inbound.iter().chain(&group.outbound) {
+            match &rule.peer {
+                SgPeer::Cidr(c) => {
+                    out.insert(*c);
+                }
+                SgPeer::PrefixList(id) => {
+                    out.extend(net.prefix_lists.get(id).into_iter().flatten().copied());
+                }
+                SgPeer::Group { .. } => {}
+            }
+        }
+    }
+    for acl in net.network_acls.iter().flat_map(|a| a.values()) {
+        out.extend(acl.inbound.iter().chain(&acl.outbound).map(|e| e.cidr));
+    }
+    out.retain(|c| c.prefix_len() > 0);
+    out.into_iter().collect()
+}
 
 fn from_trace(
     trace: Trace,
@@ -28,6 +53,7 @@ fn from_trace(
     source: SourceAtPeer,
     egress_primary: bool,
     host_table: HostTable,
+    filter: Option<FilterOutcome>,
 ) -> Evaluation {
     let verdict = if trace.failed {
         Verdict::Unreachable
@@ -45,6 +71,8 @@ fn from_trace(
         egress_primary,
         host_table,
         assumptions: trace.assumptions,
+        filter,
+        source_swap: None,
     }
 }
 
@@ -63,6 +91,14 @@ pub(crate) struct ClusterContext<'a> {
     pub host: HostDatapath<'a>,
     pub vpc: VpcView<'a>,
     pub vpc_cidrs: Vec<Ipv4Net>,
+    /// The TCP ports asked for (`--port`); `None`: any.
+    pub ports: Option<PortSet>,
+    /// Every address of the far VPCs' ENIs, sorted, and the VPCs whose ENIs the snapshot holds.
+    pub far_enis: Vec<(Ipv4Addr, &'a Eni)>,
+    pub vpcs_with_enis: BTreeSet<&'a str>,
+    /// Every IPv4 CIDR a security group rule or network ACL entry names: blocks and source
+    /// parts are cut at them, so each rule holds a whole block or none of it.
+    pub filter_cidrs: Vec<Ipv4Net>,
 }
 
 impl<'a> ClusterContext<'a> {
@@ -87,7 +123,13 @@ impl<'a> ClusterContext<'a> {
             .get(&cluster.vpc_id)
             .map(|v| v.cidrs.clone())
             .unwrap_or_default();
+        let (far_enis, vpcs_with_enis) =
+            filtering::far_enis(model.network.enis.values(), &cluster.vpc_id);
         ClusterContext {
+            ports: (!model.tcp_ports.is_empty()).then(|| PortSet::from_ports(&model.tcp_ports)),
+            far_enis,
+            vpcs_with_enis,
+            filter_cidrs: filter_cidrs(&model.network),
             cluster,
             cni,
             alternatives: Vec::new(),
@@ -201,9 +243,17 @@ impl ClusterContext<'_> {
             );
             self.owns_check(&mut trace, class, false, SourceAtPeer::PodIp);
             self.aws_legs(&mut trace, class, block, false, SourceAtPeer::PodIp);
+            let filter = self.filters(
+                &mut trace,
+                class,
+                block,
+                Direction::PodToPeer,
+                false,
+                SourceAtPeer::PodIp,
+            );
             trace.pass("node", "the reply arrives on the branch ENI and reaches the pod by the `iif` rule at priority 10");
             let via = self.via_of(class, false, d);
-            return from_trace(trace, via, SourceAtPeer::PodIp, false, table);
+            return from_trace(trace, via, SourceAtPeer::PodIp, false, table, filter);
         }
 
         // Step 2: SNAT, connmark, policy routing.
@@ -264,6 +314,15 @@ impl ClusterContext<'_> {
         self.owns_check(&mut trace, class, out_primary, source);
         // Step 4: AWS path from the egress ENI's subnet, and the return route at the peer.
         self.aws_legs(&mut trace, class, block, out_primary, source);
+        // Step 4a (§5.7): security groups and network ACLs on both sides, for that source.
+        let filter = self.filters(
+            &mut trace,
+            class,
+            block,
+            Direction::PodToPeer,
+            out_primary,
+            source,
+        );
 
         // Step 5: the reply arrives on the ENI owning the source; reverse-path filter.
         let arrival_primary = match source {
@@ -284,7 +343,42 @@ impl ClusterContext<'_> {
             "rule 512 `to <pod> lookup main` → host veth → the pod",
         );
         let via = self.via_of(class, out_primary, d);
-        from_trace(trace, via, source, out_primary, hit.table)
+        let mut evaluation = from_trace(trace, via, source, out_primary, hit.table, filter);
+        evaluation.source_swap = self.source_swap(class, block, source, evaluation.filter.as_ref());
+        evaluation
+    }
+
+    /// The filters of a pod-initiated path were the far side to see the other source: the pod
+    /// address (sent from the pod's ENI, as once excluded from SNAT) instead of the node IP,
+    /// or the node IP (from the primary ENI) instead of the pod address. Without `--port`, it
+    /// asks for the ports that pass today: a change must keep every one of them working.
+    fn source_swap(
+        &self,
+        class: &ClassKey,
+        block: &Block,
+        source: SourceAtPeer,
+        current: Option<&FilterOutcome>,
+    ) -> Option<Box<FilterOutcome>> {
+        let current = current?;
+        let (other, out_primary) = match source {
+            SourceAtPeer::NodeIp => (SourceAtPeer::PodIp, class.placement.is_primary()),
+            SourceAtPeer::PodIp => (SourceAtPeer::NodeIp, true),
+        };
+        let requested = self
+            .ports
+            .clone()
+            .or_else(|| (!current.ports.is_empty()).then(|| current.ports.clone()));
+        let mut scratch = Trace::default();
+        self.filters_for(
+            &mut scratch,
+            class,
+            block,
+            Direction::PodToPeer,
+            out_primary,
+            other,
+            requested,
+        )
+        .map(Box::new)
     }
 
     /// §5.4 INGRESS: a host in `block` opens a connection to the pod; the reply must get out.
@@ -363,11 +457,19 @@ impl ClusterContext<'_> {
             &class.eni_subnet
         };
         self.vpc.outbound(out_subnet, d, &mut trace);
-        trace.assume(SECURITY_ASSUMPTION);
+        // Step 7 (§5.7): security groups and network ACLs on both sides.
+        let filter = self.filters(
+            &mut trace,
+            class,
+            block,
+            Direction::PeerToPod,
+            out_primary,
+            SourceAtPeer::PodIp,
+        );
         let via = object
             .map(|o| o.id().to_owned())
             .or_else(|| self.via_of(class, out_primary, d));
-        from_trace(trace, via, SourceAtPeer::PodIp, out_primary, table)
+        from_trace(trace, via, SourceAtPeer::PodIp, out_primary, table, filter)
     }
 
     fn no_snat_reason(&self, block: &Block) -> String {
@@ -493,7 +595,6 @@ impl ClusterContext<'_> {
             self.vpc
                 .remote_routes(remote, block.block, object, source_block, &label, trace);
         }
-        trace.assume(SECURITY_ASSUMPTION);
     }
 
     /// The source the far side sees and how texts name it. The far side routes by that exact

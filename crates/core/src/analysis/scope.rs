@@ -22,7 +22,7 @@ use crate::cni::SgpMode;
 use crate::datapath::{HostTable, Placement};
 use crate::model::{Eni, EniType, Node, RouteTable, Target};
 use crate::report::Gap;
-use crate::verdict::{ClassKey, Hypothetical, Subject};
+use crate::verdict::{ClassKey, Hypothetical, Subject, sorted};
 
 use super::procedure::ClusterContext;
 
@@ -156,15 +156,24 @@ impl<'a> ClusterContext<'a> {
     ) -> Option<ClassKey> {
         let primary = *self.enis.get(node.primary_eni.as_str())?;
         let node_subnet = self.net.subnets.get(&primary.subnet_id)?;
-        let subnet = if self.cni().custom_networking {
-            self.cluster
-                .eniconfigs
-                .iter()
-                .filter_map(|c| self.net.subnets.get(&c.subnet_id))
-                .find(|s| s.az == node_subnet.az)
-                .unwrap_or(node_subnet)
-        } else {
-            node_subnet
+        // Custom networking: the ENIConfig of the node's AZ gives the subnet and, when it lists
+        // any, the security groups; otherwise the new ENI copies the primary ENI's groups
+        // (amazon-vpc-cni-k8s pkg/awsutils/awsutils.go `createENI`: `SecurityGroups:
+        // cache.securityGroups`, the primary ENI's, unless ENIConfig's are set).
+        let config = self
+            .cni()
+            .custom_networking
+            .then(|| {
+                self.cluster.eniconfigs.iter().find_map(|c| {
+                    let s = self.net.subnets.get(&c.subnet_id)?;
+                    (s.az == node_subnet.az).then_some((s, c))
+                })
+            })
+            .flatten();
+        let subnet = config.map_or(node_subnet, |(s, _)| s);
+        let groups = match config {
+            Some((_, c)) if !c.security_groups.is_empty() => sorted(&c.security_groups),
+            _ => sorted(&primary.groups),
         };
         let key = ClassKey {
             placement: Placement::SecondaryEni {
@@ -176,6 +185,8 @@ impl<'a> ClusterContext<'a> {
             primary_check: primary.source_dest_check,
             pod_source: subnet.cidr,
             node_source,
+            eni_groups: groups,
+            primary_groups: sorted(&primary.groups),
         };
         Some(key)
     }
@@ -199,6 +210,7 @@ impl<'a> ClusterContext<'a> {
         let inside: Vec<Ipv4Net> = far
             .iter()
             .flat_map(|t| t.routes.iter().map(|r| r.destination))
+            .chain(self.filter_cidrs.iter().copied())
             .filter(|d| d.prefix_len() > cidr.prefix_len() && cidr::contains(&cidr, d))
             .collect();
         if inside.is_empty() {

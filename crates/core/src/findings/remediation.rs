@@ -19,6 +19,7 @@ use crate::report::{Cause, Direction, Remediation};
 use crate::verdict::{Block, ClassKey, ClusterVerdicts, Evaluation, SourceAtPeer};
 use crate::vpc_path::{Remote, VpcView};
 
+use super::filter_fixes::{check_source_change, filter_remediation};
 use super::text::destinations_phrase;
 
 /// One failing path of a finding: the ENI class, the block and its evaluation. A finding keeps
@@ -77,6 +78,7 @@ fn set_env(v: &ClusterVerdicts<'_>, name: &str, value: &str) -> Remediation {
                 "aws eks update-addon --cluster-name {} --addon-name vpc-cni --configuration-values '{{\"env\":{{\"{name}\":\"{value}\"}}}}' --resolve-conflicts PRESERVE",
                 cluster.name
             )),
+            breaks: Vec::new(),
         }
     } else {
         Remediation {
@@ -84,6 +86,7 @@ fn set_env(v: &ClusterVerdicts<'_>, name: &str, value: &str) -> Remediation {
             command: Some(format!(
                 "kubectl set env daemonset aws-node -n kube-system {name}={value}"
             )),
+            breaks: Vec::new(),
         }
     }
 }
@@ -97,6 +100,7 @@ fn upgrade(v: &ClusterVerdicts<'_>, at_least: Version) -> Remediation {
         command: Some(format!(
             "aws eks update-addon --cluster-name {name} --addon-name vpc-cni --addon-version <a version ≥ {at_least}, e.g. from describe-addon-versions> --resolve-conflicts PRESERVE"
         )),
+        breaks: Vec::new(),
     }
 }
 
@@ -119,7 +123,7 @@ fn peer_route_table(v: &ClusterVerdicts<'_>, block: Ipv4Net) -> Option<String> {
 }
 
 /// Adds `fix` unless the same fix is already listed.
-fn push_once(fixes: &mut Vec<Remediation>, fix: Remediation) {
+pub(crate) fn push_once(fixes: &mut Vec<Remediation>, fix: Remediation) {
     if !fixes
         .iter()
         .any(|f| f.action == fix.action && f.command == fix.command)
@@ -189,7 +193,7 @@ pub(crate) fn remediation(
                         format!(" such as {}", pod_subnets.join(", "))
                     }
                 );
-                fixes.push(fix);
+                check_source_change(v, witnesses, SourceAtPeer::PodIp, fix, &mut fixes);
             }
         }
         Cause::SrcdstEgress => {
@@ -205,10 +209,12 @@ pub(crate) fn remediation(
             fixes.push(Remediation {
                 action: "set loose reverse-path filtering on every node's primary interface (as aws-vpc-cni-init does) and persist it in the node's sysctl configuration".to_owned(),
                 command: Some("sysctl -w net.ipv4.conf.$(ip -o route get 1.1.1.1 | awk '{print $5}').rp_filter=2".to_owned()),
+                breaks: Vec::new(),
             });
             fixes.push(Remediation {
                 action: "make sure the aws-node DaemonSet runs its aws-vpc-cni-init init container".to_owned(),
                 command: Some("kubectl get daemonset aws-node -n kube-system -o jsonpath='{.spec.template.spec.initContainers[*].name}'".to_owned()),
+                breaks: Vec::new(),
             });
         }
         Cause::NoRoute | Cause::RouteBlackhole => {
@@ -260,6 +266,7 @@ pub(crate) fn remediation(
                         command: Some(format!(
                             "aws ec2 {verb} --route-table-id {table} --destination-cidr-block {destination} {flag} {id}"
                         )),
+                        breaks: Vec::new(),
                     },
                 );
             }
@@ -279,6 +286,7 @@ pub(crate) fn remediation(
                         command: Some(format!(
                             "aws ec2 accept-vpc-peering-connection --vpc-peering-connection-id {id}"
                         )),
+                        breaks: Vec::new(),
                     }
                 } else {
                     Remediation {
@@ -286,6 +294,7 @@ pub(crate) fn remediation(
                             "{id} is `{status}`: create a new peering connection and point the routes at it"
                         ),
                         command: Some("aws ec2 create-vpc-peering-connection --vpc-id <cluster-vpc> --peer-vpc-id <peer-vpc>".to_owned()),
+                        breaks: Vec::new(),
                     }
                 };
                 push_once(&mut fixes, fix);
@@ -296,6 +305,7 @@ pub(crate) fn remediation(
                 "peering is not transitive: reach {all} through a transit gateway, or peer directly with the VPC that holds it"
             ),
             command: None,
+            breaks: Vec::new(),
         }),
         Cause::TgwNoAttachment | Cause::TgwAttachmentNotAvailable | Cause::TgwNoAzAttachment => {
             for w in witnesses {
@@ -316,6 +326,7 @@ pub(crate) fn remediation(
                             v.cluster.vpc_id,
                             net.subnets.get(out_subnet).map_or("that AZ", |s| s.az.as_str())
                         )),
+                        breaks: Vec::new(),
                     },
                     _ => Remediation {
                         action: format!(
@@ -326,6 +337,7 @@ pub(crate) fn remediation(
                             "aws ec2 create-transit-gateway-vpc-attachment --transit-gateway-id {tgw} --vpc-id {} --subnet-ids <one subnet per AZ>",
                             v.cluster.vpc_id
                         )),
+                        breaks: Vec::new(),
                     },
                 };
                 push_once(&mut fixes, fix);
@@ -371,6 +383,7 @@ pub(crate) fn remediation(
                         command: Some(format!(
                             "aws ec2 create-route --route-table-id {peer_table} --destination-cidr-block {source_block} {flag} {via}"
                         )),
+                        breaks: Vec::new(),
                     },
                 );
             }
@@ -379,20 +392,38 @@ pub(crate) fn remediation(
                     .iter()
                     .any(|w| w.evaluation.source == SourceAtPeer::PodIp)
             {
-                fixes.push(Remediation {
+                let fix = Remediation {
                     action: format!(
                         "or keep pod traffic to {all} SNATed to the node IP, which the peer already routes, by removing it from {EXCLUDE_SNAT_CIDRS} / EXTERNALSNAT"
                     ),
                     command: None,
-                });
+                    breaks: Vec::new(),
+                };
+                check_source_change(v, witnesses, SourceAtPeer::NodeIp, fix, &mut fixes);
             }
         }
         Cause::SnatFlaky => {
-            fixes.push(upgrade(v, Version::new(1, 23, 0)));
-            fixes.push(Remediation {
+            // Both keep the pod's own address as the source for good.
+            check_source_change(
+                v,
+                witnesses,
+                SourceAtPeer::PodIp,
+                upgrade(v, Version::new(1, 23, 0)),
+                &mut fixes,
+            );
+            let fix = Remediation {
                 action: "or use AWS_VPC_K8S_CNI_EXTERNALSNAT=true instead of excluding 0.0.0.0/0".to_owned(),
                 command: Some("kubectl set env daemonset aws-node -n kube-system AWS_VPC_K8S_CNI_EXTERNALSNAT=true".to_owned()),
-            });
+                breaks: Vec::new(),
+            };
+            check_source_change(v, witnesses, SourceAtPeer::PodIp, fix, &mut fixes);
+        }
+        Cause::SgOutbound
+        | Cause::SgInbound
+        | Cause::NaclOutbound
+        | Cause::NaclInbound
+        | Cause::NaclEphemeral => {
+            fixes.extend(filter_remediation(cause, witnesses));
         }
         Cause::UnknownRemote => {
             let view = VpcView::new(net, &v.cluster.vpc_id);
@@ -405,6 +436,7 @@ pub(crate) fn remediation(
                         command: Some(format!(
                             "aws ec2 describe-route-tables --filters Name=vpc-id,Values={vpc} --output json > peer-route-tables.json"
                         )),
+                        breaks: Vec::new(),
                     },
                     _ => Remediation {
                         action: format!(
@@ -416,6 +448,7 @@ pub(crate) fn remediation(
                             w.evaluation.via.as_deref().unwrap_or("the private connection")
                         ),
                         command: None,
+                        breaks: Vec::new(),
                     },
                 };
                 push_once(&mut fixes, fix);
@@ -424,6 +457,7 @@ pub(crate) fn remediation(
         Cause::MissingInput => fixes.push(Remediation {
             action: "add the missing describe output named in the reason to the snapshot".to_owned(),
             command: None,
+            breaks: Vec::new(),
         }),
     }
     fixes

@@ -46,6 +46,11 @@ pub fn cause_summary(cause: Cause) -> &'static str {
         Cause::SnatFlaky => "SNAT comes and goes with aws-node restarts",
         Cause::UnknownRemote => "the far side is not visible to podreach",
         Cause::MissingInput => "an input is missing from the snapshot",
+        Cause::SgOutbound => "a security group does not let the packet out",
+        Cause::SgInbound => "a security group does not admit the source it sees",
+        Cause::NaclOutbound => "a network ACL denies the packet leaving its subnet",
+        Cause::NaclInbound => "a network ACL denies the packet entering its subnet",
+        Cause::NaclEphemeral => "a network ACL denies the reply to the client's ephemeral ports",
     }
 }
 
@@ -126,6 +131,12 @@ pub(crate) fn cause_explanation(
         (Cause::SnatFlaky, _) => "0.0.0.0/0 in AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS loses its RETURN rule on every second aws-node restart before v1.23.0 (#3658): the pod's address and the node IP alternate as the source the peer sees.".to_owned(),
         (Cause::PeerNoRoute, _) => "The far side must route the source address it sees (the node IP when SNATed, else the pod address) back through the same peering connection or transit gateway.".to_owned(),
         (Cause::NoRoute, _) | (Cause::RouteBlackhole, _) => "The VPC applies the route table of the subnet of the ENI the packet leaves by; that table lacks a working private route to the destination.".to_owned(),
+        (Cause::SgInbound | Cause::NaclInbound, Direction::PodToPeer) if snat => "Security groups and network ACLs judge the source the packet carries when it gets there: the node IP, because the CNI SNATs this traffic. A rule for the pod subnets does not admit it; a rule must name the node subnets (or, across a same-Region peering connection, a security group of the node's primary ENI).".to_owned(),
+        (Cause::SgInbound | Cause::NaclInbound, Direction::PodToPeer) => "Security groups and network ACLs judge the source the packet carries when it gets there: the pod's own address, because this traffic is not SNATed (EXTERNALSNAT or EXCLUDE_SNAT_CIDRS). A rule for the node subnets does not admit it; a rule must name the pod subnets (or, across a same-Region peering connection, a security group of the pod's ENI).".to_owned(),
+        (Cause::SgOutbound, _) => "Security groups are stateful, but a packet leaving an ENI must first be allowed by one of its groups' outbound rules; the groups that apply are those of the ENI the packet really leaves by (the primary ENI when SNATed, the pod's ENI or branch ENI otherwise).".to_owned(),
+        (Cause::SgInbound, _) => "The groups that apply are those of the ENI the packet enters by: the pod's ENI (its branch ENI with security groups for pods), or the far destination's ENI; a security-group reference matches only packets from an ENI carrying that group, and crosses only a same-Region peering connection, never a transit gateway.".to_owned(),
+        (Cause::NaclOutbound | Cause::NaclInbound, _) => "A network ACL applies its rules in number order and the first that matches decides, so a deny numbered below an allow wins.".to_owned(),
+        (Cause::NaclEphemeral, _) => "Network ACLs are stateless: the reply of an admitted connection is judged as a packet of its own, to the client's ephemeral port (1024-65535 after SNAT, 32768-60999 from a Linux pod's own address), and needs its own allow rule.".to_owned(),
         (Cause::TgwNoAzAttachment, _) => "A subnet route to a transit gateway forwards only when the VPC's attachment has a subnet in the same Availability Zone.".to_owned(),
         _ => String::new(),
     }

@@ -505,3 +505,159 @@ pub fn flag_value<'c>(command: &'c str, flag: &str) -> Option<&'c str> {
 pub fn ip(text: &str) -> Ipv4Addr {
     text.parse().expect("an IPv4 address")
 }
+
+// ---- Topologies shared by several test files ----------------------------------------------------
+
+pub const POD_VPC_CIDR: &str = "100.64.0.0/16";
+pub const POD_SUBNET: &str = "subnet-0a40e5f1c2d3b4a04";
+pub const POD_SUBNET_CIDR: &str = "100.64.0.0/19";
+pub const POD_ROUTE_TABLE: &str = "rtb-0a4e2d3c4b5a69704";
+pub const POD_ENI_IPS: [&str; 5] = [
+    "100.64.0.20",
+    "100.64.0.21",
+    "100.64.0.22",
+    "100.64.0.23",
+    "100.64.0.24",
+];
+
+/// A secondary VPC CIDR 100.64.0.0/16 with a pod subnet in the node's AZ, its own route table
+/// (with or without the peering route), and the demo's secondary ENI moved into that subnet.
+pub fn with_pod_subnet(mut snapshot: Snapshot, pod_subnet_routes_the_peer: bool) -> Snapshot {
+    let vpc = snapshot.object_mut(VPCS_FILE, "Vpcs", "VpcId", CLUSTER_VPC);
+    vpc["CidrBlockAssociationSet"]
+        .as_array_mut()
+        .expect("CIDR associations")
+        .push(json!({
+            "AssociationId": "vpc-cidr-assoc-0a1b2c3d4e5f60704",
+            "CidrBlock": POD_VPC_CIDR,
+            "CidrBlockState": { "State": "associated" }
+        }));
+    let pcx = snapshot.object_mut(
+        PEERINGS_FILE,
+        "VpcPeeringConnections",
+        "VpcPeeringConnectionId",
+        PEERING,
+    );
+    pcx["RequesterVpcInfo"]["CidrBlockSet"]
+        .as_array_mut()
+        .expect("CIDR set")
+        .push(json!({ "CidrBlock": POD_VPC_CIDR }));
+    snapshot.push(
+        SUBNETS_FILE,
+        "Subnets",
+        subnet(POD_SUBNET, CLUSTER_VPC, POD_SUBNET_CIDR, "us-east-1a"),
+    );
+    let mut routes = vec![
+        local_route("10.0.0.0/16"),
+        local_route(POD_VPC_CIDR),
+        nat_route(),
+    ];
+    if pod_subnet_routes_the_peer {
+        routes.push(peering_route("10.1.0.0/16", PEERING));
+    }
+    snapshot.push(
+        ROUTES_FILE,
+        "RouteTables",
+        route_table(POD_ROUTE_TABLE, CLUSTER_VPC, POD_SUBNET, routes),
+    );
+
+    let eni = snapshot.eni_mut(SECONDARY_ENI);
+    eni["SubnetId"] = json!(POD_SUBNET);
+    eni["PrivateIpAddress"] = json!(POD_ENI_IPS[0]);
+    eni["PrivateIpAddresses"] = POD_ENI_IPS
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| private_ip(ip, i == 0))
+        .collect();
+    snapshot
+}
+
+/// Custom networking: ENIConfig for us-east-1a naming the pod subnet; the primary ENI keeps only
+/// the node IP, and the pods run on the secondary ENI.
+pub fn custom_networking(
+    version: &str,
+    env: &[(&str, &str)],
+    pod_subnet_routes_the_peer: bool,
+) -> Snapshot {
+    let mut all_env = vec![
+        ("AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG", "true"),
+        ("ENI_CONFIG_LABEL_DEF", "topology.kubernetes.io/zone"),
+    ];
+    all_env.extend_from_slice(env);
+    let mut snapshot = with_pod_subnet(shop().cni(version, &all_env), pod_subnet_routes_the_peer);
+    snapshot.insert(
+        "shop/eniconfigs.json",
+        json!({
+            "apiVersion": "v1",
+            "kind": "List",
+            "metadata": { "resourceVersion": "" },
+            "items": [ {
+                "apiVersion": "crd.k8s.amazonaws.com/v1alpha1",
+                "kind": "ENIConfig",
+                "metadata": { "name": "us-east-1a" },
+                "spec": { "securityGroups": ["sg-0a7d1e2f3a4b5c6aa"], "subnet": POD_SUBNET }
+            } ]
+        }),
+    );
+    snapshot.eni_mut(PRIMARY_ENI)["PrivateIpAddresses"] = json!([private_ip(NODE_IP, true)]);
+    for (from, to) in [
+        ("10.0.1.11", "100.64.0.21"),
+        ("10.0.1.12", "100.64.0.22"),
+        ("10.0.1.21", "100.64.0.23"),
+    ] {
+        snapshot.move_pod(from, to);
+    }
+    snapshot.move_pod("10.0.1.22", "100.64.0.24");
+    snapshot
+}
+
+pub const TRUNK_ENI: &str = "eni-0a05f1e2d3c4b5a65";
+pub const BRANCH_ENI: &str = "eni-0a06f1e2d3c4b5a66";
+pub const BRANCH_IP: &str = "10.0.1.50";
+
+/// A trunk ENI on the node and one branch ENI (VLAN 1) for a pod in the `payments` namespace.
+pub fn with_branch_eni(mut snapshot: Snapshot) -> Snapshot {
+    let mut trunk = node_eni(TRUNK_ENI, NODE_SUBNET, 2, 0, &["10.0.1.40"]);
+    trunk["InterfaceType"] = json!("trunk");
+    trunk["Description"] = json!("trunk-eni");
+    let mut branch = node_eni(BRANCH_ENI, NODE_SUBNET, 0, 0, &[BRANCH_IP]);
+    let object = branch.as_object_mut().expect("ENI object");
+    object.remove("Attachment");
+    object.insert("InterfaceType".into(), json!("branch"));
+    object.insert("Description".into(), json!("aws-k8s-branch-eni"));
+    object.insert(
+        "Groups".into(),
+        json!([{ "GroupName": "pod-sg", "GroupId": "sg-0a7d1e2f3a4b5c6bb" }]),
+    );
+    object.insert(
+        "TagSet".into(),
+        json!([
+            { "Key": "vpcresources.k8s.aws/trunk-eni-id", "Value": TRUNK_ENI },
+            { "Key": "vpcresources.k8s.aws/vlan-id", "Value": "1" },
+            { "Key": "eks:eni:owner", "Value": "eks-vpc-resource-controller" }
+        ]),
+    );
+    snapshot.push(ENIS_FILE, "NetworkInterfaces", trunk);
+    snapshot.push(ENIS_FILE, "NetworkInterfaces", branch);
+    let annotation = json!([{
+        "eniId": BRANCH_ENI, "ifAddress": "02:1a:2b:3c:4d:60", "privateIp": BRANCH_IP, "vlanId": 1,
+        "subnetCidr": "10.0.0.0/20"
+    }])
+    .to_string();
+    snapshot.push(
+        PODS_FILE,
+        "items",
+        json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "ledger-5f7d8c9b6-k2x4q",
+                "namespace": "payments",
+                "annotations": { "vpc.amazonaws.com/pod-eni": annotation }
+            },
+            "spec": { "nodeName": "ip-10-0-1-10.ec2.internal", "containers": [ { "name": "ledger", "image": "ledger:1" } ] },
+            "status": { "phase": "Running", "hostIP": NODE_IP, "podIP": BRANCH_IP, "podIPs": [ { "ip": BRANCH_IP } ] }
+        }),
+    );
+    snapshot
+}

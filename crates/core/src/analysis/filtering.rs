@@ -1,0 +1,947 @@
+//! docs/datapath.md §5.7: the security groups and network ACLs a connection crosses, on both
+//! sides, with the exact source and destination each one sees.
+//!
+//! The host half of the procedure decides which ENI a packet really leaves by and which source
+//! the far side sees; this stage runs the VPC's filters on exactly that: the security groups of
+//! the leaving ENI (the node's primary ENI when SNATed to it, the pod's ENI or branch ENI
+//! otherwise), the network ACL of the subnet the packet leaves and of the one it enters, the far
+//! destination's security groups for the source it sees, and the stateless ACL rules the reply
+//! needs toward the client's ephemeral ports. A connection is reachable on the TCP ports every
+//! forward filter admits (the requested `--port`s, else any), and only if every reply filter
+//! admits the whole ephemeral range. Every filter whose input the snapshot lacks is unknown,
+//! never a guess; filters the snapshot holds no output for at all are named as assumptions.
+//!
+//! It records typed facts ([`FilterOutcome`]: the passing ports and, per blocking rule, the
+//! exact rule that would admit the flow) so findings can write the fix and check a remediation
+//! that changes the source the far side sees.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use crate::filters::{
+    self, EPHEMERAL_LINUX, EPHEMERAL_SNAT, NetworkAcl, Peer, PortSet, SecurityGroup, Way,
+};
+use crate::model::{Eni, Target};
+use crate::report::{Cause, Direction};
+use crate::verdict::{Block, ClassKey, FilterFix, FilterOutcome, SourceAtPeer};
+use crate::vpc_path::{Remote, Trace};
+
+use super::procedure::ClusterContext;
+
+/// Assumption when the snapshot holds no `describe-security-groups` output at all.
+pub const SG_ASSUMPTION: &str = "security groups are not in the snapshot (aws ec2 describe-security-groups): assumed to admit the flow both ways";
+/// Assumption when the snapshot holds no `describe-network-acls` output at all.
+pub const ACL_ASSUMPTION: &str = "network ACLs are not in the snapshot (aws ec2 describe-network-acls): assumed to admit the flow both ways, including replies to ephemeral ports";
+/// What podreach assumes of client ports (see `crate::filters`).
+pub const EPHEMERAL_ASSUMPTION: &str = "replies go to the client's ephemeral port: 32768-60999 (Linux's default ip_local_port_range) for a pod's own address, 1024-65535 after SNAT (--random-fully) and for hosts beyond the VPC, whose system podreach cannot see";
+
+/// One end of a connection as the filters see it.
+#[derive(Debug, Clone)]
+struct NearEnd<'c> {
+    /// `{eni}` or `{primary_eni}`: the ENI the packet leaves (or enters) by.
+    eni: &'static str,
+    groups: &'c [String],
+    subnet: &'c str,
+    /// The address the far side sees, as the part of a subnet every rule treats alike.
+    address: Ipv4Net,
+    label: &'static str,
+}
+
+/// The far end: a block of a VPC of the snapshot, or something podreach cannot see into.
+#[derive(Debug, Clone)]
+enum FarEnd<'a> {
+    Vpc {
+        vpc: String,
+        /// The far subnet's id and network ACL, or why it is unknown.
+        acl: Result<(&'a str, &'a NetworkAcl), String>,
+        /// The distinct group sets of the far ENIs in the block, with one ENI of each; `Err`
+        /// when the far VPC's ENIs are not in the snapshot.
+        endpoints: Result<Vec<(Vec<String>, &'a str)>, String>,
+        /// `true` when a security-group reference can cross (a same-Region peering connection).
+        references: bool,
+    },
+    /// On premises (VPN, Direct Connect, Outposts): no VPC filter there.
+    Outside(String),
+    /// A VPC whose configuration podreach cannot read.
+    Unreadable,
+}
+
+/// Accumulates the forward ports and the typed fixes while hops are recorded.
+struct Run<'t> {
+    trace: &'t mut Trace,
+    requested: Option<PortSet>,
+    remaining: PortSet,
+    blocked: Vec<(Cause, FilterFix)>,
+    evaluated: bool,
+}
+
+impl Run<'_> {
+    /// A forward filter admitting `admitted`: drops what it takes from the requested ports (or,
+    /// with none requested, the last port still open).
+    fn forward(
+        &mut self,
+        at: &'static str,
+        code: Cause,
+        admitted: &PortSet,
+        passing: impl FnOnce(&PortSet) -> String,
+        failing: impl FnOnce(&PortSet) -> String,
+        fix: impl FnOnce(&PortSet) -> FilterFix,
+    ) {
+        self.evaluated = true;
+        let before = self.remaining.clone();
+        self.remaining = self.remaining.intersect(admitted);
+        let lost = match &self.requested {
+            Some(requested) => requested.difference(admitted),
+            None if admitted.is_empty() || (self.remaining.is_empty() && !before.is_empty()) => {
+                PortSet::all()
+            }
+            None => PortSet::empty(),
+        };
+        if lost.is_empty() {
+            self.trace.pass(at, passing(admitted));
+        } else {
+            let wanted = self.requested.clone().unwrap_or_else(|| before.clone());
+            let fix_ports = if wanted.is_empty() {
+                PortSet::all()
+            } else {
+                wanted.difference(admitted)
+            };
+            let fix_ports = if fix_ports.is_empty() {
+                lost.clone()
+            } else {
+                fix_ports
+            };
+            self.trace.drop(at, code, failing(&fix_ports));
+            self.blocked.push((code, fix(&fix_ports)));
+        }
+    }
+
+    /// A reply filter: must admit the whole ephemeral `range`.
+    fn reply(
+        &mut self,
+        at: &'static str,
+        admitted: &PortSet,
+        range: (u16, u16),
+        passing: impl FnOnce() -> String,
+        failing: impl FnOnce(&PortSet) -> String,
+        fix: impl FnOnce(&PortSet) -> FilterFix,
+    ) {
+        self.evaluated = true;
+        let needed = PortSet::range(range.0, range.1);
+        let missing = needed.difference(admitted);
+        if missing.is_empty() {
+            self.trace.pass(at, passing());
+        } else {
+            self.trace.drop(at, Cause::NaclEphemeral, failing(&missing));
+            self.blocked.push((Cause::NaclEphemeral, fix(&needed)));
+        }
+    }
+
+    fn finish(self) -> Option<FilterOutcome> {
+        self.evaluated.then(|| FilterOutcome {
+            ports: self.remaining,
+            requested: self.requested,
+            blocked: self.blocked,
+        })
+    }
+}
+
+impl<'a> ClusterContext<'a> {
+    fn groups(&self) -> Option<&'a std::collections::BTreeMap<String, SecurityGroup>> {
+        self.net.security_groups.as_ref()
+    }
+
+    /// The far end of `block`, reached over `object` toward `remote`.
+    fn far_end(
+        &self,
+        block: Ipv4Net,
+        object: Option<&Target>,
+        remote: Option<&Remote>,
+    ) -> FarEnd<'a> {
+        match remote {
+            Some(Remote::Vpc(vpc)) => {
+                let acl = match self.vpc.remote_subnet(vpc, block) {
+                    Some(subnet) => self.acl_of(&subnet.id).map(|a| (subnet.id.as_str(), a)),
+                    None => Err(format!("no subnet of {vpc} in the snapshot holds {block}")),
+                };
+                let endpoints = if self.vpcs_with_enis.contains(vpc.as_str()) {
+                    let mut sets: Vec<(Vec<String>, &'a str)> = Vec::new();
+                    let start = self
+                        .far_enis
+                        .partition_point(|(ip, _)| *ip < block.network());
+                    for (ip, eni) in &self.far_enis[start..] {
+                        if !block.contains(ip) {
+                            break;
+                        }
+                        let mut groups = eni.groups.clone();
+                        groups.sort();
+                        if !sets.iter().any(|(g, _)| *g == groups) {
+                            sets.push((groups, eni.id.as_str()));
+                        }
+                    }
+                    sets.sort();
+                    Ok(sets)
+                } else {
+                    Err(format!(
+                        "the ENIs of {vpc} are not in the snapshot (aws ec2 describe-network-interfaces --filters Name=vpc-id,Values={vpc})"
+                    ))
+                };
+                let references = match object {
+                    Some(Target::Peering(id)) => self
+                        .net
+                        .peerings
+                        .as_ref()
+                        .and_then(|p| p.get(id))
+                        .is_some_and(|p| p.same_region() && p.status == "active"),
+                    _ => false,
+                };
+                FarEnd::Vpc {
+                    vpc: vpc.clone(),
+                    acl,
+                    endpoints,
+                    references,
+                }
+            }
+            Some(Remote::OnPremises(object)) => FarEnd::Outside(object.clone()),
+            Some(Remote::NotInSnapshot(_)) | None => FarEnd::Unreadable,
+        }
+    }
+
+    /// The network ACL of a subnet, or why it is unknown.
+    fn acl_of(&self, subnet: &str) -> Result<&'a NetworkAcl, String> {
+        self.net.acl_of_subnet(subnet).ok_or_else(|| {
+            let vpc = self
+                .net
+                .subnets
+                .get(subnet)
+                .map_or("its VPC", |s| s.vpc_id.as_str());
+            format!(
+                "the network ACL of {subnet} is not in the snapshot (aws ec2 describe-network-acls --filters Name=vpc-id,Values={vpc})"
+            )
+        })
+    }
+
+    fn far_end_of(&self, class: &ClassKey, block: &Block, out_primary: bool) -> FarEnd<'a> {
+        let subnet = if out_primary {
+            &class.node_subnet
+        } else {
+            &class.eni_subnet
+        };
+        let mut scratch = Trace::default();
+        let outbound = self.vpc.outbound(subnet, block.block, &mut scratch);
+        if outbound.object.is_some() {
+            return self.far_end(
+                block.block,
+                outbound.object.as_ref(),
+                outbound.remote.as_ref(),
+            );
+        }
+        let (object, remote) = self.object_towards(class, block.block);
+        self.far_end(block.block, object.as_ref(), remote.as_ref())
+    }
+
+    fn near_end<'c>(
+        &self,
+        class: &'c ClassKey,
+        primary: bool,
+        source: SourceAtPeer,
+    ) -> NearEnd<'c> {
+        let (eni, groups, subnet) = if primary {
+            (
+                "{primary_eni}",
+                &class.primary_groups,
+                class.node_subnet.as_str(),
+            )
+        } else {
+            ("{eni}", &class.eni_groups, class.eni_subnet.as_str())
+        };
+        let (address, label) = match source {
+            SourceAtPeer::NodeIp => (class.node_source, "the node IP {node_ip}"),
+            SourceAtPeer::PodIp => (class.pod_source, "the pod address"),
+        };
+        NearEnd {
+            eni,
+            groups,
+            subnet,
+            address,
+            label,
+        }
+    }
+
+    /// Runs every filter of a connection in `direction` between `class` and `block`, given what
+    /// the host half decided: the ENI the first packet leaves by (egress) or the reply leaves by
+    /// (ingress), and the source the far side sees.
+    pub(crate) fn filters(
+        &self,
+        trace: &mut Trace,
+        class: &ClassKey,
+        block: &Block,
+        direction: Direction,
+        out_primary: bool,
+        source: SourceAtPeer,
+    ) -> Option<FilterOutcome> {
+        self.filters_for(
+            trace,
+            class,
+            block,
+            direction,
+            out_primary,
+            source,
+            self.ports.clone(),
+        )
+    }
+
+    /// [`Self::filters`] for the TCP ports `requested` (`None`: any).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn filters_for(
+        &self,
+        trace: &mut Trace,
+        class: &ClassKey,
+        block: &Block,
+        direction: Direction,
+        out_primary: bool,
+        source: SourceAtPeer,
+        requested: Option<PortSet>,
+    ) -> Option<FilterOutcome> {
+        let far = self.far_end_of(class, block, out_primary);
+        let mut run = Run {
+            trace,
+            remaining: requested.clone().unwrap_or_else(PortSet::all),
+            requested,
+            blocked: Vec::new(),
+            evaluated: false,
+        };
+        run.trace.assume(EPHEMERAL_ASSUMPTION);
+        match direction {
+            Direction::PodToPeer => {
+                let leaving = self.near_end(class, out_primary, source);
+                // The reply comes back to the ENI that owns the address the far side saw.
+                let arrival_primary = match source {
+                    SourceAtPeer::NodeIp => true,
+                    SourceAtPeer::PodIp => class.placement.is_primary(),
+                };
+                let arrival = self.near_end(class, arrival_primary, source);
+                let ephemeral = match source {
+                    SourceAtPeer::NodeIp => EPHEMERAL_SNAT,
+                    SourceAtPeer::PodIp => EPHEMERAL_LINUX,
+                };
+                self.pod_initiated(&mut run, block.block, &leaving, &arrival, &far, ephemeral);
+            }
+            Direction::PeerToPod => {
+                let entering =
+                    self.near_end(class, class.placement.is_primary(), SourceAtPeer::PodIp);
+                let replying = self.near_end(class, out_primary, SourceAtPeer::PodIp);
+                self.peer_initiated(&mut run, block.block, &entering, &replying, &far);
+            }
+        }
+        run.finish()
+    }
+
+    /// Pod → far: leaving ENI's groups outbound, leaving subnet's ACL outbound, far ACL inbound,
+    /// far groups inbound; the reply: far ACL outbound, arrival subnet's ACL inbound, and the
+    /// arrival ENI's groups when the reply enters by another ENI than the request left by.
+    fn pod_initiated(
+        &self,
+        run: &mut Run<'_>,
+        d: Ipv4Net,
+        leaving: &NearEnd<'_>,
+        arrival: &NearEnd<'_>,
+        far: &FarEnd<'a>,
+        ephemeral: (u16, u16),
+    ) {
+        let far_groups = |far: &FarEnd<'a>| -> Vec<Option<Vec<String>>> {
+            match far {
+                FarEnd::Vpc {
+                    endpoints: Ok(e),
+                    references: true,
+                    ..
+                } if !e.is_empty() => e.iter().map(|(g, _)| Some(g.clone())).collect(),
+                _ => vec![None],
+            }
+        };
+        // 1. The leaving ENI's security groups, outbound to the destination.
+        self.sg_step(
+            run,
+            "node",
+            Cause::SgOutbound,
+            leaving.eni,
+            leaving.groups,
+            Way::Outbound,
+            d,
+            &far_groups(far),
+            &format!("{d}"),
+        );
+        // 2. The leaving subnet's network ACL, outbound.
+        self.acl_forward(
+            run,
+            "vpc",
+            leaving.subnet,
+            Way::Outbound,
+            d,
+            &format!("to {d}"),
+        );
+        // 3–4. The far side: its subnet's ACL inbound, its ENIs' groups inbound.
+        let source_groups = Some(leaving.groups.to_vec());
+        self.far_forward(
+            run,
+            far,
+            leaving.address,
+            leaving.label,
+            source_groups,
+            Way::Inbound,
+        );
+        // 5. The reply leaves the far subnet to the client's ephemeral port.
+        self.far_reply(
+            run,
+            far,
+            leaving.address,
+            leaving.label,
+            Way::Outbound,
+            ephemeral,
+        );
+        // 6. It enters the subnet of the ENI owning that address.
+        self.acl_reply(
+            run,
+            "vpc",
+            arrival.subnet,
+            Way::Inbound,
+            d,
+            &format!("from {d}"),
+            ephemeral,
+        );
+        // 7. No connection is tracked on an ENI the request did not leave by.
+        if arrival.eni != leaving.eni {
+            self.sg_reply(run, arrival.eni, arrival.groups, Way::Inbound, d, ephemeral);
+        }
+    }
+
+    /// Far → pod: far groups and ACL outbound, the pod subnet's ACL inbound, the pod ENI's groups
+    /// inbound; the reply: the ACL of the subnet it leaves, the far ACL inbound, and the leaving
+    /// ENI's groups when the reply leaves by another ENI than the request entered by.
+    fn peer_initiated(
+        &self,
+        run: &mut Run<'_>,
+        d: Ipv4Net,
+        entering: &NearEnd<'_>,
+        replying: &NearEnd<'_>,
+        far: &FarEnd<'a>,
+    ) {
+        let pod = entering.address;
+        let label = "the pod address";
+        // 1–2. The far initiator's groups and subnet ACL, outbound to the pod address.
+        self.far_forward(
+            run,
+            far,
+            pod,
+            label,
+            Some(entering.groups.to_vec()),
+            Way::Outbound,
+        );
+        // 3. The pod subnet's ACL inbound from the far host.
+        self.acl_forward(
+            run,
+            "vpc",
+            entering.subnet,
+            Way::Inbound,
+            d,
+            &format!("from {d}"),
+        );
+        // 4. The pod ENI's groups inbound, for the far host (or its groups across peering).
+        let far_groups: Vec<Option<Vec<String>>> = match far {
+            FarEnd::Vpc {
+                endpoints: Ok(e),
+                references: true,
+                ..
+            } if !e.is_empty() => e.iter().map(|(g, _)| Some(g.clone())).collect(),
+            _ => vec![None],
+        };
+        self.sg_step(
+            run,
+            "node",
+            Cause::SgInbound,
+            entering.eni,
+            entering.groups,
+            Way::Inbound,
+            d,
+            &far_groups,
+            &format!("{d}"),
+        );
+        // 5. The reply leaves the subnet of the ENI it leaves by, to the far client's port.
+        self.acl_reply(
+            run,
+            "vpc",
+            replying.subnet,
+            Way::Outbound,
+            d,
+            &format!("to {d}"),
+            EPHEMERAL_SNAT,
+        );
+        // 6. It enters the far subnet.
+        self.far_reply(run, far, pod, label, Way::Inbound, EPHEMERAL_SNAT);
+        // 7. No connection is tracked on an ENI the request did not enter by.
+        if replying.eni != entering.eni {
+            self.sg_reply(
+                run,
+                replying.eni,
+                replying.groups,
+                Way::Outbound,
+                d,
+                EPHEMERAL_SNAT,
+            );
+        }
+    }
+
+    /// A security-group check on a near ENI for a forward packet. `peers` lists the group sets
+    /// the other end may carry (one entry per far group set; `None` when references cannot
+    /// match); the ports admitted are those every one of them gets.
+    #[allow(clippy::too_many_arguments)]
+    fn sg_step(
+        &self,
+        run: &mut Run<'_>,
+        at: &'static str,
+        code: Cause,
+        eni: &str,
+        groups: &[String],
+        way: Way,
+        block: Ipv4Net,
+        peers: &[Option<Vec<String>>],
+        peer_label: &str,
+    ) {
+        let Some(all) = self.groups() else {
+            run.trace.assume(SG_ASSUMPTION);
+            return;
+        };
+        let mut admitted = PortSet::all();
+        let mut rules = BTreeSet::new();
+        for peer in peers {
+            let verdict = filters::sg_admits(
+                groups,
+                all,
+                &self.net.prefix_lists,
+                way,
+                Peer {
+                    block,
+                    groups: peer.as_deref(),
+                },
+            );
+            if !verdict.missing_groups.is_empty() || !verdict.missing_prefix_lists.is_empty() {
+                let missing: Vec<String> = verdict
+                    .missing_groups
+                    .iter()
+                    .chain(&verdict.missing_prefix_lists)
+                    .cloned()
+                    .collect();
+                run.trace.unknown(
+                    at,
+                    Cause::MissingInput,
+                    format!(
+                        "{} of {eni} {} not in the snapshot (aws ec2 describe-security-groups / get-managed-prefix-list-entries)",
+                        missing.join(", "),
+                        if missing.len() == 1 { "is" } else { "are" }
+                    ),
+                );
+                return;
+            }
+            admitted = admitted.intersect(&verdict.ports);
+            rules.extend(verdict.rules);
+        }
+        let group_list = if groups.is_empty() {
+            "no security group".to_owned()
+        } else {
+            groups.join(", ")
+        };
+        let first_group = groups.first().cloned().unwrap_or_default();
+        let dir = way.as_str();
+        let to_from = if way == Way::Inbound { "from" } else { "to" };
+        run.forward(
+            at,
+            code,
+            &admitted,
+            |ports| {
+                format!(
+                    "security groups of {eni} ({group_list}) allow {dir} {ports} {to_from} {peer_label}: {}",
+                    rules.iter().cloned().collect::<Vec<_>>().join("; ")
+                )
+            },
+            |missing| {
+                format!(
+                    "security groups of {eni} ({group_list}) do not allow {dir} {missing} {to_from} {peer_label}{}",
+                    if admitted.is_empty() { String::new() } else { format!(" (they allow {admitted})") }
+                )
+            },
+            |ports| FilterFix::SecurityGroup {
+                group_id: first_group,
+                way,
+                cidr: block,
+                ports: ports.clone(),
+            },
+        );
+    }
+
+    /// A near security group for a reply on an ENI with no tracked connection.
+    fn sg_reply(
+        &self,
+        run: &mut Run<'_>,
+        eni: &'static str,
+        groups: &[String],
+        way: Way,
+        d: Ipv4Net,
+        range: (u16, u16),
+    ) {
+        let Some(all) = self.groups() else {
+            run.trace.assume(SG_ASSUMPTION);
+            return;
+        };
+        let verdict = filters::sg_admits(
+            groups,
+            all,
+            &self.net.prefix_lists,
+            way,
+            Peer {
+                block: d,
+                groups: None,
+            },
+        );
+        let group_list = groups.join(", ");
+        let first_group = groups.first().cloned().unwrap_or_default();
+        let dir = way.as_str();
+        run.evaluated = true;
+        let needed = PortSet::range(range.0, range.1);
+        let missing = needed.difference(&verdict.ports);
+        if missing.is_empty() {
+            run.trace.pass(
+                "node",
+                format!("the reply crosses {eni}, which tracks no connection for it; its security groups ({group_list}) allow {dir} {needed} for {d}"),
+            );
+        } else {
+            let code = if way == Way::Inbound {
+                Cause::SgInbound
+            } else {
+                Cause::SgOutbound
+            };
+            run.trace.drop(
+                "node",
+                code,
+                format!("the reply crosses {eni}, which tracks no connection for it (the request used another ENI): its security groups ({group_list}) do not allow {dir} {missing} for {d}"),
+            );
+            run.blocked.push((
+                code,
+                FilterFix::SecurityGroup {
+                    group_id: first_group,
+                    way,
+                    cidr: d,
+                    ports: needed,
+                },
+            ));
+        }
+    }
+
+    /// A near network ACL for a forward packet whose other end is `peer`.
+    fn acl_forward(
+        &self,
+        run: &mut Run<'_>,
+        at: &'static str,
+        subnet: &str,
+        way: Way,
+        peer: Ipv4Net,
+        peer_label: &str,
+    ) {
+        if self.net.network_acls.is_none() {
+            run.trace.assume(ACL_ASSUMPTION);
+            return;
+        }
+        let acl = match self.acl_of(subnet) {
+            Ok(acl) => acl,
+            Err(why) => {
+                run.trace.unknown(at, Cause::MissingInput, why);
+                return;
+            }
+        };
+        Self::acl_forward_with(run, at, acl, subnet, way, peer, peer_label);
+    }
+
+    fn acl_forward_with(
+        run: &mut Run<'_>,
+        at: &'static str,
+        acl: &NetworkAcl,
+        subnet: &str,
+        way: Way,
+        peer: Ipv4Net,
+        peer_label: &str,
+    ) {
+        let verdict = filters::acl_admits(acl, way, peer);
+        let code = if way == Way::Inbound {
+            Cause::NaclInbound
+        } else {
+            Cause::NaclOutbound
+        };
+        let entries = match way {
+            Way::Inbound => &acl.inbound,
+            Way::Outbound => &acl.outbound,
+        };
+        let dir = way.as_str();
+        let deciding = |ports: &PortSet| -> String {
+            match verdict.first_deny(ports) {
+                Some(Some(n)) => entries
+                    .iter()
+                    .find(|e| e.rule_number == n)
+                    .map_or_else(|| format!("rule {n}"), |e| e.describe()),
+                _ => "the final * deny (no rule allows it)".to_owned(),
+            }
+        };
+        let first_deny = |ports: &PortSet| verdict.first_deny(ports).flatten();
+        run.forward(
+            at,
+            code,
+            &verdict.allowed,
+            |ports| format!("network ACL {} of {subnet} allows {dir} {ports} {peer_label}", acl.id),
+            |missing| {
+                format!(
+                    "network ACL {} of {subnet} denies {dir} {missing} {peer_label}: {} decides first",
+                    acl.id,
+                    deciding(missing)
+                )
+            },
+            |ports| FilterFix::Acl {
+                acl_id: acl.id.clone(),
+                way,
+                cidr: peer,
+                ports: ports.clone(),
+                rule_number: filters::free_rule_number(entries, first_deny(ports)),
+            },
+        );
+    }
+
+    /// A network ACL for a reply packet to the client's ephemeral ports.
+    #[allow(clippy::too_many_arguments)]
+    fn acl_reply(
+        &self,
+        run: &mut Run<'_>,
+        at: &'static str,
+        subnet: &str,
+        way: Way,
+        peer: Ipv4Net,
+        peer_label: &str,
+        range: (u16, u16),
+    ) {
+        if self.net.network_acls.is_none() {
+            run.trace.assume(ACL_ASSUMPTION);
+            return;
+        }
+        match self.acl_of(subnet) {
+            Ok(acl) => Self::acl_reply_with(run, at, acl, subnet, way, peer, peer_label, range),
+            Err(why) => run.trace.unknown(at, Cause::MissingInput, why),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn acl_reply_with(
+        run: &mut Run<'_>,
+        at: &'static str,
+        acl: &NetworkAcl,
+        subnet: &str,
+        way: Way,
+        peer: Ipv4Net,
+        peer_label: &str,
+        range: (u16, u16),
+    ) {
+        let verdict = filters::acl_admits(acl, way, peer);
+        let entries = match way {
+            Way::Inbound => &acl.inbound,
+            Way::Outbound => &acl.outbound,
+        };
+        let needed = PortSet::range(range.0, range.1);
+        let dir = way.as_str();
+        let deny = verdict.first_deny(&needed);
+        let deciding = match deny {
+            Some(Some(n)) => entries
+                .iter()
+                .find(|e| e.rule_number == n)
+                .map_or_else(|| format!("rule {n}"), |e| e.describe()),
+            _ => "the final * deny (no rule allows them)".to_owned(),
+        };
+        run.reply(
+            at,
+            &verdict.allowed,
+            range,
+            || format!("network ACL {} of {subnet} allows the reply {dir} to ephemeral ports {needed} {peer_label} (stateless: the reply needs its own rule)", acl.id),
+            |missing| format!("network ACL {} of {subnet} denies the reply {dir} to ephemeral ports {missing} {peer_label}: {deciding} decides first (stateless: the reply needs its own rule for {needed})", acl.id),
+            |ports| FilterFix::Acl {
+                acl_id: acl.id.clone(),
+                way,
+                cidr: peer,
+                ports: ports.clone(),
+                rule_number: filters::free_rule_number(entries, deny.flatten()),
+            },
+        );
+    }
+
+    /// The far subnet's ACL and the far ENIs' groups for a forward packet whose near end is
+    /// `near` (as the far side sees it): inbound when the pod initiated, outbound when the far
+    /// host did.
+    fn far_forward(
+        &self,
+        run: &mut Run<'_>,
+        far: &FarEnd<'a>,
+        near: Ipv4Net,
+        near_label: &str,
+        near_groups: Option<Vec<String>>,
+        way: Way,
+    ) {
+        let (vpc, acl, endpoints, references) = match far {
+            FarEnd::Vpc {
+                vpc,
+                acl,
+                endpoints,
+                references,
+            } => (vpc, acl, endpoints, *references),
+            FarEnd::Outside(object) => {
+                run.trace.assume(format!(
+                    "filters beyond {object} (on-premises firewalls) are not visible to podreach: assumed to admit the flow"
+                ));
+                return;
+            }
+            FarEnd::Unreadable => return, // the path is already unknown (UNKNOWN_REMOTE)
+        };
+        let to_from = if way == Way::Inbound { "from" } else { "to" };
+        let near_text = format!("{near_label} ({near})");
+        // The far subnet's ACL.
+        if self.net.network_acls.is_some() {
+            match acl {
+                Ok((subnet, acl)) => Self::acl_forward_with(
+                    run,
+                    "peer",
+                    acl,
+                    &format!("{subnet} in {vpc}"),
+                    way,
+                    near,
+                    &format!("{to_from} {near_text}"),
+                ),
+                Err(why) => run.trace.unknown("peer", Cause::MissingInput, why.clone()),
+            }
+        } else {
+            run.trace.assume(ACL_ASSUMPTION);
+        }
+        // The far ENIs' security groups.
+        let Some(all) = self.groups() else {
+            run.trace.assume(SG_ASSUMPTION);
+            return;
+        };
+        let endpoints = match endpoints {
+            Ok(e) => e,
+            Err(why) => {
+                run.trace.unknown("peer", Cause::MissingInput, why.clone());
+                return;
+            }
+        };
+        if endpoints.is_empty() {
+            run.trace.assume(format!(
+                "no ENI of {vpc} holds an address of the destination block, so nothing answers there now; its security groups are not evaluated"
+            ));
+            return;
+        }
+        let peer_groups = if references { near_groups } else { None };
+        let code = if way == Way::Inbound {
+            Cause::SgInbound
+        } else {
+            Cause::SgOutbound
+        };
+        let dir = way.as_str();
+        for (groups, example) in endpoints {
+            let verdict = filters::sg_admits(
+                groups,
+                all,
+                &self.net.prefix_lists,
+                way,
+                Peer {
+                    block: near,
+                    groups: peer_groups.as_deref(),
+                },
+            );
+            if !verdict.missing_groups.is_empty() {
+                run.trace.unknown(
+                    "peer",
+                    Cause::MissingInput,
+                    format!(
+                        "{} of {example} in {vpc} not in the snapshot (aws ec2 describe-security-groups --filters Name=vpc-id,Values={vpc})",
+                        verdict.missing_groups.join(", ")
+                    ),
+                );
+                continue;
+            }
+            let group_list = groups.join(", ");
+            let first_group = groups.first().cloned().unwrap_or_default();
+            let rules = verdict.rules.join("; ");
+            let admitted = verdict.ports.clone();
+            run.forward(
+                "peer",
+                code,
+                &verdict.ports,
+                |ports| format!("security groups of {example} in {vpc} ({group_list}) allow {dir} {ports} {to_from} {near_text}: {rules}"),
+                |missing| {
+                    format!(
+                        "security groups of {example} in {vpc} ({group_list}) do not allow {dir} {missing} {to_from} {near_text}{}",
+                        if admitted.is_empty() { String::new() } else { format!(" (they allow {admitted})") }
+                    )
+                },
+                |ports| FilterFix::SecurityGroup {
+                    group_id: first_group,
+                    way,
+                    cidr: near,
+                    ports: ports.clone(),
+                },
+            );
+        }
+    }
+
+    /// The far subnet's ACL for a reply packet.
+    fn far_reply(
+        &self,
+        run: &mut Run<'_>,
+        far: &FarEnd<'a>,
+        near: Ipv4Net,
+        near_label: &str,
+        way: Way,
+        range: (u16, u16),
+    ) {
+        let FarEnd::Vpc { vpc, acl, .. } = far else {
+            return;
+        };
+        if self.net.network_acls.is_none() {
+            run.trace.assume(ACL_ASSUMPTION);
+            return;
+        }
+        let to_from = if way == Way::Inbound { "from" } else { "to" };
+        match acl {
+            Ok((subnet, acl)) => Self::acl_reply_with(
+                run,
+                "peer",
+                acl,
+                &format!("{subnet} in {vpc}"),
+                way,
+                near,
+                &format!("{to_from} {near_label} ({near})"),
+                range,
+            ),
+            Err(why) => run.trace.unknown("peer", Cause::MissingInput, why.clone()),
+        }
+    }
+}
+
+/// Every address of the far VPCs' ENIs, sorted: the far side's destinations.
+pub(crate) fn far_enis<'a>(
+    enis: impl Iterator<Item = &'a Eni>,
+    cluster_vpc: &str,
+) -> (Vec<(Ipv4Addr, &'a Eni)>, BTreeSet<&'a str>) {
+    let mut out = Vec::new();
+    let mut vpcs = BTreeSet::new();
+    for eni in enis.filter(|e| e.vpc_id != cluster_vpc) {
+        vpcs.insert(eni.vpc_id.as_str());
+        out.push((eni.primary_ip, eni));
+        out.extend(eni.secondary_ips.iter().map(|ip| (*ip, eni)));
+    }
+    out.sort_by_key(|(ip, _)| *ip);
+    (out, vpcs)
+}
