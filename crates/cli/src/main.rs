@@ -68,6 +68,11 @@ struct InputArgs {
     /// Effective rp_filter of the nodes' secondary interfaces (default: unknown).
     #[arg(long, value_name = "0|1|2", value_parser = clap::value_parser!(u8).range(0..=2))]
     rp_filter_secondary: Option<u8>,
+    /// A TCP port the verdicts are about, checked through every security group and network
+    /// ACL both ways (repeatable: --port tcp/5432 --port tcp/443). Without it, a path is
+    /// reachable when some TCP port gets through, and the paths name the ports that do.
+    #[arg(long = "port", value_name = "tcp/N", value_parser = podreach_core::filters::parse_port)]
+    ports: Vec<u16>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, Default)]
@@ -166,6 +171,7 @@ impl InputArgs {
             cni_env: self.cni_env.iter().cloned().collect::<BTreeMap<_, _>>(),
             rp_filter_primary: self.rp_filter_primary,
             rp_filter_secondary: self.rp_filter_secondary,
+            tcp_ports: self.ports.clone(),
         }
     }
 

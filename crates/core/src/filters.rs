@@ -153,6 +153,35 @@ impl fmt::Display for PortSet {
     }
 }
 
+/// Reads `tcp/5432` (or `5432`): a TCP port the verdicts should be about. Verdicts concern TCP
+/// only, so another protocol is an error that says so.
+pub fn parse_port(text: &str) -> Result<u16, String> {
+    let text = text.trim();
+    let number = match text.split_once('/') {
+        Some((protocol, number)) if protocol.eq_ignore_ascii_case("tcp") => number,
+        Some((protocol, _)) => {
+            return Err(format!(
+                "`{text}`: podreach's verdicts concern TCP; `{protocol}` is not checked (write tcp/N)"
+            ));
+        }
+        None => text,
+    };
+    match number.parse::<u16>() {
+        Ok(port) if port > 0 => Ok(port),
+        _ => Err(format!(
+            "`{text}` is not a TCP port (write tcp/N with N from 1 to 65535)"
+        )),
+    }
+}
+
+/// Reads a comma- or space-separated list of [`parse_port`]s (the functions' `TCP_PORTS`).
+pub fn parse_ports(text: &str) -> Result<Vec<u16>, String> {
+    text.split([',', ' '])
+        .filter(|p| !p.trim().is_empty())
+        .map(parse_port)
+        .collect()
+}
+
 /// The protocol of a rule, as far as TCP is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {

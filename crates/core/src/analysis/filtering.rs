@@ -46,6 +46,8 @@ struct NearEnd<'c> {
     subnet: &'c str,
     /// The address the far side sees, as the part of a subnet every rule treats alike.
     address: Ipv4Net,
+    /// The whole subnet of that address: what a fix admits, so every node or pod of it works.
+    address_subnet: Ipv4Net,
     label: &'static str,
 }
 
@@ -257,15 +259,20 @@ impl<'a> ClusterContext<'a> {
         } else {
             ("{eni}", &class.eni_groups, class.eni_subnet.as_str())
         };
-        let (address, label) = match source {
-            SourceAtPeer::NodeIp => (class.node_source, "the node IP {node_ip}"),
-            SourceAtPeer::PodIp => (class.pod_source, "the pod address"),
+        let (address, label, home) = match source {
+            SourceAtPeer::NodeIp => (
+                class.node_source,
+                "the node IP {node_ip}",
+                &class.node_subnet,
+            ),
+            SourceAtPeer::PodIp => (class.pod_source, "the pod address", &class.eni_subnet),
         };
         NearEnd {
             eni,
             groups,
             subnet,
             address,
+            address_subnet: self.subnet_cidr(home).unwrap_or(address),
             label,
         }
     }
@@ -313,7 +320,9 @@ impl<'a> ClusterContext<'a> {
             blocked: Vec::new(),
             evaluated: false,
         };
-        run.trace.assume(EPHEMERAL_ASSUMPTION);
+        if self.net.security_groups.is_some() || self.net.network_acls.is_some() {
+            run.trace.assume(EPHEMERAL_ASSUMPTION);
+        }
         match direction {
             Direction::PodToPeer => {
                 let leaving = self.near_end(class, out_primary, source);
@@ -384,23 +393,9 @@ impl<'a> ClusterContext<'a> {
         );
         // 3–4. The far side: its subnet's ACL inbound, its ENIs' groups inbound.
         let source_groups = Some(leaving.groups.to_vec());
-        self.far_forward(
-            run,
-            far,
-            leaving.address,
-            leaving.label,
-            source_groups,
-            Way::Inbound,
-        );
+        self.far_forward(run, far, leaving, source_groups, Way::Inbound);
         // 5. The reply leaves the far subnet to the client's ephemeral port.
-        self.far_reply(
-            run,
-            far,
-            leaving.address,
-            leaving.label,
-            Way::Outbound,
-            ephemeral,
-        );
+        self.far_reply(run, far, leaving, Way::Outbound, ephemeral);
         // 6. It enters the subnet of the ENI owning that address.
         self.acl_reply(
             run,
@@ -428,14 +423,11 @@ impl<'a> ClusterContext<'a> {
         replying: &NearEnd<'_>,
         far: &FarEnd<'a>,
     ) {
-        let pod = entering.address;
-        let label = "the pod address";
         // 1–2. The far initiator's groups and subnet ACL, outbound to the pod address.
         self.far_forward(
             run,
             far,
-            pod,
-            label,
+            entering,
             Some(entering.groups.to_vec()),
             Way::Outbound,
         );
@@ -479,7 +471,7 @@ impl<'a> ClusterContext<'a> {
             EPHEMERAL_SNAT,
         );
         // 6. It enters the far subnet.
-        self.far_reply(run, far, pod, label, Way::Inbound, EPHEMERAL_SNAT);
+        self.far_reply(run, far, entering, Way::Inbound, EPHEMERAL_SNAT);
         // 7. No connection is tracked on an ENI the request did not enter by.
         if replying.eni != entering.eni {
             self.sg_reply(
@@ -659,9 +651,10 @@ impl<'a> ClusterContext<'a> {
                 return;
             }
         };
-        Self::acl_forward_with(run, at, acl, subnet, way, peer, peer_label);
+        Self::acl_forward_with(run, at, acl, subnet, way, peer, peer_label, peer);
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn acl_forward_with(
         run: &mut Run<'_>,
         at: &'static str,
@@ -670,6 +663,7 @@ impl<'a> ClusterContext<'a> {
         way: Way,
         peer: Ipv4Net,
         peer_label: &str,
+        fix_cidr: Ipv4Net,
     ) {
         let verdict = filters::acl_admits(acl, way, peer);
         let code = if way == Way::Inbound {
@@ -707,7 +701,7 @@ impl<'a> ClusterContext<'a> {
             |ports| FilterFix::Acl {
                 acl_id: acl.id.clone(),
                 way,
-                cidr: peer,
+                cidr: fix_cidr,
                 ports: ports.clone(),
                 rule_number: filters::free_rule_number(entries, first_deny(ports)),
             },
@@ -731,7 +725,9 @@ impl<'a> ClusterContext<'a> {
             return;
         }
         match self.acl_of(subnet) {
-            Ok(acl) => Self::acl_reply_with(run, at, acl, subnet, way, peer, peer_label, range),
+            Ok(acl) => {
+                Self::acl_reply_with(run, at, acl, subnet, way, peer, peer_label, range, peer)
+            }
             Err(why) => run.trace.unknown(at, Cause::MissingInput, why),
         }
     }
@@ -746,6 +742,7 @@ impl<'a> ClusterContext<'a> {
         peer: Ipv4Net,
         peer_label: &str,
         range: (u16, u16),
+        fix_cidr: Ipv4Net,
     ) {
         let verdict = filters::acl_admits(acl, way, peer);
         let entries = match way {
@@ -771,7 +768,7 @@ impl<'a> ClusterContext<'a> {
             |ports| FilterFix::Acl {
                 acl_id: acl.id.clone(),
                 way,
-                cidr: peer,
+                cidr: fix_cidr,
                 ports: ports.clone(),
                 rule_number: filters::free_rule_number(entries, deny.flatten()),
             },
@@ -785,11 +782,12 @@ impl<'a> ClusterContext<'a> {
         &self,
         run: &mut Run<'_>,
         far: &FarEnd<'a>,
-        near: Ipv4Net,
-        near_label: &str,
+        near_end: &NearEnd<'_>,
         near_groups: Option<Vec<String>>,
         way: Way,
     ) {
+        let (near, near_label, fix_cidr) =
+            (near_end.address, near_end.label, near_end.address_subnet);
         let (vpc, acl, endpoints, references) = match far {
             FarEnd::Vpc {
                 vpc,
@@ -806,7 +804,7 @@ impl<'a> ClusterContext<'a> {
             FarEnd::Unreadable => return, // the path is already unknown (UNKNOWN_REMOTE)
         };
         let to_from = if way == Way::Inbound { "from" } else { "to" };
-        let near_text = format!("{near_label} ({near})");
+        let near_text = near_text(near_label, fix_cidr);
         // The far subnet's ACL.
         if self.net.network_acls.is_some() {
             match acl {
@@ -818,6 +816,7 @@ impl<'a> ClusterContext<'a> {
                     way,
                     near,
                     &format!("{to_from} {near_text}"),
+                    fix_cidr,
                 ),
                 Err(why) => run.trace.unknown("peer", Cause::MissingInput, why.clone()),
             }
@@ -889,7 +888,7 @@ impl<'a> ClusterContext<'a> {
                 |ports| FilterFix::SecurityGroup {
                     group_id: first_group,
                     way,
-                    cidr: near,
+                    cidr: fix_cidr,
                     ports: ports.clone(),
                 },
             );
@@ -901,11 +900,12 @@ impl<'a> ClusterContext<'a> {
         &self,
         run: &mut Run<'_>,
         far: &FarEnd<'a>,
-        near: Ipv4Net,
-        near_label: &str,
+        near_end: &NearEnd<'_>,
         way: Way,
         range: (u16, u16),
     ) {
+        let (near, near_label, fix_cidr) =
+            (near_end.address, near_end.label, near_end.address_subnet);
         let FarEnd::Vpc { vpc, acl, .. } = far else {
             return;
         };
@@ -922,12 +922,20 @@ impl<'a> ClusterContext<'a> {
                 &format!("{subnet} in {vpc}"),
                 way,
                 near,
-                &format!("{to_from} {near_label} ({near})"),
+                &format!("{to_from} {}", near_text(near_label, fix_cidr)),
                 range,
+                fix_cidr,
             ),
             Err(why) => run.trace.unknown("peer", Cause::MissingInput, why.clone()),
         }
     }
+}
+
+/// How texts name the near end: the node IP or pod address, and its subnet. (The verdict holds
+/// for the part of the subnet the analysis grouped it in; rules cut parts, so naming the
+/// address is exact.)
+fn near_text(label: &str, subnet: Ipv4Net) -> String {
+    format!("{label} (subnet {subnet})")
 }
 
 /// Every address of the far VPCs' ENIs, sorted: the far side's destinations.

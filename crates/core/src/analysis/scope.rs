@@ -308,6 +308,10 @@ struct SourceSignature<'a> {
     vpc: &'a str,
     az: &'a str,
     returns: Vec<Return<'a>>,
+    /// The subnet's network ACL, and which security-group / ACL CIDRs hold the part: sources
+    /// the filters treat differently never share a class.
+    acl: Option<&'a str>,
+    filters: Vec<usize>,
 }
 
 /// A route's target and whether it is a blackhole.
@@ -363,6 +367,14 @@ impl ClusterContext<'_> {
                     vpc: &subnet.vpc_id,
                     az: &subnet.az,
                     returns,
+                    acl: self.net.subnet_acls.get(&subnet.id).map(String::as_str),
+                    filters: self
+                        .filter_cidrs
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, c)| cidr::contains(c, &part))
+                        .map(|(i, _)| i)
+                        .collect(),
                 };
                 let source = (subnet.id.as_str(), part);
                 let representative = *first.entry(signature).or_insert(source);
