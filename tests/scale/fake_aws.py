@@ -11,7 +11,8 @@ AWS_ENDPOINT_URL=http://127.0.0.1:PORT, AWS_REGION=eu-west-1 and any static cred
 What it speaks:
 - EC2, Query protocol (POST /, form-encoded `Action=...&Version=2016-11-15`): DescribeVpcs,
   DescribeSubnets, DescribeRouteTables, DescribeNetworkInterfaces, DescribeInstances,
-  DescribeVpcPeeringConnections, DescribeTransitGatewayVpcAttachments, answered in EC2's XML
+  DescribeVpcPeeringConnections, DescribeTransitGatewayVpcAttachments, DescribeSecurityGroups,
+  DescribeNetworkAcls, answered in EC2's XML
   (`<DescribeVpcsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">`, lists as `<item>`,
   element names from the EC2 model: `networkInterfaceSet`, `privateIpAddressesSet`, `groupSet`,
   `instanceState`, ...). `Filter.N.Name`/`Filter.N.Value.M` filters (AND across filters, OR
@@ -91,6 +92,7 @@ XML_NAMES = {
     "ProductCodeType": "type",
     "Licenses": "licenseSet",
     "VpcPeeringConnections": "vpcPeeringConnectionSet",
+    "NetworkAcls": "networkAclSet",
 }
 # Members of Instance whose element names differ from other shapes' members of the same name.
 INSTANCE_XML_NAMES = {
@@ -100,8 +102,19 @@ INSTANCE_XML_NAMES = {
     "StateTransitionReason": "reason",
     "PublicIpAddress": "ipAddress",
 }
+# Security group rules name their referenced groups `groups`; a group's description is
+# `groupDescription`; a network ACL's IsDefault is `default` and its entries `entrySet`.
+PERMISSION_XML_NAMES = {**XML_NAMES, "UserIdGroupPairs": "groups"}
+SECURITY_GROUP_XML_NAMES = {**XML_NAMES, "Description": "groupDescription"}
+NETWORK_ACL_XML_NAMES = {**XML_NAMES, "IsDefault": "default", "Entries": "entrySet"}
 # Items of these lists are rendered with these names (the list's own member shape).
-ITEM_NAMES = {"Instances": INSTANCE_XML_NAMES}
+ITEM_NAMES = {
+    "Instances": INSTANCE_XML_NAMES,
+    "SecurityGroupInfo": SECURITY_GROUP_XML_NAMES,
+    "IpPermissions": PERMISSION_XML_NAMES,
+    "IpPermissionsEgress": PERMISSION_XML_NAMES,
+    "NetworkAcls": NETWORK_ACL_XML_NAMES,
+}
 # CLI keys holding timestamps (printed by CLI v2 as 2025-03-03T08:00:00+00:00).
 TIMESTAMP_KEYS = frozenset({"AttachTime", "LaunchTime", "UsageOperationUpdateTime", "CreationTime",
                             "ExpirationTime", "createdAt", "modifiedAt"})
@@ -296,6 +309,19 @@ PEERING_FILTERS = {
     "status-code": dig("Status", "Code"),
     "status-message": dig("Status", "Message"),
 }
+SECURITY_GROUP_FILTERS = {
+    "vpc-id": dig("VpcId"),
+    "group-id": dig("GroupId"),
+    "group-name": dig("GroupName"),
+    "owner-id": dig("OwnerId"),
+}
+NETWORK_ACL_FILTERS = {
+    "vpc-id": dig("VpcId"),
+    "network-acl-id": dig("NetworkAclId"),
+    "default": lambda item: [str(item.get("IsDefault", False)).lower()],
+    "association.subnet-id": each("Associations", "SubnetId"),
+    "owner-id": dig("OwnerId"),
+}
 TGW_ATTACHMENT_FILTERS = {
     "transit-gateway-attachment-id": dig("TransitGatewayAttachmentId"),
     "transit-gateway-id": dig("TransitGatewayId"),
@@ -388,8 +414,16 @@ class Ec2:
                 "RouteTables", arrays("RouteTables", "ec2/route-tables.json", "ec2/peer-route-tables.json"),
                 ROUTE_TABLE_FILTERS, "RouteTableId", "route-table-id", "InvalidRouteTableID.NotFound",
                 page_limit=100),
+            "DescribeSecurityGroups": Collection(
+                "SecurityGroupInfo", arrays("SecurityGroups", "ec2/security-groups.json"), SECURITY_GROUP_FILTERS,
+                "GroupId", "group-id", "InvalidGroup.NotFound"),
+            "DescribeNetworkAcls": Collection(
+                "NetworkAcls", arrays("NetworkAcls", "ec2/network-acls.json"), NETWORK_ACL_FILTERS,
+                "NetworkAclId", "network-acl-id", "InvalidNetworkAclID.NotFound"),
             "DescribeNetworkInterfaces": Collection(
-                "NetworkInterfaces", arrays("NetworkInterfaces", "ec2/network-interfaces.json"), ENI_FILTERS,
+                "NetworkInterfaces",
+                arrays("NetworkInterfaces", "ec2/network-interfaces.json", "ec2/peer-network-interfaces.json"),
+                ENI_FILTERS,
                 "NetworkInterfaceId", "network-interface-id", "InvalidNetworkInterfaceID.NotFound",
                 full_filters=("private-ip-address", "addresses.private-ip-address")),
             "DescribeInstances": Collection(

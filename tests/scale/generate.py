@@ -851,13 +851,119 @@ class Scenario:
             }
         }
 
+    # --- the filters: security groups, network ACLs, and the far side's ENIs --------------------
+    # Drawn after everything else, so adding them changed no other object of a seed.
+
+    @staticmethod
+    def permission(protocol, ports=None, cidrs=(), groups=()) -> dict:
+        p = {"IpProtocol": protocol}
+        if ports:
+            p["FromPort"], p["ToPort"] = ports
+        p["IpRanges"] = [{"CidrIp": c} for c in cidrs]
+        p["Ipv6Ranges"] = []
+        p["PrefixListIds"] = []
+        p["UserIdGroupPairs"] = [{"GroupId": g, "UserId": ACCOUNT} for g in groups]
+        return p
+
+    def security_group(self, group_id, name, vpc_id, inbound) -> dict:
+        return {
+            "Description": name,
+            "GroupName": name,
+            "IpPermissions": inbound,
+            "OwnerId": ACCOUNT,
+            "GroupId": group_id,
+            "IpPermissionsEgress": [self.permission("-1", cidrs=["0.0.0.0/0"])],
+            "Tags": tags([("Name", name)]),
+            "VpcId": vpc_id,
+        }
+
+    def filters(self, far_subnets) -> tuple[list, list, list]:
+        """The groups of both sides, each VPC's default network ACL (everything allowed, as
+        EKS VPCs usually keep it), and a few ENIs in every far subnet: the payments databases
+        (tcp/5432 from the cluster VPC) and the shared services (tcp/443 from 10.0.0.0/8)."""
+        ids = self.ids
+        db_sg, shared_sg = ids.ec2("sg"), ids.ec2("sg")
+        far_cidrs = list(self.payments["cidrs"]) + list(self.shared["cidrs"])
+        groups = [
+            self.security_group(self.cluster_sg, self.cluster_sg_name, self.vpc_id, [
+                self.permission("-1", groups=[self.cluster_sg]),
+                self.permission("-1", cidrs=far_cidrs),
+                # The corporate networks reach the cluster's services on 443 only.
+                self.permission("tcp", (443, 443), cidrs=["10.0.0.0/8", "192.168.0.0/16"]),
+            ]),
+            self.security_group(self.control_plane_sg, f"eks-control-plane-{CLUSTER}", self.vpc_id, [
+                self.permission("tcp", (443, 443), groups=[self.cluster_sg]),
+            ]),
+            self.security_group(db_sg, "payments-db", self.payments["vpc_id"], [
+                self.permission("tcp", (5432, 5432), cidrs=self.vpc_cidrs),
+            ]),
+            self.security_group(shared_sg, "shared-services", self.shared["vpc_id"], [
+                self.permission("tcp", (443, 443), cidrs=["10.0.0.0/8"]),
+            ]),
+        ]
+
+        def acl(vpc_id, subnet_ids):
+            acl_id = ids.ec2("acl")
+            entries = [
+                {"CidrBlock": "0.0.0.0/0", "Egress": egress, "Protocol": "-1", "RuleAction": action,
+                 "RuleNumber": number}
+                for egress in (True, False)
+                for number, action in ((100, "allow"), (32767, "deny"))
+            ]
+            return {
+                "Associations": [
+                    {"NetworkAclAssociationId": ids.ec2("aclassoc"), "NetworkAclId": acl_id, "SubnetId": s}
+                    for s in subnet_ids
+                ],
+                "Entries": entries,
+                "IsDefault": True,
+                "NetworkAclId": acl_id,
+                "Tags": [],
+                "VpcId": vpc_id,
+                "OwnerId": ACCOUNT,
+            }
+
+        acls = [acl(self.vpc_id, [s[0] for s in self.subnets])]
+        for far in (self.payments, self.shared):
+            acls.append(acl(far["vpc_id"], [s[0] for s in far["subnets"]]))
+        enis = []
+        for far, group, count in ((self.payments, (db_sg, "payments-db"), 2), (self.shared, (shared_sg, "shared-services"), 1)):
+            for subnet_id, base, plen, az, _ in far["subnets"]:
+                for k in range(count):
+                    address = ip(base + 10 + k)
+                    enis.append({
+                        "AvailabilityZone": az,
+                        "Description": f"{far['name']} endpoint",
+                        "Groups": [{"GroupId": group[0], "GroupName": group[1]}],
+                        "InterfaceType": "interface",
+                        "Ipv6Addresses": [],
+                        "MacAddress": self.ids.mac(),
+                        "NetworkInterfaceId": ids.ec2("eni"),
+                        "OwnerId": ACCOUNT,
+                        "PrivateDnsName": dns(base + 10 + k),
+                        "PrivateIpAddress": address,
+                        "PrivateIpAddresses": [{"Primary": True, "PrivateDnsName": dns(base + 10 + k),
+                                                "PrivateIpAddress": address}],
+                        "RequesterManaged": False,
+                        "SourceDestCheck": True,
+                        "Status": "in-use",
+                        "SubnetId": subnet_id,
+                        "TagSet": [],
+                        "VpcId": far["vpc_id"],
+                    })
+        return groups, acls, enis
+
     # --- the snapshot ----------------------------------------------------------------------------
 
     def files(self) -> dict[str, object]:
         far_vpcs, far_subnets, far_tables = self.far_objects()
+        groups, acls, far_enis = self.filters(far_subnets)
         cluster_vpc = self.vpc(self.vpc_id, self.vpc_cidrs, self.vpc_cidr_assocs, self.dhcp_options, f"{CLUSTER}-vpc")
         n_enis = self.nodes_count * ENIS_PER_NODE
         return {
+            "ec2/security-groups.json": {"SecurityGroups": groups},
+            "ec2/network-acls.json": {"NetworkAcls": acls},
+            "ec2/peer-network-interfaces.json": {"NetworkInterfaces": far_enis},
             "ec2/vpcs.json": {"Vpcs": [cluster_vpc]},
             "ec2/subnets.json": {"Subnets": self.cluster_subnets()},
             "ec2/route-tables.json": {"RouteTables": self.cluster_route_tables()},

@@ -28,6 +28,9 @@
 //! - moto creates a main route table for every VPC: where the demo lists no main table for a
 //!   VPC (the `shop` VPC), moto's, with only local routes, is an extra table. Every account also
 //!   has moto's default VPC 172.31.0.0/16 with its subnets and main route table.
+//! - Security groups are created by name with the demo's inbound rules; moto's own description
+//!   and its default allow-all egress rule (the demo's too) are kept. The demo's network ACLs are
+//!   each VPC's default ACL (everything allowed), which moto creates: their ids are mapped.
 //! - Not supported by the seeder, an error if the input has them: IPv4/IPv6 prefixes and IPv6
 //!   addresses on ENIs (moto has no prefix delegation), routes to anything other than `local`,
 //!   `igw-`, `vgw-`, NAT gateways, transit gateways and peering connections, `blackhole` routes,
@@ -284,6 +287,69 @@ pub async fn seed_demo(config: &SdkConfig) -> Result<SeededDemo, String> {
                 .to_owned()
         };
         seeded.map(group_id, &id);
+    }
+    // Their rules, as `ec2/security-groups.json` lists them (moto gives a new group the same
+    // allow-all egress rule the demo's groups have, so only the inbound rules are added), and
+    // each VPC's default network ACL, which the demo's (allow-all) ACLs stand for.
+    let demo_groups: raw::DescribeSecurityGroups = demo("ec2/security-groups.json")?;
+    for group in &demo_groups.security_groups {
+        let Ok(id) = seeded.moto_id(&group.group_id).map(str::to_owned) else {
+            continue; // carried by no demo ENI
+        };
+        let mut permissions = Vec::new();
+        for p in &group.ip_permissions {
+            let mut pairs = Vec::new();
+            for pair in &p.user_id_group_pairs {
+                let group_id = pair.group_id.as_deref().unwrap_or_default();
+                pairs.push(
+                    aws_sdk_ec2::types::UserIdGroupPair::builder()
+                        .group_id(seeded.moto_id(group_id)?)
+                        .build(),
+                );
+            }
+            permissions.push(
+                aws_sdk_ec2::types::IpPermission::builder()
+                    .ip_protocol(&p.ip_protocol)
+                    .set_from_port(p.from_port.and_then(|v| i32::try_from(v).ok()))
+                    .set_to_port(p.to_port.and_then(|v| i32::try_from(v).ok()))
+                    .set_ip_ranges(Some(
+                        p.ip_ranges
+                            .iter()
+                            .map(|r| {
+                                aws_sdk_ec2::types::IpRange::builder()
+                                    .cidr_ip(&r.cidr_ip)
+                                    .set_description(r.description.clone())
+                                    .build()
+                            })
+                            .collect(),
+                    ))
+                    .set_user_id_group_pairs(Some(pairs))
+                    .build(),
+            );
+        }
+        ec2.authorize_security_group_ingress()
+            .group_id(&id)
+            .set_ip_permissions(Some(permissions))
+            .send()
+            .await
+            .map_err(sdk("AuthorizeSecurityGroupIngress", &group.group_id))?;
+    }
+    let demo_acls: raw::DescribeNetworkAcls = demo("ec2/network-acls.json")?;
+    for acl in &demo_acls.network_acls {
+        let vpc = seeded.moto_id(&acl.vpc_id)?.to_owned();
+        let id = ec2
+            .describe_network_acls()
+            .filters(filter("vpc-id", &vpc))
+            .filters(filter("default", "true"))
+            .send()
+            .await
+            .map_err(sdk("DescribeNetworkAcls", &vpc))?
+            .network_acls()
+            .first()
+            .and_then(|a| a.network_acl_id())
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no default network ACL in {vpc}"))?;
+        seeded.map(&acl.network_acl_id, &id);
     }
 
     for peering in &peerings.vpc_peering_connections {

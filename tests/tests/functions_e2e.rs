@@ -392,8 +392,12 @@ fn check_envelope(n: &Notification, account: &Account, region: &str) {
     let names: BTreeSet<&str> = n.attributes.keys().map(String::as_str).collect();
     let mut expected = BTreeSet::from(ATTRIBUTES);
     if n.attributes.get("kind").map(String::as_str) != Some("digest") {
-        // A finding's message also says where it stands in the finding's lifecycle.
+        // A finding's message also says where it stands in the finding's lifecycle, and (but
+        // for a resolution, which keeps only the finding's id, severity and kind) its cause.
         expected.insert("lifecycle");
+        if n.attributes.get("lifecycle").map(String::as_str) != Some("RESOLVED") {
+            expected.insert("cause");
+        }
         assert!(
             ["NEW", "CHANGED", "ONGOING", "RESOLVED"].contains(&n.attribute("lifecycle")),
             "{:#}",
@@ -402,7 +406,7 @@ fn check_envelope(n: &Notification, account: &Account, region: &str) {
     }
     assert_eq!(
         names, expected,
-        "the six attributes, and `lifecycle` on findings: {:#}",
+        "the six attributes, and `lifecycle` and `cause` on findings: {:#}",
         n.envelope
     );
     assert!(n.attributes.len() <= 10, "SNS allows ten attributes");

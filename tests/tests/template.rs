@@ -49,10 +49,12 @@ const FUNCTIONS: [(&str, &str, &str, &str, u64); 2] = [
 /// have no resource-level permissions (EC2 Describe, eks:ListClusters) or are kept unscoped in
 /// the shared policy file (eks:DescribeCluster, eks:DescribeAddon, and
 /// ec2:GetManagedPrefixListEntries, whose lists are known only from the route tables).
-const STAR_RESOURCE_ACTIONS: [&str; 11] = [
+const STAR_RESOURCE_ACTIONS: [&str; 13] = [
     "ec2:DescribeInstances",
+    "ec2:DescribeNetworkAcls",
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeRouteTables",
+    "ec2:DescribeSecurityGroups",
     "ec2:DescribeSubnets",
     "ec2:DescribeTransitGatewayVpcAttachments",
     "ec2:DescribeVpcPeeringConnections",
@@ -325,6 +327,7 @@ fn every_function_runs_its_cargo_lambda_binary_on_provided_al2023() {
                 "STATE_TABLE": {"Ref": "StateTable"},
                 "SUPPRESSIONS_PARAMETER": {"Ref": "SuppressionsParameter"},
                 "RENOTIFY_HOURS": {"Ref": "RenotifyHours"},
+                "TCP_PORTS": {"Ref": "TcpPorts"},
                 "RUST_LOG": "info"
             }),
             "{function}'s environment"
@@ -644,6 +647,7 @@ fn parameters_have_the_documented_defaults() {
         ("EventBusName", json!("default")),
         ("DebounceSeconds", json!(60)),
         ("RenotifyHours", json!(24)),
+        ("TcpPorts", json!("")),
         ("SuppressionsParameterName", json!("/podreach/suppressions")),
     ];
     let names: BTreeSet<&str> = parameters

@@ -15,10 +15,17 @@
 //! - The cluster VPCs and the far VPCs (peers, VPCs behind the transit gateways) together:
 //!   DescribeVpcs and DescribeSubnets filtered by all their ids at once, and DescribeRouteTables
 //!   for the far ones. A far VPC the account cannot read becomes a gap saying its return path
-//!   was not checked. So a full audit costs ceil(ENIs/1000) + ceil(instances/1000) + about ten
-//!   calls, however many subnets, route tables or clusters there are.
+//!   was not checked.
+//! - The filters of both sides, for the cluster VPCs and the far VPCs together, one query each:
+//!   DescribeSecurityGroups and DescribeNetworkAcls, and DescribeNetworkInterfaces of the far
+//!   VPCs (so each destination address has its security groups). A filter that cannot be read
+//!   stays out of the snapshot (the analysis names it as an assumption) and a gap says so.
+//!
+//! So a full audit costs ceil(ENIs/1000) + ceil(instances/1000) + ceil(far ENIs/1000) + about
+//! a dozen calls, however many subnets, route tables, groups, ACLs or clusters there are.
 //! - GetManagedPrefixListEntries for each managed prefix list a collected route leads to (common
-//!   with transit gateways), so those routes become destinations like any other.
+//!   with transit gateways), so those routes become destinations like any other, and for each
+//!   list a security group rule names.
 //!
 //! Clusters sharing a VPC share one collection of it. Every page waits for one of a bounded
 //! number of permits, and the SDK's standard retry (exponential backoff with jitter) absorbs
@@ -497,8 +504,15 @@ struct Ec2Inputs {
     reservations: Vec<raw::Reservation>,
     peerings: BTreeMap<String, raw::VpcPeeringConnection>,
     tgw_attachments: Option<BTreeMap<String, raw::TransitGatewayVpcAttachment>>,
-    /// Entries of the managed prefix lists the routes use, by list id.
+    /// Entries of the managed prefix lists the routes and security group rules use, by list id.
     prefix_lists: BTreeMap<String, Vec<raw::PrefixListEntry>>,
+    /// Security groups and network ACLs of the cluster and far VPCs; `None` when they could
+    /// not be read (the analysis then names them as assumptions, and a gap says why).
+    security_groups: Option<BTreeMap<String, raw::SecurityGroup>>,
+    network_acls: Option<BTreeMap<String, raw::NetworkAcl>>,
+    /// The far VPCs' ENIs, written to their own file so a cluster's cached context keeps them
+    /// (the context drops the nodes' ENIs, not these).
+    far_enis: BTreeMap<String, raw::NetworkInterface>,
     /// Cluster VPCs; the far side is everything the routes lead to beyond them.
     cluster_vpcs: BTreeSet<String>,
 }
@@ -598,6 +612,30 @@ impl Ec2Inputs {
                 Document::PrefixListEntries(raw::GetManagedPrefixListEntries {
                     prefix_list_id: Some(id),
                     entries,
+                }),
+            ));
+        }
+        if !self.far_enis.is_empty() {
+            documents.push(document(
+                crate::context::FAR_ENIS_FILE,
+                Document::NetworkInterfaces(raw::DescribeNetworkInterfaces {
+                    network_interfaces: self.far_enis.into_values().collect(),
+                }),
+            ));
+        }
+        if let Some(groups) = self.security_groups {
+            documents.push(document(
+                "ec2/security-groups.json",
+                Document::SecurityGroups(raw::DescribeSecurityGroups {
+                    security_groups: groups.into_values().collect(),
+                }),
+            ));
+        }
+        if let Some(acls) = self.network_acls {
+            documents.push(document(
+                "ec2/network-acls.json",
+                Document::NetworkAcls(raw::DescribeNetworkAcls {
+                    network_acls: acls.into_values().collect(),
                 }),
             ));
         }
@@ -1289,7 +1327,12 @@ impl Collector {
             )
         };
         let ec2 = &self.ec2;
-        let (vpcs, subnets, route_tables) = tokio::join!(
+        let empty = || Pages {
+            items: Vec::new(),
+            missing: Vec::new(),
+            failure: None,
+        };
+        let (vpcs, subnets, route_tables, groups, acls, far_enis) = tokio::join!(
             async {
                 paginate!(
                     self,
@@ -1326,7 +1369,101 @@ impl Collector {
                     convert::route_table
                 )
             },
+            // The filters on both sides: one query each for every VPC at once.
+            async {
+                paginate!(
+                    self,
+                    "ec2:DescribeSecurityGroups",
+                    ec2.describe_security_groups()
+                        .filters(all())
+                        .max_results(1000),
+                    security_groups,
+                    convert::security_group
+                )
+            },
+            async {
+                paginate!(
+                    self,
+                    "ec2:DescribeNetworkAcls",
+                    ec2.describe_network_acls().filters(all()).max_results(1000),
+                    network_acls,
+                    convert::network_acl
+                )
+            },
+            // The far VPCs' ENIs: each destination address's security groups.
+            async {
+                if far.is_empty() {
+                    return empty();
+                }
+                paginate!(
+                    self,
+                    "ec2:DescribeNetworkInterfaces",
+                    ec2.describe_network_interfaces()
+                        .filters(filter("vpc-id", far.keys().cloned()))
+                        .max_results(1000),
+                    network_interfaces,
+                    convert::network_interface
+                )
+            },
         );
+        // Security groups and network ACLs that could not be read stay out of the snapshot
+        // (an assumption of every verdict), and the gap says which call failed.
+        for (failure, what) in [
+            (&groups.failure, "security groups"),
+            (&acls.failure, "network ACLs"),
+            (&far_enis.failure, "far-side ENIs (their security groups)"),
+        ] {
+            if let Some(failure) = failure {
+                for name in by_vpc.values().flatten() {
+                    notes.gaps.push(CollectionGap {
+                        cluster: Some(name.clone()),
+                        action: Some(failure.action.to_owned()),
+                        message: format!(
+                            "the {what} could not be read, so podreach cannot say whether they admit the traffic: {failure}"
+                        ),
+                    });
+                }
+            }
+        }
+        for missing in groups
+            .missing
+            .iter()
+            .chain(&acls.missing)
+            .chain(&far_enis.missing)
+        {
+            for name in by_vpc.values().flatten() {
+                notes.gaps.push(CollectionGap {
+                    cluster: Some(name.clone()),
+                    action: None,
+                    message: missing.to_string(),
+                });
+            }
+        }
+        if groups.failure.is_none() {
+            inputs.security_groups = Some(
+                groups
+                    .items
+                    .into_iter()
+                    .map(|g| (g.group_id.clone(), g))
+                    .collect(),
+            );
+        }
+        if acls.failure.is_none() {
+            inputs.network_acls = Some(
+                acls.items
+                    .into_iter()
+                    .map(|a| (a.network_acl_id.clone(), a))
+                    .collect(),
+            );
+        }
+        if far_enis.failure.is_none() {
+            inputs.far_enis.extend(
+                far_enis
+                    .items
+                    .into_iter()
+                    .map(|e| (e.network_interface_id.clone(), e)),
+            );
+        }
         // Without its own VPC and subnets a cluster cannot be analysed.
         for failure in [&vpcs.failure, &subnets.failure].into_iter().flatten() {
             for (vpc, names) in by_vpc {
@@ -1400,7 +1537,7 @@ impl Collector {
     ) {
         // Only lists behind private objects beyond the VPC: a route to an S3 gateway endpoint's
         // list (`vpce-`) is no destination podreach audits, and costs no call.
-        let ids: BTreeSet<String> = inputs
+        let mut ids: BTreeSet<String> = inputs
             .route_tables
             .values()
             .flat_map(|t| &t.routes)
@@ -1414,6 +1551,16 @@ impl Collector {
             })
             .filter_map(|r| r.destination_prefix_list_id.clone())
             .collect();
+        // Security group rules may name prefix lists too.
+        ids.extend(
+            inputs
+                .security_groups
+                .iter()
+                .flat_map(|g| g.values())
+                .flat_map(|g| g.ip_permissions.iter().chain(&g.ip_permissions_egress))
+                .flat_map(|p| &p.prefix_list_ids)
+                .map(|l| l.prefix_list_id.clone()),
+        );
         let mut set = JoinSet::new();
         for id in ids {
             let this = self.clone();

@@ -5,7 +5,8 @@
 //! 5,000 nodes, out of the request budget the CNI itself needs. Nothing but that node changed,
 //! though: the cluster, its add-on settings, the VPC, its subnets and route tables and the far
 //! side are what the last full collection saw. So every full collection stores, per cluster,
-//! those documents (every document but the ENIs and instances), and `on-change` audits an ENI or
+//! those documents (every document but the nodes' ENIs and the instances; the far VPCs' ENIs,
+//! whose security groups the far side is judged by, stay), and `on-change` audits an ENI or
 //! instance event as that context plus the node's own ENIs and instance: three EC2 calls for an
 //! ENI event ([`crate::collect::Collect::collect_nodes`]).
 //!
@@ -24,6 +25,10 @@ use podreach_core::{SourceFile, snapshot};
 use serde::{Deserialize, Serialize};
 
 use crate::collect::Collection;
+
+/// Where the collector writes the far VPCs' ENIs: part of the context (each destination's
+/// security groups), unlike the nodes' ENIs.
+pub const FAR_ENIS_FILE: &str = "ec2/peer-network-interfaces.json";
 
 /// A DynamoDB item holds at most 400 KB; a context that does not fit is not cached.
 pub const MAX_CONTEXT_BYTES: usize = 350 * 1024;
@@ -59,10 +64,12 @@ fn in_context(document: &LoadedDocument, cluster: &str) -> bool {
         Some(rest) => rest.starts_with(&format!("{cluster}/")),
         None => true,
     };
-    own && !matches!(
-        document.document,
-        Document::NetworkInterfaces(_) | Document::Instances(_) | Document::Collection(_)
-    )
+    let nodes = match document.document {
+        Document::NetworkInterfaces(_) => document.path != FAR_ENIS_FILE,
+        Document::Instances(_) | Document::Collection(_) => true,
+        _ => false,
+    };
+    own && !nodes
 }
 
 /// The context of `cluster` in a full collection; `None` when it does not fit an item.

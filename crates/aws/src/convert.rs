@@ -347,3 +347,101 @@ pub fn prefix_list_entry(e: &ec2::PrefixListEntry) -> Result<raw::PrefixListEntr
         description: opt(e.description()),
     })
 }
+
+pub fn security_group(g: &ec2::SecurityGroup) -> Result<raw::SecurityGroup, MissingField> {
+    Ok(raw::SecurityGroup {
+        group_id: need(g.group_id(), "security group", "GroupId")?,
+        group_name: opt(g.group_name()),
+        description: opt(g.description()),
+        vpc_id: opt(g.vpc_id()),
+        owner_id: opt(g.owner_id()),
+        ip_permissions: g.ip_permissions().iter().map(permission).collect(),
+        ip_permissions_egress: g.ip_permissions_egress().iter().map(permission).collect(),
+        tags: tags(g.tags()),
+    })
+}
+
+fn permission(p: &ec2::IpPermission) -> raw::IpPermission {
+    raw::IpPermission {
+        // The SDK omits the protocol only for malformed rules; "" never matches TCP.
+        ip_protocol: p.ip_protocol().unwrap_or_default().to_owned(),
+        from_port: p.from_port().map(i64::from),
+        to_port: p.to_port().map(i64::from),
+        ip_ranges: p
+            .ip_ranges()
+            .iter()
+            .filter_map(|r| {
+                Some(raw::IpRange {
+                    cidr_ip: r.cidr_ip()?.to_owned(),
+                    description: opt(r.description()),
+                })
+            })
+            .collect(),
+        ipv6_ranges: Vec::new(),
+        prefix_list_ids: p
+            .prefix_list_ids()
+            .iter()
+            .filter_map(|l| {
+                Some(raw::PrefixListId {
+                    prefix_list_id: l.prefix_list_id()?.to_owned(),
+                    description: opt(l.description()),
+                })
+            })
+            .collect(),
+        user_id_group_pairs: p
+            .user_id_group_pairs()
+            .iter()
+            .map(|u| raw::UserIdGroupPair {
+                group_id: opt(u.group_id()),
+                group_name: opt(u.group_name()),
+                user_id: opt(u.user_id()),
+                vpc_id: opt(u.vpc_id()),
+                vpc_peering_connection_id: opt(u.vpc_peering_connection_id()),
+                peering_status: opt(u.peering_status()),
+                description: opt(u.description()),
+            })
+            .collect(),
+    }
+}
+
+pub fn network_acl(a: &ec2::NetworkAcl) -> Result<raw::NetworkAcl, MissingField> {
+    let id = need(a.network_acl_id(), "network ACL", "NetworkAclId")?;
+    Ok(raw::NetworkAcl {
+        vpc_id: need(a.vpc_id(), "network ACL", "VpcId")?,
+        is_default: a.is_default().unwrap_or(false),
+        entries: a
+            .entries()
+            .iter()
+            .filter_map(|e| {
+                Some(raw::NetworkAclEntry {
+                    rule_number: i64::from(e.rule_number()?),
+                    protocol: e.protocol()?.to_owned(),
+                    rule_action: e.rule_action()?.as_str().to_owned(),
+                    egress: e.egress().unwrap_or(false),
+                    cidr_block: opt(e.cidr_block()),
+                    ipv6_cidr_block: opt(e.ipv6_cidr_block()),
+                    port_range: e.port_range().and_then(|r| {
+                        Some(raw::AclPortRange {
+                            from: i64::from(r.from()?),
+                            to: i64::from(r.to()?),
+                        })
+                    }),
+                })
+            })
+            .collect(),
+        associations: a
+            .associations()
+            .iter()
+            .filter_map(|s| {
+                Some(raw::NetworkAclAssociation {
+                    network_acl_association_id: opt(s.network_acl_association_id()),
+                    network_acl_id: Some(id.clone()),
+                    subnet_id: s.subnet_id()?.to_owned(),
+                })
+            })
+            .collect(),
+        owner_id: opt(a.owner_id()),
+        tags: tags(a.tags()),
+        network_acl_id: id,
+    })
+}

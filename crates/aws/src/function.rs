@@ -56,6 +56,9 @@ pub struct FunctionConfig {
     /// be for `on-change` to audit an ENI or instance event as that node against it
     /// ([`crate::context`]) instead of re-collecting the whole cluster.
     pub context_max_age: Option<i64>,
+    /// `TCP_PORTS` (`tcp/5432,tcp/443`; the CLI's `--port`s): the TCP ports every verdict is
+    /// about. Unset: a path is reachable when some TCP port gets through every filter.
+    pub tcp_ports: Vec<u16>,
 }
 
 /// A setting in the environment that cannot be used.
@@ -134,7 +137,16 @@ impl FunctionConfig {
         })?;
         let renotify_after = interval(&get, "RENOTIFY_HOURS", "hours", 3600, 24)?;
         let context_max_age = interval(&get, "CONTEXT_MAX_AGE_MINUTES", "minutes", 60, 60)?;
+        let tcp_ports = get("TCP_PORTS")
+            .map(|v| podreach_core::filters::parse_ports(&v))
+            .transpose()
+            .map_err(|message| ConfigError {
+                name: "TCP_PORTS",
+                message,
+            })?
+            .unwrap_or_default();
         Ok(FunctionConfig {
+            tcp_ports,
             context_max_age,
             state_table: get("STATE_TABLE"),
             suppressions_parameter: get("SUPPRESSIONS_PARAMETER"),
@@ -588,7 +600,10 @@ async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
     }
     let report = collection.audit(
         Default::default(),
-        &Overrides::default(),
+        &Overrides {
+            tcp_ports: config.tcp_ports.clone(),
+            ..Overrides::default()
+        },
         &AnalyzeOptions {
             include_paths: false,
         },

@@ -9,8 +9,10 @@
 /// Every action the collector calls, sorted.
 pub const COLLECT_ACTIONS: &[&str] = &[
     "ec2:DescribeInstances",
+    "ec2:DescribeNetworkAcls",
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeRouteTables",
+    "ec2:DescribeSecurityGroups",
     "ec2:DescribeSubnets",
     "ec2:DescribeTransitGatewayVpcAttachments",
     "ec2:DescribeVpcPeeringConnections",

@@ -3,8 +3,8 @@
 //! Each finding the lifecycle publishes (NEW, CHANGED, an ONGOING reminder, RESOLVED) becomes one
 //! message, and a scheduled audit adds one digest. Every message carries the same string
 //! attributes (`severity`, `kind`, `cluster`, `account`, `region`, `finding_id`, and `lifecycle`
-//! on findings; SNS allows ten) so subscriptions can filter, e.g. a pager on
-//! `{"severity": ["HIGH", "CRITICAL"]}`. SNS caps a message (body plus attributes) at 256 KiB and
+//! and `cause` (the reason code, e.g. `SG_INBOUND`) on findings; SNS allows ten) so
+//! subscriptions can filter, e.g. a pager on `{"severity": ["HIGH", "CRITICAL"]}`. SNS caps a message (body plus attributes) at 256 KiB and
 //! a Subject at 100 characters: long lists of affected pods are cut to fit and the message says
 //! how many were left out. Chatbot renders `content.description` as Markdown and threads Slack
 //! messages by `metadata.threadId`, which is the finding id, so one finding stays one thread.
@@ -250,6 +250,7 @@ pub fn finding_message(
             ("cluster", finding.cluster.clone()),
             ("finding_id", finding.id.clone()),
             ("lifecycle", lifecycle.marker.as_str().to_owned()),
+            ("cause", finding.cause.code().to_owned()),
         ],
     );
     let body = match format {
@@ -312,6 +313,16 @@ fn chatbot_finding(finding: &Finding, lifecycle: Lifecycle<'_>, origin: &Origin)
         description.push_str("\n*Fix:*\n```\n");
         description.push_str(&commands.join("\n"));
         description.push_str("\n```\n");
+    }
+    // A fix that would break the flow (it changes the source the far side sees): say so first.
+    let breaks: Vec<String> = finding
+        .remediation
+        .iter()
+        .flat_map(|r| r.breaks.iter().cloned())
+        .collect();
+    if !breaks.is_empty() {
+        description.push_str("\n*Careful — a fix above alone would break the flow:*\n");
+        description.push_str(&bullet_list(&breaks, 5));
     }
     json!({
         "version": "1.0",

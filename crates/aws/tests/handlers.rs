@@ -298,3 +298,39 @@ async fn a_cluster_not_analysed_is_in_the_outcome_and_the_digest_never_reads_cle
     let body: Value = serde_json::from_str(&digest.body).expect("a JSON digest");
     assert_eq!(body["not_analysed"][0]["cluster"], "shop", "{body}");
 }
+
+#[tokio::test]
+async fn tcp_ports_judge_every_path_on_exactly_those_ports() {
+    // The demo's peer database admits tcp/5432 and tcp/443 from both cluster VPCs.
+    let ports = |list: &'static str| {
+        FunctionConfig::from_lookup(move |name| match name {
+            "TOPIC_ARN" => Some("arn:aws:sns:eu-west-1:111122223333:podreach".to_owned()),
+            "MIN_SEVERITY" => Some("LOW".to_owned()),
+            "TCP_PORTS" => Some(list.to_owned()),
+            _ => None,
+        })
+        .expect("a valid configuration")
+    };
+    let sg_messages = |config: FunctionConfig| async move {
+        let (collector, publisher) = (DemoCollector::default(), RecordingPublisher::default());
+        on_change(
+            &sample("eks-update-addon.json"),
+            &context(&config, &collector, &publisher),
+        )
+        .await
+        .expect("handled");
+        let sent = publisher.sent.lock().expect("not poisoned");
+        sent.iter()
+            .filter(|m| m.attributes["cause"] == "SG_INBOUND")
+            .count()
+    };
+    assert_eq!(
+        sg_messages(ports("tcp/5432")).await,
+        0,
+        "the database's port passes"
+    );
+    assert!(
+        sg_messages(ports("tcp/5432,tcp/6379")).await > 0,
+        "tcp/6379 is not admitted by the peer's group"
+    );
+}

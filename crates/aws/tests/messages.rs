@@ -47,6 +47,7 @@ fn each_finding_message_carries_the_filter_attributes_and_fits_sns() {
                 keys,
                 [
                     "account",
+                    "cause",
                     "cluster",
                     "finding_id",
                     "kind",
@@ -57,6 +58,7 @@ fn each_finding_message_carries_the_filter_attributes_and_fits_sns() {
             );
             assert_eq!(message.attributes["severity"], finding.severity.as_str());
             assert_eq!(message.attributes["finding_id"], finding.id);
+            assert_eq!(message.attributes["cause"], finding.cause.code());
             assert!(message.subject.len() <= SUBJECT_MAX, "{}", message.subject);
             assert!(message.subject.is_ascii() && !message.subject.contains('\n'));
             assert!(message.body.len() < SNS_MAX_BYTES);
@@ -315,6 +317,14 @@ fn configuration_errors_name_the_variable() {
         config(&[topic, ("RENOTIFY_HOURS", "daily")])
             .expect_err("not hours")
             .contains("RENOTIFY_HOURS")
+    );
+    let udp = config(&[topic, ("TCP_PORTS", "tcp/5432,udp/53")]).expect_err("not TCP");
+    assert!(udp.contains("TCP_PORTS") && udp.contains("udp"), "{udp}");
+    let ports = config(&[topic, ("TCP_PORTS", "tcp/5432, 443")]).expect("two TCP ports");
+    assert_eq!(ports.tcp_ports, [5432, 443]);
+    assert!(
+        config(&[topic]).expect("defaults").tcp_ports.is_empty(),
+        "any port by default"
     );
     let never = config(&[topic, ("RENOTIFY_HOURS", "0")]).expect("0 is never");
     assert_eq!(never.renotify_after, None);

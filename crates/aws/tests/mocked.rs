@@ -49,6 +49,53 @@ struct Account {
     enis: Vec<ec2::NetworkInterface>,
     instances: Vec<ec2::Instance>,
     peering: ec2::VpcPeeringConnection,
+    groups: Vec<ec2::SecurityGroup>,
+    acls: Vec<ec2::NetworkAcl>,
+}
+
+/// A group letting everything out and every TCP port in from `from`.
+fn open_group(id: &str, vpc: &str, from: &str) -> ec2::SecurityGroup {
+    let rule = |cidr: &str| {
+        ec2::IpPermission::builder()
+            .ip_protocol("-1")
+            .ip_ranges(ec2::IpRange::builder().cidr_ip(cidr).build())
+            .build()
+    };
+    ec2::SecurityGroup::builder()
+        .group_id(id)
+        .group_name(id)
+        .vpc_id(vpc)
+        .ip_permissions(rule(from))
+        .ip_permissions_egress(rule("0.0.0.0/0"))
+        .build()
+}
+
+/// A VPC's default network ACL: everything allowed both ways (rule 100), then `*` deny.
+fn default_acl(id: &str, vpc: &str, subnet: &str) -> ec2::NetworkAcl {
+    let entry = |number: i32, egress: bool, action: ec2::RuleAction| {
+        ec2::NetworkAclEntry::builder()
+            .rule_number(number)
+            .protocol("-1")
+            .rule_action(action)
+            .egress(egress)
+            .cidr_block("0.0.0.0/0")
+            .build()
+    };
+    ec2::NetworkAcl::builder()
+        .network_acl_id(id)
+        .vpc_id(vpc)
+        .is_default(true)
+        .associations(
+            ec2::NetworkAclAssociation::builder()
+                .network_acl_id(id)
+                .subnet_id(subnet)
+                .build(),
+        )
+        .entries(entry(100, false, ec2::RuleAction::Allow))
+        .entries(entry(100, true, ec2::RuleAction::Allow))
+        .entries(entry(32767, false, ec2::RuleAction::Deny))
+        .entries(entry(32767, true, ec2::RuleAction::Deny))
+        .build()
 }
 
 fn main_table(id: &str, vpc: &str, local: &str, peer: &str) -> ec2::RouteTable {
@@ -94,6 +141,7 @@ fn eni(
         .private_ip_address(primary_ip)
         .status(ec2::NetworkInterfaceStatus::InUse)
         .tag_set(tag("cluster.k8s.amazonaws.com/name", "shop"))
+        .groups(ec2::GroupIdentifier::builder().group_id("sg-nodes").build())
         .attachment(
             ec2::NetworkInterfaceAttachment::builder()
                 .device_index(device)
@@ -170,6 +218,24 @@ impl Account {
                     &[],
                 ),
                 eni("eni-secondary", 1, "10.0.1.20", &[], &["10.0.1.64/28"]),
+                // The peer's database, whose groups the far side of every path is judged by.
+                ec2::NetworkInterface::builder()
+                    .network_interface_id("eni-db")
+                    .subnet_id("subnet-b")
+                    .vpc_id("vpc-b")
+                    .availability_zone("eu-west-1a")
+                    .interface_type(ec2::NetworkInterfaceType::Interface)
+                    .private_ip_address("10.1.1.50")
+                    .groups(ec2::GroupIdentifier::builder().group_id("sg-db").build())
+                    .build(),
+            ],
+            groups: vec![
+                open_group("sg-nodes", "vpc-a", "10.1.0.0/16"),
+                open_group("sg-db", "vpc-b", "10.0.0.0/16"),
+            ],
+            acls: vec![
+                default_acl("acl-a", "vpc-a", "subnet-a"),
+                default_acl("acl-b", "vpc-b", "subnet-b"),
             ],
             instances: vec![
                 ec2::Instance::builder()
@@ -290,6 +356,33 @@ impl Account {
                 .set_vpc_peering_connections(Some(if hit { vec![p.clone()] } else { vec![] }))
                 .build()
         });
+        let a = this.clone();
+        let groups = mock!(aws_sdk_ec2::Client::describe_security_groups).then_compute_output(
+            move |req| {
+                aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput::builder()
+                    .set_security_groups(Some(
+                        a.groups
+                            .iter()
+                            .filter(|g| in_vpc(req.filters(), g.vpc_id()))
+                            .cloned()
+                            .collect(),
+                    ))
+                    .build()
+            },
+        );
+        let a = this.clone();
+        let acls =
+            mock!(aws_sdk_ec2::Client::describe_network_acls).then_compute_output(move |req| {
+                aws_sdk_ec2::operation::describe_network_acls::DescribeNetworkAclsOutput::builder()
+                    .set_network_acls(Some(
+                        a.acls
+                            .iter()
+                            .filter(|g| in_vpc(req.filters(), g.vpc_id()))
+                            .cloned()
+                            .collect(),
+                    ))
+                    .build()
+            });
         let list = mock!(aws_sdk_eks::Client::list_clusters)
             .then_output(|| ListClustersOutput::builder().clusters("shop").build());
         let describe = mock!(aws_sdk_eks::Client::describe_cluster).then_output(|| {
@@ -343,7 +436,7 @@ impl Account {
             }),
         };
         vec![
-            vpcs, subnets, tables, enis, instances, peerings, list, describe, addon,
+            vpcs, subnets, tables, enis, instances, peerings, groups, acls, list, describe, addon,
         ]
     }
 }
@@ -467,7 +560,7 @@ async fn every_page_of_a_paginated_answer_is_collected_and_counted() {
     // moto gap: DescribeNetworkInterfaces ignores MaxResults/NextToken.
     let account = Account::new();
     let first_page = account.enis[..1].to_vec();
-    let second_page = account.enis[1..].to_vec();
+    let second_page = account.enis[1..2].to_vec();
     let paged = mock!(aws_sdk_ec2::Client::describe_network_interfaces)
         .match_requests(|req| filter_values(req.filters(), "vpc-id") == ["vpc-a"])
         .then_compute_output(move |req| match req.next_token() {
@@ -481,7 +574,8 @@ async fn every_page_of_a_paginated_answer_is_collected_and_counted() {
         });
     let collection = collect(&[paged], Some(ADDON_YAML)).await;
     let stats = &collection.notes.stats;
-    assert_eq!(stats.operations["ec2:DescribeNetworkInterfaces"].calls, 2);
+    // Two pages of the cluster VPC's ENIs, and one of the far VPC's (their security groups).
+    assert_eq!(stats.operations["ec2:DescribeNetworkInterfaces"].calls, 3);
     let report = audit(&collection);
     assert_eq!(
         report.clusters[0].enis, 2,

@@ -159,6 +159,9 @@ fn finding(out: &mut String, f: &Finding) {
                 let _ = writeln!(out, "    fix:    {}", r.action);
             }
         }
+        for broken in &r.breaks {
+            let _ = writeln!(out, "            ! {broken}");
+        }
     }
 }
 
@@ -506,13 +509,18 @@ pub fn explanation(e: &Explanation) -> String {
         }
         let _ = writeln!(
             out,
-            "  source the peer sees: {}; leaves by {}",
+            "  source the peer sees: {}; leaves by {}{}",
             if p.source_ip_at_peer == "pod-ip" {
                 e.pod_ip.to_string()
             } else {
                 p.source_ip_at_peer.clone()
             },
-            p.egress_eni
+            p.egress_eni,
+            p.tcp_ports
+                .as_deref()
+                .map_or_else(String::new, |ports| format!(
+                    "; TCP ports through every filter: {ports}"
+                ))
         );
     }
     if let Some(p) = e.paths.first() {

@@ -4,6 +4,8 @@
 //! share one peer VPC: `shop` runs CNI v1.11.4 with `AWS_VPC_CNI_NODE_PORT_SUPPORT=false`, where
 //! pods on a secondary ENI cannot reach the peer while pods on the primary ENI can (#2025), and
 //! `legacy` runs v1.7.10, where the peer cannot open connections to pods on a secondary ENI.
+//! The security groups and default network ACLs of all three VPCs are included: the peer's
+//! database admits tcp/5432 and tcp/443 from both cluster VPCs, so the paths name those ports.
 
 use crate::snapshot::SourceFile;
 
@@ -22,6 +24,8 @@ pub const FILES: &[(&str, &str)] = demo_files![
     "ec2/network-interfaces.json",
     "ec2/instances.json",
     "ec2/vpc-peering-connections.json",
+    "ec2/security-groups.json",
+    "ec2/network-acls.json",
     "shop/cluster.json",
     "shop/aws-node.json",
     "shop/pods.json",

@@ -6,20 +6,18 @@
 //! (the reply of a connection it admitted passes by connection tracking on the same ENI); a
 //! network ACL is stateless (the reply is a packet of its own, to the client's ephemeral port)
 //! and ordered (the lowest-numbered rule that matches decides). Each function here answers for
-//! a *block* of addresses: the analysis cuts its blocks at every CIDR a rule names, so a rule's
-//! CIDR either holds the whole block or none of it; a rule that only partly covers one is
-//! reported, never guessed (see [`AclVerdict::partial`]).
+//! a *block* of addresses: the analysis cuts its blocks and source parts at every CIDR a rule
+//! names, so a rule's CIDR either holds the whole block or none of it.
 //!
 //! Sources: Amazon VPC User Guide, "Security group rules" (stateful; rules are permissive only,
-//! the union of every group's rules applies; a referenced group matches the primary private
-//! address of every ENI carrying it, across a peering connection only in the same Region) and
+//! the union of every group's rules applies; a referenced group matches the private addresses
+//! of every ENI carrying it, across a peering connection only in the same Region) and
 //! "Network ACL rules" (rules evaluated in order starting with the lowest number; the first
 //! match decides; the final `*` rule denies; replies need their own rule for the ephemeral
 //! ports). The ephemeral ranges are in [`EPHEMERAL_LINUX`] and [`EPHEMERAL_SNAT`].
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
@@ -30,7 +28,7 @@ use crate::cidr;
 pub const EPHEMERAL_LINUX: (u16, u16) = (32768, 60999);
 /// The client ports after SNAT: the VPC CNI's SNAT rule uses `--random-fully` (default
 /// `AWS_VPC_K8S_CNI_RANDOMIZESNAT=prng`), and netfilter then picks from 1024–65535 for a
-/// source port ≥ 1024 (`nf_nat_l4proto_unique_tuple()` in net/netfilter/nf_nat_proto.c). It is
+/// source port ≥ 1024 (`nf_nat_l4proto_unique_tuple()` in net/netfilter/nf_nat_core.c). It is
 /// also the range AWS recommends for clients of unknown systems, so replies toward the far side
 /// need it too.
 pub const EPHEMERAL_SNAT: (u16, u16) = (1024, 65535);
@@ -174,7 +172,8 @@ pub fn parse_port(text: &str) -> Result<u16, String> {
     }
 }
 
-/// Reads a comma- or space-separated list of [`parse_port`]s (the functions' `TCP_PORTS`).
+/// Reads a comma- or space-separated list of [`parse_port`]s (the functions' `TCP_PORTS`
+/// setting).
 pub fn parse_ports(text: &str) -> Result<Vec<u16>, String> {
     text.split([',', ' '])
         .filter(|p| !p.trim().is_empty())
@@ -211,8 +210,8 @@ pub enum SgPeer {
     Cidr(Ipv4Net),
     /// A managed prefix list, by id (its entries are in [`crate::model::Network::prefix_lists`]).
     PrefixList(String),
-    /// Another security group: packets from (or to) the primary private address of an ENI that
-    /// carries it. `peering` is set when the reference crosses a VPC peering connection.
+    /// Another security group: packets from (or to) the private addresses of an ENI that carries
+    /// it. `peering` is set when the reference crosses a VPC peering connection.
     Group {
         group_id: String,
         peering: Option<String>,
@@ -391,8 +390,6 @@ pub struct AclVerdict {
     pub allowed: PortSet,
     /// The deciding rule of each denied port range: `(ports, rule number or None for *)`.
     pub denied_by: Vec<(PortSet, Option<u32>)>,
-    /// Entries whose CIDR holds only part of the block: the block is not uniform for them.
-    pub partial: Vec<u32>,
 }
 
 impl AclVerdict {
@@ -421,9 +418,6 @@ pub fn acl_admits(acl: &NetworkAcl, way: Way, peer: Ipv4Net) -> AclVerdict {
             continue;
         }
         if !cidr::contains(&entry.cidr, &peer) {
-            if cidr::overlaps(&entry.cidr, &peer) {
-                verdict.partial.push(entry.rule_number);
-            }
             continue;
         }
         let decided = undecided.intersect(&entry.ports);
@@ -441,6 +435,26 @@ pub fn acl_admits(acl: &NetworkAcl, way: Way, peer: Ipv4Net) -> AclVerdict {
         verdict.denied_by.push((undecided, None));
     }
     verdict
+}
+
+/// `count` free rule numbers below `before` (to insert allows ahead of a deny), else after the
+/// highest rule below 32767; in increasing order.
+pub fn free_rule_numbers(entries: &[AclEntry], before: Option<u32>, count: usize) -> Vec<u32> {
+    let mut taken: Vec<AclEntry> = entries.to_vec();
+    let mut out = Vec::new();
+    for _ in 0..count {
+        let n = free_rule_number(&taken, before);
+        out.push(n);
+        taken.push(AclEntry {
+            rule_number: n,
+            protocol: Protocol::Other,
+            ports: PortSet::empty(),
+            cidr: Ipv4Net::default(),
+            allow: true,
+        });
+    }
+    out.sort_unstable();
+    out
 }
 
 /// The lowest free rule number below `before` (to insert an allow ahead of a deny), else the
@@ -470,14 +484,6 @@ pub fn free_rule_number(entries: &[AclEntry], before: Option<u32>) -> u32 {
         .max()
         .unwrap_or(0);
     (highest + 1..32767).find(|&n| !used(n)).unwrap_or(32766)
-}
-
-/// The first address of `block` an ENI of `enis` holds, for texts.
-pub fn holder<'a>(enis: &[(Ipv4Addr, &'a str)], block: Ipv4Net) -> Option<&'a str> {
-    let start = enis.partition_point(|(ip, _)| *ip < block.network());
-    enis.get(start)
-        .filter(|(ip, _)| block.contains(ip))
-        .map(|(_, id)| *id)
 }
 
 #[cfg(test)]

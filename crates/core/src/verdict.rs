@@ -137,7 +137,8 @@ pub enum FilterFix {
         way: Way,
         cidr: Ipv4Net,
         ports: PortSet,
-        rule_number: u32,
+        /// One free rule number per port range, all below the entry that denies.
+        rule_numbers: Vec<u32>,
     },
 }
 

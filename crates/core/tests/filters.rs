@@ -523,3 +523,80 @@ fn missing_far_side_groups_make_the_hop_unknown_never_a_guess() {
     );
     assert_eq!(path.path.verdict, Verdict::Reachable);
 }
+
+/// The cluster's groups in `snapshot` admit inbound only `inbound`.
+fn cluster_groups_admit(snapshot: &mut Snapshot, inbound: Vec<Value>) {
+    let sgs = snapshot.json_mut(SGS_FILE);
+    for g in sgs["SecurityGroups"].as_array_mut().expect("groups") {
+        if g["VpcId"] == CLUSTER_VPC {
+            g["IpPermissions"] = json!(inbound.clone());
+        }
+    }
+}
+
+#[test]
+fn the_pod_group_must_admit_the_far_host_for_connections_it_opens() {
+    let mut snapshot = with_filters(
+        shop().cni("v1.16.0", &[]),
+        vec![tcp_from(5432, NODE_SUBNET_CIDR)],
+        allow_all(),
+        allow_all(),
+    );
+    cluster_groups_admit(&mut snapshot, vec![tcp_from(8080, "10.1.0.0/16")]);
+    let report = snapshot.audit_with(&port(8080));
+    check(&report, SECONDARY_ENI, INGRESS).reachable();
+    let report = snapshot.audit_with(&port(9090));
+    let path = check(&report, SECONDARY_ENI, INGRESS);
+    path.unreachable(Cause::SgInbound);
+    let why = &path.path.causes[0].detail;
+    assert!(
+        why.contains(SECONDARY_ENI) && why.contains("tcp/9090"),
+        "{why}"
+    );
+    let f = finding(&report, FindingKind::Unreachable, Cause::SgInbound, INGRESS);
+    assert!(
+        commands(f)
+            .iter()
+            .any(|c| c.contains(&format!("--group-id {NODE_SG}"))
+                && c.contains("FromPort=9090")
+                && c.contains("CidrIp=10.1.0.0/24")),
+        "{:#?}",
+        f.remediation
+    );
+}
+
+#[test]
+fn a_reply_leaving_another_eni_than_the_request_entered_needs_that_enis_outbound_rule() {
+    // CNI v1.7.10: the reply of a pod on the secondary ENI leaves by the primary ENI (its
+    // source/destination check off here, so EC2 forwards it). No connection is tracked on the
+    // primary ENI, so its own outbound rules must let the reply out.
+    let mut snapshot = shop().cni("v1.7.10", &[]);
+    snapshot.eni_mut(PRIMARY_ENI)["SourceDestCheck"] = json!(false);
+    snapshot.eni_mut(PRIMARY_ENI)["Groups"] =
+        json!([{ "GroupName": "nodes-443-out", "GroupId": "sg-0a7d1e2f3a4b5c6cc" }]);
+    let mut snapshot = with_filters(
+        snapshot,
+        vec![tcp_from(5432, NODE_SUBNET_CIDR)],
+        allow_all(),
+        allow_all(),
+    );
+    let sgs = snapshot.json_mut(SGS_FILE);
+    sgs["SecurityGroups"]
+        .as_array_mut()
+        .expect("groups")
+        .push(group(
+            "sg-0a7d1e2f3a4b5c6cc",
+            "nodes-443-out",
+            CLUSTER_VPC,
+            vec![permission("-1", None, &["10.1.0.0/16"], vec![])],
+            vec![tcp_from(443, "0.0.0.0/0")],
+        ));
+    let report = snapshot.audit_with(&port(8080));
+    let path = check(&report, SECONDARY_ENI, INGRESS);
+    path.unreachable(Cause::SgOutbound).leaves_by(PRIMARY_ENI);
+    let why = &path.path.causes[0].detail;
+    assert!(
+        why.contains("tracks no connection") && why.contains("sg-0a7d1e2f3a4b5c6cc"),
+        "{why}"
+    );
+}

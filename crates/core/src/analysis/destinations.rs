@@ -54,8 +54,8 @@ struct Signature {
     /// Which filter CIDRs (security group rules, network ACL entries) hold the block: blocks
     /// are cut at them, so this decides every CIDR rule.
     filters: Vec<usize>,
-    /// The distinct security-group sets of the far ENIs in the block.
-    far_groups: BTreeSet<Vec<String>>,
+    /// The distinct security-group sets of the far ENIs in the block, with their VPC.
+    far_groups: BTreeSet<(String, Vec<String>)>,
 }
 
 impl ClusterContext<'_> {
@@ -200,14 +200,14 @@ impl ClusterContext<'_> {
     }
 
     /// The distinct (sorted) security-group sets of the far ENIs with an address in `block`.
-    fn far_group_sets(&self, block: Ipv4Net) -> BTreeSet<Vec<String>> {
+    fn far_group_sets(&self, block: Ipv4Net) -> BTreeSet<(String, Vec<String>)> {
         let start = self
             .far_enis
             .partition_point(|(ip, _)| *ip < block.network());
         self.far_enis[start..]
             .iter()
             .take_while(|(ip, _)| block.contains(ip))
-            .map(|(_, eni)| crate::verdict::sorted(&eni.groups))
+            .map(|(_, eni)| (eni.vpc_id.clone(), crate::verdict::sorted(&eni.groups)))
             .collect()
     }
 

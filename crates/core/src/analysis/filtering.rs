@@ -61,13 +61,25 @@ enum FarEnd<'a> {
         /// The distinct group sets of the far ENIs in the block, with one ENI of each; `Err`
         /// when the far VPC's ENIs are not in the snapshot.
         endpoints: Result<Vec<(Vec<String>, &'a str)>, String>,
-        /// `true` when a security-group reference can cross (a same-Region peering connection).
-        references: bool,
+        /// Whether a security-group reference can cross to this side.
+        references: Refs,
     },
     /// On premises (VPN, Direct Connect, Outposts): no VPC filter there.
     Outside(String),
     /// A VPC whose configuration podreach cannot read.
     Unreadable,
+}
+
+/// Whether a security-group reference in one VPC can match an ENI of the other.
+#[derive(Debug, Clone)]
+enum Refs {
+    /// Yes: an active VPC peering connection within one Region.
+    Cross,
+    /// No: another Region, an inactive peering connection, on premises.
+    Never,
+    /// Cannot tell (why): a transit gateway passes references only when its attachments enable
+    /// `SecurityGroupReferencingSupport`, which the snapshot does not hold.
+    Unknown(String),
 }
 
 /// Accumulates the forward ports and the typed fixes while hops are recorded.
@@ -80,6 +92,17 @@ struct Run<'t> {
 }
 
 impl Run<'_> {
+    /// The ports a forward filter admitting `admitted` would drop (see [`Run::forward`]).
+    fn lost(&self, admitted: &PortSet) -> PortSet {
+        match &self.requested {
+            Some(requested) => requested.difference(admitted),
+            None if admitted.is_empty() || self.remaining.intersect(admitted).is_empty() => {
+                PortSet::all()
+            }
+            None => PortSet::empty(),
+        }
+    }
+
     /// A forward filter admitting `admitted`: drops what it takes from the requested ports (or,
     /// with none requested, the last port still open).
     fn forward(
@@ -142,7 +165,7 @@ impl Run<'_> {
     }
 
     fn finish(self) -> Option<FilterOutcome> {
-        self.evaluated.then(|| FilterOutcome {
+        self.evaluated.then_some(FilterOutcome {
             ports: self.remaining,
             requested: self.requested,
             blocked: self.blocked,
@@ -177,6 +200,9 @@ impl<'a> ClusterContext<'a> {
                         if !block.contains(ip) {
                             break;
                         }
+                        if eni.vpc_id != *vpc {
+                            continue; // another VPC with the same addresses
+                        }
                         let mut groups = eni.groups.clone();
                         groups.sort();
                         if !sets.iter().any(|(g, _)| *g == groups) {
@@ -191,13 +217,19 @@ impl<'a> ClusterContext<'a> {
                     ))
                 };
                 let references = match object {
-                    Some(Target::Peering(id)) => self
-                        .net
-                        .peerings
-                        .as_ref()
-                        .and_then(|p| p.get(id))
-                        .is_some_and(|p| p.same_region() && p.status == "active"),
-                    _ => false,
+                    Some(Target::Peering(id)) => {
+                        let crosses = self
+                            .net
+                            .peerings
+                            .as_ref()
+                            .and_then(|p| p.get(id))
+                            .is_some_and(|p| p.same_region() && p.status == "active");
+                        if crosses { Refs::Cross } else { Refs::Never }
+                    }
+                    Some(Target::TransitGateway(id)) => Refs::Unknown(format!(
+                        "{id} passes security-group references only when its VPC attachments enable SecurityGroupReferencingSupport, which podreach does not read"
+                    )),
+                    _ => Refs::Never,
                 };
                 FarEnd::Vpc {
                     vpc: vpc.clone(),
@@ -360,27 +392,22 @@ impl<'a> ClusterContext<'a> {
         far: &FarEnd<'a>,
         ephemeral: (u16, u16),
     ) {
-        let far_groups = |far: &FarEnd<'a>| -> Vec<Option<Vec<String>>> {
-            match far {
-                FarEnd::Vpc {
-                    endpoints: Ok(e),
-                    references: true,
-                    ..
-                } if !e.is_empty() => e.iter().map(|(g, _)| Some(g.clone())).collect(),
-                _ => vec![None],
-            }
-        };
         // 1. The leaving ENI's security groups, outbound to the destination.
+        let (peers, undecided) = far_peers(far);
         self.sg_step(
             run,
-            "node",
-            Cause::SgOutbound,
-            leaving.eni,
-            leaving.groups,
-            Way::Outbound,
-            d,
-            &far_groups(far),
-            &format!("{d}"),
+            SgCheck {
+                at: "node",
+                code: Cause::SgOutbound,
+                eni: leaving.eni,
+                groups: leaving.groups,
+                way: Way::Outbound,
+                block: d,
+                peers: &peers,
+                references_undecided: undecided,
+                peer_label: &format!("{d}"),
+                fix_cidr: d,
+            },
         );
         // 2. The leaving subnet's network ACL, outbound.
         self.acl_forward(
@@ -441,24 +468,21 @@ impl<'a> ClusterContext<'a> {
             &format!("from {d}"),
         );
         // 4. The pod ENI's groups inbound, for the far host (or its groups across peering).
-        let far_groups: Vec<Option<Vec<String>>> = match far {
-            FarEnd::Vpc {
-                endpoints: Ok(e),
-                references: true,
-                ..
-            } if !e.is_empty() => e.iter().map(|(g, _)| Some(g.clone())).collect(),
-            _ => vec![None],
-        };
+        let (peers, undecided) = far_peers(far);
         self.sg_step(
             run,
-            "node",
-            Cause::SgInbound,
-            entering.eni,
-            entering.groups,
-            Way::Inbound,
-            d,
-            &far_groups,
-            &format!("{d}"),
+            SgCheck {
+                at: "node",
+                code: Cause::SgInbound,
+                eni: entering.eni,
+                groups: entering.groups,
+                way: Way::Inbound,
+                block: d,
+                peers: &peers,
+                references_undecided: undecided,
+                peer_label: &format!("{d}"),
+                fix_cidr: d,
+            },
         );
         // 5. The reply leaves the subnet of the ENI it leaves by, to the far client's port.
         self.acl_reply(
@@ -485,28 +509,40 @@ impl<'a> ClusterContext<'a> {
         }
     }
 
-    /// A security-group check on a near ENI for a forward packet. `peers` lists the group sets
-    /// the other end may carry (one entry per far group set; `None` when references cannot
-    /// match); the ports admitted are those every one of them gets.
-    #[allow(clippy::too_many_arguments)]
-    fn sg_step(
-        &self,
-        run: &mut Run<'_>,
-        at: &'static str,
-        code: Cause,
-        eni: &str,
-        groups: &[String],
-        way: Way,
-        block: Ipv4Net,
-        peers: &[Option<Vec<String>>],
-        peer_label: &str,
-    ) {
+    /// A security-group check of one ENI (near, or a far endpoint) for a forward packet. The
+    /// ports admitted are those every peer group set gets. When the check would drop ports but
+    /// depends on what the snapshot lacks (a group, a prefix list, or whether a reference
+    /// crosses), it is unknown, never a drop; when it admits them anyway, what is missing is
+    /// only noted.
+    fn sg_step(&self, run: &mut Run<'_>, check: SgCheck<'_>) {
+        let SgCheck {
+            at,
+            code,
+            eni,
+            groups,
+            way,
+            block,
+            peers,
+            references_undecided,
+            peer_label,
+            fix_cidr,
+        } = check;
         let Some(all) = self.groups() else {
             run.trace.assume(SG_ASSUMPTION);
             return;
         };
+        if groups.is_empty() {
+            // Every ENI has at least one group: an empty list means the dump did not say.
+            run.trace.unknown(
+                at,
+                Cause::MissingInput,
+                format!("the snapshot does not list the security groups of {eni} (`Groups` of describe-network-interfaces)"),
+            );
+            return;
+        }
         let mut admitted = PortSet::all();
         let mut rules = BTreeSet::new();
+        let mut missing: BTreeSet<String> = BTreeSet::new();
         for peer in peers {
             let verdict = filters::sg_admits(
                 groups,
@@ -518,32 +554,52 @@ impl<'a> ClusterContext<'a> {
                     groups: peer.as_deref(),
                 },
             );
-            if !verdict.missing_groups.is_empty() || !verdict.missing_prefix_lists.is_empty() {
-                let missing: Vec<String> = verdict
-                    .missing_groups
-                    .iter()
-                    .chain(&verdict.missing_prefix_lists)
-                    .cloned()
-                    .collect();
-                run.trace.unknown(
-                    at,
-                    Cause::MissingInput,
-                    format!(
-                        "{} of {eni} {} not in the snapshot (aws ec2 describe-security-groups / get-managed-prefix-list-entries)",
-                        missing.join(", "),
-                        if missing.len() == 1 { "is" } else { "are" }
-                    ),
-                );
-                return;
-            }
+            missing.extend(verdict.missing_groups);
+            missing.extend(verdict.missing_prefix_lists);
             admitted = admitted.intersect(&verdict.ports);
             rules.extend(verdict.rules);
         }
-        let group_list = if groups.is_empty() {
-            "no security group".to_owned()
-        } else {
-            groups.join(", ")
+        let references = |g: &String| {
+            all.get(g).is_some_and(|g| {
+                let rules = match way {
+                    Way::Inbound => &g.inbound,
+                    Way::Outbound => &g.outbound,
+                };
+                rules
+                    .iter()
+                    .any(|r| matches!(r.peer, crate::filters::SgPeer::Group { .. }))
+            })
         };
+        let undecided = match (&references_undecided, groups.iter().any(references)) {
+            (Some(why), true) => Some(format!(
+                "a rule of {eni}'s groups names a security group, and {why}"
+            )),
+            _ => None,
+        };
+        if !run.lost(&admitted).is_empty() && (!missing.is_empty() || undecided.is_some()) {
+            let mut why = Vec::new();
+            if !missing.is_empty() {
+                why.push(format!(
+                    "{} named by {eni}'s groups {} not in the snapshot (aws ec2 describe-security-groups / get-managed-prefix-list-entries)",
+                    missing.iter().cloned().collect::<Vec<_>>().join(", "),
+                    if missing.len() == 1 { "is" } else { "are" }
+                ));
+            }
+            why.extend(undecided);
+            run.trace.unknown(
+                at,
+                Cause::MissingInput,
+                format!("whether the security groups of {eni} allow {} {peer_label} depends on what podreach cannot see: {}", way.as_str(), why.join("; ")),
+            );
+            return;
+        }
+        if !missing.is_empty() {
+            run.trace.assume(format!(
+                "{} named by {eni}'s groups not in the snapshot; the rules present already admit the flow",
+                missing.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let group_list = groups.join(", ");
         let first_group = groups.first().cloned().unwrap_or_default();
         let dir = way.as_str();
         let to_from = if way == Way::Inbound { "from" } else { "to" };
@@ -566,7 +622,7 @@ impl<'a> ClusterContext<'a> {
             |ports| FilterFix::SecurityGroup {
                 group_id: first_group,
                 way,
-                cidr: block,
+                cidr: fix_cidr,
                 ports: ports.clone(),
             },
         );
@@ -586,6 +642,14 @@ impl<'a> ClusterContext<'a> {
             run.trace.assume(SG_ASSUMPTION);
             return;
         };
+        if groups.is_empty() {
+            run.trace.unknown(
+                "node",
+                Cause::MissingInput,
+                format!("the snapshot does not list the security groups of {eni} (`Groups` of describe-network-interfaces)"),
+            );
+            return;
+        }
         let verdict = filters::sg_admits(
             groups,
             all,
@@ -602,6 +666,20 @@ impl<'a> ClusterContext<'a> {
         run.evaluated = true;
         let needed = PortSet::range(range.0, range.1);
         let missing = needed.difference(&verdict.ports);
+        let unseen: Vec<String> = verdict
+            .missing_groups
+            .iter()
+            .chain(&verdict.missing_prefix_lists)
+            .cloned()
+            .collect();
+        if !missing.is_empty() && !unseen.is_empty() {
+            run.trace.unknown(
+                "node",
+                Cause::MissingInput,
+                format!("the reply crosses {eni}, which tracks no connection for it; whether its groups allow it depends on {}, not in the snapshot", unseen.join(", ")),
+            );
+            return;
+        }
         if missing.is_empty() {
             run.trace.pass(
                 "node",
@@ -703,7 +781,11 @@ impl<'a> ClusterContext<'a> {
                 way,
                 cidr: fix_cidr,
                 ports: ports.clone(),
-                rule_number: filters::free_rule_number(entries, first_deny(ports)),
+                rule_numbers: filters::free_rule_numbers(
+                    entries,
+                    first_deny(ports),
+                    ports.ranges().len(),
+                ),
             },
         );
     }
@@ -770,7 +852,11 @@ impl<'a> ClusterContext<'a> {
                 way,
                 cidr: fix_cidr,
                 ports: ports.clone(),
-                rule_number: filters::free_rule_number(entries, deny.flatten()),
+                rule_numbers: filters::free_rule_numbers(
+                    entries,
+                    deny.flatten(),
+                    ports.ranges().len(),
+                ),
             },
         );
     }
@@ -794,7 +880,7 @@ impl<'a> ClusterContext<'a> {
                 acl,
                 endpoints,
                 references,
-            } => (vpc, acl, endpoints, *references),
+            } => (vpc, acl, endpoints, references),
             FarEnd::Outside(object) => {
                 run.trace.assume(format!(
                     "filters beyond {object} (on-premises firewalls) are not visible to podreach: assumed to admit the flow"
@@ -805,93 +891,100 @@ impl<'a> ClusterContext<'a> {
         };
         let to_from = if way == Way::Inbound { "from" } else { "to" };
         let near_text = near_text(near_label, fix_cidr);
-        // The far subnet's ACL.
-        if self.net.network_acls.is_some() {
-            match acl {
-                Ok((subnet, acl)) => Self::acl_forward_with(
-                    run,
-                    "peer",
-                    acl,
-                    &format!("{subnet} in {vpc}"),
-                    way,
-                    near,
-                    &format!("{to_from} {near_text}"),
-                    fix_cidr,
-                ),
-                Err(why) => run.trace.unknown("peer", Cause::MissingInput, why.clone()),
-            }
-        } else {
-            run.trace.assume(ACL_ASSUMPTION);
-        }
-        // The far ENIs' security groups.
-        let Some(all) = self.groups() else {
-            run.trace.assume(SG_ASSUMPTION);
-            return;
-        };
-        let endpoints = match endpoints {
-            Ok(e) => e,
-            Err(why) => {
-                run.trace.unknown("peer", Cause::MissingInput, why.clone());
-                return;
-            }
-        };
-        if endpoints.is_empty() {
-            run.trace.assume(format!(
-                "no ENI of {vpc} holds an address of the destination block, so nothing answers there now; its security groups are not evaluated"
-            ));
-            return;
-        }
-        let peer_groups = if references { near_groups } else { None };
-        let code = if way == Way::Inbound {
-            Cause::SgInbound
-        } else {
-            Cause::SgOutbound
-        };
-        let dir = way.as_str();
-        for (groups, example) in endpoints {
-            let verdict = filters::sg_admits(
-                groups,
-                all,
-                &self.net.prefix_lists,
+        // A packet leaving the far host crosses its ENI's groups, then its subnet's ACL; one
+        // arriving crosses the ACL first.
+        if way == Way::Inbound {
+            self.far_acl(
+                run,
+                vpc,
+                acl,
                 way,
-                Peer {
-                    block: near,
-                    groups: peer_groups.as_deref(),
-                },
+                near,
+                &format!("{to_from} {near_text}"),
+                fix_cidr,
             );
-            if !verdict.missing_groups.is_empty() {
-                run.trace.unknown(
-                    "peer",
-                    Cause::MissingInput,
-                    format!(
-                        "{} of {example} in {vpc} not in the snapshot (aws ec2 describe-security-groups --filters Name=vpc-id,Values={vpc})",
-                        verdict.missing_groups.join(", ")
-                    ),
-                );
-                continue;
+        }
+        if self.groups().is_none() {
+            run.trace.assume(SG_ASSUMPTION);
+        } else {
+            match endpoints {
+                Err(why) => run.trace.unknown("peer", Cause::MissingInput, why.clone()),
+                Ok(e) if e.is_empty() => run.trace.assume(format!(
+                    "no ENI of {vpc} holds an address of the destination block, so nothing answers there now; its security groups are not evaluated"
+                )),
+                Ok(endpoints) => {
+                    let (peer_groups, undecided) = match references {
+                        Refs::Cross => (near_groups, None),
+                        Refs::Never => (None, None),
+                        Refs::Unknown(why) => (None, Some(why.clone())),
+                    };
+                    let code = if way == Way::Inbound {
+                        Cause::SgInbound
+                    } else {
+                        Cause::SgOutbound
+                    };
+                    let peers = [peer_groups];
+                    for (groups, example) in endpoints {
+                        self.sg_step(
+                            run,
+                            SgCheck {
+                                at: "peer",
+                                code,
+                                eni: &format!("{example} in {vpc}"),
+                                groups,
+                                way,
+                                block: near,
+                                peers: &peers,
+                                references_undecided: undecided.clone(),
+                                peer_label: &near_text,
+                                fix_cidr,
+                            },
+                        );
+                    }
+                }
             }
-            let group_list = groups.join(", ");
-            let first_group = groups.first().cloned().unwrap_or_default();
-            let rules = verdict.rules.join("; ");
-            let admitted = verdict.ports.clone();
-            run.forward(
-                "peer",
-                code,
-                &verdict.ports,
-                |ports| format!("security groups of {example} in {vpc} ({group_list}) allow {dir} {ports} {to_from} {near_text}: {rules}"),
-                |missing| {
-                    format!(
-                        "security groups of {example} in {vpc} ({group_list}) do not allow {dir} {missing} {to_from} {near_text}{}",
-                        if admitted.is_empty() { String::new() } else { format!(" (they allow {admitted})") }
-                    )
-                },
-                |ports| FilterFix::SecurityGroup {
-                    group_id: first_group,
-                    way,
-                    cidr: fix_cidr,
-                    ports: ports.clone(),
-                },
+        }
+        if way == Way::Outbound {
+            self.far_acl(
+                run,
+                vpc,
+                acl,
+                way,
+                near,
+                &format!("{to_from} {near_text}"),
+                fix_cidr,
             );
+        }
+    }
+
+    /// The far subnet's ACL for a forward packet.
+    #[allow(clippy::too_many_arguments)]
+    fn far_acl(
+        &self,
+        run: &mut Run<'_>,
+        vpc: &str,
+        acl: &Result<(&'a str, &'a NetworkAcl), String>,
+        way: Way,
+        near: Ipv4Net,
+        near_label: &str,
+        fix_cidr: Ipv4Net,
+    ) {
+        if self.net.network_acls.is_none() {
+            run.trace.assume(ACL_ASSUMPTION);
+            return;
+        }
+        match acl {
+            Ok((subnet, acl)) => Self::acl_forward_with(
+                run,
+                "peer",
+                acl,
+                &format!("{subnet} in {vpc}"),
+                way,
+                near,
+                near_label,
+                fix_cidr,
+            ),
+            Err(why) => run.trace.unknown("peer", Cause::MissingInput, why.clone()),
         }
     }
 
@@ -928,6 +1021,48 @@ impl<'a> ClusterContext<'a> {
             ),
             Err(why) => run.trace.unknown("peer", Cause::MissingInput, why.clone()),
         }
+    }
+}
+
+/// One security-group check: whose groups, which way, and the other end as the groups see it.
+struct SgCheck<'c> {
+    at: &'static str,
+    code: Cause,
+    /// How texts name the ENI (`{eni}`, or a far ENI with its VPC).
+    eni: &'c str,
+    groups: &'c [String],
+    way: Way,
+    /// The other end's address block.
+    block: Ipv4Net,
+    /// The group sets the other end may carry (`None`: references cannot match).
+    peers: &'c [Option<Vec<String>>],
+    /// Why a reference to the other end's groups cannot be decided, if it cannot.
+    references_undecided: Option<String>,
+    peer_label: &'c str,
+    /// The CIDR a fix admits.
+    fix_cidr: Ipv4Net,
+}
+
+/// The group sets a near ENI's rules may see on the far end: one per far endpoint when
+/// references cross, else `None`; and why that cannot be told, when it cannot (the far ENIs
+/// are not in the snapshot, or a transit gateway's referencing support is unknown).
+fn far_peers(far: &FarEnd<'_>) -> (Vec<Option<Vec<String>>>, Option<String>) {
+    match far {
+        FarEnd::Vpc {
+            endpoints,
+            references,
+            ..
+        } => match (references, endpoints) {
+            (Refs::Cross, Ok(e)) if !e.is_empty() => {
+                (e.iter().map(|(g, _)| Some(g.clone())).collect(), None)
+            }
+            (Refs::Cross, Ok(_)) | (Refs::Never, _) => (vec![None], None),
+            (Refs::Cross, Err(why)) | (Refs::Unknown(why), Err(_)) => {
+                (vec![None], Some(why.clone()))
+            }
+            (Refs::Unknown(why), Ok(_)) => (vec![None], Some(why.clone())),
+        },
+        FarEnd::Outside(_) | FarEnd::Unreadable => (vec![None], None),
     }
 }
 

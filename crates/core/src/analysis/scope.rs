@@ -406,7 +406,17 @@ impl ClusterContext<'_> {
             key
         };
         // Subjects agree on few raw keys: canonicalise each raw key once, by reference.
-        type Raw<'s> = (Placement, &'s str, &'s str, bool, bool, Ipv4Net, Ipv4Net);
+        type Raw<'s> = (
+            Placement,
+            &'s str,
+            &'s str,
+            bool,
+            bool,
+            Ipv4Net,
+            Ipv4Net,
+            &'s [String],
+            &'s [String],
+        );
         fn raw<'s>(s: &'s Subject<'_>) -> Raw<'s> {
             (
                 s.placement,
@@ -416,6 +426,8 @@ impl ClusterContext<'_> {
                 s.primary.source_dest_check,
                 s.pod_source,
                 s.node_source,
+                &s.eni.groups,
+                &s.primary.groups,
             )
         }
         let mut canonical_of: HashMap<Raw<'_>, ClassKey> = HashMap::new();

@@ -10,6 +10,8 @@
 //! [`crate::verdict::Evaluation::source_swap`] (the same filters for the other source) and, when
 //! the change would block the flow, says so on the fix and lists the rules to add first.
 
+use ipnet::Ipv4Net;
+
 use crate::filters::{PortSet, Way};
 use crate::report::{Cause, Direction, Remediation};
 use crate::verdict::{ClusterVerdicts, FilterFix, FilterOutcome, SourceAtPeer};
@@ -30,6 +32,7 @@ pub(crate) fn command(fix: &FilterFix) -> Remediation {
                 Way::Outbound => "authorize-security-group-egress",
             };
             let permissions: Vec<String> = ranges(ports)
+                .into_iter()
                 .map(|(a, b)| {
                     format!(
                         "IpProtocol=tcp,FromPort={a},ToPort={b},IpRanges=[{{CidrIp={cidr},Description=podreach}}]"
@@ -38,8 +41,9 @@ pub(crate) fn command(fix: &FilterFix) -> Remediation {
                 .collect();
             Remediation {
                 action: format!(
-                    "allow {} {ports} {} {cidr} in security group {group_id}",
+                    "allow {} {} {} {cidr} in security group {group_id}",
                     way.as_str(),
+                    ports_phrase(ports),
                     if *way == Way::Inbound { "from" } else { "to" }
                 ),
                 command: Some(format!(
@@ -54,26 +58,35 @@ pub(crate) fn command(fix: &FilterFix) -> Remediation {
             way,
             cidr,
             ports,
-            rule_number,
+            rule_numbers,
         } => {
             let flag = match way {
                 Way::Inbound => "--ingress",
                 Way::Outbound => "--egress",
             };
             let commands: Vec<String> = ranges(ports)
+                .into_iter()
                 .enumerate()
                 .map(|(i, (a, b))| {
+                    let number = rule_numbers
+                        .get(i)
+                        .map_or_else(|| "<free rule number>".to_owned(), ToString::to_string);
                     format!(
-                        "aws ec2 create-network-acl-entry --network-acl-id {acl_id} {flag} --rule-number {} --protocol tcp --port-range From={a},To={b} --cidr-block {cidr} --rule-action allow",
-                        rule_number.saturating_sub(u32::try_from(i).unwrap_or(0))
+                        "aws ec2 create-network-acl-entry --network-acl-id {acl_id} {flag} --rule-number {number} --protocol tcp --port-range From={a},To={b} --cidr-block {cidr} --rule-action allow"
                     )
                 })
                 .collect();
             Remediation {
                 action: format!(
-                    "allow {} {ports} {} {cidr} in network ACL {acl_id} with rule {rule_number}, numbered before the rule that denies it",
+                    "allow {} {} {} {cidr} in network ACL {acl_id} with rule {}, numbered before the rule that denies it",
                     way.as_str(),
-                    if *way == Way::Inbound { "from" } else { "to" }
+                    ports_phrase(ports),
+                    if *way == Way::Inbound { "from" } else { "to" },
+                    rule_numbers
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 command: Some(commands.join(" && ")),
                 breaks: Vec::new(),
@@ -82,21 +95,69 @@ pub(crate) fn command(fix: &FilterFix) -> Remediation {
     }
 }
 
-/// Every port range of a set (a set is never empty here; an empty one gives no rule).
-fn ranges(ports: &PortSet) -> impl Iterator<Item = (u16, u16)> + '_ {
-    ports.ranges().iter().map(|&(a, b)| (a.max(1), b))
+/// `true` for the whole port range: what is recorded when no `--port` was given and nothing
+/// passes. podreach does not know the service's port then, and opening every port is no fix.
+fn every_port(ports: &PortSet) -> bool {
+    ports.covers(&PortSet::range(1, 65535))
+}
+
+fn ports_phrase(ports: &PortSet) -> String {
+    if every_port(ports) {
+        "the TCP port your service uses (rerun with --port tcp/N for the exact rule)".to_owned()
+    } else {
+        ports.to_string()
+    }
+}
+
+/// Every port range of a set, or `<port>` for the whole range (see [`every_port`]).
+fn ranges(ports: &PortSet) -> Vec<(String, String)> {
+    if every_port(ports) {
+        return vec![("<port>".to_owned(), "<port>".to_owned())];
+    }
+    ports
+        .ranges()
+        .iter()
+        .map(|&(a, b)| (a.max(1).to_string(), b.to_string()))
+        .collect()
 }
 
 /// The fixes of a finding whose cause is a filter: the rule of every witness's blocked filter
-/// with that cause.
-pub(crate) fn filter_remediation(cause: Cause, witnesses: &[Witness<'_>]) -> Vec<Remediation> {
+/// with that cause. A witness stands for every ENI of its class, whose subnets the analysis
+/// grouped under one representative, so a rule naming the witness's own source subnet is
+/// written once per subnet the finding's sources (`source_cidrs`) really lie in.
+pub(crate) fn filter_remediation(
+    v: &ClusterVerdicts<'_>,
+    cause: Cause,
+    witnesses: &[Witness<'_>],
+    source_cidrs: &[Ipv4Net],
+) -> Vec<Remediation> {
     let mut fixes: Vec<Remediation> = Vec::new();
     for w in witnesses {
         let Some(filter) = &w.evaluation.filter else {
             continue;
         };
+        let own = [&w.class.node_subnet, &w.class.eni_subnet]
+            .into_iter()
+            .filter_map(|s| v.net.subnets.get(s.as_str()).map(|s| s.cidr))
+            .collect::<Vec<_>>();
         for (code, fix) in &filter.blocked {
-            if *code == cause {
+            if *code != cause {
+                continue;
+            }
+            let cidr = match fix {
+                FilterFix::SecurityGroup { cidr, .. } | FilterFix::Acl { cidr, .. } => *cidr,
+            };
+            if own.contains(&cidr) && !source_cidrs.is_empty() {
+                for source in source_cidrs {
+                    let mut each = fix.clone();
+                    match &mut each {
+                        FilterFix::SecurityGroup { cidr, .. } | FilterFix::Acl { cidr, .. } => {
+                            *cidr = *source;
+                        }
+                    }
+                    super::remediation::push_once(&mut fixes, command(&each));
+                }
+            } else {
                 super::remediation::push_once(&mut fixes, command(fix));
             }
         }

@@ -423,7 +423,11 @@ pub(crate) fn remediation(
         | Cause::NaclOutbound
         | Cause::NaclInbound
         | Cause::NaclEphemeral => {
-            fixes.extend(filter_remediation(cause, witnesses));
+            let cidrs: Vec<Ipv4Net> = source_subnets
+                .iter()
+                .filter_map(|s| net.subnets.get(*s).map(|s| s.cidr))
+                .collect();
+            fixes.extend(filter_remediation(v, cause, witnesses, &cidrs));
         }
         Cause::UnknownRemote => {
             let view = VpcView::new(net, &v.cluster.vpc_id);
