@@ -119,6 +119,42 @@ impl PeerReturn {
     }
 }
 
+/// The security groups and network ACLs of the scenario (docs/datapath.md §5.7). The peer's
+/// database is an ENI at 10.1.1.50 in group `sg-0peer`; the probes use tcp/7000 both ways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filters {
+    /// No `describe-security-groups` or `describe-network-acls` output: the model assumes.
+    None,
+    /// The peer's group admits tcp/7000 from every cluster address; ACLs allow everything.
+    Open,
+    /// The peer's group admits tcp/7000 from the node subnet 10.0.1.0/24 only.
+    PeerAdmitsNodeSubnet,
+    /// The peer's group admits tcp/7000 from the pod subnet 100.64.0.0/19 only.
+    PeerAdmitsPodSubnet,
+    /// The peer's group admits tcp/7000 from the node group `sg-0node` across the peering (the
+    /// primary ENI carries it; a secondary ENI in the pod subnet carries `sg-0pods`).
+    PeerAdmitsNodeGroup,
+    /// The node subnet's ACL denies tcp/7000 to the peer at rule 50, before allowing all at 100.
+    DenyBeforeAllow,
+    /// The peer subnet's ACL lets out only tcp/0-1023: no reply to an ephemeral port.
+    NoEphemeralReturn,
+}
+
+impl Filters {
+    pub const ALL: [Filters; 7] = [
+        Filters::None,
+        Filters::Open,
+        Filters::PeerAdmitsNodeSubnet,
+        Filters::PeerAdmitsPodSubnet,
+        Filters::PeerAdmitsNodeGroup,
+        Filters::DenyBeforeAllow,
+        Filters::NoEphemeralReturn,
+    ];
+}
+
+/// The TCP port of every probe, and the port the model is asked about.
+pub const PORT: u16 = 7000;
+
 /// One generated configuration.
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -145,6 +181,7 @@ pub struct Scenario {
     /// the cluster VPC's attachment has a subnet in the node's Availability Zone, `Some(false)`
     /// when it has one only in another AZ (AWS drops traffic from an AZ without one).
     pub via_tgw: Option<bool>,
+    pub filters: Filters,
 }
 
 /// The transit gateway of [`Scenario::via_tgw`].
@@ -193,6 +230,9 @@ impl fmt::Display for Scenario {
             Some(false) => write!(f, ", via {TGW} (attached only in another AZ)")?,
             None => {}
         }
+        if self.filters != Filters::None {
+            write!(f, ", filters {:?}", self.filters)?;
+        }
         Ok(())
     }
 }
@@ -222,6 +262,9 @@ impl Rng {
 /// them all); the rest are drawn at random with a fixed seed.
 pub fn generate(count: usize) -> Vec<Scenario> {
     let mut rng = Rng(0x0005_eed0_f90d_2eac);
+    // The filter axis has its own generator: adding it left every other axis of every
+    // scenario as it was.
+    let mut filter_rng = Rng(0x0f11_7e25_5eed_0001);
     (0..count)
         .map(|id| {
             let mut s = Scenario {
@@ -243,6 +286,7 @@ pub fn generate(count: usize) -> Vec<Scenario> {
                 } else {
                     None
                 },
+                filters: filter_rng.pick(&Filters::ALL),
             };
             if id < 12 {
                 // Walk each axis deterministically first.
@@ -263,6 +307,7 @@ pub fn generate(count: usize) -> Vec<Scenario> {
                     7 => Some(false),
                     _ => None,
                 };
+                s.filters = Filters::ALL[id % Filters::ALL.len()];
                 if id == 7 {
                     // Everything else lets the traffic through: only the AZ rule can stop it.
                     s.peer_return = PeerReturn::NodeAndPodSubnets;
@@ -575,6 +620,13 @@ impl Scenario {
                 "aws-K8S-i-0a1b2c3d4e5f60718",
             ),
         };
+        let mut secondary = secondary;
+        if self.secondary_subnet != SecondarySubnet::NodeSubnet {
+            secondary.groups = vec![raw::GroupIdentifier {
+                group_id: "sg-0pods".to_owned(),
+                group_name: Some("eks-pods".to_owned()),
+            }];
+        }
         let enis = raw::DescribeNetworkInterfaces {
             network_interfaces: vec![
                 eni(
@@ -748,19 +800,189 @@ impl Scenario {
         if self.via_prefix_list {
             files.push(file(&format!("ec2/{PREFIX_LIST}.json"), json(&entries)));
         }
+        if self.filters != Filters::None {
+            let (groups, acls, peer_enis) = self.filter_documents(vpc, peer_vpc);
+            files.push(file("ec2/security-groups.json", json(&groups)));
+            files.push(file("ec2/network-acls.json", json(&acls)));
+            files.push(file("ec2/peer-network-interfaces.json", json(&peer_enis)));
+        }
         if let Some(attachments) = attachments {
             files.push(file("ec2/tgw-attachments.json", json(&attachments)));
         }
         files
     }
 
-    /// What the user would pass on the command line: the primary interface's `rp_filter`.
+    /// What the user would pass on the command line: the primary interface's `rp_filter`, and
+    /// the probes' TCP port (`--port tcp/7000`).
     pub fn overrides(&self) -> Overrides {
         Overrides {
             rp_filter_primary: Some(self.rp_filter_primary),
             rp_filter_secondary: self.rp_filter_secondary,
+            tcp_ports: vec![PORT],
             ..Overrides::default()
         }
+    }
+
+    /// The groups, ACLs and the peer's database ENI of [`Scenario::filters`].
+    fn filter_documents(
+        &self,
+        vpc: &str,
+        peer_vpc: &str,
+    ) -> (
+        raw::DescribeSecurityGroups,
+        raw::DescribeNetworkAcls,
+        raw::DescribeNetworkInterfaces,
+    ) {
+        let permission =
+            |protocol: &str, ports: Option<(u16, u16)>, cidrs: &[&str], groups: &[&str]| {
+                raw::IpPermission {
+                    ip_protocol: protocol.to_owned(),
+                    from_port: ports.map(|p| i64::from(p.0)),
+                    to_port: ports.map(|p| i64::from(p.1)),
+                    ip_ranges: cidrs
+                        .iter()
+                        .map(|c| raw::IpRange {
+                            cidr_ip: (*c).to_owned(),
+                            description: None,
+                        })
+                        .collect(),
+                    ipv6_ranges: vec![],
+                    prefix_list_ids: vec![],
+                    user_id_group_pairs: groups
+                        .iter()
+                        .map(|g| raw::UserIdGroupPair {
+                            group_id: Some((*g).to_owned()),
+                            group_name: None,
+                            user_id: Some("111122223333".to_owned()),
+                            vpc_id: Some(vpc.to_owned()),
+                            vpc_peering_connection_id: Some(PEERING.to_owned()),
+                            peering_status: Some("active".to_owned()),
+                            description: None,
+                        })
+                        .collect(),
+                }
+            };
+        let everything_out = || vec![permission("-1", None, &["0.0.0.0/0"], &[])];
+        let group = |id: &str, vpc_id: &str, inbound: Vec<raw::IpPermission>| raw::SecurityGroup {
+            group_id: id.to_owned(),
+            group_name: Some(id.to_owned()),
+            description: Some(id.to_owned()),
+            vpc_id: Some(vpc_id.to_owned()),
+            owner_id: Some("111122223333".to_owned()),
+            ip_permissions: inbound,
+            ip_permissions_egress: everything_out(),
+            tags: vec![],
+        };
+        let port = Some((PORT, PORT));
+        let peer_inbound = match self.filters {
+            Filters::PeerAdmitsNodeSubnet => vec![permission("tcp", port, &["10.0.1.0/24"], &[])],
+            Filters::PeerAdmitsPodSubnet => vec![permission("tcp", port, &["100.64.0.0/19"], &[])],
+            Filters::PeerAdmitsNodeGroup => vec![permission("tcp", port, &[], &["sg-0node"])],
+            _ => vec![permission(
+                "tcp",
+                port,
+                &["10.0.0.0/16", "100.64.0.0/16"],
+                &[],
+            )],
+        };
+        let cluster_inbound = || vec![permission("-1", None, &[PEER_CIDR], &[])];
+        let groups = raw::DescribeSecurityGroups {
+            security_groups: vec![
+                group("sg-0node", vpc, cluster_inbound()),
+                group("sg-0pods", vpc, cluster_inbound()),
+                group("sg-0peer", peer_vpc, peer_inbound),
+            ],
+        };
+        let entry =
+            |number: i64, egress: bool, allow: bool, cidr: &str, ports: Option<(i64, i64)>| {
+                raw::NetworkAclEntry {
+                    rule_number: number,
+                    protocol: if ports.is_some() { "6" } else { "-1" }.to_owned(),
+                    rule_action: if allow { "allow" } else { "deny" }.to_owned(),
+                    egress,
+                    cidr_block: Some(cidr.to_owned()),
+                    ipv6_cidr_block: None,
+                    port_range: ports.map(|(from, to)| raw::AclPortRange { from, to }),
+                }
+            };
+        let open = || {
+            vec![
+                entry(100, true, true, "0.0.0.0/0", None),
+                entry(100, false, true, "0.0.0.0/0", None),
+                entry(32767, true, false, "0.0.0.0/0", None),
+                entry(32767, false, false, "0.0.0.0/0", None),
+            ]
+        };
+        let mut cluster_entries = open();
+        if self.filters == Filters::DenyBeforeAllow {
+            cluster_entries.push(entry(
+                50,
+                true,
+                false,
+                PEER_CIDR,
+                Some((i64::from(PORT), i64::from(PORT))),
+            ));
+        }
+        let peer_entries = if self.filters == Filters::NoEphemeralReturn {
+            vec![
+                entry(100, true, true, "0.0.0.0/0", Some((0, 1023))),
+                entry(100, false, true, "0.0.0.0/0", None),
+                entry(32767, true, false, "0.0.0.0/0", None),
+                entry(32767, false, false, "0.0.0.0/0", None),
+            ]
+        } else {
+            open()
+        };
+        let acl = |id: &str, vpc_id: &str, subnets: &[&str], entries| raw::NetworkAcl {
+            network_acl_id: id.to_owned(),
+            vpc_id: vpc_id.to_owned(),
+            is_default: true,
+            entries,
+            associations: subnets
+                .iter()
+                .map(|s| raw::NetworkAclAssociation {
+                    network_acl_association_id: None,
+                    network_acl_id: Some(id.to_owned()),
+                    subnet_id: (*s).to_owned(),
+                })
+                .collect(),
+            owner_id: None,
+            tags: vec![],
+        };
+        let acls = raw::DescribeNetworkAcls {
+            network_acls: vec![
+                acl(
+                    "acl-0cluster",
+                    vpc,
+                    &["subnet-0node", "subnet-0pods"],
+                    cluster_entries,
+                ),
+                acl("acl-0peer", peer_vpc, &["subnet-0peer"], peer_entries),
+            ],
+        };
+        let mut database = eni(
+            "eni-0peerdb000000001",
+            "subnet-0peer",
+            0,
+            "10.1.1.50",
+            &[],
+            None,
+            "payments database",
+        );
+        database.vpc_id = peer_vpc.to_owned();
+        database.attachment = None;
+        database.tag_set = vec![];
+        database.groups = vec![raw::GroupIdentifier {
+            group_id: "sg-0peer".to_owned(),
+            group_name: None,
+        }];
+        (
+            groups,
+            acls,
+            raw::DescribeNetworkInterfaces {
+                network_interfaces: vec![database],
+            },
+        )
     }
 }
 
@@ -782,6 +1004,25 @@ mod tests {
         }
         for r in PeerReturn::ALL {
             assert!(scenarios.iter().any(|s| s.peer_return == r), "{r:?}");
+        }
+        // Every filter variant, with SNAT on and off (EXTERNALSNAT), and with the secondary
+        // ENI in the node subnet and in a pod subnet.
+        for f in Filters::ALL {
+            for snat_off in [true, false] {
+                assert!(
+                    scenarios
+                        .iter()
+                        .any(|s| s.filters == f && s.external_snat == snat_off),
+                    "{f:?} with EXTERNALSNAT={snat_off}"
+                );
+            }
+            for in_node_subnet in [true, false] {
+                assert!(
+                    scenarios.iter().any(|s| s.filters == f
+                        && (s.secondary_subnet == SecondarySubnet::NodeSubnet) == in_node_subnet),
+                    "{f:?} with the secondary ENI in the node subnet: {in_node_subnet}"
+                );
+            }
         }
         assert!(scenarios.iter().any(|s| s.via_prefix_list));
         assert!(scenarios.iter().any(|s| s.via_tgw == Some(true)));

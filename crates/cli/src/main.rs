@@ -310,7 +310,17 @@ fn live_snapshot(args: &SnapshotArgs) -> Result<ExitCode> {
 
 fn lab(args: &LabArgs) -> Result<ExitCode> {
     use podreach_lab::{DisagreementKind, LabOptions};
-    let model = args.input.model()?;
+    let mut model = args.input.model()?;
+    // The probes connect to one TCP port both ways; the model is asked about that port.
+    let options = match args.input.ports.as_slice() {
+        [] => LabOptions::default(),
+        [port] => LabOptions {
+            port: *port,
+            ..LabOptions::default()
+        },
+        _ => bail!("the lab probes one TCP port: give --port once (default tcp/7000)"),
+    };
+    model.tcp_ports = vec![options.port];
     let report = podreach_core::analyze(
         &model,
         &AnalyzeOptions {
@@ -337,7 +347,7 @@ fn lab(args: &LabArgs) -> Result<ExitCode> {
     }
     let mut disagreements = 0usize;
     for (cluster, instance) in nodes {
-        let result = podreach_lab::run_node(&model, cluster, instance, &LabOptions::default())
+        let result = podreach_lab::run_node(&model, cluster, instance, &options)
             .with_context(|| format!("lab for node {instance} of cluster {cluster}"))?;
         print(&podreach_lab::render(&result, &report))?;
         disagreements += podreach_lab::compare(&result, &report)

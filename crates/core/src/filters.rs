@@ -14,7 +14,8 @@
 //! of every ENI carrying it, across a peering connection only in the same Region) and
 //! "Network ACL rules" (rules evaluated in order starting with the lowest number; the first
 //! match decides; the final `*` rule denies; replies need their own rule for the ephemeral
-//! ports). The ephemeral ranges are in [`EPHEMERAL_LINUX`] and [`EPHEMERAL_SNAT`].
+//! ports). The ephemeral ranges are in [`EPHEMERAL_LINUX`], [`EPHEMERAL_SNAT`] and
+//! [`EPHEMERAL_FAR`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,10 +29,16 @@ use crate::cidr;
 pub const EPHEMERAL_LINUX: (u16, u16) = (32768, 60999);
 /// The client ports after SNAT: the VPC CNI's SNAT rule uses `--random-fully` (default
 /// `AWS_VPC_K8S_CNI_RANDOMIZESNAT=prng`), and netfilter then picks from 1024–65535 for a
-/// source port ≥ 1024 (`nf_nat_l4proto_unique_tuple()` in net/netfilter/nf_nat_core.c). It is
-/// also the range AWS recommends for clients of unknown systems, so replies toward the far side
-/// need it too.
+/// source port ≥ 1024 (`nf_nat_l4proto_unique_tuple()` in net/netfilter/nf_nat_core.c).
 pub const EPHEMERAL_SNAT: (u16, u16) = (1024, 65535);
+/// The client ports of a host beyond the VPC that opens a connection to a pod: podreach cannot
+/// see its system, so it asks for the defaults of the two common ones together, Linux's
+/// 32768–60999 and Windows' 49152–65535 (`netsh int ipv4 show dynamicport tcp`). A NAT device
+/// on the far side can use ports below 32768 (a NAT gateway uses 1024–65535); that is an
+/// assumption the output states. The datapath lab's differential run showed why not to require
+/// 1024–65535 here: an ACL that denies one low port (a service port such as 7000) would have
+/// made every reply unreachable, while the far host's replies never use it.
+pub const EPHEMERAL_FAR: (u16, u16) = (32768, 65535);
 
 /// A set of TCP ports: sorted, disjoint, non-adjacent inclusive ranges.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -23,10 +23,12 @@
 //!   reason, so the lab can say where a packet died. Rules without a target only count, to show
 //!   the path a packet took.
 //!
-//! Security groups and NACLs are not emulated (the snapshot carries none): everything is allowed.
+//! * **Security groups and network ACLs** of each ENI and probe host are built by
+//!   [`crate::filters`] on the same links (nothing is filtered when the snapshot holds neither).
 
 use std::net::Ipv4Addr;
 
+use crate::filters;
 use crate::netns::{LinkPair, Names, NsConfig};
 use crate::topology::{NodeSpec, RemoteKind, RouteAction, RouteSpec};
 
@@ -255,6 +257,15 @@ pub fn plan(spec: &NodeSpec, names: &Names) -> Vec<NsConfig> {
             ))
         ));
         chains.push(chain);
+        // Its security groups and its subnet's network ACL (crate::filters).
+        let (filter_chains, filter_rules) = filters::iptables(
+            link,
+            u32::try_from(position + 1).unwrap_or(255),
+            &format!("{} ({})", eni.ifname, eni.id),
+            &eni.filters,
+        );
+        chains.extend(filter_chains);
+        rules.extend(filter_rules);
         counts.push(format!(
             "-A FORWARD -o {link} {}",
             comment(&format!("delivered to {} ({})", eni.ifname, eni.id))
@@ -377,6 +388,21 @@ pub fn plan(spec: &NodeSpec, names: &Names) -> Vec<NsConfig> {
         {
             let link = format!("h{j}");
             ifnames.push(link.clone());
+            // The far ENI's security groups and its subnet's network ACL.
+            let (filter_chains, filter_rules) = filters::iptables(
+                &link,
+                u32::try_from(j % 255 + 1).unwrap_or(1),
+                &format!(
+                    "probe host {}{}",
+                    dest.probe,
+                    dest.far_eni
+                        .as_ref()
+                        .map_or_else(String::new, |(id, _, _)| format!(" for {id}"))
+                ),
+                &dest.filters,
+            );
+            chains.extend(filter_chains);
+            rules.extend(filter_rules);
             ip.push(format!("link set {link} up"));
             ip.push(format!("addr add {HOST_GATEWAY}/32 dev {link}"));
             ip.push(format!("route add {}/32 dev {link} table 100", dest.probe));

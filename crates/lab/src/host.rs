@@ -476,6 +476,8 @@ mod tests {
             table: crate::topology::host_table(u32::try_from(position).expect("small"), 0),
             pod_ip: Some(pod.parse().expect("ip")),
             route_table: None,
+            groups: vec![],
+            filters: crate::filters::FilterSpec::default(),
         }
     }
 

@@ -16,6 +16,7 @@
 pub mod compare;
 pub mod error;
 pub mod fabric;
+pub mod filters;
 pub mod host;
 pub mod netns;
 pub mod probe;
@@ -38,6 +39,10 @@ pub struct LabOptions {
     pub timeout: Duration,
     /// Also send an ICMP echo for each probe (evidence only).
     pub icmp: bool,
+    /// The TCP port every probe connects to, both ways (listeners on probe hosts and pods).
+    /// Security groups and network ACLs judge ports, so the model must be asked about this
+    /// same port (`Model::tcp_ports`).
+    pub port: u16,
 }
 
 impl Default for LabOptions {
@@ -45,6 +50,7 @@ impl Default for LabOptions {
         LabOptions {
             timeout: Duration::from_millis(800),
             icmp: true,
+            port: probe::PORT,
         }
     }
 }
@@ -118,10 +124,10 @@ pub fn run_node(
 
     let mut listeners = Vec::new();
     for (dest, ns) in spec.destinations.iter().zip(&names.hosts) {
-        listeners.push(probe::Listener::spawn(ns, dest.probe, probe::PEER_PORT)?);
+        listeners.push(probe::Listener::spawn(ns, dest.probe, options.port)?);
     }
     for (pod, ns) in host_plan.pods.iter().zip(&names.pods) {
-        listeners.push(probe::Listener::spawn(ns, pod.pod_ip, probe::POD_PORT)?);
+        listeners.push(probe::Listener::spawn(ns, pod.pod_ip, options.port)?);
     }
 
     let mut fabric_ns = vec![("vpc".to_owned(), names.vpc.clone())];
@@ -135,8 +141,8 @@ pub fn run_node(
         for (dest, host_ns) in spec.destinations.iter().zip(&names.hosts) {
             for direction in [Direction::PodToPeer, Direction::PeerToPod] {
                 let (from_ns, to, port) = match direction {
-                    Direction::PodToPeer => (pod_ns, dest.probe, probe::PEER_PORT),
-                    Direction::PeerToPod => (host_ns, pod.pod_ip, probe::POD_PORT),
+                    Direction::PodToPeer => (pod_ns, dest.probe, options.port),
+                    Direction::PeerToPod => (host_ns, pod.pod_ip, options.port),
                 };
                 let before = probe::read_counters(&lab, &fabric_ns, &names.node)?;
                 let ping = options

@@ -25,10 +25,9 @@ use std::time::{Duration, Instant};
 use crate::error::LabError;
 use crate::netns::{Lab, enter, in_netns};
 
-/// TCP port of the listeners on probe hosts.
-pub const PEER_PORT: u16 = 7000;
-/// TCP port of the listeners in pod namespaces.
-pub const POD_PORT: u16 = 7001;
+/// The default TCP port of the listeners, on probe hosts and in pod namespaces alike (one port,
+/// so the model is asked about exactly the port the probes use, both ways).
+pub const PORT: u16 = 7000;
 
 /// A TCP listener running inside a namespace until dropped.
 #[derive(Debug)]

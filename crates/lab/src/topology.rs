@@ -10,6 +10,7 @@
 //! decisions (which table, SNAT or not, dropped or not) are left to the kernel and the emulated
 //! fabric.
 
+use crate::filters::{self, FilterSpec, Holder};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
@@ -88,6 +89,10 @@ pub struct EniSpec {
     pub pod_ip: Option<Ipv4Addr>,
     /// Index into [`NodeSpec::route_tables`] of the subnet's route table (`None`: not in the snapshot).
     pub route_table: Option<usize>,
+    /// The ENI's security groups (ids).
+    pub groups: Vec<String>,
+    /// Its security groups and its subnet's network ACL, as the fabric enforces them.
+    pub filters: FilterSpec,
 }
 
 /// What a VPC route does with a packet, in the lab's fabric.
@@ -192,6 +197,15 @@ pub struct DestSpec {
     pub return_routes: Vec<RouteSpec>,
     /// Where `return_routes` came from.
     pub return_source: String,
+    /// The far ENI the probe host stands for (its address is the probe): id, groups, subnet.
+    pub far_eni: Option<(String, Vec<String>, String)>,
+    /// The peer subnet holding the probe, when the snapshot has one (its network ACL applies).
+    pub peer_subnet: Option<String>,
+    /// Whether a security-group reference crosses to the far side (an active peering
+    /// connection within one Region).
+    pub references_cross: bool,
+    /// The far ENI's security groups and the peer subnet's ACL, as the fabric enforces them.
+    pub filters: FilterSpec,
 }
 
 /// Everything the lab builds for one node.
@@ -445,6 +459,8 @@ impl NodeSpec {
                     pod_ip
                 },
                 route_table,
+                groups: eni.groups.clone(),
+                filters: FilterSpec::default(),
             });
         }
         if !enis.first().is_some_and(|e| e.primary) {
@@ -584,9 +600,34 @@ impl NodeSpec {
                 // No subnet of the peer VPC holds this block: no host can live there.
                 continue;
             }
-            let probe = match peer_subnet.and_then(|s| intersection(s.cidr, block)) {
-                Some(range) => host_address(range, 10),
-                None => host_address(block, 10),
+            // A far ENI in the block is the probe host (its groups are the far side's filter).
+            let far_eni = peer_vpc_id.as_ref().and_then(|vpc_id| {
+                network
+                    .enis
+                    .values()
+                    .find(|e| &e.vpc_id == vpc_id && block.contains(&e.primary_ip))
+            });
+            let probe = match (
+                far_eni,
+                peer_subnet.and_then(|s| intersection(s.cidr, block)),
+            ) {
+                (Some(e), _) => e.primary_ip,
+                (None, Some(range)) => host_address(range, 10),
+                (None, None) => host_address(block, 10),
+            };
+            let references_cross = match &target {
+                Target::Peering(id) => network
+                    .peerings
+                    .as_ref()
+                    .and_then(|p| p.get(id))
+                    .is_some_and(|p| {
+                        p.status == "active"
+                            && match (&p.requester_region, &p.accepter_region) {
+                                (Some(a), Some(b)) => a == b,
+                                _ => true,
+                            }
+                    }),
+                _ => false,
             };
 
             // The probe host's return routing: its subnet's route table, read from the peer side.
@@ -678,7 +719,49 @@ impl NodeSpec {
                 remote,
                 return_routes,
                 return_source,
+                far_eni: far_eni.map(|e| (e.id.clone(), e.groups.clone(), e.subnet_id.clone())),
+                peer_subnet: peer_subnet.map(|s| s.id.clone()),
+                references_cross,
+                filters: FilterSpec::default(),
             });
+        }
+
+        // The filters, once every ENI and probe host is known (group references name them).
+        let mut holders: Vec<Holder> = enis
+            .iter()
+            .map(|e| Holder {
+                addresses: filters::addresses(e.primary_ip, &e.owned),
+                groups: e.groups.clone(),
+                near: true,
+            })
+            .collect();
+        holders.extend(destinations.iter().filter_map(|d| {
+            d.far_eni.as_ref().map(|(_, groups, _)| Holder {
+                addresses: vec![Ipv4Net::from(d.probe)],
+                groups: groups.clone(),
+                near: false,
+            })
+        }));
+        let cross_any = destinations.iter().any(|d| d.references_cross);
+        for eni in &mut enis {
+            eni.filters = FilterSpec {
+                sg: filters::security_groups(network, &eni.groups, true, &holders, cross_any),
+                acl: filters::network_acl(network, &eni.subnet_id),
+            };
+        }
+        for dest in &mut destinations {
+            let sg = dest.far_eni.as_ref().and_then(|(_, groups, _)| {
+                filters::security_groups(network, groups, false, &holders, dest.references_cross)
+            });
+            let subnet = dest
+                .far_eni
+                .as_ref()
+                .map(|(_, _, s)| s.clone())
+                .or_else(|| dest.peer_subnet.clone());
+            dest.filters = FilterSpec {
+                sg,
+                acl: subnet.and_then(|s| filters::network_acl(network, &s)),
+            };
         }
 
         Ok(NodeSpec {

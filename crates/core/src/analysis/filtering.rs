@@ -21,7 +21,8 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 use crate::filters::{
-    self, EPHEMERAL_LINUX, EPHEMERAL_SNAT, NetworkAcl, Peer, PortSet, SecurityGroup, Way,
+    self, EPHEMERAL_FAR, EPHEMERAL_LINUX, EPHEMERAL_SNAT, NetworkAcl, Peer, PortSet, SecurityGroup,
+    Way,
 };
 use crate::model::{Eni, Target};
 use crate::report::{Cause, Direction};
@@ -35,7 +36,7 @@ pub const SG_ASSUMPTION: &str = "security groups are not in the snapshot (aws ec
 /// Assumption when the snapshot holds no `describe-network-acls` output at all.
 pub const ACL_ASSUMPTION: &str = "network ACLs are not in the snapshot (aws ec2 describe-network-acls): assumed to admit the flow both ways, including replies to ephemeral ports";
 /// What podreach assumes of client ports (see `crate::filters`).
-pub const EPHEMERAL_ASSUMPTION: &str = "replies go to the client's ephemeral port: 32768-60999 (Linux's default ip_local_port_range) for a pod's own address, 1024-65535 after SNAT (--random-fully) and for hosts beyond the VPC, whose system podreach cannot see";
+pub const EPHEMERAL_ASSUMPTION: &str = "replies go to the client's ephemeral port: 32768-60999 (Linux's default ip_local_port_range) for a pod's own address, 1024-65535 after SNAT (--random-fully), and 32768-65535 (the Linux and Windows defaults) for hosts beyond the VPC, whose system podreach cannot see (a NAT device there may use lower ports)";
 
 /// One end of a connection as the filters see it.
 #[derive(Debug, Clone)]
@@ -492,10 +493,10 @@ impl<'a> ClusterContext<'a> {
             Way::Outbound,
             d,
             &format!("to {d}"),
-            EPHEMERAL_SNAT,
+            EPHEMERAL_FAR,
         );
         // 6. It enters the far subnet.
-        self.far_reply(run, far, entering, Way::Inbound, EPHEMERAL_SNAT);
+        self.far_reply(run, far, entering, Way::Inbound, EPHEMERAL_FAR);
         // 7. No connection is tracked on an ENI the request did not enter by.
         if replying.eni != entering.eni {
             self.sg_reply(
@@ -504,7 +505,7 @@ impl<'a> ClusterContext<'a> {
                 replying.groups,
                 Way::Outbound,
                 d,
-                EPHEMERAL_SNAT,
+                EPHEMERAL_FAR,
             );
         }
     }
