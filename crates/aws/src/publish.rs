@@ -3,7 +3,7 @@
 //! Each finding the lifecycle publishes (NEW, CHANGED, an ONGOING reminder, RESOLVED) becomes one
 //! message, and a scheduled audit adds one digest. Every message carries the same string
 //! attributes (`severity`, `kind`, `cluster`, `account`, `region`, `finding_id`, and `lifecycle`
-//! and `cause` (the reason code, e.g. `SG_INBOUND`) on findings; SNS allows ten) so
+//! and `cause` (the reason code, e.g. `PEER_SG`) on findings; SNS allows ten) so
 //! subscriptions can filter, e.g. a pager on `{"severity": ["HIGH", "CRITICAL"]}`. SNS caps a message (body plus attributes) at 256 KiB and
 //! a Subject at 100 characters: long lists of affected pods are cut to fit and the message says
 //! how many were left out. Chatbot renders `content.description` as Markdown and threads Slack

@@ -321,7 +321,7 @@ async fn tcp_ports_judge_every_path_on_exactly_those_ports() {
         .expect("handled");
         let sent = publisher.sent.lock().expect("not poisoned");
         sent.iter()
-            .filter(|m| m.attributes["cause"] == "SG_INBOUND")
+            .filter(|m| m.attributes["cause"] == "PEER_SG")
             .count()
     };
     assert_eq!(

@@ -253,16 +253,18 @@ pub enum Cause {
     UnknownRemote,
     /// podreach: an input the verdict needs is missing from the snapshot.
     MissingInput,
-    /// The security groups of the ENI a packet leaves by do not allow it out.
-    SgOutbound,
-    /// The security groups of the ENI a packet enters by do not admit the source it carries.
-    SgInbound,
-    /// The network ACL of the subnet a packet leaves denies it (first matching rule).
-    NaclOutbound,
-    /// The network ACL of the subnet a packet enters denies it (first matching rule).
-    NaclInbound,
-    /// A network ACL denies the reply to the client's ephemeral ports (stateless).
-    NaclEphemeral,
+    /// The security groups of the cluster-side ENI a packet leaves by do not allow it out.
+    SgEgress,
+    /// The security groups of the cluster-side ENI a packet enters by do not admit its source.
+    SgIngress,
+    /// The network ACL of a cluster subnet denies the request or its reply (first matching rule;
+    /// stateless, so the reply to the client's ephemeral port needs its own rule).
+    NaclLocal,
+    /// The far destination's security groups do not admit the source it sees (or do not let its
+    /// side of the connection out).
+    PeerSg,
+    /// The far subnet's network ACL denies the request or its reply.
+    PeerNacl,
 }
 
 impl Cause {
@@ -281,11 +283,11 @@ impl Cause {
             Cause::SnatFlaky => "SNAT_FLAKY",
             Cause::UnknownRemote => "UNKNOWN_REMOTE",
             Cause::MissingInput => "MISSING_INPUT",
-            Cause::SgOutbound => "SG_OUTBOUND",
-            Cause::SgInbound => "SG_INBOUND",
-            Cause::NaclOutbound => "NACL_OUTBOUND",
-            Cause::NaclInbound => "NACL_INBOUND",
-            Cause::NaclEphemeral => "NACL_EPHEMERAL",
+            Cause::SgEgress => "SG_EGRESS",
+            Cause::SgIngress => "SG_INGRESS",
+            Cause::NaclLocal => "NACL_LOCAL",
+            Cause::PeerSg => "PEER_SG",
+            Cause::PeerNacl => "PEER_NACL",
         }
     }
 }

@@ -189,7 +189,7 @@ fn peer_group_admitting_the_pod_subnet_rejects_pods_snated_to_the_node_ip() {
     let report = pods_in_their_own_subnet(&[], vec![tcp_from(5432, POD_SUBNET_CIDR)])
         .audit_with(&port(5432));
     let path = check(&report, SECONDARY_ENI, EGRESS);
-    path.unreachable(Cause::SgInbound)
+    path.unreachable(Cause::PeerSg)
         .source_at_peer(NODE_IP)
         .leaves_by(PRIMARY_ENI);
     let why = &path.path.causes[0].detail;
@@ -198,7 +198,7 @@ fn peer_group_admitting_the_pod_subnet_rejects_pods_snated_to_the_node_ip() {
         "{why}"
     );
     assert_eq!(path.path.tcp_ports.as_deref(), Some("no TCP port"));
-    let f = finding(&report, FindingKind::Unreachable, Cause::SgInbound, EGRESS);
+    let f = finding(&report, FindingKind::Unreachable, Cause::PeerSg, EGRESS);
     assert!(f.detail.contains("node subnets"), "{}", f.detail);
     let fix = commands(f);
     assert!(
@@ -230,7 +230,7 @@ fn peer_group_admitting_the_node_subnet_rejects_pods_after_external_snat() {
     let env = [("AWS_VPC_K8S_CNI_EXTERNALSNAT", "true")];
     let report = pods_in_their_own_subnet(&env, admits_nodes()).audit_with(&port(5432));
     let path = check(&report, SECONDARY_ENI, EGRESS);
-    path.unreachable(Cause::SgInbound).source_at_peer("pod-ip");
+    path.unreachable(Cause::PeerSg).source_at_peer("pod-ip");
     let why = &path.path.causes[0].detail;
     assert!(
         why.contains("the pod address") && why.contains(PEER_SG),
@@ -262,7 +262,7 @@ fn without_a_port_the_verdict_names_the_ports_that_pass_both_ways() {
         allow_all(),
     )
     .audit_with(&port(6379));
-    check(&report, PRIMARY_ENI, EGRESS).unreachable(Cause::SgInbound);
+    check(&report, PRIMARY_ENI, EGRESS).unreachable(Cause::PeerSg);
 }
 
 #[test]
@@ -280,18 +280,13 @@ fn peer_acl_without_the_ephemeral_range_drops_the_reply_to_the_node() {
     )
     .audit_with(&port(5432));
     let path = check(&report, PRIMARY_ENI, EGRESS);
-    path.unreachable(Cause::NaclEphemeral);
+    path.unreachable(Cause::PeerNacl);
     let why = &path.path.causes[0].detail;
     assert!(
         why.contains(PEER_ACL) && why.contains("tcp/1024-65535"),
         "{why}"
     );
-    let f = finding(
-        &report,
-        FindingKind::Unreachable,
-        Cause::NaclEphemeral,
-        EGRESS,
-    );
+    let f = finding(&report, FindingKind::Unreachable, Cause::PeerNacl, EGRESS);
     let fix = commands(f);
     let acl_fix = fix
         .iter()
@@ -320,18 +315,13 @@ fn a_deny_numbered_before_the_allow_wins() {
     )
     .audit_with(&port(5432));
     let path = check(&report, PRIMARY_ENI, EGRESS);
-    path.unreachable(Cause::NaclOutbound);
+    path.unreachable(Cause::NaclLocal);
     assert!(
         path.path.causes[0].detail.contains("rule 50 deny"),
         "{:?}",
         path.path.causes
     );
-    let f = finding(
-        &report,
-        FindingKind::Unreachable,
-        Cause::NaclOutbound,
-        EGRESS,
-    );
+    let f = finding(&report, FindingKind::Unreachable, Cause::NaclLocal, EGRESS);
     let fix = commands(f)
         .into_iter()
         .find(|c| c.contains("create-network-acl-entry"))
@@ -355,7 +345,7 @@ fn a_group_reference_across_peering_matches_only_enis_carrying_the_group() {
     let report =
         pods_in_their_own_subnet(&env, vec![tcp_from_group(5432, NODE_SG)]).audit_with(&port(5432));
     check(&report, SECONDARY_ENI, EGRESS)
-        .unreachable(Cause::SgInbound)
+        .unreachable(Cause::PeerSg)
         .leaves_by(SECONDARY_ENI);
     // A reference does not cross a peering connection between Regions.
     let mut other_region = pods_in_their_own_subnet(&[], vec![tcp_from_group(5432, NODE_SG)]);
@@ -366,7 +356,7 @@ fn a_group_reference_across_peering_matches_only_enis_carrying_the_group() {
         PEERING,
     )["AccepterVpcInfo"]["Region"] = json!("eu-west-1");
     let report = other_region.audit_with(&port(5432));
-    check(&report, SECONDARY_ENI, EGRESS).unreachable(Cause::SgInbound);
+    check(&report, SECONDARY_ENI, EGRESS).unreachable(Cause::PeerSg);
 }
 
 #[test]
@@ -394,7 +384,7 @@ fn a_branch_eni_is_judged_by_its_own_groups() {
     }
     let report = snapshot.audit_with(&port(5432));
     let path = check(&report, BRANCH_ENI, EGRESS);
-    path.unreachable(Cause::SgOutbound).leaves_by(BRANCH_ENI);
+    path.unreachable(Cause::SgEgress).leaves_by(BRANCH_ENI);
     assert!(
         path.path.causes[0].detail.contains(BRANCH_SG),
         "{:?}",
@@ -547,13 +537,13 @@ fn the_pod_group_must_admit_the_far_host_for_connections_it_opens() {
     check(&report, SECONDARY_ENI, INGRESS).reachable();
     let report = snapshot.audit_with(&port(9090));
     let path = check(&report, SECONDARY_ENI, INGRESS);
-    path.unreachable(Cause::SgInbound);
+    path.unreachable(Cause::SgIngress);
     let why = &path.path.causes[0].detail;
     assert!(
         why.contains(SECONDARY_ENI) && why.contains("tcp/9090"),
         "{why}"
     );
-    let f = finding(&report, FindingKind::Unreachable, Cause::SgInbound, INGRESS);
+    let f = finding(&report, FindingKind::Unreachable, Cause::SgIngress, INGRESS);
     assert!(
         commands(f)
             .iter()
@@ -593,7 +583,7 @@ fn a_reply_leaving_another_eni_than_the_request_entered_needs_that_enis_outbound
         ));
     let report = snapshot.audit_with(&port(8080));
     let path = check(&report, SECONDARY_ENI, INGRESS);
-    path.unreachable(Cause::SgOutbound).leaves_by(PRIMARY_ENI);
+    path.unreachable(Cause::SgEgress).leaves_by(PRIMARY_ENI);
     let why = &path.path.causes[0].detail;
     assert!(
         why.contains("tracks no connection") && why.contains("sg-0a7d1e2f3a4b5c6cc"),

@@ -189,9 +189,9 @@ pub fn iptables(
                         format!(
                             "{} -j DROP",
                             comment(&format!(
-                                "NACL_{}: {} rule {} denies it ({who})",
-                                if way == "OUT" { "OUTBOUND" } else { "INBOUND" },
+                                "network ACL {} {} rule {} denies it ({who})",
                                 acl.id,
+                                if way == "OUT" { "outbound" } else { "inbound" },
                                 e.rule_number
                             ))
                         )
@@ -202,9 +202,9 @@ pub fn iptables(
             body.push(format!(
                 "-A {chain} {} -j DROP",
                 comment(&format!(
-                    "NACL_{}: the final * rule of {} denies it ({who})",
-                    if way == "OUT" { "OUTBOUND" } else { "INBOUND" },
-                    acl.id
+                    "network ACL {} {}: the final * rule denies it ({who})",
+                    acl.id,
+                    if way == "OUT" { "outbound" } else { "inbound" }
                 ))
             ));
             chains.push(chain);
@@ -212,8 +212,8 @@ pub fn iptables(
     }
     if let Some(sg) = &filters.sg {
         for (way, allows, dir, flag, code) in [
-            ("OUT", &sg.outbound, "-i", "-d", "SG_OUTBOUND"),
-            ("IN", &sg.inbound, "-o", "-s", "SG_INBOUND"),
+            ("OUT", &sg.outbound, "-i", "-d", "outbound"),
+            ("IN", &sg.inbound, "-o", "-s", "inbound"),
         ] {
             let chain = format!("SG{way}-{link}");
             jumps.push(format!("-A FORWARD {dir} {link} -j {chain}"));
@@ -233,7 +233,7 @@ pub fn iptables(
             body.push(format!(
                 "-A {chain} -m mark ! --mark {ALLOWED:#x}/{ALLOWED:#x} {} -j DROP",
                 comment(&format!(
-                    "{code}: no rule of {} ({who}) allows it",
+                    "security groups {} ({who}): no {code} rule allows it",
                     sg.groups.join(", ")
                 ))
             ));
@@ -327,13 +327,13 @@ mod tests {
                 .contains("--ctstate ESTABLISHED,RELATED -m connmark --mark 2/0xff -j RETURN")
         );
         assert!(inbound[1].contains("-p tcp --dport 5432:5432 -s 10.1.0.0/16 -j MARK"));
-        assert!(inbound[2].contains("SG_INBOUND") && inbound[2].ends_with("-j DROP"));
+        assert!(inbound[2].contains("no inbound rule") && inbound[2].ends_with("-j DROP"));
         assert!(inbound[3].contains("--ctstate NEW -j CONNMARK --set-xmark 2/0xff"));
         // No outbound rule: everything leaving is dropped unless tracked on this ENI.
         let outbound: Vec<&String> = rules
             .iter()
             .filter(|r| r.starts_with("-A SGOUT-n1"))
             .collect();
-        assert!(outbound[1].contains("SG_OUTBOUND"));
+        assert!(outbound[1].contains("no outbound rule"));
     }
 }

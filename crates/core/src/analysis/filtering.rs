@@ -160,8 +160,14 @@ impl Run<'_> {
         if missing.is_empty() {
             self.trace.pass(at, passing());
         } else {
-            self.trace.drop(at, Cause::NaclEphemeral, failing(&missing));
-            self.blocked.push((Cause::NaclEphemeral, fix(&needed)));
+            // The cluster side's ACL, or the far side's (docs/datapath.md §5.5).
+            let code = if at == "peer" {
+                Cause::PeerNacl
+            } else {
+                Cause::NaclLocal
+            };
+            self.trace.drop(at, code, failing(&missing));
+            self.blocked.push((code, fix(&needed)));
         }
     }
 
@@ -399,7 +405,7 @@ impl<'a> ClusterContext<'a> {
             run,
             SgCheck {
                 at: "node",
-                code: Cause::SgOutbound,
+                code: Cause::SgEgress,
                 eni: leaving.eni,
                 groups: leaving.groups,
                 way: Way::Outbound,
@@ -474,7 +480,7 @@ impl<'a> ClusterContext<'a> {
             run,
             SgCheck {
                 at: "node",
-                code: Cause::SgInbound,
+                code: Cause::SgIngress,
                 eni: entering.eni,
                 groups: entering.groups,
                 way: Way::Inbound,
@@ -688,9 +694,9 @@ impl<'a> ClusterContext<'a> {
             );
         } else {
             let code = if way == Way::Inbound {
-                Cause::SgInbound
+                Cause::SgIngress
             } else {
-                Cause::SgOutbound
+                Cause::SgEgress
             };
             run.trace.drop(
                 "node",
@@ -745,10 +751,10 @@ impl<'a> ClusterContext<'a> {
         fix_cidr: Ipv4Net,
     ) {
         let verdict = filters::acl_admits(acl, way, peer);
-        let code = if way == Way::Inbound {
-            Cause::NaclInbound
+        let code = if at == "peer" {
+            Cause::PeerNacl
         } else {
-            Cause::NaclOutbound
+            Cause::NaclLocal
         };
         let entries = match way {
             Way::Inbound => &acl.inbound,
@@ -919,11 +925,7 @@ impl<'a> ClusterContext<'a> {
                         Refs::Never => (None, None),
                         Refs::Unknown(why) => (None, Some(why.clone())),
                     };
-                    let code = if way == Way::Inbound {
-                        Cause::SgInbound
-                    } else {
-                        Cause::SgOutbound
-                    };
+                    let code = Cause::PeerSg;
                     let peers = [peer_groups];
                     for (groups, example) in endpoints {
                         self.sg_step(

@@ -418,11 +418,7 @@ pub(crate) fn remediation(
             };
             check_source_change(v, witnesses, SourceAtPeer::PodIp, fix, &mut fixes);
         }
-        Cause::SgOutbound
-        | Cause::SgInbound
-        | Cause::NaclOutbound
-        | Cause::NaclInbound
-        | Cause::NaclEphemeral => {
+        Cause::SgEgress | Cause::SgIngress | Cause::NaclLocal | Cause::PeerSg | Cause::PeerNacl => {
             let cidrs: Vec<Ipv4Net> = source_subnets
                 .iter()
                 .filter_map(|s| net.subnets.get(*s).map(|s| s.cidr))
