@@ -145,10 +145,8 @@ pub enum FilterFix {
 /// What the security groups and network ACLs of a path admit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilterOutcome {
-    /// The TCP destination ports every forward filter admits (within `requested`).
+    /// The TCP destination ports every forward filter admits (within the `--port`s asked for).
     pub ports: PortSet,
-    /// The ports asked for (`--port`); `None`: any TCP port.
-    pub requested: Option<PortSet>,
     /// The filters that block, in path order: the reason code and the rule that would admit
     /// what they block.
     pub blocked: Vec<(Cause, FilterFix)>,

@@ -174,7 +174,6 @@ impl Run<'_> {
     fn finish(self) -> Option<FilterOutcome> {
         self.evaluated.then_some(FilterOutcome {
             ports: self.remaining,
-            requested: self.requested,
             blocked: self.blocked,
         })
     }
