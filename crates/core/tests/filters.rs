@@ -590,3 +590,59 @@ fn a_reply_leaving_another_eni_than_the_request_entered_needs_that_enis_outbound
         "{why}"
     );
 }
+
+#[test]
+fn a_new_eni_without_eniconfig_groups_gets_the_vpc_default_group_before_1_8() {
+    // Custom networking with an ENIConfig that lists no security groups: before v1.8.0 the CNI
+    // created the node's next ENI with none, so EC2 gave it the VPC's `default` group (issue
+    // #1124); from v1.8.0 it takes the primary ENI's (PR #1259). Here the default group lets
+    // nothing out, so pods that land on that next ENI, not SNATed, cannot reach the peer.
+    let latent = |version: &str| {
+        let env = [("AWS_VPC_K8S_CNI_EXTERNALSNAT", "true")];
+        let mut snapshot = custom_networking(version, &env, true);
+        snapshot
+            .routes_mut(PEER_ROUTES_FILE, PEER_ROUTE_TABLE)
+            .push(peering_route(POD_VPC_CIDR, PEERING));
+        snapshot.eni_mut(SECONDARY_ENI)["Groups"] =
+            json!([{ "GroupName": "shop-pods", "GroupId": POD_SG }]);
+        let configs = snapshot.json_mut("shop/eniconfigs.json");
+        configs["items"][0]["spec"]
+            .as_object_mut()
+            .expect("ENIConfig spec")
+            .remove("securityGroups");
+        let admits_all = vec![permission(
+            "-1",
+            None,
+            &["10.0.0.0/8", "100.64.0.0/10"],
+            vec![],
+        )];
+        let mut snapshot = with_filters(snapshot, admits_all, allow_all(), allow_all());
+        snapshot.json_mut(SGS_FILE)["SecurityGroups"]
+            .as_array_mut()
+            .expect("groups")
+            .push(group(
+                "sg-0a7d1e2f3a4b5c6dd",
+                "default",
+                CLUSTER_VPC,
+                vec![permission(
+                    "-1",
+                    None,
+                    &[],
+                    vec![json!({ "GroupId": "sg-0a7d1e2f3a4b5c6dd" })],
+                )],
+                vec![],
+            ));
+        let report = snapshot.audit_with(&port(5432));
+        findings(&report, FindingKind::LatentRisk, Cause::SgEgress, EGRESS)
+            .into_iter()
+            .map(|f| f.detail.clone())
+            .collect::<Vec<_>>()
+    };
+    let before = latent("v1.7.10");
+    assert_eq!(before.len(), 1, "{before:#?}");
+    assert!(before[0].contains("sg-0a7d1e2f3a4b5c6dd"), "{}", before[0]);
+    assert!(
+        latent("v1.8.0").is_empty(),
+        "the primary ENI's groups let it out"
+    );
+}

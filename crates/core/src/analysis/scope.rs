@@ -18,7 +18,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 use crate::cidr;
-use crate::cni::SgpMode;
+use crate::cni::{SgpMode, Version};
 use crate::datapath::{HostTable, Placement};
 use crate::model::{Eni, EniType, Node, RouteTable, Target};
 use crate::report::Gap;
@@ -156,10 +156,12 @@ impl<'a> ClusterContext<'a> {
     ) -> Option<ClassKey> {
         let primary = *self.enis.get(node.primary_eni.as_str())?;
         let node_subnet = self.net.subnets.get(&primary.subnet_id)?;
-        // Custom networking: the ENIConfig of the node's AZ gives the subnet and, when it lists
-        // any, the security groups; otherwise the new ENI copies the primary ENI's groups
-        // (amazon-vpc-cni-k8s pkg/awsutils/awsutils.go `createENI`: `SecurityGroups:
-        // cache.securityGroups`, the primary ENI's, unless ENIConfig's are set).
+        // The new ENI's security groups (amazon-vpc-cni-k8s pkg/awsutils/awsutils.go,
+        // `createENI`): without custom networking, the primary ENI's (`cache.securityGroups`).
+        // With it, the ENIConfig of the node's AZ gives the subnet and its `securityGroups`;
+        // when that list is empty, v1.8.0 and later use the primary ENI's groups (PR #1259,
+        // issue #1124), while earlier versions sent an empty list to CreateNetworkInterface,
+        // and EC2 then gives the ENI the VPC's `default` security group.
         let config = self
             .cni()
             .custom_networking
@@ -173,6 +175,16 @@ impl<'a> ClusterContext<'a> {
         let subnet = config.map_or(node_subnet, |(s, _)| s);
         let groups = match config {
             Some((_, c)) if !c.security_groups.is_empty() => sorted(&c.security_groups),
+            Some(_) if self.cni().version < Version::new(1, 8, 0) => self
+                .net
+                .security_groups
+                .iter()
+                .flat_map(|g| g.values())
+                .find(|g| {
+                    g.vpc_id.as_deref() == Some(self.cluster.vpc_id.as_str())
+                        && g.name.as_deref() == Some("default")
+                })
+                .map_or_else(Vec::new, |g| vec![g.id.clone()]),
             _ => sorted(&primary.groups),
         };
         let key = ClassKey {
