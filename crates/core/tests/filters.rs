@@ -175,7 +175,16 @@ fn port(n: u16) -> Overrides {
 /// Custom networking (pods in 100.64.0.0/19, on ENIs carrying the ENIConfig's group) with the
 /// peer routing the pod CIDR back: only the filters decide.
 fn pods_in_their_own_subnet(env: &[(&str, &str)], peer_inbound: Vec<Value>) -> Snapshot {
-    let mut snapshot = custom_networking("v1.16.0", env, true);
+    pods_in_their_own_subnet_on("v1.16.0", env, peer_inbound)
+}
+
+/// [`pods_in_their_own_subnet`] on another CNI version.
+fn pods_in_their_own_subnet_on(
+    version: &str,
+    env: &[(&str, &str)],
+    peer_inbound: Vec<Value>,
+) -> Snapshot {
+    let mut snapshot = custom_networking(version, env, true);
     snapshot
         .routes_mut(PEER_ROUTES_FILE, PEER_ROUTE_TABLE)
         .push(peering_route(POD_VPC_CIDR, PEERING));
@@ -376,12 +385,8 @@ fn a_branch_eni_is_judged_by_its_own_groups() {
         allow_all(),
     );
     // The branch ENI's group lets nothing out to the peer.
-    let sgs = snapshot.json_mut(SGS_FILE);
-    for g in sgs["SecurityGroups"].as_array_mut().expect("groups") {
-        if g["GroupId"] == BRANCH_SG {
-            g["IpPermissionsEgress"] = json!([tcp_from(443, "0.0.0.0/0")]);
-        }
-    }
+    snapshot.object_mut(SGS_FILE, "SecurityGroups", "GroupId", BRANCH_SG)["IpPermissionsEgress"] =
+        json!([tcp_from(443, "0.0.0.0/0")]);
     let report = snapshot.audit_with(&port(5432));
     let path = check(&report, BRANCH_ENI, EGRESS);
     path.unreachable(Cause::SgEgress).leaves_by(BRANCH_ENI);
@@ -391,12 +396,8 @@ fn a_branch_eni_is_judged_by_its_own_groups() {
         path.path.causes
     );
     // The peer's reference to the branch ENI's group admits it once the group lets it out.
-    let sgs = snapshot.json_mut(SGS_FILE);
-    for g in sgs["SecurityGroups"].as_array_mut().expect("groups") {
-        if g["GroupId"] == BRANCH_SG {
-            g["IpPermissionsEgress"] = json!([everything_to_anywhere()]);
-        }
-    }
+    snapshot.object_mut(SGS_FILE, "SecurityGroups", "GroupId", BRANCH_SG)["IpPermissionsEgress"] =
+        json!([everything_to_anywhere()]);
     check(&snapshot.audit_with(&port(5432)), BRANCH_ENI, EGRESS).reachable();
 }
 
@@ -405,17 +406,9 @@ fn a_snat_exemption_that_the_peer_group_would_reject_says_so_and_adds_the_rule()
     // CNI < 1.8: replies of pods on secondary ENIs leave the primary ENI (SRCDST_EGRESS), and one
     // fix is to exempt the peer from SNAT. The peer's database admits only the node subnet, so
     // pod-initiated connections would then arrive from the pod subnet and be rejected.
-    let report = pods_in_their_own_subnet(&[], vec![tcp_from(5432, NODE_SUBNET_CIDR)]);
-    let report = {
-        let mut s = report;
-        let daemonset = s.json_mut(AWS_NODE_FILE);
-        let image = daemonset["spec"]["template"]["spec"]["containers"][0]["image"]
-            .as_str()
-            .expect("image")
-            .replace("v1.16.0", "v1.7.10");
-        daemonset["spec"]["template"]["spec"]["containers"][0]["image"] = json!(image);
-        s.audit_with(&port(5432))
-    };
+    let report =
+        pods_in_their_own_subnet_on("v1.7.10", &[], vec![tcp_from(5432, NODE_SUBNET_CIDR)])
+            .audit_with(&port(5432));
     check(&report, SECONDARY_ENI, EGRESS)
         .reachable()
         .source_at_peer(NODE_IP);
@@ -452,14 +445,7 @@ fn a_snat_exemption_that_the_peer_group_would_reject_says_so_and_adds_the_rule()
         &[NODE_SUBNET_CIDR, POD_SUBNET_CIDR],
         vec![],
     )];
-    let mut s = pods_in_their_own_subnet(&[], both);
-    let daemonset = s.json_mut(AWS_NODE_FILE);
-    let image = daemonset["spec"]["template"]["spec"]["containers"][0]["image"]
-        .as_str()
-        .expect("image")
-        .replace("v1.16.0", "v1.7.10");
-    daemonset["spec"]["template"]["spec"]["containers"][0]["image"] = json!(image);
-    let report = s.audit_with(&port(5432));
+    let report = pods_in_their_own_subnet_on("v1.7.10", &[], both).audit_with(&port(5432));
     let f = finding(
         &report,
         FindingKind::Unreachable,
@@ -599,24 +585,18 @@ fn a_new_eni_without_eniconfig_groups_gets_the_vpc_default_group_before_1_8() {
     // nothing out, so pods that land on that next ENI, not SNATed, cannot reach the peer.
     let latent = |version: &str| {
         let env = [("AWS_VPC_K8S_CNI_EXTERNALSNAT", "true")];
-        let mut snapshot = custom_networking(version, &env, true);
-        snapshot
-            .routes_mut(PEER_ROUTES_FILE, PEER_ROUTE_TABLE)
-            .push(peering_route(POD_VPC_CIDR, PEERING));
-        snapshot.eni_mut(SECONDARY_ENI)["Groups"] =
-            json!([{ "GroupName": "shop-pods", "GroupId": POD_SG }]);
-        let configs = snapshot.json_mut("shop/eniconfigs.json");
-        configs["items"][0]["spec"]
-            .as_object_mut()
-            .expect("ENIConfig spec")
-            .remove("securityGroups");
         let admits_all = vec![permission(
             "-1",
             None,
             &["10.0.0.0/8", "100.64.0.0/10"],
             vec![],
         )];
-        let mut snapshot = with_filters(snapshot, admits_all, allow_all(), allow_all());
+        let mut snapshot = pods_in_their_own_subnet_on(version, &env, admits_all);
+        let configs = snapshot.json_mut("shop/eniconfigs.json");
+        configs["items"][0]["spec"]
+            .as_object_mut()
+            .expect("ENIConfig spec")
+            .remove("securityGroups");
         snapshot.json_mut(SGS_FILE)["SecurityGroups"]
             .as_array_mut()
             .expect("groups")

@@ -416,13 +416,17 @@ impl<'a> ClusterContext<'a> {
             },
         );
         // 2. The leaving subnet's network ACL, outbound.
-        self.acl_forward(
+        self.acl_step(
             run,
-            "vpc",
-            leaving.subnet,
-            Way::Outbound,
-            d,
-            &format!("to {d}"),
+            AclCheck {
+                at: "vpc",
+                acl: self.near_acl(leaving.subnet),
+                way: Way::Outbound,
+                peer: d,
+                peer_label: &format!("to {d}"),
+                fix_cidr: d,
+                reply: None,
+            },
         );
         // 3–4. The far side: its subnet's ACL inbound, its ENIs' groups inbound.
         let source_groups = Some(leaving.groups.to_vec());
@@ -430,14 +434,17 @@ impl<'a> ClusterContext<'a> {
         // 5. The reply leaves the far subnet to the client's ephemeral port.
         self.far_reply(run, far, leaving, Way::Outbound, ephemeral);
         // 6. It enters the subnet of the ENI owning that address.
-        self.acl_reply(
+        self.acl_step(
             run,
-            "vpc",
-            arrival.subnet,
-            Way::Inbound,
-            d,
-            &format!("from {d}"),
-            ephemeral,
+            AclCheck {
+                at: "vpc",
+                acl: self.near_acl(arrival.subnet),
+                way: Way::Inbound,
+                peer: d,
+                peer_label: &format!("from {d}"),
+                fix_cidr: d,
+                reply: Some(ephemeral),
+            },
         );
         // 7. No connection is tracked on an ENI the request did not leave by.
         if arrival.eni != leaving.eni {
@@ -465,13 +472,17 @@ impl<'a> ClusterContext<'a> {
             Way::Outbound,
         );
         // 3. The pod subnet's ACL inbound from the far host.
-        self.acl_forward(
+        self.acl_step(
             run,
-            "vpc",
-            entering.subnet,
-            Way::Inbound,
-            d,
-            &format!("from {d}"),
+            AclCheck {
+                at: "vpc",
+                acl: self.near_acl(entering.subnet),
+                way: Way::Inbound,
+                peer: d,
+                peer_label: &format!("from {d}"),
+                fix_cidr: d,
+                reply: None,
+            },
         );
         // 4. The pod ENI's groups inbound, for the far host (or its groups across peering).
         let (peers, undecided) = far_peers(far);
@@ -491,14 +502,17 @@ impl<'a> ClusterContext<'a> {
             },
         );
         // 5. The reply leaves the subnet of the ENI it leaves by, to the far client's port.
-        self.acl_reply(
+        self.acl_step(
             run,
-            "vpc",
-            replying.subnet,
-            Way::Outbound,
-            d,
-            &format!("to {d}"),
-            EPHEMERAL_FAR,
+            AclCheck {
+                at: "vpc",
+                acl: self.near_acl(replying.subnet),
+                way: Way::Outbound,
+                peer: d,
+                peer_label: &format!("to {d}"),
+                fix_cidr: d,
+                reply: Some(EPHEMERAL_FAR),
+            },
         );
         // 6. It enters the far subnet.
         self.far_reply(run, far, entering, Way::Inbound, EPHEMERAL_FAR);
@@ -714,157 +728,91 @@ impl<'a> ClusterContext<'a> {
         }
     }
 
-    /// A near network ACL for a forward packet whose other end is `peer`.
-    fn acl_forward(
-        &self,
-        run: &mut Run<'_>,
-        at: &'static str,
-        subnet: &str,
-        way: Way,
-        peer: Ipv4Net,
-        peer_label: &str,
-    ) {
+    /// A network ACL check (near or far): the request to the destination port, or the reply to
+    /// the client's ephemeral range. No ACL output at all is an assumption; an ACL the snapshot
+    /// lacks for this subnet, an unknown hop.
+    fn acl_step(&self, run: &mut Run<'_>, check: AclCheck<'_>) {
+        let AclCheck {
+            at,
+            acl,
+            way,
+            peer,
+            peer_label,
+            fix_cidr,
+            reply,
+        } = check;
         if self.net.network_acls.is_none() {
             run.trace.assume(ACL_ASSUMPTION);
             return;
         }
-        let acl = match self.acl_of(subnet) {
-            Ok(acl) => acl,
+        let (subnet, acl) = match acl {
+            Ok(found) => found,
             Err(why) => {
                 run.trace.unknown(at, Cause::MissingInput, why);
                 return;
             }
         };
-        Self::acl_forward_with(run, at, acl, subnet, way, peer, peer_label, peer);
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn acl_forward_with(
-        run: &mut Run<'_>,
-        at: &'static str,
-        acl: &NetworkAcl,
-        subnet: &str,
-        way: Way,
-        peer: Ipv4Net,
-        peer_label: &str,
-        fix_cidr: Ipv4Net,
-    ) {
         let verdict = filters::acl_admits(acl, way, peer);
-        let code = if at == "peer" {
-            Cause::PeerNacl
-        } else {
-            Cause::NaclLocal
-        };
         let entries = match way {
             Way::Inbound => &acl.inbound,
             Way::Outbound => &acl.outbound,
         };
         let dir = way.as_str();
-        let deciding = |ports: &PortSet| -> String {
+        let deciding = |ports: &PortSet, what: &str| -> String {
             match verdict.first_deny(ports) {
                 Some(Some(n)) => entries
                     .iter()
                     .find(|e| e.rule_number == n)
                     .map_or_else(|| format!("rule {n}"), |e| e.describe()),
-                _ => "the final * deny (no rule allows it)".to_owned(),
+                _ => format!("the final * deny (no rule allows {what})"),
             }
         };
-        let first_deny = |ports: &PortSet| verdict.first_deny(ports).flatten();
-        run.forward(
-            at,
-            code,
-            &verdict.allowed,
-            |ports| format!("network ACL {} of {subnet} allows {dir} {ports} {peer_label}", acl.id),
-            |missing| {
-                format!(
-                    "network ACL {} of {subnet} denies {dir} {missing} {peer_label}: {} decides first",
-                    acl.id,
-                    deciding(missing)
-                )
-            },
-            |ports| FilterFix::Acl {
-                acl_id: acl.id.clone(),
-                way,
-                cidr: fix_cidr,
-                ports: ports.clone(),
-                rule_numbers: filters::free_rule_numbers(
-                    entries,
-                    first_deny(ports),
-                    ports.ranges().len(),
-                ),
-            },
-        );
-    }
-
-    /// A network ACL for a reply packet to the client's ephemeral ports.
-    #[allow(clippy::too_many_arguments)]
-    fn acl_reply(
-        &self,
-        run: &mut Run<'_>,
-        at: &'static str,
-        subnet: &str,
-        way: Way,
-        peer: Ipv4Net,
-        peer_label: &str,
-        range: (u16, u16),
-    ) {
-        if self.net.network_acls.is_none() {
-            run.trace.assume(ACL_ASSUMPTION);
-            return;
-        }
-        match self.acl_of(subnet) {
-            Ok(acl) => {
-                Self::acl_reply_with(run, at, acl, subnet, way, peer, peer_label, range, peer)
+        let fix = |ports: &PortSet, deny: Option<u32>| FilterFix::Acl {
+            acl_id: acl.id.clone(),
+            way,
+            cidr: fix_cidr,
+            ports: ports.clone(),
+            rule_numbers: filters::free_rule_numbers(entries, deny, ports.ranges().len()),
+        };
+        let id = &acl.id;
+        match reply {
+            None => run.forward(
+                at,
+                // The cluster side's ACL, or the far side's (docs/datapath.md §5.5).
+                if at == "peer" {
+                    Cause::PeerNacl
+                } else {
+                    Cause::NaclLocal
+                },
+                &verdict.allowed,
+                |ports| format!("network ACL {id} of {subnet} allows {dir} {ports} {peer_label}"),
+                |missing| {
+                    format!(
+                        "network ACL {id} of {subnet} denies {dir} {missing} {peer_label}: {} decides first",
+                        deciding(missing, "it")
+                    )
+                },
+                |ports| fix(ports, verdict.first_deny(ports).flatten()),
+            ),
+            Some(range) => {
+                let needed = PortSet::range(range.0, range.1);
+                let deny = verdict.first_deny(&needed).flatten();
+                let decides = deciding(&needed, "them");
+                run.reply(
+                    at,
+                    &verdict.allowed,
+                    range,
+                    || format!("network ACL {id} of {subnet} allows the reply {dir} to ephemeral ports {needed} {peer_label} (stateless: the reply needs its own rule)"),
+                    |missing| format!("network ACL {id} of {subnet} denies the reply {dir} to ephemeral ports {missing} {peer_label}: {decides} decides first (stateless: the reply needs its own rule for {needed})"),
+                    |ports| fix(ports, deny),
+                );
             }
-            Err(why) => run.trace.unknown(at, Cause::MissingInput, why),
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn acl_reply_with(
-        run: &mut Run<'_>,
-        at: &'static str,
-        acl: &NetworkAcl,
-        subnet: &str,
-        way: Way,
-        peer: Ipv4Net,
-        peer_label: &str,
-        range: (u16, u16),
-        fix_cidr: Ipv4Net,
-    ) {
-        let verdict = filters::acl_admits(acl, way, peer);
-        let entries = match way {
-            Way::Inbound => &acl.inbound,
-            Way::Outbound => &acl.outbound,
-        };
-        let needed = PortSet::range(range.0, range.1);
-        let dir = way.as_str();
-        let deny = verdict.first_deny(&needed);
-        let deciding = match deny {
-            Some(Some(n)) => entries
-                .iter()
-                .find(|e| e.rule_number == n)
-                .map_or_else(|| format!("rule {n}"), |e| e.describe()),
-            _ => "the final * deny (no rule allows them)".to_owned(),
-        };
-        run.reply(
-            at,
-            &verdict.allowed,
-            range,
-            || format!("network ACL {} of {subnet} allows the reply {dir} to ephemeral ports {needed} {peer_label} (stateless: the reply needs its own rule)", acl.id),
-            |missing| format!("network ACL {} of {subnet} denies the reply {dir} to ephemeral ports {missing} {peer_label}: {deciding} decides first (stateless: the reply needs its own rule for {needed})", acl.id),
-            |ports| FilterFix::Acl {
-                acl_id: acl.id.clone(),
-                way,
-                cidr: fix_cidr,
-                ports: ports.clone(),
-                rule_numbers: filters::free_rule_numbers(
-                    entries,
-                    deny.flatten(),
-                    ports.ranges().len(),
-                ),
-            },
-        );
+    /// The network ACL of a cluster subnet, as an [`AclCheck`] reads it.
+    fn near_acl(&self, subnet: &str) -> Result<(String, &'a NetworkAcl), String> {
+        self.acl_of(subnet).map(|acl| (subnet.to_owned(), acl))
     }
 
     /// The far subnet's ACL and the far ENIs' groups for a forward packet whose near end is
@@ -899,16 +847,23 @@ impl<'a> ClusterContext<'a> {
         let near_text = near_text(near_label, fix_cidr);
         // A packet leaving the far host crosses its ENI's groups, then its subnet's ACL; one
         // arriving crosses the ACL first.
-        if way == Way::Inbound {
-            self.far_acl(
+        let peer_label = format!("{to_from} {near_text}");
+        let far_acl = |run: &mut Run<'_>| {
+            self.acl_step(
                 run,
-                vpc,
-                acl,
-                way,
-                near,
-                &format!("{to_from} {near_text}"),
-                fix_cidr,
+                AclCheck {
+                    at: "peer",
+                    acl: far_acl_of(vpc, acl),
+                    way,
+                    peer: near,
+                    peer_label: &peer_label,
+                    fix_cidr,
+                    reply: None,
+                },
             );
+        };
+        if way == Way::Inbound {
+            far_acl(run);
         }
         if self.groups().is_none() {
             run.trace.assume(SG_ASSUMPTION);
@@ -947,46 +902,7 @@ impl<'a> ClusterContext<'a> {
             }
         }
         if way == Way::Outbound {
-            self.far_acl(
-                run,
-                vpc,
-                acl,
-                way,
-                near,
-                &format!("{to_from} {near_text}"),
-                fix_cidr,
-            );
-        }
-    }
-
-    /// The far subnet's ACL for a forward packet.
-    #[allow(clippy::too_many_arguments)]
-    fn far_acl(
-        &self,
-        run: &mut Run<'_>,
-        vpc: &str,
-        acl: &Result<(&'a str, &'a NetworkAcl), String>,
-        way: Way,
-        near: Ipv4Net,
-        near_label: &str,
-        fix_cidr: Ipv4Net,
-    ) {
-        if self.net.network_acls.is_none() {
-            run.trace.assume(ACL_ASSUMPTION);
-            return;
-        }
-        match acl {
-            Ok((subnet, acl)) => Self::acl_forward_with(
-                run,
-                "peer",
-                acl,
-                &format!("{subnet} in {vpc}"),
-                way,
-                near,
-                near_label,
-                fix_cidr,
-            ),
-            Err(why) => run.trace.unknown("peer", Cause::MissingInput, why.clone()),
+            far_acl(run);
         }
     }
 
@@ -999,31 +915,51 @@ impl<'a> ClusterContext<'a> {
         way: Way,
         range: (u16, u16),
     ) {
-        let (near, near_label, fix_cidr) =
-            (near_end.address, near_end.label, near_end.address_subnet);
         let FarEnd::Vpc { vpc, acl, .. } = far else {
             return;
         };
-        if self.net.network_acls.is_none() {
-            run.trace.assume(ACL_ASSUMPTION);
-            return;
-        }
         let to_from = if way == Way::Inbound { "from" } else { "to" };
-        match acl {
-            Ok((subnet, acl)) => Self::acl_reply_with(
-                run,
-                "peer",
-                acl,
-                &format!("{subnet} in {vpc}"),
+        self.acl_step(
+            run,
+            AclCheck {
+                at: "peer",
+                acl: far_acl_of(vpc, acl),
                 way,
-                near,
-                &format!("{to_from} {}", near_text(near_label, fix_cidr)),
-                range,
-                fix_cidr,
-            ),
-            Err(why) => run.trace.unknown("peer", Cause::MissingInput, why.clone()),
-        }
+                peer: near_end.address,
+                peer_label: &format!(
+                    "{to_from} {}",
+                    near_text(near_end.label, near_end.address_subnet)
+                ),
+                fix_cidr: near_end.address_subnet,
+                reply: Some(range),
+            },
+        );
     }
+}
+
+/// The far subnet's ACL as an [`AclCheck`] reads it: named with its VPC.
+fn far_acl_of<'a>(
+    vpc: &str,
+    acl: &Result<(&'a str, &'a NetworkAcl), String>,
+) -> Result<(String, &'a NetworkAcl), String> {
+    match acl {
+        Ok((subnet, acl)) => Ok((format!("{subnet} in {vpc}"), *acl)),
+        Err(why) => Err(why.clone()),
+    }
+}
+
+/// One network ACL check: the ACL (the subnet as texts name it) or why it is unknown, which way,
+/// the other end, and whether the packet is the request or the reply to `reply`'s ports.
+struct AclCheck<'c> {
+    at: &'static str,
+    acl: Result<(String, &'c NetworkAcl), String>,
+    way: Way,
+    peer: Ipv4Net,
+    peer_label: &'c str,
+    /// The CIDR a fix admits.
+    fix_cidr: Ipv4Net,
+    /// `Some(ephemeral range)` for a reply.
+    reply: Option<(u16, u16)>,
 }
 
 /// One security-group check: whose groups, which way, and the other end as the groups see it.
