@@ -312,7 +312,21 @@ pub fn cluster(c: &eks::Cluster) -> Result<raw::Cluster, MissingField> {
                 .map(|v| v.security_group_ids().to_vec())
                 .unwrap_or_default(),
             cluster_security_group_id: vpc.and_then(|v| opt(v.cluster_security_group_id())),
+            endpoint_public_access: vpc.map(|v| v.endpoint_public_access()),
+            endpoint_private_access: vpc.map(|v| v.endpoint_private_access()),
+            public_access_cidrs: vpc
+                .map(|v| v.public_access_cidrs().to_vec())
+                .unwrap_or_default(),
         },
+        endpoint: opt(c.endpoint()),
+        certificate_authority: c
+            .certificate_authority()
+            .map(|ca| raw::CertificateAuthority {
+                data: opt(ca.data()),
+            }),
+        access_config: c.access_config().map(|a| raw::AccessConfig {
+            authentication_mode: a.authentication_mode().map(|m| m.as_str().to_owned()),
+        }),
         kubernetes_network_config: c.kubernetes_network_config().map(|k| {
             raw::KubernetesNetworkConfig {
                 service_ipv4_cidr: opt(k.service_ipv4_cidr()),

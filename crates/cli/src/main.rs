@@ -244,8 +244,9 @@ fn audit(args: &AuditArgs) -> Result<ExitCode> {
         .is_some_and(|threshold| report.max_severity().is_some_and(|s| s >= threshold));
     Ok(if failed {
         ExitCode::from(1)
-    } else if !report.not_analysed.is_empty() {
-        // Something got no verdicts: never the exit status of a clean result.
+    } else if !report.is_complete() {
+        // Something got no verdicts, or an input a verdict depends on was not read: never the
+        // exit status of a clean result.
         ExitCode::from(3)
     } else {
         ExitCode::SUCCESS

@@ -118,6 +118,10 @@ fn finding(out: &mut String, f: &Finding) {
         );
     }
     let a = &f.affected;
+    if !a.workloads.is_empty() {
+        let workloads: Vec<String> = a.workloads.iter().map(ToString::to_string).collect();
+        let _ = writeln!(out, "    workloads: {}", list(&workloads, 8));
+    }
     if !a.pods.is_empty() {
         let _ = writeln!(
             out,
@@ -132,12 +136,14 @@ fn finding(out: &mut String, f: &Finding) {
             .iter()
             .map(|r| r.replace('-', "–"))
             .collect();
-        let _ = writeln!(
-            out,
-            "    addresses ({}): {}",
-            a.pod_address_count,
-            list(&ranges, 8)
-        );
+        let count = match a.unused_addresses {
+            Some(0) | None => a.pod_address_count.to_string(),
+            Some(unused) => format!(
+                "{}, {unused} of them unused: no pod holds them today",
+                a.pod_address_count
+            ),
+        };
+        let _ = writeln!(out, "    addresses ({count}): {}", list(&ranges, 8));
     }
     if !a.enis.is_empty() {
         let _ = writeln!(out, "    ENIs:   {}", list(&a.enis, 6));
@@ -206,6 +212,26 @@ pub fn report(
         }
         out.push('\n');
     }
+    let blind: Vec<(&str, &podreach_core::report::BlindSpot)> = report
+        .clusters
+        .iter()
+        .flat_map(|c| c.blind_spots.iter().map(move |b| (c.name.as_str(), b)))
+        .collect();
+    if !blind.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(
+                RED,
+                "INCOMPLETE: podreach could not read everything the verdicts depend on; this run is not a clean result (exit status 3)"
+            )
+        );
+        for (cluster, b) in &blind {
+            let _ = writeln!(out, "- {cluster}: {} not read: {}", b.input, b.cause);
+            let _ = writeln!(out, "  remedy: {}", b.remedy);
+        }
+        out.push('\n');
+    }
     for c in &report.clusters {
         let version = match (&c.cni.version, c.cni.version_source) {
             (Some(v), Some(source)) => format!("{v} (from the {source})"),
@@ -242,9 +268,13 @@ pub fn report(
         for note in &c.cni.notes {
             let _ = writeln!(out, "  note: {note}");
         }
+        let pods = match c.pods {
+            Some(pods) => format!(" ({pods} held by pods)"),
+            None => String::new(),
+        };
         let _ = writeln!(
             out,
-            "  {} nodes, {} pod ENIs, {} pod addresses; destinations beyond the VPC: {}",
+            "  {} nodes, {} pod ENIs, {} pod addresses{pods}; destinations beyond the VPC: {}",
             c.nodes,
             c.enis,
             c.pod_addresses,
@@ -254,6 +284,34 @@ pub fn report(
                 list(&c.destinations, 8)
             }
         );
+        if !c.nodes_not_modelled.is_empty() {
+            let named: Vec<String> = c
+                .nodes_not_modelled
+                .iter()
+                .map(|n| format!("{} ({}, {} pods)", n.name, n.kind, n.pods))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {}",
+                paint(
+                    YELLOW,
+                    &format!(
+                        "not modelled: {} node(s) aws-node does not network, their pods get no verdicts: {}",
+                        c.nodes_not_modelled.len(),
+                        list(&named, 6)
+                    )
+                )
+            );
+            let mut reasons: Vec<&str> = c
+                .nodes_not_modelled
+                .iter()
+                .map(|n| n.why.as_str())
+                .collect();
+            reasons.dedup();
+            for why in reasons {
+                let _ = writeln!(out, "    {}", paint(DIM, why));
+            }
+        }
         let v = c.verdicts;
         let _ = writeln!(
             out,
@@ -286,15 +344,31 @@ pub fn report(
                     &format!("Not analysed: {}; no verdicts for this cluster.", n.reason)
                 )
             );
-        } else if findings.is_empty() {
+        } else if !c.blind_spots.is_empty() {
+            let inputs: Vec<&str> = c.blind_spots.iter().map(|b| b.input.as_str()).collect();
             let _ = writeln!(
                 out,
                 "  {}\n",
                 paint(
-                    GREEN,
-                    "No findings: every pod address reaches every private destination both ways."
+                    YELLOW,
+                    &format!(
+                        "UNKNOWN: {} not read, so no finding here is a clean bill ({} finding(s) from what could be read); see INCOMPLETE above.",
+                        inputs.join(", "),
+                        findings.len()
+                    )
                 )
             );
+        } else if findings.is_empty() {
+            let text = if c.nodes_not_modelled.is_empty() {
+                "No findings: every pod address reaches every private destination both ways."
+                    .to_owned()
+            } else {
+                format!(
+                    "No findings: every pod address podreach models reaches every private destination both ways (the pods of the {} node(s) above are not modelled).",
+                    c.nodes_not_modelled.len()
+                )
+            };
+            let _ = writeln!(out, "  {}\n", paint(GREEN, &text));
         }
         for f in findings {
             finding(&mut out, f);

@@ -10,7 +10,8 @@ use crate::analysis::{self, ACL_ASSUMPTION, ClusterAnalysis, EPHEMERAL_ASSUMPTIO
 use crate::findings;
 use crate::model::{Cluster, IpFamily, Model};
 use crate::report::{
-    ClusterReport, CniReport, Gap, NotAnalysed, PathVerdict, Report, SCHEMA, Verdict, VerdictCounts,
+    BlindSpot, ClusterReport, CniReport, Gap, NodeNotModelled, NotAnalysed, PathVerdict, Report,
+    SCHEMA, Verdict, VerdictCounts,
 };
 use crate::verdict::{ClusterVerdicts, DIRECTIONS};
 
@@ -185,7 +186,16 @@ fn cluster_report(
     });
     if !cluster.pods_known {
         assumptions.push(
-            "no pods dump (kubectl get pods -A -o json): every secondary IP and prefix of a node ENI is treated as a pod address in use".to_owned(),
+            "no pods list (the Kubernetes API, or kubectl get pods -A -o json): every secondary IP and prefix of a node ENI is treated as a pod address in use".to_owned(),
+        );
+    } else {
+        assumptions.push(
+            "workloads are named from the pods' owners: a ReplicaSet whose name ends in the pods' pod-template-hash by its Deployment, a Job named <name>-<scheduled minute> by its CronJob; pods that ended (Succeeded, Failed) hold no address".to_owned(),
+        );
+    }
+    if !cluster.nodes_known {
+        assumptions.push(
+            "no Node objects (the Kubernetes API, or kubectl get nodes -o json): every node found by its EC2 tags is taken for a Linux node networked by aws-node (Windows, Fargate, Hybrid and Auto Mode nodes are told apart by their Node labels)".to_owned(),
         );
     }
     ClusterReport {
@@ -215,6 +225,27 @@ fn cluster_report(
             v.routes.iter().map(ToString::to_string).collect()
         }),
         verdicts: verdicts.map(counts).unwrap_or_default(),
+        pods: cluster.pods_known.then(|| cluster.pods.len()),
+        nodes_not_modelled: cluster
+            .not_modelled
+            .iter()
+            .map(|n| NodeNotModelled {
+                name: n.name.clone(),
+                instance_id: n.instance_id.clone(),
+                kind: n.kind.as_str(),
+                pods: n.pods,
+                why: n.why.clone(),
+            })
+            .collect(),
+        blind_spots: cluster
+            .blind_spots
+            .iter()
+            .map(|b| BlindSpot {
+                input: b.input.clone(),
+                cause: b.cause.clone(),
+                remedy: b.remedy.clone(),
+            })
+            .collect(),
         assumptions,
     }
 }

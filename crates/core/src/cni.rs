@@ -34,6 +34,33 @@ impl Version {
     /// The newest release docs/datapath.md covers (v1.23.1 preparation, commit `b52188387`).
     pub const NEWEST_SPECIFIED: Version = Version::new(1, 23, 1);
 
+    /// The first release of every span of versions the model tells apart: each release where a
+    /// rule of docs/datapath.md (§2.5 the SNAT/connmark block, §2.6 `rp_filter`, §9 the
+    /// variables' first releases and parsing) changes, oldest first, ending with
+    /// [`Version::NEWEST_SPECIFIED`]. When no source names a cluster's version, every verdict is
+    /// evaluated under each of them (docs/datapath.md §10.7); a test holds the datapath's and
+    /// the settings' version gates to this list.
+    pub const RELEASES_MODELLED: &'static [Version] = &[
+        Version::new(1, 1, 0),  // EXTERNALSNAT (PR #81)
+        Version::new(1, 2, 0),  // NODE_PORT_SUPPORT, CONNMARK, custom networking; mangle rules
+        Version::new(1, 3, 0),  // connmark restore in PREROUTING for every interface
+        Version::new(1, 4, 0),  // RANDOMIZESNAT
+        Version::new(1, 6, 0),  // EXCLUDE_SNAT_CIDRS
+        Version::new(1, 6, 1),  // CONFIGURE_RPFILTER
+        Version::new(1, 7, 0),  // aws-vpc-cni-init sets rp_filter=2; ENABLE_POD_ENI; prng
+        Version::new(1, 8, 0),  // per-pod `from <pod> lookup <ENI table>` (PR #1475)
+        Version::new(1, 9, 0),  // prefix delegation
+        Version::new(1, 10, 0), // IPv6
+        Version::new(1, 11, 0), // POD_SECURITY_GROUP_ENFORCING_MODE
+        Version::new(1, 12, 1), // rule 1024 unless EXTERNALSNAT; ipamd no longer writes rp_filter
+        Version::new(1, 12, 6), // AWS_EXTERNAL_SERVICE_CIDRS; CIDR lists trimmed
+        Version::new(1, 18, 0), // subnet discovery
+        Version::new(1, 20, 0), // multi-card tables (ENABLE_MULTI_NIC)
+        Version::new(1, 20, 3), // multi-card table numbering
+        Version::new(1, 23, 0), // the EXCLUDE_SNAT_CIDRS=0.0.0.0/0 RETURN rule kept (#3658)
+        Version::NEWEST_SPECIFIED,
+    ];
+
     /// Reads a version from an image tag or add-on version such as `v1.18.3-eksbuild.1`, or from a
     /// whole image reference (`…/amazon-k8s-cni:v1.11.4-eksbuild.1`).
     pub fn parse_loose(text: &str) -> Option<Version> {
@@ -180,10 +207,12 @@ pub struct CniConfig {
     pub unknown: Vec<UnknownSetting>,
 }
 
-/// A setting given by `valueFrom`. The default is modelled; when the setting can change a verdict
-/// without changing which ENIs hold pod addresses, `alternative` is the configuration with the
-/// other extreme (the other boolean; every destination in a CIDR list), and the analysis
-/// evaluates both: a verdict that differs between them is `unknown`, naming the setting.
+/// A setting given by `valueFrom`, or a CNI version no source names. The default (the newest
+/// modelled release, for a version) is modelled; when the setting can change a verdict without
+/// changing which ENIs hold pod addresses, `alternative` is the configuration with the other
+/// extreme (the other boolean; every destination in a CIDR list; another modelled release), and
+/// the analysis evaluates both: a verdict that differs between them is `unknown`, naming the
+/// setting.
 #[derive(Debug, Clone)]
 pub struct UnknownSetting {
     pub name: String,
@@ -192,7 +221,15 @@ pub struct UnknownSetting {
     /// The value the alternative configuration uses.
     pub alternative_value: Option<String>,
     pub alternative: Option<Box<CniConfig>>,
+    /// For an unknown version: the release `alternative` models.
+    pub version: Option<Version>,
 }
+
+/// The name an unknown version goes by in reasons and settings.
+pub const UNKNOWN_VERSION: &str = "CNI version";
+/// Why no version is known, as reasons say it.
+pub const VERSION_SOURCES: &str =
+    "no aws-node DaemonSet image, vpc-cni add-on or --cni-version names it";
 
 /// Variables whose value changes only how packets are treated, not which ENIs hold pod
 /// addresses or where: for these both outcomes are evaluated when the value is unknown.
@@ -387,8 +424,10 @@ impl CniConfig {
             }
             None => {
                 assumptions.push(format!(
-                    "CNI version unknown (no aws-node DaemonSet, add-on or --cni-version): the behaviour of {} \
-                     (the newest podreach models) is assumed",
+                    "CNI version unknown ({VERSION_SOURCES}): every verdict is evaluated under each of the {} \
+                     releases whose behaviour differs (docs/datapath.md §10.7), and one that differs between \
+                     them is unknown (MISSING_INPUT); the texts describe {}",
+                    Version::RELEASES_MODELLED.len(),
                     Version::NEWEST_SPECIFIED
                 ));
                 Version::NEWEST_SPECIFIED
@@ -423,6 +462,7 @@ impl CniConfig {
                     from: from.clone(),
                     alternative_value: both.then(|| alternative_value(name, default).to_owned()),
                     alternative: None,
+                    version: None,
                 });
                 resolved.insert(name, (default.to_owned(), SettingSource::Unknown));
                 continue;
@@ -659,6 +699,24 @@ impl CniConfig {
                 other.cli_env.insert(setting.name.clone(), value.clone());
                 other.daemonset_value_from.clear();
                 setting.alternative = Some(Box::new(CniConfig::resolve(&other)));
+            }
+        }
+        // An unknown version: every other modelled release, with the same settings.
+        if version_source.is_none() {
+            for release in Version::RELEASES_MODELLED {
+                if *release == version {
+                    continue;
+                }
+                let mut other = inputs.clone();
+                other.cli_version = Some(*release);
+                other.daemonset_value_from.clear();
+                unknown.push(UnknownSetting {
+                    name: UNKNOWN_VERSION.to_owned(),
+                    from: VERSION_SOURCES.to_owned(),
+                    alternative_value: Some(release.to_string()),
+                    alternative: Some(Box::new(CniConfig::resolve(&other))),
+                    version: Some(*release),
+                });
             }
         }
 

@@ -29,9 +29,11 @@ pub const FILES: &[(&str, &str)] = demo_files![
     "shop/cluster.json",
     "shop/aws-node.json",
     "shop/pods.json",
+    "shop/nodes.json",
     "legacy/cluster.json",
     "legacy/addon.json",
     "legacy/pods.json",
+    "legacy/nodes.json",
 ];
 
 /// The demo as snapshot files.

@@ -22,7 +22,10 @@ use ipnet::Ipv4Net;
 use sha2::{Digest, Sha256};
 
 use crate::cidr;
-use crate::report::{Affected, Cause, Direction, Finding, FindingKind, Severity, Verdict};
+use crate::model::kube::{Workload, workload};
+use crate::report::{
+    Affected, Cause, Direction, Finding, FindingKind, Severity, Verdict, WorkloadCount,
+};
 use crate::verdict::{ClusterVerdicts, DIRECTIONS, SourceAtPeer, Subject};
 
 pub use text::cause_summary;
@@ -131,14 +134,8 @@ fn members(v: &ClusterVerdicts<'_>) -> Vec<Members> {
             continue;
         }
         let in_use = !cluster.pods_known
-            || s.pod_ips.iter().any(|ip| cluster.pods.contains_key(ip))
-            || s.pod_prefixes.iter().any(|p| {
-                cluster
-                    .pods
-                    .range(p.network()..=p.broadcast())
-                    .next()
-                    .is_some()
-            });
+            || s.pod_ips.iter().any(|ip| cluster.pods.contains(*ip))
+            || s.pod_prefixes.iter().any(|p| cluster.pods.any_in(p));
         let part = if in_use { IN_USE } else { IDLE };
         let m = &mut out[s.class];
         m.parts[part].push(index);
@@ -378,27 +375,46 @@ fn affected(cluster: &crate::model::Cluster, subjects: &[&Subject<'_>]) -> Affec
     };
     let mut pods: Vec<String> = Vec::new();
     let mut pods_total = 0usize;
+    let mut workloads: Vec<WorkloadCount> = Vec::new();
+    let mut unused_addresses = None;
     if cluster.pods_known {
-        let mut seen = BTreeSet::new();
-        let named = subjects
+        // Each pod once (a pod may hold several addresses), in address order.
+        let mut seen: BTreeSet<usize> = BTreeSet::new();
+        let mut holding = 0usize;
+        let mut counts: BTreeMap<Workload<'_>, usize> = BTreeMap::new();
+        let held = subjects
             .iter()
             .flat_map(|s| s.pod_ips.iter())
-            .filter_map(|a| cluster.pods.get(a))
+            .filter_map(|a| cluster.pods.get(*a))
             .chain(prefixes.iter().flat_map(|p| {
                 cluster
                     .pods
-                    .range(p.network()..=p.broadcast())
+                    .range(p.network(), p.broadcast())
                     .map(|(_, pod)| pod)
             }));
-        for pod in named {
-            if seen.insert(pod) {
+        for pod in held {
+            holding += 1;
+            if seen.insert(pod.index()) {
                 pods_total += 1;
+                *counts.entry(workload(&pod)).or_default() += 1;
+                if pods.len() < LIST_LIMIT {
+                    pods.push(format!("{}/{}", pod.namespace(), pod.name()));
+                }
             }
         }
-        pods = seen
-            .iter()
-            .take(LIST_LIMIT)
-            .map(ToString::to_string)
+        pods.sort_unstable();
+        unused_addresses = Some(count.saturating_sub(holding));
+        let mut listed: Vec<(Workload<'_>, usize)> = counts.into_iter().collect();
+        // Most pods first; then by name, so the order is stable.
+        listed.sort_by(|(a, n), (b, m)| m.cmp(n).then_with(|| a.cmp(b)));
+        workloads = listed
+            .into_iter()
+            .map(|(w, pods)| WorkloadCount {
+                namespace: w.namespace.to_owned(),
+                kind: w.kind.to_owned(),
+                name: w.name.into_owned(),
+                pods,
+            })
             .collect();
     }
     Affected {
@@ -410,6 +426,8 @@ fn affected(cluster: &crate::model::Cluster, subjects: &[&Subject<'_>]) -> Affec
         pod_prefixes: prefixes.iter().map(ToString::to_string).collect(),
         pods_omitted: pods_total.saturating_sub(pods.len()),
         pods,
+        workloads,
+        unused_addresses,
         pod_address_count: count,
     }
 }

@@ -12,6 +12,8 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
+pub mod kube;
+
 use crate::cni::{CniConfig, CniInputs, Version};
 pub use crate::filters::{AclEntry, NetworkAcl, SecurityGroup, SgPeer, SgRule};
 use crate::filters::{PortSet, Protocol};
@@ -232,17 +234,17 @@ impl Network {
     }
 }
 
-/// A pod from `kubectl get pods -A -o json`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct PodRef {
-    pub namespace: String,
-    pub name: String,
-}
+pub use kube::{NodeKind, PodIndex, Workload};
 
-impl std::fmt::Display for PodRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.namespace, self.name)
-    }
+/// A node whose pods podreach does not judge with aws-node's rules, named with why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotModelledNode {
+    pub name: String,
+    pub instance_id: Option<String>,
+    pub kind: NodeKind,
+    /// Pods on the node that hold an address of their own.
+    pub pods: usize,
+    pub why: String,
 }
 
 /// A worker node of a cluster.
@@ -290,10 +292,18 @@ pub struct Cluster {
     pub cni: CniConfig,
     pub nodes: Vec<Node>,
     pub eniconfigs: Vec<EniConfigRef>,
-    /// Non-hostNetwork pods by IPv4 address; empty unless `pods_known`.
-    pub pods: BTreeMap<Ipv4Addr, PodRef>,
-    /// `true` when a pods dump was attributed to this cluster.
+    /// Pods by the IPv4 address each holds (not `hostNetwork`, not ended, on a node aws-node
+    /// networks); empty unless `pods_known`.
+    pub pods: PodIndex,
+    /// `true` when a pods list was attributed to this cluster.
     pub pods_known: bool,
+    /// `true` when a nodes list (`kubectl get nodes`) was attributed to this cluster.
+    pub nodes_known: bool,
+    /// Nodes aws-node does not network (Fargate, Auto Mode, Hybrid, Windows), by name.
+    pub not_modelled: Vec<NotModelledNode>,
+    /// Inputs the cluster's verdicts may depend on that could not be read: the report is then
+    /// never a clean result.
+    pub blind_spots: Vec<raw::BlindSpot>,
 }
 
 /// The whole validated snapshot.
@@ -340,7 +350,6 @@ pub fn node_clusters<'a>(
         _ => key.strip_prefix("kubernetes.io/cluster/"),
     })
 }
-const POD_ENI_ANNOTATION: &str = "vpc.amazonaws.com/pod-eni";
 
 fn tag_map(tags: &[raw::Tag]) -> BTreeMap<String, String> {
     tags.iter()
@@ -415,6 +424,7 @@ struct Builder<'a> {
     addons: Vec<(&'a raw::Addon, &'a str)>,
     daemonsets: Vec<(&'a raw::DaemonSet, &'a str)>,
     pods: Vec<(&'a raw::PodList, &'a str)>,
+    node_lists: Vec<(&'a raw::NodeList, &'a str)>,
     eniconfigs: Vec<(&'a raw::EniConfigList, &'a str)>,
     collections: Vec<(&'a raw::CollectionNotes, &'a str)>,
     /// Routes to prefix lists, expanded once every document is read (the entries may come in a
@@ -714,6 +724,7 @@ impl<'a> Builder<'a> {
             Document::Addon(d) => self.addons.push((&d.addon, file)),
             Document::AwsNode(d) => self.daemonsets.push((d, file)),
             Document::Pods(d) => self.pods.push((d, file)),
+            Document::Nodes(d) => self.node_lists.push((d, file)),
             Document::EniConfigs(d) => self.eniconfigs.push((d, file)),
             Document::Collection(d) => self.collections.push((&d.podreach_collection, file)),
         }
@@ -871,6 +882,7 @@ impl<'a> Builder<'a> {
         // What the live collector could not collect. A cluster with incomplete VPC inputs gets
         // no verdicts: a missing route table would otherwise read as a missing route.
         let mut incomplete: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut blind_spots: BTreeMap<String, Vec<raw::BlindSpot>> = BTreeMap::new();
         let mut collection_stats: Option<raw::CollectionStats> = None;
         for (notes, file) in self.collections.clone() {
             for gap in &notes.gaps {
@@ -880,6 +892,12 @@ impl<'a> Builder<'a> {
                     object: gap.action.clone(),
                     message: gap.message.clone(),
                 });
+            }
+            for spot in &notes.blind_spots {
+                let spots = blind_spots.entry(spot.cluster.clone()).or_default();
+                if !spots.contains(spot) {
+                    spots.push(spot.clone());
+                }
             }
             for cluster in &notes.incomplete_clusters {
                 incomplete.insert(&cluster.name, &cluster.reason);
@@ -913,7 +931,10 @@ impl<'a> Builder<'a> {
                 });
                 continue;
             }
-            match self.build_cluster(index, raw_cluster, file, overrides) {
+            let blind = blind_spots
+                .remove(raw_cluster.name.as_str())
+                .unwrap_or_default();
+            match self.build_cluster(index, raw_cluster, file, overrides, blind) {
                 Ok(cluster) => clusters.push(cluster),
                 Err(reason) => not_analysed.push(NotAnalysed {
                     cluster: Some(raw_cluster.name.clone()),
@@ -926,6 +947,7 @@ impl<'a> Builder<'a> {
             .iter()
             .map(|(_, f)| ("aws-node DaemonSet", *f))
             .chain(self.pods.iter().map(|(_, f)| ("pods list", *f)))
+            .chain(self.node_lists.iter().map(|(_, f)| ("nodes list", *f)))
             .chain(self.eniconfigs.iter().map(|(_, f)| ("ENIConfig list", *f)))
             .collect::<Vec<_>>()
         {
@@ -978,6 +1000,7 @@ impl<'a> Builder<'a> {
         rc: &raw::Cluster,
         file: &str,
         overrides: &Overrides,
+        blind: Vec<raw::BlindSpot>,
     ) -> Result<Cluster, String> {
         let name = rc.name.clone();
         let vpc_id = rc.resources_vpc_config.vpc_id.clone();
@@ -1101,69 +1124,63 @@ impl<'a> Builder<'a> {
             _ => IpFamily::V4,
         };
 
-        // Pods.
-        let mut pods = BTreeMap::new();
-        let mut pod_nodes: BTreeSet<String> = BTreeSet::new();
-        let mut branch_by_pod_annotation: BTreeMap<String, u32> = BTreeMap::new();
+        // Pods: one store of every list attributed to the cluster.
         let pod_lists: Vec<_> = self
             .pods
             .iter()
             .filter(|(_, f)| self.attribute(f) == Some(index))
             .cloned()
             .collect();
+        let all_pods = match pod_lists.as_slice() {
+            [(only, _)] => only.items.clone(),
+            lists => {
+                let mut merged = raw::Pods::default();
+                for (list, _) in lists {
+                    merged.append(&list.items);
+                }
+                merged
+            }
+        };
+        let mut pod_nodes: BTreeSet<&str> = BTreeSet::new();
         // Nodes that run an aws-node pod: with EKS Auto Mode, the others are EKS's own.
         let mut aws_node_nodes: BTreeSet<&str> = BTreeSet::new();
-        // Every pod address with the node the pod runs on, to find addresses no ENI holds.
-        let mut placed: Vec<(Ipv4Addr, PodRef, &str)> = Vec::new();
-        for (list, _) in &pod_lists {
-            for pod in &list.items {
-                if let Some(node) = &pod.spec.node_name {
-                    pod_nodes.insert(node.clone());
-                    if pod.metadata.namespace.as_deref() == Some("kube-system")
-                        && pod.metadata.name.starts_with("aws-node-")
-                    {
-                        aws_node_nodes.insert(node);
-                    }
+        let mut branch_by_pod_annotation: BTreeMap<String, u32> = BTreeMap::new();
+        for pod in all_pods.iter() {
+            if let Some(node) = pod.node() {
+                pod_nodes.insert(node);
+                if pod.namespace() == "kube-system" && pod.name().starts_with("aws-node-") {
+                    aws_node_nodes.insert(node);
                 }
-                if pod.spec.host_network == Some(true) {
-                    continue;
-                }
-                if let Some(annotation) = pod.metadata.annotations.get(POD_ENI_ANNOTATION) {
-                    for entry in serde_json::from_str::<Vec<serde_json::Value>>(annotation)
-                        .unwrap_or_default()
-                    {
-                        if let (Some(eni), Some(vlan)) = (
-                            entry.get("eniId").and_then(|v| v.as_str()),
-                            entry.get("vlanId").and_then(serde_json::Value::as_u64),
-                        ) {
-                            branch_by_pod_annotation
-                                .insert(eni.to_owned(), u32::try_from(vlan).unwrap_or(0));
-                        }
+            }
+            if !kube::holds_its_address(&pod) {
+                continue;
+            }
+            if let Some(annotation) = pod.pod_eni() {
+                for entry in
+                    serde_json::from_str::<Vec<serde_json::Value>>(annotation).unwrap_or_default()
+                {
+                    if let (Some(eni), Some(vlan)) = (
+                        entry.get("eniId").and_then(|v| v.as_str()),
+                        entry.get("vlanId").and_then(serde_json::Value::as_u64),
+                    ) {
+                        branch_by_pod_annotation
+                            .insert(eni.to_owned(), u32::try_from(vlan).unwrap_or(0));
                     }
-                }
-                let ips = pod
-                    .status
-                    .pod_ips
-                    .iter()
-                    .map(|p| p.ip.as_str())
-                    .chain(pod.status.pod_ip.as_deref())
-                    .filter_map(|ip| ip.parse::<Ipv4Addr>().ok());
-                let pod_ref = PodRef {
-                    namespace: pod
-                        .metadata
-                        .namespace
-                        .clone()
-                        .unwrap_or_else(|| "default".to_owned()),
-                    name: pod.metadata.name.clone(),
-                };
-                for ip in ips {
-                    if let Some(node) = &pod.spec.node_name {
-                        placed.push((ip, pod_ref.clone(), node));
-                    }
-                    pods.insert(ip, pod_ref.clone());
                 }
             }
         }
+
+        // Kubernetes nodes: who networks each one.
+        let kube_nodes: Vec<&raw::Node> = self
+            .node_lists
+            .iter()
+            .filter(|(_, f)| self.attribute(f) == Some(index))
+            .flat_map(|(list, _)| list.items.iter())
+            .collect();
+        let nodes_known = self
+            .node_lists
+            .iter()
+            .any(|(_, f)| self.attribute(f) == Some(index));
 
         // ENIConfigs.
         let eniconfigs: Vec<EniConfigRef> = self
@@ -1178,7 +1195,10 @@ impl<'a> Builder<'a> {
             })
             .collect();
 
-        // Nodes: instances tagged for the cluster, instances behind CNI-tagged ENIs, or named by pods.
+        // Nodes: instances tagged for the cluster, instances behind CNI-tagged ENIs, named by
+        // pods, or named by the cluster's Node objects.
+        let kube_instances: BTreeSet<&str> =
+            kube_nodes.iter().filter_map(|n| n.instance_id()).collect();
         let mut node_ids: BTreeMap<String, Option<String>> = BTreeMap::new();
         for (instance, _) in &self.instances {
             if instance.vpc_id.as_deref().is_some_and(|v| v != vpc_id) {
@@ -1200,9 +1220,9 @@ impl<'a> Builder<'a> {
             .any(|cluster| cluster == name);
             let named_by_pod = instance
                 .private_dns_name
-                .as_ref()
+                .as_deref()
                 .is_some_and(|n| pod_nodes.contains(n));
-            if tagged || named_by_pod {
+            if tagged || named_by_pod || kube_instances.contains(instance.instance_id.as_str()) {
                 node_ids.insert(
                     instance.instance_id.clone(),
                     instance.private_dns_name.clone(),
@@ -1283,79 +1303,149 @@ impl<'a> Builder<'a> {
                 branch_enis,
             });
         }
-        // EKS Auto Mode networks its own nodes (a NodeClass, not aws-node): never model them
-        // with aws-node's rules (docs/datapath.md §10.8).
-        if rc.compute_config.as_ref().and_then(|c| c.enabled) == Some(true) {
-            let has_aws_node =
-                !daemonsets.is_empty() || self.addons.iter().any(|(a, _)| a.cluster_name == name);
-            if !has_aws_node {
-                return Err("EKS Auto Mode (computeConfig.enabled) without an aws-node DaemonSet or vpc-cni add-on: \
-                            EKS networks the pods itself (NodeClass), which podreach does not model, so it gives \
-                            this cluster no verdicts"
-                    .to_owned());
-            }
-            if pod_lists.is_empty() {
-                return Err("EKS Auto Mode (computeConfig.enabled) beside aws-node: without a pods dump podreach \
-                            cannot tell the nodes aws-node networks from Auto Mode's, which it does not model; \
-                            add `kubectl get pods -A -o json`"
-                    .to_owned());
-            }
-            let before = nodes.len();
+
+        // Nodes aws-node does not network: never judged with its rules, always named.
+        let mut not_modelled: Vec<NotModelledNode> = Vec::new();
+        let auto_mode = rc.compute_config.as_ref().and_then(|c| c.enabled) == Some(true);
+        let has_aws_node =
+            !daemonsets.is_empty() || self.addons.iter().any(|(a, _)| a.cluster_name == name);
+        if auto_mode && !has_aws_node {
+            return Err("EKS Auto Mode (computeConfig.enabled) without an aws-node DaemonSet or vpc-cni add-on: \
+                        EKS networks the pods itself (NodeClass), which podreach does not model, so it gives \
+                        this cluster no verdicts"
+                .to_owned());
+        }
+        if nodes_known {
+            let by_instance: BTreeMap<&str, &raw::Node> = kube_nodes
+                .iter()
+                .filter_map(|n| Some((n.instance_id()?, *n)))
+                .collect();
+            let by_name: BTreeMap<&str, &raw::Node> = kube_nodes
+                .iter()
+                .map(|n| (n.metadata.name.as_str(), *n))
+                .collect();
             nodes.retain(|n: &Node| {
-                n.name
-                    .as_deref()
-                    .is_some_and(|name| aws_node_nodes.contains(name))
+                let kube = by_instance
+                    .get(n.instance_id.as_str())
+                    .or_else(|| n.name.as_deref().and_then(|name| by_name.get(name)));
+                kube.is_none_or(|k| NodeKind::of(k) == NodeKind::AwsNode)
             });
-            if nodes.len() < before {
-                cluster_gap(
-                    &mut self.gaps,
-                    None,
-                    format!(
-                        "EKS Auto Mode: {} node(s) run no aws-node pod, so EKS networks them itself; \
-                         podreach does not model them and gives their pods no verdicts",
-                        before - nodes.len()
-                    ),
-                );
+            for node in &kube_nodes {
+                let kind = NodeKind::of(node);
+                if kind != NodeKind::AwsNode {
+                    not_modelled.push(NotModelledNode {
+                        name: node.metadata.name.clone(),
+                        instance_id: node.instance_id().map(str::to_owned),
+                        kind,
+                        pods: 0,
+                        why: kind.why_not_modelled().to_owned(),
+                    });
+                }
+            }
+        } else if auto_mode {
+            // Without the Node objects, EKS Auto Mode's nodes are told apart by running no
+            // aws-node pod (docs/datapath.md §10.8).
+            if pod_lists.is_empty() {
+                return Err("EKS Auto Mode (computeConfig.enabled) beside aws-node: without the Node objects or a \
+                            pods list podreach cannot tell the nodes aws-node networks from Auto Mode's, which it \
+                            does not model; let podreach read the Kubernetes API, or add \
+                            `kubectl get nodes -o json` to the snapshot"
+                    .to_owned());
+            }
+            nodes.retain(|n: &Node| {
+                let runs_aws_node = n
+                    .name
+                    .as_deref()
+                    .is_some_and(|name| aws_node_nodes.contains(name));
+                if !runs_aws_node {
+                    not_modelled.push(NotModelledNode {
+                        name: n.name.clone().unwrap_or_else(|| n.instance_id.clone()),
+                        instance_id: Some(n.instance_id.clone()),
+                        kind: NodeKind::AutoMode,
+                        pods: 0,
+                        why: format!(
+                            "{} (told apart by running no aws-node pod: the Node objects were not read)",
+                            NodeKind::AutoMode.why_not_modelled()
+                        ),
+                    });
+                }
+                runs_aws_node
+            });
+        }
+        let unmodelled_names: BTreeSet<String> =
+            not_modelled.iter().map(|n| n.name.clone()).collect();
+        // Pods on those nodes hold addresses podreach does not judge: count them by node.
+        let mut pods_by_node: BTreeMap<&str, usize> = BTreeMap::new();
+        for pod in all_pods.iter().filter(kube::holds_its_address) {
+            if let Some(node) = pod.node().filter(|n| unmodelled_names.contains(*n)) {
+                *pods_by_node.entry(node).or_default() += 1;
             }
         }
-        if nodes.is_empty() {
-            cluster_gap(
-                &mut self.gaps,
-                None,
-                "no worker nodes found (no running instance tagged kubernetes.io/cluster/<name> or eks:cluster-name, \
-                 no ENI tagged cluster.k8s.amazonaws.com/name, no pod naming a node)"
-                    .to_owned(),
-            );
+        for n in &mut not_modelled {
+            n.pods = pods_by_node.get(n.name.as_str()).copied().unwrap_or(0);
         }
+        not_modelled.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        if nodes.is_empty() {
+            let message = if not_modelled.is_empty() {
+                "no worker nodes found (no running instance tagged kubernetes.io/cluster/<name> or eks:cluster-name, \
+                 no ENI tagged cluster.k8s.amazonaws.com/name, no pod or Node object naming one)"
+                    .to_owned()
+            } else {
+                format!(
+                    "no worker node networked by aws-node: the cluster's {} node(s) are all ones podreach does not model",
+                    not_modelled.len()
+                )
+            };
+            cluster_gap(&mut self.gaps, None, message);
+        }
+        let pods = PodIndex::new(all_pods, |pod| {
+            pod.node().is_none_or(|n| !unmodelled_names.contains(n))
+        });
         // Pods whose address no ENI of their node holds (aws/amazon-vpc-cni-k8s#3821, #3887: an
         // address EC2 no longer assigns). Nothing in the VPC delivers to such an address.
         let by_name: BTreeMap<&str, &Node> = nodes
             .iter()
             .filter_map(|n| Some((n.name.as_deref()?, n)))
             .collect();
-        for (ip, pod, node_name) in &placed {
-            let Some(node) = by_name.get(node_name) else {
+        for pod in pods.all().iter().filter(kube::holds_its_address) {
+            let Some(node) = pod.node().and_then(|n| by_name.get(n)) else {
                 continue;
             };
-            let held = node
-                .enis
-                .iter()
-                .chain(node.branch_enis.iter().map(|b| &b.eni_id))
-                .filter_map(|id| self.network.enis.get(id))
-                .any(|eni| eni.owns(*ip));
-            if !held {
-                cluster_gap(
-                    &mut self.gaps,
-                    Some(format!("{}/{}", pod.namespace, pod.name)),
-                    format!(
-                        "pod address {ip} is held by no ENI of its node {} (aws/amazon-vpc-cni-k8s#3821): \
-                         the VPC delivers nothing to it, so no far side can reach the pod; what the pod \
-                         opens itself gets out only if SNATed to the node IP, and without SNAT EC2's \
-                         source/destination check drops it",
-                        node.instance_id
-                    ),
-                );
+            for ip in pod.ips() {
+                let held = node
+                    .enis
+                    .iter()
+                    .chain(node.branch_enis.iter().map(|b| &b.eni_id))
+                    .filter_map(|id| self.network.enis.get(id))
+                    .any(|eni| eni.owns(ip));
+                if !held {
+                    cluster_gap(
+                        &mut self.gaps,
+                        Some(format!("{}/{}", pod.namespace(), pod.name())),
+                        format!(
+                            "pod address {ip} is held by no ENI of its node {} (aws/amazon-vpc-cni-k8s#3821): \
+                             the VPC delivers nothing to it, so no far side can reach the pod; what the pod \
+                             opens itself gets out only if SNATed to the node IP, and without SNAT EC2's \
+                             source/destination check drops it",
+                            node.instance_id
+                        ),
+                    );
+                }
             }
+        }
+
+        let mut blind_spots = blind;
+        if cni.version_unknown() {
+            blind_spots.push(raw::BlindSpot {
+                cluster: name.clone(),
+                input: crate::cni::UNKNOWN_VERSION.to_owned(),
+                cause: crate::cni::VERSION_SOURCES.to_owned(),
+                remedy: "let podreach read the aws-node DaemonSet (grant it the Kubernetes API: README \
+                         \"Kubernetes API access\"; or add `kubectl get daemonset aws-node -n kube-system -o json` \
+                         to the snapshot), or give the version with --cni-version; until then every verdict \
+                         that differs between CNI releases is unknown"
+                    .to_owned(),
+            });
         }
 
         Ok(Cluster {
@@ -1368,6 +1458,9 @@ impl<'a> Builder<'a> {
             eniconfigs,
             pods,
             pods_known: !pod_lists.is_empty(),
+            nodes_known,
+            not_modelled,
+            blind_spots,
         })
     }
 }

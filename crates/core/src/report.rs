@@ -73,6 +73,12 @@ impl Report {
     pub fn max_severity(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).max()
     }
+
+    /// `true` when every cluster got verdicts and nothing a verdict may depend on went unread:
+    /// only such a report may read as a clean result (exit status 0, "No findings").
+    pub fn is_complete(&self) -> bool {
+        self.not_analysed.is_empty() && self.clusters.iter().all(|c| c.blind_spots.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -90,7 +96,35 @@ pub struct ClusterReport {
     /// Verdict counts over the rows of `--paths`: ENIs × destinations × directions, an ENI
     /// counting once per part of its addresses that the far side routes differently.
     pub verdicts: VerdictCounts,
+    /// Pods holding an address of their own, when a pods list was read (`null` otherwise).
+    pub pods: Option<usize>,
+    /// Nodes aws-node does not network, named: their pods get no verdicts (docs/datapath.md
+    /// §10.8).
+    pub nodes_not_modelled: Vec<NodeNotModelled>,
+    /// Inputs podreach could not read that a verdict may depend on, with why and the remedy. A
+    /// cluster with any is analysed, but the run is not a clean result (exit status 3).
+    pub blind_spots: Vec<BlindSpot>,
     pub assumptions: Vec<String>,
+}
+
+/// A node whose pods podreach does not judge, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeNotModelled {
+    pub name: String,
+    pub instance_id: Option<String>,
+    /// `fargate`, `auto-mode`, `hybrid`, `windows`.
+    pub kind: &'static str,
+    pub pods: usize,
+    pub why: String,
+}
+
+/// Something podreach could not see in a cluster, why, and how to let it see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlindSpot {
+    /// `Kubernetes API`, `CNI version`, …
+    pub input: String,
+    pub cause: String,
+    pub remedy: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -379,7 +413,35 @@ pub struct Affected {
     pub pods: Vec<String>,
     /// Pods beyond `pods`.
     pub pods_omitted: usize,
+    /// The workloads those pods belong to, most pods first (every one of them: workloads grow
+    /// with deployments, not with pods).
+    pub workloads: Vec<WorkloadCount>,
+    /// Affected addresses that hold no pod (the CNI's warm pool): judged like the others, but
+    /// no pod uses them today. `null` without a pods list (every address then counts as used).
+    pub unused_addresses: Option<usize>,
     pub pod_address_count: usize,
+}
+
+/// A workload and how many of its pods a finding affects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkloadCount {
+    pub namespace: String,
+    /// `Deployment`, `StatefulSet`, `DaemonSet`, `CronJob`, `Job`, `ReplicaSet`, `Pod` (no
+    /// controller), …
+    pub kind: String,
+    pub name: String,
+    pub pods: usize,
+}
+
+impl std::fmt::Display for WorkloadCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = if self.pods == 1 { "" } else { "s" };
+        write!(
+            f,
+            "{}/{}/{} ({} pod{plural})",
+            self.namespace, self.kind, self.name, self.pods
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

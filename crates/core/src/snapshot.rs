@@ -64,6 +64,7 @@ pub enum Document {
     Addon(raw::DescribeAddon),
     AwsNode(raw::DaemonSet),
     Pods(raw::PodList),
+    Nodes(raw::NodeList),
     EniConfigs(raw::EniConfigList),
     /// podreach's own note from a live collection (`podreach-collection.json`).
     Collection(raw::PodreachCollection),
@@ -111,6 +112,7 @@ impl Document {
             Document::Addon(d) => pretty(d),
             Document::AwsNode(d) => pretty(d),
             Document::Pods(d) => pretty(d),
+            Document::Nodes(d) => pretty(d),
             Document::EniConfigs(d) => pretty(d),
             Document::Collection(d) => pretty(d),
         }
@@ -136,6 +138,7 @@ impl Document {
             Document::Addon(_) => "aws eks describe-addon",
             Document::AwsNode(_) => "kubectl get daemonset aws-node -o json",
             Document::Pods(_) => "kubectl get pods -A -o json",
+            Document::Nodes(_) => "kubectl get nodes -o json",
             Document::EniConfigs(_) => "kubectl get eniconfigs -o json",
             Document::Collection(_) => "podreach snapshot --live",
         }
@@ -462,6 +465,7 @@ struct Fast {
 /// One item of a Kubernetes list, typed by its own `kind`; held as a value only meanwhile.
 enum KubeItem {
     Pod(raw::Pod),
+    Node(raw::Node),
     EniConfig(raw::EniConfig),
     DaemonSet(raw::DaemonSet),
 }
@@ -471,6 +475,7 @@ impl<'de> Deserialize<'de> for KubeItem {
         let value = Value::deserialize(deserializer)?;
         let item = match value.get("kind").and_then(Value::as_str) {
             Some("Pod") => serde_json::from_value(value).map(KubeItem::Pod),
+            Some("Node") => serde_json::from_value(value).map(KubeItem::Node),
             Some("ENIConfig") => serde_json::from_value(value).map(KubeItem::EniConfig),
             Some("DaemonSet") => serde_json::from_value(value).map(KubeItem::DaemonSet),
             // Left to the slow pass, which says what it is.
@@ -582,6 +587,19 @@ impl Fast {
                         })
                         .collect();
                     found.push(Document::Pods(raw::PodList {
+                        api_version,
+                        kind,
+                        items,
+                    }));
+                } else if items.iter().all(|i| matches!(i, KubeItem::Node(_))) {
+                    let items = items
+                        .into_iter()
+                        .filter_map(|i| match i {
+                            KubeItem::Node(node) => Some(node),
+                            _ => None,
+                        })
+                        .collect();
+                    found.push(Document::Nodes(raw::NodeList {
                         api_version,
                         kind,
                         items,
@@ -712,11 +730,14 @@ fn recognise_value(path: &str, value: Value) -> Result<Recognised, SnapshotError
             .and_then(Value::as_str)
             .or(match kind {
                 "PodList" => Some("Pod"),
+                "NodeList" => Some("Node"),
                 "ENIConfigList" => Some("ENIConfig"),
+                "DaemonSetList" => Some("DaemonSet"),
                 _ => None,
             });
         match first_kind {
             Some("Pod") => Document::Pods(shape("kubectl get pods -A -o json").read(value)?),
+            Some("Node") => Document::Nodes(shape("kubectl get nodes -o json").read(value)?),
             Some("ENIConfig") => {
                 Document::EniConfigs(shape("kubectl get eniconfigs -o json").read(value)?)
             }

@@ -623,7 +623,7 @@ fn a_transit_gateway_attachment_in_the_node_az_carries_the_traffic() {
 // ---- Unknown inputs ----------------------------------------------------------------------------
 
 #[test]
-fn without_daemonset_or_addon_the_version_is_null_and_the_newest_behaviour_is_assumed() {
+fn without_daemonset_or_addon_every_release_is_judged_and_the_run_is_not_clean() {
     let mut snapshot = shop();
     snapshot.remove(AWS_NODE_FILE);
     let report = snapshot.audit();
@@ -633,19 +633,48 @@ fn without_daemonset_or_addon_the_version_is_null_and_the_newest_behaviour_is_as
     assert_eq!(cni.version_source, None);
     assert_eq!(
         cni.modelled_version, "v1.23.1",
-        "docs/datapath.md covers up to v1.23.1"
+        "the texts describe the newest release docs/datapath.md covers"
     );
     let json = serde_json::to_value(&report).expect("the report serialises");
     assert_eq!(json["clusters"][0]["cni"]["version"], Value::Null);
-    let path = check(&report, SECONDARY_ENI, EGRESS).reachable().path;
+    // Never a clean result: the version is a blind spot with its remedy.
+    assert!(!report.is_complete());
+    let blind = &report.clusters[0].blind_spots;
+    assert_eq!(blind.len(), 1, "{blind:?}");
+    assert_eq!(blind[0].input, "CNI version");
+    assert!(
+        blind[0].remedy.contains("--cni-version"),
+        "{}",
+        blind[0].remedy
+    );
+    // Peer-initiated connections to a secondary ENI fail before v1.8.0 (PR #1475) and work
+    // after: unknown, with the releases on each side named, never the newest release's verdict.
+    let path = check(&report, SECONDARY_ENI, INGRESS)
+        .unknown(Cause::MissingInput)
+        .path;
+    let detail = &path.causes[0].detail;
+    assert!(
+        detail.contains("CNI version is unknown")
+            && detail.contains("unreachable (SRCDST_EGRESS) with v1.1.0–v1.7.0")
+            && detail.contains("reachable with v1.8.0–v1.23.1"),
+        "{detail}"
+    );
+    // A path every release agrees on keeps its verdict, and says so.
+    let path = check(&report, PRIMARY_ENI, EGRESS).reachable().path;
     assert!(
         path.assumptions
             .iter()
-            .any(|a| a.contains("CNI version unknown") && a.contains("newest")),
+            .any(|a| a.contains("CNI version is unknown") && a.contains("every modelled release")),
         "{:#?}",
         path.assumptions
     );
-    check(&report, SECONDARY_ENI, INGRESS).reachable();
+    let finding = finding(
+        &report,
+        FindingKind::Unverified,
+        Cause::MissingInput,
+        INGRESS,
+    );
+    assert!(finding.detail.contains("CNI version"), "{}", finding.detail);
 }
 
 #[test]
@@ -1045,27 +1074,108 @@ fn an_auto_mode_cluster_without_aws_node_gets_no_verdicts_and_says_why() {
 }
 
 #[test]
-fn auto_mode_nodes_without_an_aws_node_pod_are_left_out_and_named() {
+fn auto_mode_nodes_are_told_by_their_label_and_named_never_judged() {
     let mut snapshot =
         auto_mode(shop().cni("v1.11.4", &[("AWS_VPC_CNI_NODE_PORT_SUPPORT", "false")]));
-    // With the aws-node pod on the node, aws-node networks it: analysed as usual.
+    // An EC2 node without the compute-type label: aws-node networks it, analysed as usual.
     let report = snapshot.audit();
     check(&report, SECONDARY_ENI, EGRESS).unreachable(Cause::SrcdstEgress);
-    // Without it, the node is Auto Mode's: no verdict for it, and a gap says so.
+    // Labelled as Auto Mode's: no verdict for it, and the node is named as not modelled (not a
+    // gap: a cluster that always has Auto Mode nodes must still resolve findings).
+    snapshot.json_mut(NODES_FILE)["items"][0]["metadata"]["labels"]["eks.amazonaws.com/compute-type"] =
+        json!("auto");
+    let report = snapshot.audit();
+    assert!(paths_of(&report, SECONDARY_ENI, EGRESS).is_empty());
+    let named = &report.clusters[0].nodes_not_modelled;
+    assert_eq!(named.len(), 1, "{named:?}");
+    assert_eq!(named[0].kind, "auto-mode");
+    assert_eq!(named[0].instance_id.as_deref(), Some(INSTANCE));
+    assert_eq!(
+        named[0].pods, 4,
+        "the node's pods that hold an address of their own (aws-node runs on the host network)"
+    );
+    assert!(named[0].why.contains("NodeClass"), "{}", named[0].why);
+    assert!(
+        report.gaps.iter().all(|g| !g.message.contains("#3821")),
+        "{:?}",
+        report.gaps
+    );
+}
+
+#[test]
+fn without_node_objects_auto_mode_nodes_are_told_by_running_no_aws_node_pod() {
+    let mut snapshot =
+        auto_mode(shop().cni("v1.11.4", &[("AWS_VPC_CNI_NODE_PORT_SUPPORT", "false")]));
+    snapshot.remove(NODES_FILE);
     snapshot.json_mut(PODS_FILE)["items"]
         .as_array_mut()
         .expect("pods")
         .retain(|p| p["metadata"]["name"] != "aws-node-7xk2p");
     let report = snapshot.audit();
     assert!(paths_of(&report, SECONDARY_ENI, EGRESS).is_empty());
+    let named = &report.clusters[0].nodes_not_modelled;
+    assert_eq!(named.len(), 1, "{named:?}");
+    assert_eq!(named[0].kind, "auto-mode");
+    assert!(named[0].why.contains("no aws-node pod"), "{}", named[0].why);
+}
+
+#[test]
+fn a_windows_node_is_named_not_judged_with_the_linux_rules() {
+    let mut snapshot = shop().cni("v1.11.4", &[("AWS_VPC_CNI_NODE_PORT_SUPPORT", "false")]);
+    snapshot.json_mut(NODES_FILE)["items"][0]["metadata"]["labels"]["kubernetes.io/os"] =
+        json!("windows");
+    let report = snapshot.audit();
+    assert!(paths_of(&report, SECONDARY_ENI, EGRESS).is_empty());
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+    let named = &report.clusters[0].nodes_not_modelled;
+    assert_eq!(named.len(), 1, "{named:?}");
+    assert_eq!(named[0].kind, "windows");
+    assert!(named[0].why.contains("HNS"), "{}", named[0].why);
+    // No aws-node node is left: the cluster gets no verdicts, and the reason names why.
     assert!(
         report
-            .gaps
+            .not_analysed
             .iter()
-            .any(|g| g.message.contains("1 node(s) run no aws-node pod")),
+            .any(|n| n.cluster.as_deref() == Some(CLUSTER)),
+        "{:?}",
+        report.not_analysed
+    );
+}
+
+#[test]
+fn fargate_pods_are_named_with_their_node_never_reported_as_stray_addresses() {
+    let mut snapshot = shop().cni("v1.11.4", &[]);
+    // A Fargate node and its pod: the pod's address is on a Fargate-owned ENI, not on any node
+    // ENI of the snapshot.
+    let mut fargate = snapshot.json_mut(NODES_FILE)["items"][0].clone();
+    fargate["metadata"]["name"] = json!("fargate-ip-10-0-1-77.ec2.internal");
+    fargate["metadata"]["labels"] = json!({
+        "eks.amazonaws.com/compute-type": "fargate",
+        "kubernetes.io/os": "linux",
+        "topology.kubernetes.io/zone": "us-east-1a"
+    });
+    fargate["spec"] = json!({"providerID": "aws:///us-east-1a/0f1e2d3c4b-5a6978e8d9c0b1a2f3e4d5c6b7a8/fargate-ip-10-0-1-77.ec2.internal"});
+    snapshot.push(NODES_FILE, "items", fargate);
+    let mut pod = snapshot.json_mut(PODS_FILE)["items"][1].clone();
+    pod["metadata"]["name"] = json!("batch-6f7d8c9b5-k2l3m");
+    pod["metadata"]["namespace"] = json!("jobs");
+    pod["spec"]["nodeName"] = json!("fargate-ip-10-0-1-77.ec2.internal");
+    pod["status"]["podIP"] = json!("10.0.1.77");
+    pod["status"]["podIPs"] = json!([{ "ip": "10.0.1.77" }]);
+    snapshot.push(PODS_FILE, "items", pod);
+    let report = snapshot.audit();
+    let named = &report.clusters[0].nodes_not_modelled;
+    assert_eq!(named.len(), 1, "{named:?}");
+    assert_eq!(named[0].kind, "fargate");
+    assert_eq!(named[0].pods, 1);
+    assert_eq!(named[0].instance_id, None);
+    assert!(
+        report.gaps.iter().all(|g| !g.message.contains("#3821")),
         "{:?}",
         report.gaps
     );
+    // The EC2 node is still judged.
+    check(&report, SECONDARY_ENI, EGRESS).reachable();
 }
 
 #[test]

@@ -62,14 +62,14 @@ pub(crate) fn path_verdict(
     let pods: BTreeSet<String> = subject
         .pod_ips
         .iter()
-        .filter_map(|ip| cluster.pods.get(ip))
+        .filter_map(|ip| cluster.pods.get(*ip))
         .chain(subject.pod_prefixes.iter().flat_map(|p| {
             cluster
                 .pods
-                .range(p.network()..=p.broadcast())
+                .range(p.network(), p.broadcast())
                 .map(|(_, pod)| pod)
         }))
-        .map(ToString::to_string)
+        .map(|pod| format!("{}/{}", pod.namespace(), pod.name()))
         .collect();
     let mut assumptions = cluster.cni.assumptions.clone();
     for a in &evaluation.assumptions {

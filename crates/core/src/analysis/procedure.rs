@@ -173,6 +173,7 @@ impl ClusterContext<'_> {
         direction: Direction,
     ) -> Evaluation {
         let mut evaluation = self.evaluate_as_configured(class, block, direction);
+        let mut releases: Vec<(Version, Evaluation)> = Vec::new();
         for (setting, alternative) in &self.alternatives {
             let cni = alternative.cni();
             let other_block = Block {
@@ -186,7 +187,14 @@ impl ClusterContext<'_> {
                 ..block.clone()
             };
             let other = alternative.evaluate_as_configured(class, &other_block, direction);
-            evaluation = merge_unknown_setting(evaluation, &other, setting, self.cni());
+            match setting.version {
+                Some(release) => releases.push((release, other)),
+                None => evaluation = merge_unknown_setting(evaluation, &other, setting, self.cni()),
+            }
+        }
+        if !releases.is_empty() {
+            releases.push((self.cni().version, evaluation.clone()));
+            evaluation = merge_releases(evaluation, releases);
         }
         evaluation
     }
@@ -690,6 +698,65 @@ fn merge_unknown_setting(
     );
     let mut merged = modelled;
     if merged.verdict == other.verdict {
+        merged.assumptions.push(detail);
+        return merged;
+    }
+    merged.reasons.insert(
+        0,
+        Reason {
+            code: Cause::MissingInput,
+            detail,
+        },
+    );
+    merged.verdict = Verdict::Unknown;
+    merged
+}
+
+/// Combines the verdicts of every modelled release when no source names the cluster's CNI
+/// version (docs/datapath.md §10.7): the verdict stands only when every release gives it; else
+/// the path is `unknown`, headed by one `MISSING_INPUT` reason that says which releases give
+/// which outcome, so the report never substitutes the newest release for a version it cannot see.
+fn merge_releases(modelled: Evaluation, mut releases: Vec<(Version, Evaluation)>) -> Evaluation {
+    releases.sort_by_key(|(v, _)| *v);
+    let describe = |e: &Evaluation| match e.cause() {
+        Some(cause) => format!("{} ({cause})", e.verdict.as_str()),
+        None => e.verdict.as_str().to_owned(),
+    };
+    let mut spans: Vec<(String, Version, Version)> = Vec::new();
+    for (release, evaluation) in &releases {
+        let outcome = describe(evaluation);
+        match spans.last_mut() {
+            Some((last, _, to)) if *last == outcome => *to = *release,
+            _ => spans.push((outcome, *release, *release)),
+        }
+    }
+    let mut merged = modelled;
+    let agree = releases.iter().all(|(_, e)| e.same_outcome(&merged));
+    if agree {
+        merged.assumptions.push(format!(
+            "the CNI version is unknown ({}); every modelled release from {} to {} gives this verdict",
+            crate::cni::VERSION_SOURCES,
+            releases.first().map(|(v, _)| v.to_string()).unwrap_or_default(),
+            releases.last().map(|(v, _)| v.to_string()).unwrap_or_default(),
+        ));
+        return merged;
+    }
+    let text: Vec<String> = spans
+        .iter()
+        .map(|(outcome, from, to)| {
+            if from == to {
+                format!("{outcome} with {from}")
+            } else {
+                format!("{outcome} with {from}–{to}")
+            }
+        })
+        .collect();
+    let detail = format!(
+        "the CNI version is unknown ({}): this path is {}; give the version (or let podreach read the aws-node DaemonSet) to decide it",
+        crate::cni::VERSION_SOURCES,
+        text.join(", ")
+    );
+    if releases.iter().all(|(_, e)| e.verdict == merged.verdict) {
         merged.assumptions.push(detail);
         return merged;
     }

@@ -32,6 +32,14 @@ pub struct CollectionNotes {
     /// Clusters whose VPC inputs are incomplete: they get no verdicts, only the gaps saying why.
     #[serde(default)]
     pub incomplete_clusters: Vec<IncompleteCluster>,
+    /// Inputs of a cluster that could not be read and that a verdict may depend on (the
+    /// Kubernetes API, say): the cluster is analysed, but never reported as a clean result.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blind_spots: Vec<BlindSpot>,
+    /// The Kubernetes API's `aws-node` DaemonSet `resourceVersion` per cluster, when read: a
+    /// cached context is stale once it changes (`kubectl set env daemonset aws-node …`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aws_node_versions: BTreeMap<String, String>,
     #[serde(default)]
     pub stats: CollectionStats,
 }
@@ -45,6 +53,19 @@ pub struct CollectionGap {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     pub message: String,
+}
+
+/// An input of a cluster that could not be read, why, and what makes it readable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlindSpot {
+    pub cluster: String,
+    /// What is missing, e.g. `Kubernetes API` or `CNI version`.
+    pub input: String,
+    /// Why it could not be read (the error, named).
+    pub cause: String,
+    /// The exact step that makes it readable (commands where there are some).
+    pub remedy: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -28,6 +28,30 @@ pub struct Cluster {
     /// EKS Auto Mode's compute (`computeConfig.enabled`): nodes EKS launches and networks itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compute_config: Option<ComputeConfig>,
+    /// The Kubernetes API server's URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The cluster's CA (`data`: base64 of the PEM), which signs the API server's certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_authority: Option<CertificateAuthority>,
+    /// How IAM principals become Kubernetes users: access entries, `aws-auth`, or both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_config: Option<AccessConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateAuthority {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessConfig {
+    /// `API`, `API_AND_CONFIG_MAP` or `CONFIG_MAP`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_mode: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,6 +71,12 @@ pub struct ResourcesVpcConfig {
     pub security_group_ids: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_security_group_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_public_access: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_private_access: Option<bool>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public_access_cidrs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,9 +1,22 @@
 //! Kubernetes shapes: `kubectl get daemonset aws-node -n kube-system -o json`,
-//! `kubectl get pods -A -o json` and `kubectl get eniconfigs -o json`.
+//! `kubectl get pods -A -o json`, `kubectl get nodes -o json` and `kubectl get eniconfigs -o json`,
+//! which the Kubernetes API answers with the same objects (list items there carry no `kind`).
+//!
+//! Pods are the one document that grows with the cluster: 5,000 nodes × 30 pods is 150,000 pod
+//! objects of several kilobytes each. So a pod list is never held as objects: each item is read
+//! into [`Pod`] (only the fields podreach uses: serde skips the rest unparsed) and pushed at once
+//! into [`Pods`], a compact store of a few dozen bytes per pod (names in one arena, namespaces,
+//! nodes and owners interned). The offline reader and the Kubernetes API reader both parse lists
+//! through [`Pods`]' `Deserialize`, so there is one parser for both paths, and a store writes
+//! itself back as `kubectl get pods -A -o json` prints it (the fields kept).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::Ipv4Addr;
 
-use serde::{Deserialize, Serialize};
+use serde::de::{SeqAccess, Visitor};
+use serde::ser::SerializeSeq;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Object metadata (the part podreach reads).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -17,16 +30,31 @@ pub struct ObjectMeta {
     pub annotations: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Changes with every write of the object: a cached context remembers the `aws-node`
+    /// DaemonSet's, so `kubectl set env daemonset aws-node …` re-collects the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_version: Option<String>,
 }
 
 /// A `DaemonSet` (podreach reads `aws-node`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DaemonSet {
+    /// Absent on the items of an API list; `kubectl get` always prints it.
+    #[serde(default = "apps_v1")]
     pub api_version: String,
+    #[serde(default = "daemonset_kind")]
     pub kind: String,
     pub metadata: ObjectMeta,
     pub spec: DaemonSetSpec,
+}
+
+fn apps_v1() -> String {
+    "apps/v1".to_owned()
+}
+
+fn daemonset_kind() -> String {
+    "DaemonSet".to_owned()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,6 +67,7 @@ pub struct PodTemplateSpec {
     pub spec: PodSpec,
 }
 
+/// The pod template of a DaemonSet.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodSpec {
@@ -72,26 +101,113 @@ pub struct EnvVar {
     pub value_from: Option<serde_json::Value>,
 }
 
-/// A `kind: List` of pods.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A `kind: List` (or `PodList`) of pods, held compactly.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodList {
+    #[serde(default = "v1")]
     pub api_version: String,
+    #[serde(default = "list_kind")]
     pub kind: String,
-    pub items: Vec<Pod>,
+    pub items: Pods,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+fn v1() -> String {
+    "v1".to_owned()
+}
+
+fn list_kind() -> String {
+    "List".to_owned()
+}
+
+/// One pod as podreach reads it: what places its addresses and names its workload.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pod {
-    pub metadata: ObjectMeta,
+    #[serde(default = "v1", rename = "apiVersion")]
+    pub api_version: String,
+    #[serde(default = "pod_kind")]
+    pub kind: String,
+    pub metadata: PodMeta,
     #[serde(default)]
-    pub spec: PodSpec,
+    pub spec: PodItemSpec,
     #[serde(default)]
     pub status: PodStatus,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+fn pod_kind() -> String {
+    "Pod".to_owned()
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodMeta {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "PodLabels::is_empty")]
+    pub labels: PodLabels,
+    #[serde(default, skip_serializing_if = "PodAnnotations::is_empty")]
+    pub annotations: PodAnnotations,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owner_references: Vec<OwnerReference>,
+}
+
+/// The one label podreach reads: a ReplicaSet's pods carry `pod-template-hash`, which is the
+/// suffix the Deployment controller gives the ReplicaSet's name (`<deployment>-<hash>`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodLabels {
+    #[serde(
+        rename = "pod-template-hash",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pod_template_hash: Option<String>,
+}
+
+impl PodLabels {
+    fn is_empty(&self) -> bool {
+        self.pod_template_hash.is_none()
+    }
+}
+
+/// The one annotation podreach reads: the branch ENI of a pod with security groups for pods.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodAnnotations {
+    #[serde(
+        rename = "vpc.amazonaws.com/pod-eni",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pod_eni: Option<String>,
+}
+
+impl PodAnnotations {
+    fn is_empty(&self) -> bool {
+        self.pod_eni.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerReference {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodItemSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_network: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -100,28 +216,578 @@ pub struct PodStatus {
     pub pod_ip: Option<String>,
     #[serde(default, rename = "podIPs", skip_serializing_if = "Vec::is_empty")]
     pub pod_ips: Vec<PodIp>,
-    #[serde(default, rename = "hostIP", skip_serializing_if = "Option::is_none")]
-    pub host_ip: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PodIp {
     pub ip: String,
+}
+
+/// `status.phase`. Succeeded and Failed pods keep `status.podIP` in the API after the CNI has
+/// released the address, which another pod may hold by now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PodPhase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Unknown,
+    /// No phase in the object (hand-written dumps).
+    Unset,
+}
+
+impl PodPhase {
+    fn parse(text: Option<&str>) -> PodPhase {
+        match text {
+            Some("Pending") => PodPhase::Pending,
+            Some("Running") => PodPhase::Running,
+            Some("Succeeded") => PodPhase::Succeeded,
+            Some("Failed") => PodPhase::Failed,
+            Some(_) => PodPhase::Unknown,
+            None => PodPhase::Unset,
+        }
+    }
+
+    fn as_str(self) -> Option<&'static str> {
+        match self {
+            PodPhase::Pending => Some("Pending"),
+            PodPhase::Running => Some("Running"),
+            PodPhase::Succeeded => Some("Succeeded"),
+            PodPhase::Failed => Some("Failed"),
+            PodPhase::Unknown => Some("Unknown"),
+            PodPhase::Unset => None,
+        }
+    }
+
+    /// The pod has ended: its sandbox and address are gone.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, PodPhase::Succeeded | PodPhase::Failed)
+    }
+}
+
+/// Strings that repeat across pods (namespaces, node names, owner kinds and names), each kept once.
+#[derive(Debug, Clone, Default)]
+struct Strings {
+    list: Vec<Box<str>>,
+    ids: HashMap<Box<str>, u32>,
+}
+
+impl Strings {
+    fn intern(&mut self, text: &str) -> u32 {
+        if let Some(id) = self.ids.get(text) {
+            return *id;
+        }
+        let id = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
+        self.list.push(text.into());
+        self.ids.insert(text.into(), id);
+        id
+    }
+
+    fn get(&self, id: u32) -> &str {
+        self.list.get(id as usize).map_or("", |s| s)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        let text: usize = self.list.iter().map(|s| s.len()).sum();
+        // Each string is stored twice (list and key), plus the table's slots.
+        2 * text
+            + self.list.capacity() * std::mem::size_of::<Box<str>>()
+            + self.ids.capacity() * (std::mem::size_of::<(Box<str>, u32)>() + 1)
+    }
+}
+
+const NONE: u32 = u32::MAX;
+const FLAG_HOST_NETWORK: u8 = 1;
+/// The owner's name ends in `-<pod-template-hash>`: a ReplicaSet of a Deployment.
+const FLAG_TEMPLATE_HASH: u8 = 2;
+const FLAG_EXTRA: u8 = 4;
+
+/// One pod in the store: 24 bytes, plus its name in the arena.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    name_start: u32,
+    namespace: u32,
+    node: u32,
+    /// Index into `Pods::owners`, or [`NONE`].
+    owner: u32,
+    /// The first IPv4 address, or 0 (never a pod address) for none.
+    ip: u32,
+    name_len: u8,
+    phase: PodPhase,
+    flags: u8,
+}
+
+/// What few pods have: a second IPv4 address, or the branch ENI annotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Extra {
+    Ip(Ipv4Addr),
+    PodEni(String),
+}
+
+/// The pods of one list, compactly (see the module documentation).
+#[derive(Debug, Clone, Default)]
+pub struct Pods {
+    names: String,
+    strings: Strings,
+    /// `(kind, name)` string ids of controlling owners, each once.
+    owners: Vec<(u32, u32)>,
+    owner_ids: HashMap<(u32, u32), u32>,
+    entries: Vec<Entry>,
+    /// Sorted by pod index.
+    extra: Vec<(u32, Extra)>,
+}
+
+impl PartialEq for Pods {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|(a, b)| a.to_pod() == b.to_pod())
+    }
+}
+
+/// The controller of a pod, as its `ownerReferences` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Owner<'a> {
+    pub kind: &'a str,
+    pub name: &'a str,
+    /// `true` when the pod's `pod-template-hash` label is the suffix of `name`.
+    pub template_hash: bool,
+}
+
+/// One pod of a [`Pods`] store.
+#[derive(Debug, Clone, Copy)]
+pub struct PodView<'a> {
+    store: &'a Pods,
+    index: usize,
+}
+
+impl<'a> PodView<'a> {
+    fn entry(&self) -> &'a Entry {
+        &self.store.entries[self.index]
+    }
+
+    /// The pod's position in its store.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    pub fn name(&self) -> &'a str {
+        let e = self.entry();
+        let start = e.name_start as usize;
+        self.store
+            .names
+            .get(start..start + usize::from(e.name_len))
+            .unwrap_or("")
+    }
+
+    pub fn namespace(&self) -> &'a str {
+        self.store.strings.get(self.entry().namespace)
+    }
+
+    pub fn node(&self) -> Option<&'a str> {
+        let id = self.entry().node;
+        (id != NONE).then(|| self.store.strings.get(id))
+    }
+
+    pub fn host_network(&self) -> bool {
+        self.entry().flags & FLAG_HOST_NETWORK != 0
+    }
+
+    pub fn phase(&self) -> PodPhase {
+        self.entry().phase
+    }
+
+    pub fn owner(&self) -> Option<Owner<'a>> {
+        let e = self.entry();
+        let (kind, name) = *self.store.owners.get(e.owner as usize)?;
+        Some(Owner {
+            kind: self.store.strings.get(kind),
+            name: self.store.strings.get(name),
+            template_hash: e.flags & FLAG_TEMPLATE_HASH != 0,
+        })
+    }
+
+    fn extras(&self) -> impl Iterator<Item = &'a Extra> + 'a {
+        let index = u32::try_from(self.index).unwrap_or(NONE);
+        let has = self.entry().flags & FLAG_EXTRA != 0;
+        let store = self.store;
+        let start = if has {
+            store.extra.partition_point(|(i, _)| *i < index)
+        } else {
+            store.extra.len()
+        };
+        store.extra[start..]
+            .iter()
+            .take_while(move |(i, _)| *i == index)
+            .map(|(_, extra)| extra)
+    }
+
+    /// Every IPv4 address of the pod (`status.podIPs`, else `status.podIP`).
+    pub fn ips(&self) -> impl Iterator<Item = Ipv4Addr> + 'a {
+        let first = self.entry().ip;
+        (first != 0)
+            .then(|| Ipv4Addr::from(first))
+            .into_iter()
+            .chain(self.extras().filter_map(|e| match e {
+                Extra::Ip(ip) => Some(*ip),
+                Extra::PodEni(_) => None,
+            }))
+    }
+
+    /// The `vpc.amazonaws.com/pod-eni` annotation, verbatim.
+    pub fn pod_eni(&self) -> Option<&'a str> {
+        self.extras().find_map(|e| match e {
+            Extra::PodEni(text) => Some(text.as_str()),
+            Extra::Ip(_) => None,
+        })
+    }
+
+    /// The pod as `kubectl get pods -o json` prints it (the fields podreach keeps).
+    pub fn to_pod(&self) -> Pod {
+        let owner = self.owner();
+        let ips: Vec<Ipv4Addr> = self.ips().collect();
+        Pod {
+            api_version: v1(),
+            kind: pod_kind(),
+            metadata: PodMeta {
+                name: self.name().to_owned(),
+                namespace: Some(self.namespace().to_owned()),
+                labels: PodLabels {
+                    pod_template_hash: owner
+                        .filter(|o| o.template_hash)
+                        .and_then(|o| o.name.rsplit_once('-'))
+                        .map(|(_, hash)| hash.to_owned()),
+                },
+                annotations: PodAnnotations {
+                    pod_eni: self.pod_eni().map(str::to_owned),
+                },
+                owner_references: owner
+                    .map(|o| OwnerReference {
+                        kind: o.kind.to_owned(),
+                        name: o.name.to_owned(),
+                        controller: Some(true),
+                    })
+                    .into_iter()
+                    .collect(),
+            },
+            spec: PodItemSpec {
+                node_name: self.node().map(str::to_owned),
+                host_network: self.host_network().then_some(true),
+            },
+            status: PodStatus {
+                phase: self.phase().as_str().map(str::to_owned),
+                pod_ip: ips.first().map(ToString::to_string),
+                pod_ips: ips.iter().map(|ip| PodIp { ip: ip.to_string() }).collect(),
+            },
+        }
+    }
+}
+
+impl Pods {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn get(&self, index: usize) -> Option<PodView<'_>> {
+        (index < self.entries.len()).then_some(PodView { store: self, index })
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = PodView<'_>> + '_ {
+        (0..self.entries.len()).map(move |index| PodView { store: self, index })
+    }
+
+    /// Adds one pod. Its IPv6 addresses and unparsable ones are dropped (podreach models IPv4
+    /// pod addresses; an IPv6 cluster is reported as such from `describe-cluster`).
+    pub fn push(&mut self, pod: &Pod) {
+        let index = u32::try_from(self.entries.len()).unwrap_or(NONE);
+        let meta = &pod.metadata;
+        let name = if meta.name.len() > usize::from(u8::MAX) {
+            // Kubernetes names are at most 253 characters; keep the first 255 bytes whole.
+            let mut end = usize::from(u8::MAX);
+            while !meta.name.is_char_boundary(end) {
+                end -= 1;
+            }
+            &meta.name[..end]
+        } else {
+            meta.name.as_str()
+        };
+        let name_start = u32::try_from(self.names.len()).unwrap_or(NONE);
+        self.names.push_str(name);
+        let namespace = self
+            .strings
+            .intern(meta.namespace.as_deref().unwrap_or("default"));
+        let node = pod
+            .spec
+            .node_name
+            .as_deref()
+            .map_or(NONE, |n| self.strings.intern(n));
+        let owner_ref = meta
+            .owner_references
+            .iter()
+            .find(|o| o.controller == Some(true))
+            .or(meta.owner_references.first());
+        let mut flags = 0;
+        let owner = match owner_ref {
+            Some(o) => {
+                let key = (self.strings.intern(&o.kind), self.strings.intern(&o.name));
+                let next = u32::try_from(self.owners.len()).unwrap_or(NONE);
+                let id = *self.owner_ids.entry(key).or_insert(next);
+                if id == next {
+                    self.owners.push(key);
+                }
+                if let Some(hash) = &meta.labels.pod_template_hash
+                    && o.name
+                        .strip_suffix(hash.as_str())
+                        .is_some_and(|rest| rest.ends_with('-'))
+                {
+                    flags |= FLAG_TEMPLATE_HASH;
+                }
+                id
+            }
+            None => NONE,
+        };
+        if pod.spec.host_network == Some(true) {
+            flags |= FLAG_HOST_NETWORK;
+        }
+        let mut ips = pod
+            .status
+            .pod_ips
+            .iter()
+            .map(|p| p.ip.as_str())
+            .chain(
+                pod.status
+                    .pod_ip
+                    .as_deref()
+                    .filter(|_| pod.status.pod_ips.is_empty()),
+            )
+            .filter_map(|text| text.parse::<Ipv4Addr>().ok());
+        let first = ips.next().map_or(0, u32::from);
+        for ip in ips {
+            flags |= FLAG_EXTRA;
+            self.extra.push((index, Extra::Ip(ip)));
+        }
+        if let Some(annotation) = &meta.annotations.pod_eni {
+            flags |= FLAG_EXTRA;
+            self.extra.push((index, Extra::PodEni(annotation.clone())));
+        }
+        self.entries.push(Entry {
+            name_start,
+            namespace,
+            node,
+            owner,
+            ip: first,
+            name_len: u8::try_from(name.len()).unwrap_or(u8::MAX),
+            phase: PodPhase::parse(pod.status.phase.as_deref()),
+            flags,
+        });
+    }
+
+    /// Appends every pod of `other` (another page of the same list, or another list).
+    pub fn append(&mut self, other: &Pods) {
+        for pod in other.iter() {
+            self.push(&pod.to_pod());
+        }
+    }
+
+    /// The pods `keep` selects, in a store of their own.
+    pub fn filtered(&self, mut keep: impl FnMut(&PodView<'_>) -> bool) -> Pods {
+        let mut out = Pods::default();
+        for pod in self.iter().filter(|p| keep(p)) {
+            out.push(&pod.to_pod());
+        }
+        out
+    }
+
+    /// Bytes this store holds on the heap (what a pod index costs per pod, measured).
+    pub fn heap_bytes(&self) -> usize {
+        self.names.capacity()
+            + self.strings.heap_bytes()
+            + self.owners.capacity() * std::mem::size_of::<(u32, u32)>()
+            + self.owner_ids.capacity() * (std::mem::size_of::<((u32, u32), u32)>() + 1)
+            + self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.extra.capacity() * std::mem::size_of::<(u32, Extra)>()
+            + self
+                .extra
+                .iter()
+                .map(|(_, e)| match e {
+                    Extra::PodEni(text) => text.capacity(),
+                    Extra::Ip(_) => 0,
+                })
+                .sum::<usize>()
+    }
+
+    /// Frees what the store over-allocated while it grew.
+    pub fn shrink_to_fit(&mut self) {
+        self.names.shrink_to_fit();
+        self.entries.shrink_to_fit();
+        self.extra.shrink_to_fit();
+        self.owners.shrink_to_fit();
+    }
+}
+
+impl<'de> Deserialize<'de> for Pods {
+    /// A sequence of pod objects, each pushed as it is read.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Items;
+        impl<'de> Visitor<'de> for Items {
+            type Value = Pods;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of pods")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Pods, A::Error> {
+                let mut pods = Pods::default();
+                while let Some(pod) = seq.next_element::<Pod>()? {
+                    pods.push(&pod);
+                }
+                pods.shrink_to_fit();
+                Ok(pods)
+            }
+        }
+        deserializer.deserialize_seq(Items)
+    }
+}
+
+impl Serialize for Pods {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        for pod in self.iter() {
+            seq.serialize_element(&pod.to_pod())?;
+        }
+        seq.end()
+    }
+}
+
+impl FromIterator<Pod> for Pods {
+    fn from_iter<I: IntoIterator<Item = Pod>>(iter: I) -> Self {
+        let mut pods = Pods::default();
+        for pod in iter {
+            pods.push(&pod);
+        }
+        pods
+    }
+}
+
+/// A `kind: List` (or `NodeList`) of nodes: `kubectl get nodes -o json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeList {
+    #[serde(default = "v1")]
+    pub api_version: String,
+    #[serde(default = "list_kind")]
+    pub kind: String,
+    pub items: Vec<Node>,
+}
+
+/// A Kubernetes Node: which machine it is and who networks its pods.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    #[serde(default = "v1", rename = "apiVersion")]
+    pub api_version: String,
+    #[serde(default = "node_kind")]
+    pub kind: String,
+    pub metadata: NodeMeta,
+    #[serde(default)]
+    pub spec: NodeSpec,
+}
+
+fn node_kind() -> String {
+    "Node".to_owned()
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeMeta {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub labels: NodeLabels,
+}
+
+/// The labels podreach reads from a Node (every other label is skipped unparsed).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeLabels {
+    /// `linux` or `windows`: Windows nodes use their own host networking (HNS), not aws-node.
+    #[serde(
+        rename = "kubernetes.io/os",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub os: Option<String>,
+    /// `fargate`, `auto` (EKS Auto Mode) or `hybrid` (EKS Hybrid Nodes); absent on EC2 nodes that
+    /// aws-node networks.
+    #[serde(
+        rename = "eks.amazonaws.com/compute-type",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub compute_type: Option<String>,
+    #[serde(
+        rename = "topology.kubernetes.io/zone",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub zone: Option<String>,
+    #[serde(
+        rename = "node.kubernetes.io/instance-type",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub instance_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeSpec {
+    /// `aws:///<zone>/<instance id>` for EC2 instances.
+    #[serde(
+        default,
+        rename = "providerID",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub provider_id: Option<String>,
+}
+
+impl Node {
+    /// The EC2 instance id of `spec.providerID` (`aws:///eu-west-1a/i-0123…`).
+    pub fn instance_id(&self) -> Option<&str> {
+        let id = self.spec.provider_id.as_deref()?.rsplit('/').next()?;
+        id.starts_with("i-").then_some(id)
+    }
 }
 
 /// A `kind: List` of `ENIConfig` custom resources (custom networking).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EniConfigList {
+    #[serde(default = "eniconfig_api_version")]
     pub api_version: String,
+    #[serde(default = "list_kind")]
     pub kind: String,
     pub items: Vec<EniConfig>,
 }
 
+fn eniconfig_api_version() -> String {
+    "crd.k8s.amazonaws.com/v1alpha1".to_owned()
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EniConfig {
+    #[serde(default = "eniconfig_api_version")]
+    pub api_version: String,
+    #[serde(default = "eniconfig_kind")]
+    pub kind: String,
     pub metadata: ObjectMeta,
     pub spec: EniConfigSpec,
+}
+
+fn eniconfig_kind() -> String {
+    "ENIConfig".to_owned()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -130,4 +796,127 @@ pub struct EniConfigSpec {
     pub subnet: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_groups: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str, ip: &str, owner: Option<(&str, &str)>, hash: Option<&str>) -> Pod {
+        Pod {
+            api_version: v1(),
+            kind: pod_kind(),
+            metadata: PodMeta {
+                name: name.to_owned(),
+                namespace: Some("shop".to_owned()),
+                labels: PodLabels {
+                    pod_template_hash: hash.map(str::to_owned),
+                },
+                annotations: PodAnnotations::default(),
+                owner_references: owner
+                    .map(|(kind, name)| OwnerReference {
+                        kind: kind.to_owned(),
+                        name: name.to_owned(),
+                        controller: Some(true),
+                    })
+                    .into_iter()
+                    .collect(),
+            },
+            spec: PodItemSpec {
+                node_name: Some("ip-10-0-1-10.ec2.internal".to_owned()),
+                host_network: None,
+            },
+            status: PodStatus {
+                phase: Some("Running".to_owned()),
+                pod_ip: Some(ip.to_owned()),
+                pod_ips: vec![PodIp { ip: ip.to_owned() }],
+            },
+        }
+    }
+
+    #[test]
+    fn a_pod_reads_back_from_the_store_as_it_went_in() {
+        let pods: Pods = [
+            pod(
+                "api-7f9c-x1",
+                "10.0.1.20",
+                Some(("ReplicaSet", "api-7f9c")),
+                Some("7f9c"),
+            ),
+            pod("db-0", "10.0.1.21", Some(("StatefulSet", "db")), None),
+            pod("debug", "10.0.1.22", None, None),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(pods.len(), 3);
+        let api = pods.get(0).expect("first pod");
+        assert_eq!(api.name(), "api-7f9c-x1");
+        assert_eq!(api.namespace(), "shop");
+        assert_eq!(
+            api.owner(),
+            Some(Owner {
+                kind: "ReplicaSet",
+                name: "api-7f9c",
+                template_hash: true
+            })
+        );
+        assert_eq!(
+            api.ips().collect::<Vec<_>>(),
+            vec![Ipv4Addr::new(10, 0, 1, 20)]
+        );
+        assert_eq!(
+            pods.get(0).map(|p| p.to_pod()),
+            Some(pod(
+                "api-7f9c-x1",
+                "10.0.1.20",
+                Some(("ReplicaSet", "api-7f9c")),
+                Some("7f9c")
+            ))
+        );
+        let json = serde_json::to_string(&pods).expect("serialises");
+        let back: Pods = serde_json::from_str(&json).expect("reads back");
+        assert_eq!(back, pods);
+    }
+
+    #[test]
+    fn ipv6_addresses_are_dropped_and_extra_ipv4_addresses_kept() {
+        let mut p = pod("dual", "10.0.1.30", None, None);
+        p.status.pod_ips = vec![
+            PodIp {
+                ip: "10.0.1.30".to_owned(),
+            },
+            PodIp {
+                ip: "2600:1f14::1".to_owned(),
+            },
+            PodIp {
+                ip: "10.0.1.31".to_owned(),
+            },
+        ];
+        p.metadata.annotations.pod_eni = Some("[{\"eniId\":\"eni-1\",\"vlanId\":1}]".to_owned());
+        let pods: Pods = [p].into_iter().collect();
+        let view = pods.get(0).expect("one pod");
+        assert_eq!(
+            view.ips().collect::<Vec<_>>(),
+            vec![Ipv4Addr::new(10, 0, 1, 30), Ipv4Addr::new(10, 0, 1, 31)]
+        );
+        assert!(view.pod_eni().is_some_and(|a| a.contains("eni-1")));
+    }
+
+    #[test]
+    fn a_hash_label_that_is_not_the_owner_suffix_is_not_a_deployment() {
+        let pods: Pods = [pod(
+            "web-1",
+            "10.0.1.40",
+            Some(("ReplicaSet", "web")),
+            Some("abc"),
+        )]
+        .into_iter()
+        .collect();
+        assert!(
+            !pods
+                .get(0)
+                .and_then(|p| p.owner())
+                .is_some_and(|o| o.template_hash)
+        );
+    }
 }

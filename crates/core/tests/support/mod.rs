@@ -42,6 +42,7 @@ pub const VPCS_FILE: &str = "ec2/vpcs.json";
 pub const INSTANCES_FILE: &str = "ec2/instances.json";
 pub const AWS_NODE_FILE: &str = "shop/aws-node.json";
 pub const PODS_FILE: &str = "shop/pods.json";
+pub const NODES_FILE: &str = "shop/nodes.json";
 
 /// A snapshot as `(path, JSON)` pairs, in load order.
 #[derive(Debug, Clone)]
