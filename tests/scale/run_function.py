@@ -237,6 +237,9 @@ def main(argv=None) -> int:
                 "MESSAGE_FORMAT": args.format,
                 "MIN_SEVERITY": "LOW",
                 "RUST_LOG": "warn",
+                # The EC2-only measurements: the Kubernetes API is measured on its own
+                # (--kube-eks with tests/kube/fake_kube).
+                "KUBERNETES_API": "off",
             }
             if args.cert_file:
                 env["SSL_CERT_FILE"] = args.cert_file

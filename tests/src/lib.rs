@@ -6,9 +6,11 @@
 //! moto server (the AWS-compatible endpoint) for the live-collection and Lambda tests, and
 //! [`seed`] creates topologies in it through the real EC2 and EKS APIs; [`lambda`] holds what the
 //! function tests share (sample events for a moto account, SNS subscribers, the add-on mock), and
-//! [`infra`] reads the SAM template as JSON.
+//! [`infra`] reads the SAM template as JSON. [`kube`] runs the fake EKS Kubernetes API
+//! (`tests/kube/fake_kube`) beside moto.
 
 pub mod infra;
+pub mod kube;
 pub mod lambda;
 pub mod lifecycle;
 pub mod moto;

@@ -333,8 +333,9 @@ fn spawn(python: &Path, port: u16, log: &Path) -> Child {
         .expect("start the moto server (.venv/bin/python)")
 }
 
-/// One HTTP/1.1 request with `Connection: close`; returns the status and the body.
-fn request(
+/// One HTTP/1.1 request with `Connection: close`; returns the status and the body (also for the
+/// other local test servers).
+pub fn request(
     addr: SocketAddr,
     method: &str,
     path: &str,

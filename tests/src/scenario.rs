@@ -704,6 +704,9 @@ impl Scenario {
                     subnet_ids: vec!["subnet-0node".to_owned()],
                     security_group_ids: vec![],
                     cluster_security_group_id: Some("sg-0cluster".to_owned()),
+                    endpoint_public_access: Some(true),
+                    endpoint_private_access: Some(false),
+                    public_access_cidrs: vec!["0.0.0.0/0".to_owned()],
                 },
                 kubernetes_network_config: Some(raw::KubernetesNetworkConfig {
                     service_ipv4_cidr: Some("172.20.0.0/16".to_owned()),
@@ -713,6 +716,9 @@ impl Scenario {
                 status: Some("ACTIVE".to_owned()),
                 compute_config: None,
                 tags: BTreeMap::new(),
+                endpoint: None,
+                certificate_authority: None,
+                access_config: None,
             },
         };
         let env = |name: &str, value: String| raw::EnvVar {

@@ -451,6 +451,9 @@ impl Function {
                 scratch.path().join("no-credentials"),
             )
             .envs(account.env())
+            // moto's DescribeCluster names no reachable API server: the Kubernetes API is read in
+            // the tests that serve one (`KUBERNETES_API=eks` in `settings`), off elsewhere.
+            .env("KUBERNETES_API", "off")
             .envs(settings.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).expect("create the stdout log"))

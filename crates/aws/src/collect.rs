@@ -140,6 +140,11 @@ pub struct CollectorSettings {
     pub initial_backoff: Duration,
     /// Time for one call including its retries.
     pub operation_timeout: Duration,
+    /// How the clusters' Kubernetes APIs are read ([`crate::kube`]); the EKS way by default.
+    pub kubernetes: crate::kube::KubeMode,
+    pub kube: crate::kube::KubeSettings,
+    /// Who collects (the remedies of a blind spot differ).
+    pub runner: crate::kube::Runner,
 }
 
 impl Default for CollectorSettings {
@@ -149,6 +154,9 @@ impl Default for CollectorSettings {
             max_attempts: 5,
             initial_backoff: Duration::from_secs(1),
             operation_timeout: Duration::from_secs(60),
+            kubernetes: crate::kube::KubeMode::Eks,
+            kube: crate::kube::KubeSettings::default(),
+            runner: crate::kube::Runner::Cli,
         }
     }
 }
@@ -159,6 +167,16 @@ pub trait Collect {
         &self,
         scope: &Scope,
     ) -> impl Future<Output = Result<Collection, CollectError>> + Send;
+
+    /// Reads a cluster's Kubernetes API ([`crate::kube`]); `None` when this collector does not
+    /// read it (switched off, or a test double).
+    fn read_kubernetes(
+        &self,
+        _cluster: &raw::Cluster,
+        _reach: &crate::kube::Reach,
+    ) -> impl Future<Output = Option<crate::kube::ClusterRead>> + Send {
+        async { None }
+    }
 
     /// Only the nodes an ENI or instance event names: their ENIs and instances, and their
     /// cluster (by tags), for an audit of those nodes against the cluster's cached context.
@@ -227,14 +245,45 @@ impl Collection {
     /// is named in the model's gaps and makes the run not a clean result; the rest is used.
     pub fn model(&self, mut extra: snapshot::Loaded, overrides: &Overrides) -> Model {
         let notes = self.notes_document();
+        // A kubectl dump given with the collection replaces the document of the same kind that
+        // was read from that cluster's API (`--with DIR` overrides per document).
+        let replaced: Vec<(String, std::mem::Discriminant<Document>)> = extra
+            .documents
+            .iter()
+            .filter_map(|d| {
+                let cluster = self.cluster_of_extra(&d.path)?;
+                Some((
+                    format!("clusters/{cluster}/"),
+                    std::mem::discriminant(&d.document),
+                ))
+            })
+            .collect();
         let documents = self
             .documents
             .iter()
+            .filter(|d| {
+                !replaced.iter().any(|(dir, kind)| {
+                    d.path.starts_with(dir.as_str()) && *kind == std::mem::discriminant(&d.document)
+                })
+            })
             .chain([&notes])
             .chain(&extra.documents);
         let mut model = Model::build(documents, overrides);
         model.add_input_problems(extra.problems());
         model
+    }
+
+    /// The cluster an extra file (placed under `clusters/`) belongs to: its subdirectory, or the
+    /// only cluster when it lies directly in `clusters/`.
+    fn cluster_of_extra(&self, path: &str) -> Option<String> {
+        let rest = path.strip_prefix("clusters/")?;
+        match rest.split_once('/') {
+            Some((cluster, _)) => Some(cluster.to_owned()),
+            None => match self.cluster_names.as_slice() {
+                [only] => Some(only.clone()),
+                _ => None,
+            },
+        }
     }
 
     /// Audits the collection plus `extra` files: from the `Model` on, the same code path as an
@@ -257,6 +306,7 @@ pub struct Collector {
     stats: CallStats,
     permits: Arc<Semaphore>,
     region: Option<String>,
+    kube: crate::kube::KubeAccess,
 }
 
 impl Collector {
@@ -267,6 +317,24 @@ impl Collector {
             aws_sdk_eks::config::Builder::from(config),
             settings,
         )
+        .with_kubernetes(crate::kube::KubeAccess::from_config(
+            config,
+            settings.kubernetes.clone(),
+            settings.runner,
+            settings.kube.clone(),
+        ))
+    }
+
+    /// Reads the clusters' Kubernetes APIs with `access` (the collector of
+    /// [`Collector::from_builders`] reads none).
+    pub fn with_kubernetes(mut self, access: crate::kube::KubeAccess) -> Self {
+        self.kube = access;
+        self
+    }
+
+    /// `true` when the collection reads the clusters' Kubernetes APIs.
+    pub fn reads_kubernetes(&self) -> bool {
+        self.kube.mode != crate::kube::KubeMode::Off
     }
 
     /// Clients from service config builders; tests add mock interceptors to them.
@@ -299,6 +367,7 @@ impl Collector {
             stats,
             permits: Arc::new(Semaphore::new(settings.max_concurrency.max(1))),
             region,
+            kube: crate::kube::KubeAccess::off(),
         }
     }
 
@@ -314,6 +383,17 @@ impl Collector {
 }
 
 impl Collect for Collector {
+    async fn read_kubernetes(
+        &self,
+        cluster: &raw::Cluster,
+        reach: &crate::kube::Reach,
+    ) -> Option<crate::kube::ClusterRead> {
+        if !self.reads_kubernetes() {
+            return None;
+        }
+        Some(self.kube.read(cluster, reach, &self.stats).await)
+    }
+
     async fn collect_nodes(
         &self,
         enis: &[String],
@@ -358,6 +438,21 @@ impl Collect for Collector {
                 .entry(c.cluster.resources_vpc_config.vpc_id.clone())
                 .or_default()
                 .push(c.cluster.name.clone());
+        }
+        // The clusters' Kubernetes APIs, while EC2 is read.
+        let mut kube_reads = JoinSet::new();
+        if self.reads_kubernetes() {
+            for c in &clusters {
+                let this = self.clone();
+                let cluster = c.cluster.clone();
+                kube_reads.spawn(async move {
+                    let read = this
+                        .kube
+                        .read(&cluster, &crate::kube::Reach::Cluster, &this.stats)
+                        .await;
+                    (cluster.name, read)
+                });
+            }
         }
         let mut set = JoinSet::new();
         for vpc in by_vpc.keys() {
@@ -420,6 +515,17 @@ impl Collect for Collector {
                 ));
             }
         }
+        while let Some(joined) = kube_reads.join_next().await {
+            let Ok((name, read)) = joined else {
+                notes.gaps.push(CollectionGap {
+                    cluster: None,
+                    action: None,
+                    message: "a Kubernetes API read stopped unexpectedly".to_owned(),
+                });
+                continue;
+            };
+            kubernetes_documents(&name, read, &mut documents, &mut notes);
+        }
         if !clusters.is_empty() {
             inputs.write(&mut documents);
         }
@@ -432,6 +538,9 @@ impl Collect for Collector {
             (&a.cluster, &a.action, &a.message).cmp(&(&b.cluster, &b.action, &b.message))
         });
         notes.gaps.dedup();
+        notes
+            .blind_spots
+            .sort_by(|a, b| (&a.cluster, &a.input).cmp(&(&b.cluster, &b.input)));
         let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         notes.stats = self.stats.reading().since(&before, elapsed);
         let cluster_names = clusters.iter().map(|c| c.cluster.name.clone()).collect();
@@ -456,6 +565,44 @@ impl From<CollectionGap> for Undescribed {
     fn from(gap: CollectionGap) -> Self {
         Undescribed::Gap(gap)
     }
+}
+
+/// A cluster's Kubernetes documents where a snapshot keeps them (`clusters/<name>/…`, the
+/// kubectl recipe's names), its blind spots and its DaemonSet's version into the notes.
+pub fn kubernetes_documents(
+    cluster: &str,
+    read: crate::kube::ClusterRead,
+    documents: &mut Vec<LoadedDocument>,
+    notes: &mut CollectionNotes,
+) {
+    if let Some(version) = read.aws_node_version() {
+        notes
+            .aws_node_versions
+            .insert(cluster.to_owned(), version.to_owned());
+    }
+    let path = |file: &str| format!("clusters/{cluster}/{file}");
+    if let Some(daemonset) = read.daemonset {
+        documents.push(document(
+            &path("aws-node.json"),
+            Document::AwsNode(daemonset),
+        ));
+    }
+    if let Some(pods) = read.pods {
+        documents.push(document(&path("pods.json"), Document::Pods(pods)));
+    }
+    if let Some(nodes) = read.nodes {
+        documents.push(document(&path("nodes.json"), Document::Nodes(nodes)));
+    }
+    if let Some(eniconfigs) = read.eniconfigs {
+        documents.push(document(
+            &path("eniconfigs.json"),
+            Document::EniConfigs(eniconfigs),
+        ));
+    }
+    for note in read.notes {
+        tracing::info!(cluster, %note, "kubernetes");
+    }
+    notes.blind_spots.extend(read.blind_spots);
 }
 
 fn document(path: &str, document: Document) -> LoadedDocument {
@@ -1116,10 +1263,22 @@ impl Collector {
             },
             Err(error) => {
                 let failure = ApiFailure::from_sdk("eks:DescribeAddon", error);
+                if failure.kind == FailureKind::NotFound && self.reads_kubernetes() {
+                    // A self-managed CNI: the aws-node DaemonSet, read from the Kubernetes API,
+                    // is its one source (and when that read fails, a blind spot says so).
+                    tracing::info!(cluster = name, "no vpc-cni add-on: the CNI is self-managed");
+                    return Ok(Some((
+                        DescribedCluster {
+                            cluster,
+                            addon: None,
+                        },
+                        None,
+                    )));
+                }
                 let message = if failure.kind == FailureKind::NotFound {
-                    "no EKS add-on `vpc-cni`: the CNI is self-managed, so its settings come from an \
-                     aws-node DaemonSet dump (`--with DIR`) or --cni-version/--cni-env, else the \
-                     version defaults"
+                    "no EKS add-on `vpc-cni`: the CNI is self-managed, and the Kubernetes API is not \
+                     read, so its settings come from an aws-node DaemonSet dump (`--with DIR`) or \
+                     --cni-version/--cni-env; without them its version is unknown"
                         .to_owned()
                 } else {
                     failure.to_string()

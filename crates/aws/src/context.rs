@@ -50,11 +50,24 @@ struct File {
 }
 
 /// What is cached: the documents, and the cluster's gaps, so a node's audit reports what the
-/// full collection could not read (a missing add-on, say) as the full audit does.
+/// full collection could not read (a missing add-on, say) as the full audit does; and the
+/// `aws-node` DaemonSet's `resourceVersion`, so a node's audit that finds another one
+/// (`kubectl set env daemonset aws-node …`) re-collects the whole cluster.
 #[derive(Serialize, Deserialize)]
 struct Stored {
     files: Vec<File>,
     gaps: Vec<podreach_core::raw::CollectionGap>,
+    #[serde(default)]
+    aws_node_version: Option<String>,
+}
+
+/// A cached context read back.
+#[derive(Debug)]
+pub struct Restored {
+    pub documents: Vec<LoadedDocument>,
+    pub gaps: Vec<podreach_core::raw::CollectionGap>,
+    /// The `aws-node` DaemonSet's `resourceVersion` when the context was collected.
+    pub aws_node_version: Option<String>,
 }
 
 /// Whether `document` belongs in `cluster`'s context: everything of the collection but the
@@ -64,9 +77,11 @@ fn in_context(document: &LoadedDocument, cluster: &str) -> bool {
         Some(rest) => rest.starts_with(&format!("{cluster}/")),
         None => true,
     };
+    // Pods are read again for the nodes of each event (they change with every scale-out);
+    // the Node objects stay (they name each instance's node and say who networks it).
     let nodes = match document.document {
         Document::NetworkInterfaces(_) => document.path != FAR_ENIS_FILE,
-        Document::Instances(_) | Document::Collection(_) => true,
+        Document::Instances(_) | Document::Collection(_) | Document::Pods(_) => true,
         _ => false,
     };
     own && !nodes
@@ -90,7 +105,13 @@ pub fn of(collection: &Collection, cluster: &str, collected_at: i64) -> Option<C
         .filter(|g| g.cluster.as_deref() == Some(cluster))
         .cloned()
         .collect();
-    let json = serde_json::to_vec(&Stored { files, gaps }).ok()?;
+    let aws_node_version = collection.notes.aws_node_versions.get(cluster).cloned();
+    let json = serde_json::to_vec(&Stored {
+        files,
+        gaps,
+        aws_node_version,
+    })
+    .ok()?;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(&json).ok()?;
     let documents = encoder.finish().ok()?;
@@ -110,9 +131,7 @@ pub fn of(collection: &Collection, cluster: &str, collected_at: i64) -> Option<C
 }
 
 /// The documents of a cached context, read as an offline snapshot is, and the cluster's gaps.
-pub fn documents(
-    context: &CachedContext,
-) -> Result<(Vec<LoadedDocument>, Vec<podreach_core::raw::CollectionGap>), String> {
+pub fn documents(context: &CachedContext) -> Result<Restored, String> {
     let mut json = Vec::new();
     flate2::read::GzDecoder::new(context.documents.as_slice())
         .read_to_end(&mut json)
@@ -133,7 +152,11 @@ pub fn documents(
         .collect();
     snapshot::load(&files)
         .into_result()
-        .map(|loaded| (loaded.documents, stored.gaps))
+        .map(|loaded| Restored {
+            documents: loaded.documents,
+            gaps: stored.gaps,
+            aws_node_version: stored.aws_node_version,
+        })
         .map_err(|e| {
             format!(
                 "the cached context of {} is not readable: {e}",
@@ -189,13 +212,21 @@ mod tests {
         let collection = collection();
         let cached = of(&collection, "shop", 1_890_000_000).expect("the demo's context fits");
         assert!(cached.documents.len() < MAX_CONTEXT_BYTES);
-        let (documents, gaps) = super::documents(&cached).expect("it reads back");
+        let Restored {
+            documents, gaps, ..
+        } = super::documents(&cached).expect("it reads back");
         assert!(
             !documents.iter().any(|d| matches!(
                 d.document,
-                Document::NetworkInterfaces(_) | Document::Instances(_)
+                Document::NetworkInterfaces(_) | Document::Instances(_) | Document::Pods(_)
             )),
             "a node's own documents are collected with its event"
+        );
+        assert!(
+            documents
+                .iter()
+                .any(|d| matches!(d.document, Document::Nodes(_))),
+            "the Node objects are context"
         );
         assert!(
             documents

@@ -59,6 +59,9 @@ pub struct FunctionConfig {
     /// `TCP_PORTS` (`tcp/5432,tcp/443`; the CLI's `--port`s): the TCP ports every verdict is
     /// about. Unset: a path is reachable when some TCP port gets through every filter.
     pub tcp_ports: Vec<u16>,
+    /// `KUBERNETES_API`: `eks` (default: each cluster's API with an EKS token of the function's
+    /// role) or `off` (the report then says what that leaves unseen).
+    pub kubernetes: crate::kube::KubeMode,
 }
 
 /// A setting in the environment that cannot be used.
@@ -145,7 +148,22 @@ impl FunctionConfig {
                 message,
             })?
             .unwrap_or_default();
+        let kubernetes = match get("KUBERNETES_API")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("eks" | "on") => crate::kube::KubeMode::Eks,
+            Some("off") => crate::kube::KubeMode::Off,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "KUBERNETES_API",
+                    message: format!("`{other}` is neither eks nor off"),
+                });
+            }
+        };
         Ok(FunctionConfig {
+            kubernetes,
             tcp_ports,
             context_max_age,
             state_table: get("STATE_TABLE"),
@@ -237,6 +255,9 @@ pub struct Outcome {
     /// Clusters (or, with no name, the whole run) that got no verdicts: an invocation with any is
     /// not a clean result, whatever `findings` says.
     pub not_analysed: Vec<String>,
+    /// Inputs of analysed clusters that could not be read (`cluster: input: cause`): an
+    /// invocation with any is not a clean result either.
+    pub blind_spots: Vec<String>,
     pub api_calls: u64,
     /// The findings' lifecycle markers in this audit, counted (ONGOING includes quiet repeats).
     pub lifecycle: BTreeMap<&'static str, usize>,
@@ -432,6 +453,7 @@ fn ignored(why: String, clusters: Vec<String>, gaps: usize, api_calls: u64) -> O
         published: 0,
         gaps,
         not_analysed: Vec::new(),
+        blind_spots: Vec::new(),
         api_calls,
         lifecycle: BTreeMap::new(),
         state_conflicts: 0,
@@ -512,14 +534,91 @@ async fn nodes_with_context<C: Collect, S: StateStore>(
     if age > max_age {
         return whole(format!("the cached context of {cluster} is {age} s old"));
     }
-    let (context, gaps) = match crate::context::documents(&cached) {
-        Ok(stored) => stored,
+    let restored = match crate::context::documents(&cached) {
+        Ok(restored) => restored,
         Err(why) => return whole(why),
     };
+    let cluster = cluster.clone();
+    let cluster = &cluster;
     let mut collection = nodes;
-    collection.documents.extend(context);
-    collection.notes.gaps.extend(gaps);
+    // The nodes' pods and the aws-node DaemonSet, read now: a DaemonSet that changed since the
+    // context (`kubectl set env daemonset aws-node …`) makes the context stale.
+    let described = restored.documents.iter().find_map(|d| match &d.document {
+        podreach_core::snapshot::Document::Cluster(c) if c.cluster.name == *cluster => {
+            Some(c.cluster.clone())
+        }
+        _ => None,
+    });
+    let mut documents = restored.documents;
+    if let Some(described) = described {
+        let names = node_names(&collection, &documents);
+        let reach = crate::kube::Reach::Nodes(names);
+        if let Some(read) = collector.read_kubernetes(&described, &reach).await {
+            let now = read.aws_node_version().map(str::to_owned);
+            if read.blind_spots.is_empty() && now != restored.aws_node_version {
+                return Ok(Nodes::Whole {
+                    calls: collection.notes.stats.calls,
+                    why: format!(
+                        "the aws-node DaemonSet of {cluster} changed since its context was collected (resourceVersion {} → {})",
+                        restored.aws_node_version.as_deref().unwrap_or("none"),
+                        now.as_deref().unwrap_or("none")
+                    ),
+                    clusters: collection.cluster_names.clone(),
+                });
+            }
+            if read.daemonset.is_some() {
+                documents.retain(|d| {
+                    !matches!(d.document, podreach_core::snapshot::Document::AwsNode(_))
+                });
+            }
+            crate::collect::kubernetes_documents(
+                cluster,
+                read,
+                &mut collection.documents,
+                &mut collection.notes,
+            );
+        }
+    }
+    collection.documents.extend(documents);
+    collection.notes.gaps.extend(restored.gaps);
     Ok(Nodes::Audited(Box::new(collection), age))
+}
+
+/// The Kubernetes names of the nodes collected: from the context's Node objects by instance
+/// id, else the instance's private DNS name (EKS's default node name).
+fn node_names(
+    nodes: &crate::Collection,
+    context: &[podreach_core::snapshot::LoadedDocument],
+) -> Vec<String> {
+    use podreach_core::snapshot::Document;
+    let known: BTreeMap<&str, &str> = context
+        .iter()
+        .filter_map(|d| match &d.document {
+            Document::Nodes(list) => Some(list.items.iter()),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|n| Some((n.instance_id()?, n.metadata.name.as_str())))
+        .collect();
+    let mut names: Vec<String> = nodes
+        .documents
+        .iter()
+        .filter_map(|d| match &d.document {
+            Document::Instances(i) => Some(i.reservations.iter()),
+            _ => None,
+        })
+        .flatten()
+        .flat_map(|r| r.instances.iter())
+        .filter_map(|i| {
+            known
+                .get(i.instance_id.as_str())
+                .map(|n| (*n).to_owned())
+                .or_else(|| i.private_dns_name.clone())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
@@ -613,6 +712,11 @@ async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
     }
     for n in &report.not_analysed {
         tracing::warn!(cluster = ?n.cluster, reason = %n.reason, "not analysed");
+    }
+    for c in &report.clusters {
+        for b in &c.blind_spots {
+            tracing::error!(cluster = %c.name, input = %b.input, cause = %b.cause, remedy = %b.remedy, "blind spot: not a clean result");
+        }
     }
     let suppressions = context.suppressions.load().await;
     // One node's audit sees part of its cluster: it resolves nothing.
@@ -765,6 +869,15 @@ async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
                 None => n.reason.clone(),
             })
             .collect(),
+        blind_spots: report
+            .clusters
+            .iter()
+            .flat_map(|c| {
+                c.blind_spots
+                    .iter()
+                    .map(move |b| format!("{}: {}: {}", c.name, b.input, b.cause))
+            })
+            .collect(),
         api_calls,
         lifecycle: counts,
         state_conflicts: tracked.conflicts,
@@ -810,6 +923,8 @@ impl Runtime {
         let region = sdk.region().map(ToString::to_string).unwrap_or_default();
         let settings = crate::CollectorSettings {
             max_concurrency: config.max_concurrency,
+            kubernetes: config.kubernetes.clone(),
+            runner: crate::kube::Runner::Functions,
             ..crate::CollectorSettings::default()
         };
         let store = match &config.state_table {

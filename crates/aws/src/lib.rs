@@ -18,6 +18,7 @@ pub mod convert;
 pub mod error;
 pub mod function;
 pub mod iam;
+pub mod kube;
 pub mod lifecycle;
 pub mod publish;
 pub mod state;

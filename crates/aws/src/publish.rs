@@ -282,8 +282,12 @@ fn chatbot_finding(finding: &Finding, lifecycle: Lifecycle<'_>, origin: &Origin)
             lifecycle.why.join("; ")
         ));
     }
+    let unused = match a.unused_addresses {
+        Some(n) if n > 0 => format!(" ({n} unused: no pod holds them today)"),
+        _ => String::new(),
+    };
     description.push_str(&format!(
-        "*{}* · {} · `{}` · {}\n{}\n\n*Affected:* {} pod address(es) on {} node(s)\n",
+        "*{}* · {} · `{}` · {}\n{}\n\n*Affected:* {} pod address(es){unused} on {} node(s)\n",
         finding.severity,
         finding.kind.as_str(),
         finding.cluster,
@@ -292,6 +296,12 @@ fn chatbot_finding(finding: &Finding, lifecycle: Lifecycle<'_>, origin: &Origin)
         a.pod_address_count,
         a.nodes.len()
     ));
+    if !a.workloads.is_empty() {
+        let workloads: Vec<String> = a.workloads.iter().map(ToString::to_string).collect();
+        description.push_str("*Workloads:*\n");
+        description.push_str(&bullet_list(&workloads, 10));
+        description.push_str("*Pods:*\n");
+    }
     if !a.pods.is_empty() {
         description.push_str(&bullet_list(&a.pods, 10));
     } else {
@@ -499,6 +509,16 @@ pub fn digest_message(
                 .join(", ")
         ));
     }
+    let blind: Vec<(&str, &podreach_core::report::BlindSpot)> = report
+        .clusters
+        .iter()
+        .flat_map(|c| c.blind_spots.iter().map(move |b| (c.name.as_str(), b)))
+        .collect();
+    if !blind.is_empty() {
+        let mut names: Vec<&str> = blind.iter().map(|(c, _)| *c).collect();
+        names.dedup();
+        warnings.push(format!("UNKNOWN: {}", names.join(", ")));
+    }
     if context.suppressions_problem.is_some() {
         warnings.push("SUPPRESSIONS REFUSED".to_owned());
     }
@@ -539,7 +559,15 @@ pub fn digest_message(
                 "schema": "podreach/digest/v1",
                 "account": origin.account,
                 "region": origin.region,
-                "clusters": report.clusters.iter().map(|c| json!({"name": c.name, "verdicts": c.verdicts, "nodes": c.nodes, "pod_addresses": c.pod_addresses})).collect::<Vec<_>>(),
+                "clusters": report.clusters.iter().map(|c| json!({
+                    "name": c.name,
+                    "status": if c.blind_spots.is_empty() { "ANALYSED" } else { "UNKNOWN" },
+                    "verdicts": c.verdicts,
+                    "nodes": c.nodes,
+                    "pod_addresses": c.pod_addresses,
+                    "blind_spots": c.blind_spots,
+                    "nodes_not_modelled": c.nodes_not_modelled.len(),
+                })).collect::<Vec<_>>(),
                 "by_severity": by_severity,
                 "lifecycle": {
                     "since": lifecycle.since,
@@ -571,7 +599,7 @@ pub fn digest_message(
             if report.findings.len() > 25 {
                 description.push_str(&format!("• … and {} more\n", report.findings.len() - 25));
             }
-            if report.findings.is_empty() {
+            if report.findings.is_empty() && blind.is_empty() {
                 description =
                     "No findings: every analysed pod path beyond the VPC works.\n".to_owned();
             }
@@ -618,6 +646,18 @@ pub fn digest_message(
                 head.push_str(&format!("*SUPPRESSIONS REFUSED:* {problem}\n"));
             }
             description = format!("{head}\n{description}");
+            if !blind.is_empty() {
+                let lines: String = blind
+                    .iter()
+                    .map(|(cluster, b)| {
+                        format!(
+                            "• *UNKNOWN* `{cluster}` {} not read: {}\n   _Remedy:_ {}\n",
+                            b.input, b.cause, b.remedy
+                        )
+                    })
+                    .collect();
+                description = format!("{lines}{description}");
+            }
             if !report.not_analysed.is_empty() {
                 let lines: String = report
                     .not_analysed

@@ -26,6 +26,7 @@ struct Counters {
     executions: u64,
     attempts: u64,
     failures: u64,
+    bytes: u64,
 }
 
 /// The counting interceptor. Cheap to clone; all clones share one set of counters.
@@ -46,6 +47,17 @@ impl CallStats {
         let action = iam_action(metadata.service(), metadata.name());
         let mut counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
         update(counters.entry(action).or_default());
+    }
+
+    /// Counts one call that no SDK interceptor sees (a Kubernetes API request, `k8s:list pods`),
+    /// with the bytes of its answer.
+    pub fn record(&self, action: &str, failed: bool, bytes: u64) {
+        let mut counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = counters.entry(action.to_owned()).or_default();
+        entry.executions += 1;
+        entry.attempts += 1;
+        entry.failures += u64::from(failed);
+        entry.bytes += bytes;
     }
 
     /// Counters so far; two readings subtract into the cost of what happened between them.
@@ -74,6 +86,7 @@ impl StatsReading {
             }
             let retries = (now.attempts - before.attempts).saturating_sub(calls);
             let failures = now.failures - before.failures;
+            let bytes = now.bytes - before.bytes;
             stats.calls += calls;
             stats.retries += retries;
             stats.operations.insert(
@@ -82,6 +95,7 @@ impl StatsReading {
                     calls,
                     retries,
                     failures,
+                    bytes,
                 },
             );
         }

@@ -27,13 +27,32 @@ pub struct LiveArgs {
     /// Cluster to collect (repeatable; default: every cluster of the region).
     #[arg(long = "cluster", value_name = "NAME", requires = "live")]
     pub clusters: Vec<String>,
-    /// Directory of kubectl dumps to add (aws-node DaemonSet, pods, ENIConfigs), one
-    /// subdirectory per cluster name, or flat for a single cluster. Needed for a self-managed CNI.
+    /// Directory of kubectl dumps (aws-node DaemonSet, pods, nodes, ENIConfigs), one
+    /// subdirectory per cluster name, or flat for a single cluster; each replaces the document
+    /// of its kind read from that cluster's API.
     #[arg(long = "with", value_name = "DIR", requires = "live")]
     pub with: Option<PathBuf>,
+    /// Read each cluster's Kubernetes API (the aws-node DaemonSet, pods, nodes, ENIConfigs):
+    /// `auto` uses a kubeconfig context for the cluster when there is one, else an EKS token from
+    /// the AWS credentials; `off` reads none (the report says what that leaves unseen).
+    #[arg(long, value_enum, value_name = "auto|off", default_value_t = KubeArg::Auto)]
+    pub kube: KubeArg,
+    /// The kubeconfig to find each cluster's context in: one named by the cluster's ARN (as
+    /// `aws eks update-kubeconfig` writes it) or whose server is the cluster's endpoint
+    /// (default: $KUBECONFIG, else ~/.kube/config when present).
+    #[arg(long, value_name = "FILE", requires = "live")]
+    pub kubeconfig: Option<PathBuf>,
     /// EC2/EKS calls in flight at once (the EC2 budget is shared with the CNI on every node).
     #[arg(long, value_name = "N", default_value_t = 4, requires = "live", value_parser = at_least_one)]
     pub max_concurrency: usize,
+}
+
+/// `--kube`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum KubeArg {
+    #[default]
+    Auto,
+    Off,
 }
 
 /// A count of 1 or more: with 0 calls in flight the collection would never start.
@@ -69,8 +88,18 @@ impl LiveArgs {
         } else {
             Scope::Clusters(self.clusters.clone())
         };
+        if let Some(path) = &self.kubeconfig
+            && !path.is_file()
+        {
+            anyhow::bail!("--kubeconfig {}: no such file", path.display());
+        }
         let settings = CollectorSettings {
             max_concurrency: self.max_concurrency,
+            kubernetes: match self.kube {
+                KubeArg::Auto => podreach_aws::kube::KubeMode::Kubeconfig(self.kubeconfig.clone()),
+                KubeArg::Off => podreach_aws::kube::KubeMode::Off,
+            },
+            runner: podreach_aws::kube::Runner::Cli,
             ..CollectorSettings::default()
         };
         let collection = runtime.block_on(async {

@@ -192,6 +192,14 @@ pub fn fully_audited(report: &Report) -> BTreeSet<String> {
                 .iter()
                 .filter_map(|n| n.cluster.as_deref()),
         )
+        // A cluster read blind (its Kubernetes API, its CNI version) was not seen whole.
+        .chain(
+            report
+                .clusters
+                .iter()
+                .filter(|c| !c.blind_spots.is_empty())
+                .map(|c| c.name.as_str()),
+        )
         .collect();
     // A gap or a "not analysed" entry of the whole run (an unreadable file, a failed listing)
     // may concern any cluster.

@@ -334,6 +334,9 @@ pub struct Overrides {
 
 const TRUNK_TAG: &str = "vpcresources.k8s.aws/trunk-eni-id";
 const VLAN_TAG: &str = "vpcresources.k8s.aws/vlan-id";
+/// The blind spot of ENIConfigs that could not be read: dropped unless custom networking is on.
+pub const ENICONFIGS_INPUT: &str = "ENIConfigs (Kubernetes API)";
+
 /// The tag the VPC CNI puts on the ENIs it creates, naming their cluster.
 pub const ENI_CLUSTER_TAG: &str = "cluster.k8s.amazonaws.com/name";
 
@@ -1435,6 +1438,8 @@ impl<'a> Builder<'a> {
         }
 
         let mut blind_spots = blind;
+        // ENIConfigs decide subnets and groups only with custom networking.
+        blind_spots.retain(|b| b.input != ENICONFIGS_INPUT || cni.custom_networking);
         if cni.version_unknown() {
             blind_spots.push(raw::BlindSpot {
                 cluster: name.clone(),

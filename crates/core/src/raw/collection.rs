@@ -95,4 +95,11 @@ pub struct OperationStats {
     pub retries: u64,
     /// Calls that finally failed.
     pub failures: u64,
+    /// Bytes of the answers, where counted (Kubernetes API requests).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bytes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

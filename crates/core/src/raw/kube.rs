@@ -588,11 +588,55 @@ impl Pods {
         });
     }
 
-    /// Appends every pod of `other` (another page of the same list, or another list).
+    /// Appends every pod of `other` (another page of the same list, or another list), taking
+    /// its entries as they are: strings and owners are mapped into this store's tables.
     pub fn append(&mut self, other: &Pods) {
-        for pod in other.iter() {
-            self.push(&pod.to_pod());
-        }
+        let strings: Vec<u32> = other
+            .strings
+            .list
+            .iter()
+            .map(|text| self.strings.intern(text))
+            .collect();
+        let map = |id: u32| {
+            if id == NONE {
+                NONE
+            } else {
+                strings[id as usize]
+            }
+        };
+        let owners: Vec<u32> = other
+            .owners
+            .iter()
+            .map(|(kind, name)| {
+                let key = (map(*kind), map(*name));
+                let next = u32::try_from(self.owners.len()).unwrap_or(NONE);
+                let id = *self.owner_ids.entry(key).or_insert(next);
+                if id == next {
+                    self.owners.push(key);
+                }
+                id
+            })
+            .collect();
+        let name_offset = u32::try_from(self.names.len()).unwrap_or(NONE);
+        let index_offset = u32::try_from(self.entries.len()).unwrap_or(NONE);
+        self.names.push_str(&other.names);
+        self.entries.extend(other.entries.iter().map(|e| Entry {
+            name_start: e.name_start.saturating_add(name_offset),
+            namespace: map(e.namespace),
+            node: map(e.node),
+            owner: if e.owner == NONE {
+                NONE
+            } else {
+                owners[e.owner as usize]
+            },
+            ..*e
+        }));
+        self.extra.extend(
+            other
+                .extra
+                .iter()
+                .map(|(i, extra)| (i.saturating_add(index_offset), extra.clone())),
+        );
     }
 
     /// The pods `keep` selects, in a store of their own.
@@ -876,6 +920,28 @@ mod tests {
         let json = serde_json::to_string(&pods).expect("serialises");
         let back: Pods = serde_json::from_str(&json).expect("reads back");
         assert_eq!(back, pods);
+    }
+
+    #[test]
+    fn pages_appended_read_as_one_list() {
+        let first: Pods = [
+            pod("a-1", "10.0.1.1", Some(("StatefulSet", "a")), None),
+            pod("b-1", "10.0.1.2", None, None),
+        ]
+        .into_iter()
+        .collect();
+        let mut second_pod = pod("c-1", "10.0.1.3", Some(("StatefulSet", "a")), None);
+        second_pod.metadata.annotations.pod_eni = Some("[]".to_owned());
+        let second: Pods = [second_pod.clone()].into_iter().collect();
+        let mut all = first.clone();
+        all.append(&second);
+        let expected: Pods = first
+            .iter()
+            .map(|p| p.to_pod())
+            .chain([second_pod])
+            .collect();
+        assert_eq!(all, expected);
+        assert_eq!(all.get(2).and_then(|p| p.pod_eni()), Some("[]"));
     }
 
     #[test]
