@@ -3,6 +3,7 @@
 //! as JSON with CloudFormation's short tags (`!Ref`, `!GetAtt a.b`, `!Sub`, …) in their long
 //! form (`{"Ref": …}`, `{"Fn::GetAtt": [a, b]}`, `{"Fn::Sub": …}`), so a test compares a
 //! resource with a `json!` literal. Shared by the template, event-pattern and function tests.
+//! [`resources`] lists the template's resources, those an `Fn::ForEach` loop generates included.
 
 use std::path::{Path, PathBuf};
 
@@ -44,6 +45,45 @@ pub fn load_template() -> Value {
     let yaml: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(&text).expect("infra/template.yaml is YAML");
     yaml_to_json(yaml)
+}
+
+/// Every resource of `template` with its logical id, including the resources `Fn::ForEach` loops
+/// generate (the `AWS::LanguageExtensions` transform). A loop is an entry of `Resources` named
+/// `Fn::ForEach::Name` whose value is the list `[identifier, collection, fragment]`, not a
+/// resource; its fragment's resources are listed under their templated ids
+/// (`OnChangeAccessEntry&{Cluster}`), nested loops too, so a check of every resource also covers
+/// those the loop will create.
+pub fn resources(template: &Value) -> Vec<(&String, &Value)> {
+    let mut found = Vec::new();
+    collect_resources(
+        template["Resources"]
+            .as_object()
+            .unwrap_or_else(|| fail("Resources is a mapping")),
+        &mut found,
+    );
+    found
+}
+
+fn collect_resources<'a>(
+    mapping: &'a serde_json::Map<String, Value>,
+    found: &mut Vec<(&'a String, &'a Value)>,
+) {
+    for (name, value) in mapping {
+        if name.starts_with("Fn::ForEach::") {
+            let fragment = value
+                .as_array()
+                .filter(|parts| parts.len() == 3)
+                .and_then(|parts| parts[2].as_object())
+                .unwrap_or_else(|| {
+                    fail(&format!(
+                        "{name} is not [identifier, collection, {{fragment}}]"
+                    ))
+                });
+            collect_resources(fragment, found);
+        } else {
+            found.push((name, value));
+        }
+    }
 }
 
 /// Converts YAML to JSON, turning CloudFormation's short tags into their long form.

@@ -261,3 +261,47 @@ fn encode(text: &str) -> String {
 fn fail(message: &str) -> ! {
     panic!("{message}")
 }
+
+/// A demo cluster's API objects (`<cluster>/aws-node.json` when the demo has one, else `shop`'s,
+/// pods, nodes) with the demo's ids rewritten to `seeded`'s moto ids, the aws-node image at
+/// `version` (`v1.10.4`) and `env` set on the aws-node container.
+pub fn demo_objects(
+    seeded: &crate::seed::SeededDemo,
+    cluster: &str,
+    version: &str,
+    env: &[(&str, &str)],
+) -> Value {
+    let file = |path: &str| -> Value {
+        let text = podreach_core::demo::FILES
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|(_, t)| *t)
+            .unwrap_or_else(|| fail(&format!("the demo has no {path}")));
+        serde_json::from_str(&seeded.to_moto_ids(text))
+            .unwrap_or_else(|e| fail(&format!("{path}: {e}")))
+    };
+    let mut daemonset = file("shop/aws-node.json");
+    let spec = &mut daemonset["spec"]["template"]["spec"];
+    for (list, image) in [
+        ("containers", "amazon-k8s-cni"),
+        ("initContainers", "amazon-k8s-cni-init"),
+    ] {
+        for container in spec[list].as_array_mut().into_iter().flatten() {
+            container["image"] = json!(format!(
+                "602401143452.dkr.ecr.us-east-1.amazonaws.com/{image}:{version}-eksbuild.1"
+            ));
+        }
+    }
+    for (name, value) in env {
+        let vars = spec["containers"][0]["env"]
+            .as_array_mut()
+            .unwrap_or_else(|| fail("aws-node has an env list"));
+        vars.retain(|v| v["name"] != *name);
+        vars.push(json!({"name": name, "value": value}));
+    }
+    json!({
+        "daemonsets": [daemonset],
+        "pods": file(&format!("{cluster}/pods.json"))["items"],
+        "nodes": file(&format!("{cluster}/nodes.json"))["items"],
+    })
+}

@@ -654,6 +654,7 @@ impl Scenario {
                         code: Some(16),
                         name: "running".to_owned(),
                     }),
+                    platform: None,
                     tags: vec![
                         tag(&format!("kubernetes.io/cluster/{CLUSTER}"), "owned"),
                         tag("eks:cluster-name", CLUSTER),

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use aws_sdk_eventbridge::types::{PutEventsRequestEntry, RuleState, Target};
-use podreach_tests::infra::{load_template, repo_root};
+use podreach_tests::infra::{load_template, repo_root, resources};
 use podreach_tests::lambda::create_queue;
 use podreach_tests::moto::Moto;
 use serde_json::{Value, json};
@@ -267,9 +267,8 @@ fn every_sample_is_an_eventbridge_event_as_lambda_receives_it() {
 #[test]
 fn every_event_name_in_the_rules_has_a_sample_and_every_sample_a_rule() {
     let template = load_template();
-    let resources = template["Resources"]
-        .as_object()
-        .expect("Resources is a mapping");
+    // Every resource, those an Fn::ForEach loop generates included (a loop is not a resource).
+    let all = resources(&template);
     let samples = sample_names();
 
     let mut samples_of_rule: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
@@ -280,8 +279,10 @@ fn every_event_name_in_the_rules_has_a_sample_and_every_sample_a_rule() {
             .push(read_event(sample));
     }
     for (_, rule) in RULE_BY_PREFIX {
-        let resource = resources
-            .get(rule)
+        let resource = all
+            .iter()
+            .find(|(name, _)| *name == rule)
+            .map(|(_, resource)| *resource)
             .unwrap_or_else(|| fail(&format!("infra/template.yaml has no rule {rule}")));
         assert_eq!(resource["Type"], "AWS::Events::Rule");
         assert!(
@@ -289,7 +290,7 @@ fn every_event_name_in_the_rules_has_a_sample_and_every_sample_a_rule() {
             "rule {rule} has no sample in events/"
         );
     }
-    let rules: BTreeSet<&str> = resources
+    let rules: BTreeSet<&str> = all
         .iter()
         .filter(|(_, resource)| resource["Type"] == "AWS::Events::Rule")
         .map(|(name, _)| name.as_str())
@@ -311,12 +312,13 @@ fn every_event_name_in_the_rules_has_a_sample_and_every_sample_a_rule() {
         ("InstanceStateChanges", "state"),
         ("PodScaling", "reason"),
     ] {
-        let listed: BTreeSet<&str> = resources[rule]["Properties"]["EventPattern"]["detail"][field]
-            .as_array()
-            .unwrap_or_else(|| fail(&format!("{rule} lists detail.{field}")))
-            .iter()
-            .map(|v| v.as_str().expect("a listed value is a string"))
-            .collect();
+        let listed: BTreeSet<&str> =
+            template["Resources"][rule]["Properties"]["EventPattern"]["detail"][field]
+                .as_array()
+                .unwrap_or_else(|| fail(&format!("{rule} lists detail.{field}")))
+                .iter()
+                .map(|v| v.as_str().expect("a listed value is a string"))
+                .collect();
         let sampled: BTreeSet<&str> = samples_of_rule[rule]
             .iter()
             .map(|event| {
@@ -438,10 +440,8 @@ fn expected_rule(sample: &str) -> &'static str {
 /// The template's rules that have an EventPattern, with the pattern.
 fn pattern_rules() -> Vec<(String, Value)> {
     let template = load_template();
-    let rules: Vec<(String, Value)> = template["Resources"]
-        .as_object()
-        .expect("Resources is a mapping")
-        .iter()
+    let rules: Vec<(String, Value)> = resources(&template)
+        .into_iter()
         .filter(|(_, resource)| resource["Type"] == "AWS::Events::Rule")
         .filter_map(|(name, resource)| {
             resource["Properties"]

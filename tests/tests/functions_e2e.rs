@@ -52,7 +52,13 @@ use moto::{Account, Moto};
 use seed::{SeededDemo, seed_demo};
 
 /// The demo's kubectl dumps: the functions collect AWS resources only, so they never see them.
-const KUBECTL_DUMPS: [&str; 3] = ["shop/aws-node.json", "shop/pods.json", "legacy/pods.json"];
+const KUBECTL_DUMPS: [&str; 5] = [
+    "shop/aws-node.json",
+    "shop/pods.json",
+    "shop/nodes.json",
+    "legacy/pods.json",
+    "legacy/nodes.json",
+];
 
 /// The attributes every message carries.
 const ATTRIBUTES: [&str; 6] = [
@@ -872,7 +878,15 @@ async fn scheduled_audit_publishes_a_digest() {
         .iter()
         .partition(|n| n.attribute("kind") == "digest");
     assert_eq!(digests.len(), 1, "one digest per scheduled audit");
-    assert_eq!(others.len(), findings(&offline).len(), "plus each finding");
+    let published_offline: Vec<&Value> = findings(&offline)
+        .iter()
+        .filter(|f| rank(f["severity"].as_str().unwrap_or_default()) >= rank("MEDIUM"))
+        .collect();
+    assert_eq!(
+        others.len(),
+        published_offline.len(),
+        "plus each finding at or above MIN_SEVERITY"
+    );
     let n = digests[0];
     check_envelope(n, &world.account, &world.region);
     assert_eq!(n.attribute("finding_id"), "digest");
@@ -918,13 +932,19 @@ async fn scheduled_audit_publishes_a_digest() {
         "shop's missing add-on is a gap of the digest: {gaps:#?}"
     );
 
-    // CLUSTERS narrows the scheduled audit; a digest is published even without findings.
+    // CLUSTERS narrows the scheduled audit; a digest is published even without a finding at or
+    // above MIN_SEVERITY. shop's CNI version is unknown: the digest says UNKNOWN, never clean.
     let outcome = world
         .handle("scheduled.json", &world.config(&[("CLUSTERS", "shop")]))
         .await
         .expect("the scheduled audit of shop runs");
     assert_eq!(outcome.clusters, ["shop"]);
-    assert_eq!((outcome.findings, outcome.published), (0, 1));
+    assert_eq!(outcome.published, 1, "the digest only: {outcome:?}");
+    assert_eq!(outcome.blind_spots.len(), 1, "{outcome:?}");
+    assert!(
+        outcome.blind_spots[0].starts_with("shop: CNI version"),
+        "{outcome:?}"
+    );
     let messages = world.drain_all(1).await;
     assert_eq!(messages.len(), 1);
     let n = &messages[0];
@@ -934,9 +954,16 @@ async fn scheduled_audit_publishes_a_digest() {
             n.attribute("severity"),
             n.attribute("cluster")
         ),
-        ("digest", "NONE", "shop")
+        ("digest", "LOW", "shop")
     );
-    assert_eq!(n.body()["findings"], json!([]));
+    assert!(
+        n.subject
+            .as_deref()
+            .is_some_and(|s| s.contains("UNKNOWN: shop")),
+        "{:?}",
+        n.subject
+    );
+    assert_eq!(n.body()["clusters"][0]["status"], "UNKNOWN");
     eprintln!("test {:.1} s", started.elapsed().as_secs_f64());
 }
 
@@ -1306,15 +1333,37 @@ async fn a_batch_from_the_debounce_queue_is_audited_once_for_the_union_of_its_ev
         json!({"batchItemFailures": [{"itemIdentifier": ids[samples]}]}),
         "only the non-event goes back to the queue"
     );
-    // 13 of the samples audit legacy on their own; the batch publishes its finding once.
-    let messages = world.drain_all(1).await;
-    let clusters: Vec<&str> = messages.iter().map(|n| n.attribute("cluster")).collect();
-    assert_eq!(clusters, ["legacy"], "one audit, one message per finding");
+    // 13 of the samples audit legacy on their own; the batch publishes its finding once. shop's
+    // CNI is self-managed and unseen (no add-on; the functions here read no Kubernetes API):
+    // its version is unknown, so what differs between releases is its one LOW finding.
+    let messages = world.drain_all(2).await;
+    let mut clusters: Vec<&str> = messages.iter().map(|n| n.attribute("cluster")).collect();
+    clusters.sort_unstable();
+    assert_eq!(
+        clusters,
+        ["legacy", "shop"],
+        "one audit, one message per finding"
+    );
+    let shop = messages
+        .iter()
+        .find(|n| n.attribute("cluster") == "shop")
+        .expect("shop's finding");
+    assert_eq!(shop.attribute("severity"), "LOW");
+    assert_eq!(shop.body()["finding"]["cause"], "MISSING_INPUT");
+    assert!(
+        shop.body()["finding"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("CNI version is unknown")),
+        "{:#}",
+        shop.body()
+    );
     for n in &messages {
         check_envelope(n, &world.account, &world.region);
     }
 
-    // A batch of shop events only: shop has no finding, nothing is published.
+    // A batch of shop events only: shop has no finding at MEDIUM or above (only its LOW one,
+    // the CNI version it cannot see), nothing is published.
+    let config = world.config(&[("MIN_SEVERITY", "MEDIUM")]);
     let bodies: Vec<String> = [
         "eks-update-addon.json",
         "k8s-pod-scheduled.json",

@@ -507,3 +507,265 @@ fn the_projects_rbac_grants_exactly_what_podreach_reads() {
             .all(|s| s["kind"] == "Group" && s["name"] == READERS)
     );
 }
+
+// ---- End to end: the CLI and the collector on moto, reading the fake API -------------------------
+
+async fn seeded_account() -> (Account, podreach_tests::seed::SeededDemo) {
+    let account = Moto::shared().account().await;
+    let seeded = podreach_tests::seed::seed_demo(&account.config)
+        .await
+        .expect("the demo is recreated in moto");
+    podreach_tests::lambda::give_clusters_their_vpc_ids(&account)
+        .await
+        .expect("moto's clusters name their VPC");
+    (account, seeded)
+}
+
+/// `podreach args…` in `account`, its EKS calls through fake_kube's proxy, nothing else of this
+/// process's AWS environment; the exit code and stdout.
+fn podreach(
+    account: &Account,
+    scratch: &std::path::Path,
+    args: &[&str],
+) -> (i32, String, Duration) {
+    let mut command = Command::new(podreach_tests::infra::built_binary("podreach"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AWS_") || name == "KUBECONFIG" {
+            command.env_remove(name);
+        }
+    }
+    let started = Instant::now();
+    let output = command
+        .args(args)
+        .envs(account.env())
+        .env("AWS_ENDPOINT_URL_EKS", &FakeKube::shared().eks_endpoint)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", scratch.join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            scratch.join("no-aws-credentials"),
+        )
+        .env("HOME", scratch)
+        .output()
+        .expect("run the podreach binary");
+    let elapsed = started.elapsed();
+    eprintln!(
+        "podreach {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        elapsed,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_live_reads_a_self_managed_cni_from_the_api_and_names_the_workload() {
+    let (account, seeded) = seeded_account().await;
+    let kube = FakeKube::shared();
+    let objects = podreach_tests::kube::demo_objects(&seeded, "shop", "v1.10.4", &[]);
+    let registered = kube.register(&readable_cluster(&account, "shop", objects, None));
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+
+    let (code, out, _) = podreach(
+        &account,
+        scratch.path(),
+        &[
+            "audit",
+            "--live",
+            "--cluster",
+            "shop",
+            "--format",
+            "json",
+            "--fail-on",
+            "HIGH",
+        ],
+    );
+    let report: Value = serde_json::from_str(&out).expect("a JSON report");
+    let cluster = &report["clusters"][0];
+    assert_eq!(cluster["cni"]["version"], "v1.10.4", "{cluster:#}");
+    assert_eq!(cluster["cni"]["version_source"], "daemonset");
+    assert_eq!(cluster["blind_spots"], json!([]), "{cluster:#}");
+    let finding = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["cause"] == "SRCDST_EGRESS" && f["direction"] == "pod-to-peer")
+        .unwrap_or_else(|| {
+            unreachable!("the #2025 finding of v1.10 with node port support off: {report:#}")
+        });
+    assert_eq!(
+        finding["affected"]["workloads"],
+        json!([{"namespace": "storefront", "kind": "Deployment", "name": "checkout", "pods": 2}]),
+        "{finding:#}"
+    );
+    assert_eq!(finding["affected"]["unused_addresses"], 1);
+    assert_eq!(code, 1, "--fail-on HIGH with a HIGH finding");
+    assert!(
+        report["stats"]["operations"]["k8s:list pods"]["calls"].as_u64() >= Some(1),
+        "{:#}",
+        report["stats"]
+    );
+
+    // `snapshot --live` writes the kubectl-shaped files; the offline audit of them agrees.
+    let out_dir = scratch.path().join("snapshot");
+    let out_arg = out_dir.to_str().expect("UTF-8");
+    let (code, _, _) = podreach(
+        &account,
+        scratch.path(),
+        &["snapshot", "--live", "--cluster", "shop", "--out", out_arg],
+    );
+    assert_eq!(code, 0);
+    for file in ["aws-node.json", "pods.json", "nodes.json"] {
+        assert!(
+            out_dir.join("clusters/shop").join(file).is_file(),
+            "{file} written"
+        );
+    }
+    let (_, offline, _) = podreach(
+        &account,
+        scratch.path(),
+        &["audit", "--snapshot", out_arg, "--format", "json"],
+    );
+    let offline: Value = serde_json::from_str(&offline).expect("a JSON report");
+    assert_eq!(offline["findings"], report["findings"]);
+
+    // Without the API the version is unknown: never a clean result.
+    let (code, text, _) = podreach(
+        &account,
+        scratch.path(),
+        &["audit", "--live", "--cluster", "shop", "--kube", "off"],
+    );
+    assert_eq!(code, 3, "{text}");
+    assert!(
+        text.starts_with("INCOMPLETE") || text.contains("\nINCOMPLETE"),
+        "{text}"
+    );
+    assert!(!text.contains("No findings"), "{text}");
+    drop(registered);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_without_access_is_unknown_with_the_remedy_and_never_exits_zero() {
+    let (account, seeded) = seeded_account().await;
+    let kube = FakeKube::shared();
+    let objects = podreach_tests::kube::demo_objects(&seeded, "shop", "v1.10.4", &[]);
+    let mut registration = readable_cluster(&account, "shop", objects, None);
+    registration["access_entries"] = json!([]);
+    kube.register(&registration);
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    let (code, text, _) = podreach(
+        &account,
+        scratch.path(),
+        &["audit", "--live", "--cluster", "shop"],
+    );
+    assert_eq!(code, 3, "{text}");
+    let (_, role) = identity(&account);
+    assert!(text.contains("INCOMPLETE"), "{text}");
+    assert!(text.contains(&format!("--principal-arn {role}")), "{text}");
+    assert!(text.contains("UNKNOWN"), "{text}");
+    assert!(!text.contains("No findings"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_facing_a_private_endpoint_out_of_reach_is_unknown_within_the_time_bound() {
+    let (account, seeded) = seeded_account().await;
+    let kube = FakeKube::shared();
+    let objects = podreach_tests::kube::demo_objects(&seeded, "shop", "v1.10.4", &[]);
+    let mut registration = readable_cluster(&account, "shop", objects, None);
+    registration["endpoint_mode"] = json!("hang");
+    registration["endpoint_public_access"] = json!(false);
+    registration["endpoint_private_access"] = json!(true);
+    kube.register(&registration);
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    let (code, text, elapsed) = podreach(
+        &account,
+        scratch.path(),
+        &["audit", "--live", "--cluster", "shop", "--format", "json"],
+    );
+    assert_eq!(code, 3, "{text}");
+    let report: Value = serde_json::from_str(&text).expect("a JSON report");
+    let spot = &report["clusters"][0]["blind_spots"][0];
+    assert!(
+        spot["cause"]
+            .as_str()
+            .is_some_and(|c| c.contains("did not answer in time")),
+        "{spot:#}"
+    );
+    assert!(
+        spot["remedy"]
+            .as_str()
+            .is_some_and(|r| r.contains("inside the VPC")),
+        "{spot:#}"
+    );
+    // The default bounds: 5 s to connect, 20 s per answer; the EC2 collection runs meanwhile.
+    assert!(elapsed < Duration::from_secs(60), "{elapsed:?}");
+}
+
+/// A collector of `account` reading the fake APIs the way the functions do.
+fn kube_collector(account: &Account) -> podreach_aws::Collector {
+    let settings = podreach_aws::CollectorSettings {
+        initial_backoff: Duration::from_millis(50),
+        ..podreach_aws::CollectorSettings::default()
+    };
+    podreach_aws::Collector::from_builders(
+        aws_sdk_ec2::config::Builder::from(&account.config),
+        aws_sdk_eks::config::Builder::from(&account.config)
+            .endpoint_url(&FakeKube::shared().eks_endpoint),
+        &settings,
+    )
+    .with_kubernetes(access(account, Runner::Functions, 500))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn custom_networking_comes_from_the_apis_eniconfigs_and_auto_mode_nodes_from_their_labels() {
+    use podreach_aws::Collect as _;
+    let (account, seeded) = seeded_account().await;
+    let kube = FakeKube::shared();
+    let subnet = seeded
+        .moto_id("subnet-0a10e5f1c2d3b4a01")
+        .expect("the node subnet")
+        .to_owned();
+    let mut objects = podreach_tests::kube::demo_objects(
+        &seeded,
+        "shop",
+        "v1.19.0",
+        &[("AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG", "true")],
+    );
+    objects["eniconfigs"] = json!([{
+        "apiVersion": "crd.k8s.amazonaws.com/v1alpha1", "kind": "ENIConfig",
+        "metadata": {"name": "us-east-1a"},
+        "spec": {"subnet": subnet, "securityGroups": []}
+    }]);
+    kube.register(&readable_cluster(&account, "shop", objects.clone(), None));
+    let collection = kube_collector(&account)
+        .collect(&podreach_aws::Scope::Clusters(vec!["shop".to_owned()]))
+        .await
+        .expect("collected");
+    let model = collection.model(Default::default(), &Default::default());
+    let shop = &model.clusters[0];
+    assert!(shop.cni.custom_networking, "from the API's DaemonSet");
+    assert_eq!(shop.eniconfigs.len(), 1);
+    assert_eq!(shop.eniconfigs[0].subnet_id, subnet);
+    assert!(shop.blind_spots.is_empty(), "{:#?}", shop.blind_spots);
+
+    // The same node labelled as EKS Auto Mode's: named, not judged.
+    objects["nodes"][0]["metadata"]["labels"]["eks.amazonaws.com/compute-type"] = json!("auto");
+    kube.register(&readable_cluster(&account, "shop", objects, None));
+    let collection = kube_collector(&account)
+        .collect(&podreach_aws::Scope::Clusters(vec!["shop".to_owned()]))
+        .await
+        .expect("collected");
+    let report = collection.audit(Default::default(), &Default::default(), &Default::default());
+    let named = &report.clusters[0].nodes_not_modelled;
+    assert_eq!(named.len(), 1, "{:#?}", report.clusters[0]);
+    assert_eq!(named[0].kind, "auto-mode");
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| f.cluster != "shop" || f.affected.nodes.is_empty())
+    );
+}

@@ -40,7 +40,13 @@ use serde_json::{Value, json};
 
 /// The kubectl dumps of the demo: not AWS resources, so the collector cannot read them; a live
 /// audit gets them as extra files (the CLI's `--with DIR`).
-const KUBECTL_DUMPS: [&str; 3] = ["shop/aws-node.json", "shop/pods.json", "legacy/pods.json"];
+const KUBECTL_DUMPS: [&str; 5] = [
+    "shop/aws-node.json",
+    "shop/pods.json",
+    "shop/nodes.json",
+    "legacy/pods.json",
+    "legacy/nodes.json",
+];
 
 /// The body of the `aws-smithy-mocks` HTTP client's answer (status 418) when no rule supplied
 /// an HTTP response.
@@ -533,8 +539,10 @@ fn run_podreach(binary: &Path, account: &Account, scratch: &Path, args: &[&str])
         .expect("run the podreach binary");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
+    // 3: a report that is not a clean result (here: legacy's add-on is not served by moto, so
+    // its CNI version is unknown), still a report.
     assert!(
-        output.status.success(),
+        matches!(output.status.code(), Some(0 | 3)),
         "podreach {args:?} failed ({}):\n{stderr}\n{stdout}",
         output.status
     );
@@ -604,8 +612,25 @@ async fn cli_audit_live_equals_cli_audit_of_its_snapshot() {
     );
     let names = |report: &Value| views(report, "clusters", |c| c["name"].clone());
     assert_eq!(names(&live), [json!("legacy"), json!("shop")]);
-    let finding_clusters = |report: &Value| views(report, "findings", |f| f["cluster"].clone());
-    assert_eq!(finding_clusters(&live), [json!("shop")]);
+    // shop's finding; legacy's CNI version is unknown here (moto serves no add-on), so its
+    // findings are the verdicts that differ between releases, unverified, and a blind spot.
+    let findings = live["findings"].as_array().expect("findings");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["cluster"] == "shop" && f["kind"] == "unreachable")
+    );
+    assert!(
+        findings
+            .iter()
+            .filter(|f| f["cluster"] == "legacy")
+            .all(|f| f["kind"] == "unverified" && f["cause"] == "MISSING_INPUT"),
+        "{findings:#?}"
+    );
+    assert_eq!(
+        live["clusters"][0]["blind_spots"][0]["input"],
+        "CNI version"
+    );
 
     // Two separate collections: the collector records gaps in the order its concurrent tasks
     // finish (`describe_clusters` and the per-VPC tasks push them as they are joined), so the

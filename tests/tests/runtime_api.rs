@@ -1068,3 +1068,218 @@ fn bootstrap_binaries_need_at_most_glibc_2_34() {
 fn objdump_missing(error: &std::io::Error) -> ! {
     panic!("cannot run objdump ({error}): install binutils (Debian: apt-get install binutils)")
 }
+
+/// Runs Debian's kubectl (`scripts/install-kubectl.sh`) against `registered` as `who`, with a
+/// token podreach's own signer makes for that account.
+fn kubectl_as(
+    who: &Account,
+    registered: &podreach_tests::kube::Registered,
+    args: &[&str],
+) -> String {
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let token = podreach_aws::kube::token::eks_token(
+        &registered.name,
+        &lambda::region(who),
+        &who.credentials,
+        SystemTime::now(),
+    )
+    .expect("a token");
+    let config = json!({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": registered.endpoint, "certificate-authority-data": registered.ca_data}}],
+        "users": [{"name": "u", "user": {"token": token}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "x"
+    });
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(&path, config.to_string()).expect("write the kubeconfig");
+    let kubectl = podreach_tests::infra::repo_root().join(".tools/kubectl/usr/bin/kubectl");
+    let output = Command::new(kubectl)
+        .arg("--kubeconfig")
+        .arg(&path)
+        .args(args)
+        .env("HOME", dir.path())
+        .output()
+        .expect("kubectl runs (scripts/install-kubectl.sh installs it)");
+    assert!(
+        output.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bootstrap_reads_aws_node_from_the_api_and_resolves_after_kubectl_set_env() {
+    use podreach_tests::kube::{FakeKube, demo_objects, readable_cluster};
+    let (account, seeded) = seeded_account().await;
+    let admin = Moto::shared().account().await;
+    let kube = FakeKube::shared();
+    // A self-managed CNI (no add-on) at v1.10 with node port support off: the #2025 failure.
+    let objects = demo_objects(&seeded, "shop", "v1.10.4", &[]);
+    let mut registration = readable_cluster(&account, "shop", objects, None);
+    registration["credentials"]
+        .as_array_mut()
+        .expect("credentials")
+        .push(json!({
+            "access_key_id": admin.credentials.access_key_id(),
+            "secret_access_key": admin.credentials.secret_access_key(),
+            "session_token": admin.credentials.session_token(),
+            "arn": format!("arn:aws:sts::{}:assumed-role/podreach-test/podreach-test", admin.id),
+        }));
+    registration["access_entries"]
+        .as_array_mut()
+        .expect("entries")
+        .push(
+            json!({"principal_arn": format!("arn:aws:iam::{}:role/podreach-test", admin.id),
+                     "kubernetes_groups": [], "policies": ["AmazonEKSClusterAdminPolicy"]}),
+        );
+    let registered = kube.register(&registration);
+    let subscribers = lambda::subscribers(&account).await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&account.config);
+    podreach_tests::lifecycle::create_table_as_the_template_does(&dynamo, "podreach-state").await;
+    let mut api = RuntimeApi::start(function_arn(&account, "on-change")).await;
+    let mut function = Function::spawn(
+        "on-change",
+        &api,
+        &account,
+        &[
+            ("TOPIC_ARN", subscribers.topic_arn.as_str()),
+            ("STATE_TABLE", "podreach-state"),
+            ("CLUSTERS", "shop"),
+            ("KUBERNETES_API", "eks"),
+            ("AWS_ENDPOINT_URL_EKS", kube.eks_endpoint.as_str()),
+        ],
+    );
+    let mut invoke = async |event: Vec<u8>| {
+        let id = api.invoke(event);
+        let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+        response_of(report, &id, &function)
+    };
+
+    // 1. A full audit: the DaemonSet says v1.10.4 with node port support off; the finding is
+    //    NEW and its message names the workload.
+    let first = invoke(sample_for("eks-update-addon.json", &seeded, &account)).await;
+    assert_eq!(first["blind_spots"], json!([]), "{first:#}");
+    let published =
+        usize::try_from(first["published"].as_u64().unwrap_or_default()).expect("small");
+    assert!(first["lifecycle"]["NEW"].as_u64() >= Some(1), "{first:#}");
+    let messages = lambda::drain(&subscribers.sqs, &subscribers.all, published).await;
+    let finding = messages
+        .iter()
+        .map(lambda::Notification::body)
+        .find(|b| b["finding"]["cause"] == "SRCDST_EGRESS")
+        .unwrap_or_else(|| unreachable!("the SRCDST_EGRESS finding is published: {messages:#?}"));
+    assert_eq!(
+        finding["finding"]["affected"]["workloads"][0]["name"], "checkout",
+        "{finding:#}"
+    );
+
+    // 2. An ENI event: only the node, its pods by field selector and the DaemonSet (2 calls).
+    kube.clear_requests(&registered.arn);
+    let text = lambda::sample_text("ec2-assign-private-ip-addresses.json")
+        .replace("eni-0a1b2c3d4e5f6a002", "eni-0a02f1e2d3c4b5a62");
+    let eni_event = serde_json::to_vec(&lambda::event_for(&text, &seeded, &account)).expect("JSON");
+    let second = invoke(eni_event.clone()).await;
+    assert!(second["context_age_seconds"].is_u64(), "{second:#}");
+    let requests = kube.requests(&registered.arn);
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    assert!(
+        requests.iter().any(|r| r["query"]["fieldSelector"]
+            .as_str()
+            .is_some_and(|s| s.contains("spec.nodeName="))),
+        "{requests:#?}"
+    );
+
+    // 3. The fix podreach recommends, done as an operator does it.
+    kubectl_as(
+        &admin,
+        &registered,
+        &[
+            "set",
+            "env",
+            "daemonset",
+            "aws-node",
+            "-n",
+            "kube-system",
+            "AWS_VPC_CNI_NODE_PORT_SUPPORT=true",
+        ],
+    );
+
+    // 4. The next ENI event sees the DaemonSet changed: the whole cluster is audited again, and
+    //    the finding is RESOLVED.
+    let third = invoke(eni_event).await;
+    assert!(
+        third["why"]
+            .as_str()
+            .is_some_and(|w| !w.contains("only the event's node")),
+        "{third:#}"
+    );
+    assert!(third["context_age_seconds"].is_null(), "{third:#}");
+    assert!(
+        third["lifecycle"]["RESOLVED"].as_u64() >= Some(1),
+        "{third:#}"
+    );
+    let resolved = lambda::drain(&subscribers.sqs, &subscribers.all, 1).await;
+    assert!(
+        resolved
+            .iter()
+            .any(|n| n.attribute("lifecycle") == "RESOLVED"),
+        "{resolved:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scheduled_digest_says_unknown_with_the_remedy_when_the_api_refuses() {
+    use podreach_tests::kube::{FakeKube, demo_objects, readable_cluster};
+    let (account, seeded) = seeded_account().await;
+    let kube = FakeKube::shared();
+    let mut registration = readable_cluster(
+        &account,
+        "shop",
+        demo_objects(&seeded, "shop", "v1.10.4", &[]),
+        None,
+    );
+    registration["access_entries"] = json!([]);
+    kube.register(&registration);
+    let subscribers = lambda::subscribers(&account).await;
+    let mut api = RuntimeApi::start(function_arn(&account, "scheduled-audit")).await;
+    let mut function = Function::spawn(
+        "scheduled-audit",
+        &api,
+        &account,
+        &[
+            ("TOPIC_ARN", subscribers.topic_arn.as_str()),
+            ("CLUSTERS", "shop"),
+            ("MESSAGE_FORMAT", "chatbot"),
+            ("KUBERNETES_API", "eks"),
+            ("AWS_ENDPOINT_URL_EKS", kube.eks_endpoint.as_str()),
+        ],
+    );
+    let id = api.invoke(sample_for("scheduled.json", &seeded, &account));
+    let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+    let body = response_of(report, &id, &function);
+    assert!(
+        body["blind_spots"][0]
+            .as_str()
+            .is_some_and(|b| b.contains("shop: Kubernetes API")),
+        "{body:#}"
+    );
+    let published = usize::try_from(body["published"].as_u64().unwrap_or_default()).expect("small");
+    let messages = lambda::drain(&subscribers.sqs, &subscribers.all, published).await;
+    let digest = messages
+        .iter()
+        .find(|n| n.attribute("kind") == "digest")
+        .expect("a digest");
+    let subject = digest.subject.clone().unwrap_or_default();
+    assert!(subject.contains("UNKNOWN: shop"), "{subject}");
+    let text = digest.body()["content"]["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        text.contains("*UNKNOWN* `shop`") && text.contains("aws eks create-access-entry"),
+        "{text}"
+    );
+    assert!(!text.contains("No findings"), "{text}");
+}

@@ -6,13 +6,17 @@
 //! the long JSON form (`{"Ref": …}`, `{"Fn::GetAtt": [..]}`), then checked for what cfn-lint does
 //! not know about podreach: the managed policy is byte-for-byte the policy file users attach for
 //! the CLI, no IAM action is a wildcard, findings are published only to the topic, every rule
-//! targets the function it is meant for, failures end in the dead-letter queue, and the optional
-//! Slack channel can receive notifications but run nothing.
+//! targets the function it is meant for, failures end in the dead-letter queue, the optional
+//! Slack channel can receive notifications but run nothing, the access entries put both function
+//! roles in the group `infra/rbac.yaml` binds, and Lambda's VPC permissions exist only in a VPC.
 
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use podreach_tests::infra::{load_template, repo_root, yaml_to_json};
+use podreach_aws::function::FunctionConfig;
+use podreach_aws::kube::KubeMode;
+use podreach_tests::infra::{load_template, repo_root, resources, yaml_to_json};
+use podreach_tests::kube::{READERS, project_rbac};
 use serde_json::{Value, json};
 
 /// The rules and the function each one invokes.
@@ -64,6 +68,25 @@ const STAR_RESOURCE_ACTIONS: [&str; 13] = [
     "eks:DescribeAddon",
     "eks:DescribeCluster",
 ];
+
+/// What the Lambda service does with the execution role to attach a function to its subnets
+/// (the Hyperplane ENIs): exactly the EC2 actions of the AWS managed policy
+/// AWSLambdaVPCAccessExecutionRole. Never podreach's own calls; allowed on `Resource: "*"` in
+/// `LambdaVpcAccessPolicy` only, which exists only when the functions run in a VPC (`InVpc`).
+const LAMBDA_VPC_ENI_ACTIONS: [&str; 6] = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+];
+
+/// The one conditional policy with [`LAMBDA_VPC_ENI_ACTIONS`].
+const LAMBDA_VPC_POLICY: &str = "LambdaVpcAccessPolicy";
+
+/// The loop of the access entries: one per cluster in `ClusterNames` and function role.
+const ACCESS_ENTRIES_LOOP: &str = "Fn::ForEach::ClusterAccessEntries";
 
 #[test]
 fn cfn_lint_passes_on_the_template() {
@@ -160,9 +183,15 @@ fn no_wildcard_actions_and_publish_only_to_the_topic() {
             }
             let resources = as_list(&statement["Resource"]);
             if resources.iter().any(|r| *r == "*") {
+                // Lambda's own ENI management has its expected list, in its one policy.
+                let allowed: &[&str] = if name == LAMBDA_VPC_POLICY {
+                    &LAMBDA_VPC_ENI_ACTIONS
+                } else {
+                    &STAR_RESOURCE_ACTIONS
+                };
                 for action in &statement_actions {
                     assert!(
-                        STAR_RESOURCE_ACTIONS.contains(&action.as_str()),
+                        allowed.contains(&action.as_str()),
                         "{name}: {action} is granted on Resource \"*\"; scope it to a resource"
                     );
                 }
@@ -210,8 +239,12 @@ fn each_function_role_has_exactly_what_its_function_needs() {
         );
         assert_eq!(
             properties["ManagedPolicyArns"],
-            json!([{"Ref": "ReadOnlyCollectPolicy"}]),
-            "{role_name}: the shared read-only policy and no AWS managed policy"
+            json!([
+                {"Ref": "ReadOnlyCollectPolicy"},
+                {"Fn::If": ["InVpc", {"Ref": LAMBDA_VPC_POLICY}, {"Ref": "AWS::NoValue"}]}
+            ]),
+            "{role_name}: the shared read-only policy, Lambda's ENI management only in a VPC, and \
+             no AWS managed policy"
         );
         let policies = properties["Policies"]
             .as_array()
@@ -328,6 +361,7 @@ fn every_function_runs_its_cargo_lambda_binary_on_provided_al2023() {
                 "SUPPRESSIONS_PARAMETER": {"Ref": "SuppressionsParameter"},
                 "RENOTIFY_HOURS": {"Ref": "RenotifyHours"},
                 "TCP_PORTS": {"Ref": "TcpPorts"},
+                "KUBERNETES_API": {"Fn::If": ["KubernetesOff", "off", "eks"]},
                 "RUST_LOG": "info"
             }),
             "{function}'s environment"
@@ -649,6 +683,10 @@ fn parameters_have_the_documented_defaults() {
         ("RenotifyHours", json!(24)),
         ("TcpPorts", json!("")),
         ("SuppressionsParameterName", json!("/podreach/suppressions")),
+        ("ClusterNames", json!("")),
+        ("KubernetesAccess", json!("rbac")),
+        ("SubnetIds", json!("")),
+        ("SecurityGroupIds", json!("")),
     ];
     let names: BTreeSet<&str> = parameters
         .as_object()
@@ -683,6 +721,16 @@ fn parameters_have_the_documented_defaults() {
         parameters["MinSeverity"]["AllowedValues"],
         json!(["LOW", "MEDIUM", "HIGH", "CRITICAL"])
     );
+    assert_eq!(
+        parameters["KubernetesAccess"]["AllowedValues"],
+        json!(["rbac", "view-policy", "off"])
+    );
+    for name in ["ClusterNames", "SubnetIds", "SecurityGroupIds"] {
+        assert_eq!(
+            parameters[name]["Type"], "CommaDelimitedList",
+            "{name} is a list, empty by default"
+        );
+    }
 }
 
 #[test]
@@ -702,8 +750,310 @@ fn outputs_name_the_topic_the_queue_and_the_functions() {
             "ScheduledAuditFunctionName",
             json!({"Ref": "ScheduledAudit"}),
         ),
+        (
+            "OnChangeRoleArn",
+            json!({"Fn::GetAtt": ["OnChangeRole", "Arn"]}),
+        ),
+        (
+            "ScheduledAuditRoleArn",
+            json!({"Fn::GetAtt": ["ScheduledAuditRole", "Arn"]}),
+        ),
     ] {
         assert_eq!(outputs[output]["Value"], value, "output {output}");
+    }
+}
+
+#[test]
+fn access_entries_grant_both_function_roles_the_readers_group_of_every_named_cluster() {
+    let template = Template::load();
+    let conditions = &template.root["Conditions"];
+    assert_eq!(
+        conditions["HasClusterNames"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "ClusterNames"}]}, ""]}]}),
+        "an empty CommaDelimitedList is [\"\"], not []: only its joined items say it is empty"
+    );
+    assert_eq!(
+        conditions["KubernetesOff"],
+        json!({"Fn::Equals": [{"Ref": "KubernetesAccess"}, "off"]})
+    );
+    assert_eq!(
+        conditions["KubernetesRbac"],
+        json!({"Fn::Equals": [{"Ref": "KubernetesAccess"}, "rbac"]})
+    );
+    assert_eq!(
+        conditions["KubernetesViewPolicy"],
+        json!({"Fn::Equals": [{"Ref": "KubernetesAccess"}, "view-policy"]})
+    );
+    assert_eq!(
+        conditions["CreateAccessEntries"],
+        json!({"Fn::And": [{"Condition": "HasClusterNames"}, {"Fn::Not": [{"Condition": "KubernetesOff"}]}]}),
+        "no access entry without cluster names, nor when the functions do not read the API"
+    );
+
+    let for_each = template.root["Resources"][ACCESS_ENTRIES_LOOP]
+        .as_array()
+        .unwrap_or_else(|| {
+            fail(&format!(
+                "the access entries are the loop {ACCESS_ENTRIES_LOOP}"
+            ))
+        });
+    assert_eq!(for_each.len(), 3, "[identifier, collection, fragment]");
+    let identifier = for_each[0]
+        .as_str()
+        .unwrap_or_else(|| fail("the loop's identifier is a string"));
+    assert_eq!(
+        for_each[1],
+        json!({"Ref": "ClusterNames"}),
+        "one iteration per cluster named in ClusterNames"
+    );
+    let fragment = for_each[2]
+        .as_object()
+        .unwrap_or_else(|| fail("the loop's fragment is a mapping"));
+    // `&{Cluster}`, not `${Cluster}`: logical ids are alphanumeric, cluster names may hold - and _.
+    let id = |function: &str| format!("{function}AccessEntry&{{{identifier}}}");
+    assert_eq!(
+        fragment.keys().cloned().collect::<BTreeSet<_>>(),
+        FUNCTIONS
+            .iter()
+            .map(|(function, ..)| id(function))
+            .collect::<BTreeSet<_>>(),
+        "one entry per cluster for each function role, ids stripped of non-alphanumerics (&{{}})"
+    );
+    for (function, _, _, role, _) in FUNCTIONS {
+        let name = id(function);
+        let entry = fragment
+            .get(&name)
+            .unwrap_or_else(|| fail(&format!("the loop has no {name}")));
+        assert_eq!(entry["Type"], "AWS::EKS::AccessEntry", "{name}");
+        assert_eq!(
+            entry["Condition"], "CreateAccessEntries",
+            "{name} is absent when ClusterNames is empty or KubernetesAccess is off"
+        );
+        assert_eq!(
+            entry["Properties"],
+            json!({
+                "ClusterName": {"Ref": identifier},
+                "PrincipalArn": {"Fn::GetAtt": [role, "Arn"]},
+                "Type": "STANDARD",
+                "KubernetesGroups": {"Fn::If": ["KubernetesRbac", [READERS], {"Ref": "AWS::NoValue"}]},
+                "AccessPolicies": {"Fn::If": ["KubernetesViewPolicy", [{
+                    "PolicyArn": {"Fn::Sub": "arn:${AWS::Partition}:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"},
+                    "AccessScope": {"Type": "cluster"}
+                }], {"Ref": "AWS::NoValue"}]}
+            }),
+            "{name}: {role} in the group {READERS} with rbac, or with AmazonEKSViewPolicy on the \
+             whole cluster with view-policy; never both"
+        );
+    }
+    assert_eq!(
+        template
+            .resources_of_type("AWS::EKS::AccessEntry")
+            .into_iter()
+            .map(|(name, _)| name.clone())
+            .collect::<BTreeSet<_>>(),
+        FUNCTIONS
+            .iter()
+            .map(|(function, ..)| id(function))
+            .collect::<BTreeSet<_>>(),
+        "no access entry outside the loop"
+    );
+}
+
+#[test]
+fn the_loop_is_expanded_before_sam_and_by_every_sam_cli_command() {
+    let template = Template::load();
+    assert_eq!(
+        template.root["Transform"],
+        json!(["AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"]),
+        "AWS::LanguageExtensions expands Fn::ForEach before the SAM transform reads the template"
+    );
+    // The SAM CLI stops at a Fn::ForEach in Resources unless language_extensions is on.
+    let text = std::fs::read_to_string(repo_root().join("infra/samconfig.toml"))
+        .expect("infra/samconfig.toml is readable");
+    let mut section = "";
+    let mut enabled = BTreeSet::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            section = line;
+        } else if line.replace(' ', "") == "language_extensions=true" {
+            enabled.insert(section);
+        }
+    }
+    assert_eq!(
+        enabled,
+        BTreeSet::from([
+            "[default.build.parameters]",
+            "[default.sync.parameters]",
+            "[default.validate.parameters]",
+            "[default.package.parameters]",
+            "[default.deploy.parameters]",
+        ]),
+        "infra/samconfig.toml turns language_extensions on for every command that reads the template"
+    );
+}
+
+#[test]
+fn the_group_in_the_access_entries_is_the_one_infra_rbac_yaml_binds() {
+    let template = Template::load();
+    let mut granted = BTreeSet::new();
+    for (name, entry) in template.resources_of_type("AWS::EKS::AccessEntry") {
+        let groups = &entry["Properties"]["KubernetesGroups"]["Fn::If"];
+        assert_eq!(
+            groups[0], "KubernetesRbac",
+            "{name}: groups only with KubernetesAccess=rbac"
+        );
+        for group in groups[1]
+            .as_array()
+            .unwrap_or_else(|| fail(&format!("{name}: the groups are a list")))
+        {
+            granted.insert(
+                group
+                    .as_str()
+                    .unwrap_or_else(|| fail(&format!("{name}: a group is a string")))
+                    .to_owned(),
+            );
+        }
+    }
+    let rbac = project_rbac();
+    let bindings: Vec<&Value> = rbac
+        .iter()
+        .filter(|object| {
+            matches!(
+                object["kind"].as_str(),
+                Some("ClusterRoleBinding" | "RoleBinding")
+            )
+        })
+        .collect();
+    assert_eq!(
+        bindings.len(),
+        2,
+        "infra/rbac.yaml binds its ClusterRole (pods, nodes, ENIConfigs) and its Role (aws-node)"
+    );
+    let mut bound = BTreeSet::new();
+    for binding in bindings {
+        for subject in binding["subjects"].as_array().into_iter().flatten() {
+            assert_eq!(
+                subject["kind"], "Group",
+                "infra/rbac.yaml binds groups, not users: {subject}"
+            );
+            assert_eq!(subject["apiGroup"], "rbac.authorization.k8s.io");
+            bound.insert(
+                subject["name"]
+                    .as_str()
+                    .unwrap_or_else(|| fail("a subject has a name"))
+                    .to_owned(),
+            );
+        }
+    }
+    assert_eq!(
+        bound,
+        BTreeSet::from([READERS.to_owned()]),
+        "infra/rbac.yaml binds one group"
+    );
+    assert_eq!(
+        granted, bound,
+        "the access entries put the function roles in the group infra/rbac.yaml binds"
+    );
+}
+
+#[test]
+fn functions_in_a_vpc_get_exactly_lambdas_eni_actions_and_only_then() {
+    let template = Template::load();
+    assert_eq!(
+        template.root["Conditions"]["InVpc"],
+        json!({"Fn::And": [
+            {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "SubnetIds"}]}, ""]}]},
+            {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "SecurityGroupIds"}]}, ""]}]}
+        ]}),
+        "in a VPC only with both subnets and security groups"
+    );
+    let policy = template.resource(LAMBDA_VPC_POLICY);
+    assert_eq!(policy["Type"], "AWS::IAM::ManagedPolicy");
+    assert_eq!(
+        policy["Condition"], "InVpc",
+        "Lambda's ENI permissions exist only when the functions run in a VPC"
+    );
+    let granted: Vec<(Vec<String>, Value)> = statements(&policy["Properties"]["PolicyDocument"])
+        .iter()
+        .map(|s| {
+            assert_eq!(s["Effect"], "Allow");
+            (actions(s), s["Resource"].clone())
+        })
+        .collect();
+    assert_eq!(
+        granted,
+        vec![(
+            LAMBDA_VPC_ENI_ACTIONS
+                .iter()
+                .map(|a| (*a).to_owned())
+                .collect::<Vec<String>>(),
+            json!("*")
+        )],
+        "exactly the EC2 actions of AWSLambdaVPCAccessExecutionRole, in one statement"
+    );
+    for (function, _, _, role, _) in FUNCTIONS {
+        assert_eq!(
+            template.resource(role)["Properties"]["ManagedPolicyArns"],
+            json!([
+                {"Ref": "ReadOnlyCollectPolicy"},
+                {"Fn::If": ["InVpc", {"Ref": LAMBDA_VPC_POLICY}, {"Ref": "AWS::NoValue"}]}
+            ]),
+            "{role} gets Lambda's ENI permissions only in a VPC"
+        );
+        assert_eq!(
+            template.resource(function)["Properties"]["VpcConfig"],
+            json!({"Fn::If": [
+                "InVpc",
+                {"SubnetIds": {"Ref": "SubnetIds"}, "SecurityGroupIds": {"Ref": "SecurityGroupIds"}},
+                {"Ref": "AWS::NoValue"}
+            ]}),
+            "{function} runs in SubnetIds with SecurityGroupIds when both are set, else outside any VPC"
+        );
+    }
+    // podreach itself stays read-only: no other policy lets anyone change an ENI.
+    for (name, document) in template.policy_documents() {
+        if name == LAMBDA_VPC_POLICY {
+            continue;
+        }
+        for statement in statements(document) {
+            for action in actions(statement) {
+                let changes_an_eni = LAMBDA_VPC_ENI_ACTIONS.contains(&action.as_str())
+                    && !action.starts_with("ec2:Describe");
+                assert!(
+                    !changes_an_eni,
+                    "{name} grants {action}, which only Lambda's ENI management may have"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn kubernetes_api_setting_reaches_both_functions() {
+    let template = Template::load();
+    assert_eq!(
+        template.root["Conditions"]["KubernetesOff"],
+        json!({"Fn::Equals": [{"Ref": "KubernetesAccess"}, "off"]})
+    );
+    for (function, ..) in FUNCTIONS {
+        assert_eq!(
+            template.resource(function)["Properties"]["Environment"]["Variables"]["KUBERNETES_API"],
+            json!({"Fn::If": ["KubernetesOff", "off", "eks"]}),
+            "{function} reads the Kubernetes API unless KubernetesAccess is off"
+        );
+    }
+    // Both values the template sets are the functions' own words for the two modes.
+    for (value, mode) in [("off", KubeMode::Off), ("eks", KubeMode::Eks)] {
+        let config = FunctionConfig::from_lookup(|name| match name {
+            "KUBERNETES_API" => Some(value.to_owned()),
+            "DRY_RUN" => Some("true".to_owned()),
+            _ => None,
+        });
+        assert_eq!(
+            config.map(|c| c.kubernetes).ok(),
+            Some(mode),
+            "KUBERNETES_API={value}"
+        );
     }
 }
 
@@ -746,23 +1096,20 @@ impl Template {
             .unwrap_or_else(|| fail(&format!("infra/template.yaml has no resource {name}")))
     }
 
+    /// The resources of type `kind`, those an `Fn::ForEach` loop generates included (named by
+    /// their templated ids).
     fn resources_of_type(&self, kind: &str) -> Vec<(&String, &Value)> {
-        self.root["Resources"]
-            .as_object()
-            .expect("Resources is a mapping")
-            .iter()
+        resources(&self.root)
+            .into_iter()
             .filter(|(_, resource)| resource["Type"] == kind)
             .collect()
     }
 
     /// Every identity and resource policy of the template (not trust policies), named
-    /// `Resource` or `Role/PolicyName`.
+    /// `Resource` or `Role/PolicyName`; those in resources an `Fn::ForEach` loop generates too.
     fn policy_documents(&self) -> Vec<(String, &Value)> {
         let mut documents = Vec::new();
-        for (name, resource) in self.root["Resources"]
-            .as_object()
-            .expect("Resources is a mapping")
-        {
+        for (name, resource) in resources(&self.root) {
             let p = &resource["Properties"];
             match resource["Type"].as_str() {
                 Some("AWS::IAM::Role") => {

@@ -223,6 +223,7 @@ fn instance(i: &ec2::Instance) -> Result<raw::Instance, MissingField> {
         instance_id: need(i.instance_id(), "instance", "InstanceId")?,
         instance_type: i.instance_type().map(|t| t.as_str().to_owned()),
         private_dns_name: opt(i.private_dns_name()),
+        platform: i.platform().map(|p| p.as_str().to_owned()),
         private_ip_address: opt(i.private_ip_address()),
         subnet_id: opt(i.subnet_id()),
         vpc_id: opt(i.vpc_id()),

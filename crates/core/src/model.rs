@@ -1203,6 +1203,7 @@ impl<'a> Builder<'a> {
         let kube_instances: BTreeSet<&str> =
             kube_nodes.iter().filter_map(|n| n.instance_id()).collect();
         let mut node_ids: BTreeMap<String, Option<String>> = BTreeMap::new();
+        let mut windows_instances: BTreeSet<&str> = BTreeSet::new();
         for (instance, _) in &self.instances {
             if instance.vpc_id.as_deref().is_some_and(|v| v != vpc_id) {
                 continue;
@@ -1225,6 +1226,9 @@ impl<'a> Builder<'a> {
                 .private_dns_name
                 .as_deref()
                 .is_some_and(|n| pod_nodes.contains(n));
+            if instance.platform.as_deref() == Some("windows") {
+                windows_instances.insert(instance.instance_id.as_str());
+            }
             if tagged || named_by_pod || kube_instances.contains(instance.instance_id.as_str()) {
                 node_ids.insert(
                     instance.instance_id.clone(),
@@ -1375,6 +1379,28 @@ impl<'a> Builder<'a> {
                 runs_aws_node
             });
         }
+        // EC2 names Windows instances itself (`Platform: windows`), Node objects or not.
+        nodes.retain(|n: &Node| {
+            if !windows_instances.contains(n.instance_id.as_str()) {
+                return true;
+            }
+            if !not_modelled
+                .iter()
+                .any(|m| m.instance_id.as_deref() == Some(n.instance_id.as_str()))
+            {
+                not_modelled.push(NotModelledNode {
+                    name: n.name.clone().unwrap_or_else(|| n.instance_id.clone()),
+                    instance_id: Some(n.instance_id.clone()),
+                    kind: NodeKind::Windows,
+                    pods: 0,
+                    why: format!(
+                        "{} (told by EC2: the instance's Platform is windows)",
+                        NodeKind::Windows.why_not_modelled()
+                    ),
+                });
+            }
+            false
+        });
         let unmodelled_names: BTreeSet<String> =
             not_modelled.iter().map(|n| n.name.clone()).collect();
         // Pods on those nodes hold addresses podreach does not judge: count them by node.

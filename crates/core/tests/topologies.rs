@@ -1143,6 +1143,24 @@ fn a_windows_node_is_named_not_judged_with_the_linux_rules() {
 }
 
 #[test]
+fn a_windows_instance_is_named_from_ec2_alone_without_node_objects() {
+    let mut snapshot = shop().cni("v1.11.4", &[("AWS_VPC_CNI_NODE_PORT_SUPPORT", "false")]);
+    snapshot.remove(NODES_FILE);
+    snapshot.json_mut(INSTANCES_FILE)["Reservations"][0]["Instances"][0]["Platform"] =
+        json!("windows");
+    let report = snapshot.audit();
+    assert!(paths_of(&report, SECONDARY_ENI, EGRESS).is_empty());
+    let named = &report.clusters[0].nodes_not_modelled;
+    assert_eq!(named.len(), 1, "{named:?}");
+    assert_eq!(named[0].kind, "windows");
+    assert!(
+        named[0].why.contains("Platform is windows"),
+        "{}",
+        named[0].why
+    );
+}
+
+#[test]
 fn fargate_pods_are_named_with_their_node_never_reported_as_stray_addresses() {
     let mut snapshot = shop().cni("v1.11.4", &[]);
     // A Fargate node and its pod: the pod's address is on a Fargate-owned ENI, not on any node

@@ -147,7 +147,7 @@ mod tests {
         );
         for part in [
             "X-Amz-Algorithm=AWS4-HMAC-SHA256",
-            "X-Amz-Credential=AKIDEXAMPLE%2F20261120%2Feu-west-1%2Fsts%2Faws4_request",
+            "X-Amz-Credential=AKIDEXAMPLE%2F20261130%2Feu-west-1%2Fsts%2Faws4_request",
             "X-Amz-Expires=60",
             "X-Amz-SignedHeaders=host%3Bx-k8s-aws-id",
             "X-Amz-Security-Token=session%2Ftoken%2Bwith%3Dodd%26chars",

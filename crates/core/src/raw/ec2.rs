@@ -268,6 +268,9 @@ pub struct Instance {
     pub vpc_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<InstanceState>,
+    /// `windows` for Windows instances (absent for Linux): Windows nodes are not aws-node's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
 }
