@@ -19,6 +19,9 @@ template give it, and reports as one JSON object:
   function), and each answer is listed with its time and the `api_calls` the function counted:
   the second ENI event of `on-change` audits only its node against the cluster's context cached
   by the first.
+- with `--kube`: the cluster's Kubernetes API is served too (`kube_bench.py`: fake_kube in front
+  of fake_aws, 30 pods per node) and read by the bootstrap (`KUBERNETES_API=eks`); each
+  invocation lists the Kubernetes calls and bytes on the wire its API server saw (`kube`).
 
 Usage:
     python3 tests/scale/run_function.py --binary target/release/scheduled-audit \\
@@ -42,6 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import generate  # noqa: E402
+import kube_bench  # noqa: E402
 
 PREFIX = "/2018-06-01/runtime"
 REQUEST_ID = "8f507cfc-3f5b-4e6b-9b8a-0c4f2b1e5a01"
@@ -62,6 +66,9 @@ class Runtime:
         self.answer = None
         self.answered_at = None
         self.lock = threading.Lock()
+        # With --kube: the API server's request log, read as each answer arrives.
+        self.kube = None
+        self.kube_marks = []
 
     def request_id(self, index: int) -> str:
         return f"{REQUEST_ID[:-2]}{index:02d}"
@@ -129,6 +136,8 @@ def handler_for(runtime: Runtime):
                 text = body.decode("utf-8", "replace")
                 started = runtime.handed_at[len(runtime.answers)] if len(runtime.answers) < len(runtime.handed_at) else now
                 runtime.answers.append((kind, text, round((now - started) * 1000, 1)))
+                if runtime.kube is not None:
+                    runtime.kube_marks.append(runtime.kube.requests())
                 if kind != "response" or len(runtime.answers) == runtime.repeat:
                     runtime.answer = (kind, text)
                     runtime.answered_at = now
@@ -200,6 +209,11 @@ def main(argv=None) -> int:
         "(/etc/pki/tls/certs/ca-bundle.crt), instead of this machine's directory of certificates",
     )
     parser.add_argument(
+        "--kube",
+        action="store_true",
+        help="serve the cluster's Kubernetes API (kube_bench.py) and let the bootstrap read it",
+    )
+    parser.add_argument(
         "--platform-roots",
         action="store_true",
         help="PODREACH_TLS_ROOTS=platform: trust the platform's root certificates instead of the "
@@ -215,6 +229,8 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="podreach-fn-") as directory:
         fake, port, stats_file = start_fake(args, directory)
+        kube = kube_bench.start(port, args.nodes, args.routes, args.seed) if args.kube else None
+        runtime.kube = kube
         try:
             env = {
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -237,10 +253,12 @@ def main(argv=None) -> int:
                 "MESSAGE_FORMAT": args.format,
                 "MIN_SEVERITY": "LOW",
                 "RUST_LOG": "warn",
-                # The EC2-only measurements: the Kubernetes API is measured on its own
-                # (--kube-eks with tests/kube/fake_kube).
+                # The EC2-only measurements: the Kubernetes API is measured with --kube.
                 "KUBERNETES_API": "off",
             }
+            if kube is not None:
+                env["KUBERNETES_API"] = "eks"
+                env["AWS_ENDPOINT_URL_EKS"] = kube.eks
             if args.cert_file:
                 env["SSL_CERT_FILE"] = args.cert_file
             if args.platform_roots:
@@ -260,6 +278,8 @@ def main(argv=None) -> int:
             function.returncode = status
             stderr = open(os.path.join(directory, "function.err"), encoding="utf-8", errors="replace").read()
         finally:
+            if kube is not None:
+                kube.stop()
             fake.send_signal(signal.SIGTERM)
             try:
                 fake.wait(30)
@@ -287,8 +307,14 @@ def main(argv=None) -> int:
                 "ms": ms,
                 "api_calls": (json.loads(text).get("api_calls") if text.startswith("{") else None),
                 "context_age_seconds": (json.loads(text).get("context_age_seconds") if text.startswith("{") else None),
+                "blind_spots": (json.loads(text).get("blind_spots") if text.startswith("{") else None),
+                "kube": (
+                    kube_bench.summary(runtime.kube_marks[i][len(runtime.kube_marks[i - 1]) if i else 0 :])
+                    if i < len(runtime.kube_marks)
+                    else None
+                ),
             }
-            for kind, text, ms in runtime.answers
+            for i, (kind, text, ms) in enumerate(runtime.answers)
         ],
         "answer": answer_kind,
         "body": json.loads(answer_body) if answer_body and answer_body.startswith("{") else answer_body,
