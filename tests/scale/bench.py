@@ -302,7 +302,7 @@ def main(argv=None) -> int:
         ("on-change", "ENI event, first: the whole cluster", kube_on_change, 0),
         ("on-change", "the same ENI event again: its node against the cached context", kube_on_change, 1),
     ]
-    index = json.loads(
+    pod_index = json.loads(
         subprocess.run(
             [os.path.join(RELEASE, "examples", "pod_index"), str(largest * kube_bench.PODS_PER_NODE), str(largest)],
             capture_output=True, text=True, check=True,
@@ -427,9 +427,9 @@ def main(argv=None) -> int:
         f"  {served['bytes'] / 1e6:.0f} MB on the wire (gzip); AWS calls {kube_live['calls']} (as without the API);",
         f"  wall time {kube_live['wall']:.1f} s (the fake API server renders about 6 KB of JSON per pod in Python), peak memory {mib(kube_live['rss'])};",
         f"  blind spots: {len(kube_live['blind_spots'])}.",
-        f"- The pod index (`crates/core/examples/pod_index.rs`, {index['pods']:,} pods parsed from {index['json_bytes'] / 1e6:.0f} MB of",
-        f"  API pages in {index['parse_ms']:.0f} ms): {index['heap_bytes_per_pod']:.0f} bytes per pod on the heap,"
-        f" {index['rss_bytes_per_pod']:.0f} bytes per pod of resident memory (VmRSS after the pages are freed).",
+        f"- The pod index (`crates/core/examples/pod_index.rs`, {pod_index['pods']:,} pods parsed from {pod_index['json_bytes'] / 1e6:.0f} MB of",
+        f"  API pages in {pod_index['parse_ms']:.0f} ms): {pod_index['heap_bytes_per_pod']:.0f} bytes per pod on the heap,"
+        f" {pod_index['rss_bytes_per_pod']:.0f} bytes per pod of resident memory (VmRSS after the pages are freed).",
         "",
         "| function | event | peak memory (MemorySize 1,024 MB) | invocation | Kubernetes calls | on the wire | AWS calls |",
         "|---|---|---:|---:|---:|---:|---:|",

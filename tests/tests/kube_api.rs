@@ -769,3 +769,35 @@ async fn custom_networking_comes_from_the_apis_eniconfigs_and_auto_mode_nodes_fr
             .all(|f| f.cluster != "shop" || f.affected.nodes.is_empty())
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kubectl_dump_given_with_the_collection_replaces_only_its_own_kind() {
+    use podreach_aws::Collect as _;
+    let (account, seeded) = seeded_account().await;
+    let objects = podreach_tests::kube::demo_objects(&seeded, "shop", "v1.10.4", &[]);
+    FakeKube::shared().register(&readable_cluster(&account, "shop", objects, None));
+    let collection = kube_collector(&account)
+        .collect(&podreach_aws::Scope::Clusters(vec!["shop".to_owned()]))
+        .await
+        .expect("collected");
+    // `--with DIR` holding the DaemonSet of another release: it wins over the API's.
+    let dump = demo::FILES
+        .iter()
+        .find(|(p, _)| *p == "shop/aws-node.json")
+        .map(|(_, t)| seeded.to_moto_ids(t))
+        .expect("the demo's DaemonSet");
+    let extra = snapshot::load(&[SourceFile {
+        path: "clusters/shop/aws-node.json".to_owned(),
+        text: dump,
+    }]);
+    let model = collection.model(extra, &Default::default());
+    let shop = &model.clusters[0];
+    assert_eq!(
+        shop.cni.version.to_string(),
+        "v1.11.4",
+        "the dump's, not the API's v1.10.4"
+    );
+    assert_eq!(shop.pods.len(), 4, "the API's pods stay, once");
+    let without = collection.model(Default::default(), &Default::default());
+    assert_eq!(without.clusters[0].cni.version.to_string(), "v1.10.4");
+}

@@ -571,6 +571,15 @@ async fn nodes_with_context<C: Collect, S: StateStore>(
                     !matches!(d.document, podreach_core::snapshot::Document::AwsNode(_))
                 });
             }
+            // This audit's cost includes the node's Kubernetes reads.
+            let stats = &mut collection.notes.stats;
+            for (action, op) in &read.requests {
+                stats.calls += op.calls;
+                let entry = stats.operations.entry(action.clone()).or_default();
+                entry.calls += op.calls;
+                entry.failures += op.failures;
+                entry.bytes += op.bytes;
+            }
             crate::collect::kubernetes_documents(
                 cluster,
                 read,

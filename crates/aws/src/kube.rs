@@ -133,6 +133,9 @@ pub struct ClusterRead {
     pub blind_spots: Vec<raw::BlindSpot>,
     /// What the reads found worth saying that is no failure (no ENIConfig CRD, no aws-node).
     pub notes: Vec<String>,
+    /// The requests this read made, by action (`k8s:list pods`): also counted in the
+    /// collector's [`CallStats`], and here for a caller that adds them to one audit's count.
+    pub requests: std::collections::BTreeMap<String, raw::OperationStats>,
 }
 
 impl ClusterRead {

@@ -911,6 +911,7 @@ impl<'a> Builder<'a> {
                 entry.calls += op.calls;
                 entry.retries += op.retries;
                 entry.failures += op.failures;
+                entry.bytes += op.bytes;
             }
             total.calls += notes.stats.calls;
             total.retries += notes.stats.retries;

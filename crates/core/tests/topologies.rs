@@ -675,6 +675,13 @@ fn without_daemonset_or_addon_every_release_is_judged_and_the_run_is_not_clean()
         INGRESS,
     );
     assert!(finding.detail.contains("CNI version"), "{}", finding.detail);
+    assert!(
+        commands(finding)
+            .iter()
+            .any(|c| c.starts_with("kubectl get daemonset aws-node")),
+        "{:#?}",
+        finding.remediation
+    );
 }
 
 #[test]

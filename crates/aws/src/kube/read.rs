@@ -36,6 +36,7 @@ pub async fn cluster(
         client,
         stats,
         page_size: settings.page_size,
+        tally: std::sync::Mutex::new(std::collections::BTreeMap::new()),
     };
     let mut read = ClusterRead::default();
     let mut failures: Vec<(&'static str, Failure)> = Vec::new();
@@ -126,6 +127,10 @@ pub async fn cluster(
         let spot = situation.blind_spot(&failure, Some(&what)).await;
         read.blind_spots.push(spot);
     }
+    read.requests = api
+        .tally
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     read
 }
 
@@ -200,9 +205,23 @@ struct Api<'a> {
     client: &'a kube::Client,
     stats: &'a CallStats,
     page_size: u32,
+    /// This read's own requests, by action.
+    tally: std::sync::Mutex<std::collections::BTreeMap<String, raw::OperationStats>>,
 }
 
 impl Api<'_> {
+    fn record(&self, action: &'static str, failed: bool, bytes: u64) {
+        self.stats.record(action, failed, bytes);
+        let mut tally = self
+            .tally
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = tally.entry(action.to_owned()).or_default();
+        entry.calls += 1;
+        entry.failures += u64::from(failed);
+        entry.bytes += bytes;
+    }
+
     /// One GET; its answer's body. `Ok(None)` for 404.
     async fn get(&self, action: &'static str, uri: &str) -> Result<Option<String>, Failure> {
         let request = http::Request::get(uri)
@@ -214,7 +233,7 @@ impl Api<'_> {
         let elapsed = started.elapsed();
         match answer {
             Ok(body) => {
-                self.stats.record(action, false, body.len() as u64);
+                self.record(action, false, body.len() as u64);
                 tracing::debug!(
                     action,
                     uri,
@@ -225,11 +244,11 @@ impl Api<'_> {
                 Ok(Some(body))
             }
             Err(kube::Error::Api(status)) if status.code == 404 => {
-                self.stats.record(action, false, 0);
+                self.record(action, false, 0);
                 Ok(None)
             }
             Err(error) => {
-                self.stats.record(action, true, 0);
+                self.record(action, true, 0);
                 Err(Failure::from_kube(error))
             }
         }

@@ -454,6 +454,23 @@ pub(crate) fn remediation(
                 push_once(&mut fixes, fix);
             }
         }
+        // An unknown version (docs/datapath.md §10.7): the DaemonSet names it.
+        Cause::MissingInput
+            if first
+                .evaluation
+                .reason_detail(Cause::MissingInput)
+                .is_some_and(|d| d.starts_with("the CNI version is unknown")) =>
+        {
+            fixes.push(Remediation {
+            action: "let podreach read the aws-node DaemonSet, which names the CNI version (the cluster's Kubernetes API, \
+                     README \"Kubernetes API access\"; offline, add its kubectl output to the snapshot), or give it with --cni-version"
+                .to_owned(),
+            command: Some(
+                "kubectl get daemonset aws-node -n kube-system -o json > aws-node.json".to_owned(),
+            ),
+            breaks: Vec::new(),
+        })
+        }
         Cause::MissingInput => fixes.push(Remediation {
             action: "add the missing describe output named in the reason to the snapshot".to_owned(),
             command: None,
