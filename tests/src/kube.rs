@@ -305,3 +305,56 @@ pub fn demo_objects(
         "nodes": file(&format!("{cluster}/nodes.json"))["items"],
     })
 }
+
+/// A kubeconfig for `registered` whose user is a bearer token podreach's own signer makes for
+/// `who` (as `aws eks get-token` would), written into `dir`.
+pub fn kubeconfig_for(
+    dir: &std::path::Path,
+    registered: &Registered,
+    who: &Account,
+) -> std::path::PathBuf {
+    let token = podreach_aws::kube::token::eks_token(
+        &registered.name,
+        &crate::lambda::region(who),
+        &who.credentials,
+        std::time::SystemTime::now(),
+    )
+    .unwrap_or_else(|e| fail(&format!("a token: {e}")));
+    let config = json!({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": registered.endpoint, "certificate-authority-data": registered.ca_data}}],
+        "users": [{"name": "u", "user": {"token": token}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "x"
+    });
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, config.to_string())
+        .unwrap_or_else(|e| fail(&format!("write the kubeconfig: {e}")));
+    path
+}
+
+/// Debian's kubectl (`scripts/install-kubectl.sh`) with `config`; its stdout, and a failed test
+/// when it fails.
+pub fn kubectl(config: &std::path::Path, args: &[&str]) -> String {
+    let path = repo_root().join(".tools/kubectl/usr/bin/kubectl");
+    if !path.is_file() {
+        fail(&format!(
+            "{} is missing: run scripts/install-kubectl.sh (./scripts/test does)",
+            path.display()
+        ));
+    }
+    let output = Command::new(path)
+        .arg("--kubeconfig")
+        .arg(config)
+        .args(args)
+        .env("HOME", config.parent().unwrap_or(config))
+        .output()
+        .unwrap_or_else(|e| fail(&format!("kubectl: {e}")));
+    if !output.status.success() {
+        fail(&format!(
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}

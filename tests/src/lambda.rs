@@ -240,6 +240,16 @@ pub async fn give_clusters_their_vpc_ids(account: &Account) -> Result<(), String
     Ok(())
 }
 
+/// The demo's kubectl dumps: not AWS resources, so a collector without the Kubernetes API
+/// never sees them (a live audit gets them as extra files, the CLI's `--with DIR`).
+pub const KUBECTL_DUMPS: [&str; 5] = [
+    "shop/aws-node.json",
+    "shop/pods.json",
+    "shop/nodes.json",
+    "legacy/pods.json",
+    "legacy/nodes.json",
+];
+
 /// The demo's `vpc-cni` add-ons by cluster name (`legacy/addon.json`); `shop` has none.
 pub fn demo_addons() -> BTreeMap<String, raw::Addon> {
     demo::FILES

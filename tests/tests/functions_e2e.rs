@@ -51,14 +51,7 @@ use lambda::{Notification, Subscribers};
 use moto::{Account, Moto};
 use seed::{SeededDemo, seed_demo};
 
-/// The demo's kubectl dumps: the functions collect AWS resources only, so they never see them.
-const KUBECTL_DUMPS: [&str; 5] = [
-    "shop/aws-node.json",
-    "shop/pods.json",
-    "shop/nodes.json",
-    "legacy/pods.json",
-    "legacy/nodes.json",
-];
+use podreach_tests::lambda::KUBECTL_DUMPS;
 
 /// The attributes every message carries.
 const ATTRIBUTES: [&str; 6] = [

@@ -11,15 +11,16 @@
 //! Identities are moto accounts (STS `AssumeRole`): moto's `GetCallerIdentity` names the
 //! principal the remedies quote.
 
-use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use podreach_aws::kube::{KubeAccess, KubeMode, KubeSettings, Reach, Runner};
 use podreach_aws::stats::CallStats;
 use podreach_core::snapshot::{Document, SourceFile};
 use podreach_core::{demo, raw, snapshot};
-use podreach_tests::kube::{FakeKube, READERS, identity, project_rbac, readable_cluster};
+use podreach_tests::kube::{
+    FakeKube, READERS, identity, kubeconfig_for, kubectl, project_rbac, readable_cluster,
+};
 use podreach_tests::moto::{Account, Moto};
 use serde_json::{Value, json};
 
@@ -68,57 +69,6 @@ fn access(account: &Account, runner: Runner, page_size: u32) -> KubeAccess {
     )
 }
 
-fn kubectl() -> PathBuf {
-    let path = podreach_tests::infra::repo_root().join(".tools/kubectl/usr/bin/kubectl");
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/install-kubectl.sh (./scripts/test does)",
-        path.display()
-    );
-    path
-}
-
-/// A kubeconfig for `registered` with a bearer token podreach made for `account`.
-fn kubeconfig(
-    dir: &std::path::Path,
-    registered: &podreach_tests::kube::Registered,
-    account: &Account,
-) -> PathBuf {
-    let token = podreach_aws::kube::token::eks_token(
-        &registered.name,
-        &podreach_tests::lambda::region(account),
-        &account.credentials,
-        SystemTime::now(),
-    )
-    .expect("a token");
-    let config = json!({
-        "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": "c", "cluster": {"server": registered.endpoint, "certificate-authority-data": registered.ca_data}}],
-        "users": [{"name": "u", "user": {"token": token}}],
-        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-        "current-context": "x"
-    });
-    let path = dir.join("kubeconfig");
-    std::fs::write(&path, config.to_string()).expect("write the kubeconfig");
-    path
-}
-
-fn run_kubectl(config: &std::path::Path, args: &[&str]) -> String {
-    let output = Command::new(kubectl())
-        .arg("--kubeconfig")
-        .arg(config)
-        .args(args)
-        .env("HOME", config.parent().expect("a directory"))
-        .output()
-        .expect("kubectl runs");
-    assert!(
-        output.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 /// A file read by podreach's own snapshot reader (the offline path).
 fn read_as_snapshot(path: &str, text: String) -> Document {
     let loaded = snapshot::load(&[SourceFile {
@@ -141,10 +91,10 @@ async fn kubectl_and_podreach_read_the_same_pods_and_daemonset_from_the_fake_api
     let account = Moto::shared().account().await;
     let registered = kube.register(&readable_cluster(&account, "shop", shop_objects(), None));
     let dir = tempfile::tempdir().expect("a scratch directory");
-    let config = kubeconfig(dir.path(), &registered, &account);
+    let config = kubeconfig_for(dir.path(), &registered, &account);
 
     kube.clear_requests(&registered.arn);
-    let pods_text = run_kubectl(
+    let pods_text = kubectl(
         &config,
         &["get", "pods", "-A", "--chunk-size=2", "-o", "json"],
     );
@@ -163,7 +113,7 @@ async fn kubectl_and_podreach_read_the_same_pods_and_daemonset_from_the_fake_api
             .skip(1)
             .all(|r| r["query"]["continue"].is_string())
     );
-    let daemonset_text = run_kubectl(
+    let daemonset_text = kubectl(
         &config,
         &[
             "get",

@@ -38,15 +38,7 @@ use podreach_tests::moto::{Account, Moto};
 use podreach_tests::seed::{BULK_CLUSTER, ManyEnis, SeededDemo, seed_demo, seed_many_enis};
 use serde_json::{Value, json};
 
-/// The kubectl dumps of the demo: not AWS resources, so the collector cannot read them; a live
-/// audit gets them as extra files (the CLI's `--with DIR`).
-const KUBECTL_DUMPS: [&str; 5] = [
-    "shop/aws-node.json",
-    "shop/pods.json",
-    "shop/nodes.json",
-    "legacy/pods.json",
-    "legacy/nodes.json",
-];
+use podreach_tests::lambda::KUBECTL_DUMPS;
 
 /// The body of the `aws-smithy-mocks` HTTP client's answer (status 418) when no rule supplied
 /// an HTTP response.

@@ -1069,46 +1069,6 @@ fn objdump_missing(error: &std::io::Error) -> ! {
     panic!("cannot run objdump ({error}): install binutils (Debian: apt-get install binutils)")
 }
 
-/// Runs Debian's kubectl (`scripts/install-kubectl.sh`) against `registered` as `who`, with a
-/// token podreach's own signer makes for that account.
-fn kubectl_as(
-    who: &Account,
-    registered: &podreach_tests::kube::Registered,
-    args: &[&str],
-) -> String {
-    let dir = tempfile::tempdir().expect("a scratch directory");
-    let token = podreach_aws::kube::token::eks_token(
-        &registered.name,
-        &lambda::region(who),
-        &who.credentials,
-        SystemTime::now(),
-    )
-    .expect("a token");
-    let config = json!({
-        "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": "c", "cluster": {"server": registered.endpoint, "certificate-authority-data": registered.ca_data}}],
-        "users": [{"name": "u", "user": {"token": token}}],
-        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-        "current-context": "x"
-    });
-    let path = dir.path().join("kubeconfig");
-    std::fs::write(&path, config.to_string()).expect("write the kubeconfig");
-    let kubectl = podreach_tests::infra::repo_root().join(".tools/kubectl/usr/bin/kubectl");
-    let output = Command::new(kubectl)
-        .arg("--kubeconfig")
-        .arg(&path)
-        .args(args)
-        .env("HOME", dir.path())
-        .output()
-        .expect("kubectl runs (scripts/install-kubectl.sh installs it)");
-    assert!(
-        output.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_bootstrap_reads_aws_node_from_the_api_and_resolves_after_kubectl_set_env() {
     use podreach_tests::kube::{FakeKube, demo_objects, readable_cluster};
@@ -1192,9 +1152,9 @@ async fn the_bootstrap_reads_aws_node_from_the_api_and_resolves_after_kubectl_se
     );
 
     // 3. The fix podreach recommends, done as an operator does it.
-    kubectl_as(
-        &admin,
-        &registered,
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    podreach_tests::kube::kubectl(
+        &podreach_tests::kube::kubeconfig_for(scratch.path(), &registered, &admin),
         &[
             "set",
             "env",

@@ -722,10 +722,8 @@ async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
     for n in &report.not_analysed {
         tracing::warn!(cluster = ?n.cluster, reason = %n.reason, "not analysed");
     }
-    for c in &report.clusters {
-        for b in &c.blind_spots {
-            tracing::error!(cluster = %c.name, input = %b.input, cause = %b.cause, remedy = %b.remedy, "blind spot: not a clean result");
-        }
+    for (cluster, b) in report.blind_spots() {
+        tracing::error!(cluster, input = %b.input, cause = %b.cause, remedy = %b.remedy, "blind spot: not a clean result");
     }
     let suppressions = context.suppressions.load().await;
     // One node's audit sees part of its cluster: it resolves nothing.
@@ -879,13 +877,8 @@ async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
             })
             .collect(),
         blind_spots: report
-            .clusters
-            .iter()
-            .flat_map(|c| {
-                c.blind_spots
-                    .iter()
-                    .map(move |b| format!("{}: {}: {}", c.name, b.input, b.cause))
-            })
+            .blind_spots()
+            .map(|(cluster, b)| format!("{cluster}: {}: {}", b.input, b.cause))
             .collect(),
         api_calls,
         lifecycle: counts,

@@ -37,6 +37,20 @@ use crate::stats::CallStats;
 
 pub use blind::Runner;
 
+/// RFC 3986 percent-encoding, as SigV4 and query strings want it: unreserved characters as they
+/// are, every other byte `%XX`.
+pub(crate) fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// How podreach reaches the clusters' Kubernetes APIs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KubeMode {

@@ -509,11 +509,7 @@ pub fn digest_message(
                 .join(", ")
         ));
     }
-    let blind: Vec<(&str, &podreach_core::report::BlindSpot)> = report
-        .clusters
-        .iter()
-        .flat_map(|c| c.blind_spots.iter().map(move |b| (c.name.as_str(), b)))
-        .collect();
+    let blind: Vec<(&str, &podreach_core::report::BlindSpot)> = report.blind_spots().collect();
     if !blind.is_empty() {
         let mut names: Vec<&str> = blind.iter().map(|(c, _)| *c).collect();
         names.dedup();

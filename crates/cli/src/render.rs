@@ -212,11 +212,7 @@ pub fn report(
         }
         out.push('\n');
     }
-    let blind: Vec<(&str, &podreach_core::report::BlindSpot)> = report
-        .clusters
-        .iter()
-        .flat_map(|c| c.blind_spots.iter().map(move |b| (c.name.as_str(), b)))
-        .collect();
+    let blind: Vec<(&str, &podreach_core::report::BlindSpot)> = report.blind_spots().collect();
     if !blind.is_empty() {
         let _ = writeln!(
             out,

@@ -74,6 +74,13 @@ impl Report {
         self.findings.iter().map(|f| f.severity).max()
     }
 
+    /// Every cluster's blind spots, with the cluster's name, in report order.
+    pub fn blind_spots(&self) -> impl Iterator<Item = (&str, &BlindSpot)> + '_ {
+        self.clusters
+            .iter()
+            .flat_map(|c| c.blind_spots.iter().map(move |b| (c.name.as_str(), b)))
+    }
+
     /// `true` when every cluster got verdicts and nothing a verdict may depend on went unread:
     /// only such a report may read as a clean result (exit status 0, "No findings").
     pub fn is_complete(&self) -> bool {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::blind::{Failure, Situation};
-use super::{ClusterRead, KubeSettings, Reach};
+use super::{ClusterRead, KubeSettings, Reach, percent_encode as encode};
 use crate::stats::CallStats;
 
 const DAEMONSET: &str = "/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node";
@@ -310,19 +310,6 @@ impl Api<'_> {
             }
         }
     }
-}
-
-/// Percent-encodes a query value (RFC 3986 unreserved characters kept).
-fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

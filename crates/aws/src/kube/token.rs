@@ -19,6 +19,8 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use base64::Engine as _;
 
+use super::percent_encode;
+
 /// The header that binds a token to one cluster.
 pub const CLUSTER_ID_HEADER: &str = "x-k8s-aws-id";
 /// How long the presigned URL is valid: aws-iam-authenticator's `requestPresignParam`.
@@ -94,19 +96,6 @@ pub fn eks_token(
         "{PREFIX}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(presigned)
     ))
-}
-
-/// SigV4's query encoding: RFC 3986 unreserved characters as they are, every other byte `%XX`.
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The presigned URL inside a token (for tests and diagnostics).

@@ -684,20 +684,30 @@ fn merge_unknown_setting(
         .find(|s| s.name == setting.name)
         .and_then(|s| s.default.clone())
         .unwrap_or_default();
-    let describe = |e: &Evaluation| match e.cause() {
-        Some(cause) => format!("{} ({cause})", e.verdict.as_str()),
-        None => e.verdict.as_str().to_owned(),
-    };
     let detail = format!(
         "{} is set from {}, which the snapshot does not hold: with the default `{default}` this path is {}, with `{}` it is {}",
         setting.name,
         setting.from,
-        describe(&modelled),
+        outcome(&modelled),
         setting.alternative_value.as_deref().unwrap_or("?"),
-        describe(other),
+        outcome(other),
     );
-    let mut merged = modelled;
-    if merged.verdict == other.verdict {
+    let same_verdict = modelled.verdict == other.verdict;
+    undecided_unless(modelled, same_verdict, detail)
+}
+
+/// An evaluation's verdict and first cause, as the texts of an undecided input quote it.
+fn outcome(e: &Evaluation) -> String {
+    match e.cause() {
+        Some(cause) => format!("{} ({cause})", e.verdict.as_str()),
+        None => e.verdict.as_str().to_owned(),
+    }
+}
+
+/// `merged` with `detail` as an assumption when the verdicts agree, else `unknown`, headed by a
+/// `MISSING_INPUT` reason of `detail`.
+fn undecided_unless(mut merged: Evaluation, agree: bool, detail: String) -> Evaluation {
+    if agree {
         merged.assumptions.push(detail);
         return merged;
     }
@@ -718,16 +728,12 @@ fn merge_unknown_setting(
 /// which outcome, so the report never substitutes the newest release for a version it cannot see.
 fn merge_releases(modelled: Evaluation, mut releases: Vec<(Version, Evaluation)>) -> Evaluation {
     releases.sort_by_key(|(v, _)| *v);
-    let describe = |e: &Evaluation| match e.cause() {
-        Some(cause) => format!("{} ({cause})", e.verdict.as_str()),
-        None => e.verdict.as_str().to_owned(),
-    };
     let mut spans: Vec<(String, Version, Version)> = Vec::new();
     for (release, evaluation) in &releases {
-        let outcome = describe(evaluation);
+        let text = outcome(evaluation);
         match spans.last_mut() {
-            Some((last, _, to)) if *last == outcome => *to = *release,
-            _ => spans.push((outcome, *release, *release)),
+            Some((last, _, to)) if *last == text => *to = *release,
+            _ => spans.push((text, *release, *release)),
         }
     }
     let mut merged = modelled;
@@ -756,19 +762,8 @@ fn merge_releases(modelled: Evaluation, mut releases: Vec<(Version, Evaluation)>
         crate::cni::VERSION_SOURCES,
         text.join(", ")
     );
-    if releases.iter().all(|(_, e)| e.verdict == merged.verdict) {
-        merged.assumptions.push(detail);
-        return merged;
-    }
-    merged.reasons.insert(
-        0,
-        Reason {
-            code: Cause::MissingInput,
-            detail,
-        },
-    );
-    merged.verdict = Verdict::Unknown;
-    merged
+    let same_verdict = releases.iter().all(|(_, e)| e.verdict == merged.verdict);
+    undecided_unless(merged, same_verdict, detail)
 }
 
 /// Combines the two SNAT states of a flaky exclusion (#3658): both must work.

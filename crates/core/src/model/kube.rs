@@ -234,45 +234,7 @@ impl NodeKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::raw::{OwnerReference, Pod, PodIp, PodItemSpec, PodLabels, PodMeta, PodStatus};
-
-    fn pod(
-        name: &str,
-        ip: &str,
-        phase: &str,
-        owner: Option<(&str, &str)>,
-        hash: Option<&str>,
-    ) -> Pod {
-        Pod {
-            api_version: "v1".to_owned(),
-            kind: "Pod".to_owned(),
-            metadata: PodMeta {
-                name: name.to_owned(),
-                namespace: Some("shop".to_owned()),
-                labels: PodLabels {
-                    pod_template_hash: hash.map(str::to_owned),
-                },
-                owner_references: owner
-                    .map(|(kind, name)| OwnerReference {
-                        kind: kind.to_owned(),
-                        name: name.to_owned(),
-                        controller: Some(true),
-                    })
-                    .into_iter()
-                    .collect(),
-                ..PodMeta::default()
-            },
-            spec: PodItemSpec {
-                node_name: Some("n1".to_owned()),
-                host_network: None,
-            },
-            status: PodStatus {
-                phase: Some(phase.to_owned()),
-                pod_ip: Some(ip.to_owned()),
-                pod_ips: vec![PodIp { ip: ip.to_owned() }],
-            },
-        }
-    }
+    use crate::raw::kube::test_pod as pod;
 
     #[test]
     fn a_finished_pod_does_not_hold_the_address_a_running_pod_has_now() {

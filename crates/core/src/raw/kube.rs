@@ -842,40 +842,52 @@ pub struct EniConfigSpec {
     pub security_groups: Vec<String>,
 }
 
+/// A pod of namespace `shop` on node `ip-10-0-1-10.ec2.internal`, for the tests of this crate.
+#[cfg(test)]
+pub(crate) fn test_pod(
+    name: &str,
+    ip: &str,
+    phase: &str,
+    owner: Option<(&str, &str)>,
+    hash: Option<&str>,
+) -> Pod {
+    Pod {
+        api_version: v1(),
+        kind: pod_kind(),
+        metadata: PodMeta {
+            name: name.to_owned(),
+            namespace: Some("shop".to_owned()),
+            labels: PodLabels {
+                pod_template_hash: hash.map(str::to_owned),
+            },
+            annotations: PodAnnotations::default(),
+            owner_references: owner
+                .map(|(kind, name)| OwnerReference {
+                    kind: kind.to_owned(),
+                    name: name.to_owned(),
+                    controller: Some(true),
+                })
+                .into_iter()
+                .collect(),
+        },
+        spec: PodItemSpec {
+            node_name: Some("ip-10-0-1-10.ec2.internal".to_owned()),
+            host_network: None,
+        },
+        status: PodStatus {
+            phase: Some(phase.to_owned()),
+            pod_ip: Some(ip.to_owned()),
+            pod_ips: vec![PodIp { ip: ip.to_owned() }],
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn pod(name: &str, ip: &str, owner: Option<(&str, &str)>, hash: Option<&str>) -> Pod {
-        Pod {
-            api_version: v1(),
-            kind: pod_kind(),
-            metadata: PodMeta {
-                name: name.to_owned(),
-                namespace: Some("shop".to_owned()),
-                labels: PodLabels {
-                    pod_template_hash: hash.map(str::to_owned),
-                },
-                annotations: PodAnnotations::default(),
-                owner_references: owner
-                    .map(|(kind, name)| OwnerReference {
-                        kind: kind.to_owned(),
-                        name: name.to_owned(),
-                        controller: Some(true),
-                    })
-                    .into_iter()
-                    .collect(),
-            },
-            spec: PodItemSpec {
-                node_name: Some("ip-10-0-1-10.ec2.internal".to_owned()),
-                host_network: None,
-            },
-            status: PodStatus {
-                phase: Some("Running".to_owned()),
-                pod_ip: Some(ip.to_owned()),
-                pod_ips: vec![PodIp { ip: ip.to_owned() }],
-            },
-        }
+        test_pod(name, ip, "Running", owner, hash)
     }
 
     #[test]
