@@ -751,3 +751,122 @@ async fn a_kubectl_dump_given_with_the_collection_replaces_only_its_own_kind() {
     let without = collection.model(Default::default(), &Default::default());
     assert_eq!(without.clusters[0].cni.version.to_string(), "v1.10.4");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_uses_the_kubeconfig_context_named_by_the_cluster_arn_with_its_client_certificate() {
+    let (account, seeded) = seeded_account().await;
+    let kube = FakeKube::shared();
+    let objects = podreach_tests::kube::demo_objects(&seeded, "shop", "v1.10.4", &[]);
+    let mut registration = readable_cluster(&account, "shop", objects, None);
+    // podreach's AWS identity is not admitted: only the kubeconfig's certificate user is.
+    registration["access_entries"] = json!([]);
+    registration["client_cert_users"] = json!(true);
+    let registered = kube.register(&registration);
+    let (cert, key) = registered
+        .client_cert
+        .clone()
+        .expect("fake_kube made a client certificate");
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    let config = json!({
+        "apiVersion": "v1", "kind": "Config", "current-context": "somewhere-else",
+        "clusters": [
+            {"name": "c", "cluster": {"server": registered.endpoint, "certificate-authority": registered.ca_pem_path}},
+            {"name": "elsewhere", "cluster": {"server": "https://127.0.0.1:9"}}
+        ],
+        "users": [{"name": "cert", "user": {"client-certificate": cert, "client-key": key}}],
+        "contexts": [
+            {"name": registered.arn, "context": {"cluster": "c", "user": "cert"}},
+            {"name": "somewhere-else", "context": {"cluster": "elsewhere", "user": "cert"}}
+        ]
+    });
+    let path = scratch.path().join("kubeconfig");
+    std::fs::write(&path, config.to_string()).expect("write the kubeconfig");
+    let (code, out, _) = podreach(
+        &account,
+        scratch.path(),
+        &[
+            "audit",
+            "--live",
+            "--cluster",
+            "shop",
+            "--format",
+            "json",
+            "--kubeconfig",
+            path.to_str().expect("UTF-8"),
+        ],
+    );
+    let report: Value = serde_json::from_str(&out).expect("a JSON report");
+    assert_eq!(
+        report["clusters"][0]["blind_spots"],
+        json!([]),
+        "{:#}",
+        report["clusters"][0]
+    );
+    assert_eq!(report["clusters"][0]["cni"]["version"], "v1.10.4");
+    assert_eq!(code, 0);
+    let users: Vec<String> = kube
+        .requests(&registered.arn)
+        .iter()
+        .filter_map(|r| r["user"].as_str().map(str::to_owned))
+        .collect();
+    assert!(users.iter().any(|u| u == "podreach-cert-user"), "{users:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_runs_the_exec_plugin_of_the_default_kubeconfig_context_for_the_endpoint() {
+    let (account, seeded) = seeded_account().await;
+    let kube = FakeKube::shared();
+    let objects = podreach_tests::kube::demo_objects(&seeded, "shop", "v1.10.4", &[]);
+    let registered = kube.register(&readable_cluster(&account, "shop", objects, None));
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    // An exec plugin as `aws eks get-token` is one: it prints an ExecCredential (here with a token
+    // podreach's signer made) and leaves a mark that it ran.
+    let token = podreach_aws::kube::token::eks_token(
+        &registered.name,
+        &podreach_tests::lambda::region(&account),
+        &account.credentials,
+        std::time::SystemTime::now(),
+    )
+    .expect("a token");
+    let mark = scratch.path().join("plugin-ran");
+    let plugin = scratch.path().join("get-token");
+    let credential = json!({
+        "apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential",
+        "status": {"token": token}
+    });
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\ntouch '{}'\ncat <<'EOF'\n{credential}\nEOF\n",
+            mark.display()
+        ),
+    )
+    .expect("write the plugin");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let config = json!({
+        "apiVersion": "v1", "kind": "Config", "current-context": "prod",
+        "clusters": [{"name": "prod-cluster", "cluster": {"server": registered.endpoint, "certificate-authority-data": registered.ca_data}}],
+        "users": [{"name": "eks", "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": plugin, "interactiveMode": "Never"}}}],
+        "contexts": [{"name": "prod", "context": {"cluster": "prod-cluster", "user": "eks"}}]
+    });
+    std::fs::create_dir_all(scratch.path().join(".kube")).expect("mkdir ~/.kube");
+    std::fs::write(scratch.path().join(".kube/config"), config.to_string())
+        .expect("write ~/.kube/config");
+    let (code, out, _) = podreach(
+        &account,
+        scratch.path(),
+        &["audit", "--live", "--cluster", "shop", "--format", "json"],
+    );
+    let report: Value = serde_json::from_str(&out).expect("a JSON report");
+    assert_eq!(
+        report["clusters"][0]["blind_spots"],
+        json!([]),
+        "{:#}",
+        report["clusters"][0]
+    );
+    assert_eq!(code, 0);
+    assert!(mark.exists(), "the context's exec plugin ran");
+}
