@@ -409,6 +409,9 @@ def main(argv=None) -> int:
         "",
     ]
     served = kube_live["kube_served"] or {"calls": 0, "bytes": 0}
+    # Every pod the API lists (the host-network aws-node and kube-proxy pods too) in pages of 500.
+    listed = largest * (kube_bench.PODS_PER_NODE + 2)
+    kube_bound = math.ceil(listed / 500) + math.ceil(largest / 500) + 2
     kube_ops = ", ".join(
         f"{k} {v['calls']} ({v.get('bytes', 0) / 1e6:.0f} MB)" for k, v in sorted(kube_live["kube_operations"].items())
     )
@@ -423,7 +426,9 @@ def main(argv=None) -> int:
         "Pods are read in pages of 500 (kubectl's chunk size) with gzip, straight into the compact pod",
         "store; a node's audit reads its pods by field selector and the DaemonSet.",
         "",
-        f"- `podreach audit --live`: {kube_live['pods']:,} pods holding an address; Kubernetes calls {served['calls']} ({kube_ops}),",
+        f"- `podreach audit --live`: {kube_live['pods']:,} pods holding an address; Kubernetes calls {served['calls']} ({kube_ops});",
+        "  the bound ceil(pods/500) + ceil(nodes/500) + 2 per cluster (the DaemonSet and the ENIConfigs; a list restarted after a 410 adds its pages again)",
+        f"  is {kube_bound},",
         f"  {served['bytes'] / 1e6:.0f} MB on the wire (gzip); AWS calls {kube_live['calls']} (as without the API);",
         f"  wall time {kube_live['wall']:.1f} s (the fake API server renders about 6 KB of JSON per pod in Python), peak memory {mib(kube_live['rss'])};",
         f"  blind spots: {len(kube_live['blind_spots'])}.",

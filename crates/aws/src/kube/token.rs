@@ -98,8 +98,9 @@ pub fn eks_token(
     ))
 }
 
-/// The presigned URL inside a token (for tests and diagnostics).
-pub fn presigned_url(token: &str) -> Option<String> {
+/// The presigned URL inside a token.
+#[cfg(test)]
+fn presigned_url(token: &str) -> Option<String> {
     let encoded = token.strip_prefix(PREFIX)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(encoded.trim_end_matches('='))

@@ -639,15 +639,6 @@ impl Pods {
         );
     }
 
-    /// The pods `keep` selects, in a store of their own.
-    pub fn filtered(&self, mut keep: impl FnMut(&PodView<'_>) -> bool) -> Pods {
-        let mut out = Pods::default();
-        for pod in self.iter().filter(|p| keep(p)) {
-            out.push(&pod.to_pod());
-        }
-        out
-    }
-
     /// Bytes this store holds on the heap (what a pod index costs per pod, measured).
     pub fn heap_bytes(&self) -> usize {
         self.names.capacity()
