@@ -611,12 +611,24 @@ impl CniConfig {
                 fallback.to_owned()
             }
         };
-        // cmd/aws-vpc-cni/main.go, validateEnvVars (v1.12.1+): aws-node refuses to start.
+        // An invalid mode stops aws-node, so new pods get no address:
+        // - v1.11.0–v1.12.0: scripts/entrypoint.sh:76-83 exits on any non-empty value but `strict`
+        //   or `standard`, whatever ENABLE_POD_ENI says (an empty value means strict, :106-107);
+        // - v1.12.1+: cmd/aws-vpc-cni/main.go, validateEnvVars (v1.12.1:304-312), only with
+        //   ENABLE_POD_ENI=true.
         let sgp_text = value(POD_SECURITY_GROUP_ENFORCING_MODE);
-        if version >= Version::new(1, 12, 1)
-            && pod_eni
-            && !matches!(sgp_text, "strict" | "standard")
-        {
+        let valid = matches!(sgp_text, "strict" | "standard");
+        let entrypoint_exits = version >= Version::new(1, 11, 0)
+            && version < Version::new(1, 12, 1)
+            && !sgp_text.is_empty()
+            && !valid;
+        if entrypoint_exits {
+            notes.push(format!(
+                "{POD_SECURITY_GROUP_ENFORCING_MODE}=`{sgp_text}`: the entrypoint of aws-node {version} \
+                 exits on it (scripts/entrypoint.sh, whatever {ENABLE_POD_ENI} says), so new pods get no \
+                 address; podreach models the strict mode"
+            ));
+        } else if version >= Version::new(1, 12, 1) && pod_eni && !valid {
             notes.push(format!(
                 "{POD_SECURITY_GROUP_ENFORCING_MODE}=`{sgp_text}` with {ENABLE_POD_ENI}=true: \
                  aws-node {version} refuses to start with it, so new pods get no address; \
@@ -779,6 +791,39 @@ mod tests {
 
     fn cidrs(list: &[Ipv4Net]) -> Vec<String> {
         list.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn an_invalid_sgp_mode_stops_the_v1_11_entrypoint_even_without_pod_enis() {
+        let notes = |version: Version, pod_eni: &str| {
+            CniConfig::resolve(&CniInputs {
+                cli_version: Some(version),
+                cli_env: [
+                    (
+                        POD_SECURITY_GROUP_ENFORCING_MODE.to_owned(),
+                        "Strict".to_owned(),
+                    ),
+                    (ENABLE_POD_ENI.to_owned(), pod_eni.to_owned()),
+                ]
+                .into_iter()
+                .collect(),
+                ..CniInputs::default()
+            })
+            .notes
+        };
+        let exits = |n: &[String]| {
+            n.iter()
+                .any(|n| n.contains("entrypoint") && n.contains("exits"))
+        };
+        let refuses = |n: &[String]| n.iter().any(|n| n.contains("refuses to start"));
+        assert!(exits(&notes(Version::new(1, 11, 4), "false")));
+        assert!(exits(&notes(Version::new(1, 12, 0), "true")));
+        assert!(
+            !exits(&notes(Version::new(1, 10, 4), "true")),
+            "no such variable before v1.11.0"
+        );
+        assert!(!refuses(&notes(Version::new(1, 12, 1), "false")));
+        assert!(refuses(&notes(Version::new(1, 12, 1), "true")));
     }
 
     #[test]

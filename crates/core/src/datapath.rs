@@ -98,6 +98,7 @@ pub struct HostDatapath<'a> {
 const V1_2: Version = Version::new(1, 2, 0);
 const V1_3: Version = Version::new(1, 3, 0);
 const V1_6: Version = Version::new(1, 6, 0);
+const V1_7: Version = Version::new(1, 7, 0);
 const V1_8: Version = Version::new(1, 8, 0);
 const V1_12_1: Version = Version::new(1, 12, 1);
 const V1_12_6: Version = Version::new(1, 12, 6);
@@ -118,11 +119,28 @@ impl<'a> HostDatapath<'a> {
         self.cni.external_snat
     }
 
-    // Source: network.go buildIptablesSNATRules (HEAD); v1.6.0 PR #520 adds X; v1.7.0 adds `! -o vlan+`.
-    /// `SNAT(D)`: the packet's source becomes the node IP in nat POSTROUTING.
+    // Source: network.go buildIptablesSNATRules (HEAD); v1.6.0 PR #520 adds X.
+    /// `SNAT(D)` before routing: the connection is one the SNAT chain would translate (not
+    /// `EXTERNALSNAT`, not excluded, not a strict-mode branch pod, whose packets always leave by
+    /// their VLAN). Whether it is translated also depends on where it leaves:
+    /// [`HostDatapath::translated`].
     pub fn snat(&self, placement: &Placement, dest: DestinationFlags) -> bool {
         let excluded = self.v() >= V1_6 && dest.excluded_from_snat;
         !(self.external_snat() || excluded || placement.sgp_strict())
+    }
+
+    // Source: network.go buildIptablesSNATRules: the jump to the SNAT chain carries `! -o vlan+`
+    // from v1.7.0 (PR #1125, ad4802bbf; network_test.go asserts it at every tag since, e.g.
+    // v1.11.4 network_test.go:335), so a packet that leaves by a branch ENI's VLAN interface is
+    // never SNATed. A standard-mode branch pod's packet leaves by `vlan.eth.<id>` whenever no
+    // rule sends it to main first: `from <pod> lookup <vlanId+100>` at 1536 (v1.11.0
+    // driver_test.go:723 "traffic enforced with standard mode", rules :780-787; v1.23.0 :860),
+    // which decides when rule 1024 is absent (NODE_PORT_SUPPORT=false before v1.12.1, or
+    // EXTERNALSNAT=true): the pod's own address then leaves the branch ENI that owns it.
+    /// `SNAT(D)` after routing: the SNAT chain's verdict `eligible` ([`HostDatapath::snat`], or
+    /// the #3658 state), applied unless the packet leaves by a VLAN (`table`).
+    pub fn translated(&self, eligible: bool, table: HostTable) -> bool {
+        eligible && !(self.v() >= V1_7 && matches!(table, HostTable::Vlan(_)))
     }
 
     // Source: iptables_connmark.go buildRules / AWS-CONNMARK-CHAIN (v1.8.0, PR #1475: master commit
@@ -260,6 +278,49 @@ mod tests {
         excluded_from_snat: false,
         external_service: false,
     };
+
+    #[test]
+    fn standard_branch_pods_are_snated_only_when_rule_1024_sends_them_to_main() {
+        use crate::cni::{ENABLE_POD_ENI, POD_SECURITY_GROUP_ENFORCING_MODE};
+        let branch = Placement::Branch {
+            mode: SgpMode::Standard,
+            table: HostTable::Vlan(Some(107)),
+        };
+        for (version, env, leaves_main) in [
+            (
+                Version::new(1, 11, 4),
+                &[(NODE_PORT_SUPPORT, "false")][..],
+                false,
+            ),
+            (Version::new(1, 11, 4), &[][..], true),
+            (
+                Version::new(1, 12, 1),
+                &[(NODE_PORT_SUPPORT, "false")][..],
+                true,
+            ),
+            (Version::new(1, 23, 0), &[(EXTERNALSNAT, "true")][..], false),
+        ] {
+            let mut all = vec![
+                (ENABLE_POD_ENI, "true"),
+                (POD_SECURITY_GROUP_ENFORCING_MODE, "standard"),
+            ];
+            all.extend_from_slice(env);
+            let config = cni(version, &all);
+            let host = HostDatapath::new(&config);
+            let mark = host.marked(&branch, OFF_VPC);
+            let hit = host.lookup(&branch, OFF_VPC, mark);
+            assert_eq!(
+                hit.table == HostTable::Main,
+                leaves_main,
+                "{version} {env:?}"
+            );
+            assert_eq!(
+                host.translated(host.snat(&branch, OFF_VPC), hit.table),
+                leaves_main,
+                "{version} {env:?}: SNATed exactly when it leaves by main"
+            );
+        }
+    }
 
     #[test]
     fn rule_1024_needs_node_port_support_before_1_12_1_only() {

@@ -325,6 +325,73 @@ fn standard_security_groups_for_pods_traffic_is_snated_to_the_node_ip_via_the_pr
         .leaves_by(BRANCH_ENI);
 }
 
+/// The case the CNI's own tests pin (v1.11.0 driver_test.go:723 "traffic enforced with standard
+/// mode", rules :780-787; network_test.go:147 no rule 1024 without node port support before
+/// v1.12.1; the SNAT rule's `! -o vlan+`): the first packet is marked, finds no rule 1024, leaves
+/// by the VLAN table and is not SNATed: the pod's own address leaves the branch ENI that owns it.
+#[test]
+fn standard_branch_pods_leave_their_branch_eni_unsnated_before_1_12_1_without_node_port_support() {
+    let env = [
+        ("ENABLE_POD_ENI", "true"),
+        ("POD_SECURITY_GROUP_ENFORCING_MODE", "standard"),
+        ("AWS_VPC_CNI_NODE_PORT_SUPPORT", "false"),
+    ];
+    for version in ["v1.11.0", "v1.11.4", "v1.12.0"] {
+        let report = with_branch_eni(shop().cni(version, &env)).audit();
+        check(&report, BRANCH_ENI, EGRESS)
+            .reachable()
+            .source_at_peer("pod-ip")
+            .leaves_by(BRANCH_ENI)
+            .host_table(HostTable::Vlan(Some(101)));
+        assert!(
+            report
+                .findings
+                .iter()
+                .all(|f| !f.affected.enis.iter().any(|e| e == BRANCH_ENI)),
+            "{version}: no finding for the branch ENI (the false SRCDST_EGRESS): {:#?}",
+            report.findings
+        );
+    }
+    // With node port support, rule 1024 sends the marked packet to main: SNATed to the node IP.
+    let report = with_branch_eni(shop().cni("v1.11.4", &env[..2])).audit();
+    check(&report, BRANCH_ENI, EGRESS)
+        .reachable()
+        .source_at_peer(NODE_IP)
+        .leaves_by(PRIMARY_ENI);
+    // From v1.12.1 rule 1024 stands without node port support too (PR #2026).
+    let report = with_branch_eni(shop().cni("v1.12.1", &env)).audit();
+    check(&report, BRANCH_ENI, EGRESS)
+        .reachable()
+        .source_at_peer(NODE_IP)
+        .leaves_by(PRIMARY_ENI);
+    // With EXTERNALSNAT the VLAN table decides at every version, unSNATed.
+    let mut external = env.to_vec();
+    external.push(("AWS_VPC_K8S_CNI_EXTERNALSNAT", "true"));
+    let report = with_branch_eni(shop().cni("v1.23.0", &external)).audit();
+    check(&report, BRANCH_ENI, EGRESS)
+        .reachable()
+        .source_at_peer("pod-ip")
+        .leaves_by(BRANCH_ENI);
+}
+
+/// Unsnated, the branch pod's path depends on the peer routing its own address back.
+#[test]
+fn an_unsnated_standard_branch_pod_needs_the_peer_to_route_its_address() {
+    let env = [
+        ("ENABLE_POD_ENI", "true"),
+        ("POD_SECURITY_GROUP_ENFORCING_MODE", "standard"),
+        ("AWS_VPC_CNI_NODE_PORT_SUPPORT", "false"),
+    ];
+    let mut snapshot = with_branch_eni(shop().cni("v1.11.4", &env));
+    let peer_routes = snapshot.routes_mut(PEER_ROUTES_FILE, PEER_ROUTE_TABLE);
+    peer_routes.retain(|r| r["DestinationCidrBlock"] != "10.0.0.0/16");
+    peer_routes.push(peering_route("10.0.1.0/28", PEERING));
+    let report = snapshot.audit();
+    check(&report, BRANCH_ENI, EGRESS)
+        .unreachable(Cause::PeerNoRoute)
+        .source_at_peer("pod-ip");
+}
+
 #[test]
 fn standard_security_group_mode_is_not_read_before_1_11() {
     let env = [

@@ -264,8 +264,10 @@ impl ClusterContext<'_> {
             return from_trace(trace, via, SourceAtPeer::PodIp, false, table, filter);
         }
 
-        // Step 2: SNAT, connmark, policy routing.
-        let snat = force_snat.unwrap_or_else(|| self.host.snat(&placement, block.flags));
+        // Step 2: SNAT, connmark, policy routing. The SNAT chain's verdict is known before the
+        // route (it sets the connmark), but the translation also needs the packet not to leave
+        // by a VLAN (`! -o vlan+`, `HostDatapath::translated`).
+        let eligible = force_snat.unwrap_or_else(|| self.host.snat(&placement, block.flags));
         // With the RETURN rules lost (#3658) the exclusion no longer applies to SNAT nor to the
         // connmark chain: `marked(D) := V ≥ 1.8 ∧ SNAT(D)` (docs/datapath.md §5.2).
         let mark_flags = if force_snat.is_some() {
@@ -276,7 +278,7 @@ impl ClusterContext<'_> {
         } else {
             block.flags
         };
-        let mark = snat && self.host.marked(&placement, mark_flags);
+        let mark = eligible && self.host.marked(&placement, mark_flags);
         if mark {
             trace.pass(
                 "node",
@@ -289,6 +291,7 @@ impl ClusterContext<'_> {
         }
         let hit = self.host.lookup(&placement, block.flags, mark);
         let out_primary = hit.table == HostTable::Main;
+        let snat = self.host.translated(eligible, hit.table);
         trace.pass(
             "node",
             format!(
@@ -314,6 +317,14 @@ impl ClusterContext<'_> {
                 ""
             };
             trace.pass("node", format!("nat POSTROUTING (AWS-SNAT-CHAIN-0): source rewritten to the node IP {{node_ip}}{note}"));
+        } else if eligible {
+            trace.pass(
+                "node",
+                format!(
+                    "no SNAT: the packet leaves by the branch ENI's VLAN (table {}), and the SNAT rule skips `-o vlan+` (network.go, v1.7.0+); the pod's own address leaves branch ENI {{eni}}",
+                    hit.table
+                ),
+            );
         } else {
             trace.pass("node", format!("no SNAT: {}", self.no_snat_reason(block)));
         }
