@@ -152,6 +152,95 @@ impl Filters {
     ];
 }
 
+/// `POD_SECURITY_GROUP_ENFORCING_MODE` of a scenario with security groups for pods (before
+/// v1.11.0 the CNI ignores it: strict is the only set-up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SgpMode {
+    Strict,
+    Standard,
+}
+
+/// Security groups for pods on the scenario's node (CNI v1.7.0 and later): a trunk ENI at device
+/// 2 and one branch ENI on VLAN [`BRANCH_VLAN`] in the trunk's subnet, its address held by a pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sgp {
+    pub mode: SgpMode,
+    /// Trunk and branch ENI in the pod subnet (whose route to the peer follows
+    /// [`Scenario::secondary_subnet`]) instead of the node subnet.
+    pub in_pod_subnet: bool,
+    /// The branch ENI's group `sg-0branch` admits everything from the peer VPC; otherwise it
+    /// admits nothing (only replies pass). Applies when the scenario has filters.
+    pub branch_admits_peer: bool,
+}
+
+pub const TRUNK_ENI: &str = "eni-0trunk00000000003";
+pub const BRANCH_ENI: &str = "eni-0branch0000000004";
+pub const BRANCH_VLAN: u32 = 3;
+
+impl Sgp {
+    /// The branch ENI's (and so its pod's) address: in the node subnet it sits in 10.0.1.16/28,
+    /// which [`PeerReturn::SecondaryPodsOnly`] routes back and [`PeerReturn::NodeIpAndPrimaryPods`]
+    /// does not.
+    pub fn branch_ip(self) -> &'static str {
+        if self.in_pod_subnet {
+            "100.64.0.41"
+        } else {
+            "10.0.1.25"
+        }
+    }
+    fn trunk_ip(self) -> &'static str {
+        if self.in_pod_subnet {
+            "100.64.0.40"
+        } else {
+            "10.0.1.40"
+        }
+    }
+    fn subnet(self) -> &'static str {
+        if self.in_pod_subnet {
+            "subnet-0pods"
+        } else {
+            "subnet-0node"
+        }
+    }
+
+    /// The trunk ENI (attached at device 2) and the branch ENI as `describe-network-interfaces`
+    /// shows them: the branch has no attachment, and the VPC resource controller's tags name
+    /// its trunk and VLAN.
+    fn enis(self) -> [raw::NetworkInterface; 2] {
+        let mut trunk = eni(
+            TRUNK_ENI,
+            self.subnet(),
+            2,
+            self.trunk_ip(),
+            &[],
+            None,
+            "trunk-eni",
+        );
+        trunk.interface_type = Some("trunk".to_owned());
+        let mut branch = eni(
+            BRANCH_ENI,
+            self.subnet(),
+            0,
+            self.branch_ip(),
+            &[],
+            None,
+            "aws-k8s-branch-eni",
+        );
+        branch.attachment = None;
+        branch.interface_type = Some("branch".to_owned());
+        branch.groups = vec![raw::GroupIdentifier {
+            group_id: "sg-0branch".to_owned(),
+            group_name: Some("pod-sg".to_owned()),
+        }];
+        branch.tag_set = vec![
+            tag("vpcresources.k8s.aws/trunk-eni-id", TRUNK_ENI),
+            tag("vpcresources.k8s.aws/vlan-id", &BRANCH_VLAN.to_string()),
+            tag("eks:eni:owner", "eks-vpc-resource-controller"),
+        ];
+        [trunk, branch]
+    }
+}
+
 /// The TCP port of every probe, and the port the model is asked about.
 pub const PORT: u16 = 7000;
 
@@ -182,6 +271,8 @@ pub struct Scenario {
     /// when it has one only in another AZ (AWS drops traffic from an AZ without one).
     pub via_tgw: Option<bool>,
     pub filters: Filters,
+    /// Security groups for pods (`ENABLE_POD_ENI=true`), with a branch-ENI pod.
+    pub sgp: Option<Sgp>,
 }
 
 /// The transit gateway of [`Scenario::via_tgw`].
@@ -233,6 +324,20 @@ impl fmt::Display for Scenario {
         if self.filters != Filters::None {
             write!(f, ", filters {:?}", self.filters)?;
         }
+        if let Some(sgp) = self.sgp {
+            write!(
+                f,
+                ", security groups for pods {:?} (branch ENI {} on VLAN {BRANCH_VLAN} in {}, its group {} the peer)",
+                sgp.mode,
+                sgp.branch_ip(),
+                sgp.subnet(),
+                if sgp.branch_admits_peer {
+                    "admits"
+                } else {
+                    "does not admit"
+                }
+            )?;
+        }
         Ok(())
     }
 }
@@ -265,6 +370,8 @@ pub fn generate(count: usize) -> Vec<Scenario> {
     // The filter axis has its own generator: adding it left every other axis of every
     // scenario as it was.
     let mut filter_rng = Rng(0x0f11_7e25_5eed_0001);
+    // So has security groups for pods (drawn for every scenario, used from CNI v1.7.0).
+    let mut sgp_rng = Rng(0x05a9_b4a1_c4e5_0019);
     (0..count)
         .map(|id| {
             let mut s = Scenario {
@@ -287,7 +394,14 @@ pub fn generate(count: usize) -> Vec<Scenario> {
                     None
                 },
                 filters: filter_rng.pick(&Filters::ALL),
+                sgp: None,
             };
+            let sgp = Sgp {
+                mode: sgp_rng.pick(&[SgpMode::Strict, SgpMode::Standard]),
+                in_pod_subnet: sgp_rng.chance(40),
+                branch_admits_peer: sgp_rng.chance(75),
+            };
+            let with_sgp = sgp_rng.chance(50);
             if id < 12 {
                 // Walk each axis deterministically first.
                 s.version = VERSIONS[id % VERSIONS.len()];
@@ -313,6 +427,40 @@ pub fn generate(count: usize) -> Vec<Scenario> {
                     s.peer_return = PeerReturn::NodeAndPodSubnets;
                     s.external_snat = false;
                 }
+            } else if id < 20 {
+                // Then security groups for pods: each mode with node port support on and off,
+                // SNAT on and off, across the versions where the set-up changed (strict only
+                // before v1.11.0; rule 1024 gated by node port support alone until v1.12.1).
+                let (version, mode, n, e) = [
+                    ("v1.12.0", SgpMode::Standard, false, false),
+                    ("v1.12.0", SgpMode::Standard, true, false),
+                    ("v1.12.0", SgpMode::Strict, false, false),
+                    ("v1.23.0", SgpMode::Standard, false, false),
+                    ("v1.23.0", SgpMode::Strict, true, true),
+                    ("v1.10.4", SgpMode::Standard, true, false),
+                    ("v1.12.5", SgpMode::Standard, true, true),
+                    ("v1.7.10", SgpMode::Strict, false, false),
+                ][id - 12];
+                s.version = version;
+                s.node_port_support = n;
+                s.external_snat = e;
+                s.via_tgw = None;
+                s.peering_inactive = false;
+                if id == 12 {
+                    // Issue 19's case with nothing else in the way: the kernel sends the pod's
+                    // own address out of the branch ENI, and the peer routes it back.
+                    s.exclude = Exclude::None;
+                    s.peer_return = PeerReturn::NodeAndPodSubnets;
+                    s.filters = Filters::Open;
+                }
+                s.sgp = Some(Sgp {
+                    mode,
+                    in_pod_subnet: id % 3 == 1,
+                    branch_admits_peer: id != 15,
+                });
+            }
+            if !(12..20).contains(&id) && with_sgp && s.has_pod_eni_support() {
+                s.sgp = Some(sgp);
             }
             s
         })
@@ -434,6 +582,12 @@ fn json<T: serde::Serialize>(value: &T) -> String {
 }
 
 impl Scenario {
+    /// Security groups for pods exist from CNI v1.7.0.
+    pub fn has_pod_eni_support(&self) -> bool {
+        podreach_core::cni::Version::parse_loose(self.version)
+            .is_some_and(|v| v >= podreach_core::cni::Version::new(1, 7, 0))
+    }
+
     /// The snapshot files of this scenario.
     pub fn files(&self) -> Vec<SourceFile> {
         let vpc = "vpc-0c1u5ter000000001";
@@ -627,7 +781,7 @@ impl Scenario {
                 group_name: Some("eks-pods".to_owned()),
             }];
         }
-        let enis = raw::DescribeNetworkInterfaces {
+        let mut enis = raw::DescribeNetworkInterfaces {
             network_interfaces: vec![
                 eni(
                     PRIMARY_ENI,
@@ -641,6 +795,9 @@ impl Scenario {
                 secondary,
             ],
         };
+        if let Some(sgp) = self.sgp {
+            enis.network_interfaces.extend(sgp.enis());
+        }
         let instances = raw::DescribeInstances {
             reservations: vec![raw::Reservation {
                 instances: vec![raw::Instance {
@@ -743,6 +900,17 @@ impl Scenario {
         }
         if self.external_service {
             vars.push(env("AWS_EXTERNAL_SERVICE_CIDRS", PEER_CIDR.to_owned()));
+        }
+        if let Some(sgp) = self.sgp {
+            vars.push(env("ENABLE_POD_ENI", "true".to_owned()));
+            vars.push(env(
+                "POD_SECURITY_GROUP_ENFORCING_MODE",
+                match sgp.mode {
+                    SgpMode::Strict => "strict",
+                    SgpMode::Standard => "standard",
+                }
+                .to_owned(),
+            ));
         }
         let image = format!(
             "602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:{}-eksbuild.1",
@@ -893,10 +1061,15 @@ impl Scenario {
             )],
         };
         let cluster_inbound = || vec![permission("-1", None, &[PEER_CIDR], &[])];
+        let branch_inbound = match self.sgp {
+            Some(sgp) if sgp.branch_admits_peer => cluster_inbound(),
+            _ => vec![],
+        };
         let groups = raw::DescribeSecurityGroups {
             security_groups: vec![
                 group("sg-0node", vpc, cluster_inbound()),
                 group("sg-0pods", vpc, cluster_inbound()),
+                group("sg-0branch", vpc, branch_inbound),
                 group("sg-0peer", peer_vpc, peer_inbound),
             ],
         };
@@ -997,6 +1170,9 @@ impl Scenario {
 mod tests {
     use super::*;
 
+    /// Whether a scenario has one value of an axis.
+    type Axis = fn(&Scenario, bool) -> bool;
+
     #[test]
     fn every_value_of_every_axis_is_generated() {
         let scenarios = generate(200);
@@ -1031,6 +1207,42 @@ mod tests {
                 );
             }
         }
+        // Security groups for pods: each mode with node port support on and off and with SNAT
+        // on and off, in both subnets; and the case standard mode got wrong before v1.12.1.
+        for mode in [SgpMode::Strict, SgpMode::Standard] {
+            for flag in [true, false] {
+                let axes: [(&str, Axis); 4] = [
+                    ("NODE_PORT_SUPPORT", |s: &Scenario, f| {
+                        s.node_port_support == f
+                    }),
+                    ("EXTERNALSNAT", |s: &Scenario, f| s.external_snat == f),
+                    ("in the pod subnet", |s: &Scenario, f| {
+                        s.sgp.is_some_and(|g| g.in_pod_subnet == f)
+                    }),
+                    ("the branch group admitting the peer", |s: &Scenario, f| {
+                        s.sgp.is_some_and(|g| g.branch_admits_peer == f)
+                    }),
+                ];
+                for (what, has) in axes {
+                    assert!(
+                        scenarios
+                            .iter()
+                            .any(|s| s.sgp.is_some_and(|g| g.mode == mode) && has(s, flag)),
+                        "{mode:?} with {what} {flag}"
+                    );
+                }
+            }
+        }
+        assert!(scenarios.iter().any(|s| s.version == "v1.12.0"
+            && s.sgp.is_some_and(|g| g.mode == SgpMode::Standard)
+            && !s.node_port_support
+            && !s.external_snat));
+        assert!(
+            scenarios
+                .iter()
+                .filter(|s| s.sgp.is_some())
+                .all(Scenario::has_pod_eni_support)
+        );
         assert!(scenarios.iter().any(|s| s.via_prefix_list));
         assert!(scenarios.iter().any(|s| s.via_tgw == Some(true)));
         assert!(scenarios.iter().any(|s| s.via_tgw == Some(false)));
@@ -1068,5 +1280,33 @@ mod tests {
             vec![PRIMARY_ENI.to_owned(), SECONDARY_ENI.to_owned()]
         );
         assert_eq!(model.clusters[0].cni.version.to_string(), scenario.version);
+    }
+
+    #[test]
+    fn a_security_groups_for_pods_scenario_reads_back_with_its_branch_eni() {
+        let scenario = &generate(13)[12];
+        let sgp = scenario
+            .sgp
+            .expect("scenario 12 has security groups for pods");
+        let loaded = podreach_core::snapshot::load(&scenario.files())
+            .into_result()
+            .expect("valid snapshot");
+        let model = podreach_core::Model::build(&loaded.documents, &scenario.overrides());
+        let cluster = &model.clusters[0];
+        let node = &cluster.nodes[0];
+        assert_eq!(node.enis.last().map(String::as_str), Some(TRUNK_ENI));
+        assert_eq!(node.branch_enis.len(), 1);
+        assert_eq!(node.branch_enis[0].eni_id, BRANCH_ENI);
+        assert_eq!(node.branch_enis[0].vlan_id, Some(BRANCH_VLAN));
+        assert!(cluster.cni.pod_eni);
+        assert_eq!(
+            cluster.cni.sgp_mode,
+            podreach_core::cni::SgpMode::Standard,
+            "{scenario}"
+        );
+        assert_eq!(
+            model.network.enis[BRANCH_ENI].primary_ip.to_string(),
+            sgp.branch_ip()
+        );
     }
 }

@@ -16,6 +16,10 @@
 //!   transit, counted drop), and the probe host's return traffic follows its own subnet's route
 //!   table: only routes targeting the same peering lead back. Inactive peerings and blackhole
 //!   routes are counted drops.
+//! * **Branch ENIs** (security groups for pods) reach the VPC as 802.1Q-tagged frames on their
+//!   trunk ENI's link, and EC2 treats each as an ENI of its own. Here each is a port of its own
+//!   (its own veth from the node's `vlan.eth.<V>`, see [`links`]) with the branch ENI's address,
+//!   source/destination check, groups and subnet route table; the trunk keeps its own port.
 //! * **No ARP towards instances.** The VPC knows each ENI's MAC; the fabric holds static
 //!   neighbour entries for the ENIs' primary addresses instead of ARPing (an ARP request from the
 //!   gateway would be judged by the node's `rp_filter`, which AWS traffic never is).
@@ -30,7 +34,7 @@ use std::net::Ipv4Addr;
 
 use crate::filters;
 use crate::netns::{LinkPair, Names, NsConfig};
-use crate::topology::{NodeSpec, RemoteKind, RouteAction, RouteSpec};
+use crate::topology::{EniSpec, NodeSpec, RemoteKind, RouteAction, RouteSpec};
 
 /// The address the probe hosts use as their gateway (held by each router's host-facing link).
 pub const HOST_GATEWAY: Ipv4Addr = Ipv4Addr::new(169, 254, 252, 1);
@@ -47,7 +51,27 @@ pub fn eni_mac(i: usize) -> String {
     format!("02:00:00:01:{i:02x}:01")
 }
 
+/// MAC address of branch ENI number `k`: the node's `vlan.eth.<V>` carries it (the CNI gives the
+/// VLAN link the branch ENI's MAC), so the fabric can hold a static neighbour entry for it.
+pub fn branch_mac(k: usize) -> String {
+    format!("02:00:00:02:{k:02x}:01")
+}
+
+/// Every port of the node towards the fabric with the node-side MAC the fabric expects there.
+fn ports(spec: &NodeSpec) -> Vec<(&EniSpec, String)> {
+    let enis = spec.enis.iter().enumerate().map(|(i, e)| (e, eni_mac(i)));
+    let branches = (spec.branches.iter().enumerate()).map(|(k, b)| (&b.port, branch_mac(k)));
+    enis.chain(branches).collect()
+}
+
 /// Veth links between all namespaces, node and pods included.
+///
+/// A branch ENI's `vlan.eth.<V>` is one end of a veth pair whose other end is the branch ENI's
+/// port in the fabric, not an 802.1Q sub-interface of the trunk's link: the kernel the lab is
+/// built and tested on (a Firecracker guest) has no `CONFIG_VLAN_8021Q`. Nothing the CNI installs reads the VLAN's tag or
+/// parent: its rules match the interface by name (`iif vlan.eth.<V>`, `-o vlan+`, `-i vlan+`)
+/// and route by its own table, and the VPC demultiplexes the tag into the branch ENI, which is
+/// what the separate port stands for. The trunk ENI keeps its own interface and port.
 pub fn links(spec: &NodeSpec, names: &Names, pods: &[crate::host::PodPlan]) -> Vec<LinkPair> {
     let mut links = Vec::new();
     for (i, eni) in spec.enis.iter().enumerate() {
@@ -58,6 +82,16 @@ pub fn links(spec: &NodeSpec, names: &Names, pods: &[crate::host::PodPlan]) -> V
             b_ns: names.vpc.clone(),
             b_name: eni.fabric_ifname.clone(),
             b_mac: Some(format!("02:00:00:01:{i:02x}:02")),
+        });
+    }
+    for (k, branch) in spec.branches.iter().enumerate() {
+        links.push(LinkPair {
+            a_ns: names.node.clone(),
+            a_name: branch.port.ifname.clone(),
+            a_mac: Some(branch_mac(k)),
+            b_ns: names.vpc.clone(),
+            b_name: branch.port.fabric_ifname.clone(),
+            b_mac: Some(format!("02:00:00:02:{k:02x}:02")),
         });
     }
     for (pod, ns) in pods.iter().zip(&names.pods) {
@@ -214,8 +248,9 @@ pub fn plan(spec: &NodeSpec, names: &Names) -> Vec<NsConfig> {
     let mut rules = Vec::new();
     let mut drops: Vec<(u8, String)> = Vec::new();
     let mut counts = Vec::new();
-    // Delivery to the ENI owning the destination (table 100, consulted first).
-    for (position, eni) in spec.enis.iter().enumerate() {
+    // Delivery to the ENI owning the destination (table 100, consulted first). A branch ENI is
+    // a port like any other: its VLAN sub-interface of the trunk's link.
+    for (position, (eni, mac)) in ports(spec).into_iter().enumerate() {
         let link = &eni.fabric_ifname;
         ifnames.push(link.clone());
         ip.push(format!("link set {link} up"));
@@ -223,9 +258,8 @@ pub fn plan(spec: &NodeSpec, names: &Names) -> Vec<NsConfig> {
         // The VPC knows every ENI's MAC and never ARPs for an instance address; a static entry
         // keeps the node's rp_filter from judging fabric ARP requests that AWS never sends.
         ip.push(format!(
-            "neigh add {} lladdr {} dev {link} nud permanent",
-            eni.primary_ip,
-            eni_mac(position)
+            "neigh add {} lladdr {mac} dev {link} nud permanent",
+            eni.primary_ip
         ));
         for owned in &eni.owned {
             if owned.prefix_len() == 32 && owned.network() == eni.primary_ip {
@@ -277,7 +311,7 @@ pub fn plan(spec: &NodeSpec, names: &Names) -> Vec<NsConfig> {
         ip.push(format!("link set x{i} up"));
         ip.push(format!("addr add {ours}/30 dev x{i}"));
         ifnames.push(format!("x{i}"));
-        for eni in &spec.enis {
+        for eni in spec.ports() {
             counts.push(format!(
                 "-A FORWARD -i {} -o x{i} {}",
                 eni.fabric_ifname,
@@ -302,8 +336,7 @@ pub fn plan(spec: &NodeSpec, names: &Names) -> Vec<NsConfig> {
     for (r, table) in spec.route_tables.iter().enumerate() {
         let kernel_table = 200 + u32::try_from(r).unwrap_or(0);
         let iifs: Vec<String> = spec
-            .enis
-            .iter()
+            .ports()
             .filter(|e| e.route_table == Some(r))
             .map(|e| e.fabric_ifname.clone())
             .collect();

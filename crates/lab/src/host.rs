@@ -11,9 +11,9 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use podreach_core::cni::Version;
+use podreach_core::cni::{SgpMode, Version};
 
-use crate::topology::{EniSpec, NodeSpec};
+use crate::topology::{EniSpec, NodeSpec, PodPort};
 
 /// The configuration of the node namespace and of each pod namespace.
 #[derive(Debug, Clone)]
@@ -30,8 +30,8 @@ pub struct HostPlan {
 /// One pod namespace.
 #[derive(Debug, Clone)]
 pub struct PodPlan {
-    /// Index into [`NodeSpec::enis`] of the ENI holding the pod address.
-    pub eni: usize,
+    /// The ENI or branch ENI holding the pod address.
+    pub port: PodPort,
     pub pod_ip: Ipv4Addr,
     /// Host end of the veth, `<vethPrefix>` + 11 hex digits (`GenerateHostVethName`), ≤ 15 chars.
     pub host_veth: String,
@@ -59,6 +59,34 @@ fn host_veth_name(prefix: &str, pod_ip: Ipv4Addr) -> String {
     let mut name = format!("{prefix}{:011x}", hash & 0xfff_ffff_ffff);
     name.truncate(15);
     name
+}
+
+/// One pod's namespace: its veth names and MACs, and the pod side of driver.go `setupVeth`
+/// (169.254.1.1 scope link, default via it, a static ARP entry for it).
+fn pod_plan(port: PodPort, pod_ip: Ipv4Addr, veth_prefix: &str) -> PodPlan {
+    let host_veth = host_veth_name(veth_prefix, pod_ip);
+    let (kind, index) = match port {
+        PodPort::Eni(i) => (0, i),
+        PodPort::Branch(i) => (3, i),
+    };
+    let host_mac = format!("02:00:00:{kind:02x}:{index:02x}:01");
+    let pod_mac = format!("02:00:00:{kind:02x}:{index:02x}:02");
+    let pod_ip_cmds = vec![
+        "link set lo up".to_owned(),
+        "link set eth0 up".to_owned(),
+        format!("addr add {pod_ip}/32 dev eth0"),
+        "route add 169.254.1.1/32 dev eth0 scope link".to_owned(),
+        "route add default via 169.254.1.1 dev eth0".to_owned(),
+        format!("neigh add 169.254.1.1 lladdr {host_mac} dev eth0 nud permanent"),
+    ];
+    PodPlan {
+        port,
+        pod_ip,
+        host_veth,
+        host_mac,
+        pod_mac,
+        pod_ip_cmds,
+    }
 }
 
 /// Builds the host plan for the node.
@@ -147,11 +175,8 @@ pub fn plan(spec: &NodeSpec) -> HostPlan {
     let mut pods = Vec::new();
     for (index, eni) in spec.enis.iter().enumerate() {
         let Some(pod_ip) = eni.pod_ip else { continue };
-        let host_veth = host_veth_name(&cni.veth_prefix, pod_ip);
-        let (host_mac, pod_mac) = (
-            format!("02:00:00:00:{index:02x}:01"),
-            format!("02:00:00:00:{index:02x}:02"),
-        );
+        let pod = pod_plan(PodPort::Eni(index), pod_ip, &cni.veth_prefix);
+        let host_veth = &pod.host_veth;
         // driver.go setupVeth/setupNS: host side `p/32 dev <veth> scope link` in main.
         ip.push(format!("link set {host_veth} up"));
         ip.push(format!("route add {pod_ip}/32 dev {host_veth} scope link"));
@@ -178,23 +203,66 @@ pub fn plan(spec: &NodeSpec) -> HostPlan {
                 }
             }
         }
-        // driver.go setupVeth (pod side): 169.254.1.1 scope link, default via it, static ARP entry.
-        let pod_ip_cmds = vec![
-            "link set lo up".to_owned(),
-            "link set eth0 up".to_owned(),
-            format!("addr add {pod_ip}/32 dev eth0"),
-            "route add 169.254.1.1/32 dev eth0 scope link".to_owned(),
-            "route add default via 169.254.1.1 dev eth0".to_owned(),
-            format!("neigh add 169.254.1.1 lladdr {host_mac} dev eth0 nud permanent"),
-        ];
-        pods.push(PodPlan {
-            eni: index,
-            pod_ip,
-            host_veth,
-            host_mac,
-            pod_mac,
-            pod_ip_cmds,
-        });
+        pods.push(pod);
+    }
+
+    // --- Branch ENIs (security groups for pods) ----------------------------------------------------
+    // tests/data/cni-sgp-rules.json holds, per tag, the rules below with the CNI's file:line and
+    // the unit test asserting each; `lab_host_plan_is_the_cni_tests` checks this plan against it.
+    let strict = ver < v(1, 11, 0) || cni.sgp_mode == SgpMode::Strict;
+    // network.go SetupHostNetwork: with ENABLE_POD_ENI the `local` rule moves from 0 to 20, so the
+    // `iif` rules at 10 come first (v1.7.10 network.go:282-299); from v1.11.0 only in strict mode
+    // (v1.11.4 network.go:351-370, v1.23.0 network.go:359).
+    if cni.pod_eni && ver >= v(1, 7, 0) && strict {
+        ip.push("rule add lookup local prio 20".to_owned());
+        ip.push("rule del prio 0 lookup local".to_owned());
+    }
+    for (index, branch) in spec.branches.iter().enumerate() {
+        let port = &branch.port;
+        let Some(pod_ip) = port.pod_ip else { continue };
+        let table = branch.vlan_id + 100;
+        let vlan = &port.ifname;
+        let gw = port.gateway;
+        // cni.go cmdAdd (`if r.PodVlanId != 0`): the host veth prefix is `vlan` (v1.7.10
+        // cni.go:184-185), from v1.11.0 sgpp.BuildHostVethNamePrefix: `vlan` in strict mode,
+        // `<vethPrefix>` in standard mode.
+        let prefix = if strict {
+            "vlan"
+        } else {
+            cni.veth_prefix.as_str()
+        };
+        let pod = pod_plan(PodPort::Branch(index), pod_ip, prefix);
+        let host_veth = &pod.host_veth;
+        // driver.go setupVlan / buildRoutesForVlan (v1.11.4 driver.go:431-460, 606-624): the VLAN
+        // link `vlan.eth.V` with the branch ENI's MAC (created with the links: `fabric::links`)
+        // is brought up; table 100+V gets `GW/32 scope link` and `default via GW`.
+        ip.push(format!("link set {vlan} up"));
+        ip.push(format!(
+            "route add {gw}/32 dev {vlan} scope link table {table}"
+        ));
+        ip.push(format!(
+            "route add default via {gw} dev {vlan} table {table}"
+        ));
+        ip.push(format!("link set {host_veth} up"));
+        if strict {
+            // driver.go setupIIFBasedContainerRouteRules (v1.11.4 driver.go:557-590; v1.7.10
+            // SetupPodENINetwork driver.go:356-383): `P dev <veth> scope link` in table 100+V,
+            // `iif vlan.eth.V lookup 100+V` and `iif <veth> lookup 100+V` at 10.
+            ip.push(format!(
+                "route add {pod_ip}/32 dev {host_veth} scope link table {table}"
+            ));
+            ip.push(format!("rule add iif {vlan} lookup {table} prio 10"));
+            ip.push(format!("rule add iif {host_veth} lookup {table} prio 10"));
+        } else {
+            // driver.go setupIPBasedContainerRouteRules (v1.11.4 driver.go:476-512): `P dev <veth>
+            // scope link` in main, `to P lookup main` at 512, `from P lookup 100+V` at 1536.
+            ip.push(format!("route add {pod_ip}/32 dev {host_veth} scope link"));
+            ip.push(format!("rule add to {pod_ip}/32 lookup main prio 512"));
+            ip.push(format!(
+                "rule add from {pod_ip}/32 lookup {table} prio 1536"
+            ));
+        }
+        pods.push(pod);
     }
 
     // --- sysctls ---------------------------------------------------------------------------------
@@ -222,6 +290,12 @@ pub fn plan(spec: &NodeSpec) -> HostPlan {
         sysctls.push((
             format!("net/ipv4/conf/{}/rp_filter", eni.ifname),
             mode.to_string(),
+        ));
+    }
+    for branch in &spec.branches {
+        sysctls.push((
+            format!("net/ipv4/conf/{}/rp_filter", branch.port.ifname),
+            cni.rp_filter_secondary.to_string(),
         ));
     }
     for pod in &pods {
@@ -496,6 +570,8 @@ mod tests {
                 veth_prefix: "eni".into(),
                 rp_filter_primary: 2,
                 rp_filter_secondary: 0,
+                pod_eni: false,
+                sgp_mode: podreach_core::cni::SgpMode::Strict,
             },
             vpc_cidrs: vec![net("10.0.0.0/16"), net("100.64.0.0/16")],
             node_ip: "10.0.1.10".parse().expect("ip"),
@@ -503,6 +579,7 @@ mod tests {
                 eni(0, "10.0.1.0/24", "10.0.1.10", "10.0.1.11"),
                 eni(1, "100.64.0.0/19", "100.64.0.10", "100.64.0.11"),
             ],
+            branches: vec![],
             route_tables: vec![],
             remotes: vec![],
             destinations: vec![],

@@ -1,11 +1,13 @@
 //! podreach-lab: ground truth for podreach's verdicts, measured on a real Linux kernel.
 //!
 //! Given a validated [`Model`] and one node, [`run_node`] rebuilds that node in throw-away network
-//! namespaces (the node with one interface per ENI and the rules the VPC CNI installs for the
-//! cluster's version and settings, one pod per ENI that carries pod addresses, an emulated VPC
-//! fabric with the EC2 source/destination check and per-subnet route tables, and one probe host
-//! per destination block) and sends real TCP connections both ways. [`compare`] then holds the
-//! kernel's result against the model's per-ENI verdicts, and [`render`] prints both side by side.
+//! namespaces and sends real TCP connections both ways: the node with one interface per ENI and
+//! the rules the VPC CNI installs for the cluster's version and settings; one pod per ENI that
+//! carries pod addresses, and one per branch ENI (security groups for pods: a VLAN of the trunk
+//! ENI on both sides of its link); an emulated VPC fabric with the EC2 source/destination check,
+//! security groups, network ACLs and per-subnet route tables; one probe host per destination
+//! block. [`compare`] then holds the kernel's result against the model's per-ENI verdicts, and
+//! [`render`] prints both side by side.
 //!
 //! The lab is an independent reading of docs/datapath.md and of the CNI source: it never calls the
 //! model's rule logic (`podreach_core::datapath`/`analysis`), only its types, so agreement between
@@ -137,7 +139,7 @@ pub fn run_node(
 
     let mut measurements = Vec::new();
     for (pod, pod_ns) in host_plan.pods.iter().zip(&names.pods) {
-        let eni = &spec.enis[pod.eni];
+        let eni = spec.port(pod.port);
         for (dest, host_ns) in spec.destinations.iter().zip(&names.hosts) {
             for direction in [Direction::PodToPeer, Direction::PeerToPod] {
                 let (from_ns, to, port) = match direction {
@@ -239,12 +241,28 @@ pub fn describe_node(model: &Model, cluster: &str, instance_id: &str) -> Result<
         "# node {instance_id} (CNI {})\n",
         spec.cni.version
     ));
+    for branch in &spec.branches {
+        out.push_str(&format!(
+            "# {} is branch ENI {} (VLAN {}) on trunk {}: a veth to the fabric's {}\n",
+            branch.port.ifname,
+            branch.port.id,
+            branch.vlan_id,
+            spec.enis[branch.trunk].ifname,
+            branch.port.fabric_ifname
+        ));
+    }
     for cmd in &host_plan.node_ip {
         out.push_str(&format!("ip {cmd}\n"));
     }
     out.push_str(&host_plan.node_iptables);
     for (key, value) in &host_plan.node_sysctls {
-        out.push_str(&format!("sysctl {}={value}\n", key.replace('/', ".")));
+        // An interface name with dots (`vlan.eth.3`) keeps the slash form.
+        let key = if key.matches('.').count() == 0 {
+            key.replace('/', ".")
+        } else {
+            key.clone()
+        };
+        out.push_str(&format!("sysctl {key}={value}\n"));
     }
     for config in fabric::plan(&spec, &names) {
         out.push_str(&format!(

@@ -15,8 +15,8 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
-use podreach_core::cni::{CniConfig, Version};
-use podreach_core::model::{Model, RouteTable, Target};
+use podreach_core::cni::{CniConfig, SgpMode, Version};
+use podreach_core::model::{EniType, Model, RouteTable, Target};
 
 use crate::error::LabError;
 
@@ -33,8 +33,14 @@ pub struct CniSettings {
     pub veth_prefix: String,
     /// Effective `rp_filter` of the primary interface.
     pub rp_filter_primary: u8,
-    /// Effective `rp_filter` of every other interface (secondary ENIs, host veths).
+    /// Effective `rp_filter` of every other interface (secondary ENIs, VLANs, host veths).
     pub rp_filter_secondary: u8,
+    /// `ENABLE_POD_ENI` (ipamd): with it the `local` rule moves to priority 20.
+    pub pod_eni: bool,
+    /// The enforcing mode a branch pod is set up with: the plugin's `podSGEnforcingMode`, which
+    /// the entrypoint writes from `POD_SECURITY_GROUP_ENFORCING_MODE` (default strict) whatever
+    /// `ENABLE_POD_ENI` says; before v1.11.0 there is only the strict set-up.
+    pub sgp_mode: SgpMode,
 }
 
 impl CniSettings {
@@ -60,6 +66,8 @@ impl CniSettings {
             veth_prefix: cni.veth_prefix.clone(),
             rp_filter_primary,
             rp_filter_secondary,
+            pod_eni: cni.pod_eni,
+            sgp_mode: cni.sgp_mode,
         }
     }
 }
@@ -93,6 +101,31 @@ pub struct EniSpec {
     pub groups: Vec<String>,
     /// Its security groups and its subnet's network ACL, as the fabric enforces them.
     pub filters: FilterSpec,
+}
+
+/// A branch ENI (security groups for pods): a VLAN of the node's trunk ENI.
+///
+/// On the node the CNI creates `vlan.eth.<V>` on the trunk's interface with the branch ENI's MAC
+/// (driver.go `setupVlan`/`buildVlanLink`); in the fabric the same VLAN is a sub-interface of the
+/// trunk's link, and EC2 treats it as an ENI of its own: it owns the pod address, checks
+/// source/destination, carries its own security groups and sits in its subnet's route table.
+/// So `port` describes it like any ENI: `ifname` is `vlan.eth.<V>`, `fabric_ifname` the fabric's
+/// VLAN sub-interface, `table` 100+V and `pod_ip` the branch ENI's own address.
+#[derive(Debug, Clone)]
+pub struct BranchSpec {
+    pub port: EniSpec,
+    pub vlan_id: u32,
+    /// Index into [`NodeSpec::enis`] of the trunk ENI carrying the VLAN.
+    pub trunk: usize,
+}
+
+/// Where a pod's address lives: an ENI of the node, or a branch ENI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodPort {
+    /// Index into [`NodeSpec::enis`].
+    Eni(usize),
+    /// Index into [`NodeSpec::branches`].
+    Branch(usize),
 }
 
 /// What a VPC route does with a packet, in the lab's fabric.
@@ -219,6 +252,8 @@ pub struct NodeSpec {
     /// `n0`.
     pub node_ip: Ipv4Addr,
     pub enis: Vec<EniSpec>,
+    /// Branch ENIs on the node's trunk ENI (security groups for pods).
+    pub branches: Vec<BranchSpec>,
     pub route_tables: Vec<RtSpec>,
     pub remotes: Vec<RemoteSpec>,
     pub destinations: Vec<DestSpec>,
@@ -395,19 +430,46 @@ impl NodeSpec {
             }
         };
 
+        // The route table of a subnet, translated once per (table, AZ).
+        let subnet_rt = |subnet: &podreach_core::model::Subnet,
+                         route_tables: &mut Vec<RtSpec>,
+                         remotes: &mut Vec<RemoteSpec>,
+                         notes: &mut Vec<String>|
+         -> Option<usize> {
+            let Some(table) = network.route_table_of_subnet(&subnet.id) else {
+                notes.push(format!(
+                    "subnet {} has no route table in the snapshot: the fabric drops its egress",
+                    subnet.id
+                ));
+                return None;
+            };
+            if let Some(i) = route_tables
+                .iter()
+                .position(|r| r.id == table.id && r.az == subnet.az)
+            {
+                return Some(i);
+            }
+            route_tables.push(cluster_rt(table, &subnet.az, remotes, notes));
+            Some(route_tables.len() - 1)
+        };
+        let subnet_of = |eni: &podreach_core::model::Eni| {
+            network.subnets.get(&eni.subnet_id).ok_or_else(|| {
+                LabError::model(
+                    &what,
+                    format!("subnet {} of {} not in the model", eni.subnet_id, eni.id),
+                )
+            })
+        };
+
         // ENIs in card/device order (the model's order), as eth0, eth1, …
         let mut enis = Vec::new();
+        let mut trunk = None;
         for (position, eni_id) in node.enis.iter().enumerate() {
             let eni = network
                 .enis
                 .get(eni_id)
                 .ok_or_else(|| LabError::model(&what, format!("ENI {eni_id} not in the model")))?;
-            let subnet = network.subnets.get(&eni.subnet_id).ok_or_else(|| {
-                LabError::model(
-                    &what,
-                    format!("subnet {} of {eni_id} not in the model", eni.subnet_id),
-                )
-            })?;
+            let subnet = subnet_of(eni)?;
             let (device_index, network_card_index) = eni
                 .attachment
                 .as_ref()
@@ -420,26 +482,10 @@ impl NodeSpec {
                 .first()
                 .copied()
                 .or_else(|| eni.prefixes.first().map(Ipv4Net::network));
-            let route_table = match network.route_table_of_subnet(&subnet.id) {
-                Some(table) => match route_tables
-                    .iter()
-                    .position(|r| r.id == table.id && r.az == subnet.az)
-                {
-                    Some(i) => Some(i),
-                    None => {
-                        let spec = cluster_rt(table, &subnet.az, &mut remotes, &mut notes);
-                        route_tables.push(spec);
-                        Some(route_tables.len() - 1)
-                    }
-                },
-                None => {
-                    notes.push(format!(
-                        "subnet {} has no route table in the snapshot: the fabric drops its egress",
-                        subnet.id
-                    ));
-                    None
-                }
-            };
+            let is_trunk = eni.kind == EniType::Trunk;
+            if is_trunk {
+                trunk = Some(position);
+            }
             enis.push(EniSpec {
                 id: eni.id.clone(),
                 ifname: format!("eth{position}"),
@@ -453,14 +499,57 @@ impl NodeSpec {
                 primary_ip: eni.primary_ip,
                 owned,
                 table: host_table(device_index, network_card_index),
-                pod_ip: if eni.kind == podreach_core::model::EniType::Trunk {
-                    None
-                } else {
-                    pod_ip
-                },
-                route_table,
+                // A trunk ENI's own addresses are not handed to pods (ipamd skips it).
+                pod_ip: if is_trunk { None } else { pod_ip },
+                route_table: subnet_rt(subnet, &mut route_tables, &mut remotes, &mut notes),
                 groups: eni.groups.clone(),
                 filters: FilterSpec::default(),
+            });
+        }
+
+        // Branch ENIs: one VLAN of the trunk each, the pod holding the branch ENI's address.
+        let mut branches = Vec::new();
+        for branch in &node.branch_enis {
+            let Some(eni) = network.enis.get(&branch.eni_id) else {
+                notes.push(format!(
+                    "branch ENI {} is not in describe-network-interfaces: the lab does not build it",
+                    branch.eni_id
+                ));
+                continue;
+            };
+            let (Some(vlan_id), Some(trunk)) =
+                (branch.vlan_id.filter(|v| (1..=4094).contains(v)), trunk)
+            else {
+                notes.push(format!(
+                    "branch ENI {} has no VLAN id (tag vpcresources.k8s.aws/vlan-id, or the pod's vpc.amazonaws.com/pod-eni annotation) or the node no trunk ENI: the lab does not build it",
+                    eni.id
+                ));
+                continue;
+            };
+            let subnet = subnet_of(eni)?;
+            let mut owned = vec![Ipv4Net::from(eni.primary_ip)];
+            owned.extend(eni.secondary_ips.iter().map(|ip| Ipv4Net::from(*ip)));
+            branches.push(BranchSpec {
+                port: EniSpec {
+                    id: eni.id.clone(),
+                    ifname: format!("vlan.eth.{vlan_id}"),
+                    fabric_ifname: format!("b{}", branches.len()),
+                    device_index: 0,
+                    network_card_index: 0,
+                    primary: false,
+                    subnet_id: subnet.id.clone(),
+                    subnet: subnet.cidr,
+                    gateway: gateway_of(subnet.cidr),
+                    primary_ip: eni.primary_ip,
+                    owned,
+                    table: Some(vlan_id + 100),
+                    pod_ip: Some(eni.primary_ip),
+                    route_table: subnet_rt(subnet, &mut route_tables, &mut remotes, &mut notes),
+                    groups: eni.groups.clone(),
+                    filters: FilterSpec::default(),
+                },
+                vlan_id,
+                trunk,
             });
         }
         if !enis.first().is_some_and(|e| e.primary) {
@@ -729,6 +818,7 @@ impl NodeSpec {
         // The filters, once every ENI and probe host is known (group references name them).
         let mut holders: Vec<Holder> = enis
             .iter()
+            .chain(branches.iter().map(|b| &b.port))
             .map(|e| Holder {
                 addresses: filters::addresses(e.primary_ip, &e.owned),
                 groups: e.groups.clone(),
@@ -743,7 +833,10 @@ impl NodeSpec {
             })
         }));
         let cross_any = destinations.iter().any(|d| d.references_cross);
-        for eni in &mut enis {
+        for eni in enis
+            .iter_mut()
+            .chain(branches.iter_mut().map(|b| &mut b.port))
+        {
             eni.filters = FilterSpec {
                 sg: filters::security_groups(network, &eni.groups, true, &holders, cross_any),
                 acl: filters::network_acl(network, &eni.subnet_id),
@@ -771,6 +864,7 @@ impl NodeSpec {
             vpc_cidrs: vpc.cidrs.clone(),
             node_ip: node.ip,
             enis,
+            branches,
             route_tables,
             remotes,
             destinations,
@@ -781,6 +875,21 @@ impl NodeSpec {
     /// The primary ENI (always first).
     pub fn primary(&self) -> &EniSpec {
         &self.enis[0]
+    }
+
+    /// The ENI or branch ENI holding a pod's address.
+    pub fn port(&self, port: PodPort) -> &EniSpec {
+        match port {
+            PodPort::Eni(i) => &self.enis[i],
+            PodPort::Branch(i) => &self.branches[i].port,
+        }
+    }
+
+    /// Every port of the node towards the fabric: its ENIs, then its branch ENIs.
+    pub fn ports(&self) -> impl Iterator<Item = &EniSpec> {
+        self.enis
+            .iter()
+            .chain(self.branches.iter().map(|b| &b.port))
     }
 }
 

@@ -18,7 +18,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 use crate::cidr;
-use crate::cni::{SgpMode, Version};
+use crate::cni::Version;
 use crate::datapath::{HostTable, Placement};
 use crate::model::{Eni, EniType, Node, RouteTable, Target};
 use crate::report::Gap;
@@ -120,11 +120,10 @@ impl<'a> ClusterContext<'a> {
                     continue;
                 }
                 let table = HostTable::Vlan(branch.vlan_id.map(|v| v + 100));
-                let mode = if cluster.cni.pod_eni {
-                    cluster.cni.sgp_mode
-                } else {
-                    SgpMode::Strict
-                };
+                // The plugin sets a branch pod up in its conflist's `podSGEnforcingMode`, which the
+                // entrypoint writes from POD_SECURITY_GROUP_ENFORCING_MODE (default strict) whatever
+                // ENABLE_POD_ENI says (v1.11.4 scripts/entrypoint.sh:107,182-185; cni.go:217-221).
+                let mode = cluster.cni.sgp_mode;
                 subjects.push(Subject {
                     node,
                     eni,
