@@ -25,11 +25,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let inputs = disk::files(&dir)?;
     let loaded = snapshot::load_inputs(inputs.iter().map(|f| f as &dyn Input)).into_result()?;
-    let model = Model::build(&loaded.documents, &Overrides::default());
+    let model = Model::from_documents(&loaded.documents, &Overrides::default());
     let mut traced = 0u64;
     let mut addresses = std::collections::BTreeSet::new();
     let mut counts = [0u64; 3];
-    baseline::naive(&model, sample, |v| {
+    baseline::naive(&model, &[], sample, |v| {
         traced += 1;
         addresses.insert(v.address);
         counts[match v.evaluation.verdict {

@@ -106,7 +106,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     scale(&mut documents, factor);
 
     let started = Instant::now();
-    let model = Model::build(&documents, &Overrides::default());
+    let model = Model::from_documents(&documents, &Overrides::default());
     let validate = started.elapsed();
     drop(documents);
 
@@ -114,7 +114,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut report = None;
     for _ in 0..runs {
         let started = Instant::now();
-        let audit = podreach_core::run(&model);
+        let audit = podreach_core::run(&model, &Default::default());
         times.push(started.elapsed());
         report = Some(audit.report);
     }

@@ -12,6 +12,7 @@
 
 #[doc(hidden)]
 pub mod baseline;
+mod context;
 mod destinations;
 mod expand;
 mod explain;
@@ -30,7 +31,7 @@ use crate::model::{Cluster, Model, Node};
 use crate::report::Gap;
 use crate::verdict::{ClassKey, ClusterVerdicts, DIRECTIONS, Subject};
 
-use procedure::ClusterContext;
+use context::ClusterContext;
 
 /// One analysed cluster: its verdict matrix, and the procedure to re-trace any block of it.
 #[derive(Debug)]
@@ -43,9 +44,10 @@ pub struct ClusterAnalysis<'a> {
 pub fn analyze_cluster<'a>(
     model: &'a Model,
     cluster: &'a Cluster,
+    tcp_ports: &[u16],
     gaps: &mut Vec<Gap>,
 ) -> ClusterAnalysis<'a> {
-    let ctx = ClusterContext::new(model, cluster);
+    let ctx = ClusterContext::new(model, cluster, tcp_ports);
     let mut subjects = ctx.subjects(gaps);
     // The next secondary ENI of each node; nodes of one subnet share it, so it is worked out
     // once per node subnet.

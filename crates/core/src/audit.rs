@@ -20,6 +20,10 @@ use crate::verdict::{ClusterVerdicts, DIRECTIONS};
 pub struct AnalyzeOptions {
     /// Expand every per-ENI verdict into `Report::paths`.
     pub include_paths: bool,
+    /// The question asked: the TCP ports every verdict is about (`--port tcp/N`, the functions'
+    /// `TCP_PORTS`); empty: any TCP port. It belongs to the question, not to the model: the same
+    /// model answers for any port.
+    pub tcp_ports: Vec<u16>,
 }
 
 /// An analysed model: the report, and what is needed to stream its per-ENI rows.
@@ -50,7 +54,7 @@ impl Audit<'_> {
 }
 
 /// Analyses every cluster of the model: deterministic, pure. The report has no `paths`.
-pub fn run(model: &Model) -> Audit<'_> {
+pub fn run<'m>(model: &'m Model, options: &AnalyzeOptions) -> Audit<'m> {
     let mut gaps = model.gaps.clone();
     let mut not_analysed = model.not_analysed.clone();
     let mut clusters = Vec::new();
@@ -68,10 +72,10 @@ pub fn run(model: &Model) -> Audit<'_> {
                 cluster: Some(cluster.name.clone()),
                 reason: "IPv6 clusters are not analysed yet".to_owned(),
             });
-            clusters.push(cluster_report(model, cluster, None));
+            clusters.push(cluster_report(model, cluster, options, None));
             continue;
         }
-        let analysis = analysis::analyze_cluster(model, cluster, &mut gaps);
+        let analysis = analysis::analyze_cluster(model, cluster, &options.tcp_ports, &mut gaps);
         if cluster.nodes.is_empty() || analysis.verdicts.subjects.is_empty() {
             not_analysed.push(NotAnalysed {
                 cluster: Some(cluster.name.clone()),
@@ -91,7 +95,12 @@ pub fn run(model: &Model) -> Audit<'_> {
             });
         }
         findings_out.extend(findings::findings(&analysis.verdicts));
-        clusters.push(cluster_report(model, cluster, Some(&analysis.verdicts)));
+        clusters.push(cluster_report(
+            model,
+            cluster,
+            options,
+            Some(&analysis.verdicts),
+        ));
         analyses.push(analysis);
     }
     findings_out.sort_by(|a, b| {
@@ -117,7 +126,7 @@ pub fn run(model: &Model) -> Audit<'_> {
 
 /// `analyze(&Model) -> Report`, with every per-ENI row in memory when asked for.
 pub fn analyze(model: &Model, options: &AnalyzeOptions) -> Report {
-    let audit = run(model);
+    let audit = run(model, options);
     let paths = options.include_paths.then(|| {
         let mut paths = Vec::new();
         audit.for_each_path(|p| paths.push(p));
@@ -156,6 +165,7 @@ fn counts(v: &ClusterVerdicts<'_>) -> VerdictCounts {
 fn cluster_report(
     model: &Model,
     cluster: &Cluster,
+    options: &AnalyzeOptions,
     verdicts: Option<&ClusterVerdicts<'_>>,
 ) -> ClusterReport {
     let cni = &cluster.cni;
@@ -176,12 +186,12 @@ fn cluster_report(
     if net.security_groups.is_some() || net.network_acls.is_some() {
         assumptions.push(EPHEMERAL_ASSUMPTION.to_owned());
     }
-    assumptions.push(if model.tcp_ports.is_empty() {
+    assumptions.push(if options.tcp_ports.is_empty() {
         "verdicts concern TCP; no --port given, so a path is reachable when some TCP port passes every filter both ways".to_owned()
     } else {
         format!(
             "verdicts concern TCP ports {}: a path is reachable only when every one of them passes every filter both ways",
-            crate::filters::PortSet::from_ports(&model.tcp_ports)
+            crate::filters::PortSet::from_ports(&options.tcp_ports)
         )
     });
     if !cluster.pods_known {

@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::cni::{CniConfig, SgpMode, Version};
+use crate::cni::{CniConfig, SgpMode, Version, facts};
 
 /// The host routing table a pod's ENI uses (`T(e)`, docs/datapath.md §2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -95,16 +95,6 @@ pub struct HostDatapath<'a> {
     cni: &'a CniConfig,
 }
 
-const V1_2: Version = Version::new(1, 2, 0);
-const V1_3: Version = Version::new(1, 3, 0);
-const V1_6: Version = Version::new(1, 6, 0);
-const V1_7: Version = Version::new(1, 7, 0);
-const V1_8: Version = Version::new(1, 8, 0);
-const V1_12_1: Version = Version::new(1, 12, 1);
-const V1_12_6: Version = Version::new(1, 12, 6);
-const V1_20: Version = Version::new(1, 20, 0);
-const V1_20_3: Version = Version::new(1, 20, 3);
-
 impl<'a> HostDatapath<'a> {
     pub fn new(cni: &'a CniConfig) -> Self {
         Self { cni }
@@ -125,7 +115,7 @@ impl<'a> HostDatapath<'a> {
     /// their VLAN). Whether it is translated also depends on where it leaves:
     /// [`HostDatapath::translated`].
     pub fn snat(&self, placement: &Placement, dest: DestinationFlags) -> bool {
-        let excluded = self.v() >= V1_6 && dest.excluded_from_snat;
+        let excluded = self.v() >= facts::EXCLUDE_SNAT_CIDRS_READ && dest.excluded_from_snat;
         !(self.external_snat() || excluded || placement.sgp_strict())
     }
 
@@ -140,14 +130,16 @@ impl<'a> HostDatapath<'a> {
     /// `SNAT(D)` after routing: the SNAT chain's verdict `eligible` ([`HostDatapath::snat`], or
     /// the #3658 state), applied unless the packet leaves by a VLAN (`table`).
     pub fn translated(&self, eligible: bool, table: HostTable) -> bool {
-        eligible && !(self.v() >= V1_7 && matches!(table, HostTable::Vlan(_)))
+        eligible
+            && !(self.v() >= facts::INIT_CONTAINER_AND_POD_ENI
+                && matches!(table, HostTable::Vlan(_)))
     }
 
     // Source: iptables_connmark.go buildRules / AWS-CONNMARK-CHAIN (v1.8.0, PR #1475: master commit
     // a07c423b9, first tagged v1.9.0; v1.8.0 has it by cherry-pick 45bcab57d, #1494).
     /// `marked(D)`: the first packet of a pod-originated connection gets ctmark/fwmark `M`.
     pub fn marked(&self, placement: &Placement, dest: DestinationFlags) -> bool {
-        self.v() >= V1_8 && self.snat(placement, dest)
+        self.v() >= facts::PER_POD_ENI_RULE && self.snat(placement, dest)
     }
 
     // Source: network.go SetupHostNetwork hostRulePriority; v1.12.1 adds `¬E` (PR #2026: master
@@ -155,8 +147,10 @@ impl<'a> HostDatapath<'a> {
     /// `rule1024`: `fwmark M/M lookup main` is installed.
     pub fn rule_1024(&self) -> bool {
         let n = self.cni.node_port_support;
-        (self.v() >= V1_12_1 && (n || !self.external_snat()))
-            || (self.v() >= V1_2 && self.v() < V1_12_1 && n)
+        (self.v() >= facts::RULE_1024_UNLESS_EXTERNALSNAT && (n || !self.external_snat()))
+            || (self.v() >= facts::CONNMARK_RULES
+                && self.v() < facts::RULE_1024_UNLESS_EXTERNALSNAT
+                && n)
     }
 
     /// `lookup(src=p, dst=D, mark)` of docs/datapath.md §5.2: the first matching policy rule.
@@ -174,7 +168,7 @@ impl<'a> HostDatapath<'a> {
             };
         }
         // Source: network.go SetupHostNetwork v1.0–v1.2.x `not to <primary VPC CIDR> lookup main`; removed in v1.3.0.
-        if v < V1_3 && !self.external_snat() {
+        if v < facts::RESTORE_ON_EVERY_INTERFACE && !self.external_snat() {
             return RuleHit {
                 table: HostTable::Main,
                 rule: "1024: from all not to <primary VPC CIDR> lookup main".to_owned(),
@@ -182,7 +176,7 @@ impl<'a> HostDatapath<'a> {
             };
         }
         // Source: network.go UpdateExternalServiceIpRules, externalServiceIpRulePriority 1535 (v1.12.6, PR #2243).
-        if v >= V1_12_6 && dest.external_service {
+        if v >= facts::EXTERNAL_SERVICE_CIDRS_AND_TRIMMED_LISTS && dest.external_service {
             return RuleHit {
                 table: HostTable::Main,
                 rule: "1535: from all to <AWS_EXTERNAL_SERVICE_CIDRS entry> lookup main".to_owned(),
@@ -192,11 +186,14 @@ impl<'a> HostDatapath<'a> {
         let table = placement.table();
         if table != HostTable::Main {
             // Source: driver.go setupIPBasedContainerRouteRules (HEAD, v1.8+); driver.go setupNS (≤ v1.7).
-            if v >= V1_8 || self.external_snat() || v < V1_3 {
+            if v >= facts::PER_POD_ENI_RULE
+                || self.external_snat()
+                || v < facts::RESTORE_ON_EVERY_INTERFACE
+            {
                 return RuleHit {
                     table,
                     rule: format!("1536: from <pod address> lookup {table}"),
-                    source: if v >= V1_8 {
+                    source: if v >= facts::PER_POD_ENI_RULE {
                         "driver.go setupIPBasedContainerRouteRules"
                     } else {
                         "driver.go setupNS"
@@ -204,7 +201,7 @@ impl<'a> HostDatapath<'a> {
                 };
             }
             // Source: driver.go setupNS v1.3–v1.7: `from p to <VPC CIDR>` rules, plus X from v1.6 (rpc_handler.go).
-            if v >= V1_6 && dest.excluded_from_snat {
+            if v >= facts::EXCLUDE_SNAT_CIDRS_READ && dest.excluded_from_snat {
                 return RuleHit {
                     table,
                     rule: format!(
@@ -227,7 +224,7 @@ impl<'a> HostDatapath<'a> {
         if network_card_index == 0 {
             return HostTable::Eni(Some(device_index + 1));
         }
-        if self.v() >= V1_20_3 {
+        if self.v() >= facts::CARD_TABLE_NUMBERING {
             HostTable::Eni(Some(10_000 + device_index + 100 * network_card_index))
         } else {
             // v1.20.0–v1.20.2: d + 1 + k·maxENIsPerNC, which needs the instance type's ENI limit.
@@ -237,7 +234,7 @@ impl<'a> HostDatapath<'a> {
 
     /// `true` when the CNI manages ENIs on this network card (ENABLE_MULTI_NIC, v1.20+).
     pub fn manages_card(&self, network_card_index: u32) -> bool {
-        network_card_index == 0 || (self.v() >= V1_20 && self.cni.multi_nic)
+        network_card_index == 0 || (self.v() >= facts::MULTI_CARD && self.cni.multi_nic)
     }
 
     /// `rp_filter` mode that applies on arrival (`max(conf.all, conf.<if>)`, docs/datapath.md §2.6).
@@ -251,7 +248,7 @@ impl<'a> HostDatapath<'a> {
 
     /// V ≥ 1.20: rule 32765 `from <ENI primary IP> lookup T(e)` (network.go setupENINetwork).
     pub fn eni_primary_ip_rule(&self) -> bool {
-        self.v() >= V1_20
+        self.v() >= facts::MULTI_CARD
     }
 }
 

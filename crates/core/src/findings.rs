@@ -14,6 +14,7 @@
 mod filter_fixes;
 mod remediation;
 mod text;
+mod witness;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -30,7 +31,8 @@ use crate::verdict::{ClusterVerdicts, DIRECTIONS, SourceAtPeer, Subject};
 
 pub use text::cause_summary;
 
-use remediation::{Witness, remediation};
+use remediation::remediation;
+use witness::Witness;
 
 /// The most addresses and pod names a finding lists one by one; the rest are counted (every
 /// address is still in `pod_address_ranges`).

@@ -19,6 +19,7 @@ pub mod filters;
 pub mod findings;
 pub mod lifecycle;
 pub mod model;
+pub mod problems;
 pub mod raw;
 pub mod report;
 pub mod snapshot;
@@ -38,8 +39,7 @@ pub fn audit(
     overrides: &Overrides,
     options: &AnalyzeOptions,
 ) -> Result<Report, SnapshotError> {
-    let mut loaded = snapshot::load(files).into_result()?;
-    let mut model = Model::build(&loaded.documents, overrides);
-    model.add_input_problems(loaded.problems());
+    let loaded = snapshot::load(files).into_result()?;
+    let model = Model::new(&loaded.documents, &loaded.problems, overrides);
     Ok(analyze(&model, options))
 }

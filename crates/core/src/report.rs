@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::cni::ResolvedSetting;
 use crate::datapath::HostTable;
+pub use crate::problems::{Gap, NotAnalysed};
 
 pub const SCHEMA: &str = "podreach/report/v1";
 
@@ -485,20 +486,4 @@ pub struct Finding {
     pub affected: Affected,
     pub remediation: Vec<Remediation>,
     pub assumptions: Vec<String>,
-}
-
-/// A cluster that got no verdicts, or (`cluster: None`) a run that found no cluster to audit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NotAnalysed {
-    pub cluster: Option<String>,
-    pub reason: String,
-}
-
-/// Something that could not be analysed, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Gap {
-    pub cluster: Option<String>,
-    pub file: Option<String>,
-    pub object: Option<String>,
-    pub message: String,
 }

@@ -15,6 +15,7 @@ fn audit_files(files: &[SourceFile]) -> Result<podreach_core::Report, SnapshotEr
         &Overrides::default(),
         &podreach_core::AnalyzeOptions {
             include_paths: true,
+            ..Default::default()
         },
     )
 }

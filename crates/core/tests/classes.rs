@@ -235,13 +235,13 @@ proptest! {
     fn class_verdicts_equal_per_address_verdicts(case in case()) {
         let files = snapshot_of(&case).source_files();
         let loaded = snapshot::load(&files).into_result().expect("the fixture is readable");
-        let model = Model::build(&loaded.documents, &Default::default());
+        let model = Model::from_documents(&loaded.documents, &Default::default());
 
         // The matrix: per pod address, its subject's class; per block, its verdict for that class.
         let mut matrix: BTreeMap<(String, String, String, String), Outcome> = BTreeMap::new();
         let mut gaps = Vec::new();
         for cluster in &model.clusters {
-            let analysis = analyze_cluster(&model, cluster, &mut gaps);
+            let analysis = analyze_cluster(&model, cluster, &[], &mut gaps);
             let v = &analysis.verdicts;
             for subject in &v.subjects {
                 let addresses = subject.pod_ips.iter().copied().chain(
@@ -272,7 +272,7 @@ proptest! {
 
         let mut compared = 0usize;
         let mut mismatches = Vec::new();
-        baseline::naive(&model, 1, |n| {
+        baseline::naive(&model, &[], 1, |n| {
             let key = (
                 n.address.to_string(),
                 n.subject.eni.id.clone(),

@@ -8,7 +8,6 @@
 
 mod support;
 
-use podreach_core::Overrides;
 use podreach_core::report::{Cause, FindingKind, Verdict};
 use serde_json::{Value, json};
 use support::*;
@@ -165,11 +164,8 @@ fn with_filters(
     snapshot
 }
 
-fn port(n: u16) -> Overrides {
-    Overrides {
-        tcp_ports: vec![n],
-        ..Overrides::default()
-    }
+fn port(n: u16) -> [u16; 1] {
+    [n]
 }
 
 /// Custom networking (pods in 100.64.0.0/19, on ENIs carrying the ENIConfig's group) with the
@@ -196,7 +192,7 @@ fn pods_in_their_own_subnet_on(
 #[test]
 fn peer_group_admitting_the_pod_subnet_rejects_pods_snated_to_the_node_ip() {
     let report = pods_in_their_own_subnet(&[], vec![tcp_from(5432, POD_SUBNET_CIDR)])
-        .audit_with(&port(5432));
+        .audit_on_ports(&port(5432));
     let path = check(&report, SECONDARY_ENI, EGRESS);
     path.unreachable(Cause::PeerSg)
         .source_at_peer(NODE_IP)
@@ -220,7 +216,7 @@ fn peer_group_admitting_the_pod_subnet_rejects_pods_snated_to_the_node_ip() {
 fn the_same_group_admits_pods_once_external_snat_shows_their_own_address() {
     let env = [("AWS_VPC_K8S_CNI_EXTERNALSNAT", "true")];
     let report = pods_in_their_own_subnet(&env, vec![tcp_from(5432, POD_SUBNET_CIDR)])
-        .audit_with(&port(5432));
+        .audit_on_ports(&port(5432));
     let path = check(&report, SECONDARY_ENI, EGRESS);
     path.reachable()
         .source_at_peer("pod-ip")
@@ -231,13 +227,13 @@ fn the_same_group_admits_pods_once_external_snat_shows_their_own_address() {
 #[test]
 fn peer_group_admitting_the_node_subnet_rejects_pods_after_external_snat() {
     let admits_nodes = || vec![tcp_from(5432, NODE_SUBNET_CIDR)];
-    let snated = pods_in_their_own_subnet(&[], admits_nodes()).audit_with(&port(5432));
+    let snated = pods_in_their_own_subnet(&[], admits_nodes()).audit_on_ports(&port(5432));
     check(&snated, SECONDARY_ENI, EGRESS)
         .reachable()
         .source_at_peer(NODE_IP);
 
     let env = [("AWS_VPC_K8S_CNI_EXTERNALSNAT", "true")];
-    let report = pods_in_their_own_subnet(&env, admits_nodes()).audit_with(&port(5432));
+    let report = pods_in_their_own_subnet(&env, admits_nodes()).audit_on_ports(&port(5432));
     let path = check(&report, SECONDARY_ENI, EGRESS);
     path.unreachable(Cause::PeerSg).source_at_peer("pod-ip");
     let why = &path.path.causes[0].detail;
@@ -270,7 +266,7 @@ fn without_a_port_the_verdict_names_the_ports_that_pass_both_ways() {
         allow_all(),
         allow_all(),
     )
-    .audit_with(&port(6379));
+    .audit_on_ports(&port(6379));
     check(&report, PRIMARY_ENI, EGRESS).unreachable(Cause::PeerSg);
 }
 
@@ -287,7 +283,7 @@ fn peer_acl_without_the_ephemeral_range_drops_the_reply_to_the_node() {
         allow_all(),
         peer_acl,
     )
-    .audit_with(&port(5432));
+    .audit_on_ports(&port(5432));
     let path = check(&report, PRIMARY_ENI, EGRESS);
     path.unreachable(Cause::PeerNacl);
     let why = &path.path.causes[0].detail;
@@ -322,7 +318,7 @@ fn a_deny_numbered_before_the_allow_wins() {
         cluster_acl,
         allow_all(),
     )
-    .audit_with(&port(5432));
+    .audit_on_ports(&port(5432));
     let path = check(&report, PRIMARY_ENI, EGRESS);
     path.unreachable(Cause::NaclLocal);
     assert!(
@@ -344,15 +340,15 @@ fn a_deny_numbered_before_the_allow_wins() {
 #[test]
 fn a_group_reference_across_peering_matches_only_enis_carrying_the_group() {
     // SNATed traffic leaves by the primary ENI, which carries the node group: admitted.
-    let snated =
-        pods_in_their_own_subnet(&[], vec![tcp_from_group(5432, NODE_SG)]).audit_with(&port(5432));
+    let snated = pods_in_their_own_subnet(&[], vec![tcp_from_group(5432, NODE_SG)])
+        .audit_on_ports(&port(5432));
     check(&snated, SECONDARY_ENI, EGRESS)
         .reachable()
         .leaves_by(PRIMARY_ENI);
     // Not SNATed, it leaves by the pod's ENI, which carries the ENIConfig's group only.
     let env = [("AWS_VPC_K8S_CNI_EXTERNALSNAT", "true")];
-    let report =
-        pods_in_their_own_subnet(&env, vec![tcp_from_group(5432, NODE_SG)]).audit_with(&port(5432));
+    let report = pods_in_their_own_subnet(&env, vec![tcp_from_group(5432, NODE_SG)])
+        .audit_on_ports(&port(5432));
     check(&report, SECONDARY_ENI, EGRESS)
         .unreachable(Cause::PeerSg)
         .leaves_by(SECONDARY_ENI);
@@ -364,7 +360,7 @@ fn a_group_reference_across_peering_matches_only_enis_carrying_the_group() {
         "VpcPeeringConnectionId",
         PEERING,
     )["AccepterVpcInfo"]["Region"] = json!("eu-west-1");
-    let report = other_region.audit_with(&port(5432));
+    let report = other_region.audit_on_ports(&port(5432));
     check(&report, SECONDARY_ENI, EGRESS).unreachable(Cause::PeerSg);
 }
 
@@ -387,7 +383,7 @@ fn a_branch_eni_is_judged_by_its_own_groups() {
     // The branch ENI's group lets nothing out to the peer.
     snapshot.object_mut(SGS_FILE, "SecurityGroups", "GroupId", BRANCH_SG)["IpPermissionsEgress"] =
         json!([tcp_from(443, "0.0.0.0/0")]);
-    let report = snapshot.audit_with(&port(5432));
+    let report = snapshot.audit_on_ports(&port(5432));
     let path = check(&report, BRANCH_ENI, EGRESS);
     path.unreachable(Cause::SgEgress).leaves_by(BRANCH_ENI);
     assert!(
@@ -398,7 +394,7 @@ fn a_branch_eni_is_judged_by_its_own_groups() {
     // The peer's reference to the branch ENI's group admits it once the group lets it out.
     snapshot.object_mut(SGS_FILE, "SecurityGroups", "GroupId", BRANCH_SG)["IpPermissionsEgress"] =
         json!([everything_to_anywhere()]);
-    check(&snapshot.audit_with(&port(5432)), BRANCH_ENI, EGRESS).reachable();
+    check(&snapshot.audit_on_ports(&port(5432)), BRANCH_ENI, EGRESS).reachable();
 }
 
 #[test]
@@ -408,7 +404,7 @@ fn a_snat_exemption_that_the_peer_group_would_reject_says_so_and_adds_the_rule()
     // pod-initiated connections would then arrive from the pod subnet and be rejected.
     let report =
         pods_in_their_own_subnet_on("v1.7.10", &[], vec![tcp_from(5432, NODE_SUBNET_CIDR)])
-            .audit_with(&port(5432));
+            .audit_on_ports(&port(5432));
     check(&report, SECONDARY_ENI, EGRESS)
         .reachable()
         .source_at_peer(NODE_IP);
@@ -445,7 +441,7 @@ fn a_snat_exemption_that_the_peer_group_would_reject_says_so_and_adds_the_rule()
         &[NODE_SUBNET_CIDR, POD_SUBNET_CIDR],
         vec![],
     )];
-    let report = pods_in_their_own_subnet_on("v1.7.10", &[], both).audit_with(&port(5432));
+    let report = pods_in_their_own_subnet_on("v1.7.10", &[], both).audit_on_ports(&port(5432));
     let f = finding(
         &report,
         FindingKind::Unreachable,
@@ -472,7 +468,7 @@ fn missing_far_side_groups_make_the_hop_unknown_never_a_guess() {
         .as_array_mut()
         .expect("groups")
         .retain(|g| g["GroupId"] != PEER_SG);
-    let report = snapshot.audit_with(&port(5432));
+    let report = snapshot.audit_on_ports(&port(5432));
     let path = check(&report, PRIMARY_ENI, EGRESS);
     path.unknown(Cause::MissingInput);
     assert!(
@@ -481,7 +477,7 @@ fn missing_far_side_groups_make_the_hop_unknown_never_a_guess() {
         path.path.causes
     );
     // Without any security group or ACL output, the filters are an assumption, as before.
-    let report = shop().cni("v1.16.0", &[]).audit_with(&port(5432));
+    let report = shop().cni("v1.16.0", &[]).audit_on_ports(&port(5432));
     let path = check(&report, PRIMARY_ENI, EGRESS);
     path.reachable();
     assert_eq!(path.path.tcp_ports, None);
@@ -519,9 +515,9 @@ fn the_pod_group_must_admit_the_far_host_for_connections_it_opens() {
         allow_all(),
     );
     cluster_groups_admit(&mut snapshot, vec![tcp_from(8080, "10.1.0.0/16")]);
-    let report = snapshot.audit_with(&port(8080));
+    let report = snapshot.audit_on_ports(&port(8080));
     check(&report, SECONDARY_ENI, INGRESS).reachable();
-    let report = snapshot.audit_with(&port(9090));
+    let report = snapshot.audit_on_ports(&port(9090));
     let path = check(&report, SECONDARY_ENI, INGRESS);
     path.unreachable(Cause::SgIngress);
     let why = &path.path.causes[0].detail;
@@ -567,7 +563,7 @@ fn a_reply_leaving_another_eni_than_the_request_entered_needs_that_enis_outbound
             vec![permission("-1", None, &["10.1.0.0/16"], vec![])],
             vec![tcp_from(443, "0.0.0.0/0")],
         ));
-    let report = snapshot.audit_with(&port(8080));
+    let report = snapshot.audit_on_ports(&port(8080));
     let path = check(&report, SECONDARY_ENI, INGRESS);
     path.unreachable(Cause::SgEgress).leaves_by(PRIMARY_ENI);
     let why = &path.path.causes[0].detail;
@@ -612,7 +608,7 @@ fn a_new_eni_without_eniconfig_groups_gets_the_vpc_default_group_before_1_8() {
                 )],
                 vec![],
             ));
-        let report = snapshot.audit_with(&port(5432));
+        let report = snapshot.audit_on_ports(&port(5432));
         findings(&report, FindingKind::LatentRisk, Cause::SgEgress, EGRESS)
             .into_iter()
             .map(|f| f.detail.clone())

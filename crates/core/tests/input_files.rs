@@ -55,13 +55,13 @@ fn load(files: &[Bytes]) -> Loaded {
     snapshot::load_inputs(files.iter().map(|f| f as &dyn Input))
 }
 
-fn audit(mut loaded: Loaded) -> Report {
-    let mut model = Model::build(&loaded.documents, &Overrides::default());
-    model.add_input_problems(loaded.problems());
+fn audit(loaded: Loaded) -> Report {
+    let model = Model::new(&loaded.documents, &loaded.problems, &Overrides::default());
     podreach_core::analyze(
         &model,
         &AnalyzeOptions {
             include_paths: true,
+            ..Default::default()
         },
     )
 }
@@ -124,8 +124,16 @@ fn json_and_yaml_are_read_by_content_whatever_the_file_is_called_and_however_it_
     replace(&mut files, VPCS_FILE, "ec2/vpcs", yaml);
 
     let loaded = load(&files);
-    assert!(loaded.unreadable.is_empty(), "{:?}", loaded.unreadable);
-    assert!(loaded.skipped.is_empty(), "{:?}", loaded.skipped);
+    assert!(
+        loaded.problems.unreadable.is_empty(),
+        "{:?}",
+        loaded.problems.unreadable
+    );
+    assert!(
+        loaded.problems.skipped.is_empty(),
+        "{:?}",
+        loaded.problems.skipped
+    );
     let report = audit(loaded);
     assert_eq!(findings(&report), findings(&plain));
     assert_eq!(report.clusters[0].cni.modelled_version, "v1.11.4");
@@ -176,13 +184,14 @@ fn every_unusable_file_is_named_with_its_likely_cause_in_one_run_and_the_rest_is
 
     let loaded = load(&files);
     assert_eq!(
-        loaded.unreadable.len(),
+        loaded.problems.unreadable.len(),
         broken.len(),
         "{:?}",
-        loaded.unreadable
+        loaded.problems.unreadable
     );
     for (path, _, cause) in &broken {
         let message = loaded
+            .problems
             .unreadable
             .iter()
             .find(|e| e.file() == *path)
@@ -212,6 +221,7 @@ fn output_cut_short_by_max_items_is_used_but_reported_incomplete() {
     let loaded = load(&as_bytes(&snapshot));
     assert_eq!(
         loaded
+            .problems
             .incomplete
             .iter()
             .map(|(f, _)| f.as_str())
@@ -245,7 +255,11 @@ fn an_empty_kubectl_list_and_enis_of_other_vpcs_are_not_worth_a_word() {
     snapshot.push(ENIS_FILE, "NetworkInterfaces", stranger);
 
     let loaded = load(&as_bytes(&snapshot));
-    assert!(loaded.skipped.is_empty(), "{:?}", loaded.skipped);
+    assert!(
+        loaded.problems.skipped.is_empty(),
+        "{:?}",
+        loaded.problems.skipped
+    );
     let report = audit(loaded);
     assert!(report.gaps.is_empty(), "{:?}", report.gaps);
     assert!(report.not_analysed.is_empty(), "{:?}", report.not_analysed);

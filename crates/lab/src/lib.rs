@@ -43,7 +43,7 @@ pub struct LabOptions {
     pub icmp: bool,
     /// The TCP port every probe connects to, both ways (listeners on probe hosts and pods).
     /// Security groups and network ACLs judge ports, so the model must be asked about this
-    /// same port (`Model::tcp_ports`).
+    /// same port (`AnalyzeOptions::tcp_ports`).
     pub port: u16,
 }
 

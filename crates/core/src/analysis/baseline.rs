@@ -14,7 +14,7 @@ use crate::model::{Cluster, IpFamily, Model};
 use crate::report::Direction;
 use crate::verdict::{Block, ClassKey, DIRECTIONS, Evaluation, Subject};
 
-use super::procedure::ClusterContext;
+use super::context::ClusterContext;
 
 /// One naive verdict: a pod address of an ENI, a block, a direction and its evaluation.
 #[derive(Debug)]
@@ -29,7 +29,12 @@ pub struct NaiveVerdict<'v> {
 
 /// Traces every `every`-th pod address (1: all of them) of every IPv4 cluster to every block,
 /// both ways, and hands each verdict to `sink`.
-pub fn naive(model: &Model, every: usize, mut sink: impl FnMut(NaiveVerdict<'_>)) {
+pub fn naive(
+    model: &Model,
+    tcp_ports: &[u16],
+    every: usize,
+    mut sink: impl FnMut(NaiveVerdict<'_>),
+) {
     let every = every.max(1);
     let mut index = 0usize;
     for cluster in model
@@ -37,7 +42,7 @@ pub fn naive(model: &Model, every: usize, mut sink: impl FnMut(NaiveVerdict<'_>)
         .iter()
         .filter(|c| c.ip_family == IpFamily::V4)
     {
-        let ctx = ClusterContext::new(model, cluster);
+        let ctx = ClusterContext::new(model, cluster, tcp_ports);
         let subjects = ctx.subjects(&mut Vec::new());
         let subnets = subjects
             .iter()

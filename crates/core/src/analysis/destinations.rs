@@ -23,7 +23,7 @@ use crate::model::Target;
 use crate::verdict::Block;
 use crate::vpc_path::Remote;
 
-use super::procedure::ClusterContext;
+use super::context::ClusterContext;
 
 /// What the procedure reads about a block through one route table.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -9,14 +9,15 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
+use crate::audit::AnalyzeOptions;
 use crate::cidr;
 use crate::datapath::DestinationFlags;
 use crate::model::{IpFamily, Model};
 use crate::report::PathVerdict;
 use crate::verdict::{Block, DIRECTIONS, Row};
 
+use super::context::ClusterContext;
 use super::expand::path_verdict;
-use super::procedure::ClusterContext;
 
 #[derive(Debug, Clone)]
 pub struct Explanation {
@@ -39,14 +40,19 @@ pub enum ExplainError {
 }
 
 /// Traces `pod_ip` → `to` and back with the same procedure the audit uses.
-pub fn explain(model: &Model, pod_ip: Ipv4Addr, to: Ipv4Addr) -> Result<Explanation, ExplainError> {
+pub fn explain(
+    model: &Model,
+    pod_ip: Ipv4Addr,
+    to: Ipv4Addr,
+    options: &AnalyzeOptions,
+) -> Result<Explanation, ExplainError> {
     let mut gaps = Vec::new();
     for cluster in model
         .clusters
         .iter()
         .filter(|c| c.ip_family == IpFamily::V4)
     {
-        let ctx = ClusterContext::new(model, cluster);
+        let ctx = ClusterContext::new(model, cluster, &options.tcp_ports);
         let subjects = ctx.subjects(&mut gaps);
         let Some(subject) = subjects
             .iter()

@@ -7,45 +7,17 @@
 //! `crate::vpc_path`; this file only sequences them. Texts carry `{eni}`-style placeholders
 //! because one evaluation serves every ENI of the class.
 
-use std::collections::{BTreeSet, HashMap};
-use std::net::Ipv4Addr;
-
 use ipnet::Ipv4Net;
 
 use crate::cidr;
-use crate::cni::{CniConfig, SgpMode, UnknownSetting, Version};
-use crate::datapath::{DestinationFlags, HostDatapath, HostTable, Placement};
-use crate::filters::PortSet;
-use crate::model::{Cluster, Eni, Model, Network, SgPeer, Target};
+use crate::cni::{CniConfig, SgpMode, UnknownSetting, Version, facts};
+use crate::datapath::{DestinationFlags, HostTable, Placement};
+use crate::model::Target;
 use crate::report::{Cause, Direction, Reason, Verdict};
 use crate::verdict::{Block, ClassKey, Evaluation, FilterOutcome, SourceAtPeer};
-use crate::vpc_path::{Remote, Trace, VpcView};
+use crate::vpc_path::{Remote, Trace};
 
-use super::filtering;
-
-/// Every IPv4 CIDR the snapshot's security group rules and network ACL entries name, sorted,
-/// without duplicates and without 0.0.0.0/0 (which holds every block whole).
-fn filter_cidrs(net: &Network) -> Vec<Ipv4Net> {
-    let mut out: BTreeSet<Ipv4Net> = BTreeSet::new();
-    for group in net.security_groups.iter().flat_map(|g| g.values()) {
-        for rule in group.inbound.iter().chain(&group.outbound) {
-            match &rule.peer {
-                SgPeer::Cidr(c) => {
-                    out.insert(*c);
-                }
-                SgPeer::PrefixList(id) => {
-                    out.extend(net.prefix_lists.get(id).into_iter().flatten().copied());
-                }
-                SgPeer::Group { .. } => {}
-            }
-        }
-    }
-    for acl in net.network_acls.iter().flat_map(|a| a.values()) {
-        out.extend(acl.inbound.iter().chain(&acl.outbound).map(|e| e.cidr));
-    }
-    out.retain(|c| c.prefix_len() > 0);
-    out.into_iter().collect()
-}
+use super::context::ClusterContext;
 
 fn from_trace(
     trace: Trace,
@@ -76,81 +48,6 @@ fn from_trace(
     }
 }
 
-/// Everything the procedure needs about one cluster.
-#[derive(Debug)]
-pub(crate) struct ClusterContext<'a> {
-    pub cluster: &'a Cluster,
-    /// The configuration evaluated: the cluster's, or an alternative of it.
-    cni: &'a CniConfig,
-    /// The same cluster under the other extreme of each setting whose value the snapshot does not
-    /// show (`valueFrom`): every verdict is evaluated both ways (docs/datapath.md §10.7).
-    alternatives: Vec<(&'a UnknownSetting, ClusterContext<'a>)>,
-    pub net: &'a Network,
-    /// ENIs by id, hashed: a 5,000-node cluster looks up 15,000 of them.
-    pub enis: HashMap<&'a str, &'a Eni>,
-    pub host: HostDatapath<'a>,
-    pub vpc: VpcView<'a>,
-    pub vpc_cidrs: Vec<Ipv4Net>,
-    /// The TCP ports asked for (`--port`); `None`: any.
-    pub ports: Option<PortSet>,
-    /// Every address of the far VPCs' ENIs, sorted, and the VPCs whose ENIs the snapshot holds.
-    pub far_enis: Vec<(Ipv4Addr, &'a Eni)>,
-    pub vpcs_with_enis: BTreeSet<&'a str>,
-    /// Every IPv4 CIDR a security group rule or network ACL entry names: blocks and source
-    /// parts are cut at them, so each rule holds a whole block or none of it.
-    pub filter_cidrs: Vec<Ipv4Net>,
-}
-
-impl<'a> ClusterContext<'a> {
-    pub(crate) fn new(model: &'a Model, cluster: &'a Cluster) -> Self {
-        let mut ctx = Self::with_cni(model, cluster, &cluster.cni);
-        ctx.alternatives = cluster
-            .cni
-            .unknown
-            .iter()
-            .filter_map(|setting| {
-                let cni = setting.alternative.as_deref()?;
-                Some((setting, Self::with_cni(model, cluster, cni)))
-            })
-            .collect();
-        ctx
-    }
-
-    fn with_cni(model: &'a Model, cluster: &'a Cluster, cni: &'a CniConfig) -> Self {
-        let vpc_cidrs = model
-            .network
-            .vpcs
-            .get(&cluster.vpc_id)
-            .map(|v| v.cidrs.clone())
-            .unwrap_or_default();
-        let (far_enis, vpcs_with_enis) =
-            filtering::far_enis(model.network.enis.values(), &cluster.vpc_id);
-        ClusterContext {
-            ports: (!model.tcp_ports.is_empty()).then(|| PortSet::from_ports(&model.tcp_ports)),
-            far_enis,
-            vpcs_with_enis,
-            filter_cidrs: filter_cidrs(&model.network),
-            cluster,
-            cni,
-            alternatives: Vec::new(),
-            net: &model.network,
-            enis: model
-                .network
-                .enis
-                .iter()
-                .map(|(id, eni)| (id.as_str(), eni))
-                .collect(),
-            host: HostDatapath::new(cni),
-            vpc: VpcView::new(&model.network, &cluster.vpc_id),
-            vpc_cidrs,
-        }
-    }
-
-    pub(crate) fn cni(&self) -> &'a CniConfig {
-        self.cni
-    }
-}
-
 impl ClusterContext<'_> {
     pub(crate) fn subnet_cidr(&self, subnet_id: &str) -> Option<Ipv4Net> {
         self.net.subnets.get(subnet_id).map(|s| s.cidr)
@@ -160,7 +57,7 @@ impl ClusterContext<'_> {
     fn snat_flaky(&self) -> bool {
         let cni = self.cni();
         !cni.external_snat
-            && cni.version < Version::new(1, 23, 0)
+            && cni.version < facts::EXCLUDE_ALL_RETURN_KEPT
             && cni.exclude_snat_cidrs.iter().any(|c| c.prefix_len() == 0)
     }
 

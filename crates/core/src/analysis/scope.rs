@@ -18,13 +18,13 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 use crate::cidr;
-use crate::cni::Version;
+use crate::cni::facts;
 use crate::datapath::{HostTable, Placement};
 use crate::model::{Eni, EniType, Node, RouteTable, Target};
 use crate::report::Gap;
 use crate::verdict::{ClassKey, Hypothetical, Subject, sorted};
 
-use super::procedure::ClusterContext;
+use super::context::ClusterContext;
 
 impl<'a> ClusterContext<'a> {
     /// The pod-address holders of the cluster, with gaps for ENIs that cannot be placed.
@@ -174,7 +174,7 @@ impl<'a> ClusterContext<'a> {
         let subnet = config.map_or(node_subnet, |(s, _)| s);
         let groups = match config {
             Some((_, c)) if !c.security_groups.is_empty() => sorted(&c.security_groups),
-            Some(_) if self.cni().version < Version::new(1, 8, 0) => self
+            Some(_) if self.cni().version < facts::PER_POD_ENI_RULE => self
                 .net
                 .security_groups
                 .iter()

@@ -16,7 +16,7 @@ use crate::filters::{PortSet, Way};
 use crate::report::{Cause, Direction, Remediation};
 use crate::verdict::{ClusterVerdicts, FilterFix, FilterOutcome, SourceAtPeer};
 
-use super::remediation::Witness;
+use super::witness::{Witness, push_once};
 
 /// The command that adds `fix`, one rule per port range.
 pub(crate) fn command(fix: &FilterFix) -> Remediation {
@@ -155,10 +155,10 @@ pub(crate) fn filter_remediation(
                             *cidr = *source;
                         }
                     }
-                    super::remediation::push_once(&mut fixes, command(&each));
+                    push_once(&mut fixes, command(&each));
                 }
             } else {
-                super::remediation::push_once(&mut fixes, command(fix));
+                push_once(&mut fixes, command(fix));
             }
         }
     }
@@ -217,9 +217,9 @@ pub(crate) fn check_source_change(
     if !fix.breaks.is_empty() {
         fix.action.push_str(" — WARNING: this alone would break the flow (see `breaks`); add the rules listed next first");
     }
-    super::remediation::push_once(fixes, fix);
+    push_once(fixes, fix);
     for mut rule in rules {
         rule.action = format!("before that: {}", rule.action);
-        super::remediation::push_once(fixes, rule);
+        push_once(fixes, rule);
     }
 }

@@ -12,43 +12,16 @@ use ipnet::Ipv4Net;
 
 use crate::cidr;
 use crate::cni::{
-    EXCLUDE_SNAT_CIDRS, EXTERNAL_SERVICE_CIDRS, NODE_PORT_SUPPORT, SettingSource, Version,
+    EXCLUDE_SNAT_CIDRS, EXTERNAL_SERVICE_CIDRS, NODE_PORT_SUPPORT, SettingSource, Version, facts,
 };
 use crate::model::Target;
 use crate::report::{Cause, Direction, Remediation};
-use crate::verdict::{Block, ClassKey, ClusterVerdicts, Evaluation, SourceAtPeer};
+use crate::verdict::{ClusterVerdicts, SourceAtPeer};
 use crate::vpc_path::{Remote, VpcView};
 
 use super::filter_fixes::{check_source_change, filter_remediation};
 use super::text::destinations_phrase;
-
-/// One failing path of a finding: the ENI class, the block and its evaluation. A finding keeps
-/// one witness per destination route.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Witness<'v> {
-    pub class: &'v ClassKey,
-    pub block: &'v Block,
-    pub evaluation: &'v Evaluation,
-}
-
-impl Witness<'_> {
-    /// The subnet of the ENI the packet toward the peer leaves by.
-    fn egress_subnet(&self) -> &str {
-        if self.evaluation.egress_primary {
-            &self.class.node_subnet
-        } else {
-            &self.class.eni_subnet
-        }
-    }
-
-    /// The subnet of the address the far side sees.
-    fn source_subnet(&self) -> &str {
-        match self.evaluation.source {
-            SourceAtPeer::NodeIp => &self.class.node_subnet,
-            SourceAtPeer::PodIp => &self.class.eni_subnet,
-        }
-    }
-}
+use super::witness::{Witness, push_once};
 
 fn target_flag(target: &Target) -> &'static str {
     match target {
@@ -122,16 +95,6 @@ fn peer_route_table(v: &ClusterVerdicts<'_>, block: Ipv4Net) -> Option<String> {
     table.map(|t| t.id.clone())
 }
 
-/// Adds `fix` unless the same fix is already listed.
-pub(crate) fn push_once(fixes: &mut Vec<Remediation>, fix: Remediation) {
-    if !fixes
-        .iter()
-        .any(|f| f.action == fix.action && f.command == fix.command)
-    {
-        fixes.push(fix);
-    }
-}
-
 /// The fixes of a finding of `cause` in `direction` over `destinations` (route CIDRs), with a
 /// witness per destination; `source_subnets` are the subnets of every address the far side sees
 /// (the node subnets when SNATed, else the pod subnets) across the ENIs the finding affects.
@@ -167,13 +130,13 @@ pub(crate) fn remediation(
                 && first.evaluation.source == SourceAtPeer::NodeIp =>
         {
             fixes.push(set_env(v, NODE_PORT_SUPPORT, "true"));
-            fixes.push(upgrade(v, Version::new(1, 12, 1)));
+            fixes.push(upgrade(v, facts::RULE_1024_UNLESS_EXTERNALSNAT));
         }
         Cause::SrcdstEgress
-            if direction == Direction::PeerToPod && version < Version::new(1, 8, 0) =>
+            if direction == Direction::PeerToPod && version < facts::PER_POD_ENI_RULE =>
         {
-            fixes.push(upgrade(v, Version::new(1, 8, 0)));
-            if version >= Version::new(1, 6, 0) {
+            fixes.push(upgrade(v, facts::PER_POD_ENI_RULE));
+            if version >= facts::EXCLUDE_SNAT_CIDRS_READ {
                 let mut fix = set_env(
                     v,
                     EXCLUDE_SNAT_CIDRS,
@@ -408,7 +371,7 @@ pub(crate) fn remediation(
                 v,
                 witnesses,
                 SourceAtPeer::PodIp,
-                upgrade(v, Version::new(1, 23, 0)),
+                upgrade(v, facts::EXCLUDE_ALL_RETURN_KEPT),
                 &mut fixes,
             );
             let fix = Remediation {

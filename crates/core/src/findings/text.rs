@@ -8,9 +8,7 @@ use std::collections::BTreeSet;
 
 use ipnet::Ipv4Net;
 
-use crate::cni::{
-    CniConfig, EXCLUDE_SNAT_CIDRS, EXTERNAL_SERVICE_CIDRS, NODE_PORT_SUPPORT, Version,
-};
+use crate::cni::{CniConfig, EXCLUDE_SNAT_CIDRS, EXTERNAL_SERVICE_CIDRS, NODE_PORT_SUPPORT, facts};
 use crate::report::{Cause, Direction, FindingKind};
 use crate::verdict::{Evaluation, SourceAtPeer, Subject};
 
@@ -121,7 +119,7 @@ pub(crate) fn cause_explanation(
         (Cause::SrcdstEgress, Direction::PodToPeer) => format!(
             "The destination is in {EXTERNAL_SERVICE_CIDRS}, so ip rule 1535 sends it to the main table and out of the primary ENI, but it is not SNATed (EXTERNALSNAT or {EXCLUDE_SNAT_CIDRS}), so it leaves with the pod's own address, which the primary ENI does not own."
         ),
-        (Cause::SrcdstEgress, Direction::PeerToPod) if v < Version::new(1, 8, 0) => format!(
+        (Cause::SrcdstEgress, Direction::PeerToPod) if v < facts::PER_POD_ENI_RULE => format!(
             "Before v1.8.0 the CNI's per-pod rules (`from <pod> to <VPC CIDR> lookup <ENI table>`) cover only the VPC CIDRs, so the reply of a pod on a secondary ENI to an address beyond the VPC uses the main table and leaves the primary ENI with the pod's address; EC2's source/destination check drops it. Connections the pod opens itself work because they are SNATed. CNI {v} is affected; v1.8.0 (PR #1475) fixed it with `from <pod> lookup <ENI table>` plus connmark (EKS user guide, external-snat page)."
         ),
         (Cause::SrcdstEgress, Direction::PeerToPod) => format!(

@@ -204,13 +204,29 @@ impl Snapshot {
     }
 
     pub fn try_audit(&self, overrides: &Overrides) -> Result<Report, SnapshotError> {
+        self.try_audit_asking(overrides, &[])
+    }
+
+    /// The audit of this snapshot asked about `tcp_ports` (empty: any TCP port), with every path.
+    pub fn try_audit_asking(
+        &self,
+        overrides: &Overrides,
+        tcp_ports: &[u16],
+    ) -> Result<Report, SnapshotError> {
         podreach_core::audit(
             &self.source_files(),
             overrides,
             &AnalyzeOptions {
                 include_paths: true,
+                tcp_ports: tcp_ports.to_vec(),
             },
         )
+    }
+
+    /// [`Snapshot::audit`] on the TCP ports `tcp_ports`.
+    pub fn audit_on_ports(&self, tcp_ports: &[u16]) -> Report {
+        self.try_audit_asking(&Overrides::default(), tcp_ports)
+            .expect("the fixture is a readable snapshot")
     }
 
     pub fn audit(&self) -> Report {
