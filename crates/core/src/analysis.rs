@@ -1,14 +1,17 @@
 //! The decision procedure of docs/datapath.md §5: from the model to the verdict matrix of a cluster.
 //!
-//! Split by stage, the way the specification is: [`scope`] finds the ENIs that hold pod
-//! addresses and groups them into ENI classes; [`destinations`] splits the private routes into
-//! uniform blocks and groups those into destination classes; [`procedure`] runs §5.3/§5.4 for a
-//! class and a block; [`expand`] turns the matrix back into per-ENI rows for `--paths`, one at a
-//! time; [`explain`] traces a single address; `baseline` is the same procedure without any
-//! grouping, for tests and benchmarks. The procedure runs once per ENI class ×
-//! destination class × direction, so a 5,000-node cluster with 100 routes costs about what a
-//! small one does. Findings are built from the matrix by `crate::findings`, which this module
-//! does not know about; `crate::audit` sits above both.
+//! Split by stage, the way the specification is: `context` holds the cluster's immutable facts
+//! (built once, read by every stage, importing none of them); `scope` finds the ENIs that hold
+//! pod addresses and groups them into ENI classes (§5.1); `destinations` splits the private
+//! routes into uniform blocks and groups those into destination classes; `procedure` runs
+//! §5.3/§5.4 for a class and a block, sequencing the host datapath (`crate::datapath`), the VPC
+//! path (`crate::vpc_path`) and `filtering` (§5.7: `filtering/security_groups.rs`,
+//! `filtering/acls.rs`, `filtering/far_end.rs`); `expand` turns the matrix back into per-ENI
+//! rows for `--paths`, one at a time; `explain` traces a single address; `baseline` is the same
+//! procedure without any grouping, for tests and benchmarks. The procedure runs once per ENI
+//! class × destination class × direction, so a 5,000-node cluster with 100 routes costs about
+//! what a small one does. Findings are built from the matrix by `crate::findings`, which this
+//! module does not know about; `crate::audit` sits above both.
 
 #[doc(hidden)]
 pub mod baseline;

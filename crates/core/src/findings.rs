@@ -29,8 +29,6 @@ use crate::report::{
 };
 use crate::verdict::{ClusterVerdicts, DIRECTIONS, SourceAtPeer, Subject};
 
-pub use text::cause_summary;
-
 use remediation::remediation;
 use witness::Witness;
 

@@ -2,21 +2,29 @@
 //!
 //! Pure and synchronous by construction (see `build.rs`): no async runtime, no AWS SDK, no
 //! Lambda runtime. Input arrives as snapshot documents ([`snapshot`], shaped by [`raw`]), is
-//! validated once into a [`model::Model`], and [`analyze`] turns the model into a
-//! [`report::Report`] deterministically. The VPC CNI's host datapath lives in [`datapath`], the
-//! AWS side in [`vpc_path`]; both follow `docs/datapath.md`. [`analysis`] computes each
-//! cluster's [`verdict`] matrix, [`findings`] reads it, and [`audit`] sits above both.
-//! [`lifecycle`] turns successive reports into NEW / CHANGED / RESOLVED transitions, with
-//! [`suppressions`] keeping chosen findings quiet.
+//! validated once into a [`Model`] ([`Model::new`], the one way in), and [`analyze`] (or [`run`],
+//! which streams the per-ENI rows) turns the model and the question asked ([`AnalyzeOptions`])
+//! into a [`Report`] deterministically. The VPC CNI's host datapath lives in [`datapath`], its
+//! release facts in [`cni::facts`], the AWS side in `vpc_path`; all follow `docs/datapath.md`.
+//! `analysis` computes each cluster's verdict matrix, `findings` reads it, and `audit` sits
+//! above both. [`lifecycle`] turns successive reports into NEW / CHANGED / RESOLVED
+//! transitions, with [`suppressions`] keeping chosen findings quiet.
+//!
+//! The facade: what other crates may use is what this file makes public. The input schema
+//! ([`raw`], [`snapshot`]), the model, the CNI's settings, the report and its lifecycle are the
+//! public surface; the verdict matrix, the findings and the VPC path are private, so the CLI,
+//! the functions and the lab go through [`analyze`]/[`run`]/[`explain`] and the report. (`analysis`
+//! is public but hidden only for the core's own property tests and the baseline benchmark.)
 
+#[doc(hidden)]
 pub mod analysis;
-pub mod audit;
+mod audit;
 pub mod cidr;
 pub mod cni;
 pub mod datapath;
 pub mod demo;
 pub mod filters;
-pub mod findings;
+mod findings;
 pub mod lifecycle;
 pub mod model;
 pub mod problems;
@@ -24,8 +32,8 @@ pub mod raw;
 pub mod report;
 pub mod snapshot;
 pub mod suppressions;
-pub mod verdict;
-pub mod vpc_path;
+mod verdict;
+mod vpc_path;
 
 pub use analysis::{Explanation, explain};
 pub use audit::{AnalyzeOptions, Audit, analyze, run};

@@ -3,7 +3,7 @@
 //! A snapshot is a set of unmodified `aws … describe-*` and `kubectl get … -o json` outputs. File
 //! names carry no meaning: each file is identified by its top-level key (`Vpcs`, `RouteTables`,
 //! `cluster`, …) or its Kubernetes `kind`. A snapshot of a 5,000-node cluster is ~440 MB of
-//! JSON, so the common case is one pass straight into the typed shapes ([`Fast`](fast::Fast)): no
+//! JSON, so the common case is one pass straight into the typed shapes (`fast::Fast`): no
 //! JSON value tree is built (a Kubernetes list item is held as a value only while it is
 //! converted), and a file can be read from a stream instead of from memory ([`Input`]). Only when
 //! that pass fails is the file read again the slow way, to name the exact place: first into a
