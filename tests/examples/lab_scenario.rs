@@ -28,16 +28,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let model = podreach_core::Model::build(&loaded.documents, &s.overrides());
+    let model = podreach_core::Model::from_documents(&loaded.documents, &s.overrides());
     for gap in &model.gaps {
         println!("gap: {}", gap.message);
     }
-    let report = podreach_core::analyze(
-        &model,
-        &podreach_core::AnalyzeOptions {
-            include_paths: true,
-        },
-    );
+    let report = podreach_core::analyze(&model, &s.question());
     for p in report.paths.iter().flatten() {
         println!(
             "model: {} {} {} {:?} {:?}",

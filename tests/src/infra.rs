@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use crate::fail;
+
 /// The repository root (the tests crate lives in `<repo>/tests`).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -132,12 +134,4 @@ pub fn yaml_to_json(value: serde_yaml_ng::Value) -> Value {
             }
         }
     }
-}
-
-#[allow(
-    clippy::panic,
-    reason = "test support: a template the tests cannot read fails the test that reads it"
-)]
-fn fail(message: &str) -> ! {
-    panic!("{message}")
 }

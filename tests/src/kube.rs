@@ -20,6 +20,7 @@ use std::sync::{Mutex, OnceLock};
 use serde::Deserialize as _;
 use serde_json::{Value, json};
 
+use crate::fail;
 use crate::infra::repo_root;
 use crate::moto::{Account, Moto};
 
@@ -254,14 +255,6 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
-#[allow(
-    clippy::panic,
-    reason = "test support: a server that cannot start must fail the test loudly"
-)]
-fn fail(message: &str) -> ! {
-    panic!("{message}")
-}
-
 /// A demo cluster's API objects (`<cluster>/aws-node.json` when the demo has one, else `shop`'s,
 /// pods, nodes) with the demo's ids rewritten to `seeded`'s moto ids, the aws-node image at
 /// `version` (`v1.10.4`) and `env` set on the aws-node container.
@@ -272,12 +265,7 @@ pub fn demo_objects(
     env: &[(&str, &str)],
 ) -> Value {
     let file = |path: &str| -> Value {
-        let text = podreach_core::demo::FILES
-            .iter()
-            .find(|(p, _)| *p == path)
-            .map(|(_, t)| *t)
-            .unwrap_or_else(|| fail(&format!("the demo has no {path}")));
-        serde_json::from_str(&seeded.to_moto_ids(text))
+        serde_json::from_str(&seeded.to_moto_ids(crate::seed::demo_file_text(path)))
             .unwrap_or_else(|e| fail(&format!("{path}: {e}")))
     };
     let mut daemonset = file("shop/aws-node.json");

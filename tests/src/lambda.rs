@@ -11,6 +11,10 @@
 //! table, the `analytics` peering) stay as they are, so the handler meets objects that do not
 //! exist, as it does when an event arrives after the object is gone.
 //!
+//! [`sample_event`] is that for a sample by name, and [`fresh_account_with_demo_and_vpc_ids`] the
+//! account most function tests start from: a new moto account with the demo, whose clusters name
+//! their VPC (see below).
+//!
 //! [`Subscribers`] are two SQS queues on one SNS topic, both with raw message delivery off, so a
 //! queue's message body is the SNS envelope (`Type`, `MessageId`, `Subject`, `Message`,
 //! `MessageAttributes` as `{"name": {"Type": "String", "Value": …}}`), the same shape moto
@@ -19,6 +23,8 @@
 //! handles `Publish`, so [`drain`] needs no long polling; it still polls with a wait of one
 //! second until it has what it expects, then once more without waiting, so that an extra
 //! message is seen too. moto does not check queue policies, so the queues have none.
+//! [`Subscribers::publisher`] is podreach's own SNS publisher to the topic, and
+//! [`assert_nothing_received`] checks that a queue stays empty (a dry run).
 //!
 //! [`fresh_context`] gives the handlers an empty in-memory state, so every finding is NEW and
 //! published: what the tests of scopes and messages need. The lifecycle itself is tested with
@@ -38,13 +44,16 @@
 //! answers as EKS does, for the in-process collector and the binaries alike.
 //!
 //! [`collector`]: EC2 and EKS go to moto, except `DescribeAddon`, which an `aws-smithy-mocks`
-//! rule answers (`RuleMode::MatchAny`, passthrough allowed for everything else): the add-on given
-//! for a cluster, or EKS's `ResourceNotFoundException` for a cluster without one, which the
-//! collector reads as a self-managed CNI. The rule answers with the modeled error rather than
-//! with EKS's HTTP 404, because a rule's HTTP response only reaches the mock HTTP client of
-//! `aws-smithy-mocks`, and here requests must reach moto; the request still goes to moto first
-//! (harmlessly), then the interceptor replaces its result. The SDK's reading of the real 404 is
-//! covered by `crates/aws/tests/mocked.rs`.
+//! rule answers ([`mock_describe_addon`]: `RuleMode::MatchAny`, passthrough allowed for
+//! everything else): the add-on given for a cluster, or EKS's `ResourceNotFoundException` for a
+//! cluster without one, which the collector reads as a self-managed CNI. The collector's rule
+//! answers with the modeled error ([`MissingAddon::ModeledError`]) rather than with EKS's HTTP
+//! 404, because a rule's HTTP response only reaches the mock HTTP client of `aws-smithy-mocks`,
+//! and here requests must reach moto; the request still goes to moto first (harmlessly), then the
+//! interceptor replaces its result. The SDK's reading of the real 404 is covered by
+//! `crates/aws/tests/mocked.rs`, and by `tests/tests/live_collection.rs`, whose collector sends
+//! each EKS request to the mock HTTP client first and so can take [`MissingAddon::Http404`]. Every
+//! collector of these tests retries with [`fast_retry_settings`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -60,6 +69,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::ErrorMetadata;
+use podreach_aws::publish::SnsPublisher;
 use podreach_aws::{Collector, CollectorSettings};
 use podreach_core::{demo, raw};
 use serde_json::Value;
@@ -121,6 +131,11 @@ pub fn event_for(text: &str, seeded: &SeededDemo, account: &Account) -> Value {
     object.insert("account".to_owned(), Value::String(account.id.clone()));
     object.insert("region".to_owned(), Value::String(region(account)));
     event
+}
+
+/// The sample `events/<name>` for `account`: [`event_for`] of its [`sample_text`].
+pub fn sample_event(name: &str, seeded: &SeededDemo, account: &Account) -> Value {
+    event_for(&sample_text(name), seeded, account)
 }
 
 /// The region of `account`.
@@ -240,6 +255,16 @@ pub async fn give_clusters_their_vpc_ids(account: &Account) -> Result<(), String
     Ok(())
 }
 
+/// A fresh moto account with the demo ([`crate::seed::fresh_account_with_demo`]) whose clusters
+/// name their VPC, as EKS's do ([`give_clusters_their_vpc_ids`]).
+pub async fn fresh_account_with_demo_and_vpc_ids() -> (Account, SeededDemo) {
+    let (account, seeded) = crate::seed::fresh_account_with_demo().await;
+    give_clusters_their_vpc_ids(&account)
+        .await
+        .expect("moto's clusters name their VPC");
+    (account, seeded)
+}
+
 /// The demo's kubectl dumps: not AWS resources, so a collector without the Kubernetes API
 /// never sees them (a live audit gets them as extra files, the CLI's `--with DIR`).
 pub const KUBECTL_DUMPS: [&str; 5] = [
@@ -280,6 +305,18 @@ pub fn sdk_addon(addon: &raw::Addon) -> aws_sdk_eks::types::Addon {
         .build()
 }
 
+/// How [`mock_describe_addon`] answers for a cluster without the add-on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingAddon {
+    /// EKS's `ResourceNotFoundException` as the SDK models it: the answer for a client whose
+    /// requests reach moto through its real HTTP client ([`collector`]).
+    ModeledError,
+    /// EKS's HTTP 404 with its restJson1 error body, which the SDK's own deserialiser turns into
+    /// `ResourceNotFoundException`: a rule's HTTP response reaches only the mock HTTP client of
+    /// `aws-smithy-mocks`, so the client must send its requests there first.
+    Http404,
+}
+
 /// EKS's answer for a cluster without the add-on, as the SDK models it.
 fn addon_not_found(cluster: &str, addon: &str) -> DescribeAddonError {
     let message = format!("No addon: {addon} found in cluster: {cluster}");
@@ -298,8 +335,30 @@ fn addon_not_found(cluster: &str, addon: &str) -> DescribeAddonError {
     )
 }
 
-/// The rule answering `DescribeAddon` from `addons` (by cluster and add-on name).
-fn addon_rule(addons: BTreeMap<String, raw::Addon>) -> Rule {
+/// EKS's answer for a cluster without the add-on as it comes over the wire: HTTP 404 with a
+/// restJson1 error body.
+fn addon_not_found_response(cluster: &str, addon: &str) -> aws_smithy_runtime_api::http::Response {
+    let body = serde_json::json!({
+        "clusterName": cluster,
+        "addonName": addon,
+        "message": format!("No addon: {addon} found in cluster: {cluster}"),
+    });
+    let mut response = aws_smithy_runtime_api::http::Response::new(
+        aws_smithy_runtime_api::http::StatusCode::try_from(404).expect("404 is a status"),
+        SdkBody::from(body.to_string()),
+    );
+    response
+        .headers_mut()
+        .insert("x-amzn-errortype", "ResourceNotFoundException");
+    response
+        .headers_mut()
+        .insert("content-type", "application/json");
+    response
+}
+
+/// The rule answering `DescribeAddon` from `addons` (by cluster and add-on name), and as
+/// `missing` says for any other cluster or add-on.
+fn describe_addon_rule(addons: BTreeMap<String, raw::Addon>, missing: MissingAddon) -> Rule {
     mock!(aws_sdk_eks::Client::describe_addon).then_compute_response(move |req| {
         let cluster = req.cluster_name().unwrap_or_default();
         let name = req.addon_name().unwrap_or_default();
@@ -309,25 +368,47 @@ fn addon_rule(addons: BTreeMap<String, raw::Addon>) -> Rule {
                     .addon(sdk_addon(addon))
                     .build(),
             ),
-            None => MockResponse::Error(addon_not_found(cluster, name)),
+            None => match missing {
+                MissingAddon::ModeledError => MockResponse::Error(addon_not_found(cluster, name)),
+                MissingAddon::Http404 => {
+                    MockResponse::Http(addon_not_found_response(cluster, name))
+                }
+            },
         }
     })
+}
+
+/// The interceptor for an EKS client that mocks `DescribeAddon` alone: the add-ons of `addons`
+/// (by cluster and add-on name), `missing` for any other; every other request passes through.
+/// moto has no EKS add-on API (`/clusters/<name>/addons` is not a moto route), so without it
+/// every cluster would look add-on-less for a reason that has nothing to do with the cluster.
+pub fn mock_describe_addon(
+    addons: BTreeMap<String, raw::Addon>,
+    missing: MissingAddon,
+) -> MockResponseInterceptor {
+    MockResponseInterceptor::new()
+        .rule_mode(RuleMode::MatchAny)
+        .with_rule(&describe_addon_rule(addons, missing))
+        .allow_passthrough()
+}
+
+/// The collector's default settings, but retries back off from 50 ms: the tests' collectors
+/// talk to local servers.
+pub fn fast_retry_settings() -> CollectorSettings {
+    CollectorSettings {
+        initial_backoff: Duration::from_millis(50),
+        ..CollectorSettings::default()
+    }
 }
 
 /// A collector of `account`: everything on moto except EKS `DescribeAddon`, answered from
 /// `addons` (see the module documentation).
 pub fn collector(account: &Account, addons: BTreeMap<String, raw::Addon>) -> Collector {
-    let interceptor = MockResponseInterceptor::new()
-        .rule_mode(RuleMode::MatchAny)
-        .with_rule(&addon_rule(addons))
-        .allow_passthrough();
     Collector::from_builders(
         aws_sdk_ec2::config::Builder::from(&account.config),
-        aws_sdk_eks::config::Builder::from(&account.config).interceptor(interceptor),
-        &CollectorSettings {
-            initial_backoff: Duration::from_millis(50),
-            ..CollectorSettings::default()
-        },
+        aws_sdk_eks::config::Builder::from(&account.config)
+            .interceptor(mock_describe_addon(addons, MissingAddon::ModeledError)),
+        &fast_retry_settings(),
     )
 }
 
@@ -340,6 +421,15 @@ pub struct Subscribers {
     /// Receives only what passes [`HIGH_SEVERITY_POLICY`].
     pub high: String,
     pub sqs: aws_sdk_sqs::Client,
+    /// The SNS client of the topic's account.
+    pub sns: aws_sdk_sns::Client,
+}
+
+impl Subscribers {
+    /// podreach's SNS publisher to this topic.
+    pub fn publisher(&self) -> SnsPublisher {
+        SnsPublisher::new(self.sns.clone(), &self.topic_arn)
+    }
 }
 
 /// Creates the SQS queue `name` in the account of `sqs`; returns its URL and ARN.
@@ -403,6 +493,7 @@ pub async fn subscribers(account: &Account) -> Subscribers {
         all,
         high,
         sqs,
+        sns,
     }
 }
 
@@ -596,6 +687,24 @@ pub async fn drain(
             DRAIN_TIMEOUT.as_secs()
         );
     }
+}
+
+/// Asserts that `queue_url` receives no message within a second (one long poll); `why` says
+/// why none may come (`a dry run publishes nothing`).
+pub async fn assert_nothing_received(sqs: &aws_sdk_sqs::Client, queue_url: &str, why: &str) {
+    let received = sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .expect("SQS ReceiveMessage on moto");
+    assert!(
+        received.messages().is_empty(),
+        "{why}: {:?}",
+        received.messages()
+    );
 }
 
 static NO_SUPPRESSIONS: podreach_aws::suppressions::SuppressionSource =

@@ -18,12 +18,14 @@
 //! account (ids are counted up from 100000000001). Every account also has moto's default VPC
 //! (172.31.0.0/16) in each region, as a real account has. [`Moto::reset`] wipes every account,
 //! including the keys of earlier [`Account`]s, whose requests then fall back to moto's default
-//! account 123456789012: create new accounts after a reset.
+//! account 123456789012: create new accounts after a reset. [`Account::env`] puts another
+//! process in an account, and [`Account::podreach_command`] runs the `podreach` CLI there.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 
+use crate::fail;
 use crate::infra::repo_root;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -106,6 +108,28 @@ impl Account {
             env.push(("AWS_SESSION_TOKEN", token.to_owned()));
         }
         env
+    }
+
+    /// A command running the workspace's built `podreach` binary in this account and nowhere
+    /// else: every `AWS_*` variable of this process dropped, this account's [`Account::env`]
+    /// set, the instance metadata service off, and the shared config and credentials files
+    /// named in `scratch`, where they do not exist.
+    pub fn podreach_command(&self, scratch: &Path) -> Command {
+        let mut command = Command::new(crate::infra::built_binary("podreach"));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("AWS_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .envs(self.env())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", scratch.join("no-aws-config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                scratch.join("no-aws-credentials"),
+            );
+        command
     }
 }
 
@@ -368,13 +392,4 @@ pub fn request(
         .map_or("", |(_, body)| body)
         .to_owned();
     Ok((status, body))
-}
-
-/// Fails the test with `message` (the harness cannot continue without its server).
-#[allow(
-    clippy::panic,
-    reason = "test support: a server that cannot start must fail the test loudly"
-)]
-fn fail(message: &str) -> ! {
-    panic!("{message}")
 }

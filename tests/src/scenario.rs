@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use podreach_core::AnalyzeOptions;
 use podreach_core::model::Overrides;
 use podreach_core::raw;
 use podreach_core::snapshot::SourceFile;
@@ -987,14 +988,22 @@ impl Scenario {
         files
     }
 
-    /// What the user would pass on the command line: the primary interface's `rp_filter`, and
-    /// the probes' TCP port (`--port tcp/7000`).
+    /// What the user would pass on the command line about the node: the primary interface's
+    /// `rp_filter`.
     pub fn overrides(&self) -> Overrides {
         Overrides {
             rp_filter_primary: Some(self.rp_filter_primary),
             rp_filter_secondary: self.rp_filter_secondary,
-            tcp_ports: vec![PORT],
             ..Overrides::default()
+        }
+    }
+
+    /// The question the model is asked, as the lab asks the kernel: the probes' TCP port
+    /// (`--port tcp/7000`), with every per-ENI row.
+    pub fn question(&self) -> AnalyzeOptions {
+        AnalyzeOptions {
+            include_paths: true,
+            tcp_ports: vec![PORT],
         }
     }
 
@@ -1270,8 +1279,12 @@ mod tests {
         let loaded = podreach_core::snapshot::load(&scenario.files())
             .into_result()
             .expect("valid snapshot");
-        assert!(loaded.skipped.is_empty(), "{:?}", loaded.skipped);
-        let model = podreach_core::Model::build(&loaded.documents, &scenario.overrides());
+        assert!(
+            loaded.problems.skipped.is_empty(),
+            "{:?}",
+            loaded.problems.skipped
+        );
+        let model = podreach_core::Model::from_documents(&loaded.documents, &scenario.overrides());
         assert_eq!(model.clusters.len(), 1, "{:?}", model.gaps);
         let node = &model.clusters[0].nodes;
         assert_eq!(node.len(), 1);
@@ -1291,7 +1304,7 @@ mod tests {
         let loaded = podreach_core::snapshot::load(&scenario.files())
             .into_result()
             .expect("valid snapshot");
-        let model = podreach_core::Model::build(&loaded.documents, &scenario.overrides());
+        let model = podreach_core::Model::from_documents(&loaded.documents, &scenario.overrides());
         let cluster = &model.clusters[0];
         let node = &cluster.nodes[0];
         assert_eq!(node.enis.last().map(String::as_str), Some(TRUNK_ENI));

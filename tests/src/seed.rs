@@ -8,6 +8,9 @@
 //! demo. Ids that the demo mentions in tag values and descriptions (`aws-K8S-i-…`,
 //! `node.k8s.amazonaws.com/instance_id`) are rewritten to the new ids when seeding.
 //! [`seed_many_enis`] builds one large cluster (`bulk`) for tests that count API calls.
+//! [`fresh_account_with_demo`] is the usual start of a test: a new moto account with the demo in
+//! it. [`demo_file_text`] and [`parse_demo_file`] read a file of the demo for the tests that
+//! compare with it.
 //!
 //! What moto 5.2.5 cannot reproduce, and how the seeded demo differs from the demo files:
 //! - Ids, `OwnerId`s (the account of the [`crate::moto::Account`]), MAC addresses, attach times,
@@ -51,6 +54,8 @@ use aws_sdk_ec2::types::{
 use podreach_core::raw;
 use serde::de::DeserializeOwned;
 use tokio::task::JoinSet;
+
+use crate::moto::{Account, Moto};
 
 /// The demo as recreated in moto.
 #[derive(Debug, Clone, Default)]
@@ -105,6 +110,26 @@ fn demo_text(path: &str) -> Result<&'static str, String> {
 
 fn demo<T: DeserializeOwned>(path: &str) -> Result<T, String> {
     serde_json::from_str(demo_text(path)?).map_err(|e| format!("demo file {path}: {e}"))
+}
+
+/// The text of the demo file `path` (`shop/pods.json`); fails the test if the demo has none.
+pub fn demo_file_text(path: &str) -> &'static str {
+    demo_text(path).expect("the demo has this file")
+}
+
+/// The demo file `path` parsed as `T`; fails the test if the demo has no such file or it does
+/// not parse as `T`.
+pub fn parse_demo_file<T: DeserializeOwned>(path: &str) -> T {
+    demo(path).expect("the demo file exists and parses")
+}
+
+/// A fresh account of the shared moto server with the demo recreated in it ([`seed_demo`]).
+pub async fn fresh_account_with_demo() -> (Account, SeededDemo) {
+    let account = Moto::shared().account().await;
+    let seeded = seed_demo(&account.config)
+        .await
+        .expect("the demo is recreated in moto");
+    (account, seeded)
 }
 
 /// Formats an SDK error with its whole chain of causes.

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use podreach_core::report::{Direction, PathVerdict, Verdict};
-use podreach_core::{AnalyzeOptions, Model, analyze};
+use podreach_core::{Model, analyze};
 use podreach_lab::{DisagreementKind, LabOptions, Measurement, compare, render, run_node};
 use podreach_tests::scenario::{
     self, BRANCH_ENI, CLUSTER, Exclude, Filters, INSTANCE, PeerReturn, Scenario, SecondarySubnet,
@@ -57,13 +57,8 @@ fn run_scenario(scenario: Scenario, options: &LabOptions) -> Outcome {
             return outcome;
         }
     };
-    let model = Model::build(&loaded.documents, &scenario.overrides());
-    let report = analyze(
-        &model,
-        &AnalyzeOptions {
-            include_paths: true,
-        },
-    );
+    let model = Model::from_documents(&loaded.documents, &scenario.overrides());
+    let report = analyze(&model, &scenario.question());
     let result = match run_node(&model, CLUSTER, INSTANCE, options) {
         Ok(r) => r,
         Err(e) => {
@@ -128,23 +123,9 @@ fn run_scenario(scenario: Scenario, options: &LabOptions) -> Outcome {
     outcome
 }
 
-/// `false` (after saying so) when the lab cannot run here; fails in CI, where it must.
-fn lab_runs() -> bool {
-    let uid = nix_uid();
-    if uid != 0 {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "datapath lab needs root in CI (running as uid {uid}); run the tests as root"
-        );
-        eprintln!("datapath lab NOT RUN: needs root");
-        return false;
-    }
-    true
-}
-
 #[test]
 fn the_model_agrees_with_the_kernel_on_every_pod_eni_destination_and_direction() {
-    if !lab_runs() {
+    if !podreach_tests::lab::can_run() {
         return;
     }
     let count = env_number("PODREACH_LAB_SCENARIOS", 240);
@@ -257,13 +238,8 @@ fn branch_pod_to_peer(scenario: &Scenario) -> (PathVerdict, Measurement) {
     let loaded = podreach_core::snapshot::load(&scenario.files())
         .into_result()
         .expect("the scenario loads");
-    let model = Model::build(&loaded.documents, &scenario.overrides());
-    let report = analyze(
-        &model,
-        &AnalyzeOptions {
-            include_paths: true,
-        },
-    );
+    let model = Model::from_documents(&loaded.documents, &scenario.overrides());
+    let report = analyze(&model, &scenario.question());
     let result = run_node(&model, CLUSTER, INSTANCE, &LabOptions::default()).expect("lab runs");
     let disagreements = compare(&result, &report);
     assert!(
@@ -283,7 +259,7 @@ fn branch_pod_to_peer(scenario: &Scenario) -> (PathVerdict, Measurement) {
 #[test]
 fn a_standard_mode_branch_pod_reaches_the_peer_unsnated_by_its_vlan_before_1_12_1_without_node_port_support()
  {
-    if !lab_runs() {
+    if !podreach_tests::lab::can_run() {
         return;
     }
     let branch_ip = scenario::Sgp {
@@ -330,17 +306,4 @@ fn a_standard_mode_branch_pod_reaches_the_peer_unsnated_by_its_vlan_before_1_12_
     assert_eq!(path.verdict, Verdict::Reachable, "{:?}", path.causes);
     assert!(lab.reachable, "{}", lab.evidence);
     assert_eq!(path.source_ip_at_peer, "10.0.1.10", "the node IP");
-}
-
-fn nix_uid() -> u32 {
-    // /proc/self/status `Uid:` line: real, effective, saved, fs; the effective one decides.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2))
-                .and_then(|u| u.parse().ok())
-        })
-        .unwrap_or(u32::MAX)
 }

@@ -16,11 +16,11 @@
 //! every event against an empty one); `events/scheduled.json` must match no pattern rule.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use aws_sdk_eventbridge::types::{PutEventsRequestEntry, RuleState, Target};
-use podreach_tests::infra::{load_template, repo_root, resources};
-use podreach_tests::lambda::create_queue;
+use podreach_tests::fail;
+use podreach_tests::infra::{load_template, resources};
+use podreach_tests::lambda::{create_queue, sample_names, sample_text};
 use podreach_tests::moto::Moto;
 use serde_json::{Value, json};
 
@@ -254,8 +254,7 @@ fn every_sample_is_an_eventbridge_event_as_lambda_receives_it() {
         );
     }
 
-    let truncated = std::fs::read_to_string(events_dir().join("invalid/truncated.json"))
-        .expect("events/invalid/truncated.json is readable");
+    let truncated = sample_text("invalid/truncated.json");
     let error = serde_json::from_str::<Value>(&truncated)
         .expect_err("events/invalid/truncated.json must not parse");
     assert!(
@@ -457,28 +456,9 @@ fn pattern_rules() -> Vec<(String, Value)> {
     rules
 }
 
-/// The sample files directly in `events/` (not `invalid/`), sorted.
-fn sample_names() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(events_dir())
-        .expect("events/ is readable")
-        .map(|entry| entry.expect("a directory entry of events/").path())
-        .filter(|path| path.extension().is_some_and(|e| e == "json"))
-        .map(|path| {
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .expect("a UTF-8 file name")
-                .to_owned()
-        })
-        .collect();
-    names.sort();
-    names
-}
-
+/// The sample `events/<sample>` as JSON, as it is in the repository.
 fn read_event(sample: &str) -> Value {
-    let path = events_dir().join(sample);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| fail(&format!("{} is not readable: {e}", path.display())));
-    serde_json::from_str(&text)
+    serde_json::from_str(&sample_text(sample))
         .unwrap_or_else(|e| fail(&format!("events/{sample} is not JSON: {e}")))
 }
 
@@ -522,17 +502,4 @@ fn is_utc_second(s: &str) -> bool {
             19 => *c == b'Z',
             _ => c.is_ascii_digit(),
         })
-}
-
-fn events_dir() -> PathBuf {
-    repo_root().join("events")
-}
-
-/// Fails the test with `message`.
-#[allow(
-    clippy::panic,
-    reason = "test helper: a sample or template that lacks what the test looks for fails the test"
-)]
-fn fail(message: &str) -> ! {
-    panic!("{message}")
 }

@@ -5,18 +5,18 @@
 //! attributes, Subject, the filter policy a pager would use, the AWS Chatbot format — together
 //! with the scope each event was resolved to.
 //!
-//! The bundled demo is recreated in a fresh moto account per test (`seed_demo`), and each
-//! sample's demo ids are rewritten to moto's (`SeededDemo::to_moto_ids`). The samples also name
-//! objects the demo does not have (the node launched or scaled in, the ENI ipamd creates, the pod
-//! subnet's route table, the `analytics` peering); those stay unknown to moto, as objects that are
-//! gone by the time an event is handled are, and the table says what the handler must do then:
-//! an unknown ENI widens the audit to every cluster (`events/README.md`: a deleted ENI carried
-//! no pods), an unknown instance, route table or peering concerns no cluster and the event is
-//! ignored with that reason (for a peering only on EC2: moto 5.2.5 ignores the filters of
-//! `DescribeVpcPeeringConnections` and answers with every peering of the account). A second
-//! table maps those ids onto the demo's own objects, so that each lookup chain (ENI → tag or
-//! instance → cluster, route table → VPC → clusters, peering → VPCs → clusters) is exercised
-//! with objects that exist.
+//! The bundled demo is recreated in a fresh moto account per test (`seed_demo`), and each sample's
+//! demo ids are rewritten to moto's (`SeededDemo::to_moto_ids`, through `lambda::sample_event`).
+//! The samples also name objects the demo does not have (the node launched or scaled in, the ENI
+//! ipamd creates, the pod subnet's route table, the `analytics` peering); those stay unknown to
+//! moto, as objects that are gone by the time an event is handled are, and the table says what the
+//! handler must do then: an unknown ENI widens the audit to every cluster (`events/README.md`: a
+//! deleted ENI carried no pods), an unknown instance, route table or peering concerns no cluster
+//! and the event is ignored with that reason (for a peering only on EC2: moto 5.2.5 ignores the
+//! filters of `DescribeVpcPeeringConnections` and answers with every peering of the account). A
+//! second table maps those ids onto the demo's own objects, so that each lookup chain (ENI → tag or
+//! instance → cluster, route table → VPC → clusters, peering → VPCs → clusters) is exercised with
+//! objects that exist.
 //!
 //! moto's `DescribeCluster` names no VPC; [`lambda::give_clusters_their_vpc_ids`] stores the VPC
 //! id in moto so it answers as EKS does, except in
@@ -40,7 +40,7 @@ use podreach_aws::error::ApiFailure;
 use podreach_aws::function::{
     FunctionConfig, HandlerError, Outcome, on_change, on_change_invocation, scheduled_audit,
 };
-use podreach_aws::publish::{DryRun, Message, Publish, SUBJECT_MAX, SnsPublisher};
+use podreach_aws::publish::{DryRun, Message, Publish, SUBJECT_MAX};
 use podreach_aws::trigger::{self, Decision};
 use podreach_aws::{Collect, CollectError, Collection, Collector, FailureKind, Scope};
 use podreach_core::{AnalyzeOptions, Overrides, SourceFile, demo, raw};
@@ -49,7 +49,7 @@ use serde_json::{Value, json};
 
 use lambda::{Notification, Subscribers};
 use moto::{Account, Moto};
-use seed::{SeededDemo, seed_demo};
+use seed::SeededDemo;
 
 use podreach_tests::lambda::KUBECTL_DUMPS;
 
@@ -260,13 +260,7 @@ struct World {
 
 impl World {
     async fn new() -> World {
-        let account = Moto::shared().account().await;
-        let seeded = seed_demo(&account.config)
-            .await
-            .expect("the demo is recreated in moto");
-        lambda::give_clusters_their_vpc_ids(&account)
-            .await
-            .expect("moto's clusters name their VPC");
+        let (account, seeded) = lambda::fresh_account_with_demo_and_vpc_ids().await;
         let subscribers = lambda::subscribers(&account).await;
         let collector = lambda::collector(&account, lambda::demo_addons());
         let region = lambda::region(&account);
@@ -279,13 +273,6 @@ impl World {
         }
     }
 
-    fn publisher(&self) -> SnsPublisher {
-        SnsPublisher::new(
-            aws_sdk_sns::Client::new(&self.account.config),
-            &self.subscribers.topic_arn,
-        )
-    }
-
     /// `TOPIC_ARN` of this world plus `settings`.
     fn config(&self, settings: &[(&str, &str)]) -> FunctionConfig {
         let mut all = vec![("TOPIC_ARN", self.subscribers.topic_arn.as_str())];
@@ -294,13 +281,13 @@ impl World {
     }
 
     fn event(&self, name: &str) -> Value {
-        lambda::event_for(&lambda::sample_text(name), &self.seeded, &self.account)
+        lambda::sample_event(name, &self.seeded, &self.account)
     }
 
     /// Runs `name` through the handler its rule targets, publishing to the topic.
     async fn handle(&self, name: &str, config: &FunctionConfig) -> Result<Outcome, HandlerError> {
         let event = self.event(name);
-        let publisher = self.publisher();
+        let publisher = self.subscribers.publisher();
         if name == "scheduled.json" {
             scheduled_audit(
                 &event,
@@ -327,14 +314,8 @@ fn offline_report() -> Value {
         .into_iter()
         .filter(|f| !KUBECTL_DUMPS.contains(&f.path.as_str()))
         .collect();
-    let report = podreach_core::audit(
-        &files,
-        &Overrides::default(),
-        &AnalyzeOptions {
-            include_paths: false,
-        },
-    )
-    .expect("the demo parses");
+    let report = podreach_core::audit(&files, &Overrides::default(), &AnalyzeOptions::default())
+        .expect("the demo parses");
     serde_json::to_value(report).expect("a report serialises")
 }
 
@@ -576,7 +557,7 @@ async fn event_objects_that_exist_resolve_to_their_cluster() {
         if name == "scheduled.json" {
             continue;
         }
-        let event = lambda::event_for(&lambda::sample_text(&name), &stand_ins, &world.account);
+        let event = lambda::sample_event(&name, &stand_ins, &world.account);
         let recorder = Recorder::default();
         let outcome = on_change(
             &event,
@@ -618,13 +599,7 @@ async fn event_objects_that_exist_resolve_to_their_cluster() {
 #[tokio::test(flavor = "multi_thread")]
 async fn high_severity_filter_policy_passes_only_high_and_critical() {
     let started = Instant::now();
-    let account = Moto::shared().account().await;
-    let seeded = seed_demo(&account.config)
-        .await
-        .expect("the demo is recreated in moto");
-    lambda::give_clusters_their_vpc_ids(&account)
-        .await
-        .expect("moto's clusters name their VPC");
+    let (account, seeded) = lambda::fresh_account_with_demo_and_vpc_ids().await;
     // ipamd deleted shop's secondary ENI (`ec2-delete-network-interface.json`), and shop's
     // vpc-cni add-on is the one `eks-create-addon.json` creates (v1.11.4,
     // AWS_VPC_CNI_NODE_PORT_SUPPORT=false): no pod sits on a secondary ENI now, but the next one
@@ -665,27 +640,20 @@ async fn high_severity_filter_policy_passes_only_high_and_critical() {
     let subscribers = lambda::subscribers(&account).await;
     let collector = lambda::collector(&account, addons);
     let region = lambda::region(&account);
-    let publisher = SnsPublisher::new(
-        aws_sdk_sns::Client::new(&account.config),
-        &subscribers.topic_arn,
-    );
+    let publisher = subscribers.publisher();
     let config = config(&[
         ("TOPIC_ARN", subscribers.topic_arn.as_str()),
         ("MIN_SEVERITY", "LOW"),
     ]);
 
-    let scheduled = lambda::event_for(&lambda::sample_text("scheduled.json"), &seeded, &account);
+    let scheduled = lambda::sample_event("scheduled.json", &seeded, &account);
     let everything = scheduled_audit(
         &scheduled,
         &lambda::fresh_context(&config, &region, &collector, &publisher),
     )
     .await
     .expect("the scheduled audit runs");
-    let addon_event = lambda::event_for(
-        &lambda::sample_text("eks-create-addon.json"),
-        &seeded,
-        &account,
-    );
+    let addon_event = lambda::sample_event("eks-create-addon.json", &seeded, &account);
     let shop_only = on_change(
         &addon_event,
         &lambda::fresh_context(&config, &region, &collector, &publisher),
@@ -1207,21 +1175,12 @@ async fn dry_run_publishes_nothing() {
         outcome.published > 0,
         "the outcome counts what would have been published: {outcome:?}"
     );
-    let received = world
-        .subscribers
-        .sqs
-        .receive_message()
-        .queue_url(&world.subscribers.all)
-        .max_number_of_messages(10)
-        .wait_time_seconds(1)
-        .send()
-        .await
-        .expect("SQS ReceiveMessage on moto");
-    assert!(
-        received.messages().is_empty(),
-        "a dry run publishes nothing: {:?}",
-        received.messages()
-    );
+    lambda::assert_nothing_received(
+        &world.subscribers.sqs,
+        &world.subscribers.all,
+        "a dry run publishes nothing",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1230,16 +1189,9 @@ async fn a_cluster_described_without_its_vpc_id_is_still_audited() {
     // the collector means to take the VPC from the cluster's subnets then
     // (`Collector::describe_cluster`), so the add-on event still audits shop. Here the clusters
     // are left as moto describes them.
-    let account = Moto::shared().account().await;
-    let seeded = seed_demo(&account.config)
-        .await
-        .expect("the demo is recreated in moto");
+    let (account, seeded) = seed::fresh_account_with_demo().await;
     let collector = lambda::collector(&account, lambda::demo_addons());
-    let event = lambda::event_for(
-        &lambda::sample_text("eks-update-addon.json"),
-        &seeded,
-        &account,
-    );
+    let event = lambda::sample_event("eks-update-addon.json", &seeded, &account);
     let config = config(&[("DRY_RUN", "true")]);
     let outcome = on_change(
         &event,
@@ -1262,15 +1214,8 @@ async fn a_scheduled_audit_without_clusters_still_publishes_its_digest() {
     let account = Moto::shared().account().await;
     let subscribers = lambda::subscribers(&account).await;
     let collector = lambda::collector(&account, lambda::demo_addons());
-    let publisher = SnsPublisher::new(
-        aws_sdk_sns::Client::new(&account.config),
-        &subscribers.topic_arn,
-    );
-    let event = lambda::event_for(
-        &lambda::sample_text("scheduled.json"),
-        &SeededDemo::default(),
-        &account,
-    );
+    let publisher = subscribers.publisher();
+    let event = lambda::sample_event("scheduled.json", &SeededDemo::default(), &account);
     let config = config(&[("TOPIC_ARN", subscribers.topic_arn.as_str())]);
     let outcome = scheduled_audit(
         &event,
@@ -1299,7 +1244,7 @@ async fn a_batch_from_the_debounce_queue_is_audited_once_for_the_union_of_its_ev
     let started = Instant::now();
     let world = World::new().await;
     let config = world.config(&[("MIN_SEVERITY", "LOW")]);
-    let publisher = world.publisher();
+    let publisher = world.subscribers.publisher();
 
     // Every on-change sample, a non-event and a failed call, through a real (moto) SQS queue.
     let mut bodies: Vec<String> = lambda::sample_names()

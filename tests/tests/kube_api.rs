@@ -11,34 +11,29 @@
 //! Identities are moto accounts (STS `AssumeRole`): moto's `GetCallerIdentity` names the
 //! principal the remedies quote.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use podreach_aws::kube::{KubeAccess, KubeMode, KubeSettings, Reach, Runner};
 use podreach_aws::stats::CallStats;
 use podreach_core::snapshot::{Document, SourceFile};
-use podreach_core::{demo, raw, snapshot};
+use podreach_core::{raw, snapshot};
 use podreach_tests::kube::{
     FakeKube, READERS, identity, kubeconfig_for, kubectl, project_rbac, readable_cluster,
 };
+use podreach_tests::lambda::{fast_retry_settings, fresh_account_with_demo_and_vpc_ids};
 use podreach_tests::moto::{Account, Moto};
+use podreach_tests::seed::{demo_file_text, parse_demo_file};
 use serde_json::{Value, json};
-
-fn demo_json(path: &str) -> Value {
-    let text = demo::FILES
-        .iter()
-        .find(|(p, _)| *p == path)
-        .map(|(_, t)| *t)
-        .expect("a demo file");
-    serde_json::from_str(text).expect("demo JSON")
-}
 
 /// The demo's `shop` as a cluster's API objects: its aws-node DaemonSet, pods and Node.
 fn shop_objects() -> Value {
+    let daemonset: Value = parse_demo_file("shop/aws-node.json");
+    let pods: Value = parse_demo_file("shop/pods.json");
+    let nodes: Value = parse_demo_file("shop/nodes.json");
     json!({
-        "daemonsets": [demo_json("shop/aws-node.json")],
-        "pods": demo_json("shop/pods.json")["items"],
-        "nodes": demo_json("shop/nodes.json")["items"],
+        "daemonsets": [daemonset],
+        "pods": pods["items"],
+        "nodes": nodes["items"],
     })
 }
 
@@ -460,17 +455,6 @@ fn the_projects_rbac_grants_exactly_what_podreach_reads() {
 
 // ---- End to end: the CLI and the collector on moto, reading the fake API -------------------------
 
-async fn seeded_account() -> (Account, podreach_tests::seed::SeededDemo) {
-    let account = Moto::shared().account().await;
-    let seeded = podreach_tests::seed::seed_demo(&account.config)
-        .await
-        .expect("the demo is recreated in moto");
-    podreach_tests::lambda::give_clusters_their_vpc_ids(&account)
-        .await
-        .expect("moto's clusters name their VPC");
-    (account, seeded)
-}
-
 /// `podreach args…` in `account`, its EKS calls through fake_kube's proxy, nothing else of this
 /// process's AWS environment; the exit code and stdout.
 fn podreach(
@@ -478,23 +462,12 @@ fn podreach(
     scratch: &std::path::Path,
     args: &[&str],
 ) -> (i32, String, Duration) {
-    let mut command = Command::new(podreach_tests::infra::built_binary("podreach"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("AWS_") || name == "KUBECONFIG" {
-            command.env_remove(name);
-        }
-    }
+    let mut command = account.podreach_command(scratch);
+    command.env_remove("KUBECONFIG");
     let started = Instant::now();
     let output = command
         .args(args)
-        .envs(account.env())
         .env("AWS_ENDPOINT_URL_EKS", &FakeKube::shared().eks_endpoint)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", scratch.join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            scratch.join("no-aws-credentials"),
-        )
         .env("HOME", scratch)
         .output()
         .expect("run the podreach binary");
@@ -513,7 +486,7 @@ fn podreach(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cli_live_reads_a_self_managed_cni_from_the_api_and_names_the_workload() {
-    let (account, seeded) = seeded_account().await;
+    let (account, seeded) = fresh_account_with_demo_and_vpc_ids().await;
     let kube = FakeKube::shared();
     let objects = podreach_tests::kube::demo_objects(&seeded, "shop", "v1.10.4", &[]);
     let registered = kube.register(&readable_cluster(&account, "shop", objects, None));
@@ -599,7 +572,7 @@ async fn cli_live_reads_a_self_managed_cni_from_the_api_and_names_the_workload()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cli_without_access_is_unknown_with_the_remedy_and_never_exits_zero() {
-    let (account, seeded) = seeded_account().await;
+    let (account, seeded) = fresh_account_with_demo_and_vpc_ids().await;
     let kube = FakeKube::shared();
     let objects = podreach_tests::kube::demo_objects(&seeded, "shop", "v1.10.4", &[]);
     let mut registration = readable_cluster(&account, "shop", objects, None);
@@ -621,7 +594,7 @@ async fn cli_without_access_is_unknown_with_the_remedy_and_never_exits_zero() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cli_facing_a_private_endpoint_out_of_reach_is_unknown_within_the_time_bound() {
-    let (account, seeded) = seeded_account().await;
+    let (account, seeded) = fresh_account_with_demo_and_vpc_ids().await;
     let kube = FakeKube::shared();
     let objects = podreach_tests::kube::demo_objects(&seeded, "shop", "v1.10.4", &[]);
     let mut registration = readable_cluster(&account, "shop", objects, None);
@@ -656,15 +629,11 @@ async fn cli_facing_a_private_endpoint_out_of_reach_is_unknown_within_the_time_b
 
 /// A collector of `account` reading the fake APIs the way the functions do.
 fn kube_collector(account: &Account) -> podreach_aws::Collector {
-    let settings = podreach_aws::CollectorSettings {
-        initial_backoff: Duration::from_millis(50),
-        ..podreach_aws::CollectorSettings::default()
-    };
     podreach_aws::Collector::from_builders(
         aws_sdk_ec2::config::Builder::from(&account.config),
         aws_sdk_eks::config::Builder::from(&account.config)
             .endpoint_url(&FakeKube::shared().eks_endpoint),
-        &settings,
+        &fast_retry_settings(),
     )
     .with_kubernetes(access(account, Runner::Functions, 500))
 }
@@ -672,7 +641,7 @@ fn kube_collector(account: &Account) -> podreach_aws::Collector {
 #[tokio::test(flavor = "multi_thread")]
 async fn custom_networking_comes_from_the_apis_eniconfigs_and_auto_mode_nodes_from_their_labels() {
     use podreach_aws::Collect as _;
-    let (account, seeded) = seeded_account().await;
+    let (account, seeded) = fresh_account_with_demo_and_vpc_ids().await;
     let kube = FakeKube::shared();
     let subnet = seeded
         .moto_id("subnet-0a10e5f1c2d3b4a01")
@@ -723,7 +692,7 @@ async fn custom_networking_comes_from_the_apis_eniconfigs_and_auto_mode_nodes_fr
 #[tokio::test(flavor = "multi_thread")]
 async fn a_kubectl_dump_given_with_the_collection_replaces_only_its_own_kind() {
     use podreach_aws::Collect as _;
-    let (account, seeded) = seeded_account().await;
+    let (account, seeded) = fresh_account_with_demo_and_vpc_ids().await;
     let objects = podreach_tests::kube::demo_objects(&seeded, "shop", "v1.10.4", &[]);
     FakeKube::shared().register(&readable_cluster(&account, "shop", objects, None));
     let collection = kube_collector(&account)
@@ -731,11 +700,7 @@ async fn a_kubectl_dump_given_with_the_collection_replaces_only_its_own_kind() {
         .await
         .expect("collected");
     // `--with DIR` holding the DaemonSet of another release: it wins over the API's.
-    let dump = demo::FILES
-        .iter()
-        .find(|(p, _)| *p == "shop/aws-node.json")
-        .map(|(_, t)| seeded.to_moto_ids(t))
-        .expect("the demo's DaemonSet");
+    let dump = seeded.to_moto_ids(demo_file_text("shop/aws-node.json"));
     let extra = snapshot::load(&[SourceFile {
         path: "clusters/shop/aws-node.json".to_owned(),
         text: dump,
@@ -754,7 +719,7 @@ async fn a_kubectl_dump_given_with_the_collection_replaces_only_its_own_kind() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cli_uses_the_kubeconfig_context_named_by_the_cluster_arn_with_its_client_certificate() {
-    let (account, seeded) = seeded_account().await;
+    let (account, seeded) = fresh_account_with_demo_and_vpc_ids().await;
     let kube = FakeKube::shared();
     let objects = podreach_tests::kube::demo_objects(&seeded, "shop", "v1.10.4", &[]);
     let mut registration = readable_cluster(&account, "shop", objects, None);
@@ -814,7 +779,7 @@ async fn cli_uses_the_kubeconfig_context_named_by_the_cluster_arn_with_its_clien
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cli_runs_the_exec_plugin_of_the_default_kubeconfig_context_for_the_endpoint() {
-    let (account, seeded) = seeded_account().await;
+    let (account, seeded) = fresh_account_with_demo_and_vpc_ids().await;
     let kube = FakeKube::shared();
     let objects = podreach_tests::kube::demo_objects(&seeded, "shop", "v1.10.4", &[]);
     let registered = kube.register(&readable_cluster(&account, "shop", objects, None));

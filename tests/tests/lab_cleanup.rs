@@ -6,36 +6,13 @@
 
 use podreach_lab::netns::{Lab, Names, remove_stale, run};
 
-fn root_or_skip() -> bool {
-    if nix_euid() == 0 {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "datapath lab needs root in CI; run the tests as root"
-    );
-    eprintln!("datapath lab NOT RUN: needs root");
-    false
-}
-
-fn nix_euid() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2)?.parse().ok())
-        })
-        .unwrap_or(u32::MAX)
-}
-
 fn exists(ns: &str) -> bool {
     std::path::Path::new(&format!("/run/netns/{ns}")).exists()
 }
 
 #[test]
 fn a_panicking_run_still_removes_its_namespaces() {
-    if !root_or_skip() {
+    if !podreach_tests::lab::can_run() {
         return;
     }
     let names = Names::new(1, 1, 1);
@@ -52,7 +29,7 @@ fn a_panicking_run_still_removes_its_namespaces() {
 
 #[test]
 fn namespaces_of_a_dead_run_are_removed_at_start_and_live_ones_are_kept() {
-    if !root_or_skip() {
+    if !podreach_tests::lab::can_run() {
         return;
     }
     // A pid above the kernel's maximum (4194304) never belongs to a live process.

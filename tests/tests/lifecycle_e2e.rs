@@ -32,6 +32,7 @@ use podreach_tests::infra::built_binary;
 use podreach_tests::lambda::{self, Notification, Subscribers};
 use podreach_tests::lifecycle::{self, AFTER_SUPPRESSION, STEPS, Shop, Suppression};
 use podreach_tests::moto::{Account, Moto};
+use podreach_tests::seed::SeededDemo;
 use serde_json::Value;
 
 /// Hands out one step's snapshot, whatever the scope.
@@ -167,10 +168,7 @@ impl World {
             _ => None,
         })
         .expect("a valid configuration");
-        let mut event: Value = serde_json::from_str(&lambda::sample_text("eks-update-addon.json"))
-            .expect("the sample is JSON");
-        event["account"] = Value::String(account.id.clone());
-        event["region"] = Value::String(moto_region().to_owned());
+        let event = lambda::sample_event("eks-update-addon.json", &SeededDemo::default(), &account);
         let world = World {
             store: DynamoStore::from_client(dynamo.clone(), &table),
             suppressions: SuppressionSource::Ssm {
@@ -219,15 +217,8 @@ impl World {
         }
     }
 
-    fn publisher(&self) -> SnsPublisher {
-        SnsPublisher::new(
-            aws_sdk_sns::Client::new(&self.account.config),
-            &self.subscribers.topic_arn,
-        )
-    }
-
     async fn on_change(&self, collector: &StepCollector, now: i64) -> Outcome {
-        let publisher = self.publisher();
+        let publisher = self.subscribers.publisher();
         on_change(
             &self.event,
             &self.context(collector, &publisher, &self.store, now),
@@ -238,7 +229,7 @@ impl World {
 
     /// Two invocations of the same change at once, both past the state read before either writes.
     async fn racing(&self, collector: &StepCollector, now: i64) -> [Outcome; 2] {
-        let publisher = self.publisher();
+        let publisher = self.subscribers.publisher();
         let racing = Racing {
             inner: &self.store,
             barrier: tokio::sync::Barrier::new(2),
@@ -252,11 +243,8 @@ impl World {
     }
 
     async fn scheduled(&self, collector: &StepCollector, now: i64) -> Outcome {
-        let publisher = self.publisher();
-        let mut event: Value = serde_json::from_str(&lambda::sample_text("scheduled.json"))
-            .expect("the sample is JSON");
-        event["account"] = Value::String(self.account.id.clone());
-        event["region"] = Value::String(moto_region().to_owned());
+        let publisher = self.subscribers.publisher();
+        let event = lambda::sample_event("scheduled.json", &SeededDemo::default(), &self.account);
         scheduled_audit(
             &event,
             &self.context(collector, &publisher, &self.store, now),

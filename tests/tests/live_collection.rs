@@ -11,15 +11,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_config::SdkConfig;
-use aws_sdk_eks::operation::describe_addon::DescribeAddonOutput;
-use aws_smithy_mocks::{
-    MockResponse, MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock,
-};
+use aws_smithy_mocks::create_mock_http_client;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, SharedHttpClient, SharedHttpConnector,
@@ -31,11 +27,14 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use podreach_aws::{Collect, Collection, Collector, CollectorSettings, Scope};
+use podreach_aws::{Collect, Collection, Collector, Scope};
 use podreach_core::{AnalyzeOptions, Overrides, Report, SourceFile, demo, raw};
-use podreach_tests::lambda::{demo_addons, sdk_addon};
+use podreach_tests::lambda::{MissingAddon, demo_addons, fast_retry_settings, mock_describe_addon};
 use podreach_tests::moto::{Account, Moto};
-use podreach_tests::seed::{BULK_CLUSTER, ManyEnis, SeededDemo, seed_demo, seed_many_enis};
+use podreach_tests::seed::{
+    BULK_CLUSTER, ManyEnis, SeededDemo, demo_file_text, fresh_account_with_demo, parse_demo_file,
+    seed_many_enis,
+};
 use serde_json::{Value, json};
 
 use podreach_tests::lambda::KUBECTL_DUMPS;
@@ -44,66 +43,12 @@ use podreach_tests::lambda::KUBECTL_DUMPS;
 /// an HTTP response.
 const BODY_418: &[u8] = b"Mock HTTP client dummy response";
 
-fn demo_text(path: &str) -> &'static str {
-    demo::FILES
-        .iter()
-        .find(|(p, _)| *p == path)
-        .map(|(_, text)| *text)
-        .expect("the demo has this file")
-}
-
 /// With every per-ENI verdict, so the comparisons cover each path hop by hop.
 fn options() -> AnalyzeOptions {
     AnalyzeOptions {
         include_paths: true,
+        ..AnalyzeOptions::default()
     }
-}
-
-fn settings() -> CollectorSettings {
-    CollectorSettings {
-        initial_backoff: Duration::from_millis(50),
-        ..CollectorSettings::default()
-    }
-}
-
-/// EKS's answer for a cluster without the add-on: HTTP 404 with a restJson1 error body, which
-/// the SDK's own deserialiser turns into `ResourceNotFoundException`.
-fn addon_not_found(cluster: &str, addon: &str) -> aws_smithy_runtime_api::http::Response {
-    let body = json!({
-        "clusterName": cluster,
-        "addonName": addon,
-        "message": format!("No addon: {addon} found in cluster: {cluster}"),
-    });
-    let mut response = aws_smithy_runtime_api::http::Response::new(
-        aws_smithy_runtime_api::http::StatusCode::try_from(404).expect("404 is a status"),
-        aws_smithy_types::body::SdkBody::from(body.to_string()),
-    );
-    response
-        .headers_mut()
-        .insert("x-amzn-errortype", "ResourceNotFoundException");
-    response
-        .headers_mut()
-        .insert("content-type", "application/json");
-    response
-}
-
-/// The one rule of the EKS client: `DescribeAddon` answers `addons` (by cluster and add-on
-/// name), and 404 for any other cluster. moto has no EKS add-on API (`/clusters/<name>/addons`
-/// is not a moto route), so without this rule every cluster would look add-on-less for a
-/// reason that has nothing to do with the cluster.
-fn addon_rule(addons: BTreeMap<String, raw::Addon>) -> Rule {
-    mock!(aws_sdk_eks::Client::describe_addon).then_compute_response(move |req| {
-        let cluster = req.cluster_name().unwrap_or_default();
-        let name = req.addon_name().unwrap_or_default();
-        match addons.get(cluster).filter(|a| a.addon_name == name) {
-            Some(addon) => MockResponse::Output(
-                DescribeAddonOutput::builder()
-                    .addon(sdk_addon(addon))
-                    .build(),
-            ),
-            None => MockResponse::Http(addon_not_found(cluster, name)),
-        }
-    })
 }
 
 /// Sends a request to the mock HTTP client of `aws-smithy-mocks` first, and to the real one
@@ -196,20 +141,20 @@ async fn default_http_client(config: &SdkConfig) -> SharedHttpClient {
 }
 
 /// A collector of `account`: EC2 entirely on moto, EKS on moto except `DescribeAddon`, which
-/// [`addon_rule`] answers from `addons`.
-async fn collector(account: &Account, addons: BTreeMap<String, raw::Addon>) -> Collector {
+/// [`mock_describe_addon`] answers from `addons`, and with EKS's HTTP 404 (through [`MockFirst`])
+/// for any other cluster.
+async fn collector_with_http_404s(
+    account: &Account,
+    addons: BTreeMap<String, raw::Addon>,
+) -> Collector {
     let real = default_http_client(&account.config).await;
-    let interceptor = MockResponseInterceptor::new()
-        .rule_mode(RuleMode::MatchAny)
-        .with_rule(&addon_rule(addons))
-        .allow_passthrough();
     let eks = aws_sdk_eks::config::Builder::from(&account.config)
-        .interceptor(interceptor)
+        .interceptor(mock_describe_addon(addons, MissingAddon::Http404))
         .http_client(mock_first(real));
     Collector::from_builders(
         aws_sdk_ec2::config::Builder::from(&account.config),
         eks,
-        &settings(),
+        &fast_retry_settings(),
     )
 }
 
@@ -220,14 +165,6 @@ async fn collect(collector: &Collector, scope: &Scope) -> Collection {
         .expect("the collection runs (ListClusters and the scope's lookups answer)")
 }
 
-async fn seeded_account() -> (Account, SeededDemo) {
-    let account = Moto::shared().account().await;
-    let seeded = seed_demo(&account.config)
-        .await
-        .expect("the demo is recreated in moto");
-    (account, seeded)
-}
-
 /// The demo's kubectl dumps, where a live audit expects them (`clusters/<name>/…`), with the
 /// demo's ENI and instance ids replaced by moto's (the pods name the ENIs of their nodes).
 fn kubectl_dumps(seeded: &SeededDemo) -> Vec<SourceFile> {
@@ -235,7 +172,7 @@ fn kubectl_dumps(seeded: &SeededDemo) -> Vec<SourceFile> {
         .iter()
         .map(|path| SourceFile {
             path: format!("clusters/{path}"),
-            text: seeded.to_moto_ids(demo_text(path)),
+            text: seeded.to_moto_ids(demo_file_text(path)),
         })
         .collect()
 }
@@ -300,12 +237,12 @@ fn pretty(value: &impl serde::Serialize) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_seeded_into_moto_gives_the_demo_findings() {
     let started = Instant::now();
-    let (account, seeded) = seeded_account().await;
+    let (account, seeded) = fresh_account_with_demo().await;
     let seeding = started.elapsed();
     // moto's DescribeCluster has no `resourcesVpcConfig.vpcId`; the collector finds the VPC from
     // the cluster's subnets (one DescribeSubnets per cluster), as for any endpoint that omits it.
     let collection = collect(
-        &collector(&account, demo_addons()).await,
+        &collector_with_http_404s(&account, demo_addons()).await,
         &Scope::AllClusters,
     )
     .await;
@@ -446,9 +383,9 @@ fn read_tree(root: &Path) -> Vec<SourceFile> {
 #[tokio::test(flavor = "multi_thread")]
 async fn collected_snapshot_round_trips_through_the_offline_reader() {
     let started = Instant::now();
-    let (account, _seeded) = seeded_account().await;
+    let (account, _seeded) = fresh_account_with_demo().await;
     let collection = collect(
-        &collector(&account, demo_addons()).await,
+        &collector_with_http_404s(&account, demo_addons()).await,
         &Scope::AllClusters,
     )
     .await;
@@ -495,38 +432,20 @@ async fn collected_snapshot_round_trips_through_the_offline_reader() {
     );
 }
 
-/// The `podreach` binary built next to this test (Cargo sets `CARGO_BIN_EXE_podreach` only for
-/// the tests of the binary's own package).
-fn podreach_binary() -> PathBuf {
-    podreach_tests::infra::built_binary("podreach")
-}
-
 /// Runs `podreach args…` in `account` on moto and returns its stdout; fails on a non-zero exit.
 /// Every `AWS_*` variable of this process is dropped and the shared config files point nowhere,
-/// so nothing but the moto account can be reached.
-fn run_podreach(binary: &Path, account: &Account, scratch: &Path, args: &[&str]) -> String {
-    let mut command = Command::new(binary);
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("AWS_") {
-            command.env_remove(name);
-        }
-    }
+/// so nothing but the moto account can be reached ([`Account::podreach_command`]).
+fn run_podreach(account: &Account, scratch: &Path, args: &[&str]) -> String {
     // moto's DescribeCluster names no reachable API server: these tests give the kubectl dumps.
     let kube_off: &[&str] = if args.contains(&"--live") {
         &["--kube", "off"]
     } else {
         &[]
     };
-    let output = command
+    let output = account
+        .podreach_command(scratch)
         .args(args)
         .args(kube_off)
-        .envs(account.env())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", scratch.join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            scratch.join("no-aws-credentials"),
-        )
         .output()
         .expect("run the podreach binary");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -545,8 +464,7 @@ fn run_podreach(binary: &Path, account: &Account, scratch: &Path, args: &[&str])
 #[tokio::test(flavor = "multi_thread")]
 async fn cli_audit_live_equals_cli_audit_of_its_snapshot() {
     let started = Instant::now();
-    let binary = podreach_binary();
-    let (account, seeded) = seeded_account().await;
+    let (account, seeded) = fresh_account_with_demo().await;
     let scratch = tempfile::tempdir().expect("a temporary directory");
     let out = scratch.path().join("snapshot");
     let out_arg = out.to_str().expect("a UTF-8 temporary path");
@@ -562,19 +480,16 @@ async fn cli_audit_live_equals_cli_audit_of_its_snapshot() {
     let with_arg = with.to_str().expect("a UTF-8 temporary path");
 
     run_podreach(
-        &binary,
         &account,
         scratch.path(),
         &["snapshot", "--live", "--with", with_arg, "--out", out_arg],
     );
     let offline = run_podreach(
-        &binary,
         &account,
         scratch.path(),
         &["audit", "--snapshot", out_arg, "--format", "json"],
     );
     let live = run_podreach(
-        &binary,
         &account,
         scratch.path(),
         &["audit", "--live", "--with", with_arg, "--format", "json"],
@@ -736,7 +651,7 @@ fn bulk_costs(bulk: &ManyEnis) -> Vec<Cost> {
 /// per-operation table.
 async fn collect_bulk(account: &Account, bulk: &ManyEnis) -> (Collection, u64) {
     let collection = collect(
-        &collector(account, BTreeMap::new()).await,
+        &collector_with_http_404s(account, BTreeMap::new()).await,
         &Scope::Clusters(vec![BULK_CLUSTER.to_owned()]),
     )
     .await;
@@ -863,11 +778,9 @@ async fn api_calls_for_300_enis_stay_within_pages_plus_a_constant() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_vpc_scope_collects_only_the_clusters_of_that_vpc() {
     let started = Instant::now();
-    let (account, seeded) = seeded_account().await;
-    let shop: raw::DescribeCluster =
-        serde_json::from_str(demo_text("shop/cluster.json")).expect("the demo cluster parses");
-    let legacy: raw::DescribeCluster =
-        serde_json::from_str(demo_text("legacy/cluster.json")).expect("the demo cluster parses");
+    let (account, seeded) = fresh_account_with_demo().await;
+    let shop: raw::DescribeCluster = parse_demo_file("shop/cluster.json");
+    let legacy: raw::DescribeCluster = parse_demo_file("legacy/cluster.json");
     let shop_vpc = seeded
         .moto_id(&shop.cluster.resources_vpc_config.vpc_id)
         .expect("shop's VPC was recreated")
@@ -880,7 +793,7 @@ async fn a_vpc_scope_collects_only_the_clusters_of_that_vpc() {
     // No add-on for any cluster (legacy's 404 too): every cluster the collector describes then
     // has a DescribeAddon gap, so a gap about a cluster outside the scope would show below.
     let collection = collect(
-        &collector(&account, BTreeMap::new()).await,
+        &collector_with_http_404s(&account, BTreeMap::new()).await,
         &Scope::Vpcs(vec![shop_vpc.clone()]),
     )
     .await;
@@ -930,7 +843,7 @@ async fn a_vpc_scope_collects_only_the_clusters_of_that_vpc() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn routes_to_a_managed_prefix_list_are_collected_and_become_destinations() {
-    let (account, seeded) = seeded_account().await;
+    let (account, seeded) = fresh_account_with_demo().await;
     let ec2 = aws_sdk_ec2::Client::new(&account.config);
     let entry = aws_sdk_ec2::types::AddPrefixListEntry::builder()
         .cidr("10.1.0.0/24")
@@ -972,7 +885,7 @@ async fn routes_to_a_managed_prefix_list_are_collected_and_become_destinations()
         .expect("moto creates the prefix-list route");
 
     let collection = collect(
-        &collector(&account, demo_addons()).await,
+        &collector_with_http_404s(&account, demo_addons()).await,
         &Scope::Clusters(vec!["shop".to_owned()]),
     )
     .await;
@@ -1027,7 +940,7 @@ async fn routes_to_a_managed_prefix_list_are_collected_and_become_destinations()
 async fn a_named_cluster_that_does_not_exist_is_reported_missing() {
     let account = Moto::shared().account().await;
     let collection = collect(
-        &collector(&account, BTreeMap::new()).await,
+        &collector_with_http_404s(&account, BTreeMap::new()).await,
         &Scope::Clusters(vec!["decommissioned".to_owned()]),
     )
     .await;

@@ -10,20 +10,10 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{Filter, Instance, NetworkInterface, RouteTable, Tag};
 use podreach_core::raw;
 use podreach_tests::moto::Moto;
-use podreach_tests::seed::{BULK_CLUSTER, SeededDemo, seed_demo, seed_many_enis};
+use podreach_tests::seed::{
+    BULK_CLUSTER, SeededDemo, fresh_account_with_demo, parse_demo_file, seed_many_enis,
+};
 use serde_json::{Value, json};
-
-fn demo_text(path: &str) -> &'static str {
-    podreach_core::demo::FILES
-        .iter()
-        .find(|(p, _)| *p == path)
-        .map(|(_, text)| *text)
-        .expect("the demo has this file")
-}
-
-fn demo<T: serde::de::DeserializeOwned>(path: &str) -> T {
-    serde_json::from_str(demo_text(path)).expect("the demo file parses")
-}
 
 fn filter(name: &str, values: &[String]) -> Filter {
     Filter::builder()
@@ -234,10 +224,9 @@ fn keyed(views: impl IntoIterator<Item = Value>, id: &str) -> BTreeMap<String, V
 
 #[tokio::test]
 async fn demo_topology_seeded_into_moto_describes_like_the_demo() {
-    let account = Moto::shared().account().await;
-    let seeded = seed_demo(&account.config).await.expect("seed the demo");
+    let (account, seeded) = fresh_account_with_demo().await;
     let ec2 = aws_sdk_ec2::Client::new(&account.config);
-    let vpcs: Vec<String> = demo::<raw::DescribeVpcs>("ec2/vpcs.json")
+    let vpcs: Vec<String> = parse_demo_file::<raw::DescribeVpcs>("ec2/vpcs.json")
         .vpcs
         .iter()
         .map(|v| {
@@ -271,7 +260,7 @@ async fn demo_topology_seeded_into_moto_describes_like_the_demo() {
         "VpcId",
     );
     let want = keyed(
-        demo::<raw::DescribeVpcs>("ec2/vpcs.json").vpcs.iter().map(|v| {
+        parse_demo_file::<raw::DescribeVpcs>("ec2/vpcs.json").vpcs.iter().map(|v| {
             let cidrs: Vec<&str> = v
                 .cidr_block_association_set
                 .iter()
@@ -300,7 +289,7 @@ async fn demo_topology_seeded_into_moto_describes_like_the_demo() {
         "SubnetId",
     );
     let want = keyed(
-        demo::<raw::DescribeSubnets>("ec2/subnets.json")
+        parse_demo_file::<raw::DescribeSubnets>("ec2/subnets.json")
             .subnets
             .iter()
             .map(|s| {
@@ -326,7 +315,7 @@ async fn demo_topology_seeded_into_moto_describes_like_the_demo() {
         "NetworkInterfaceId",
     );
     let want = keyed(
-        demo::<raw::DescribeNetworkInterfaces>("ec2/network-interfaces.json")
+        parse_demo_file::<raw::DescribeNetworkInterfaces>("ec2/network-interfaces.json")
             .network_interfaces
             .iter()
             .map(eni_view_demo),
@@ -349,7 +338,7 @@ async fn demo_topology_seeded_into_moto_describes_like_the_demo() {
             .map(|i| as_demo(&seeded, &instance_view_sdk(i))),
         "InstanceId",
     );
-    let instances: Value = demo("ec2/instances.json");
+    let instances: Value = parse_demo_file("ec2/instances.json");
     let want = keyed(
         instances["Reservations"]
             .as_array()
@@ -362,8 +351,11 @@ async fn demo_topology_seeded_into_moto_describes_like_the_demo() {
     assert_eq!(got, want, "instances");
 
     // Route tables the demo lists (moto's main table of `shop` is an extra, see seed.rs).
-    let mut demo_tables = demo::<raw::DescribeRouteTables>("ec2/route-tables.json").route_tables;
-    demo_tables.extend(demo::<raw::DescribeRouteTables>("ec2/peer-route-tables.json").route_tables);
+    let mut demo_tables =
+        parse_demo_file::<raw::DescribeRouteTables>("ec2/route-tables.json").route_tables;
+    demo_tables.extend(
+        parse_demo_file::<raw::DescribeRouteTables>("ec2/peer-route-tables.json").route_tables,
+    );
     let ids: Vec<String> = demo_tables
         .iter()
         .map(|t| {
@@ -414,7 +406,7 @@ async fn demo_topology_seeded_into_moto_describes_like_the_demo() {
         "VpcPeeringConnectionId",
     );
     let want = keyed(
-        demo::<raw::DescribeVpcPeeringConnections>("ec2/vpc-peering-connections.json")
+        parse_demo_file::<raw::DescribeVpcPeeringConnections>("ec2/vpc-peering-connections.json")
             .vpc_peering_connections
             .iter()
             .map(|p| {
@@ -433,7 +425,7 @@ async fn demo_topology_seeded_into_moto_describes_like_the_demo() {
     // EKS clusters: version, subnets, service CIDR.
     let eks = aws_sdk_eks::Client::new(&account.config);
     for name in ["shop", "legacy"] {
-        let want: raw::DescribeCluster = demo(&format!("{name}/cluster.json"));
+        let want: raw::DescribeCluster = parse_demo_file(&format!("{name}/cluster.json"));
         let got = eks
             .describe_cluster()
             .name(name)

@@ -42,7 +42,7 @@ use tokio::task::JoinSet;
 use podreach_tests::{lambda, moto, seed};
 
 use moto::{Account, Moto};
-use seed::{SeededDemo, seed_demo};
+use seed::SeededDemo;
 
 const PREFIX: &str = "/2018-06-01/runtime";
 /// How long an invocation of a binary may take (a collection against moto takes seconds).
@@ -531,24 +531,9 @@ fn function_arn(account: &Account, name: &str) -> String {
     )
 }
 
-async fn seeded_account() -> (Account, SeededDemo) {
-    let account = Moto::shared().account().await;
-    let seeded = seed_demo(&account.config)
-        .await
-        .expect("the demo is recreated in moto");
-    lambda::give_clusters_their_vpc_ids(&account)
-        .await
-        .expect("moto's clusters name their VPC");
-    (account, seeded)
-}
-
+/// The sample `events/<name>` for `account`, as the bytes of an invocation.
 fn sample_for(name: &str, seeded: &SeededDemo, account: &Account) -> Vec<u8> {
-    serde_json::to_vec(&lambda::event_for(
-        &lambda::sample_text(name),
-        seeded,
-        account,
-    ))
-    .expect("an event serialises")
+    serde_json::to_vec(&lambda::sample_event(name, seeded, account)).expect("an event serialises")
 }
 
 /// Asserts `report` is the response to `request_id` and returns its body.
@@ -582,7 +567,7 @@ fn error_of(report: Report, request_id: &str, function: &Function) -> (Value, Op
 async fn a_good_event_yields_a_response_then_a_malformed_one_an_error_and_the_process_keeps_serving()
  {
     let started = Instant::now();
-    let (account, seeded) = seeded_account().await;
+    let (account, seeded) = lambda::fresh_account_with_demo_and_vpc_ids().await;
     let subscribers = lambda::subscribers(&account).await;
     let mut api = RuntimeApi::start(function_arn(&account, "on-change")).await;
     let mut function = Function::spawn(
@@ -716,7 +701,7 @@ async fn a_body_that_is_not_json_is_the_runtimes_error_and_the_process_keeps_ser
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_sqs_batch_from_the_debounce_queue_answers_with_its_failed_records() {
-    let (account, seeded) = seeded_account().await;
+    let (account, seeded) = lambda::fresh_account_with_demo_and_vpc_ids().await;
     let subscribers = lambda::subscribers(&account).await;
     let mut api = RuntimeApi::start(function_arn(&account, "on-change")).await;
     let mut function = Function::spawn(
@@ -725,8 +710,7 @@ async fn an_sqs_batch_from_the_debounce_queue_answers_with_its_failed_records() 
         &account,
         &[("TOPIC_ARN", subscribers.topic_arn.as_str())],
     );
-    let event =
-        |name: &str| lambda::event_for(&lambda::sample_text(name), &seeded, &account).to_string();
+    let event = |name: &str| lambda::sample_event(name, &seeded, &account).to_string();
     let bodies = vec![
         event("eks-update-addon.json"),
         r#"{"not":"an event"}"#.to_owned(),
@@ -751,7 +735,7 @@ async fn an_sqs_batch_from_the_debounce_queue_answers_with_its_failed_records() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_bootstrap_keeps_the_lifecycle_in_its_table_and_reads_its_suppression_parameter() {
-    let (account, seeded) = seeded_account().await;
+    let (account, seeded) = lambda::fresh_account_with_demo_and_vpc_ids().await;
     // Without its add-on (moto has no add-on API) shop's CNI settings are unknown; the peer VPC
     // without its return route gives findings whatever they are.
     aws_sdk_ec2::Client::new(&account.config)
@@ -897,7 +881,7 @@ async fn a_missing_topic_is_an_init_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn scheduled_audit_binary_serves_the_scheduled_event() {
     let started = Instant::now();
-    let (account, seeded) = seeded_account().await;
+    let (account, seeded) = lambda::fresh_account_with_demo_and_vpc_ids().await;
     let subscribers = lambda::subscribers(&account).await;
     let mut api = RuntimeApi::start(function_arn(&account, "scheduled-audit")).await;
     let mut function = Function::spawn(
@@ -971,11 +955,7 @@ async fn dry_run_binary_publishes_nothing() {
             ("DRY_RUN", "true"),
         ],
     );
-    let scheduled = lambda::event_for(
-        &lambda::sample_text("scheduled.json"),
-        &SeededDemo::default(),
-        &account,
-    );
+    let scheduled = lambda::sample_event("scheduled.json", &SeededDemo::default(), &account);
     let id = api.invoke(serde_json::to_vec(&scheduled).expect("serialises"));
     let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
     let body = response_of(report, &id, &function);
@@ -984,15 +964,12 @@ async fn dry_run_binary_publishes_nothing() {
         body["published"], 1,
         "the digest it would have published: {body:#}"
     );
-    let received = subscribers
-        .sqs
-        .receive_message()
-        .queue_url(&subscribers.all)
-        .wait_time_seconds(1)
-        .send()
-        .await
-        .expect("SQS ReceiveMessage on moto");
-    assert!(received.messages().is_empty(), "DRY_RUN publishes nothing");
+    lambda::assert_nothing_received(
+        &subscribers.sqs,
+        &subscribers.all,
+        "DRY_RUN publishes nothing",
+    )
+    .await;
     assert!(
         function.stdout_contains("dry run: would publish"),
         "the dry run logs what it would publish\n{}",
@@ -1072,7 +1049,7 @@ fn objdump_missing(error: &std::io::Error) -> ! {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_bootstrap_reads_aws_node_from_the_api_and_resolves_after_kubectl_set_env() {
     use podreach_tests::kube::{FakeKube, demo_objects, readable_cluster};
-    let (account, seeded) = seeded_account().await;
+    let (account, seeded) = lambda::fresh_account_with_demo_and_vpc_ids().await;
     let admin = Moto::shared().account().await;
     let kube = FakeKube::shared();
     // A self-managed CNI (no add-on) at v1.10 with node port support off: the #2025 failure.
@@ -1192,7 +1169,7 @@ async fn the_bootstrap_reads_aws_node_from_the_api_and_resolves_after_kubectl_se
 #[tokio::test(flavor = "multi_thread")]
 async fn the_scheduled_digest_says_unknown_with_the_remedy_when_the_api_refuses() {
     use podreach_tests::kube::{FakeKube, demo_objects, readable_cluster};
-    let (account, seeded) = seeded_account().await;
+    let (account, seeded) = lambda::fresh_account_with_demo_and_vpc_ids().await;
     let kube = FakeKube::shared();
     let mut registration = readable_cluster(
         &account,

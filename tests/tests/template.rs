@@ -15,6 +15,7 @@ use std::process::Command;
 
 use podreach_aws::function::FunctionConfig;
 use podreach_aws::kube::KubeMode;
+use podreach_tests::fail;
 use podreach_tests::infra::{load_template, repo_root, resources, yaml_to_json};
 use podreach_tests::kube::{READERS, project_rbac};
 use serde_json::{Value, json};
@@ -1171,13 +1172,4 @@ fn target_id(function: &str) -> &'static str {
         .find(|(name, ..)| *name == function)
         .map(|(_, binary, ..)| *binary)
         .unwrap_or_else(|| fail(&format!("unknown function {function}")))
-}
-
-/// Fails the test with `message`.
-#[allow(
-    clippy::panic,
-    reason = "test helper: a template that lacks what the test looks for fails the test"
-)]
-fn fail(message: &str) -> ! {
-    panic!("{message}")
 }

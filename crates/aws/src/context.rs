@@ -25,10 +25,12 @@ use podreach_core::{SourceFile, snapshot};
 use serde::{Deserialize, Serialize};
 
 use crate::collect::Collection;
+use crate::layout::{self, Place, Side};
 
 /// Where the collector writes the far VPCs' ENIs: part of the context (each destination's
-/// security groups), unlike the nodes' ENIs.
-pub const FAR_ENIS_FILE: &str = "ec2/peer-network-interfaces.json";
+/// security groups), unlike the nodes' ENIs. Named by [`crate::layout`], the one place that maps
+/// the file to its side of the routes; re-exported here, where it was first defined.
+pub use crate::layout::FAR_ENIS_FILE;
 
 /// A DynamoDB item holds at most 400 KB; a context that does not fit is not cached.
 pub const MAX_CONTEXT_BYTES: usize = 350 * 1024;
@@ -73,14 +75,16 @@ pub struct Restored {
 /// Whether `document` belongs in `cluster`'s context: everything of the collection but the
 /// per-node documents and other clusters' own.
 fn in_context(document: &LoadedDocument, cluster: &str) -> bool {
-    let own = match document.path.strip_prefix("clusters/") {
-        Some(rest) => rest.starts_with(&format!("{cluster}/")),
-        None => true,
+    let own = match layout::place(&document.path) {
+        Place::Cluster(name) => name == cluster,
+        Place::Clusters => false,
+        Place::Region => true,
     };
     // Pods are read again for the nodes of each event (they change with every scale-out);
     // the Node objects stay (they name each instance's node and say who networks it).
     let nodes = match document.document {
-        Document::NetworkInterfaces(_) => document.path != FAR_ENIS_FILE,
+        // The cluster side's ENIs are the nodes'; the far side's are context.
+        Document::NetworkInterfaces(_) => Side::of_enis(&document.path) == Side::Cluster,
         Document::Instances(_) | Document::Collection(_) | Document::Pods(_) => true,
         _ => false,
     };
@@ -248,6 +252,30 @@ mod tests {
         );
         assert_eq!(gaps.len(), 1, "shop's gap only: {gaps:?}");
         assert_eq!(gaps[0].cluster.as_deref(), Some("shop"));
+    }
+
+    #[test]
+    fn the_far_sides_enis_are_context_and_the_nodes_are_not() {
+        let mut collection = collection();
+        let eni = collection
+            .documents
+            .iter()
+            .find_map(|d| match &d.document {
+                Document::NetworkInterfaces(d) => d.network_interfaces.first().cloned(),
+                _ => None,
+            })
+            .expect("the demo has ENIs");
+        collection
+            .documents
+            .push(layout::enis(Side::Far, vec![eni]));
+        let cached = of(&collection, "shop", 1_890_000_000).expect("the demo's context fits");
+        let Restored { documents, .. } = super::documents(&cached).expect("it reads back");
+        let enis: Vec<&str> = documents
+            .iter()
+            .filter(|d| matches!(d.document, Document::NetworkInterfaces(_)))
+            .map(|d| d.path.as_str())
+            .collect();
+        assert_eq!(enis, [FAR_ENIS_FILE], "only the far side's ENIs");
     }
 
     #[test]

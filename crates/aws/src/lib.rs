@@ -19,6 +19,7 @@ pub mod error;
 pub mod function;
 pub mod iam;
 pub mod kube;
+pub mod layout;
 pub mod lifecycle;
 pub mod publish;
 pub mod state;

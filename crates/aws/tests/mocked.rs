@@ -488,6 +488,7 @@ fn audit(collection: &Collection) -> Report {
         &Overrides::default(),
         &AnalyzeOptions {
             include_paths: true,
+            ..Default::default()
         },
     )
 }

@@ -171,42 +171,51 @@ impl InputArgs {
             cni_env: self.cni_env.iter().cloned().collect::<BTreeMap<_, _>>(),
             rp_filter_primary: self.rp_filter_primary,
             rp_filter_secondary: self.rp_filter_secondary,
-            tcp_ports: self.ports.clone(),
         }
     }
 
-    /// The validated model, with skipped files recorded as gaps (and warned about).
+    /// The validated model, with skipped files recorded as gaps (and warned about). Built by
+    /// the libraries' one way in: `Collection::model` for a live collection (the same call the
+    /// Lambda functions make, so `--with` dumps replace what the API gave, per document),
+    /// `Model::new` for a snapshot.
     fn model(&self) -> Result<Model> {
-        let (collected, mut loaded) = if self.live.live {
+        let overrides = self.overrides();
+        if self.live.live {
             let (collection, extra) = self.live.collect()?;
-            let notes = collection.notes_document();
-            let mut documents = collection.documents;
-            documents.push(notes);
             let extra = snapshot::load_inputs(extra.iter().map(|f| f as &dyn snapshot::Input));
-            (documents, extra)
-        } else {
-            let loaded = match &self.snapshot {
-                Some(dir) => {
-                    let files = snapshot_dir::read(dir, "")?;
-                    snapshot::load_inputs(files.iter().map(|f| f as &dyn snapshot::Input))
-                }
-                None => snapshot::load(&demo::files()),
-            };
-            (Vec::new(), loaded)
+            warn_about(&extra.problems);
+            return Ok(collection.model(extra, &overrides));
+        }
+        let loaded = match &self.snapshot {
+            Some(dir) => {
+                let files = snapshot_dir::read(dir, "")?;
+                snapshot::load_inputs(files.iter().map(|f| f as &dyn snapshot::Input))
+            }
+            None => snapshot::load(&demo::files()),
         };
-        // Every problem of every file, in one run; the report lists them too.
-        for (file, why) in &loaded.skipped {
-            eprintln!("warning: {file}: not used: {why}");
+        warn_about(&loaded.problems);
+        Ok(Model::new(&loaded.documents, &loaded.problems, &overrides))
+    }
+
+    /// What the verdicts are asked about: the `--port`s.
+    fn question(&self, include_paths: bool) -> AnalyzeOptions {
+        AnalyzeOptions {
+            include_paths,
+            tcp_ports: self.ports.clone(),
         }
-        for error in &loaded.unreadable {
-            eprintln!("error: {error}");
-        }
-        for (file, why) in &loaded.incomplete {
-            eprintln!("warning: {file}: incomplete: {why}");
-        }
-        let mut model = Model::build(collected.iter().chain(&loaded.documents), &self.overrides());
-        model.add_input_problems(loaded.problems());
-        Ok(model)
+    }
+}
+
+/// Every problem of every file, in one run; the report lists them too.
+fn warn_about(problems: &snapshot::InputProblems) {
+    for (file, why) in &problems.skipped {
+        eprintln!("warning: {file}: not used: {why}");
+    }
+    for error in &problems.unreadable {
+        eprintln!("error: {error}");
+    }
+    for (file, why) in &problems.incomplete {
+        eprintln!("warning: {file}: incomplete: {why}");
     }
 }
 
@@ -221,7 +230,7 @@ fn print(text: &str) -> Result<()> {
 
 fn audit(args: &AuditArgs) -> Result<ExitCode> {
     let model = args.input.model()?;
-    let mut audit = podreach_core::run(&model);
+    let mut audit = podreach_core::run(&model, &args.input.question(false));
     let pending = args.lifecycle.apply(&mut audit.report)?;
     let mut out = anstream::stdout().lock();
     let written = match args.format {
@@ -255,7 +264,8 @@ fn audit(args: &AuditArgs) -> Result<ExitCode> {
 
 fn explain(args: &ExplainArgs) -> Result<ExitCode> {
     let model = args.input.model()?;
-    let explanation = podreach_core::explain(&model, args.pod_ip, args.to)?;
+    let explanation =
+        podreach_core::explain(&model, args.pod_ip, args.to, &args.input.question(false))?;
     match args.format {
         Format::Json => print(&(serde_json::to_string_pretty(&explanation.paths)? + "\n"))?,
         Format::Text => print(&render::explanation(&explanation))?,
@@ -311,7 +321,7 @@ fn live_snapshot(args: &SnapshotArgs) -> Result<ExitCode> {
 
 fn lab(args: &LabArgs) -> Result<ExitCode> {
     use podreach_lab::{DisagreementKind, LabOptions};
-    let mut model = args.input.model()?;
+    let model = args.input.model()?;
     // The probes connect to one TCP port both ways; the model is asked about that port.
     let options = match args.input.ports.as_slice() {
         [] => LabOptions::default(),
@@ -321,11 +331,11 @@ fn lab(args: &LabArgs) -> Result<ExitCode> {
         },
         _ => bail!("the lab probes one TCP port: give --port once (default tcp/7000)"),
     };
-    model.tcp_ports = vec![options.port];
     let report = podreach_core::analyze(
         &model,
         &AnalyzeOptions {
             include_paths: true,
+            tcp_ports: vec![options.port],
         },
     );
     let nodes: Vec<(&str, &str)> = model

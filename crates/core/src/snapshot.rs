@@ -27,6 +27,7 @@ mod input;
 mod loading;
 mod read;
 mod recognise;
+mod recognised;
 
 pub use document::Document;
 pub use error::SnapshotError;

@@ -26,9 +26,9 @@ pub use daemonset::{Container, DaemonSet, DaemonSetSpec, EnvVar, PodSpec, PodTem
 pub use eniconfigs::{EniConfig, EniConfigList, EniConfigSpec};
 pub use meta::ObjectMeta;
 pub use nodes::{Node, NodeLabels, NodeList, NodeMeta, NodeSpec};
-pub use pod_store::{Owner, PodPhase, PodView, Pods};
+pub use pod_store::{Owner, PodList, PodPhase, PodView, Pods};
 pub use pods::{
-    OwnerReference, Pod, PodAnnotations, PodIp, PodItemSpec, PodLabels, PodList, PodMeta, PodStatus,
+    OwnerReference, Pod, PodAnnotations, PodIp, PodItemSpec, PodLabels, PodMeta, PodStatus,
 };
 
 // The pod fixture of `model::kube`'s tests, at its old path.

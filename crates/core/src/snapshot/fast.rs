@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::raw;
 
 use super::document::Document;
-use super::read::{CUT_SHORT, Recognised};
+use super::recognised::{CUT_SHORT, Recognised};
 
 /// Every top-level key podreach reads, typed; anything else is skipped without being built.
 #[derive(Deserialize)]

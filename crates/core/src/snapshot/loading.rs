@@ -10,7 +10,8 @@
 use super::document::Document;
 use super::error::SnapshotError;
 use super::input::{Input, SourceFile};
-use super::read::{Recognised, read};
+use super::read::read;
+use super::recognised::Recognised;
 
 /// A recognised document and the file it came from.
 #[derive(Debug, Clone)]

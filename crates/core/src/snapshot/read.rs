@@ -13,25 +13,11 @@ use std::io::{BufRead, Read};
 
 use serde_json::Value;
 
-use super::document::Document;
 use super::error::SnapshotError;
 use super::fast::Fast;
 use super::input::{Input, SourceFile, open_decoded};
 use super::recognise::{recognise, recognise_value};
-
-pub(super) enum Recognised {
-    /// A document, and why it is incomplete when it is.
-    Document(Box<Document>, Option<String>),
-    Skip(String),
-    /// A kubectl list without items: it says there is nothing, which is not worth a word (an
-    /// empty `kubectl get eniconfigs` is the normal state of most clusters).
-    Empty,
-}
-
-/// Why a document that carries `NextToken` is incomplete.
-pub(super) const CUT_SHORT: &str = "the output carries `NextToken`: it was cut short \
-                                    (`--max-items` or `--no-paginate`), so objects are \
-                                    missing; rerun the command without them";
+use super::recognised::Recognised;
 
 /// One pass into the typed shape; on any failure, the slow pass that names the place.
 pub(super) fn read(input: &dyn Input) -> Result<Recognised, SnapshotError> {

@@ -18,7 +18,7 @@ use crate::raw;
 use super::document::Document;
 use super::error::SnapshotError;
 use super::input::SourceFile;
-use super::read::{CUT_SHORT, Recognised};
+use super::recognised::{CUT_SHORT, Recognised};
 
 pub(super) fn recognise(file: &SourceFile) -> Result<Recognised, SnapshotError> {
     let mut de = serde_json::Deserializer::from_str(&file.text);

@@ -17,11 +17,22 @@ use serde::de::{SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::meta::v1;
+use super::meta::{list_kind, v1};
 use super::pods::{
     OwnerReference, Pod, PodAnnotations, PodIp, PodItemSpec, PodLabels, PodMeta, PodStatus,
     pod_kind,
 };
+
+/// A `kind: List` (or `PodList`) of pods, held compactly.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodList {
+    #[serde(default = "v1")]
+    pub api_version: String,
+    #[serde(default = "list_kind")]
+    pub kind: String,
+    pub items: Pods,
+}
 
 /// `status.phase`. Succeeded and Failed pods keep `status.podIP` in the API after the CNI has
 /// released the address, which another pod may hold by now.

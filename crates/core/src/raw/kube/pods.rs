@@ -10,19 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::meta::{list_kind, v1};
-use super::pod_store::Pods;
-
-/// A `kind: List` (or `PodList`) of pods, held compactly.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PodList {
-    #[serde(default = "v1")]
-    pub api_version: String,
-    #[serde(default = "list_kind")]
-    pub kind: String,
-    pub items: Pods,
-}
+use super::meta::v1;
 
 /// One pod as podreach reads it: what places its addresses and names its workload.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,38 @@
+//! Why an invocation failed as a whole: the [`HandlerError`] a function hands to Lambda, whose
+//! stable `error_type` a dead-letter queue keeps. Every step may fail with it, so it sits below
+//! all of them and imports none.
+
+use thiserror::Error;
+
+use crate::error::{ApiFailure, CollectError};
+use crate::state::StateError;
+use crate::trigger::EventError;
+
+/// Why an invocation failed as a whole.
+#[derive(Debug, Error)]
+pub enum HandlerError {
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error(transparent)]
+    Collect(#[from] CollectError),
+    #[error("the findings' state: {0}")]
+    State(#[from] StateError),
+    #[error("{} of {} message(s) could not be published: {}", .failures.len(), .attempted, .failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Publish {
+        attempted: usize,
+        failures: Vec<ApiFailure>,
+    },
+}
+
+impl HandlerError {
+    /// The error type Lambda records (and a DLQ keeps) for this failure.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            HandlerError::Event(e) => e.error_type(),
+            HandlerError::Collect(CollectError::ListClusters(_)) => "podreach.ListClustersFailed",
+            HandlerError::Collect(CollectError::Resolve(_)) => "podreach.ScopeLookupFailed",
+            HandlerError::State(_) => "podreach.StateFailed",
+            HandlerError::Publish { .. } => "podreach.PublishFailed",
+        }
+    }
+}

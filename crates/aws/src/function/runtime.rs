@@ -1,0 +1,115 @@
+//! What a function's process builds once, at start: the [`Runtime`] of configuration and
+//! clients that every invocation then uses.
+//!
+//! The binaries in `functions/` are `Runtime::from_env` and one call per event, so everything
+//! that can fail before the first event (a bad setting, the HTTPS client) fails here, as a
+//! [`StartError`], and a `DRY_RUN` is decided here too: the handlers only ever see a
+//! [`Publish`](crate::publish::Publish) capability.
+
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::publish;
+use crate::suppressions::SuppressionSource;
+
+use super::batch::on_change_invocation;
+use super::capabilities::Context;
+use super::config::{ConfigError, FunctionConfig};
+use super::error::HandlerError;
+use super::handlers::scheduled_audit;
+
+/// What a function's process builds once from its environment: the configuration and the
+/// clients. The binaries in `functions/` are this and one call per event.
+#[derive(Debug)]
+pub struct Runtime {
+    pub config: FunctionConfig,
+    pub region: String,
+    pub collector: crate::Collector,
+    pub sns: publish::SnsPublisher,
+    pub store: crate::state::ConfiguredStore,
+    pub suppressions: SuppressionSource,
+}
+
+/// Why a function could not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("the HTTPS client: {0}")]
+    Tls(#[from] aws_smithy_http_client::HttpClientError),
+}
+
+impl Runtime {
+    /// Reads the environment and builds the clients.
+    pub async fn from_env() -> Result<Self, StartError> {
+        let config = FunctionConfig::from_env()?;
+        let sdk = crate::load_function_config(config.trust_anchors).await?;
+        let region = sdk.region().map(ToString::to_string).unwrap_or_default();
+        let settings = crate::CollectorSettings {
+            max_concurrency: config.max_concurrency,
+            kubernetes: config.kubernetes.clone(),
+            runner: crate::kube::Runner::Functions,
+            ..crate::CollectorSettings::default()
+        };
+        let store = match &config.state_table {
+            Some(table) => {
+                crate::state::ConfiguredStore::Dynamo(crate::state::DynamoStore::new(&sdk, table))
+            }
+            None => {
+                tracing::warn!(
+                    "STATE_TABLE is not set: the findings' lifecycle is kept in this process's memory only"
+                );
+                crate::state::ConfiguredStore::Memory(crate::state::MemoryStore::default())
+            }
+        };
+        let suppressions = match &config.suppressions_parameter {
+            Some(name) => SuppressionSource::ssm(&sdk, name),
+            None => SuppressionSource::None,
+        };
+        Ok(Runtime {
+            collector: crate::Collector::new(&sdk, &settings),
+            sns: publish::SnsPublisher::new(
+                aws_sdk_sns::Client::new(&sdk),
+                config.topic_arn.clone().unwrap_or_default(),
+            ),
+            config,
+            region,
+            store,
+            suppressions,
+        })
+    }
+
+    fn context<'a, P>(
+        &'a self,
+        publisher: &'a P,
+    ) -> Context<'a, crate::Collector, P, crate::state::ConfiguredStore> {
+        Context {
+            config: &self.config,
+            region: &self.region,
+            collector: &self.collector,
+            publisher,
+            store: &self.store,
+            suppressions: &self.suppressions,
+            now: None,
+        }
+    }
+
+    /// `on-change` for one payload, publishing to the topic (or logging, with `DRY_RUN`).
+    pub async fn on_change(&self, payload: &Value) -> Result<Value, HandlerError> {
+        if self.config.dry_run {
+            on_change_invocation(payload, &self.context(&publish::DryRun)).await
+        } else {
+            on_change_invocation(payload, &self.context(&self.sns)).await
+        }
+    }
+
+    /// `scheduled-audit` for one event.
+    pub async fn scheduled_audit(&self, event: &Value) -> Result<Value, HandlerError> {
+        let outcome = if self.config.dry_run {
+            scheduled_audit(event, &self.context(&publish::DryRun)).await
+        } else {
+            scheduled_audit(event, &self.context(&self.sns)).await
+        };
+        outcome.map(|o| serde_json::to_value(o).unwrap_or_default())
+    }
+}

@@ -1,0 +1,86 @@
+//! One audit run, as the sequence of its named steps: collect (the event's nodes or whole
+//! clusters), audit, refresh the cached contexts, track the findings' lifecycle, compose the
+//! messages, deliver them.
+//!
+//! [`audit_and_publish`] only sequences the steps; each lives in its own module, takes typed
+//! values and returns one, so a step can be read (and changed) without the others. What differs
+//! between the two functions is the `RunPolicy` the handler passes in; what every step shares
+//! about the invocation (where, when, how configured) is one `Run`.
+
+use serde_json::Value;
+
+use crate::collect::{Collect, Scope};
+use crate::publish::Publish;
+use crate::state::StateStore;
+
+use super::capabilities::Context;
+use super::collection::{self, Collected};
+use super::error::HandlerError;
+use super::outcome::{self, Outcome};
+use super::policy::RunPolicy;
+use super::run::Run;
+use super::{audit, compose, deliver, refresh, track};
+
+/// Audits `scope` because of `why`, as `policy` says, and publishes what changed.
+pub(crate) async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
+    event: &Value,
+    scope: Scope,
+    why: String,
+    policy: &RunPolicy,
+    context: &Context<'_, C, P, S>,
+) -> Result<Outcome, HandlerError> {
+    let run = Run::new(event, policy, context);
+    let store = context.store;
+    let plan = collection::plan(&scope, policy);
+    let collected = collection::collect(&run, context.collector, store, &scope, plan).await?;
+    let why = collected.why(why);
+    let clusters = collected.collection.clusters();
+    if clusters.is_empty() && policy.ignore_without_clusters {
+        return Ok(concerns_no_cluster(why, &scope, clusters, &collected));
+    }
+    let report = audit::audit(&collected.collection, run.config);
+    let suppressions = context.suppressions.load().await;
+    refresh::refresh(&run, store, &collected, &report).await;
+    let tracked = track::track(
+        &run,
+        store,
+        &report,
+        &collected,
+        &clusters,
+        &suppressions.rules,
+    )
+    .await?;
+    let problem = suppressions.problem.as_deref();
+    let digest = compose::digest(&run, store, &report, &tracked, problem).await?;
+    let outgoing = compose::compose(&run, &tracked, digest);
+    let delivered = deliver::deliver(&run, context.publisher, store, &outgoing).await?;
+    let outcome = outcome::audited(
+        why,
+        clusters,
+        &report,
+        &collected,
+        &tracked,
+        suppressions.problem,
+        delivered.published(),
+    );
+    tracing::info!(outcome = ?outcome, "audit done");
+    delivered.into_result(outcome)
+}
+
+/// The outcome of a run whose collection found no cluster, when the policy ignores it.
+fn concerns_no_cluster(
+    why: String,
+    scope: &Scope,
+    clusters: Vec<String>,
+    collected: &Collected,
+) -> Outcome {
+    let why = format!("{why}: the event concerns no EKS cluster (scope {scope:?})");
+    let api_calls = collected.api_calls();
+    tracing::info!(%why, api_calls, "event ignored");
+    outcome::ignored(
+        why,
+        clusters,
+        collected.collection.notes.gaps.len(),
+        api_calls,
+    )
+}
