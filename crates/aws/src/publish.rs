@@ -477,7 +477,7 @@ pub struct DigestContext<'a> {
 
 fn state_line(s: &FindingState) -> Value {
     json!({"id": s.finding_id, "cluster": s.cluster, "title": s.title,
-           "severity": s.published.as_ref().map(|p| p.severity.clone()),
+           "severity": s.published.as_ref().map(|p| p.severity),
            "first_seen": s.first_seen, "last_seen": s.last_seen, "resolved_at": s.resolved_at})
 }
 

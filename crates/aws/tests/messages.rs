@@ -174,7 +174,7 @@ fn record(status: Status) -> FindingState {
         last_seen: 1_800_086_400,
         last_published: Some(1_800_000_000),
         published: Some(Published {
-            severity: "HIGH".to_owned(),
+            severity: Severity::High,
             kind: "unreachable".to_owned(),
             nodes: 2,
             pod_addresses: 10,

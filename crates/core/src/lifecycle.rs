@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::{Finding, Report};
+use crate::report::{Finding, Report, Severity};
 use crate::suppressions::Suppression;
 
 /// Schema of a stored state document.
@@ -36,7 +36,8 @@ pub enum Status {
 /// What was last published about a finding: enough to tell a material change from a repeat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Published {
-    pub severity: String,
+    /// Stored as its name (`HIGH`), as the report writes it.
+    pub severity: Severity,
     /// `unreachable`, `latent-risk` or `unverified`: a resolution message is filed like the
     /// finding was.
     #[serde(default)]
@@ -49,7 +50,7 @@ pub struct Published {
 impl Published {
     fn of(finding: &Finding) -> Self {
         Published {
-            severity: finding.severity.as_str().to_owned(),
+            severity: finding.severity,
             kind: finding.kind.as_str().to_owned(),
             nodes: finding.affected.nodes.len(),
             pod_addresses: finding.affected.pod_address_count,

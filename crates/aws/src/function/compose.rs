@@ -87,15 +87,10 @@ fn change_message(run: &Run<'_>, change: &Change<'_>) -> Option<Message> {
     }
 }
 
-/// The severity a finding was last published with. The state keeps it as text
-/// (`podreach_core::lifecycle::Published::severity`); `None` when the finding was never
-/// published or the text names no severity, and its resolution is then announced whatever the
-/// configured minimum.
+/// The severity a finding was last published with; `None` when the finding was never
+/// published, and its resolution is then announced whatever the configured minimum.
 fn published_severity(record: &FindingState) -> Option<Severity> {
-    record
-        .published
-        .as_ref()
-        .and_then(|p| p.severity.parse::<Severity>().ok())
+    record.published.as_ref().map(|p| p.severity)
 }
 
 /// The digest of the run, when the policy asks for one: what is new and resolved since the
