@@ -667,6 +667,7 @@ impl Scenario {
                 subnet_ids: vec![subnet.to_owned()],
                 state: "available".to_owned(),
                 vpc_owner_id: Some("111122223333".to_owned()),
+                options: None,
                 tags: vec![],
             };
             attachments = Some(raw::DescribeTransitGatewayVpcAttachments {

@@ -295,6 +295,13 @@ pub fn tgw_attachment(
         subnet_ids: a.subnet_ids().to_vec(),
         state: need(a.state().map(|s| s.as_str()), OBJECT, "State")?,
         vpc_owner_id: opt(a.vpc_owner_id()),
+        options: a
+            .options()
+            .map(|o| raw::TransitGatewayVpcAttachmentOptions {
+                security_group_referencing_support: o
+                    .security_group_referencing_support()
+                    .map(|v| v.as_str().to_owned()),
+            }),
         tags: tags(a.tags()),
     })
 }

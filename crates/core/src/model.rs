@@ -186,6 +186,9 @@ pub struct TgwAttachment {
     pub vpc_id: String,
     pub subnet_ids: Vec<String>,
     pub state: String,
+    /// `Options.SecurityGroupReferencingSupport`: `Some(false)` when the attachment disables it,
+    /// `None` when the output does not say.
+    pub sg_referencing: Option<bool>,
 }
 
 /// Every VPC-level object of the snapshot, across all clusters and peers.

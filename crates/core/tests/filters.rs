@@ -622,3 +622,111 @@ fn a_new_eni_without_eniconfig_groups_gets_the_vpc_default_group_before_1_8() {
         "the primary ENI's groups let it out"
     );
 }
+
+// ---- Security-group references over a transit gateway (docs/datapath.md §5.7) ------------------
+
+/// A rule naming a group of the same account with no peering connection: how
+/// `describe-security-groups` prints a reference to a group across a transit gateway.
+fn group_pair(protocol: &str, ports: Option<(u16, u16)>, group: &str) -> Value {
+    permission(
+        protocol,
+        ports,
+        &[],
+        vec![json!({ "GroupId": group, "UserId": "111122223333" })],
+    )
+}
+
+/// The shop reaching the peer over a transit gateway (attachment in the node's AZ, so only the
+/// filters decide), the peer's database group admitting `peer_inbound`.
+fn over_transit_gateway(peer_inbound: Vec<Value>) -> Snapshot {
+    with_filters(
+        via_transit_gateway(NODE_SUBNET),
+        peer_inbound,
+        allow_all(),
+        allow_all(),
+    )
+}
+
+fn everything_from_the_cluster_vpc() -> Value {
+    permission("-1", None, &["10.0.0.0/16"], vec![])
+}
+
+#[test]
+fn over_a_transit_gateway_a_node_group_admitting_only_itself_is_sg_ingress_not_unknown() {
+    // EKS's cluster security group admits itself; the peer's ENI can never carry it, so the
+    // gateway's SecurityGroupReferencingSupport cannot change the verdict.
+    let mut snapshot = over_transit_gateway(vec![everything_from_the_cluster_vpc()]);
+    snapshot.object_mut(SGS_FILE, "SecurityGroups", "GroupId", NODE_SG)["IpPermissions"] =
+        json!([group_pair("-1", None, NODE_SG)]);
+    let report = snapshot.audit_on_ports(&port(5432));
+
+    let path = check(&report, PRIMARY_ENI, INGRESS);
+    path.unreachable(Cause::SgIngress);
+    assert!(
+        path.path
+            .assumptions
+            .iter()
+            .any(|a| a.contains("SecurityGroupReferencingSupport")),
+        "the question is noted: {:#?}",
+        path.path.assumptions
+    );
+    check(&report, PRIMARY_ENI, EGRESS).reachable();
+}
+
+#[test]
+fn over_a_transit_gateway_a_peer_rule_naming_the_node_group_for_another_port_is_peer_sg() {
+    let report = over_transit_gateway(vec![group_pair("tcp", Some((443, 443)), NODE_SG)])
+        .audit_on_ports(&port(5432));
+    check(&report, PRIMARY_ENI, EGRESS)
+        .unreachable(Cause::PeerSg)
+        .source_at_peer(NODE_IP);
+}
+
+#[test]
+fn over_a_transit_gateway_a_peer_rule_naming_the_node_group_for_the_port_stays_unknown() {
+    // Here the verdict does depend on the gateway's setting, which podreach does not read.
+    let report = over_transit_gateway(vec![group_pair("tcp", Some((5432, 5432)), NODE_SG)])
+        .audit_on_ports(&port(5432));
+    let path = check(&report, PRIMARY_ENI, EGRESS);
+    path.unknown(Cause::MissingInput);
+    let why = &path.path.causes[0].detail;
+    assert!(why.contains("SecurityGroupReferencingSupport"), "{why}");
+}
+
+#[test]
+fn over_a_transit_gateway_an_outbound_rule_naming_the_peer_group_never_matches() {
+    // AWS passes references over a transit gateway in inbound rules only.
+    let only_to_the_peer_group = json!([group_pair("tcp", Some((5432, 5432)), PEER_SG)]);
+    let mut snapshot = over_transit_gateway(vec![everything_from_the_cluster_vpc()]);
+    snapshot.object_mut(SGS_FILE, "SecurityGroups", "GroupId", NODE_SG)["IpPermissionsEgress"] =
+        only_to_the_peer_group;
+    let report = snapshot.audit_on_ports(&port(5432));
+    check(&report, PRIMARY_ENI, EGRESS).unreachable(Cause::SgEgress);
+
+    // Across a peering connection in one Region the same reference matches.
+    let mut peered = with_filters(
+        shop().cni("v1.18.3", &[]),
+        vec![everything_from_the_cluster_vpc()],
+        allow_all(),
+        allow_all(),
+    );
+    let mut across_the_peering = tcp_from_group(5432, PEER_SG);
+    across_the_peering["UserIdGroupPairs"][0]["VpcId"] = json!(PEER_VPC);
+    peered.object_mut(SGS_FILE, "SecurityGroups", "GroupId", NODE_SG)["IpPermissionsEgress"] =
+        json!([across_the_peering]);
+    let report = peered.audit_on_ports(&port(5432));
+    check(&report, PRIMARY_ENI, EGRESS).reachable();
+}
+
+#[test]
+fn an_attachment_that_disables_referencing_stops_the_reference_over_the_transit_gateway() {
+    let mut snapshot = over_transit_gateway(vec![group_pair("tcp", Some((5432, 5432)), NODE_SG)]);
+    snapshot.object_mut(
+        "ec2/transit-gateway-vpc-attachments.json",
+        "TransitGatewayVpcAttachments",
+        "TransitGatewayAttachmentId",
+        "tgw-attach-0b1b2c3d4e5f60b02",
+    )["Options"]["SecurityGroupReferencingSupport"] = json!("disable");
+    let report = snapshot.audit_on_ports(&port(5432));
+    check(&report, PRIMARY_ENI, EGRESS).unreachable(Cause::PeerSg);
+}

@@ -608,48 +608,6 @@ fn a_peering_pending_acceptance_is_pcx_not_active_with_an_accept_fix() {
     );
 }
 
-const TGW: &str = "tgw-0a1b2c3d4e5f60a01";
-const CLUSTER_TGW_ATTACHMENT: &str = "tgw-attach-0a1b2c3d4e5f60b01";
-const SUBNET_AZ_B: &str = "subnet-0a11e5f1c2d3b4a05";
-
-/// The peer reached through a transit gateway; the cluster VPC's attachment uses `attachment_subnet`.
-fn via_transit_gateway(attachment_subnet: &str) -> Snapshot {
-    let mut snapshot = shop().cni("v1.18.3", &[]);
-    snapshot.push(
-        SUBNETS_FILE,
-        "Subnets",
-        subnet(SUBNET_AZ_B, CLUSTER_VPC, "10.0.16.0/24", "us-east-1b"),
-    );
-    let to_tgw = |route: &mut Value| {
-        let object = route.as_object_mut().expect("route");
-        object.remove("VpcPeeringConnectionId");
-        object.insert("TransitGatewayId".into(), json!(TGW));
-    };
-    to_tgw(snapshot.route_mut(ROUTES_FILE, NODE_ROUTE_TABLE, "10.1.0.0/16"));
-    to_tgw(snapshot.route_mut(PEER_ROUTES_FILE, PEER_ROUTE_TABLE, "10.0.0.0/16"));
-    let attachment = |id: &str, vpc: &str, subnet: &str| {
-        json!({
-            "TransitGatewayAttachmentId": id,
-            "TransitGatewayId": TGW,
-            "VpcId": vpc,
-            "VpcOwnerId": "111122223333",
-            "State": "available",
-            "SubnetIds": [subnet],
-            "CreationTime": "2026-10-01T09:00:00+00:00",
-            "Options": { "DnsSupport": "enable", "Ipv6Support": "disable", "ApplianceModeSupport": "disable" },
-            "Tags": []
-        })
-    };
-    snapshot.insert(
-        "ec2/transit-gateway-vpc-attachments.json",
-        json!({ "TransitGatewayVpcAttachments": [
-            attachment(CLUSTER_TGW_ATTACHMENT, CLUSTER_VPC, attachment_subnet),
-            attachment("tgw-attach-0b1b2c3d4e5f60b02", PEER_VPC, "subnet-0b20e5f1c2d3b4a02"),
-        ] }),
-    );
-    snapshot
-}
-
 #[test]
 fn a_transit_gateway_attachment_only_in_another_az_is_tgw_no_az_attachment() {
     let report = via_transit_gateway(SUBNET_AZ_B).audit();

@@ -85,9 +85,38 @@ enum Refs {
     Cross,
     /// No: another Region, an inactive peering connection, on premises.
     Never,
-    /// Cannot tell (why): a transit gateway passes references only when its attachments enable
-    /// `SecurityGroupReferencingSupport`, which the snapshot does not hold.
-    Unknown(String),
+    /// Over a transit gateway (docs/datapath.md §5.7). AWS passes references over a transit
+    /// gateway in inbound rules only ("Outbound security rules referencing over Transit Gateway
+    /// aren't supported", AWS Networking blog, "Introducing security group referencing for AWS
+    /// Transit Gateway", 2024), and an inbound rule matches only when
+    /// `SecurityGroupReferencingSupport` is enabled on the transit gateway (disabled by default)
+    /// and on the VPC attachments (enabled by default; `CreateTransitGatewayVpcAttachment`
+    /// options): podreach cannot tell which (why).
+    Tgw(String),
+}
+
+impl Refs {
+    /// Whether rules of `way` can match the other end's groups across this hop.
+    fn for_rules(&self, way: Way) -> Refs {
+        match (self, way) {
+            (Refs::Tgw(_), Way::Outbound) => Refs::Never,
+            (refs, _) => refs.clone(),
+        }
+    }
+}
+
+/// Group sets of the other end of a hop, one per endpoint; `None`: no group can match.
+type GroupSets = Vec<Option<Vec<String>>>;
+
+/// The group sets a security-group rule may see on the other end of a hop.
+pub(super) struct PeerGroups {
+    /// What the check uses: the other end's group sets when references cross, `[None]` (a
+    /// reference cannot match) when they do not or cannot be told to.
+    sets: GroupSets,
+    /// When whether references cross cannot be told: why, and the group sets they would see if
+    /// they crossed (`None` when those are not in the snapshot either). The check is unknown
+    /// only when its outcome differs between the two.
+    undecided: Option<(String, Option<GroupSets>)>,
 }
 
 /// Accumulates the forward ports and the typed fixes while hops are recorded.
@@ -308,7 +337,7 @@ impl<'a> ClusterContext<'a> {
         ephemeral: (u16, u16),
     ) {
         // 1. The leaving ENI's security groups, outbound to the destination.
-        let (peers, undecided) = far_peers(far);
+        let peers = far_peers(far, Way::Outbound);
         self.sg_step(
             run,
             SgCheck {
@@ -319,7 +348,6 @@ impl<'a> ClusterContext<'a> {
                 way: Way::Outbound,
                 block: d,
                 peers: &peers,
-                references_undecided: undecided,
                 peer_label: &format!("{d}"),
                 fix_cidr: d,
             },
@@ -394,7 +422,7 @@ impl<'a> ClusterContext<'a> {
             },
         );
         // 4. The pod ENI's groups inbound, for the far host (or its groups across peering).
-        let (peers, undecided) = far_peers(far);
+        let peers = far_peers(far, Way::Inbound);
         self.sg_step(
             run,
             SgCheck {
@@ -405,7 +433,6 @@ impl<'a> ClusterContext<'a> {
                 way: Way::Inbound,
                 block: d,
                 peers: &peers,
-                references_undecided: undecided,
                 peer_label: &format!("{d}"),
                 fix_cidr: d,
             },

@@ -323,6 +323,11 @@ impl<'a> Builder<'a> {
                         vpc_id: a.vpc_id.clone(),
                         subnet_ids: a.subnet_ids.clone(),
                         state: a.state.clone(),
+                        sg_referencing: a
+                            .options
+                            .as_ref()
+                            .and_then(|o| o.security_group_referencing_support.as_deref())
+                            .map(|v| v == "enable"),
                     });
                 }
             }

@@ -350,8 +350,20 @@ pub struct TransitGatewayVpcAttachment {
     pub state: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_owner_id: Option<String>,
+    /// The attachment's options; only `SecurityGroupReferencingSupport` is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<TransitGatewayVpcAttachmentOptions>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+}
+
+/// `Options` of a transit gateway VPC attachment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TransitGatewayVpcAttachmentOptions {
+    /// `enable` or `disable` (absent in output that predates the option, 2024).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_group_referencing_support: Option<String>,
 }
 
 /// `aws ec2 get-managed-prefix-list-entries --prefix-list-id pl-…`. The AWS CLI's output does not

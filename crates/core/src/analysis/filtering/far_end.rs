@@ -55,9 +55,22 @@ impl<'a> ClusterContext<'a> {
                             .is_some_and(|p| p.same_region() && p.status == "active");
                         if crosses { Refs::Cross } else { Refs::Never }
                     }
-                    Some(Target::TransitGateway(id)) => Refs::Unknown(format!(
-                        "{id} passes security-group references only when its VPC attachments enable SecurityGroupReferencingSupport, which podreach does not read"
-                    )),
+                    Some(Target::TransitGateway(id)) => {
+                        // An attachment of either VPC that disables it stops every reference;
+                        // otherwise the gateway's own option decides, which podreach does not
+                        // read (`describe-transit-gateways`).
+                        let disabled = self.net.tgw_attachments.iter().flatten().find(|a| {
+                            a.tgw_id == *id
+                                && (a.vpc_id == *vpc || a.vpc_id == self.cluster.vpc_id)
+                                && a.sg_referencing == Some(false)
+                        });
+                        match disabled {
+                            Some(_) => Refs::Never,
+                            None => Refs::Tgw(format!(
+                                "{id} passes security-group references (in inbound rules) only when SecurityGroupReferencingSupport is enabled on it and on both VPC attachments, and podreach does not read the transit gateway's own option"
+                            )),
+                        }
+                    }
                     _ => Refs::Never,
                 };
                 FarEnd::Vpc {
@@ -155,13 +168,21 @@ impl<'a> ClusterContext<'a> {
                     "no ENI of {vpc} holds an address of the destination block, so nothing answers there now; its security groups are not evaluated"
                 )),
                 Ok(endpoints) => {
-                    let (peer_groups, undecided) = match references {
-                        Refs::Cross => (near_groups, None),
-                        Refs::Never => (None, None),
-                        Refs::Unknown(why) => (None, Some(why.clone())),
+                    let peers = match references.for_rules(way) {
+                        Refs::Cross => PeerGroups {
+                            sets: vec![near_groups],
+                            undecided: None,
+                        },
+                        Refs::Never => PeerGroups {
+                            sets: vec![None],
+                            undecided: None,
+                        },
+                        Refs::Tgw(why) => PeerGroups {
+                            sets: vec![None],
+                            undecided: Some((why, Some(vec![near_groups]))),
+                        },
                     };
                     let code = Cause::PeerSg;
-                    let peers = [peer_groups];
                     for (groups, example) in endpoints {
                         self.sg_step(
                             run,
@@ -173,7 +194,6 @@ impl<'a> ClusterContext<'a> {
                                 way,
                                 block: near,
                                 peers: &peers,
-                                references_undecided: undecided.clone(),
                                 peer_label: &near_text,
                                 fix_cidr,
                             },
@@ -218,25 +238,34 @@ impl<'a> ClusterContext<'a> {
     }
 }
 
-/// The group sets a near ENI's rules may see on the far end: one per far endpoint when
-/// references cross, else `None`; and why that cannot be told, when it cannot (the far ENIs
-/// are not in the snapshot, or a transit gateway's referencing support is unknown).
-pub(super) fn far_peers(far: &FarEnd<'_>) -> (Vec<Option<Vec<String>>>, Option<String>) {
+/// The group sets a near ENI's rules of `way` may see on the far end: one per far endpoint
+/// when references cross, else `None`; and, when that cannot be told (the far ENIs are not in
+/// the snapshot, or a transit gateway's referencing support is unknown), why, with the sets
+/// they would see if references crossed when the far ENIs are known.
+pub(super) fn far_peers(far: &FarEnd<'_>, way: Way) -> PeerGroups {
+    let never = |undecided| PeerGroups {
+        sets: vec![None],
+        undecided,
+    };
     match far {
         FarEnd::Vpc {
             endpoints,
             references,
             ..
-        } => match (references, endpoints) {
-            (Refs::Cross, Ok(e)) if !e.is_empty() => {
-                (e.iter().map(|(g, _)| Some(g.clone())).collect(), None)
+        } => match (references.for_rules(way), endpoints) {
+            (Refs::Cross, Ok(e)) if !e.is_empty() => PeerGroups {
+                sets: e.iter().map(|(g, _)| Some(g.clone())).collect(),
+                undecided: None,
+            },
+            (Refs::Cross, Ok(_)) | (Refs::Never, _) => never(None),
+            (Refs::Cross, Err(why)) => never(Some((why.clone(), None))),
+            (Refs::Tgw(why), Err(_)) => never(Some((why, None))),
+            (Refs::Tgw(why), Ok(e)) if e.is_empty() => never(Some((why, None))),
+            (Refs::Tgw(why), Ok(e)) => {
+                let crossing = e.iter().map(|(g, _)| Some(g.clone())).collect();
+                never(Some((why, Some(crossing))))
             }
-            (Refs::Cross, Ok(_)) | (Refs::Never, _) => (vec![None], None),
-            (Refs::Cross, Err(why)) | (Refs::Unknown(why), Err(_)) => {
-                (vec![None], Some(why.clone()))
-            }
-            (Refs::Unknown(why), Ok(_)) => (vec![None], Some(why.clone())),
         },
-        FarEnd::Outside(_) | FarEnd::Unreadable => (vec![None], None),
+        FarEnd::Outside(_) | FarEnd::Unreadable => never(None),
     }
 }

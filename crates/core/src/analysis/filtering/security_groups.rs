@@ -15,10 +15,8 @@ pub(super) struct SgCheck<'c> {
     pub(super) way: Way,
     /// The other end's address block.
     pub(super) block: Ipv4Net,
-    /// The group sets the other end may carry (`None`: references cannot match).
-    pub(super) peers: &'c [Option<Vec<String>>],
-    /// Why a reference to the other end's groups cannot be decided, if it cannot.
-    pub(super) references_undecided: Option<String>,
+    /// The group sets the other end may carry, and whether references reach them.
+    pub(super) peers: &'c PeerGroups,
     pub(super) peer_label: &'c str,
     /// The CIDR a fix admits.
     pub(super) fix_cidr: Ipv4Net,
@@ -39,7 +37,6 @@ impl ClusterContext<'_> {
             way,
             block,
             peers,
-            references_undecided,
             peer_label,
             fix_cidr,
         } = check;
@@ -56,25 +53,29 @@ impl ClusterContext<'_> {
             );
             return;
         }
-        let mut admitted = PortSet::all();
-        let mut rules = BTreeSet::new();
-        let mut missing: BTreeSet<String> = BTreeSet::new();
-        for peer in peers {
-            let verdict = filters::sg_admits(
-                groups,
-                all,
-                &self.net.prefix_lists,
-                way,
-                Peer {
-                    block,
-                    groups: peer.as_deref(),
-                },
-            );
-            missing.extend(verdict.missing_groups);
-            missing.extend(verdict.missing_prefix_lists);
-            admitted = admitted.intersect(&verdict.ports);
-            rules.extend(verdict.rules);
-        }
+        let admits = |sets: &[Option<Vec<String>>]| {
+            let mut admitted = PortSet::all();
+            let mut rules = BTreeSet::new();
+            let mut missing: BTreeSet<String> = BTreeSet::new();
+            for peer in sets {
+                let verdict = filters::sg_admits(
+                    groups,
+                    all,
+                    &self.net.prefix_lists,
+                    way,
+                    Peer {
+                        block,
+                        groups: peer.as_deref(),
+                    },
+                );
+                missing.extend(verdict.missing_groups);
+                missing.extend(verdict.missing_prefix_lists);
+                admitted = admitted.intersect(&verdict.ports);
+                rules.extend(verdict.rules);
+            }
+            (admitted, rules, missing)
+        };
+        let (admitted, rules, mut missing) = admits(&peers.sets);
         let references = |g: &String| {
             all.get(g).is_some_and(|g| {
                 let rules = match way {
@@ -86,10 +87,28 @@ impl ClusterContext<'_> {
                     .any(|r| matches!(r.peer, crate::filters::SgPeer::Group { .. }))
             })
         };
-        let undecided = match (&references_undecided, groups.iter().any(references)) {
-            (Some(why), true) => Some(format!(
-                "a rule of {eni}'s groups names a security group, and {why}"
-            )),
+        // Whether references cross matters only when the check's outcome differs between the
+        // two (docs/datapath.md §5.7): the same ports lost and the same ports left in flight.
+        let undecided = match (&peers.undecided, groups.iter().any(references)) {
+            (Some((why, crossing)), true) => {
+                let same_either_way = crossing.as_deref().is_some_and(|crossing| {
+                    let (if_crossing, _, missing_if_crossing) = admits(crossing);
+                    missing.extend(missing_if_crossing);
+                    run.lost(&if_crossing) == run.lost(&admitted)
+                        && run.remaining.intersect(&if_crossing)
+                            == run.remaining.intersect(&admitted)
+                });
+                if same_either_way {
+                    run.trace.assume(format!(
+                        "{why}; the groups of {eni} decide the same whether references cross or not"
+                    ));
+                    None
+                } else {
+                    Some(format!(
+                        "a rule of {eni}'s groups names a security group, and {why}"
+                    ))
+                }
+            }
             _ => None,
         };
         if !run.lost(&admitted).is_empty() && (!missing.is_empty() || undecided.is_some()) {
