@@ -33,3 +33,12 @@ pub use document::Document;
 pub use error::SnapshotError;
 pub use input::{Input, SourceFile};
 pub use loading::{InputProblems, Loaded, LoadedDocument, load, load_inputs};
+
+/// A snapshot file for the readers' unit tests.
+#[cfg(test)]
+fn test_file(path: &str, text: &str) -> SourceFile {
+    SourceFile {
+        path: path.into(),
+        text: text.into(),
+    }
+}

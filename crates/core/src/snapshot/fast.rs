@@ -236,14 +236,7 @@ impl Fast {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::{SourceFile, load};
-
-    fn file(path: &str, text: &str) -> SourceFile {
-        SourceFile {
-            path: path.into(),
-            text: text.into(),
-        }
-    }
+    use crate::snapshot::{load, test_file as file};
 
     #[test]
     fn files_are_recognised_by_content_not_name() {

@@ -179,15 +179,7 @@ impl ShapeReader<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::snapshot::load;
-
-    fn file(path: &str, text: &str) -> SourceFile {
-        SourceFile {
-            path: path.into(),
-            text: text.into(),
-        }
-    }
+    use crate::snapshot::{load, test_file as file};
 
     #[test]
     fn a_truncated_file_names_the_file_the_line_and_the_json_path() {

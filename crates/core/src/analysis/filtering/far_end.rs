@@ -253,14 +253,16 @@ pub(super) fn far_peers(far: &FarEnd<'_>, way: Way) -> PeerGroups {
             references,
             ..
         } => match (references.for_rules(way), endpoints) {
-            (Refs::Cross, Ok(e)) if !e.is_empty() => PeerGroups {
+            // With the far VPC's ENIs read and none holding an address of the block, no ENI
+            // there carries a group a reference could match, whatever crosses.
+            (_, Ok(e)) if e.is_empty() => never(None),
+            (Refs::Cross, Ok(e)) => PeerGroups {
                 sets: e.iter().map(|(g, _)| Some(g.clone())).collect(),
                 undecided: None,
             },
-            (Refs::Cross, Ok(_)) | (Refs::Never, _) => never(None),
+            (Refs::Never, _) => never(None),
             (Refs::Cross, Err(why)) => never(Some((why.clone(), None))),
             (Refs::Tgw(why), Err(_)) => never(Some((why, None))),
-            (Refs::Tgw(why), Ok(e)) if e.is_empty() => never(Some((why, None))),
             (Refs::Tgw(why), Ok(e)) => {
                 let crossing = e.iter().map(|(g, _)| Some(g.clone())).collect();
                 never(Some((why, Some(crossing))))
