@@ -730,3 +730,19 @@ fn an_attachment_that_disables_referencing_stops_the_reference_over_the_transit_
     let report = snapshot.audit_on_ports(&port(5432));
     check(&report, PRIMARY_ENI, EGRESS).unreachable(Cause::PeerSg);
 }
+
+#[test]
+fn over_a_transit_gateway_a_block_without_far_enis_decides_a_self_referencing_node_group() {
+    // The far VPC's ENIs are read and none holds an address of the destination block: no
+    // reference can match a sender there, whatever the gateway's setting (the case the
+    // differential test found).
+    let mut snapshot = over_transit_gateway(vec![everything_from_the_cluster_vpc()]);
+    snapshot.object_mut(SGS_FILE, "SecurityGroups", "GroupId", NODE_SG)["IpPermissions"] =
+        json!([group_pair("-1", None, NODE_SG)]);
+    let database = snapshot.eni_mut("eni-0b01f1e2d3c4b5a65");
+    database["PrivateIpAddress"] = json!("10.1.7.50");
+    database["PrivateIpAddresses"] = json!([private_ip("10.1.7.50", true)]);
+    let report = snapshot.audit_on_ports(&port(5432));
+
+    check(&report, PRIMARY_ENI, INGRESS).unreachable(Cause::SgIngress);
+}
