@@ -206,6 +206,9 @@ pub struct Network {
     pub peerings: Option<BTreeMap<String, Peering>>,
     /// `None` when the snapshot has no `describe-transit-gateway-vpc-attachments` output.
     pub tgw_attachments: Option<Vec<TgwAttachment>>,
+    /// Each transit gateway's `SecurityGroupReferencingSupport`, where `describe-transit-gateways`
+    /// output shows it (`true`: `enable`).
+    pub tgw_sg_referencing: BTreeMap<String, bool>,
     /// `None` when the snapshot has no `describe-security-groups` output: security groups are
     /// then an assumption of every verdict, never silently passed.
     pub security_groups: Option<BTreeMap<String, SecurityGroup>>,

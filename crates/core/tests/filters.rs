@@ -690,7 +690,11 @@ fn over_a_transit_gateway_a_peer_rule_naming_the_node_group_for_the_port_stays_u
     let path = check(&report, PRIMARY_ENI, EGRESS);
     path.unknown(Cause::MissingInput);
     let why = &path.path.causes[0].detail;
-    assert!(why.contains("SecurityGroupReferencingSupport"), "{why}");
+    assert!(
+        why.contains("SecurityGroupReferencingSupport")
+            && why.contains("aws ec2 describe-transit-gateways --transit-gateway-ids"),
+        "{why}"
+    );
 }
 
 #[test]
@@ -745,4 +749,77 @@ fn over_a_transit_gateway_a_block_without_far_enis_decides_a_self_referencing_no
     let report = snapshot.audit_on_ports(&port(5432));
 
     check(&report, PRIMARY_ENI, INGRESS).unreachable(Cause::SgIngress);
+}
+
+/// `describe-transit-gateways` output for the fixture's gateway, and every VPC attachment's
+/// `SecurityGroupReferencingSupport` set to `attachments`.
+fn referencing(snapshot: &mut Snapshot, gateway: &str, attachments: &str) {
+    snapshot.insert(
+        "ec2/transit-gateways.json",
+        json!({ "TransitGateways": [{
+            "TransitGatewayId": TGW,
+            "State": "available",
+            "OwnerId": "111122223333",
+            "Options": {
+                "AmazonSideAsn": 64512,
+                "AutoAcceptSharedAttachments": "disable",
+                "DefaultRouteTableAssociation": "enable",
+                "DefaultRouteTablePropagation": "enable",
+                "VpnEcmpSupport": "enable",
+                "DnsSupport": "enable",
+                "SecurityGroupReferencingSupport": gateway,
+                "MulticastSupport": "disable"
+            }
+        }] }),
+    );
+    for id in [CLUSTER_TGW_ATTACHMENT, "tgw-attach-0b1b2c3d4e5f60b02"] {
+        snapshot.object_mut(
+            "ec2/transit-gateway-vpc-attachments.json",
+            "TransitGatewayVpcAttachments",
+            "TransitGatewayAttachmentId",
+            id,
+        )["Options"]["SecurityGroupReferencingSupport"] = json!(attachments);
+    }
+}
+
+#[test]
+fn a_transit_gateway_and_attachments_enabling_referencing_let_the_reference_decide() {
+    let rule = || vec![group_pair("tcp", Some((5432, 5432)), NODE_SG)];
+
+    let mut enabled = over_transit_gateway(rule());
+    referencing(&mut enabled, "enable", "enable");
+    let report = enabled.audit_on_ports(&port(5432));
+    check(&report, PRIMARY_ENI, EGRESS)
+        .reachable()
+        .source_at_peer(NODE_IP);
+
+    let mut disabled = over_transit_gateway(rule());
+    referencing(&mut disabled, "disable", "enable");
+    let report = disabled.audit_on_ports(&port(5432));
+    check(&report, PRIMARY_ENI, EGRESS).unreachable(Cause::PeerSg);
+}
+
+#[test]
+fn an_attachment_output_without_the_option_leaves_the_reference_unknown_and_names_the_command() {
+    let mut snapshot = over_transit_gateway(vec![group_pair("tcp", Some((5432, 5432)), NODE_SG)]);
+    referencing(&mut snapshot, "enable", "enable");
+    let attachment = snapshot.object_mut(
+        "ec2/transit-gateway-vpc-attachments.json",
+        "TransitGatewayVpcAttachments",
+        "TransitGatewayAttachmentId",
+        "tgw-attach-0b1b2c3d4e5f60b02",
+    );
+    attachment["Options"]
+        .as_object_mut()
+        .expect("the attachment's options")
+        .remove("SecurityGroupReferencingSupport");
+    let report = snapshot.audit_on_ports(&port(5432));
+    let path = check(&report, PRIMARY_ENI, EGRESS);
+    path.unknown(Cause::MissingInput);
+    let why = &path.path.causes[0].detail;
+    assert!(
+        why.contains("describe-transit-gateway-vpc-attachments")
+            && !why.contains("describe-transit-gateways --"),
+        "{why}"
+    );
 }

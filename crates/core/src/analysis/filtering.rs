@@ -70,7 +70,7 @@ enum FarEnd<'a> {
         /// when the far VPC's ENIs are not in the snapshot.
         endpoints: Result<Vec<(Vec<String>, &'a str)>, String>,
         /// Whether a security-group reference can cross to this side.
-        references: Refs,
+        references: HopRefs,
     },
     /// On premises (VPN, Direct Connect, Outposts): no VPC filter there.
     Outside(String),
@@ -85,22 +85,38 @@ enum Refs {
     Cross,
     /// No: another Region, an inactive peering connection, on premises.
     Never,
-    /// Over a transit gateway (docs/datapath.md §5.7). AWS passes references over a transit
-    /// gateway in inbound rules only ("Outbound security rules referencing over Transit Gateway
-    /// aren't supported", AWS Networking blog, "Introducing security group referencing for AWS
-    /// Transit Gateway", 2024), and an inbound rule matches only when
-    /// `SecurityGroupReferencingSupport` is enabled on the transit gateway (disabled by default)
-    /// and on the VPC attachments (enabled by default; `CreateTransitGatewayVpcAttachment`
-    /// options): podreach cannot tell which (why).
-    Tgw(String),
+    /// Cannot tell (why): a transit gateway whose `SecurityGroupReferencingSupport` the
+    /// snapshot does not show.
+    Unknown(String),
 }
 
-impl Refs {
+/// Whether references cross one hop, and in which rules.
+#[derive(Debug, Clone)]
+struct HopRefs {
+    refs: Refs,
+    /// Over a transit gateway (docs/datapath.md §5.7), AWS passes references in inbound rules
+    /// only ("Outbound security rules referencing over Transit Gateway aren't supported", AWS
+    /// Networking blog, "Introducing security group referencing for AWS Transit Gateway", 2024),
+    /// and an inbound rule matches only when `SecurityGroupReferencingSupport` is enabled on the
+    /// transit gateway (disabled by default) and on both VPC attachments (enabled by default;
+    /// `CreateTransitGatewayVpcAttachment` options).
+    inbound_only: bool,
+}
+
+impl HopRefs {
+    fn across(refs: Refs) -> Self {
+        HopRefs {
+            refs,
+            inbound_only: false,
+        }
+    }
+
     /// Whether rules of `way` can match the other end's groups across this hop.
     fn for_rules(&self, way: Way) -> Refs {
-        match (self, way) {
-            (Refs::Tgw(_), Way::Outbound) => Refs::Never,
-            (refs, _) => refs.clone(),
+        if self.inbound_only && way == Way::Outbound {
+            Refs::Never
+        } else {
+            self.refs.clone()
         }
     }
 }

@@ -331,6 +331,19 @@ impl<'a> Builder<'a> {
                     });
                 }
             }
+            Document::TransitGateways(d) => {
+                for gateway in &d.transit_gateways {
+                    let option = gateway
+                        .options
+                        .as_ref()
+                        .and_then(|o| o.security_group_referencing_support.as_deref());
+                    if let Some(value) = option {
+                        self.network
+                            .tgw_sg_referencing
+                            .insert(gateway.transit_gateway_id.clone(), value == "enable");
+                    }
+                }
+            }
             Document::Cluster(d) => self.clusters.push((&d.cluster, file)),
             Document::Addon(d) => self.addons.push((&d.addon, file)),
             Document::AwsNode(d) => self.daemonsets.push((d, file)),

@@ -357,6 +357,34 @@ pub struct TransitGatewayVpcAttachment {
     pub tags: Vec<Tag>,
 }
 
+/// `aws ec2 describe-transit-gateways`: only each gateway's referencing option is read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeTransitGateways {
+    pub transit_gateways: Vec<TransitGateway>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TransitGateway {
+    pub transit_gateway_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<TransitGatewayOptions>,
+}
+
+/// `Options` of a transit gateway; only `SecurityGroupReferencingSupport` is read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TransitGatewayOptions {
+    /// `enable` or `disable` (disabled by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_group_referencing_support: Option<String>,
+}
+
 /// `Options` of a transit gateway VPC attachment.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -19,6 +19,7 @@ pub enum Document {
     Instances(raw::DescribeInstances),
     VpcPeeringConnections(raw::DescribeVpcPeeringConnections),
     TransitGatewayVpcAttachments(raw::DescribeTransitGatewayVpcAttachments),
+    TransitGateways(raw::DescribeTransitGateways),
     PrefixLists(raw::DescribeManagedPrefixLists),
     PrefixListEntries(raw::GetManagedPrefixListEntries),
     SecurityGroups(raw::DescribeSecurityGroups),
@@ -55,6 +56,7 @@ impl Document {
             Document::Instances(d) => pretty(d),
             Document::VpcPeeringConnections(d) => pretty(d),
             Document::TransitGatewayVpcAttachments(d) => pretty(d),
+            Document::TransitGateways(d) => pretty(d),
             Document::PrefixLists(d) => pretty(d),
             Document::PrefixListEntries(d) => pretty(d),
             Document::SecurityGroups(d) => pretty(d),
@@ -81,6 +83,7 @@ impl Document {
             Document::TransitGatewayVpcAttachments(_) => {
                 "aws ec2 describe-transit-gateway-vpc-attachments"
             }
+            Document::TransitGateways(_) => "aws ec2 describe-transit-gateways",
             Document::PrefixLists(_) => "aws ec2 describe-managed-prefix-lists",
             Document::PrefixListEntries(_) => "aws ec2 get-managed-prefix-list-entries",
             Document::SecurityGroups(_) => "aws ec2 describe-security-groups",

@@ -38,6 +38,8 @@ pub(super) struct Fast {
     vpc_peering_connections: Option<Vec<raw::VpcPeeringConnection>>,
     #[serde(rename = "TransitGatewayVpcAttachments")]
     transit_gateway_vpc_attachments: Option<Vec<raw::TransitGatewayVpcAttachment>>,
+    #[serde(rename = "TransitGateways")]
+    transit_gateways: Option<Vec<raw::TransitGateway>>,
     #[serde(rename = "PrefixLists")]
     prefix_lists: Option<Vec<raw::ManagedPrefixList>>,
     #[serde(rename = "Entries")]
@@ -124,6 +126,11 @@ impl Fast {
                     transit_gateway_vpc_attachments,
                 },
             ));
+        }
+        if let Some(transit_gateways) = self.transit_gateways {
+            found.push(Document::TransitGateways(raw::DescribeTransitGateways {
+                transit_gateways,
+            }));
         }
         if let Some(prefix_lists) = self.prefix_lists {
             found.push(Document::PrefixLists(raw::DescribeManagedPrefixLists {

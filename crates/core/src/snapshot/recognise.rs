@@ -76,6 +76,8 @@ pub(super) fn recognise_value(path: &str, value: Value) -> Result<Recognised, Sn
         Document::TransitGatewayVpcAttachments(
             shape("aws ec2 describe-transit-gateway-vpc-attachments").read(value)?,
         )
+    } else if has("TransitGateways") {
+        Document::TransitGateways(shape("aws ec2 describe-transit-gateways").read(value)?)
     } else if has("PrefixLists") {
         Document::PrefixLists(shape("aws ec2 describe-managed-prefix-lists").read(value)?)
     } else if has("Entries") {

@@ -53,25 +53,13 @@ impl<'a> ClusterContext<'a> {
                             .as_ref()
                             .and_then(|p| p.get(id))
                             .is_some_and(|p| p.same_region() && p.status == "active");
-                        if crosses { Refs::Cross } else { Refs::Never }
+                        HopRefs::across(if crosses { Refs::Cross } else { Refs::Never })
                     }
-                    Some(Target::TransitGateway(id)) => {
-                        // An attachment of either VPC that disables it stops every reference;
-                        // otherwise the gateway's own option decides, which podreach does not
-                        // read (`describe-transit-gateways`).
-                        let disabled = self.net.tgw_attachments.iter().flatten().find(|a| {
-                            a.tgw_id == *id
-                                && (a.vpc_id == *vpc || a.vpc_id == self.cluster.vpc_id)
-                                && a.sg_referencing == Some(false)
-                        });
-                        match disabled {
-                            Some(_) => Refs::Never,
-                            None => Refs::Tgw(format!(
-                                "{id} passes security-group references (in inbound rules) only when SecurityGroupReferencingSupport is enabled on it and on both VPC attachments, and podreach does not read the transit gateway's own option"
-                            )),
-                        }
-                    }
-                    _ => Refs::Never,
+                    Some(Target::TransitGateway(id)) => HopRefs {
+                        refs: self.tgw_references(id, vpc),
+                        inbound_only: true,
+                    },
+                    _ => HopRefs::across(Refs::Never),
                 };
                 FarEnd::Vpc {
                     vpc: vpc.clone(),
@@ -83,6 +71,40 @@ impl<'a> ClusterContext<'a> {
             Some(Remote::OnPremises(object)) => FarEnd::Outside(object.clone()),
             Some(Remote::NotInSnapshot(_)) | None => FarEnd::Unreadable,
         }
+    }
+
+    /// Whether an inbound reference crosses transit gateway `id` between the cluster VPC and
+    /// `vpc` (docs/datapath.md §5.7): the gateway's option (`describe-transit-gateways`) and both
+    /// VPC attachments' (`describe-transit-gateway-vpc-attachments`) must all say `enable`; one
+    /// `disable` stops it; anything the snapshot does not show leaves it unknown.
+    fn tgw_references(&self, id: &str, vpc: &str) -> Refs {
+        let gateway = self.net.tgw_sg_referencing.get(id).copied();
+        let attachment = |of: &str| {
+            self.net
+                .tgw_attachments
+                .iter()
+                .flatten()
+                .find(|a| a.tgw_id == id && a.vpc_id == of)
+                .and_then(|a| a.sg_referencing)
+        };
+        let settings = [gateway, attachment(&self.cluster.vpc_id), attachment(vpc)];
+        if settings.contains(&Some(false)) {
+            return Refs::Never;
+        }
+        if settings.iter().all(|s| *s == Some(true)) {
+            return Refs::Cross;
+        }
+        let mut unread = Vec::new();
+        if gateway.is_none() {
+            unread.push(format!("the gateway's own option (aws ec2 describe-transit-gateways --transit-gateway-ids {id})"));
+        }
+        if settings[1..].contains(&None) {
+            unread.push("the option of both VPC attachments (aws ec2 describe-transit-gateway-vpc-attachments)".to_owned());
+        }
+        Refs::Unknown(format!(
+            "{id} passes security-group references (in inbound rules) only when SecurityGroupReferencingSupport is enabled on it and on both VPC attachments, and the snapshot does not show {}",
+            unread.join(" or ")
+        ))
     }
 
     pub(super) fn far_end_of(
@@ -177,7 +199,7 @@ impl<'a> ClusterContext<'a> {
                             sets: vec![None],
                             undecided: None,
                         },
-                        Refs::Tgw(why) => PeerGroups {
+                        Refs::Unknown(why) => PeerGroups {
                             sets: vec![None],
                             undecided: Some((why, Some(vec![near_groups]))),
                         },
@@ -262,8 +284,8 @@ pub(super) fn far_peers(far: &FarEnd<'_>, way: Way) -> PeerGroups {
             },
             (Refs::Never, _) => never(None),
             (Refs::Cross, Err(why)) => never(Some((why.clone(), None))),
-            (Refs::Tgw(why), Err(_)) => never(Some((why, None))),
-            (Refs::Tgw(why), Ok(e)) => {
+            (Refs::Unknown(why), Err(_)) => never(Some((why, None))),
+            (Refs::Unknown(why), Ok(e)) => {
                 let crossing = e.iter().map(|(g, _)| Some(g.clone())).collect();
                 never(Some((why, Some(crossing))))
             }
