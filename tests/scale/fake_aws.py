@@ -11,7 +11,8 @@ AWS_ENDPOINT_URL=http://127.0.0.1:PORT, AWS_REGION=eu-west-1 and any static cred
 What it speaks:
 - EC2, Query protocol (POST /, form-encoded `Action=...&Version=2016-11-15`): DescribeVpcs,
   DescribeSubnets, DescribeRouteTables, DescribeNetworkInterfaces, DescribeInstances,
-  DescribeVpcPeeringConnections, DescribeTransitGatewayVpcAttachments, DescribeSecurityGroups,
+  DescribeVpcPeeringConnections, DescribeTransitGatewayVpcAttachments, DescribeTransitGateways,
+  DescribeSecurityGroups,
   DescribeNetworkAcls, answered in EC2's XML
   (`<DescribeVpcsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">`, lists as `<item>`,
   element names from the EC2 model: `networkInterfaceSet`, `privateIpAddressesSet`, `groupSet`,
@@ -93,6 +94,7 @@ XML_NAMES = {
     "Licenses": "licenseSet",
     "VpcPeeringConnections": "vpcPeeringConnectionSet",
     "NetworkAcls": "networkAclSet",
+    "TransitGateways": "transitGatewaySet",
 }
 # Members of Instance whose element names differ from other shapes' members of the same name.
 INSTANCE_XML_NAMES = {
@@ -322,6 +324,11 @@ NETWORK_ACL_FILTERS = {
     "association.subnet-id": each("Associations", "SubnetId"),
     "owner-id": dig("OwnerId"),
 }
+TGW_FILTERS = {
+    "transit-gateway-id": dig("TransitGatewayId"),
+    "owner-id": dig("OwnerId"),
+    "state": dig("State"),
+}
 TGW_ATTACHMENT_FILTERS = {
     "transit-gateway-attachment-id": dig("TransitGatewayAttachmentId"),
     "transit-gateway-id": dig("TransitGatewayId"),
@@ -438,6 +445,11 @@ class Ec2:
                 arrays("TransitGatewayVpcAttachments", "ec2/transit-gateway-vpc-attachments.json"),
                 TGW_ATTACHMENT_FILTERS, "TransitGatewayAttachmentIds", "transit-gateway-attachment-id",
                 "InvalidTransitGatewayAttachmentID.NotFound"),
+            "DescribeTransitGateways": Collection(
+                "TransitGateways",
+                arrays("TransitGateways", "ec2/transit-gateways.json"),
+                TGW_FILTERS, "TransitGatewayIds", "transit-gateway-id",
+                "InvalidTransitGatewayID.NotFound"),
         }
         self._matches = OrderedDict()  # (action, filters) -> matching indices, a small LRU
         self._lock = threading.Lock()

@@ -580,6 +580,28 @@ class Scenario:
             "VpcPeeringConnectionId": self.pcx,
         }
 
+    def transit_gateways(self) -> list[dict]:
+        # As `aws ec2 describe-transit-gateways` prints it; referencing off, AWS's default.
+        return [{
+            "TransitGatewayId": self.tgw,
+            "TransitGatewayArn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:transit-gateway/{self.tgw}",
+            "State": "available",
+            "OwnerId": ACCOUNT,
+            "Description": "shared network hub",
+            "CreationTime": cli_time(T_VPC),
+            "Options": {
+                "AmazonSideAsn": 64512,
+                "AutoAcceptSharedAttachments": "disable",
+                "DefaultRouteTableAssociation": "enable",
+                "DefaultRouteTablePropagation": "enable",
+                "VpnEcmpSupport": "enable",
+                "DnsSupport": "enable",
+                "SecurityGroupReferencingSupport": "disable",
+                "MulticastSupport": "disable",
+            },
+            "Tags": tags([("Name", "network-hub")]),
+        }]
+
     def tgw_attachments(self) -> list[dict]:
         def attachment(attachment_id, vpc_id, subnet_ids, created, name):
             return {
@@ -975,6 +997,7 @@ class Scenario:
             },
             "ec2/vpc-peering-connections.json": {"VpcPeeringConnections": [self.peering()]},
             "ec2/transit-gateway-vpc-attachments.json": {"TransitGatewayVpcAttachments": self.tgw_attachments()},
+            "ec2/transit-gateways.json": {"TransitGateways": self.transit_gateways()},
             "ec2/peer-vpcs.json": {"Vpcs": far_vpcs},
             "ec2/peer-subnets.json": {"Subnets": far_subnets},
             "ec2/peer-route-tables.json": {"RouteTables": far_tables},

@@ -65,6 +65,8 @@ fn scheduled_audit_of_a_1000_node_cluster_stays_within_its_memory_guard() {
     let calls = &result["api_calls"];
     // Three pages of the cluster's 3,000 ENIs, and one of the far VPCs' (their security groups).
     assert_eq!(calls["DescribeNetworkInterfaces"], 4, "{result:#}");
+    // The routes use a transit gateway: its referencing option is read once (§5.7).
+    assert_eq!(calls["DescribeTransitGateways"], 1, "{result:#}");
     assert!(
         result["body"]["findings"].as_u64().unwrap_or(0) > 0,
         "{result:#}"

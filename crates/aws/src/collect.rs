@@ -11,7 +11,9 @@
 //!   serves every tagging scheme), then DescribeVpcPeeringConnections for the peering connections
 //!   the route tables use (by id, one call; none without such routes).
 //! - DescribeTransitGatewayVpcAttachments for the transit gateways the route tables use, which
-//!   returns the cluster VPC's attachments and the far VPCs' in one query.
+//!   returns the cluster VPC's attachments and the far VPCs' in one query, and
+//!   DescribeTransitGateways for the same gateways (whether they pass security-group references,
+//!   docs/datapath.md §5.7).
 //! - The cluster VPCs and the far VPCs (peers, VPCs behind the transit gateways) together:
 //!   DescribeVpcs and DescribeSubnets filtered by all their ids at once, and DescribeRouteTables
 //!   for the far ones. A far VPC the account cannot read becomes a gap saying its return path

@@ -280,6 +280,20 @@ pub fn peering(p: &ec2::VpcPeeringConnection) -> Result<raw::VpcPeeringConnectio
     })
 }
 
+pub fn transit_gateway(g: &ec2::TransitGateway) -> Result<raw::TransitGateway, MissingField> {
+    const OBJECT: &str = "transit gateway";
+    Ok(raw::TransitGateway {
+        transit_gateway_id: need(g.transit_gateway_id(), OBJECT, "TransitGatewayId")?,
+        state: g.state().map(|s| s.as_str().to_owned()),
+        owner_id: opt(g.owner_id()),
+        options: g.options().map(|o| raw::TransitGatewayOptions {
+            security_group_referencing_support: o
+                .security_group_referencing_support()
+                .map(|v| v.as_str().to_owned()),
+        }),
+    })
+}
+
 pub fn tgw_attachment(
     a: &ec2::TransitGatewayVpcAttachment,
 ) -> Result<raw::TransitGatewayVpcAttachment, MissingField> {

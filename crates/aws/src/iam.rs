@@ -15,6 +15,7 @@ pub const COLLECT_ACTIONS: &[&str] = &[
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeSubnets",
     "ec2:DescribeTransitGatewayVpcAttachments",
+    "ec2:DescribeTransitGateways",
     "ec2:DescribeVpcPeeringConnections",
     "ec2:DescribeVpcs",
     "ec2:GetManagedPrefixListEntries",

@@ -47,6 +47,8 @@ pub(crate) const NETWORK_ACLS_FILE: &str = "ec2/network-acls.json";
 /// `aws ec2 describe-transit-gateway-vpc-attachments`; absent when no route uses a transit
 /// gateway.
 pub(crate) const TGW_ATTACHMENTS_FILE: &str = "ec2/transit-gateway-vpc-attachments.json";
+/// `aws ec2 describe-transit-gateways` of the gateways the routes use (their options).
+pub(crate) const TRANSIT_GATEWAYS_FILE: &str = "ec2/transit-gateways.json";
 
 /// `aws ec2 get-managed-prefix-list-entries` of one list. The collector writes the list's id
 /// into the document (`PrefixListId`); the file is named after it all the same, as the README's

@@ -32,6 +32,8 @@ struct VpcInputs {
     peerings: Vec<raw::VpcPeeringConnection>,
     /// `None` when no route uses a transit gateway (nothing was asked).
     tgw_attachments: Option<Vec<raw::TransitGatewayVpcAttachment>>,
+    /// The transit gateways the routes use (their `SecurityGroupReferencingSupport`).
+    transit_gateways: Vec<raw::TransitGateway>,
     failures: Vec<ApiFailure>,
     missing: Vec<MissingField>,
 }
@@ -47,6 +49,7 @@ pub(super) struct Ec2Inputs {
     reservations: Vec<raw::Reservation>,
     pub(super) peerings: BTreeMap<String, raw::VpcPeeringConnection>,
     pub(super) tgw_attachments: Option<BTreeMap<String, raw::TransitGatewayVpcAttachment>>,
+    transit_gateways: BTreeMap<String, raw::TransitGateway>,
     /// Entries of the managed prefix lists the routes and security group rules use, by list id.
     pub(super) prefix_lists: BTreeMap<String, Vec<raw::PrefixListEntry>>,
     /// Security groups and network ACLs of the cluster and far VPCs; `None` when they could
@@ -83,6 +86,11 @@ impl Ec2Inputs {
             vpc.peerings
                 .into_iter()
                 .map(|p| (p.vpc_peering_connection_id.clone(), p)),
+        );
+        self.transit_gateways.extend(
+            vpc.transit_gateways
+                .into_iter()
+                .map(|g| (g.transit_gateway_id.clone(), g)),
         );
         if let Some(attachments) = vpc.tgw_attachments {
             self.tgw_attachments
@@ -175,6 +183,14 @@ impl Ec2Inputs {
                 layout::NETWORK_ACLS_FILE,
                 Document::NetworkAcls(raw::DescribeNetworkAcls {
                     network_acls: acls.into_values().collect(),
+                }),
+            ));
+        }
+        if !self.transit_gateways.is_empty() {
+            documents.push(layout::document(
+                layout::TRANSIT_GATEWAYS_FILE,
+                Document::TransitGateways(raw::DescribeTransitGateways {
+                    transit_gateways: self.transit_gateways.into_values().collect(),
                 }),
             ));
         }
@@ -319,7 +335,7 @@ impl Collector {
         };
         let pcxs = targets(|r| r.vpc_peering_connection_id.as_ref());
         let tgws = targets(|r| r.transit_gateway_id.as_ref());
-        let (peerings, attachments) = tokio::join!(
+        let (peerings, attachments, gateways) = tokio::join!(
             async {
                 if pcxs.is_empty() {
                     return None;
@@ -342,10 +358,25 @@ impl Collector {
                     self,
                     "ec2:DescribeTransitGatewayVpcAttachments",
                     ec2.describe_transit_gateway_vpc_attachments()
-                        .filters(filter("transit-gateway-id", tgws))
+                        .filters(filter("transit-gateway-id", tgws.clone()))
                         .max_results(1000),
                     transit_gateway_vpc_attachments,
                     convert::tgw_attachment
+                ))
+            },
+            // Whether each gateway passes security-group references (docs/datapath.md §5.7).
+            async {
+                if tgws.is_empty() {
+                    return None;
+                }
+                Some(paginate!(
+                    self,
+                    "ec2:DescribeTransitGateways",
+                    ec2.describe_transit_gateways()
+                        .filters(filter("transit-gateway-id", tgws.clone()))
+                        .max_results(1000),
+                    transit_gateways,
+                    convert::transit_gateway
                 ))
             },
         );
@@ -358,6 +389,11 @@ impl Collector {
             out.failures.extend(attachments.failure);
             out.missing.extend(attachments.missing);
             out.tgw_attachments = Some(attachments.items);
+        }
+        if let Some(gateways) = gateways {
+            out.failures.extend(gateways.failure);
+            out.missing.extend(gateways.missing);
+            out.transit_gateways = gateways.items;
         }
     }
 }
