@@ -14,6 +14,7 @@
 mod filter_fixes;
 mod remediation;
 mod text;
+mod tgw_fixes;
 mod witness;
 
 use std::collections::{BTreeMap, BTreeSet};

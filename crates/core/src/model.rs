@@ -17,6 +17,7 @@ mod cluster;
 mod convert;
 mod input;
 pub mod kube;
+mod tgw;
 
 use crate::cni::{CniConfig, CniInputs, Version};
 pub use crate::filters::{AclEntry, NetworkAcl, SecurityGroup, SgPeer, SgRule};
@@ -186,9 +187,58 @@ pub struct TgwAttachment {
     pub vpc_id: String,
     pub subnet_ids: Vec<String>,
     pub state: String,
+    /// The account that owns the VPC (`VpcOwnerId`).
+    pub owner: Option<String>,
     /// `Options.SecurityGroupReferencingSupport`: `Some(false)` when the attachment disables it,
     /// `None` when the output does not say.
     pub sg_referencing: Option<bool>,
+}
+
+/// What a transit gateway route table entry or link leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TgwLink {
+    pub attachment_id: String,
+    /// `vpc-…` for a VPC attachment, the VPN or Direct Connect gateway's id otherwise.
+    pub resource_id: Option<String>,
+    /// `vpc`, `vpn`, `direct-connect-gateway`, `connect`, `peering`, …
+    pub resource_type: Option<String>,
+}
+
+/// One route of a transit gateway route table.
+#[derive(Debug, Clone)]
+pub struct TgwRoute {
+    pub destination: Ipv4Net,
+    /// Several for equal-cost VPN routes; none for a blackhole.
+    pub attachments: Vec<TgwLink>,
+    pub propagated: bool,
+    /// `State: blackhole`: the transit gateway drops what matches.
+    pub blackhole: bool,
+}
+
+/// A table's routes as far as they were read.
+#[derive(Debug, Clone, Default)]
+pub struct TgwRoutes {
+    pub routes: Vec<TgwRoute>,
+    /// The prefixes searched (every route covering one, or inside one, is in `routes`); `None`
+    /// when the document is the whole table.
+    pub searched: Option<Vec<Ipv4Net>>,
+    /// Why the routes read may not be all that matter (AWS answered 1,000 routes and had more;
+    /// a prefix-list route whose entries are not in the snapshot): any lookup is then unknown.
+    pub incomplete: Vec<String>,
+}
+
+/// A transit gateway route table, with what the snapshot shows of it (`None`: not read).
+#[derive(Debug, Clone)]
+pub struct TgwRouteTable {
+    pub id: String,
+    pub tgw_id: String,
+    pub state: String,
+    /// The attachments associated with the table (each attachment has at most one).
+    pub associations: Option<Vec<TgwLink>>,
+    /// The attachments whose routes propagate into the table (enabled).
+    pub propagations: Option<Vec<TgwLink>>,
+    pub routes: Option<TgwRoutes>,
+    pub file: String,
 }
 
 /// Every VPC-level object of the snapshot, across all clusters and peers.
@@ -209,6 +259,11 @@ pub struct Network {
     /// Each transit gateway's `SecurityGroupReferencingSupport`, where `describe-transit-gateways`
     /// output shows it (`true`: `enable`).
     pub tgw_sg_referencing: BTreeMap<String, bool>,
+    /// Each transit gateway's owner account, where `describe-transit-gateways` shows it.
+    pub tgw_owners: BTreeMap<String, String>,
+    /// Transit gateway route tables by id (`describe-transit-gateway-route-tables`), with the
+    /// associations, propagations and routes read for each.
+    pub tgw_route_tables: BTreeMap<String, TgwRouteTable>,
     /// `None` when the snapshot has no `describe-security-groups` output: security groups are
     /// then an assumption of every verdict, never silently passed.
     pub security_groups: Option<BTreeMap<String, SecurityGroup>>,

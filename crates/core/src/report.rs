@@ -287,6 +287,15 @@ pub enum Cause {
     TgwAttachmentNotAvailable,
     /// No transit gateway attachment subnet in the egress subnet's Availability Zone.
     TgwNoAzAttachment,
+    /// The transit gateway route table associated with the cluster VPC's attachment has no route
+    /// for the destination (or the attachment is associated with no table).
+    TgwNoRoute,
+    /// A transit gateway route table on the path holds a blackhole route for the address.
+    TgwBlackhole,
+    /// The transit gateway route table associated with the far attachment does not route the
+    /// cluster-side address (node IP after SNAT, else the pod address) to the cluster VPC's
+    /// attachment.
+    TgwNoReturn,
     /// The remote side does not route the address it sees back through the same object.
     PeerNoRoute,
     /// `AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS` holds 0.0.0.0/0 on CNI ≤ 1.22 (#3658).
@@ -321,6 +330,9 @@ impl Cause {
             Cause::TgwNoAttachment => "TGW_NO_ATTACHMENT",
             Cause::TgwAttachmentNotAvailable => "TGW_ATTACHMENT_NOT_AVAILABLE",
             Cause::TgwNoAzAttachment => "TGW_NO_AZ_ATTACHMENT",
+            Cause::TgwNoRoute => "TGW_NO_ROUTE",
+            Cause::TgwBlackhole => "TGW_BLACKHOLE",
+            Cause::TgwNoReturn => "TGW_NO_RETURN",
             Cause::PeerNoRoute => "PEER_NO_ROUTE",
             Cause::SnatFlaky => "SNAT_FLAKY",
             Cause::UnknownRemote => "UNKNOWN_REMOTE",

@@ -11,8 +11,12 @@
 use ipnet::Ipv4Net;
 
 use crate::cidr;
+
+mod tgw_routes;
+
 use crate::model::{Network, RouteTable, Subnet, Target};
 use crate::report::{Cause, Hop, HopOutcome, Reason};
+pub(crate) use tgw_routes::{Association, Lookup, lookup, propagates};
 
 /// The far side of a private route.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -283,15 +287,15 @@ impl<'a> VpcView<'a> {
         block: Ipv4Net,
         trace: &mut Trace,
     ) -> Option<Remote> {
-        trace.assume(format!(
-            "the route tables of {tgw} route the destinations sent to it onward and the cluster VPC's CIDRs back (transit gateway route tables are not in the snapshot)"
-        ));
         match self.tgw_attachment_in_az(tgw, &subnet.vpc_id, &subnet.az) {
             TgwAz::Unknown(why) => trace.unknown("vpc", Cause::MissingInput, why),
             TgwAz::Fail(code, why) => trace.drop("vpc", code, why),
             TgwAz::Ok(detail) => trace.pass("vpc", detail),
         }
-        Some(self.vpc_behind(block, Some(tgw)))
+        // Where the gateway's route leads; without one, the VPC holding the block is still
+        // checked (docs/datapath.md §5.6: run every step).
+        self.tgw_forward(tgw, &subnet.vpc_id, block, trace)
+            .or_else(|| Some(self.vpc_behind(block, Some(tgw))))
     }
 
     /// A transit gateway forwards only from AZs where the VPC's attachment has a subnet.
@@ -482,6 +486,9 @@ impl<'a> VpcView<'a> {
                 TgwAz::Fail(code, why) => trace.drop("peer", code, why),
                 TgwAz::Ok(detail) => trace.pass("peer", detail),
             }
+        }
+        if let Target::TransitGateway(tgw) = object {
+            self.tgw_back(tgw, vpc, source_block, source_label, trace);
         }
     }
 }

@@ -236,6 +236,7 @@ impl Scenario {
             }
         };
         let mut attachments = None;
+        let mut tgw_tables = Vec::new();
         if let Some(in_node_az) = self.via_tgw {
             let cluster_subnet = if in_node_az {
                 "subnet-0node"
@@ -261,6 +262,7 @@ impl Scenario {
                     attachment("tgw-attach-0peer00000000001", peer_vpc, "subnet-0peer"),
                 ],
             });
+            tgw_tables = tgw_route_tables(vpc, peer_vpc);
         }
         let locals = || {
             vec![
@@ -571,6 +573,7 @@ impl Scenario {
         if let Some(attachments) = attachments {
             files.push(file("ec2/tgw-attachments.json", json(&attachments)));
         }
+        files.extend(tgw_tables);
         files
     }
 
@@ -592,6 +595,83 @@ impl Scenario {
             tcp_ports: vec![PORT],
         }
     }
+}
+
+/// The transit gateway's one route table, as a default table is: both VPC attachments associated
+/// and propagated, so it routes each VPC's CIDRs to its attachment. The lab takes transit gateway
+/// route tables as routing (it does not build them yet), so the generator draws only this table.
+fn tgw_route_tables(vpc: &str, peer_vpc: &str) -> Vec<SourceFile> {
+    const TABLE: &str = "tgw-rtb-0defau170000001";
+    let link = |id: &str, vpc: &str, state: &str| raw::TransitGatewayRouteTableLink {
+        transit_gateway_attachment_id: id.to_owned(),
+        resource_id: Some(vpc.to_owned()),
+        resource_type: Some("vpc".to_owned()),
+        state: Some(state.to_owned()),
+    };
+    let attachments = [
+        ("tgw-attach-0c1u5ter0000001", vpc),
+        ("tgw-attach-0peer00000000001", peer_vpc),
+    ];
+    let route = |cidr: &str, (id, vpc): (&str, &str)| raw::TransitGatewayRoute {
+        destination_cidr_block: Some(cidr.to_owned()),
+        prefix_list_id: None,
+        transit_gateway_attachments: vec![raw::TransitGatewayRouteAttachment {
+            resource_id: Some(vpc.to_owned()),
+            transit_gateway_attachment_id: id.to_owned(),
+            resource_type: Some("vpc".to_owned()),
+        }],
+        kind: Some("propagated".to_owned()),
+        state: Some("active".to_owned()),
+    };
+    let tables = raw::DescribeTransitGatewayRouteTables {
+        transit_gateway_route_tables: vec![raw::TransitGatewayRouteTable {
+            transit_gateway_route_table_id: TABLE.to_owned(),
+            transit_gateway_id: TGW.to_owned(),
+            state: Some("available".to_owned()),
+            default_association_route_table: true,
+            default_propagation_route_table: true,
+        }],
+    };
+    let associations = raw::GetTransitGatewayRouteTableAssociations {
+        transit_gateway_route_table_id: None,
+        associations: attachments
+            .iter()
+            .map(|(id, v)| link(id, v, "associated"))
+            .collect(),
+    };
+    let propagations = raw::GetTransitGatewayRouteTablePropagations {
+        transit_gateway_route_table_id: None,
+        transit_gateway_route_table_propagations: attachments
+            .iter()
+            .map(|(id, v)| link(id, v, "enabled"))
+            .collect(),
+    };
+    let routes = raw::SearchTransitGatewayRoutes {
+        transit_gateway_route_table_id: None,
+        searched_prefixes: None,
+        routes: vec![
+            route("10.0.0.0/16", attachments[0]),
+            route("100.64.0.0/16", attachments[0]),
+            route(PEER_CIDR, attachments[1]),
+        ],
+        additional_routes_available: false,
+    };
+    let file = |path: &str, text: String| SourceFile {
+        path: path.to_owned(),
+        text,
+    };
+    vec![
+        file("ec2/tgw-route-tables.json", json(&tables)),
+        file(
+            &format!("ec2/{TABLE}.associations.json"),
+            json(&associations),
+        ),
+        file(
+            &format!("ec2/{TABLE}.propagations.json"),
+            json(&propagations),
+        ),
+        file(&format!("ec2/{TABLE}.routes.json"), json(&routes)),
+    ]
 }
 
 #[cfg(test)]

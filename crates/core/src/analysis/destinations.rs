@@ -21,7 +21,7 @@ use crate::cidr;
 use crate::datapath::DestinationFlags;
 use crate::model::Target;
 use crate::verdict::Block;
-use crate::vpc_path::Remote;
+use crate::vpc_path::{Lookup, Remote, lookup};
 
 use super::context::ClusterContext;
 
@@ -42,7 +42,22 @@ enum Fate {
         behind: Option<(String, Option<String>)>,
         /// The same, among the VPCs attached to the route's transit gateway.
         behind_tgw: Option<(String, Option<String>)>,
+        /// The route the transit gateway's table (of the cluster VPC's attachment) picks.
+        tgw_route: Option<TgwFate>,
     },
+}
+
+/// What the table associated with the cluster VPC's transit gateway attachment does with a block.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum TgwFate {
+    Route {
+        destination: Ipv4Net,
+        attachments: Vec<String>,
+        blackhole: bool,
+    },
+    Split,
+    NoRoute,
+    Unknown,
 }
 
 /// Everything about a block that can change a verdict.
@@ -72,6 +87,7 @@ impl ClusterContext<'_> {
         boundaries.extend(&self.cni().exclude_snat_cidrs);
         boundaries.extend(&self.cni().external_service_cidrs);
         boundaries.extend(&self.filter_cidrs);
+        let mut gateways: BTreeSet<&str> = BTreeSet::new();
         for table in tables.iter().filter_map(|t| self.net.route_tables.get(*t)) {
             for route in &table.routes {
                 boundaries.push(route.destination);
@@ -79,6 +95,20 @@ impl ClusterContext<'_> {
                     && !cidr::covered_by_any(&self.vpc_cidrs, &route.destination)
                 {
                     routes.insert(route.destination);
+                    if let Target::TransitGateway(tgw) = &route.target {
+                        gateways.insert(tgw);
+                    }
+                }
+            }
+        }
+        // The transit gateway routes the cluster's traffic meets: a block has one of them.
+        for tgw in gateways {
+            let Some(table) = self.vpc.tgw_ingress_table(tgw) else {
+                continue;
+            };
+            for r in table.routes.iter().flat_map(|rs| rs.routes.iter()) {
+                if routes.iter().any(|d| cidr::overlaps(d, &r.destination)) {
+                    boundaries.push(r.destination);
                 }
             }
         }
@@ -186,9 +216,12 @@ impl ClusterContext<'_> {
                 .map(|(_, cidrs)| cidr::covered_by_any(cidrs, &block)),
             _ => None,
         };
-        let behind_tgw = match &route.target {
-            Target::TransitGateway(tgw) => self.holder(block, Some(tgw)),
-            _ => None,
+        let (behind_tgw, tgw_route) = match &route.target {
+            Target::TransitGateway(tgw) => (
+                self.holder(block, Some(tgw)),
+                Some(self.tgw_fate(tgw, block)),
+            ),
+            _ => (None, None),
         };
         Fate::Private {
             target: route.target.clone(),
@@ -196,6 +229,27 @@ impl ClusterContext<'_> {
             peer_covers,
             behind: self.holder(block, None),
             behind_tgw,
+            tgw_route,
+        }
+    }
+
+    fn tgw_fate(&self, tgw: &str, block: Ipv4Net) -> TgwFate {
+        let Some(table) = self.vpc.tgw_ingress_table(tgw) else {
+            return TgwFate::Unknown;
+        };
+        match lookup(table, block) {
+            Lookup::Route(r) => TgwFate::Route {
+                destination: r.destination,
+                attachments: r
+                    .attachments
+                    .iter()
+                    .map(|a| a.attachment_id.clone())
+                    .collect(),
+                blackhole: r.blackhole,
+            },
+            Lookup::Split { .. } => TgwFate::Split,
+            Lookup::NoRoute => TgwFate::NoRoute,
+            Lookup::Unknown(_) => TgwFate::Unknown,
         }
     }
 

@@ -21,6 +21,7 @@ use crate::vpc_path::{Remote, VpcView};
 
 use super::filter_fixes::{check_source_change, filter_remediation};
 use super::text::destinations_phrase;
+use super::tgw_fixes::tgw_route_fixes;
 use super::witness::{Witness, push_once};
 
 fn target_flag(target: &Target) -> &'static str {
@@ -303,6 +304,11 @@ pub(crate) fn remediation(
                         breaks: Vec::new(),
                     },
                 };
+                push_once(&mut fixes, fix);
+            }
+        }
+        Cause::TgwNoRoute | Cause::TgwBlackhole | Cause::TgwNoReturn => {
+            for fix in tgw_route_fixes(v, witnesses, source_subnets) {
                 push_once(&mut fixes, fix);
             }
         }

@@ -40,6 +40,11 @@ pub fn cause_summary(cause: Cause) -> &'static str {
         Cause::TgwNoAzAttachment => {
             "no transit gateway attachment in the subnet's Availability Zone"
         }
+        Cause::TgwNoRoute => "the transit gateway route table has no route to the destination",
+        Cause::TgwBlackhole => "a transit gateway route table drops the traffic (blackhole route)",
+        Cause::TgwNoReturn => {
+            "the far attachment's transit gateway route table does not route the cluster back"
+        }
         Cause::PeerNoRoute => "the peer does not route the address back",
         Cause::SnatFlaky => "SNAT comes and goes with aws-node restarts",
         Cause::UnknownRemote => "the far side is not visible to podreach",
@@ -135,6 +140,7 @@ pub(crate) fn cause_explanation(
         (Cause::SgIngress, _) => "The groups that apply are those of the ENI the packet enters by: the pod's ENI (its branch ENI with security groups for pods); a security-group reference matches only packets from an ENI carrying that group, and crosses only a same-Region peering connection.".to_owned(),
         (Cause::PeerSg, _) => "The far host's security groups judge the source the packet carries when it gets there; a security-group reference matches only packets from an ENI carrying that group, and crosses only a same-Region peering connection.".to_owned(),
         (Cause::NaclLocal | Cause::PeerNacl, _) => "A network ACL applies its rules in number order and the first that matches decides, so a deny numbered below an allow wins. It is stateless: the reply of an admitted connection is judged as a packet of its own, to the client's ephemeral port (1024-65535 after SNAT, 32768-60999 toward a Linux pod's own address, 32768-65535 toward hosts beyond the VPC), and needs its own allow rule.".to_owned(),
+        (Cause::TgwNoRoute | Cause::TgwBlackhole | Cause::TgwNoReturn, _) => "A transit gateway routes a packet by the one route table associated with the attachment it came in by: the most specific route wins, a static route wins over a propagated one for the same prefix, and a blackhole route drops the packet. The table of the cluster VPC's attachment must route the destination to the far attachment, and the table of the far attachment must route the source the far side sees (the node IP when SNATed, else the pod address) back to the cluster VPC's attachment; a VPC attachment's CIDRs reach a table only when its propagation into that table is enabled (or a static route names it).".to_owned(),
         (Cause::TgwNoAzAttachment, _) => "A subnet route to a transit gateway forwards only when the VPC's attachment has a subnet in the same Availability Zone.".to_owned(),
         _ => String::new(),
     }

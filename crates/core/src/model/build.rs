@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use ipnet::Ipv4Net;
 
 use super::convert::{acl_entry, route_target, sg_rules};
+use super::tgw::TablePart;
 use super::*;
 use crate::problems::{Gap, NotAnalysed};
 use crate::raw;
@@ -31,6 +32,9 @@ pub(super) struct Builder<'a> {
     /// Routes to prefix lists, expanded once every document is read (the entries may come in a
     /// later file): `(route table, prefix list, target, blackhole, file)`.
     pub(super) prefix_list_routes: Vec<(String, String, Target, bool, &'a str)>,
+    /// Transit gateway route tables' associations, propagations and routes, attributed to their
+    /// tables once every table is described (`tgw.rs`).
+    pub(super) tgw_parts: Vec<(super::tgw::TablePart<'a>, &'a str)>,
 }
 
 /// The prefix list a file of `get-managed-prefix-list-entries` output is named after
@@ -323,6 +327,7 @@ impl<'a> Builder<'a> {
                         vpc_id: a.vpc_id.clone(),
                         subnet_ids: a.subnet_ids.clone(),
                         state: a.state.clone(),
+                        owner: a.vpc_owner_id.clone(),
                         sg_referencing: a
                             .options
                             .as_ref()
@@ -337,12 +342,27 @@ impl<'a> Builder<'a> {
                         .options
                         .as_ref()
                         .and_then(|o| o.security_group_referencing_support.as_deref());
+                    if let Some(owner) = &gateway.owner_id {
+                        self.network
+                            .tgw_owners
+                            .insert(gateway.transit_gateway_id.clone(), owner.clone());
+                    }
                     if let Some(value) = option {
                         self.network
                             .tgw_sg_referencing
                             .insert(gateway.transit_gateway_id.clone(), value == "enable");
                     }
                 }
+            }
+            Document::TransitGatewayRouteTables(d) => self.add_tgw_route_tables(file, d),
+            Document::TransitGatewayRouteTableAssociations(d) => {
+                self.tgw_parts.push((TablePart::Associations(d), file));
+            }
+            Document::TransitGatewayRouteTablePropagations(d) => {
+                self.tgw_parts.push((TablePart::Propagations(d), file));
+            }
+            Document::TransitGatewayRoutes(d) => {
+                self.tgw_parts.push((TablePart::Routes(d), file));
             }
             Document::Cluster(d) => self.clusters.push((&d.cluster, file)),
             Document::Addon(d) => self.addons.push((&d.addon, file)),
@@ -480,6 +500,7 @@ impl<'a> Builder<'a> {
 
     pub(super) fn finish(mut self, overrides: &Overrides) -> Model {
         self.expand_prefix_list_routes();
+        self.finish_tgw_route_tables();
         // ENIs of a cluster's VPC referencing subnets missing from the snapshot. ENIs of other
         // VPCs (a broad describe-network-interfaces) concern no cluster: nothing to say.
         let cluster_vpcs: std::collections::BTreeSet<&str> = self

@@ -12,8 +12,10 @@ pub mod collection;
 pub mod ec2;
 pub mod eks;
 pub mod kube;
+pub mod tgw;
 
 pub use collection::*;
 pub use ec2::*;
 pub use eks::*;
 pub use kube::*;
+pub use tgw::*;

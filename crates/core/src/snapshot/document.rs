@@ -20,6 +20,10 @@ pub enum Document {
     VpcPeeringConnections(raw::DescribeVpcPeeringConnections),
     TransitGatewayVpcAttachments(raw::DescribeTransitGatewayVpcAttachments),
     TransitGateways(raw::DescribeTransitGateways),
+    TransitGatewayRouteTables(raw::DescribeTransitGatewayRouteTables),
+    TransitGatewayRouteTableAssociations(raw::GetTransitGatewayRouteTableAssociations),
+    TransitGatewayRouteTablePropagations(raw::GetTransitGatewayRouteTablePropagations),
+    TransitGatewayRoutes(raw::SearchTransitGatewayRoutes),
     PrefixLists(raw::DescribeManagedPrefixLists),
     PrefixListEntries(raw::GetManagedPrefixListEntries),
     SecurityGroups(raw::DescribeSecurityGroups),
@@ -57,6 +61,10 @@ impl Document {
             Document::VpcPeeringConnections(d) => pretty(d),
             Document::TransitGatewayVpcAttachments(d) => pretty(d),
             Document::TransitGateways(d) => pretty(d),
+            Document::TransitGatewayRouteTables(d) => pretty(d),
+            Document::TransitGatewayRouteTableAssociations(d) => pretty(d),
+            Document::TransitGatewayRouteTablePropagations(d) => pretty(d),
+            Document::TransitGatewayRoutes(d) => pretty(d),
             Document::PrefixLists(d) => pretty(d),
             Document::PrefixListEntries(d) => pretty(d),
             Document::SecurityGroups(d) => pretty(d),
@@ -84,6 +92,16 @@ impl Document {
                 "aws ec2 describe-transit-gateway-vpc-attachments"
             }
             Document::TransitGateways(_) => "aws ec2 describe-transit-gateways",
+            Document::TransitGatewayRouteTables(_) => {
+                "aws ec2 describe-transit-gateway-route-tables"
+            }
+            Document::TransitGatewayRouteTableAssociations(_) => {
+                "aws ec2 get-transit-gateway-route-table-associations"
+            }
+            Document::TransitGatewayRouteTablePropagations(_) => {
+                "aws ec2 get-transit-gateway-route-table-propagations"
+            }
+            Document::TransitGatewayRoutes(_) => "aws ec2 search-transit-gateway-routes",
             Document::PrefixLists(_) => "aws ec2 describe-managed-prefix-lists",
             Document::PrefixListEntries(_) => "aws ec2 get-managed-prefix-list-entries",
             Document::SecurityGroups(_) => "aws ec2 describe-security-groups",

@@ -78,6 +78,20 @@ pub(super) fn recognise_value(path: &str, value: Value) -> Result<Recognised, Sn
         )
     } else if has("TransitGateways") {
         Document::TransitGateways(shape("aws ec2 describe-transit-gateways").read(value)?)
+    } else if has("TransitGatewayRouteTables") {
+        Document::TransitGatewayRouteTables(
+            shape("aws ec2 describe-transit-gateway-route-tables").read(value)?,
+        )
+    } else if has("TransitGatewayRouteTablePropagations") {
+        Document::TransitGatewayRouteTablePropagations(
+            shape("aws ec2 get-transit-gateway-route-table-propagations").read(value)?,
+        )
+    } else if has("Associations") {
+        Document::TransitGatewayRouteTableAssociations(
+            shape("aws ec2 get-transit-gateway-route-table-associations").read(value)?,
+        )
+    } else if has("Routes") {
+        Document::TransitGatewayRoutes(shape("aws ec2 search-transit-gateway-routes").read(value)?)
     } else if has("PrefixLists") {
         Document::PrefixLists(shape("aws ec2 describe-managed-prefix-lists").read(value)?)
     } else if has("Entries") {

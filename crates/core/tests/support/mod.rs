@@ -685,6 +685,61 @@ pub fn with_branch_eni(mut snapshot: Snapshot) -> Snapshot {
 pub const TGW: &str = "tgw-0a1b2c3d4e5f60a01";
 pub const CLUSTER_TGW_ATTACHMENT: &str = "tgw-attach-0a1b2c3d4e5f60b01";
 pub const SUBNET_AZ_B: &str = "subnet-0a11e5f1c2d3b4a05";
+pub const PEER_TGW_ATTACHMENT: &str = "tgw-attach-0b1b2c3d4e5f60b02";
+/// The table associated with the cluster VPC's attachment (spokes reach the shared services).
+pub const SPOKE_TGW_TABLE: &str = "tgw-rtb-0a1b2c3d4e5f60c01";
+/// The table associated with the peer VPC's attachment (shared services reach every spoke).
+pub const SHARED_TGW_TABLE: &str = "tgw-rtb-0a1b2c3d4e5f60c02";
+pub const TGW_TABLES_FILE: &str = "ec2/tgw/transit-gateway-route-tables.json";
+
+/// The files of one transit gateway route table, as the AWS CLI prints them and the README's
+/// recipe names them (the table id in the file name).
+pub fn tgw_table_file(table: &str, what: &str) -> String {
+    format!("ec2/tgw/{table}.{what}.json")
+}
+
+/// A transit gateway route as `search-transit-gateway-routes` prints it.
+pub fn tgw_route(cidr: &str, attachment: Option<(&str, &str)>, kind: &str, state: &str) -> Value {
+    let mut route = json!({ "DestinationCidrBlock": cidr, "Type": kind, "State": state });
+    if let Some((id, vpc)) = attachment {
+        route["TransitGatewayAttachments"] = json!([{
+            "ResourceId": vpc, "TransitGatewayAttachmentId": id, "ResourceType": "vpc"
+        }]);
+    }
+    route
+}
+
+fn tgw_link(id: &str, vpc: &str, state: &str) -> Value {
+    json!({ "TransitGatewayAttachmentId": id, "ResourceId": vpc, "ResourceType": "vpc", "State": state })
+}
+
+impl Snapshot {
+    /// The routes of a transit gateway route table of the fixture.
+    pub fn tgw_routes_mut(&mut self, table: &str) -> &mut Vec<Value> {
+        self.json_mut(&tgw_table_file(table, "routes"))["Routes"]
+            .as_array_mut()
+            .expect("Routes")
+    }
+
+    /// The propagations of a transit gateway route table of the fixture.
+    pub fn tgw_propagations_mut(&mut self, table: &str) -> &mut Vec<Value> {
+        self.json_mut(&tgw_table_file(table, "propagations"))["TransitGatewayRouteTablePropagations"]
+            .as_array_mut()
+            .expect("TransitGatewayRouteTablePropagations")
+    }
+
+    /// The associations of a transit gateway route table of the fixture.
+    pub fn tgw_associations_mut(&mut self, table: &str) -> &mut Vec<Value> {
+        self.json_mut(&tgw_table_file(table, "associations"))["Associations"]
+            .as_array_mut()
+            .expect("Associations")
+    }
+
+    /// Removes every transit gateway route table file.
+    pub fn remove_tgw_route_tables(&mut self) {
+        self.files.retain(|(p, _)| !p.starts_with("ec2/tgw/"));
+    }
+}
 
 /// The peer reached through a transit gateway; the cluster VPC's attachment uses `attachment_subnet`.
 pub fn via_transit_gateway(attachment_subnet: &str) -> Snapshot {
@@ -718,8 +773,49 @@ pub fn via_transit_gateway(attachment_subnet: &str) -> Snapshot {
         "ec2/transit-gateway-vpc-attachments.json",
         json!({ "TransitGatewayVpcAttachments": [
             attachment(CLUSTER_TGW_ATTACHMENT, CLUSTER_VPC, attachment_subnet),
-            attachment("tgw-attach-0b1b2c3d4e5f60b02", PEER_VPC, "subnet-0b20e5f1c2d3b4a02"),
+            attachment(PEER_TGW_ATTACHMENT, PEER_VPC, "subnet-0b20e5f1c2d3b4a02"),
         ] }),
     );
+    // Two route tables, as a network team segments spokes from shared services: each VPC's
+    // attachment is associated with its own table and propagates into the other one.
+    snapshot.insert(
+        TGW_TABLES_FILE,
+        json!({ "TransitGatewayRouteTables": [
+            { "TransitGatewayRouteTableId": SPOKE_TGW_TABLE, "TransitGatewayId": TGW, "State": "available",
+              "DefaultAssociationRouteTable": false, "DefaultPropagationRouteTable": false,
+              "CreationTime": "2026-10-01T09:00:00+00:00", "Tags": [] },
+            { "TransitGatewayRouteTableId": SHARED_TGW_TABLE, "TransitGatewayId": TGW, "State": "available",
+              "DefaultAssociationRouteTable": false, "DefaultPropagationRouteTable": false,
+              "CreationTime": "2026-10-01T09:00:00+00:00", "Tags": [] }
+        ] }),
+    );
+    for (table, associated, propagated) in [
+        (
+            SPOKE_TGW_TABLE,
+            (CLUSTER_TGW_ATTACHMENT, CLUSTER_VPC),
+            (PEER_TGW_ATTACHMENT, PEER_VPC, "10.1.0.0/16"),
+        ),
+        (
+            SHARED_TGW_TABLE,
+            (PEER_TGW_ATTACHMENT, PEER_VPC),
+            (CLUSTER_TGW_ATTACHMENT, CLUSTER_VPC, "10.0.0.0/16"),
+        ),
+    ] {
+        snapshot.insert(
+            &tgw_table_file(table, "associations"),
+            json!({ "Associations": [tgw_link(associated.0, associated.1, "associated")] }),
+        );
+        snapshot.insert(
+            &tgw_table_file(table, "propagations"),
+            json!({ "TransitGatewayRouteTablePropagations": [tgw_link(propagated.0, propagated.1, "enabled")] }),
+        );
+        snapshot.insert(
+            &tgw_table_file(table, "routes"),
+            json!({
+                "Routes": [tgw_route(propagated.2, Some((propagated.0, propagated.1)), "propagated", "active")],
+                "AdditionalRoutesAvailable": false
+            }),
+        );
+    }
     snapshot
 }
