@@ -54,18 +54,22 @@ const FUNCTIONS: [(&str, &str, &str, &str, u64); 2] = [
 /// have no resource-level permissions (EC2 Describe, eks:ListClusters) or are kept unscoped in
 /// the shared policy file (eks:DescribeCluster, eks:DescribeAddon, and
 /// ec2:GetManagedPrefixListEntries, whose lists are known only from the route tables).
-const STAR_RESOURCE_ACTIONS: [&str; 14] = [
+const STAR_RESOURCE_ACTIONS: [&str; 18] = [
     "ec2:DescribeInstances",
     "ec2:DescribeNetworkAcls",
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeRouteTables",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeSubnets",
+    "ec2:DescribeTransitGatewayRouteTables",
     "ec2:DescribeTransitGatewayVpcAttachments",
     "ec2:DescribeTransitGateways",
     "ec2:DescribeVpcPeeringConnections",
     "ec2:DescribeVpcs",
     "ec2:GetManagedPrefixListEntries",
+    "ec2:GetTransitGatewayRouteTableAssociations",
+    "ec2:GetTransitGatewayRouteTablePropagations",
+    "ec2:SearchTransitGatewayRoutes",
     "eks:ListClusters",
     "eks:DescribeAddon",
     "eks:DescribeCluster",

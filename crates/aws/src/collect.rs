@@ -14,6 +14,10 @@
 //!   returns the cluster VPC's attachments and the far VPCs' in one query, and
 //!   DescribeTransitGateways for the same gateways (whether they pass security-group references,
 //!   docs/datapath.md §5.7).
+//! - The route tables of those transit gateways (`tgw_routes.rs`): DescribeTransitGatewayRouteTables
+//!   once, each table's associations and propagations, and SearchTransitGatewayRoutes only for
+//!   the prefixes that matter (the destinations, the cluster VPCs' CIDRs), at most 2 + 32 calls
+//!   per table.
 //! - The cluster VPCs and the far VPCs (peers, VPCs behind the transit gateways) together:
 //!   DescribeVpcs and DescribeSubnets filtered by all their ids at once, and DescribeRouteTables
 //!   for the far ones. A far VPC the account cannot read becomes a gap saying its return path
@@ -67,6 +71,7 @@ mod nodes;
 mod pages;
 mod prefix_lists;
 mod scope;
+mod tgw_routes;
 mod vpc;
 
 pub use self::collection::Collection;
@@ -149,6 +154,8 @@ impl Collect for Collector {
         self.vpcs_and_far_side(&mut inputs, &by_vpc, &mut notes)
             .await;
         self.prefix_list_entries(&mut inputs, &by_vpc, &mut notes)
+            .await;
+        self.tgw_route_tables(&mut inputs, &by_vpc, &mut notes)
             .await;
 
         for c in &clusters {

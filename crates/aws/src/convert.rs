@@ -481,3 +481,70 @@ pub fn network_acl(a: &ec2::NetworkAcl) -> Result<raw::NetworkAcl, MissingField>
         network_acl_id: id,
     })
 }
+
+pub fn tgw_route_table(
+    t: &ec2::TransitGatewayRouteTable,
+) -> Result<raw::TransitGatewayRouteTable, MissingField> {
+    const OBJECT: &str = "transit gateway route table";
+    Ok(raw::TransitGatewayRouteTable {
+        transit_gateway_route_table_id: need(
+            t.transit_gateway_route_table_id(),
+            OBJECT,
+            "TransitGatewayRouteTableId",
+        )?,
+        transit_gateway_id: need(t.transit_gateway_id(), OBJECT, "TransitGatewayId")?,
+        state: t.state().map(|s| s.as_str().to_owned()),
+        default_association_route_table: t.default_association_route_table().unwrap_or(false),
+        default_propagation_route_table: t.default_propagation_route_table().unwrap_or(false),
+    })
+}
+
+pub fn tgw_association(
+    a: &ec2::TransitGatewayRouteTableAssociation,
+) -> Result<raw::TransitGatewayRouteTableLink, MissingField> {
+    Ok(raw::TransitGatewayRouteTableLink {
+        transit_gateway_attachment_id: need(
+            a.transit_gateway_attachment_id(),
+            "transit gateway route table association",
+            "TransitGatewayAttachmentId",
+        )?,
+        resource_id: opt(a.resource_id()),
+        resource_type: a.resource_type().map(|t| t.as_str().to_owned()),
+        state: a.state().map(|s| s.as_str().to_owned()),
+    })
+}
+
+pub fn tgw_propagation(
+    p: &ec2::TransitGatewayRouteTablePropagation,
+) -> Result<raw::TransitGatewayRouteTableLink, MissingField> {
+    Ok(raw::TransitGatewayRouteTableLink {
+        transit_gateway_attachment_id: need(
+            p.transit_gateway_attachment_id(),
+            "transit gateway route table propagation",
+            "TransitGatewayAttachmentId",
+        )?,
+        resource_id: opt(p.resource_id()),
+        resource_type: p.resource_type().map(|t| t.as_str().to_owned()),
+        state: p.state().map(|s| s.as_str().to_owned()),
+    })
+}
+
+pub fn tgw_route(r: &ec2::TransitGatewayRoute) -> raw::TransitGatewayRoute {
+    raw::TransitGatewayRoute {
+        destination_cidr_block: opt(r.destination_cidr_block()),
+        prefix_list_id: opt(r.prefix_list_id()),
+        transit_gateway_attachments: r
+            .transit_gateway_attachments()
+            .iter()
+            .filter_map(|a| {
+                Some(raw::TransitGatewayRouteAttachment {
+                    resource_id: opt(a.resource_id()),
+                    transit_gateway_attachment_id: a.transit_gateway_attachment_id()?.to_owned(),
+                    resource_type: a.resource_type().map(|t| t.as_str().to_owned()),
+                })
+            })
+            .collect(),
+        kind: r.r#type().map(|t| t.as_str().to_owned()),
+        state: r.state().map(|s| s.as_str().to_owned()),
+    }
+}

@@ -50,6 +50,18 @@ pub(crate) const TGW_ATTACHMENTS_FILE: &str = "ec2/transit-gateway-vpc-attachmen
 /// `aws ec2 describe-transit-gateways` of the gateways the routes use (their options).
 pub(crate) const TRANSIT_GATEWAYS_FILE: &str = "ec2/transit-gateways.json";
 
+/// `aws ec2 describe-transit-gateway-route-tables` of the gateways the routes use.
+pub(crate) const TGW_ROUTE_TABLES_FILE: &str = "ec2/transit-gateway-route-tables.json";
+
+/// One transit gateway route table's `associations`, `propagations` or `routes`
+/// (`get-transit-gateway-route-table-associations`, `…-propagations`,
+/// `search-transit-gateway-routes`). The collector writes the table's id into each document; the
+/// file is named after it too, as the README's recipe names it, because the AWS CLI's output does
+/// not name its table.
+pub(crate) fn tgw_table_file(id: &str, part: &str) -> String {
+    format!("ec2/transit-gateway-route-tables/{id}.{part}.json")
+}
+
 /// `aws ec2 get-managed-prefix-list-entries` of one list. The collector writes the list's id
 /// into the document (`PrefixListId`); the file is named after it all the same, as the README's
 /// recipe names it, because the AWS CLI's output does not name its list and the model then

@@ -41,7 +41,7 @@ struct VpcInputs {
 /// Every EC2 object collected, deduplicated by id, ready to write as AWS CLI files.
 #[derive(Debug, Default)]
 pub(super) struct Ec2Inputs {
-    vpcs: BTreeMap<String, raw::Vpc>,
+    pub(super) vpcs: BTreeMap<String, raw::Vpc>,
     subnets: BTreeMap<String, raw::Subnet>,
     pub(super) route_tables: BTreeMap<String, raw::RouteTable>,
     /// The cluster VPCs' ENIs ([`Side::Cluster`]).
@@ -61,6 +61,9 @@ pub(super) struct Ec2Inputs {
     pub(super) far_enis: BTreeMap<String, raw::NetworkInterface>,
     /// Cluster VPCs; the far side is everything the routes lead to beyond them.
     pub(super) cluster_vpcs: BTreeSet<String>,
+    /// The transit gateway route tables and what was read of each (`tgw_routes.rs`), as
+    /// documents at their paths.
+    pub(super) tgw_route_tables: Vec<LoadedDocument>,
 }
 
 impl Ec2Inputs {
@@ -194,6 +197,7 @@ impl Ec2Inputs {
                 }),
             ));
         }
+        documents.extend(self.tgw_route_tables);
         if let Some(attachments) = self.tgw_attachments {
             documents.push(layout::document(
                 layout::TGW_ATTACHMENTS_FILE,

@@ -1,0 +1,527 @@
+//! Transit gateway route tables: the tables of the gateways the cluster VPCs' routes use, which
+//! table each attachment is associated with and propagates into, and the routes that matter.
+//!
+//! This phase runs after the prefix lists (`prefix_lists.rs`), when every cluster route to a
+//! transit gateway, and each prefix-list route's entries, are known. Its calls:
+//! `DescribeTransitGatewayRouteTables` once for all the gateways, then for each table
+//! `GetTransitGatewayRouteTableAssociations` and `GetTransitGatewayRouteTablePropagations`, and
+//! `SearchTransitGatewayRoutes` only for the prefixes that matter (docs/datapath.md §10.11), in
+//! two steps: first the tables associated with a cluster VPC's attachment, for the destinations
+//! the cluster routes to the gateway; then the tables associated with the far attachments (the
+//! VPC attachments those routes lead to, and those of the far VPCs holding a destination), for
+//! the cluster VPCs' CIDRs (the sources the far side routes back). A table no route of the
+//! cluster's leads through costs no search. Each prefix is searched twice,
+//! `route-search.longest-prefix-match` (the route that covers it) and
+//! `route-search.subnet-of-match` (the routes inside it), which together hold every route that
+//! decides an address of the prefix, whether or not either filter counts an equal prefix. A
+//! prefix inside another searched one costs nothing, adjacent ones are searched as their union,
+//! and past [`MAX_PREFIXES`] per table the
+//! prefixes are widened to their private range (or /8), so the cost stays bounded however many
+//! routes the cluster has. The documents record the prefixes searched, so the model never takes
+//! a route that was not searched for as missing; a call that fails is a gap, and what it would
+//! have read stays unknown to the model.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ipnet::Ipv4Net;
+use podreach_core::raw::{self, CollectionGap, CollectionNotes};
+use podreach_core::snapshot::Document;
+use tokio::task::JoinSet;
+
+use super::Collector;
+use super::pages::{filter, paginate};
+use super::vpc::Ec2Inputs;
+use crate::convert;
+use crate::error::ApiFailure;
+use crate::layout;
+
+/// Prefixes searched per table before they are widened.
+pub(crate) const MAX_PREFIXES: usize = 16;
+
+/// The private ranges a widened prefix becomes (RFC 1918 and the shared address space).
+const RANGES: [&str; 4] = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+];
+
+/// What a gateway's tables are searched for.
+#[derive(Debug, Default)]
+struct Wanted {
+    /// The destinations cluster routes send to the gateway.
+    destinations: BTreeSet<Ipv4Net>,
+    /// The cluster VPCs' attachments to it.
+    cluster_attachments: BTreeSet<String>,
+}
+
+impl Collector {
+    /// The route tables of every transit gateway a cluster route uses, with their associations,
+    /// propagations and the routes that matter. Failures become gaps of every cluster.
+    pub(super) async fn tgw_route_tables(
+        &self,
+        inputs: &mut Ec2Inputs,
+        by_vpc: &BTreeMap<String, Vec<String>>,
+        notes: &mut CollectionNotes,
+    ) {
+        let wanted = wanted(inputs);
+        if wanted.is_empty() {
+            return;
+        }
+        let clusters: Vec<String> = by_vpc.values().flatten().cloned().collect();
+        let mut gap = |failure: &ApiFailure, what: &str| {
+            for name in &clusters {
+                notes.gaps.push(CollectionGap {
+                    cluster: Some(name.clone()),
+                    action: Some(failure.action.to_owned()),
+                    message: format!(
+                        "{what} could not be read, so the transit gateway hops that need them are unknown: {failure}"
+                    ),
+                });
+            }
+        };
+        let tables = paginate!(
+            self,
+            "ec2:DescribeTransitGatewayRouteTables",
+            self.ec2
+                .describe_transit_gateway_route_tables()
+                .filters(filter("transit-gateway-id", wanted.keys().cloned()))
+                .max_results(1000),
+            transit_gateway_route_tables,
+            convert::tgw_route_table
+        );
+        if let Some(failure) = &tables.failure {
+            gap(failure, "the transit gateway route tables");
+        }
+        let tables = tables.items;
+        // Associations and propagations of every table, the tables in parallel.
+        let mut set = JoinSet::new();
+        for table in &tables {
+            let this = self.clone();
+            let id = table.transit_gateway_route_table_id.clone();
+            set.spawn(async move {
+                let associations = paginate!(
+                    this,
+                    "ec2:GetTransitGatewayRouteTableAssociations",
+                    this.ec2
+                        .get_transit_gateway_route_table_associations()
+                        .transit_gateway_route_table_id(&id)
+                        .max_results(1000),
+                    associations,
+                    convert::tgw_association
+                );
+                let propagations = paginate!(
+                    this,
+                    "ec2:GetTransitGatewayRouteTablePropagations",
+                    this.ec2
+                        .get_transit_gateway_route_table_propagations()
+                        .transit_gateway_route_table_id(&id)
+                        .max_results(1000),
+                    transit_gateway_route_table_propagations,
+                    convert::tgw_propagation
+                );
+                (id, associations, propagations)
+            });
+        }
+        let mut documents = vec![layout::document(
+            layout::TGW_ROUTE_TABLES_FILE,
+            Document::TransitGatewayRouteTables(raw::DescribeTransitGatewayRouteTables {
+                transit_gateway_route_tables: tables.clone(),
+            }),
+        )];
+        let mut associated: BTreeMap<String, Vec<raw::TransitGatewayRouteTableLink>> =
+            BTreeMap::new();
+        while let Some(joined) = set.join_next().await {
+            let Ok((id, associations, propagations)) = joined else {
+                continue;
+            };
+            match associations.complete() {
+                Ok(links) => {
+                    documents.push(layout::document(
+                        &layout::tgw_table_file(&id, "associations"),
+                        Document::TransitGatewayRouteTableAssociations(
+                            raw::GetTransitGatewayRouteTableAssociations {
+                                transit_gateway_route_table_id: Some(id.clone()),
+                                associations: links.clone(),
+                            },
+                        ),
+                    ));
+                    associated.insert(id.clone(), links);
+                }
+                Err(failure) => gap(&failure, &format!("the associations of {id}")),
+            }
+            match propagations.complete() {
+                Ok(links) => documents.push(layout::document(
+                    &layout::tgw_table_file(&id, "propagations"),
+                    Document::TransitGatewayRouteTablePropagations(
+                        raw::GetTransitGatewayRouteTablePropagations {
+                            transit_gateway_route_table_id: Some(id.clone()),
+                            transit_gateway_route_table_propagations: links,
+                        },
+                    ),
+                )),
+                Err(failure) => gap(&failure, &format!("the propagations of {id}")),
+            }
+        }
+        // Step A: the tables of the cluster VPCs' attachments, for the destinations.
+        let mut searched: BTreeMap<String, raw::SearchTransitGatewayRoutes> = BTreeMap::new();
+        let mut ingress: BTreeMap<String, BTreeSet<Ipv4Net>> = BTreeMap::new();
+        for table in &tables {
+            let id = &table.transit_gateway_route_table_id;
+            let (Some(want), Some(links)) =
+                (wanted.get(&table.transit_gateway_id), associated.get(id))
+            else {
+                continue;
+            };
+            if links.iter().any(|l| {
+                want.cluster_attachments
+                    .contains(&l.transit_gateway_attachment_id)
+            }) {
+                ingress
+                    .entry(id.clone())
+                    .or_default()
+                    .extend(&want.destinations);
+            }
+        }
+        for (failure, what) in self.search_tables(ingress, &mut searched).await {
+            gap(&failure, &what);
+        }
+        // Step B: the tables of the far attachments (those the routes found lead to, and those
+        // of the far VPCs holding a destination), for the sources the far side routes back.
+        let far = far_attachments(inputs, &wanted, &searched);
+        let cluster_cidrs = cluster_cidrs(inputs);
+        let mut back: BTreeMap<String, BTreeSet<Ipv4Net>> = BTreeMap::new();
+        for table in &tables {
+            let id = &table.transit_gateway_route_table_id;
+            let Some(links) = associated.get(id) else {
+                continue;
+            };
+            if links
+                .iter()
+                .any(|l| far.contains(&l.transit_gateway_attachment_id))
+            {
+                back.entry(id.clone()).or_default().extend(&cluster_cidrs);
+            }
+        }
+        for (failure, what) in self.search_tables(back, &mut searched).await {
+            gap(&failure, &what);
+        }
+        for (id, mut doc) in searched {
+            if let Some(prefixes) = &mut doc.searched_prefixes {
+                prefixes.sort();
+            }
+            documents.push(layout::document(
+                &layout::tgw_table_file(&id, "routes"),
+                Document::TransitGatewayRoutes(doc),
+            ));
+        }
+        inputs.tgw_route_tables = documents;
+    }
+
+    /// Searches each table for its prefixes (reduced; a prefix inside one the table was already
+    /// searched for is skipped) into `searched`, the tables and prefixes in parallel under the permits.
+    /// Returns the failures, each with what it left unread.
+    async fn search_tables(
+        &self,
+        plan: BTreeMap<String, BTreeSet<Ipv4Net>>,
+        searched: &mut BTreeMap<String, raw::SearchTransitGatewayRoutes>,
+    ) -> Vec<(ApiFailure, String)> {
+        let mut set = JoinSet::new();
+        for (id, prefixes) in plan {
+            let done: Vec<Ipv4Net> = searched
+                .get(&id)
+                .and_then(|d| d.searched_prefixes.as_ref())
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.parse().ok())
+                .collect();
+            for prefix in reduce(prefixes) {
+                // Inside a prefix this table was searched for: its routes are already read.
+                if done.iter().any(|d| d.contains(&prefix)) {
+                    continue;
+                }
+                let this = self.clone();
+                let id = id.clone();
+                set.spawn(async move {
+                    let covering = this
+                        .search(&id, "route-search.longest-prefix-match", prefix)
+                        .await;
+                    let inside = this
+                        .search(&id, "route-search.subnet-of-match", prefix)
+                        .await;
+                    (id, prefix, covering, inside)
+                });
+            }
+        }
+        let mut failures = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            let Ok((id, prefix, covering, inside)) = joined else {
+                continue;
+            };
+            let doc =
+                searched
+                    .entry(id.clone())
+                    .or_insert_with(|| raw::SearchTransitGatewayRoutes {
+                        transit_gateway_route_table_id: Some(id.clone()),
+                        searched_prefixes: Some(Vec::new()),
+                        routes: Vec::new(),
+                        additional_routes_available: false,
+                    });
+            match (covering, inside) {
+                (Ok(a), Ok(b)) => {
+                    for (found, more) in [a, b] {
+                        doc.routes.extend(found);
+                        doc.additional_routes_available |= more;
+                    }
+                    doc.searched_prefixes
+                        .get_or_insert_with(Vec::new)
+                        .push(prefix.to_string());
+                }
+                (Err(failure), _) | (_, Err(failure)) => {
+                    failures.push((failure, format!("the routes of {id} for {prefix}")));
+                }
+            }
+        }
+        failures
+    }
+
+    /// One search of a table, every page; `true` when AWS said it had more than it returned.
+    async fn search(
+        &self,
+        table: &str,
+        name: &str,
+        prefix: Ipv4Net,
+    ) -> Result<(Vec<raw::TransitGatewayRoute>, bool), ApiFailure> {
+        let mut stream = self
+            .ec2
+            .search_transit_gateway_routes()
+            .transit_gateway_route_table_id(table)
+            .filters(filter(name, [prefix.to_string()]))
+            // No MaxResults: AWS's default page and NextToken cover every route, and moto
+            // 5.2.5 fails a search that sets it (it slices a dict).
+            .into_paginator()
+            .send();
+        let mut routes = Vec::new();
+        let mut more = false;
+        loop {
+            let page = {
+                let _permit = self.permit().await;
+                stream.next().await
+            };
+            match page {
+                None => break,
+                Some(Err(error)) => {
+                    return Err(ApiFailure::from_sdk(
+                        "ec2:SearchTransitGatewayRoutes",
+                        error,
+                    ));
+                }
+                Some(Ok(page)) => {
+                    routes.extend(page.routes().iter().map(convert::tgw_route));
+                    more = page.additional_routes_available().unwrap_or(false)
+                        && page.next_token().is_none();
+                }
+            }
+        }
+        Ok((routes, more))
+    }
+}
+
+/// Per gateway a cluster route uses: the destinations sent to it and the cluster attachments.
+fn wanted(inputs: &Ec2Inputs) -> BTreeMap<String, Wanted> {
+    let mut out: BTreeMap<String, Wanted> = BTreeMap::new();
+    for table in inputs
+        .route_tables
+        .values()
+        .filter(|t| inputs.cluster_vpcs.contains(&t.vpc_id))
+    {
+        for route in &table.routes {
+            let Some(tgw) = &route.transit_gateway_id else {
+                continue;
+            };
+            let want = out.entry(tgw.clone()).or_default();
+            if let Some(cidr) = route
+                .destination_cidr_block
+                .as_deref()
+                .and_then(|c| c.parse::<Ipv4Net>().ok())
+            {
+                want.destinations.insert(cidr.trunc());
+            }
+            if let Some(entries) = route
+                .destination_prefix_list_id
+                .as_ref()
+                .and_then(|id| inputs.prefix_lists.get(id))
+            {
+                want.destinations.extend(
+                    entries
+                        .iter()
+                        .filter_map(|e| e.cidr.parse::<Ipv4Net>().ok())
+                        .map(|c| c.trunc()),
+                );
+            }
+        }
+    }
+    for attachment in inputs.tgw_attachments.iter().flat_map(|a| a.values()) {
+        if let Some(want) = out.get_mut(&attachment.transit_gateway_id)
+            && inputs.cluster_vpcs.contains(&attachment.vpc_id)
+        {
+            want.cluster_attachments
+                .insert(attachment.transit_gateway_attachment_id.clone());
+        }
+    }
+    out
+}
+
+/// The VPC attachments the far side routes back from: those the routes found in the cluster
+/// attachments' tables lead to, and those of the far VPCs that hold a destination.
+fn far_attachments(
+    inputs: &Ec2Inputs,
+    wanted: &BTreeMap<String, Wanted>,
+    searched: &BTreeMap<String, raw::SearchTransitGatewayRoutes>,
+) -> BTreeSet<String> {
+    let ours: BTreeSet<&String> = wanted
+        .values()
+        .flat_map(|w| &w.cluster_attachments)
+        .collect();
+    let mut far: BTreeSet<String> = searched
+        .values()
+        .flat_map(|d| &d.routes)
+        .flat_map(|r| &r.transit_gateway_attachments)
+        .filter(|a| a.resource_type.as_deref() == Some("vpc"))
+        .map(|a| a.transit_gateway_attachment_id.clone())
+        .filter(|a| !ours.contains(a))
+        .collect();
+    for attachment in inputs.tgw_attachments.iter().flat_map(|a| a.values()) {
+        let Some(want) = wanted.get(&attachment.transit_gateway_id) else {
+            continue;
+        };
+        let holds_a_destination = inputs.vpcs.get(&attachment.vpc_id).is_some_and(|v| {
+            !inputs.cluster_vpcs.contains(&v.vpc_id)
+                && vpc_cidrs(v).iter().any(|c| {
+                    want.destinations
+                        .iter()
+                        .any(|d| c.contains(d) || d.contains(c))
+                })
+        });
+        if holds_a_destination {
+            far.insert(attachment.transit_gateway_attachment_id.clone());
+        }
+    }
+    far
+}
+
+/// A VPC's associated IPv4 CIDRs.
+fn vpc_cidrs(v: &raw::Vpc) -> Vec<Ipv4Net> {
+    std::iter::once(v.cidr_block.as_str())
+        .chain(
+            v.cidr_block_association_set
+                .iter()
+                .filter(|a| {
+                    a.cidr_block_state
+                        .as_ref()
+                        .is_none_or(|s| s.state == "associated")
+                })
+                .map(|a| a.cidr_block.as_str()),
+        )
+        .filter_map(|c| c.parse::<Ipv4Net>().ok())
+        .map(|c| c.trunc())
+        .collect()
+}
+
+/// The cluster VPCs' associated IPv4 CIDRs.
+fn cluster_cidrs(inputs: &Ec2Inputs) -> BTreeSet<Ipv4Net> {
+    inputs
+        .vpcs
+        .values()
+        .filter(|v| inputs.cluster_vpcs.contains(&v.vpc_id))
+        .flat_map(vpc_cidrs)
+        .collect()
+}
+
+/// The prefixes to search: none inside another, and at most [`MAX_PREFIXES`] (widened to their
+/// private range, else their /8, past that).
+pub(crate) fn reduce(prefixes: BTreeSet<Ipv4Net>) -> Vec<Ipv4Net> {
+    let outermost = |set: BTreeSet<Ipv4Net>| -> Vec<Ipv4Net> {
+        let mut by_size: Vec<Ipv4Net> = set.into_iter().collect();
+        by_size.sort_by_key(|p| (p.prefix_len(), *p));
+        let mut kept: Vec<Ipv4Net> = Vec::new();
+        for p in by_size {
+            if !kept.iter().any(|k| k.contains(&p)) {
+                kept.push(p);
+            }
+        }
+        kept.sort();
+        kept
+    };
+    let kept = outermost(prefixes);
+    // Adjacent prefixes merge: a search of their union holds every route either would.
+    let kept = Ipv4Net::aggregate(&kept);
+    if kept.len() <= MAX_PREFIXES {
+        return kept;
+    }
+    let ranges: Vec<Ipv4Net> = RANGES.iter().filter_map(|r| r.parse().ok()).collect();
+    let widened = kept
+        .into_iter()
+        .map(|p| {
+            ranges
+                .iter()
+                .find(|r| r.contains(&p))
+                .copied()
+                .unwrap_or_else(|| {
+                    Ipv4Net::new(p.network(), 8.min(p.prefix_len()))
+                        .map(|n| n.trunc())
+                        .unwrap_or(p)
+                })
+        })
+        .collect();
+    Ipv4Net::aggregate(&outermost(widened))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn net(s: &str) -> Ipv4Net {
+        s.parse().expect("a CIDR")
+    }
+
+    #[test]
+    fn a_prefix_inside_another_is_not_searched_again() {
+        let set: BTreeSet<Ipv4Net> = ["10.0.0.0/8", "10.1.0.0/16", "192.168.1.0/24"]
+            .into_iter()
+            .map(net)
+            .collect();
+        assert_eq!(reduce(set), vec![net("10.0.0.0/8"), net("192.168.1.0/24")]);
+    }
+
+    #[test]
+    fn many_prefixes_are_widened_to_their_private_range() {
+        let set: BTreeSet<Ipv4Net> = (0..40u8)
+            .map(|i| Ipv4Net::new(std::net::Ipv4Addr::new(10, i, 0, 0), 16).expect("cidr"))
+            .chain([net("172.20.0.0/16"), net("8.8.8.0/24")])
+            .collect();
+        assert_eq!(
+            reduce(set),
+            vec![net("8.0.0.0/8"), net("10.0.0.0/8"), net("172.16.0.0/12")]
+        );
+    }
+
+    proptest! {
+        /// Every prefix asked for lies inside a prefix searched, and the searches are bounded.
+        #[test]
+        fn every_prefix_is_covered_by_a_search(raw in proptest::collection::vec((any::<u32>(), 8u8..=32), 0..60)) {
+            let set: BTreeSet<Ipv4Net> = raw
+                .iter()
+                .filter_map(|(a, l)| Ipv4Net::new(std::net::Ipv4Addr::from(*a), *l).ok())
+                .map(|n| n.trunc())
+                .collect();
+            let searched = reduce(set.clone());
+            for p in &set {
+                prop_assert!(searched.iter().any(|s| s.contains(p)), "{p} not covered by {searched:?}");
+            }
+            // Widened prefixes are /8s or the four ranges: at most 256 + 4, and in practice few.
+            prop_assert!(searched.len() <= MAX_PREFIXES || searched.iter().all(|s| s.prefix_len() <= 16));
+        }
+    }
+}
