@@ -8,7 +8,7 @@ several runs. No test asserts a time; this file is where times are looked at.
 
 What it measures, for snapshots of 100, 1,000 and 5,000 nodes from `generate.py` (AWS CLI
 output with every field, 4-space indent; 3 ENIs of 50 addresses per node; 100 private routes over
-a peering connection and a transit gateway):
+a peering connection and a transit gateway, whose 5 route tables hold 2,000 routes):
 - `podreach audit --snapshot DIR` (the whole offline audit), its JSON report's size, and the
   phases inside it (parse, validate, analysis alone) from `examples/phases.rs`;
 - `python3 -c 'import json; json.load(...)'` of the same files (merely loading the JSON);
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import ipaddress
 import json
 import math
 import os
@@ -103,6 +104,129 @@ def phases(directory: str, *extra: str) -> dict:
     return json.loads(out)
 
 
+# The live collection's transit gateway route table phase (crates/aws/src/collect/tgw_routes.rs):
+# prefixes searched per table before they are widened to these ranges (else their /8).
+TGW_MAX_PREFIXES = 16
+TGW_RANGES = tuple(ipaddress.IPv4Network(r) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
+
+
+def tgw_search_prefixes(prefixes) -> list:
+    """tgw_routes.rs's `reduce`: the prefixes aggregated (`Ipv4Net::aggregate`: the fewest CIDRs
+    covering exactly the same addresses, as `ipaddress.collapse_addresses`); past
+    TGW_MAX_PREFIXES, each widened to the first private range that contains it (else its /8, or
+    itself if shorter) and aggregated again."""
+    kept = list(ipaddress.collapse_addresses(prefixes))
+    if len(kept) <= TGW_MAX_PREFIXES:
+        return kept
+    return list(ipaddress.collapse_addresses(
+        next((r for r in TGW_RANGES if p.subnet_of(r)), None) or p.supernet(new_prefix=min(8, p.prefixlen))
+        for p in kept
+    ))
+
+
+def tgw_lpm(routes: list, prefix):
+    """The route `route-search.longest-prefix-match` answers for `prefix` (as fake_aws.py does):
+    the most specific containing it, static before propagated."""
+    holding = [r for r in routes if "DestinationCidrBlock" in r
+               and prefix.subnet_of(ipaddress.IPv4Network(r["DestinationCidrBlock"]))]
+    return max(holding, key=lambda r: (ipaddress.IPv4Network(r["DestinationCidrBlock"]).prefixlen,
+                                       r.get("Type") == "static"), default=None)
+
+
+def tgw_route_table_calls(files: dict) -> dict:
+    """The calls the transit gateway route table phase makes on this scenario, as the collector
+    decides them: nothing unless a cluster route uses a gateway; then DescribeTransitGatewayRouteTables
+    (its pages of 1,000) and, per table of those gateways, one GetTransitGatewayRouteTableAssociations
+    and one ...Propagations (pages of 1,000); and SearchTransitGatewayRoutes twice per searched
+    prefix (longest-prefix-match: one page; subnet-of-match: a page per 1,000 routes inside it, the
+    default page, as the collector sends no MaxResults), in two steps:
+    - A: each ingress table (associated with a cluster VPC's attachment) for the reduction of the
+      destinations the cluster routes to its gateway (CIDRs and prefix-list entries);
+    - B: each far table (associated with a far attachment: a `vpc` one, not the cluster's, that a
+      route A found names, or that of a far VPC in `ec2/peer-vpcs.json` whose CIDRs overlap those
+      destinations) for the reduction of the cluster VPCs' CIDRs, together with the destinations
+      if it is an ingress table too, less the prefixes A searched in it.
+    Other tables (a VPN's, another spoke's) are not searched."""
+    pages = lambda n: max(1, math.ceil(n / 1000))  # noqa: E731
+    net = lambda c: ipaddress.IPv4Network(c, strict=False)  # noqa: E731
+
+    def cidrs_of(vpc):
+        return {net(c) for c in [vpc["CidrBlock"]] + [
+            a["CidrBlock"] for a in vpc.get("CidrBlockAssociationSet", [])
+            if a.get("CidrBlockState", {}).get("State", "associated") == "associated"]}
+
+    cluster_vpcs = {v["VpcId"]: v for v in files["ec2/vpcs.json"]["Vpcs"]}
+    destinations = {}  # gateway -> the destinations cluster routes send to it
+    for table in files["ec2/route-tables.json"]["RouteTables"]:
+        if table["VpcId"] in cluster_vpcs:
+            for r in table["Routes"]:
+                if "TransitGatewayId" not in r:
+                    continue
+                wanted = destinations.setdefault(r["TransitGatewayId"], set())
+                if "DestinationCidrBlock" in r:
+                    wanted.add(net(r["DestinationCidrBlock"]))
+                if "DestinationPrefixListId" in r:
+                    entries = files.get(f"ec2/prefix-lists/{r['DestinationPrefixListId']}.json", {}).get("Entries", [])
+                    wanted |= {net(e["Cidr"]) for e in entries}
+    if not destinations:
+        return {"calls": 0, "tables": 0, "ingress": 0, "far": 0, "prefixes": 0, "step_a": 0, "step_b": 0}
+    attachments = [a for a in files["ec2/transit-gateway-vpc-attachments.json"]["TransitGatewayVpcAttachments"]
+                   if a["TransitGatewayId"] in destinations]
+    cluster_attachments = {a["TransitGatewayAttachmentId"] for a in attachments if a["VpcId"] in cluster_vpcs}
+    cluster_cidrs = set().union(*(cidrs_of(v) for v in cluster_vpcs.values()))
+    far_vpcs = [v for v in files.get("ec2/peer-vpcs.json", {}).get("Vpcs", []) if v["VpcId"] not in cluster_vpcs]
+    tables = [t for t in files["ec2/transit-gateway-route-tables.json"]["TransitGatewayRouteTables"]
+              if t["TransitGatewayId"] in destinations]
+    calls = pages(len(tables))
+    gateway, associated, routes = {}, {}, {}
+    for t in tables:
+        table_id = t["TransitGatewayRouteTableId"]
+        base = f"ec2/transit-gateway-route-tables/{table_id}"
+        links = files[f"{base}.associations.json"]["Associations"]
+        propagations = files[f"{base}.propagations.json"]["TransitGatewayRouteTablePropagations"]
+        calls += pages(len(links)) + pages(len(propagations))
+        gateway[table_id] = t["TransitGatewayId"]
+        associated[table_id] = {a["TransitGatewayAttachmentId"] for a in links}
+        routes[table_id] = files[f"{base}.routes.json"]["Routes"]
+    searched = {}  # table -> the prefixes searched in it
+
+    def search(table_id, prefixes) -> list:
+        """Searches each prefix not searched in the table yet; the routes the answers hold."""
+        found = []
+        for prefix in tgw_search_prefixes(prefixes):
+            if prefix in searched.setdefault(table_id, set()):
+                continue
+            searched[table_id].add(prefix)
+            inside = [r for r in routes[table_id] if "DestinationCidrBlock" in r and net(r["DestinationCidrBlock"]).subnet_of(prefix)]
+            covering = tgw_lpm(routes[table_id], prefix)
+            nonlocal calls
+            calls += 1 + pages(len(inside))
+            found += inside + ([covering] if covering else [])
+        return found
+
+    # A: the ingress tables, for the destinations; the far attachments their answers name.
+    ingress = {t for t in associated if associated[t] & cluster_attachments}
+    far_attachments = {g: set() for g in destinations}
+    for table_id in sorted(ingress):
+        for r in search(table_id, destinations[gateway[table_id]]):
+            far_attachments[gateway[table_id]] |= {
+                a["TransitGatewayAttachmentId"] for a in r.get("TransitGatewayAttachments", [])
+                if a.get("ResourceType") == "vpc" and a["TransitGatewayAttachmentId"] not in cluster_attachments}
+    step_a = sum(len(s) for s in searched.values())
+    # ... and those of the far VPCs whose CIDRs overlap the destinations sent to the gateway.
+    for a in attachments:
+        vpc = next((v for v in far_vpcs if v["VpcId"] == a["VpcId"]), None)
+        if vpc is not None and any(c.overlaps(d) for c in cidrs_of(vpc) for d in destinations[a["TransitGatewayId"]]):
+            far_attachments[a["TransitGatewayId"]].add(a["TransitGatewayAttachmentId"])
+    # B: the far tables, for the cluster VPCs' CIDRs (and the destinations, if ingress too).
+    far = {t for t in associated if associated[t] & far_attachments[gateway[t]]}
+    for table_id in sorted(far):
+        search(table_id, cluster_cidrs | (destinations[gateway[table_id]] if table_id in ingress else set()))
+    prefixes = sum(len(s) for s in searched.values())
+    return {"calls": calls, "tables": len(tables), "ingress": len(ingress), "far": len(far),
+            "prefixes": prefixes, "step_a": step_a, "step_b": prefixes - step_a}
+
+
 def live_calls(nodes: int, kube: bool = False) -> dict:
     """`podreach audit --live` against the fake endpoint: API calls, wall time, peak memory; with
     `kube`, the cluster's Kubernetes API too (and what it cost)."""
@@ -156,7 +280,9 @@ def live_calls(nodes: int, kube: bool = False) -> dict:
     enis = sum(c["enis"] for c in report["clusters"])
     operations = report["stats"]["operations"]
     aws_calls = sum(v["calls"] for k, v in operations.items() if not k.startswith("k8s:"))
-    far_enis = len(generate.Scenario(nodes).files()["ec2/peer-network-interfaces.json"]["NetworkInterfaces"])
+    scenario = generate.Scenario(nodes).files()
+    far_enis = len(scenario["ec2/peer-network-interfaces.json"]["NetworkInterfaces"])
+    tgw = tgw_route_table_calls(scenario)
     return {
         "wall": wall,
         "rss": rss,
@@ -171,8 +297,13 @@ def live_calls(nodes: int, kube: bool = False) -> dict:
         # One paginated query per resource type for every VPC at once: ENIs, instances and the
         # far VPCs' ENIs by pages, and 13 other queries (VPCs, subnets, route tables twice,
         # peerings, transit gateway attachments, transit gateways since issue 21, security groups,
-        # network ACLs, EKS's three, ...): 12 before DescribeTransitGateways.
-        "bound": math.ceil(enis / 1000) + math.ceil(nodes / 1000) + math.ceil(far_enis / 1000) + 13,
+        # network ACLs, EKS's three, ...): 12 before DescribeTransitGateways. Then the transit
+        # gateway route tables (issue 21): 1 DescribeTransitGatewayRouteTables, 2 per table
+        # (associations, propagations) and 2 SearchTransitGatewayRoutes per searched prefix of
+        # the ingress tables, then of the far tables, counted on the scenario
+        # (tgw_route_table_calls).
+        "bound": math.ceil(enis / 1000) + math.ceil(nodes / 1000) + math.ceil(far_enis / 1000) + 13 + tgw["calls"],
+        "tgw": tgw,
         "findings": len(report["findings"]),
     }
 
@@ -322,7 +453,8 @@ def main(argv=None) -> int:
         f"- Machine: {machine()}",
         "- Input: `tests/scale/generate.py --seed 1`: AWS CLI output with every field the CLI prints",
         "  (4-space indent), 3 ENIs of 50 addresses per node, 100 private routes over a peering",
-        "  connection and a transit gateway (plus the peer VPCs), CNI v1.11.4 with",
+        f"  connection and a transit gateway (plus the peer VPCs, and the gateway's 5 route tables of {generate.TGW_ROUTES:,}",
+        "  routes), CNI v1.11.4 with",
         "  `AWS_VPC_CNI_NODE_PORT_SUPPORT=false`.",
         "",
         "## Offline audit (`podreach audit --snapshot DIR`)",
@@ -372,7 +504,10 @@ def main(argv=None) -> int:
         "wire protocols with EC2's page sizes (1,000 items; 100 route tables), so the SDK's paginators",
         "run as they do against AWS.",
         "",
-        f"- API calls: {live['calls']} ({ops}); the bound ceil(ENIs/1000) + ceil(instances/1000) + ceil(far ENIs/1000) + 13 is {live['bound']} ({live['far_enis']} far ENIs).",
+        f"- API calls: {live['calls']} ({ops}); the bound ceil(ENIs/1000) + ceil(instances/1000) + ceil(far ENIs/1000) + 13"
+        f" + the transit gateway route tables' {live['tgw']['calls']} (1 + 2 per table + 2 per searched prefix: {live['tgw']['tables']} tables;"
+        f" {live['tgw']['step_a']} prefixes in {live['tgw']['ingress']} ingress table(s), then {live['tgw']['step_b']} more in"
+        f" {live['tgw']['far']} far table(s)) is {live['bound']} ({live['far_enis']} far ENIs).",
         f"- Wall time {live['wall']:.1f} s (most of it the fake endpoint rendering XML), peak memory {mib(live['rss'])}, {live['findings']} findings.",
         "",
         f"## Lambda functions ({largest:,} nodes, release bootstrap through a Runtime API)",

@@ -21,6 +21,19 @@ What it speaks:
   usual `Invalid...ID.NotFound`). `MaxResults`/`NextToken` pagination with EC2's page limits:
   MaxResults is honoured and capped at 1,000 (100 for route tables); without MaxResults every
   match comes in one page, as EC2 does. Other actions get EC2's `InvalidAction` error (HTTP 400).
+- EC2's transit gateway route tables, likewise: DescribeTransitGatewayRouteTables
+  (`transitGatewayRouteTables`; `TransitGatewayRouteTableIds.N`, filters `transit-gateway-id`,
+  `transit-gateway-route-table-id`, `default-association-route-table`,
+  `default-propagation-route-table`, `state`, tags), and for one table
+  (`TransitGatewayRouteTableId`, required; unknown is `InvalidTransitGatewayRouteTableID.NotFound`)
+  GetTransitGatewayRouteTableAssociations (`associations`), GetTransitGatewayRouteTablePropagations
+  (`transitGatewayRouteTablePropagations`; both filter `resource-id`, `resource-type`,
+  `transit-gateway-attachment-id`) and SearchTransitGatewayRoutes (`routeSet`,
+  `additionalRoutesAvailable`; filters `route-search.exact-match`, `...longest-prefix-match`,
+  `...subnet-of-match`, `...supernet-of-match`, `state`, `type`, `prefix-list-id`,
+  `attachment.transit-gateway-attachment-id`, `attachment.resource-id`,
+  `attachment.resource-type`; 1,000 routes a page by default). Their MaxResults must be 5-1,000,
+  as the model says; `nextToken` pages them all.
 - EKS, REST-JSON: GET /clusters (maxResults/nextToken), GET /clusters/{name},
   GET /clusters/{name}/addons/{addon}; unknown names are 404 ResourceNotFoundException.
 - SNS Publish (POST / form, `Action=Publish&Version=2010-03-31`): a PublishResponse with a
@@ -42,6 +55,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -60,6 +74,11 @@ from xml.sax.saxutils import escape
 sys.dont_write_bytecode = True  # no __pycache__ left in the repository
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import generate  # noqa: E402  (the scenario; same directory)
+
+# The transit gateway route tables' files (generate.py, podreach's layout).
+TGW_ROUTE_TABLES_FILE = "ec2/transit-gateway-route-tables.json"
+TGW_TABLE_DIR = "ec2/transit-gateway-route-tables"
+TGW_ROUTE_TABLE_NOT_FOUND = "InvalidTransitGatewayRouteTableID.NotFound"
 
 EC2_VERSION = "2016-11-15"
 EC2_XMLNS = "http://ec2.amazonaws.com/doc/2016-11-15/"
@@ -109,6 +128,8 @@ INSTANCE_XML_NAMES = {
 PERMISSION_XML_NAMES = {**XML_NAMES, "UserIdGroupPairs": "groups"}
 SECURITY_GROUP_XML_NAMES = {**XML_NAMES, "Description": "groupDescription"}
 NETWORK_ACL_XML_NAMES = {**XML_NAMES, "IsDefault": "default", "Entries": "entrySet"}
+# GetTransitGatewayRouteTableAssociations names its list `associations`, not `associationSet`.
+TGW_LINK_XML_NAMES = {**XML_NAMES, "Associations": "associations"}
 # Items of these lists are rendered with these names (the list's own member shape).
 ITEM_NAMES = {
     "Instances": INSTANCE_XML_NAMES,
@@ -336,6 +357,32 @@ TGW_ATTACHMENT_FILTERS = {
     "vpc-owner-id": dig("VpcOwnerId"),
     "state": dig("State"),
 }
+TGW_ROUTE_TABLE_FILTERS = {
+    "transit-gateway-route-table-id": dig("TransitGatewayRouteTableId"),
+    "transit-gateway-id": dig("TransitGatewayId"),
+    "default-association-route-table": dig("DefaultAssociationRouteTable"),
+    "default-propagation-route-table": dig("DefaultPropagationRouteTable"),
+    "state": dig("State"),
+}
+# GetTransitGatewayRouteTableAssociations / ...Propagations.
+TGW_LINK_FILTERS = {
+    "resource-id": dig("ResourceId"),
+    "resource-type": dig("ResourceType"),
+    "transit-gateway-attachment-id": dig("TransitGatewayAttachmentId"),
+}
+# SearchTransitGatewayRoutes, besides the route-search.* filters (Ec2._route_search).
+TGW_ROUTE_FILTERS = {
+    "state": dig("State"),
+    "type": dig("Type"),
+    "prefix-list-id": dig("PrefixListId"),
+    "attachment.transit-gateway-attachment-id": each("TransitGatewayAttachments", "TransitGatewayAttachmentId"),
+    "attachment.resource-id": each("TransitGatewayAttachments", "ResourceId"),
+    "attachment.resource-type": each("TransitGatewayAttachments", "ResourceType"),
+}
+ROUTE_SEARCHES = ("route-search.exact-match", "route-search.longest-prefix-match",
+                  "route-search.subnet-of-match", "route-search.supernet-of-match")
+# The transit gateway actions' MaxResults (the model's TransitGatewayMaxResults).
+TGW_MAX_RESULTS = (5, 1000)
 
 
 class Collection:
@@ -343,7 +390,7 @@ class Collection:
     generate.LazyList), with its filters, page limit and id parameter."""
 
     def __init__(self, element, sources, filters, id_param, id_filter, not_found, page_limit=1000,
-                 full_filters=()):
+                 full_filters=(), results_range=None):
         self.element = element
         self.sources = []
         for source in sources:
@@ -353,6 +400,9 @@ class Collection:
         self.id_filter = id_filter
         self.not_found = not_found
         self.page_limit = page_limit
+        # (min, max) MaxResults must lie in, for the actions whose model says so (a value out of
+        # it is an error); otherwise MaxResults is at least 1 and capped at page_limit.
+        self.results_range = results_range
         self.full_filters = frozenset(full_filters)
         self.by_id = {}
         for index in range(len(self.sources)):
@@ -450,13 +500,39 @@ class Ec2:
                 arrays("TransitGateways", "ec2/transit-gateways.json"),
                 TGW_FILTERS, "TransitGatewayIds", "transit-gateway-id",
                 "InvalidTransitGatewayID.NotFound"),
+            "DescribeTransitGatewayRouteTables": Collection(
+                "TransitGatewayRouteTables",
+                arrays("TransitGatewayRouteTables", TGW_ROUTE_TABLES_FILE),
+                TGW_ROUTE_TABLE_FILTERS, "TransitGatewayRouteTableIds", "transit-gateway-route-table-id",
+                TGW_ROUTE_TABLE_NOT_FOUND, results_range=TGW_MAX_RESULTS),
         }
+        # Each transit gateway route table's associations, propagations and routes (the whole
+        # table), from the per-table files; served by the three actions below, for one table each.
+        self.tgw_tables = {}
+        for table in files[TGW_ROUTE_TABLES_FILE]["TransitGatewayRouteTables"]:
+            table_id = table["TransitGatewayRouteTableId"]
+            part = lambda name, key: files.get(f"{TGW_TABLE_DIR}/{table_id}.{name}.json", {}).get(key, [])  # noqa: E731
+            self.tgw_tables[table_id] = {
+                "Associations": part("associations", "Associations"),
+                "TransitGatewayRouteTablePropagations": part("propagations", "TransitGatewayRouteTablePropagations"),
+                "Routes": part("routes", "Routes"),
+            }
+        self.table_actions = {
+            "GetTransitGatewayRouteTableAssociations": lambda p, r: self._links(
+                "GetTransitGatewayRouteTableAssociations", "Associations", p, r),
+            "GetTransitGatewayRouteTablePropagations": lambda p, r: self._links(
+                "GetTransitGatewayRouteTablePropagations", "TransitGatewayRouteTablePropagations", p, r),
+            "SearchTransitGatewayRoutes": self._search_routes,
+        }
+        self.actions = frozenset(self.collections) | frozenset(self.table_actions)
         self._matches = OrderedDict()  # (action, filters) -> matching indices, a small LRU
         self._lock = threading.Lock()
         # (action, filters, start, page) -> the response after its requestId, when enabled
         self._responses = {} if cache_responses else None
 
     def handle(self, action: str, params: dict, request_id: str) -> bytes:
+        if action in self.table_actions:
+            return self.table_actions[action](params, request_id)
         coll = self.collections.get(action)
         if coll is None:
             raise Ec2Error("InvalidAction", f"The action {action} is not valid for this web service.")
@@ -476,15 +552,33 @@ class Ec2:
         key = (action, tuple(sorted(filters)))
         indices = self._select(coll, key, filters)
 
-        page = len(indices)
+        return self._page(action, coll.element, XML_NAMES, coll.item, indices, params, key, request_id,
+                          page_limit=coll.page_limit, results_range=coll.results_range)
+
+    def _page(self, action: str, element: str, names: dict, item, indices: list[int], params: dict, key,
+              request_id: str, page_limit: int = 1000, results_range=None, default_page=None,
+              more_flag: bool = False) -> bytes:
+        """One page of `indices` (items by `item(i)`) as `<{action}Response>`: the list element,
+        `additionalRoutesAvailable` with `more_flag` (true when a next page follows), and a
+        `nextToken` bound to the query `key`. Without MaxResults the page is `default_page`, or
+        every match. MaxResults must lie in `results_range` when given; else at least 1 and capped
+        at `page_limit`."""
+        page = len(indices) if default_page is None else default_page
         if "MaxResults" in params:
             try:
                 page = int(params["MaxResults"])
             except ValueError:
                 raise Ec2Error("InvalidParameterValue", f"Invalid value '{params['MaxResults']}' for maxResults")
-            if page < 1:
-                raise Ec2Error("InvalidParameterValue", f"Value ( {page} ) for parameter maxResults is invalid.")
-            page = min(page, coll.page_limit)
+            if results_range is not None:
+                low, high = results_range
+                if not low <= page <= high:
+                    raise Ec2Error("InvalidParameterValue",
+                                   f"Value ( {page} ) for parameter maxResults is invalid. "
+                                   f"Parameter must be between {low} and {high}.")
+            else:
+                if page < 1:
+                    raise Ec2Error("InvalidParameterValue", f"Value ( {page} ) for parameter maxResults is invalid.")
+                page = min(page, page_limit)
         digest = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
         start = 0
         if params.get("NextToken"):
@@ -495,8 +589,11 @@ class Ec2:
         if self._responses is not None and cache_key in self._responses:
             return head + self._responses[cache_key]
         out = []
-        render(coll.element, [coll.item(i) for i in indices[start:start + page]], out, XML_NAMES)
-        if start + page < len(indices):
+        render(element, [item(i) for i in indices[start:start + page]], out, names)
+        more = start + page < len(indices)
+        if more_flag:
+            render("AdditionalRoutesAvailable", more, out, names)
+        if more:
             token = base64.urlsafe_b64encode(json.dumps([action, digest, start + page]).encode()).decode()
             out.append(f"<nextToken>{token}</nextToken>")
         out.append(f"</{action}Response>")
@@ -505,6 +602,91 @@ class Ec2:
             with self._lock:
                 self._responses[cache_key] = rest
         return head + rest
+
+    # --- transit gateway route tables: the actions that answer for one table -------------------
+
+    def _table(self, params: dict) -> str:
+        table_id = params.get("TransitGatewayRouteTableId")
+        if not table_id:
+            raise Ec2Error("MissingParameter", "The request must contain the parameter TransitGatewayRouteTableId")
+        if table_id not in self.tgw_tables:
+            raise Ec2Error(TGW_ROUTE_TABLE_NOT_FOUND, f"The ID '{table_id}' does not exist")
+        return table_id
+
+    @staticmethod
+    def _known_filters(filters, known) -> None:
+        for name, _ in filters:
+            if name not in known:
+                raise Ec2Error("InvalidParameterValue", f"The filter '{name}' is invalid")
+
+    def _links(self, action: str, key: str, params: dict, request_id: str) -> bytes:
+        """GetTransitGatewayRouteTableAssociations / ...Propagations: the table's `key` list
+        (`associations` / `transitGatewayRouteTablePropagations` in the XML), filtered, paged."""
+        table_id = self._table(params)
+        items = self.tgw_tables[table_id][key]
+        filters = parse_filters(params)
+        self._known_filters(filters, TGW_LINK_FILTERS)
+        indices = [i for i, item in enumerate(items)
+                   if all(matches(TGW_LINK_FILTERS[name](item), wanted) for name, wanted in filters)]
+        query = (action, table_id, tuple(sorted(filters)))
+        return self._page(action, key, TGW_LINK_XML_NAMES, items.__getitem__, indices, params, query, request_id,
+                          results_range=TGW_MAX_RESULTS)
+
+    def _search_routes(self, params: dict, request_id: str) -> bytes:
+        """SearchTransitGatewayRoutes: the table's routes that pass every filter (the values of
+        one filter OR together), in pages of MaxResults (default 1,000), `additionalRoutesAvailable`
+        true while a `nextToken` follows."""
+        action = "SearchTransitGatewayRoutes"
+        table_id = self._table(params)
+        routes = self.tgw_tables[table_id]["Routes"]
+        filters = parse_filters(params)
+        if not filters:
+            raise Ec2Error("MissingParameter", "The request must contain the parameter Filters")
+        self._known_filters(filters, (*TGW_ROUTE_FILTERS, *ROUTE_SEARCHES))
+        selected = set(range(len(routes)))
+        for name, values in filters:
+            if name in ROUTE_SEARCHES:
+                selected &= self._route_search(routes, name, values)
+            else:
+                get = TGW_ROUTE_FILTERS[name]
+                selected = {i for i in selected if matches(get(routes[i]), values)}
+        query = (action, table_id, tuple(sorted(filters)))
+        return self._page(action, "Routes", XML_NAMES, routes.__getitem__, sorted(selected), params, query,
+                          request_id, results_range=TGW_MAX_RESULTS, default_page=TGW_MAX_RESULTS[1],
+                          more_flag=True)
+
+    @staticmethod
+    def _route_search(routes: list, name: str, values) -> set[int]:
+        """The routes (indices) a `route-search.*` filter keeps, any of its CIDRs: exact-match the
+        same prefix; subnet-of-match a destination inside the CIDR, supernet-of-match one that
+        contains it (both including an equal one); longest-prefix-match the one most specific
+        route that contains the CIDR (an equal one included), a static route winning over a
+        propagated one of the same prefix. A route to a prefix list matches none of them."""
+        wanted = []
+        for value in values:
+            try:
+                wanted.append(ipaddress.IPv4Network(value, strict=False))
+            except ValueError:
+                raise Ec2Error("InvalidParameterValue", f"The value '{value}' for filter {name} is not a valid CIDR")
+        nets = []
+        for route in routes:
+            try:
+                nets.append(ipaddress.IPv4Network(route["DestinationCidrBlock"]))
+            except (KeyError, ValueError):
+                nets.append(None)
+        keep = set()
+        for q in wanted:
+            inside_q = [i for i, n in enumerate(nets) if n is not None and n.subnet_of(q)]
+            holding_q = [i for i, n in enumerate(nets) if n is not None and n.supernet_of(q)]
+            if name == "route-search.exact-match":
+                keep.update(i for i in inside_q if nets[i] == q)
+            elif name == "route-search.subnet-of-match":
+                keep.update(inside_q)
+            elif name == "route-search.supernet-of-match":
+                keep.update(holding_q)
+            elif holding_q:  # longest-prefix-match
+                keep.add(max(holding_q, key=lambda i: (nets[i].prefixlen, routes[i].get("Type") == "static", -i)))
+        return keep
 
     def _select(self, coll: Collection, key, filters) -> list[int]:
         with self._lock:
@@ -647,6 +829,9 @@ class State:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The headers and the body are two writes: with Nagle's algorithm the body waits for the
+    # client's delayed ACK of the headers, about 40 ms a request on Linux.
+    disable_nagle_algorithm = True
     server_version = "fake-aws"
     state: State  # set on the class by serve()
 
@@ -688,7 +873,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._sns(action, params, request_id)
         state.count(action or "(no action)")
         try:
-            if params.get("Version") != EC2_VERSION and action in state.ec2.collections:
+            if params.get("Version") != EC2_VERSION and action in state.ec2.actions:
                 raise Ec2Error("InvalidParameterValue", f"Unsupported Version '{params.get('Version')}'")
             payload = state.ec2.handle(action, params, request_id)
             self._send(200, payload, "text/xml;charset=UTF-8", [("x-amzn-RequestId", request_id)])

@@ -30,6 +30,25 @@ The scenario (all of it a function of --nodes, --routes and --seed):
 - The far side: `payments` and `shared-services` with their subnets and route tables (return
   routes for every cluster VPC CIDR over the pcx / the tgw) in `ec2/peer-*.json`, the active
   peering connection and both transit gateway VPC attachments.
+- The transit gateway's route tables, TGW_ROUTES (2,000) routes in 5 tables: `spokes`
+  (associated with the cluster VPC's attachment and the prod spoke VPCs'; the shared-services
+  blocks to its attachment, the on-premises aggregates to a VPN attachment, the cluster VPC's
+  CIDRs, the prod spokes), `shared` (associated with the shared-services attachment; the cluster
+  VPC's CIDRs back to the cluster's attachment, the on-premises aggregates, every spoke), `vpn`
+  (associated with the VPN; the cluster, shared-services and the prod spokes), `inspection`
+  (an inspection VPC; every spoke) and `dev` (the dev spoke VPCs, also the default association
+  and propagation table; the dev spokes, a blackhole for each spoke range and a few static routes
+  through the inspection VPC). Every route is propagated, with the propagation enabled in its
+  table, except dev's static ones. The spoke VPCs exist only in these tables, in ranges no other
+  object uses (TGW_SPOKE_BLOCKS), so no spoke route touches a destination the cluster routes to
+  the gateway or the cluster VPC's CIDRs (checked): the verdicts stay what they were before the
+  tables (shared services reachable per the filters, on premises beyond the VPN, so the return is
+  unknown). Drawn after everything else, so adding them
+  changed no other object of a seed (`describe-transit-gateways` names the default tables now).
+  Written as `ec2/transit-gateway-route-tables.json` and per table
+  `ec2/transit-gateway-route-tables/<tgw-rtb-id>.{associations,propagations,routes}.json` (the
+  routes file a whole table, as `search-transit-gateway-routes --filters
+  Name=state,Values=active,blackhole` prints it).
 
 Output conventions: `json.dumps(obj, indent=4, ensure_ascii=False) + "\\n"` exactly as AWS CLI v2
 prints `--output json`, keys in the order the CLI prints them (the member order of the service
@@ -89,6 +108,20 @@ AUTOSCALING_REQUESTER = "226008221399"
 PAYMENTS_BLOCKS = tuple(f"172.{16 + k}.0.0/16" for k in range(5))
 SHARED_BLOCKS = tuple(f"172.{24 + k}.0.0/16" for k in range(3))
 ON_PREM_BLOCKS = ("10.128.0.0/9",)
+# What the VPN to the data centres announces: the on-premises blocks and 192.168.0.0/16, the two
+# ranges the cluster's on-premises routes are drawn from (`_plan_routes`).
+ON_PREM_AGGREGATES = (*ON_PREM_BLOCKS, "192.168.0.0/16")
+# The transit gateway's route tables: every route of its 5 tables, together.
+TGW_ROUTES = 2000
+# The other spoke VPCs behind the transit gateway (their CIDRs are the tables' filler routes):
+# ranges the rest of the scenario does not use (checked), cut into /20 slots, one CIDR of
+# /20-/24 in each slot taken.
+TGW_SPOKE_BLOCKS = ("10.64.0.0/11", "100.64.0.0/10", "172.28.0.0/14")
+TGW_SPOKE_SLOT = 20
+TGW_SPOKE_LENGTHS = (20, 21, 22, 22, 23, 24, 24)
+# Static routes of the dev table that send a few prefixes through the inspection VPC (at least
+# this many; up to 3 more make the total exactly TGW_ROUTES).
+TGW_DEV_EXCEPTIONS = 4
 # Scenario clock: the VPCs exist before the cluster, the cluster before its nodes.
 T_VPC = 1_730_000_000  # 2024-10-27
 T_CLUSTER = 1_738_000_000  # 2025-01-27
@@ -549,7 +582,7 @@ class Scenario:
             local = self.local_routes(far["cidrs"])
             back = [self.route(c, via_key, via) for c in self.vpc_cidrs]
             if far is self.shared:
-                back += [self.route(c, "TransitGatewayId", self.tgw) for c in ("10.128.0.0/9", "192.168.0.0/16")]
+                back += [self.route(c, "TransitGatewayId", self.tgw) for c in ON_PREM_AGGREGATES]
             for az in AZS:
                 members = [s[0] for s in far["subnets"] if s[3] == az]
                 routes = local + [self.route("0.0.0.0/0", "NatGatewayId", far["nat"])] + back
@@ -580,8 +613,25 @@ class Scenario:
             "VpcPeeringConnectionId": self.pcx,
         }
 
-    def transit_gateways(self) -> list[dict]:
-        # As `aws ec2 describe-transit-gateways` prints it; referencing off, AWS's default.
+    def transit_gateways(self, default_table: str | None = None) -> list[dict]:
+        # As `aws ec2 describe-transit-gateways` prints it; referencing off, AWS's default. With
+        # default association and propagation enabled, the CLI names the default table.
+        options = {
+            "AmazonSideAsn": 64512,
+            "AutoAcceptSharedAttachments": "disable",
+            "DefaultRouteTableAssociation": "enable",
+        }
+        if default_table:
+            options["AssociationDefaultRouteTableId"] = default_table
+        options["DefaultRouteTablePropagation"] = "enable"
+        if default_table:
+            options["PropagationDefaultRouteTableId"] = default_table
+        options.update({
+            "VpnEcmpSupport": "enable",
+            "DnsSupport": "enable",
+            "SecurityGroupReferencingSupport": "disable",
+            "MulticastSupport": "disable",
+        })
         return [{
             "TransitGatewayId": self.tgw,
             "TransitGatewayArn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:transit-gateway/{self.tgw}",
@@ -589,16 +639,7 @@ class Scenario:
             "OwnerId": ACCOUNT,
             "Description": "shared network hub",
             "CreationTime": cli_time(T_VPC),
-            "Options": {
-                "AmazonSideAsn": 64512,
-                "AutoAcceptSharedAttachments": "disable",
-                "DefaultRouteTableAssociation": "enable",
-                "DefaultRouteTablePropagation": "enable",
-                "VpnEcmpSupport": "enable",
-                "DnsSupport": "enable",
-                "SecurityGroupReferencingSupport": "disable",
-                "MulticastSupport": "disable",
-            },
+            "Options": options,
             "Tags": tags([("Name", "network-hub")]),
         }]
 
@@ -975,6 +1016,144 @@ class Scenario:
                     })
         return groups, acls, enis
 
+    # --- the transit gateway's route tables -------------------------------------------------------
+    # Drawn after everything else (files() draws them last), so adding them changed no other
+    # object of a seed.
+
+    def _tgw_spoke_prefixes(self, count: int) -> list[tuple[int, int]]:
+        """`count` CIDRs of other spoke VPCs: one /20-/24 in each of `count` distinct /20 slots of
+        TGW_SPOKE_BLOCKS, taking no slot that overlaps a CIDR of the rest of the scenario."""
+        rng = self.rng
+        taken = [parse_cidr(c) for c in (*self.vpc_cidrs, SERVICE_CIDR, *PAYMENTS_BLOCKS, *SHARED_BLOCKS,
+                                         *ON_PREM_AGGREGATES)]
+        taken += [parse_cidr(dest) for dest, _ in self.private_routes]
+        spans = [(base, base + (1 << (32 - plen))) for base, plen in taken]
+        size = 1 << (32 - TGW_SPOKE_SLOT)
+        slots = []
+        for block in TGW_SPOKE_BLOCKS:
+            base, plen = parse_cidr(block)
+            for k in range(1 << (TGW_SPOKE_SLOT - plen)):
+                start = base + k * size
+                if not any(start < end and begin < start + size for begin, end in spans):
+                    slots.append(start)
+        if count > len(slots):
+            raise ValueError(f"{count} spoke CIDRs do not fit in {TGW_SPOKE_BLOCKS}")
+        out = []
+        for start in rng.sample(slots, count):
+            length = rng.choice(TGW_SPOKE_LENGTHS)
+            out.append((start + (rng.randrange(1 << (length - TGW_SPOKE_SLOT)) << (32 - length)), length))
+        return out
+
+    def tgw_route_tables(self) -> tuple[str, dict[str, object]]:
+        """The transit gateway's 5 route tables and TGW_ROUTES routes, as the AWS CLI prints them:
+        (the default association/propagation table's id, {path: object}) for
+        `describe-transit-gateway-route-tables` and each table's associations, propagations and
+        routes (the whole table). See the module docstring for the layout."""
+        ids, rng = self.ids, self.rng
+        n = len(self.vpc_cidrs)
+        # The routes that decide the cluster's paths: spokes (shared-services, on premises, the
+        # cluster), shared (the cluster, on premises) and vpn (the cluster, shared-services).
+        relevant = (len(SHARED_BLOCKS) + len(ON_PREM_AGGREGATES) + n) + (n + len(ON_PREM_AGGREGATES)) \
+            + (n + len(SHARED_BLOCKS))
+        # The rest: each prod spoke CIDR is in 4 tables (spokes, shared, vpn, inspection), each dev
+        # one in 3 (shared, inspection, dev), and dev's static routes make up the remainder.
+        rest = TGW_ROUTES - relevant - len(TGW_SPOKE_BLOCKS) - TGW_DEV_EXCEPTIONS
+        n_dev = rest // 12
+        extra = (rest - 3 * n_dev) % 4
+        n_prod = (rest - 3 * n_dev - extra) // 4
+        if n_prod < TGW_DEV_EXCEPTIONS + extra or n_dev < 1:
+            raise ValueError(f"{TGW_ROUTES} transit gateway routes are too few for {n} VPC CIDRs")
+
+        names = ("spokes", "shared", "vpn", "inspection", "dev")
+        table_ids = {name: ids.ec2("tgw-rtb") for name in names}
+        # Attachments: (attachment id, resource id, resource type).
+        cluster = (self.tgw_attachment, self.vpc_id, "vpc")
+        shared = (self.shared_attachment, self.shared["vpc_id"], "vpc")
+        vpn = (ids.ec2("tgw-attach"), ids.ec2("vpn"), "vpn")
+        inspection = (ids.ec2("tgw-attach"), ids.ec2("vpc"), "vpc")
+        prefixes = [cidr(base, plen) for base, plen in self._tgw_spoke_prefixes(n_prod + n_dev)]
+
+        def spoke_vpcs(cidrs) -> list[tuple[tuple, list[str]]]:
+            """Spoke VPCs of one CIDR, or two (a quarter of them): [(attachment, CIDRs)]."""
+            out, k = [], 0
+            while k < len(cidrs):
+                take = 2 if rng.random() < 0.25 else 1
+                out.append(((ids.ec2("tgw-attach"), ids.ec2("vpc"), "vpc"), cidrs[k:k + take]))
+                k += take
+            return out
+
+        prod = spoke_vpcs(prefixes[:n_prod])
+        dev = spoke_vpcs(prefixes[n_prod:])
+        exceptions = [rng.choice(prefixes[n_prod:])] + rng.sample(prefixes[:n_prod], TGW_DEV_EXCEPTIONS + extra - 1)
+
+        def route(destination, attachment=None, kind="propagated", state="active") -> dict:
+            r = {"DestinationCidrBlock": destination}
+            if attachment is not None:
+                r["TransitGatewayAttachments"] = [{
+                    "ResourceId": attachment[1],
+                    "TransitGatewayAttachmentId": attachment[0],
+                    "ResourceType": attachment[2],
+                }]
+            r["Type"] = kind
+            r["State"] = state
+            return r
+
+        def link(attachment, state) -> dict:
+            return {
+                "TransitGatewayAttachmentId": attachment[0],
+                "ResourceId": attachment[1],
+                "ResourceType": attachment[2],
+                "State": state,
+            }
+
+        # name: (associated attachments, propagated (attachment, CIDRs), static routes)
+        layout = {
+            "spokes": ([cluster] + [a for a, _ in prod],
+                       [(shared, SHARED_BLOCKS), (vpn, ON_PREM_AGGREGATES), (cluster, self.vpc_cidrs), *prod], []),
+            "shared": ([shared], [(cluster, self.vpc_cidrs), (vpn, ON_PREM_AGGREGATES), *prod, *dev], []),
+            "vpn": ([vpn], [(cluster, self.vpc_cidrs), (shared, SHARED_BLOCKS), *prod], []),
+            "inspection": ([inspection], [*prod, *dev], []),
+            "dev": ([a for a, _ in dev], dev,
+                    [route(b, kind="static", state="blackhole") for b in TGW_SPOKE_BLOCKS]
+                    + [route(c, inspection, "static") for c in exceptions]),
+        }
+        default = table_ids["dev"]
+        described, files, total = [], {}, 0
+        for k, name in enumerate(names):
+            table_id = table_ids[name]
+            associated, propagated, static = layout[name]
+            described.append({
+                "TransitGatewayRouteTableId": table_id,
+                "TransitGatewayId": self.tgw,
+                "State": "available",
+                "DefaultAssociationRouteTable": table_id == default,
+                "DefaultPropagationRouteTable": table_id == default,
+                "CreationTime": cli_time(T_VPC - 86_400 * 210 + 600 * k),
+                "Tags": tags([("Name", f"network-hub-{name}")]),
+            })
+            routes = [route(c, a) for a, cidrs in propagated for c in cidrs] + static
+            routes.sort(key=lambda r: (parse_cidr(r["DestinationCidrBlock"]), r["Type"] != "static"))
+            total += len(routes)
+            base = f"ec2/transit-gateway-route-tables/{table_id}"
+            files[f"{base}.associations.json"] = {"Associations": [link(a, "associated") for a in associated]}
+            files[f"{base}.propagations.json"] = {
+                "TransitGatewayRouteTablePropagations": [link(a, "enabled") for a, _ in propagated],
+            }
+            files[f"{base}.routes.json"] = {"Routes": routes, "AdditionalRoutesAvailable": False}
+        if total != TGW_ROUTES:
+            raise RuntimeError(f"planned {total} transit gateway routes, not {TGW_ROUTES}")
+        # No filler route (a spoke's, or dev's statics) may touch what the cluster routes to the
+        # gateway, nor the cluster VPC's CIDRs: the cluster's verdicts must not change.
+        guarded = [parse_cidr(c) for c in self.vpc_cidrs]
+        guarded += [parse_cidr(dest) for dest, via in self.private_routes if via == "tgw"]
+        guarded = [(b, b + (1 << (32 - p))) for b, p in guarded]
+        filler = list(TGW_SPOKE_BLOCKS) + prefixes
+        for c in filler:
+            b, p = parse_cidr(c)
+            if any(b < end and begin < b + (1 << (32 - p)) for begin, end in guarded):
+                raise RuntimeError(f"the spoke route {c} overlaps a cluster destination or VPC CIDR")
+        return default, {"ec2/transit-gateway-route-tables.json": {"TransitGatewayRouteTables": described}, **files}
+
     # --- the snapshot ----------------------------------------------------------------------------
 
     def files(self) -> dict[str, object]:
@@ -982,7 +1161,7 @@ class Scenario:
         groups, acls, far_enis = self.filters(far_subnets)
         cluster_vpc = self.vpc(self.vpc_id, self.vpc_cidrs, self.vpc_cidr_assocs, self.dhcp_options, f"{CLUSTER}-vpc")
         n_enis = self.nodes_count * ENIS_PER_NODE
-        return {
+        files = {
             "ec2/security-groups.json": {"SecurityGroups": groups},
             "ec2/network-acls.json": {"NetworkAcls": acls},
             "ec2/peer-network-interfaces.json": {"NetworkInterfaces": far_enis},
@@ -1004,6 +1183,15 @@ class Scenario:
             f"{CLUSTER}/cluster.json": self.cluster(),
             f"{CLUSTER}/addon.json": self.addon(),
         }
+        # Drawn last; written after describe-transit-gateways, which names the default table.
+        default_table, tgw_tables = self.tgw_route_tables()
+        out = {}
+        for path, obj in files.items():
+            out[path] = obj
+            if path == "ec2/transit-gateways.json":
+                out[path] = {"TransitGateways": self.transit_gateways(default_table)}
+                out.update(tgw_tables)
+        return out
 
 
 def pick_prefixes(rng: random.Random, blocks, lengths, count: int, used: list) -> list[tuple[int, int]]:

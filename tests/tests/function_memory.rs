@@ -67,6 +67,20 @@ fn scheduled_audit_of_a_1000_node_cluster_stays_within_its_memory_guard() {
     assert_eq!(calls["DescribeNetworkInterfaces"], 4, "{result:#}");
     // The routes use a transit gateway: its referencing option is read once (§5.7).
     assert_eq!(calls["DescribeTransitGateways"], 1, "{result:#}");
+    // Its five route tables: listed once, each table's associations and propagations, and only
+    // the prefixes that matter searched, twice each (docs/datapath.md §10.11): the destinations
+    // widened to three private ranges in the cluster attachment's table, then the cluster VPC's
+    // CIDRs (one aggregate at 1,000 nodes) in the far attachment's table.
+    assert_eq!(calls["DescribeTransitGatewayRouteTables"], 1, "{result:#}");
+    assert_eq!(
+        calls["GetTransitGatewayRouteTableAssociations"], 5,
+        "{result:#}"
+    );
+    assert_eq!(
+        calls["GetTransitGatewayRouteTablePropagations"], 5,
+        "{result:#}"
+    );
+    assert_eq!(calls["SearchTransitGatewayRoutes"], 8, "{result:#}");
     assert!(
         result["body"]["findings"].as_u64().unwrap_or(0) > 0,
         "{result:#}"
