@@ -497,13 +497,31 @@ mod tests {
 
     #[test]
     fn many_prefixes_are_widened_to_their_private_range() {
+        // 40 /16s, none adjacent to another, so no two merge.
         let set: BTreeSet<Ipv4Net> = (0..40u8)
-            .map(|i| Ipv4Net::new(std::net::Ipv4Addr::new(10, i, 0, 0), 16).expect("cidr"))
+            .map(|i| Ipv4Net::new(std::net::Ipv4Addr::new(10, 2 * i, 0, 0), 16).expect("cidr"))
             .chain([net("172.20.0.0/16"), net("8.8.8.0/24")])
             .collect();
         assert_eq!(
             reduce(set),
             vec![net("8.0.0.0/8"), net("10.0.0.0/8"), net("172.16.0.0/12")]
+        );
+    }
+
+    #[test]
+    fn adjacent_prefixes_are_searched_as_their_union() {
+        // A cluster VPC's 15 /16s, 10.0-10.14: four searches, not fifteen.
+        let set: BTreeSet<Ipv4Net> = (0..15u8)
+            .map(|i| Ipv4Net::new(std::net::Ipv4Addr::new(10, i, 0, 0), 16).expect("cidr"))
+            .collect();
+        assert_eq!(
+            reduce(set),
+            vec![
+                net("10.0.0.0/13"),
+                net("10.8.0.0/14"),
+                net("10.12.0.0/15"),
+                net("10.14.0.0/16")
+            ]
         );
     }
 

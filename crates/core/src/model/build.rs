@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use ipnet::Ipv4Net;
 
 use super::convert::{acl_entry, route_target, sg_rules};
-use super::tgw::TablePart;
 use super::*;
 use crate::problems::{Gap, NotAnalysed};
 use crate::raw;
@@ -34,7 +33,15 @@ pub(super) struct Builder<'a> {
     pub(super) prefix_list_routes: Vec<(String, String, Target, bool, &'a str)>,
     /// Transit gateway route tables' associations, propagations and routes, attributed to their
     /// tables once every table is described (`tgw.rs`).
-    pub(super) tgw_parts: Vec<(super::tgw::TablePart<'a>, &'a str)>,
+    pub(super) tgw_parts: Vec<(TablePart<'a>, &'a str)>,
+}
+
+/// A transit gateway route table's associations, propagations or routes, held until every table
+/// is described (`tgw.rs` attributes them).
+pub(super) enum TablePart<'a> {
+    Associations(&'a raw::GetTransitGatewayRouteTableAssociations),
+    Propagations(&'a raw::GetTransitGatewayRouteTablePropagations),
+    Routes(&'a raw::SearchTransitGatewayRoutes),
 }
 
 /// The prefix list a file of `get-managed-prefix-list-entries` output is named after

@@ -12,16 +12,9 @@ use std::collections::BTreeMap;
 
 use ipnet::Ipv4Net;
 
-use super::build::Builder;
+use super::build::{Builder, TablePart};
 use super::{TgwLink, TgwRoute, TgwRouteTable, TgwRoutes};
 use crate::raw;
-
-/// A per-table document, held until every table is described.
-pub(super) enum TablePart<'a> {
-    Associations(&'a raw::GetTransitGatewayRouteTableAssociations),
-    Propagations(&'a raw::GetTransitGatewayRouteTablePropagations),
-    Routes(&'a raw::SearchTransitGatewayRoutes),
-}
 
 impl TablePart<'_> {
     fn own_id(&self) -> Option<&str> {
