@@ -601,7 +601,7 @@ impl Scenario {
 /// and propagated, so it routes each VPC's CIDRs to its attachment. The lab takes transit gateway
 /// route tables as routing (it does not build them yet), so the generator draws only this table.
 fn tgw_route_tables(vpc: &str, peer_vpc: &str) -> Vec<SourceFile> {
-    const TABLE: &str = "tgw-rtb-0defau170000001";
+    const TABLE: &str = "tgw-rtb-0d0e0fa000000001";
     let link = |id: &str, vpc: &str, state: &str| raw::TransitGatewayRouteTableLink {
         transit_gateway_attachment_id: id.to_owned(),
         resource_id: Some(vpc.to_owned()),
