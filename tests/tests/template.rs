@@ -91,6 +91,9 @@ const LAMBDA_VPC_ENI_ACTIONS: [&str; 6] = [
 /// The one conditional policy with [`LAMBDA_VPC_ENI_ACTIONS`].
 const LAMBDA_VPC_POLICY: &str = "LambdaVpcAccessPolicy";
 
+/// The one statement that lets the functions read the far side in the accounts that own it.
+const MEMBER_ROLE_POLICY: &str = "MemberRoleAssumePolicy";
+
 /// The loop of the access entries: one per cluster in `ClusterNames` and function role.
 const ACCESS_ENTRIES_LOOP: &str = "Fn::ForEach::ClusterAccessEntries";
 
@@ -154,8 +157,13 @@ fn read_only_policy_in_template_equals_the_policy_file() {
         for action in actions(statement) {
             let verb = action.split_once(':').map_or("", |(_, verb)| verb);
             assert!(
-                verb.starts_with("Describe") || verb.starts_with("List") || verb.starts_with("Get"),
-                "the read-only policy grants {action}, which is not a Describe, List or Get action"
+                // SearchTransitGatewayRoutes is a List-level action in AWS's service
+                // authorization reference: it reads a route table.
+                verb.starts_with("Describe")
+                    || verb.starts_with("List")
+                    || verb.starts_with("Get")
+                    || verb == "SearchTransitGatewayRoutes",
+                "the read-only policy grants {action}, which is not a Describe, List, Get or Search action"
             );
         }
     }
@@ -247,10 +255,11 @@ fn each_function_role_has_exactly_what_its_function_needs() {
             properties["ManagedPolicyArns"],
             json!([
                 {"Ref": "ReadOnlyCollectPolicy"},
-                {"Fn::If": ["InVpc", {"Ref": LAMBDA_VPC_POLICY}, {"Ref": "AWS::NoValue"}]}
+                {"Fn::If": ["InVpc", {"Ref": LAMBDA_VPC_POLICY}, {"Ref": "AWS::NoValue"}]},
+                {"Fn::If": ["HasMemberRole", {"Ref": MEMBER_ROLE_POLICY}, {"Ref": "AWS::NoValue"}]}
             ]),
-            "{role_name}: the shared read-only policy, Lambda's ENI management only in a VPC, and \
-             no AWS managed policy"
+            "{role_name}: the shared read-only policy, Lambda's ENI management only in a VPC, the \
+             member role only when one is named, and no AWS managed policy"
         );
         let policies = properties["Policies"]
             .as_array()
@@ -368,6 +377,8 @@ fn every_function_runs_its_cargo_lambda_binary_on_provided_al2023() {
                 "RENOTIFY_HOURS": {"Ref": "RenotifyHours"},
                 "TCP_PORTS": {"Ref": "TcpPorts"},
                 "KUBERNETES_API": {"Fn::If": ["KubernetesOff", "off", "eks"]},
+                "MEMBER_ROLE_NAME": {"Ref": "MemberRoleName"},
+                "MEMBER_EXTERNAL_ID": {"Ref": "MemberExternalId"},
                 "RUST_LOG": "info"
             }),
             "{function}'s environment"
@@ -693,6 +704,8 @@ fn parameters_have_the_documented_defaults() {
         ("KubernetesAccess", json!("rbac")),
         ("SubnetIds", json!("")),
         ("SecurityGroupIds", json!("")),
+        ("MemberRoleName", json!("")),
+        ("MemberExternalId", json!("")),
     ];
     let names: BTreeSet<&str> = parameters
         .as_object()
@@ -1002,7 +1015,8 @@ fn functions_in_a_vpc_get_exactly_lambdas_eni_actions_and_only_then() {
             template.resource(role)["Properties"]["ManagedPolicyArns"],
             json!([
                 {"Ref": "ReadOnlyCollectPolicy"},
-                {"Fn::If": ["InVpc", {"Ref": LAMBDA_VPC_POLICY}, {"Ref": "AWS::NoValue"}]}
+                {"Fn::If": ["InVpc", {"Ref": LAMBDA_VPC_POLICY}, {"Ref": "AWS::NoValue"}]},
+                {"Fn::If": ["HasMemberRole", {"Ref": MEMBER_ROLE_POLICY}, {"Ref": "AWS::NoValue"}]}
             ]),
             "{role} gets Lambda's ENI permissions only in a VPC"
         );
@@ -1177,4 +1191,31 @@ fn target_id(function: &str) -> &'static str {
         .find(|(name, ..)| *name == function)
         .map(|(_, binary, ..)| *binary)
         .unwrap_or_else(|| fail(&format!("unknown function {function}")))
+}
+
+#[test]
+fn the_member_role_policy_assumes_only_the_named_role_and_only_when_it_is_named() {
+    let template = Template::load();
+    let policy = template.resource(MEMBER_ROLE_POLICY);
+    assert_eq!(policy["Type"], "AWS::IAM::ManagedPolicy");
+    assert_eq!(policy["Condition"], "HasMemberRole");
+    assert_eq!(
+        template.root["Conditions"]["HasMemberRole"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "MemberRoleName"}, ""]}]})
+    );
+    let granted: Vec<(Vec<String>, Value)> = statements(&policy["Properties"]["PolicyDocument"])
+        .iter()
+        .map(|s| {
+            assert_eq!(s["Effect"], "Allow");
+            (actions(s), s["Resource"].clone())
+        })
+        .collect();
+    assert_eq!(
+        granted,
+        vec![(
+            vec![podreach_aws::iam::MEMBER_ACTION.to_owned()],
+            json!({"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"})
+        )],
+        "sts:AssumeRole on the member role's name only"
+    );
 }

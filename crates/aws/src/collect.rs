@@ -67,6 +67,7 @@ mod collection;
 mod collector;
 mod eks;
 mod far;
+mod members;
 mod nodes;
 mod pages;
 mod prefix_lists;
@@ -77,6 +78,7 @@ mod vpc;
 pub use self::collection::Collection;
 pub use self::collector::{Collector, CollectorSettings};
 pub use self::eks::kubernetes_documents;
+pub use self::members::MemberRole;
 pub use self::scope::Scope;
 pub use crate::layout::NOTES_FILE;
 

@@ -28,6 +28,10 @@ pub const COLLECT_ACTIONS: &[&str] = &[
     "eks:ListClusters",
 ];
 
+/// The one action for reading the far side in the accounts that own it: assuming the member role
+/// (`MEMBER_ROLE_NAME`), by name, nothing else (`crate::collect::members`).
+pub const MEMBER_ACTION: &str = "sts:AssumeRole";
+
 /// The action the functions use to publish findings.
 pub const PUBLISH_ACTION: &str = "sns:Publish";
 

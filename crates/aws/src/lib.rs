@@ -28,7 +28,7 @@ pub mod suppressions;
 pub mod tls;
 pub mod trigger;
 
-pub use collect::{Collect, Collection, Collector, CollectorSettings, Scope};
+pub use collect::{Collect, Collection, Collector, CollectorSettings, MemberRole, Scope};
 pub use error::{ApiFailure, CollectError, FailureKind};
 
 /// Loads the standard AWS configuration: the credential chain, `AWS_PROFILE`, `AWS_REGION` and

@@ -345,3 +345,35 @@ fn configuration_errors_name_the_variable() {
     assert_eq!(ok.min_severity, Severity::High);
     assert_eq!(ok.clusters, ["shop", "legacy"]);
 }
+
+#[test]
+fn the_member_role_is_a_role_name_and_its_external_id_needs_it() {
+    let topic = ("TOPIC_ARN", "arn:aws:sns:eu-west-1:111122223333:podreach");
+    let none = config(&[topic]).expect("no role is fine");
+    assert_eq!(none.member_role, None);
+    let role = config(&[
+        topic,
+        ("MEMBER_ROLE_NAME", "podreach-read-only"),
+        ("MEMBER_EXTERNAL_ID", "c0ffee"),
+    ])
+    .expect("a role name and its external id");
+    assert_eq!(
+        role.member_role,
+        Some(podreach_aws::MemberRole {
+            name: "podreach-read-only".to_owned(),
+            external_id: Some("c0ffee".to_owned()),
+        })
+    );
+    let arn = config(&[
+        topic,
+        (
+            "MEMBER_ROLE_NAME",
+            "arn:aws:iam::222233334444:role/podreach-read-only",
+        ),
+    ])
+    .expect_err("an ARN is not a name");
+    assert!(arn.contains("MEMBER_ROLE_NAME"), "{arn}");
+    let orphan = config(&[topic, ("MEMBER_EXTERNAL_ID", "c0ffee")])
+        .expect_err("an external id without a role");
+    assert!(orphan.contains("MEMBER_EXTERNAL_ID"), "{orphan}");
+}

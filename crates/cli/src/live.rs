@@ -45,6 +45,14 @@ pub struct LiveArgs {
     /// EC2/EKS calls in flight at once (the EC2 budget is shared with the CNI on every node).
     #[arg(long, value_name = "N", default_value_t = 4, requires = "live", value_parser = at_least_one)]
     pub max_concurrency: usize,
+    /// A role, by name, in the accounts that own the far side (a peer VPC, a VPC behind a transit
+    /// gateway): podreach assumes arn:aws:iam::<owner>:role/NAME to read its route tables,
+    /// security groups, network ACLs and ENIs there. Without it such a far side is unknown.
+    #[arg(long, value_name = "NAME", requires = "live")]
+    pub member_role: Option<String>,
+    /// The external id the member role's trust policy asks for.
+    #[arg(long, value_name = "ID", requires = "member_role")]
+    pub external_id: Option<String>,
 }
 
 /// `--kube`.
@@ -100,6 +108,13 @@ impl LiveArgs {
                 KubeArg::Off => podreach_aws::kube::KubeMode::Off,
             },
             runner: podreach_aws::kube::Runner::Cli,
+            member_role: self
+                .member_role
+                .clone()
+                .map(|name| podreach_aws::MemberRole {
+                    name,
+                    external_id: self.external_id.clone(),
+                }),
             ..CollectorSettings::default()
         };
         let collection = runtime.block_on(async {

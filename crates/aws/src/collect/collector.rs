@@ -16,6 +16,7 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use tokio::sync::Semaphore;
 
+use super::members::{Ec2Defaults, MemberRole, Members};
 use crate::stats::CallStats;
 
 /// Limits that keep the collection polite to the shared EC2 budget.
@@ -34,6 +35,9 @@ pub struct CollectorSettings {
     pub kube: crate::kube::KubeSettings,
     /// Who collects (the remedies of a blind spot differ).
     pub runner: crate::kube::Runner,
+    /// The role to read the far side with in the accounts that own it (`--member-role`,
+    /// `MEMBER_ROLE_NAME`); `None`: a far side in another account is a gap.
+    pub member_role: Option<super::members::MemberRole>,
 }
 
 impl Default for CollectorSettings {
@@ -46,6 +50,7 @@ impl Default for CollectorSettings {
             kubernetes: crate::kube::KubeMode::Eks,
             kube: crate::kube::KubeSettings::default(),
             runner: crate::kube::Runner::Cli,
+            member_role: None,
         }
     }
 }
@@ -59,6 +64,11 @@ pub struct Collector {
     permits: Arc<Semaphore>,
     pub(super) region: Option<String>,
     pub(super) kube: crate::kube::KubeAccess,
+    /// What every EC2 client carries (counter, retries, timeouts), for the far side's clients.
+    defaults: Ec2Defaults,
+    /// Clients for the far side in other accounts and Regions; `None` when the collector was
+    /// built from service builders alone ([`Collector::with_members`] adds them).
+    pub(super) members: Option<Members>,
 }
 
 impl Collector {
@@ -75,6 +85,31 @@ impl Collector {
             settings.runner,
             settings.kube.clone(),
         ))
+        .with_members(config, settings.member_role.clone())
+    }
+
+    /// Reads the far side in other accounts (through `role`) and Regions with clients made from
+    /// `config` ([`Members`]).
+    pub fn with_members(self, config: &SdkConfig, role: Option<MemberRole>) -> Self {
+        let sts = aws_sdk_sts::Client::new(config);
+        self.with_members_through(config, sts, role)
+    }
+
+    /// [`Collector::with_members`] with the STS client that assumes the member role given
+    /// (tests give one whose AssumeRole is refused: moto assumes any role).
+    pub fn with_members_through(
+        mut self,
+        config: &SdkConfig,
+        sts: aws_sdk_sts::Client,
+        role: Option<MemberRole>,
+    ) -> Self {
+        self.members = Some(Members::new(
+            config.clone(),
+            sts,
+            role,
+            self.defaults.clone(),
+        ));
+        self
     }
 
     /// Reads the clusters' Kubernetes APIs with `access` (the collector of
@@ -102,6 +137,11 @@ impl Collector {
         let timeouts = TimeoutConfig::builder()
             .operation_timeout(settings.operation_timeout)
             .build();
+        let defaults = Ec2Defaults {
+            stats: stats.clone(),
+            retry: retry.clone(),
+            timeouts: timeouts.clone(),
+        };
         let ec2 = ec2
             .interceptor(stats.clone())
             .retry_config(retry.clone())
@@ -120,6 +160,8 @@ impl Collector {
             permits: Arc::new(Semaphore::new(settings.max_concurrency.max(1))),
             region,
             kube: crate::kube::KubeAccess::off(),
+            defaults,
+            members: None,
         }
     }
 

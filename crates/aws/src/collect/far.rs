@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use podreach_core::raw::{self, CollectionGap, CollectionNotes, IncompleteCluster};
 
+use super::members::Unreadable;
 use super::pages::{Pages, filter, paginate};
 use super::vpc::Ec2Inputs;
 use super::{Collector, gap};
@@ -28,6 +29,52 @@ use crate::convert;
 
 /// Far VPC → the clusters whose routes lead there, for attributing gaps.
 type FarVpcs = BTreeMap<String, BTreeSet<String>>;
+
+/// Where a far VPC lives, as the answers say (`None`: the collector's own).
+#[derive(Debug, Clone, Default)]
+struct Home {
+    owner: Option<String>,
+    region: Option<String>,
+}
+
+/// The collector's own account: the owner of the cluster VPCs' route tables.
+fn our_account(inputs: &Ec2Inputs) -> Option<String> {
+    inputs
+        .route_tables
+        .values()
+        .filter(|t| inputs.cluster_vpcs.contains(&t.vpc_id))
+        .find_map(|t| t.owner_id.clone())
+}
+
+/// The peers of the cluster VPCs into `far`, with the account and Region each lives in.
+fn peer_vpcs(
+    inputs: &Ec2Inputs,
+    by_vpc: &BTreeMap<String, Vec<String>>,
+    far: &mut FarVpcs,
+    homes: &mut BTreeMap<String, Home>,
+) {
+    for p in inputs.peerings.values() {
+        let sides = [&p.requester_vpc_info, &p.accepter_vpc_info];
+        for (near, other) in [(sides[0], sides[1]), (sides[1], sides[0])] {
+            let (Some(near_vpc), Some(other_vpc)) = (&near.vpc_id, &other.vpc_id) else {
+                continue;
+            };
+            if !inputs.cluster_vpcs.contains(near_vpc) || inputs.cluster_vpcs.contains(other_vpc) {
+                continue;
+            }
+            homes.insert(
+                other_vpc.clone(),
+                Home {
+                    owner: other.owner_id.clone(),
+                    region: other.region.clone(),
+                },
+            );
+            far.entry(other_vpc.clone())
+                .or_default()
+                .extend(clusters_of(by_vpc, near_vpc));
+        }
+    }
+}
 
 /// What the one batch answered.
 struct Batch {
@@ -55,11 +102,69 @@ impl Collector {
         by_vpc: &BTreeMap<String, Vec<String>>,
         notes: &mut CollectionNotes,
     ) {
-        let far = self.far_vpcs(inputs, by_vpc, notes);
-        let batch = self.read_batch(inputs, &far).await;
+        let (far, homes) = self.far_vpcs(inputs, by_vpc);
+        let ours = our_account(inputs);
+        let here = self.region.as_deref();
+        // The far VPCs this account reads in this Region, and the others by (account, Region).
+        let mut away: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        let mut local = FarVpcs::new();
+        for (vpc, clusters) in &far {
+            let home = homes.get(vpc).cloned().unwrap_or_default();
+            let account = home.owner.or_else(|| ours.clone());
+            let region = home.region.or_else(|| here.map(str::to_owned));
+            match (account, region) {
+                (Some(account), Some(region))
+                    if Some(account.as_str()) != ours.as_deref()
+                        || Some(region.as_str()) != here =>
+                {
+                    away.entry((account, region)).or_default().push(vpc.clone());
+                }
+                _ => {
+                    local.insert(vpc.clone(), clusters.clone());
+                }
+            }
+        }
+        let near: Vec<String> = inputs.cluster_vpcs.iter().cloned().collect();
+        let local_vpcs: Vec<String> = local.keys().cloned().collect();
+        let mut batch = self.read_batch(&self.ec2, &near, &local_vpcs).await;
         filter_gaps(&batch, by_vpc, notes);
         cluster_vpc_gaps(&batch, by_vpc, notes);
-        far_side_gaps(&batch, &far, notes);
+        far_side_gaps(&batch, &local, notes);
+        // The far side in other accounts and Regions, read where it lives.
+        for ((account, region), vpcs) in away {
+            let group: FarVpcs = vpcs
+                .iter()
+                .map(|v| (v.clone(), far.get(v).cloned().unwrap_or_default()))
+                .collect();
+            let client = match &self.members {
+                Some(members) => members.client(ours.as_deref(), &account, &region).await,
+                None => Err(Unreadable(
+                    "this collector reads one account and Region only".to_owned(),
+                )),
+            };
+            match client {
+                Ok(client) => {
+                    let elsewhere = self.read_batch(&client, &[], &vpcs).await;
+                    far_side_gaps(&elsewhere, &group, notes);
+                    filter_gaps_of(&elsewhere, &group, notes);
+                    batch.absorb(elsewhere);
+                }
+                Err(Unreadable(why)) => {
+                    for (vpc, clusters) in &group {
+                        for name in clusters {
+                            notes.gaps.push(CollectionGap {
+                                cluster: Some(name.clone()),
+                                action: None,
+                                message: format!(
+                                    "far VPC {vpc} ({account}, {region}) was not read, so the return path and the \
+                                     far side's filters through it are unknown: {why}"
+                                ),
+                            });
+                        }
+                    }
+                }
+            }
+        }
         let Batch {
             vpcs,
             subnets,
@@ -79,69 +184,32 @@ impl Collector {
         &self,
         inputs: &Ec2Inputs,
         by_vpc: &BTreeMap<String, Vec<String>>,
-        notes: &mut CollectionNotes,
-    ) -> FarVpcs {
+    ) -> (FarVpcs, BTreeMap<String, Home>) {
         let mut far = FarVpcs::new();
-        self.peer_vpcs(inputs, by_vpc, &mut far, notes);
+        let mut homes = BTreeMap::new();
+        peer_vpcs(inputs, by_vpc, &mut far, &mut homes);
         if let Some(attachments) = &inputs.tgw_attachments {
-            tgw_vpcs(attachments, &inputs.cluster_vpcs, by_vpc, &mut far);
+            tgw_vpcs(
+                attachments,
+                &inputs.cluster_vpcs,
+                by_vpc,
+                &mut far,
+                &mut homes,
+            );
         }
-        far
-    }
-
-    /// The peers of the cluster VPCs into `far`; a peer in another region is a gap instead.
-    fn peer_vpcs(
-        &self,
-        inputs: &Ec2Inputs,
-        by_vpc: &BTreeMap<String, Vec<String>>,
-        far: &mut FarVpcs,
-        notes: &mut CollectionNotes,
-    ) {
-        for p in inputs.peerings.values() {
-            let sides = [&p.requester_vpc_info, &p.accepter_vpc_info];
-            for (near, other) in [(sides[0], sides[1]), (sides[1], sides[0])] {
-                let (Some(near_vpc), Some(other_vpc)) = (&near.vpc_id, &other.vpc_id) else {
-                    continue;
-                };
-                if !inputs.cluster_vpcs.contains(near_vpc)
-                    || inputs.cluster_vpcs.contains(other_vpc)
-                {
-                    continue;
-                }
-                let other_region = other.region.as_deref();
-                if let (Some(theirs), Some(ours)) = (other_region, self.region.as_deref())
-                    && theirs != ours
-                {
-                    for name in clusters_of(by_vpc, near_vpc) {
-                        notes.gaps.push(CollectionGap {
-                            cluster: Some(name),
-                            action: None,
-                            message: format!(
-                                "peer VPC {other_vpc} of {} is in {theirs}: its return path was not \
-                                 checked (podreach reads one region at a time)",
-                                p.vpc_peering_connection_id
-                            ),
-                        });
-                    }
-                    continue;
-                }
-                far.entry(other_vpc.clone())
-                    .or_default()
-                    .extend(clusters_of(by_vpc, near_vpc));
-            }
-        }
+        (far, homes)
     }
 
     /// One query each for every VPC of both sides at once; the far VPCs' route tables and ENIs
     /// only when there is a far side.
-    async fn read_batch(&self, inputs: &Ec2Inputs, far: &FarVpcs) -> Batch {
-        let all = || {
-            filter(
-                "vpc-id",
-                inputs.cluster_vpcs.iter().chain(far.keys()).cloned(),
-            )
-        };
-        let ec2 = &self.ec2;
+    async fn read_batch(
+        &self,
+        ec2: &aws_sdk_ec2::Client,
+        near: &[String],
+        far: &[String],
+    ) -> Batch {
+        let all = || filter("vpc-id", near.iter().chain(far).cloned());
+        let far_only = || filter("vpc-id", far.iter().cloned());
         let (vpcs, subnets, route_tables, groups, acls, far_enis) = tokio::join!(
             async {
                 paginate!(
@@ -169,7 +237,7 @@ impl Collector {
                     self,
                     "ec2:DescribeRouteTables",
                     ec2.describe_route_tables()
-                        .filters(filter("vpc-id", far.keys().cloned()))
+                        .filters(far_only())
                         .max_results(100),
                     route_tables,
                     convert::route_table
@@ -205,7 +273,7 @@ impl Collector {
                     self,
                     "ec2:DescribeNetworkInterfaces",
                     ec2.describe_network_interfaces()
-                        .filters(filter("vpc-id", far.keys().cloned()))
+                        .filters(far_only())
                         .max_results(1000),
                     network_interfaces,
                     convert::network_interface
@@ -220,6 +288,18 @@ impl Collector {
             acls,
             far_enis,
         }
+    }
+}
+
+impl Batch {
+    /// Adds what another account or Region answered (its failures were said as gaps already).
+    fn absorb(&mut self, other: Batch) {
+        self.vpcs.items.extend(other.vpcs.items);
+        self.subnets.items.extend(other.subnets.items);
+        self.route_tables.items.extend(other.route_tables.items);
+        self.groups.items.extend(other.groups.items);
+        self.acls.items.extend(other.acls.items);
+        self.far_enis.items.extend(other.far_enis.items);
     }
 }
 
@@ -271,6 +351,7 @@ fn tgw_vpcs(
     cluster_vpcs: &BTreeSet<String>,
     by_vpc: &BTreeMap<String, Vec<String>>,
     far: &mut FarVpcs,
+    homes: &mut BTreeMap<String, Home>,
 ) {
     let near: BTreeMap<&str, BTreeSet<&str>> = attachments
         .values()
@@ -285,6 +366,13 @@ fn tgw_vpcs(
         if cluster_vpcs.contains(&a.vpc_id) {
             continue;
         }
+        homes.insert(
+            a.vpc_id.clone(),
+            Home {
+                owner: a.vpc_owner_id.clone(),
+                region: None,
+            },
+        );
         let entry = far.entry(a.vpc_id.clone()).or_default();
         for vpc in near
             .get(a.transit_gateway_id.as_str())
@@ -331,6 +419,32 @@ fn filter_gaps(batch: &Batch, by_vpc: &BTreeMap<String, Vec<String>>, notes: &mu
                 cluster: Some(name.clone()),
                 action: None,
                 message: missing.to_string(),
+            });
+        }
+    }
+}
+
+/// The filters of a far side read in another account or Region that could not be read: a gap
+/// of the clusters whose routes lead there (the far hops that need them are then unknown).
+fn filter_gaps_of(batch: &Batch, far: &FarVpcs, notes: &mut CollectionNotes) {
+    let vpcs: Vec<&String> = far.keys().collect();
+    for failure in [
+        &batch.groups.failure,
+        &batch.acls.failure,
+        &batch.far_enis.failure,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        for name in far.values().flatten().collect::<BTreeSet<_>>() {
+            notes.gaps.push(CollectionGap {
+                cluster: Some(name.clone()),
+                action: Some(failure.action.to_owned()),
+                message: format!(
+                    "the filters of {} could not be read where they live, so the far side's hops through them \
+                     are unknown: {failure}",
+                    vpcs.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+                ),
             });
         }
     }

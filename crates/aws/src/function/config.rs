@@ -47,6 +47,9 @@ pub struct FunctionConfig {
     /// `KUBERNETES_API`: `eks` (default: each cluster's API with an EKS token of the function's
     /// role) or `off` (the report then says what that leaves unseen).
     pub kubernetes: crate::kube::KubeMode,
+    /// `MEMBER_ROLE_NAME` and `MEMBER_EXTERNAL_ID`: the role to read the far side with in the
+    /// accounts that own it (the CLI's `--member-role`, `--external-id`).
+    pub member_role: Option<crate::MemberRole>,
 }
 
 /// A setting in the environment that cannot be used.
@@ -81,7 +84,9 @@ impl FunctionConfig {
         let context_max_age = interval(&get, "CONTEXT_MAX_AGE_MINUTES", "minutes", 60, 60)?;
         let tcp_ports = tcp_ports(&get)?;
         let kubernetes = kubernetes(&get)?;
+        let member_role = member_role(&get)?;
         Ok(FunctionConfig {
+            member_role,
             kubernetes,
             tcp_ports,
             context_max_age,
@@ -97,6 +102,37 @@ impl FunctionConfig {
             trust_anchors,
         })
     }
+}
+
+/// `MEMBER_ROLE_NAME` (an IAM role name, not an ARN) and `MEMBER_EXTERNAL_ID` (only with it).
+fn member_role(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<crate::MemberRole>, ConfigError> {
+    let external_id = get("MEMBER_EXTERNAL_ID");
+    let Some(name) = get("MEMBER_ROLE_NAME") else {
+        return match external_id {
+            Some(_) => Err(ConfigError {
+                name: "MEMBER_EXTERNAL_ID",
+                message: "set without MEMBER_ROLE_NAME, the role it is for".to_owned(),
+            }),
+            None => Ok(None),
+        };
+    };
+    let name = name.trim().to_owned();
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+    if !valid {
+        return Err(ConfigError {
+            name: "MEMBER_ROLE_NAME",
+            message: format!(
+                "`{name}` is not an IAM role name (1-64 of letters, digits and +=,.@_-; a name, not an ARN)"
+            ),
+        });
+    }
+    Ok(Some(crate::MemberRole { name, external_id }))
 }
 
 /// `DRY_RUN`: true or false (also 1/0, yes/no), false when unset.

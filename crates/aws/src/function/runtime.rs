@@ -49,6 +49,7 @@ impl Runtime {
             max_concurrency: config.max_concurrency,
             kubernetes: config.kubernetes.clone(),
             runner: crate::kube::Runner::Functions,
+            member_role: config.member_role.clone(),
             ..crate::CollectorSettings::default()
         };
         let store = match &config.state_table {
