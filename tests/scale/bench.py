@@ -15,9 +15,12 @@ a peering connection and a transit gateway, whose 5 route tables hold 2,000 rout
 - the naive baseline (`examples/naive_audit.rs`: every pod address × every destination block,
   no classes), sampled at the larger sizes and extrapolated;
 - analysis alone at 100,000 nodes (the 100-node snapshot cloned 1,000 times in memory);
-- `podreach audit --live` against `fake_aws.py` (the real SDK, real page sizes): API calls;
-- each Lambda bootstrap through a Runtime API (`run_function.py`): peak memory, cold start,
-  invocation time, binary size, API calls;
+- `podreach audit --live` against `fake_aws.py` (the real SDK, real page sizes): API calls,
+  podreach's count and the endpoint's per account, with `--member-role podreach-member` (the
+  peered `payments` VPC read in the account that owns it, generate.PEER_ACCOUNT, through STS
+  AssumeRole) and, as the baseline, without it (that far side a gap, its hops unknown);
+- each Lambda bootstrap through a Runtime API (`run_function.py`, `MEMBER_ROLE_NAME=podreach-member`):
+  peak memory, cold start, invocation time, binary size, API calls (and per account);
 - the clusters' Kubernetes API at the largest size (`kube_bench.py`: `tests/kube/fake_kube` in
   front of `fake_aws.py`, 30 pods per node): `podreach audit --live` and both bootstraps reading
   it (Kubernetes calls, bytes on the wire, wall time, peak memory; the node-only audit's calls),
@@ -143,7 +146,8 @@ def tgw_route_table_calls(files: dict) -> dict:
     - A: each ingress table (associated with a cluster VPC's attachment) for the reduction of the
       destinations the cluster routes to its gateway (CIDRs and prefix-list entries);
     - B: each far table (associated with a far attachment: a `vpc` one, not the cluster's, that a
-      route A found names, or that of a far VPC in `ec2/peer-vpcs.json` whose CIDRs overlap those
+      route A found names, or that of a far VPC (`ec2/peer-vpcs.json`, or another account's
+      `ec2/accounts/<account>/vpcs.json`) whose CIDRs overlap those
       destinations) for the reduction of the cluster VPCs' CIDRs, together with the destinations
       if it is an ingress table too, less the prefixes A searched in it.
     Other tables (a VPN's, another spoke's) are not searched."""
@@ -174,7 +178,9 @@ def tgw_route_table_calls(files: dict) -> dict:
                    if a["TransitGatewayId"] in destinations]
     cluster_attachments = {a["TransitGatewayAttachmentId"] for a in attachments if a["VpcId"] in cluster_vpcs}
     cluster_cidrs = set().union(*(cidrs_of(v) for v in cluster_vpcs.values()))
-    far_vpcs = [v for v in files.get("ec2/peer-vpcs.json", {}).get("Vpcs", []) if v["VpcId"] not in cluster_vpcs]
+    far_vpcs = [v for path in ["ec2/peer-vpcs.json", *(p for p in files if p.startswith(generate.ACCOUNTS_DIR + "/")
+                                                         and p.endswith("/vpcs.json"))]
+                for v in files.get(path, {}).get("Vpcs", []) if v["VpcId"] not in cluster_vpcs]
     tables = [t for t in files["ec2/transit-gateway-route-tables.json"]["TransitGatewayRouteTables"]
               if t["TransitGatewayId"] in destinations]
     calls = pages(len(tables))
@@ -227,14 +233,70 @@ def tgw_route_table_calls(files: dict) -> dict:
             "prefixes": prefixes, "step_a": step_a, "step_b": prefixes - step_a}
 
 
-def live_calls(nodes: int, kube: bool = False) -> dict:
-    """`podreach audit --live` against the fake endpoint: API calls, wall time, peak memory; with
+# The role the live and function runs read the peered VPC's account through (`--member-role`,
+# MEMBER_ROLE_NAME); fake_aws.py grants it (its default --allow-role).
+MEMBER_ROLE = "podreach-member"
+# The far batch in an account that owns far VPCs (crates/aws/src/collect/far.rs, `read_batch`
+# with no near VPCs): each call filtered by vpc-id = those VPCs, its page size, and the file of
+# that account's objects it reads (generate.account_file).
+FAR_BATCH = (
+    ("DescribeVpcs", 1000, "vpcs", "Vpcs"),
+    ("DescribeSubnets", 1000, "subnets", "Subnets"),
+    ("DescribeRouteTables", 100, "route-tables", "RouteTables"),
+    ("DescribeSecurityGroups", 1000, "security-groups", "SecurityGroups"),
+    ("DescribeNetworkAcls", 1000, "network-acls", "NetworkAcls"),
+    ("DescribeNetworkInterfaces", 1000, "network-interfaces", "NetworkInterfaces"),
+)
+
+
+def far_accounts(files: dict, member_role: bool) -> dict:
+    """The far side read in the accounts that own it, as the collector decides it (far.rs): the
+    collector's account is the OwnerId of the cluster VPCs' route tables; each far VPC (the other
+    side of a cluster VPC's peering, with that side's OwnerId; a VPC attached to the transit
+    gateway, with its VpcOwnerId) of another account is read there, one batch per account: with
+    the role, 1 AssumeRole (the collector's own account calls STS) and the six calls of FAR_BATCH
+    filtered by that account's far VPCs, each a page per 1,000 (route tables 100) of the objects
+    in them, at least one; without it, nothing (a gap). The far VPCs of the collector's account
+    stay in its own batch. -> {account: {"vpcs": [...], "calls": {action: pages}, "total": n}}"""
+    cluster_vpcs = {v["VpcId"] for v in files["ec2/vpcs.json"]["Vpcs"]}
+    ours = next(t["OwnerId"] for t in files["ec2/route-tables.json"]["RouteTables"] if t["VpcId"] in cluster_vpcs)
+    homes = {}
+    for p in files["ec2/vpc-peering-connections.json"]["VpcPeeringConnections"]:
+        sides = (p["RequesterVpcInfo"], p["AccepterVpcInfo"])
+        for near, other in (sides, sides[::-1]):
+            if near["VpcId"] in cluster_vpcs and other["VpcId"] not in cluster_vpcs:
+                homes[other["VpcId"]] = other.get("OwnerId") or ours
+    for a in files.get("ec2/transit-gateway-vpc-attachments.json", {}).get("TransitGatewayVpcAttachments", []):
+        if a["VpcId"] not in cluster_vpcs:
+            homes[a["VpcId"]] = a.get("VpcOwnerId") or ours
+    out = {}
+    for vpc, account in sorted(homes.items()):
+        if account != ours:
+            out.setdefault(account, {"vpcs": [], "calls": {}, "objects": {}, "total": 0})["vpcs"].append(vpc)
+    for account, far in out.items():
+        if not member_role:
+            continue
+        far["calls"]["AssumeRole"] = 1
+        for action, page, name, key in FAR_BATCH:
+            items = files.get(generate.account_file(account, name), {}).get(key, [])
+            far["objects"][action] = sum(1 for o in items if o["VpcId"] in far["vpcs"])
+            far["calls"][action] = max(1, math.ceil(far["objects"][action] / page))
+        far["total"] = sum(far["calls"].values())
+    return out
+
+
+def live_calls(nodes: int, kube: bool = False, member_role: str | None = MEMBER_ROLE) -> dict:
+    """`podreach audit --live` against the fake endpoint: API calls (podreach's count and the
+    endpoint's, per account), wall time, peak memory; with `member_role`, podreach reads the
+    peered VPC's account through that role (`--member-role`), else that far side is a gap; with
     `kube`, the cluster's Kubernetes API too (and what it cost)."""
     api = None
     with tempfile.TemporaryDirectory(prefix="podreach-live-") as directory:
         ready = os.path.join(directory, "port")
+        accounts_file = os.path.join(directory, "accounts.json")
         fake = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "fake_aws.py"), "--nodes", str(nodes), "--port", "0", "--ready-file", ready],
+            [sys.executable, os.path.join(HERE, "fake_aws.py"), "--nodes", str(nodes), "--port", "0", "--ready-file", ready,
+             "--account-stats-file", accounts_file],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -260,6 +322,8 @@ def live_calls(nodes: int, kube: bool = False) -> dict:
             if api is not None:
                 env["AWS_ENDPOINT_URL_EKS"] = api.eks
             args = ["--kube", "auto"] if api is not None else ["--kube", "off"]
+            if member_role:
+                args += ["--member-role", member_role]
             report_path = os.path.join(directory, "report.json")
             with open(report_path, "wb") as out:
                 wall, rss, code = run(
@@ -277,12 +341,28 @@ def live_calls(nodes: int, kube: bool = False) -> dict:
                 api.stop()
             fake.send_signal(signal.SIGTERM)
             fake.wait(30)
+        with open(accounts_file, encoding="utf-8") as f:
+            by_account = json.load(f)
     enis = sum(c["enis"] for c in report["clusters"])
     operations = report["stats"]["operations"]
     aws_calls = sum(v["calls"] for k, v in operations.items() if not k.startswith("k8s:"))
     scenario = generate.Scenario(nodes).files()
+    # The far ENIs the collector's own account reads (shared-services'; payments' are the peer
+    # account's, in far_accounts).
     far_enis = len(scenario["ec2/peer-network-interfaces.json"]["NetworkInterfaces"])
     tgw = tgw_route_table_calls(scenario)
+    elsewhere = far_accounts(scenario, member_role is not None)
+    # What podreach's own count leaves out of what the endpoint served (its STS client is not
+    # counted, say): action -> calls.
+    counted = {}
+    for k, v in operations.items():
+        if not k.startswith("k8s:"):
+            counted[k.split(":", 1)[-1]] = counted.get(k.split(":", 1)[-1], 0) + v["calls"]
+    endpoint = {}  # action -> calls the endpoint served, every account together
+    for actions in by_account.values():
+        for action, n in actions.items():
+            endpoint[action] = endpoint.get(action, 0) + n
+    uncounted = {a: n - counted.get(a, 0) for a, n in sorted(endpoint.items()) if n > counted.get(a, 0)}
     return {
         "wall": wall,
         "rss": rss,
@@ -302,15 +382,30 @@ def live_calls(nodes: int, kube: bool = False) -> dict:
         # (associations, propagations) and 2 SearchTransitGatewayRoutes per searched prefix of
         # the ingress tables, then of the far tables, counted on the scenario
         # (tgw_route_table_calls).
-        "bound": math.ceil(enis / 1000) + math.ceil(nodes / 1000) + math.ceil(far_enis / 1000) + 13 + tgw["calls"],
+        # Then the far side in the other accounts (far_accounts): 1 AssumeRole and 6 far-batch
+        # calls in each, with the role.
+        "main_bound": math.ceil(enis / 1000) + math.ceil(nodes / 1000) + math.ceil(far_enis / 1000) + 13 + tgw["calls"],
+        "bound": math.ceil(enis / 1000) + math.ceil(nodes / 1000) + math.ceil(far_enis / 1000) + 13 + tgw["calls"]
+        + sum(far["total"] for far in elsewhere.values()),
         "tgw": tgw,
+        "elsewhere": elsewhere,
+        "member_role": member_role,
+        "by_account": by_account,
+        "served": sum(endpoint.values()),
+        "uncounted": uncounted,
+        "gaps": [g for g in report.get("gaps", []) if "far VPC" in g.get("message", "")],
+        "verdicts": {k: sum(c["verdicts"].get(k, 0) for c in report["clusters"])
+                     for k in ("reachable", "unreachable", "unknown")},
         "findings": len(report["findings"]),
     }
 
 
 def function(binary: str, nodes: int, event: str, repeat: int = 1, kube: bool = False) -> dict:
+    """One run_function.py run, with MEMBER_ROLE_NAME=MEMBER_ROLE (the peered VPC's account read
+    through it, as the live runs do)."""
     out = subprocess.run(
-        [sys.executable, os.path.join(HERE, "run_function.py"), "--binary", os.path.join(RELEASE, binary), "--nodes", str(nodes), "--event", event, "--repeat", str(repeat)]
+        [sys.executable, os.path.join(HERE, "run_function.py"), "--binary", os.path.join(RELEASE, binary), "--nodes", str(nodes), "--event", event, "--repeat", str(repeat),
+         "--member-role", MEMBER_ROLE]
         + (["--kube"] if kube else []),
         capture_output=True,
         text=True,
@@ -419,6 +514,8 @@ def main(argv=None) -> int:
     largest = max(sizes)
     print(f"{largest} nodes: live collection and functions", file=sys.stderr)
     live = live_calls(largest)
+    print(f"{largest} nodes: live collection without --member-role (the baseline)", file=sys.stderr)
+    alone = live_calls(largest, member_role=None)
     on_change = function("on-change", largest, "eni", repeat=2)
     functions = [
         ("scheduled-audit", "scheduled", function("scheduled-audit", largest, "scheduled"), 0),
@@ -454,7 +551,7 @@ def main(argv=None) -> int:
         "- Input: `tests/scale/generate.py --seed 1`: AWS CLI output with every field the CLI prints",
         "  (4-space indent), 3 ENIs of 50 addresses per node, 100 private routes over a peering",
         f"  connection and a transit gateway (plus the peer VPCs, and the gateway's 5 route tables of {generate.TGW_ROUTES:,}",
-        "  routes), CNI v1.11.4 with",
+        f"  routes; the peered VPC in a second account, {generate.PEER_ACCOUNT}, read through the role `{MEMBER_ROLE}`), CNI v1.11.4 with",
         "  `AWS_VPC_CNI_NODE_PORT_SUPPORT=false`.",
         "",
         "## Offline audit (`podreach audit --snapshot DIR`)",
@@ -496,6 +593,43 @@ def main(argv=None) -> int:
             f"| {r['nodes']:,} | 1 in {r['naive_sample']} | {r['naive_wall']:.1f} s | {r['naive_full']:.0f} s | {r['audit_wall']:.2f} s | {r['naive_full'] / r['audit_wall']:,.0f}× |"
         )
     ops = ", ".join(f"{k} {v}" for k, v in sorted(live["operations"].items()))
+    # The far side in the peered VPC's account (generate.PEER_ACCOUNT), read through the role.
+    far_bound = "".join(
+        f" + the far side in {account}: 1 AssumeRole + the far batch there, "
+        + ", ".join(f"{a} {n}" for a, n in far["calls"].items() if a != "AssumeRole")
+        + " (pages of 1,000, route tables 100)"
+        for account, far in live["elsewhere"].items())
+    far_enis_elsewhere = (f" in {generate.ACCOUNT}" if live["elsewhere"] else "") + "".join(
+        f", {far['objects'].get('DescribeNetworkInterfaces', 0)} in {account}" for account, far in live["elsewhere"].items())
+
+    def accounts(by_account: dict) -> str:
+        """`account calls (...)` each: another account's calls by action, the main account's
+        AssumeRole."""
+        parts = []
+        for account, actions in by_account.items():
+            if account == generate.ACCOUNT:
+                shown = {k: v for k, v in actions.items() if k == "AssumeRole"}
+                detail = f" (of them {', '.join(f'{k} {v}' for k, v in shown.items())})" if shown else ""
+            else:
+                detail = f" ({', '.join(f'{k} {v}' for k, v in actions.items())})"
+            parts.append(f"{account} {sum(actions.values())}{detail}")
+        return "; ".join(parts)
+
+    per_account = [
+        f"- API calls per account (the endpoint's count, by the access key that signed each request; the AssumeRole"
+        f" of `--member-role {live['member_role']}` is the calling account's): {accounts(live['by_account'])}; {live['served']} in all"
+        + (f", of which podreach's own count leaves out {', '.join(f'{k} {v}' for k, v in live['uncounted'].items())}"
+           if live["uncounted"] else "") + ".",
+    ]
+    verdicts = lambda run: ", ".join(f"{k} {v:,}" for k, v in run["verdicts"].items())  # noqa: E731
+    baseline = [
+        f"- Baseline, the same collection without `--member-role`: the far VPC of "
+        f"{', '.join(alone['elsewhere']) or 'no other account'} is not read (a gap: {len(alone['gaps'])} in the report), its hops"
+        f" unknown. API calls {alone['calls']}; per account {accounts(alone['by_account'])}; the bound is {alone['bound']}."
+        f" Verdicts {verdicts(alone)} (with the role: {verdicts(live)}); wall time {alone['wall']:.1f} s, peak memory"
+        f" {mib(alone['rss'])}, {alone['findings']} findings. Reading the second account cost"
+        f" {live['served'] - alone['served']} calls ({live['bound'] - alone['bound']} by the bounds).",
+    ]
     lines += [
         "",
         f"## Live collection ({largest:,} nodes, `podreach audit --live`)",
@@ -507,8 +641,10 @@ def main(argv=None) -> int:
         f"- API calls: {live['calls']} ({ops}); the bound ceil(ENIs/1000) + ceil(instances/1000) + ceil(far ENIs/1000) + 13"
         f" + the transit gateway route tables' {live['tgw']['calls']} (1 + 2 per table + 2 per searched prefix: {live['tgw']['tables']} tables;"
         f" {live['tgw']['step_a']} prefixes in {live['tgw']['ingress']} ingress table(s), then {live['tgw']['step_b']} more in"
-        f" {live['tgw']['far']} far table(s)) is {live['bound']} ({live['far_enis']} far ENIs).",
+        f" {live['tgw']['far']} far table(s)){far_bound} is {live['bound']} ({live['far_enis']} far ENIs{far_enis_elsewhere}).",
+        *per_account,
         f"- Wall time {live['wall']:.1f} s (most of it the fake endpoint rendering XML), peak memory {mib(live['rss'])}, {live['findings']} findings.",
+        *baseline,
         "",
         f"## Lambda functions ({largest:,} nodes, release bootstrap through a Runtime API)",
         "",
@@ -542,6 +678,10 @@ def main(argv=None) -> int:
         "only the node (its ENIs and instance, together: 2 calls; an event that names only an ENI",
         "adds the ENI's own lookup, 3) and audits it against that context. API calls are the",
         "function's own count of EC2 and EKS requests for that invocation (SNS and DynamoDB aside).",
+        f"The functions run with `MEMBER_ROLE_NAME={MEMBER_ROLE}`, so the peered VPC is read in its account;",
+        "per account, the endpoint's count over the whole process (SNS included): "
+        + "; ".join(f"{name}, {'both events' if index else event.split(',')[0]}: {accounts(f.get('api_calls_by_account', {}))}"
+                    for name, event, f, index in functions if not (name == "on-change" and index == 0)) + ".",
         "",
     ]
     served = kube_live["kube_served"] or {"calls": 0, "bytes": 0}

@@ -22,7 +22,18 @@ parsed with the scenario's own objects:
 - the scenario's TGW routes total generate.TGW_ROUTES, and no route other than the cluster's,
   shared-services' and the VPN's overlaps a destination the cluster routes to the gateway or a
   cluster VPC CIDR;
-- the endpoint's per-action request counts (its --stats-file) equal the calls made here.
+- accounts (the peered `payments` VPC belongs to generate.PEER_ACCOUNT, written under
+  `ec2/accounts/<account>/`): STS AssumeRole of `podreach-member` in that account answers
+  credentials (`ASIA` + the account, a session token, the assumed role's ARN), and is refused
+  (AccessDenied, HTTP 403, STS's error XML) for another role name and for an account without
+  data, a malformed RoleArn a ValidationError; an ExternalId asked at startup must be given,
+  and a session ends after --session-seconds (both in process); GetCallerIdentity names each credential's account; the assumed credentials see
+  the peer account's VPC, subnets, route tables, security group, network ACL and ENIs (the
+  collector's far batch there, filtered by vpc-id, MaxResults as it sends them) and none of
+  the main account's, the main credentials the reverse; an assumed key without its session
+  token is AuthFailure; the peering's accepter is owned by the peer account;
+- the endpoint's per-action request counts (its --stats-file) equal the calls made here, and
+  so do its counts per account (--account-stats-file).
 
 Prints each check; exits 0 when all pass, 1 otherwise.
 
@@ -49,6 +60,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # no __pycache__ left in the repository
 sys.path.insert(0, HERE)
 import generate  # noqa: E402  (the scenario; same directory)
+import fake_aws  # noqa: E402  (for the in-process check of the external id)
 
 import botocore.session  # noqa: E402
 from botocore.config import Config  # noqa: E402
@@ -73,9 +85,11 @@ class Checks:
 def start_fake(args, directory: str):
     ready = os.path.join(directory, "port")
     stats = os.path.join(directory, "stats.json")
+    accounts = os.path.join(directory, "accounts.json")
     process = subprocess.Popen(
         [sys.executable, os.path.join(HERE, "fake_aws.py"), "--nodes", str(args.nodes), "--routes", str(args.routes),
-         "--seed", str(args.seed), "--port", "0", "--ready-file", ready, "--stats-file", stats],
+         "--seed", str(args.seed), "--port", "0", "--ready-file", ready, "--stats-file", stats,
+         "--account-stats-file", accounts],
         stdout=subprocess.DEVNULL,
         stderr=open(os.path.join(directory, "fake.err"), "wb"),
     )
@@ -85,7 +99,7 @@ def start_fake(args, directory: str):
             raise SystemExit(f"fake_aws.py exited with {process.returncode}: "
                              f"{open(os.path.join(directory, 'fake.err')).read()}")
         if os.path.exists(ready) and open(ready).read().strip():
-            return process, int(open(ready).read().strip()), stats
+            return process, int(open(ready).read().strip()), stats, accounts
         time.sleep(0.05)
     process.kill()
     raise SystemExit("fake_aws.py did not start within 300 s")
@@ -408,6 +422,174 @@ def run_checks(ec2, scenario: dict, c: Checks, args) -> None:
         c.check(code == want, f"SearchTransitGatewayRoutes with {what}: {want}", code)
 
 
+# The far batch the collector reads in an account that owns far VPCs (crates/aws/src/collect/
+# far.rs): (client method, answer key, id key, MaxResults it sends, the account's file name).
+FAR_BATCH = (
+    ("describe_vpcs", "Vpcs", "VpcId", 1000, "vpcs"),
+    ("describe_subnets", "Subnets", "SubnetId", 1000, "subnets"),
+    ("describe_route_tables", "RouteTables", "RouteTableId", 100, "route-tables"),
+    ("describe_security_groups", "SecurityGroups", "GroupId", 1000, "security-groups"),
+    ("describe_network_acls", "NetworkAcls", "NetworkAclId", 1000, "network-acls"),
+    ("describe_network_interfaces", "NetworkInterfaces", "NetworkInterfaceId", 1000, "network-interfaces"),
+)
+MEMBER_ROLE = "podreach-member"  # fake_aws.py's default --allow-role
+
+
+def error_of(call) -> tuple[str | None, int | None, str | None, str]:
+    """(error code, HTTP status, error type, message) of a call that fails, Nones if it does not."""
+    try:
+        call()
+    except ClientError as e:
+        error = e.response.get("Error", {})
+        return (error.get("Code"), e.response.get("ResponseMetadata", {}).get("HTTPStatusCode"), error.get("Type"),
+                error.get("Message", ""))
+    return None, None, None, ""
+
+
+def read_all(client, method: str, key: str, vpcs: list[str], page: int) -> tuple[list[dict], int]:
+    """What the collector's paginated call answers (filtered by vpc-id, MaxResults `page`,
+    NextToken until none): (the items, the pages)."""
+    items, pages, token = [], 0, None
+    while True:
+        answer = getattr(client, method)(Filters=[{"Name": "vpc-id", "Values": vpcs}], MaxResults=page,
+                                          **({"NextToken": token} if token else {}))
+        items += answer.get(key, [])
+        pages += 1
+        token = answer.get("NextToken")
+        if not token:
+            return items, pages
+
+
+def run_account_checks(client, scenario: dict, c: Checks) -> None:
+    """The two accounts: STS AssumeRole, and each credential seeing its own account's objects.
+    `client(service, account, **credentials)` makes a botocore client whose calls are counted
+    for `account`."""
+    main, peer = generate.ACCOUNT, generate.PEER_ACCOUNT
+    static = {"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_key": "x"}
+    ids = lambda items, key: sorted(o[key] for o in items)  # noqa: E731
+    peer_file = lambda name: scenario.get(generate.account_file(peer, name), {})  # noqa: E731
+    payments = [v["VpcId"] for v in peer_file("vpcs").get("Vpcs", [])]
+    cluster = [v["VpcId"] for v in scenario["ec2/vpcs.json"]["Vpcs"]]
+    shared = [v["VpcId"] for v in scenario["ec2/peer-vpcs.json"]["Vpcs"]]
+
+    # --- the scenario: who owns what ---------------------------------------------------------
+    owners = {}
+    for path, obj in scenario.items():
+        for key, value in obj.items() if isinstance(obj, dict) else ():
+            if key in generate.ACCOUNT_FILES.values():
+                for item in value:
+                    owners.setdefault((generate.account_of(path), item.get("OwnerId")), 0)
+                    owners[(generate.account_of(path), item.get("OwnerId"))] += 1
+    c.check(set(owners) == {(main, main), (peer, peer)},
+            f"the scenario: every object of ec2/accounts/{peer}/ is owned by {peer}, every other by {main} "
+            f"({owners.get((peer, peer), 0)} and {owners.get((main, main), 0)})", owners)
+    names = {v["Tags"][0]["Value"] for v in peer_file("vpcs").get("Vpcs", [])}
+    c.check(names == {"payments"} and len(shared) == 1
+            and scenario["ec2/peer-vpcs.json"]["Vpcs"][0]["Tags"][0]["Value"] == "shared-services",
+            f"the scenario: payments is {peer}'s, shared-services (behind the TGW) {main}'s", (names, shared))
+
+    # --- AssumeRole ----------------------------------------------------------------------------
+    sts = client("sts", main, **static)
+    role_arn = f"arn:aws:iam::{peer}:role/{MEMBER_ROLE}"
+    answer = sts.assume_role(RoleArn=role_arn, RoleSessionName="podreach")
+    creds = answer.get("Credentials", {})
+    user = answer.get("AssumedRoleUser", {})
+    expiration = creds.get("Expiration")
+    c.check(creds.get("AccessKeyId", "").startswith("ASIA" + peer) and len(creds["AccessKeyId"]) == 20
+            and len(creds.get("SecretAccessKey", "")) == 40 and creds.get("SessionToken")
+            and isinstance(expiration, datetime) and expiration.timestamp() > time.time() + 3000
+            and user.get("Arn") == f"arn:aws:sts::{peer}:assumed-role/{MEMBER_ROLE}/podreach"
+            and user.get("AssumedRoleId", "").startswith("AROA") and user["AssumedRoleId"].endswith(":podreach"),
+            f"AssumeRole {role_arn} (RoleSessionName podreach): credentials ASIA{peer}…, a session token, an "
+            "expiration an hour on, the assumed role's ARN and id", answer)
+    again = sts.assume_role(RoleArn=role_arn, RoleSessionName="podreach", ExternalId="anything")
+    c.check(again.get("Credentials", {}).get("AccessKeyId") == creds.get("AccessKeyId"),
+            "AssumeRole with an ExternalId, none asked at startup: answered (the same key for the same role and session)")
+    for what, arn, want in (
+        ("another role name", f"arn:aws:iam::{peer}:role/someone-else", ("AccessDenied", 403, "Sender")),
+        ("an account without data", f"arn:aws:iam::333344445555:role/{MEMBER_ROLE}", ("AccessDenied", 403, "Sender")),
+        ("a malformed RoleArn", f"arn:aws:iam::2222:role/{MEMBER_ROLE}", ("ValidationError", 400, "Sender")),
+    ):
+        code, status, kind, message = error_of(lambda: sts.assume_role(RoleArn=arn, RoleSessionName="podreach"))
+        c.check((code, status, kind) == want and (want[0] != "AccessDenied" or arn in message),
+                f"AssumeRole for {what}: {want[0]}, HTTP {want[1]}, type {want[2]}"
+                + (" (the message names the role)" if want[0] == "AccessDenied" else ""), (code, status, kind, message))
+    # The external id, in process (the endpoint started here asks none).
+    state = fake_aws.State({}, external_id="abc")
+    state.accounts[peer] = state.accounts[main]
+    refused = state.assume_role(main, {"RoleArn": role_arn, "RoleSessionName": "podreach"})
+    wrong = state.assume_role(main, {"RoleArn": role_arn, "RoleSessionName": "podreach", "ExternalId": "abd"})
+    right = state.assume_role(main, {"RoleArn": role_arn, "RoleSessionName": "podreach", "ExternalId": "abc"})
+    c.check(refused[:2] == (403, "AccessDenied") and wrong[:2] == (403, "AccessDenied") and right[:2] == (200, ""),
+            "with --external-id: AssumeRole without it or with another is AccessDenied, with it answered",
+            (refused[:2], wrong[:2], right[:2]))
+    short = fake_aws.State({}, session_seconds=0)
+    short.accounts[peer] = short.accounts[main]
+    key = short.assume_role(main, {"RoleArn": role_arn, "RoleSessionName": "podreach"})[3]["AccessKeyId"]
+    c.check(short.expired(key) and not state.expired(right[3]["AccessKeyId"]),
+            "with --session-seconds 0: the assumed key has expired at once (EC2 answers RequestExpired); "
+            "without it, not", key)
+
+    assumed = {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretAccessKey"],
+               "aws_session_token": creds["SessionToken"]}
+    who = client("sts", peer, **assumed).get_caller_identity()
+    me = sts.get_caller_identity()
+    c.check(who.get("Account") == peer and who.get("Arn") == user.get("Arn") and who.get("UserId") == user.get("AssumedRoleId")
+            and me.get("Account") == main,
+            f"GetCallerIdentity: the assumed credentials are {peer}'s (the assumed role), the static key {main}'s",
+            (who, me))
+
+    # --- each account sees its own -------------------------------------------------------------
+    theirs, ours = client("ec2", peer, **assumed), client("ec2", main, **static)
+    got = theirs.describe_vpcs().get("Vpcs", [])
+    c.check(ids(got, "VpcId") == sorted(payments) and {v["OwnerId"] for v in got} == {peer},
+            f"the assumed credentials' DescribeVpcs: only {peer}'s VPC (payments)", ids(got, "VpcId"))
+    got = ours.describe_vpcs().get("Vpcs", [])
+    c.check(ids(got, "VpcId") == sorted(cluster + shared) and {v["OwnerId"] for v in got} == {main},
+            "the main credentials' DescribeVpcs: the cluster VPC and shared-services, not payments", ids(got, "VpcId"))
+    code = error_code(lambda: theirs.describe_vpcs(VpcIds=cluster))
+    other = error_code(lambda: ours.describe_vpcs(VpcIds=payments))
+    c.check(code == "InvalidVpcID.NotFound" and other == "InvalidVpcID.NotFound",
+            "the cluster VPC by id with the assumed credentials, payments by id with the main ones: InvalidVpcID.NotFound",
+            (code, other))
+    got = theirs.describe_instances().get("Reservations", [])
+    c.check(got == [], f"the assumed credentials' DescribeInstances: none ({peer} runs no node)", len(got))
+    # The collector's far batch in the peer account (far.rs, read_batch with no near VPCs), and
+    # the same queries with the main credentials (which see none of it).
+    pages = 0
+    for method, key, id_key, page, name in FAR_BATCH:
+        want = peer_file(name).get(key, [])
+        got, n = read_all(theirs, method, key, payments, page)
+        pages += n
+        mine, _ = read_all(ours, method, key, payments, page)
+        c.check(ids(got, id_key) == ids(want, id_key) and want and {o["OwnerId"] for o in got} == {peer} and mine == [],
+                f"{method} vpc-id=payments, MaxResults={page}: with the assumed credentials its {len(want)} "
+                f"({n} page), owned by {peer}; with the main ones none", (len(got), len(want), len(mine)))
+    c.check(pages == len(FAR_BATCH), f"the far batch in {peer}: {pages} calls (1 AssumeRole before them)", pages)
+    got, _ = read_all(theirs, "describe_subnets", "Subnets", cluster + shared, 1000)
+    c.check(got == [], "the assumed credentials' DescribeSubnets of the cluster VPC and shared-services: none", len(got))
+    # The main account's far batch (shared-services, its own; the cluster VPC near).
+    for method, key, id_key, page, name in FAR_BATCH:
+        main_file = {"vpcs": "ec2/peer-vpcs.json", "subnets": "ec2/peer-subnets.json",
+                     "route-tables": "ec2/peer-route-tables.json", "security-groups": "ec2/security-groups.json",
+                     "network-acls": "ec2/network-acls.json",
+                     "network-interfaces": "ec2/peer-network-interfaces.json"}[name]
+        want = [o for o in scenario[main_file][key] if o["VpcId"] in shared]
+        got, _ = read_all(ours, method, key, shared, page)
+        c.check(ids(got, id_key) == ids(want, id_key) and want,
+                f"{method} vpc-id=shared-services with the main credentials: its {len(want)}", (len(got), len(want)))
+    peering = ours.describe_vpc_peering_connections().get("VpcPeeringConnections", [])
+    c.check(len(peering) == 1 and peering[0]["AccepterVpcInfo"]["OwnerId"] == peer
+            and peering[0]["AccepterVpcInfo"]["VpcId"] in payments
+            and peering[0]["RequesterVpcInfo"]["OwnerId"] == main and peering[0]["AccepterVpcInfo"].get("Region") == generate.REGION,
+            f"DescribeVpcPeeringConnections: payments (the accepter) owned by {peer}, in {generate.REGION}; the "
+            f"requester {main}", peering)
+    tokenless = client("ec2", peer, aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"])
+    code, status, _, _ = error_of(lambda: tokenless.describe_vpcs())
+    c.check((code, status) == ("AuthFailure", 401), "the assumed key without its session token: AuthFailure, HTTP 401",
+            (code, status))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=20)
@@ -420,18 +602,28 @@ def main(argv=None) -> int:
     fake = None
     with tempfile.TemporaryDirectory(prefix="podreach-check-ec2-") as directory:
         try:
-            fake, port, stats_file = start_fake(args, directory)
+            fake, port, stats_file, accounts_file = start_fake(args, directory)
             print(f"fake_aws.py: {args.nodes} nodes, {args.routes} routes, seed {args.seed} on 127.0.0.1:{port}")
             session = botocore.session.get_session()
-            ec2 = session.create_client(
-                "ec2", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                aws_access_key_id="x", aws_secret_access_key="x",
-                config=Config(retries={"total_max_attempts": 1}),
-            )
-            sent = Counter()
-            ec2.meta.events.register("before-send.ec2", lambda event_name, **_: sent.update([event_name.split(".")[-1]]))
+            sent, sent_by = Counter(), {}
+
+            def client(service: str, account: str, region: str = generate.REGION, **credentials):
+                """A client of the endpoint whose calls count as `account`'s."""
+                made = session.create_client(service, endpoint_url=f"http://127.0.0.1:{port}", region_name=region,
+                                             config=Config(retries={"total_max_attempts": 1}), **credentials)
+
+                def count(event_name, **_):
+                    sent.update([event_name.split(".")[-1]])
+                    sent_by.setdefault(account, Counter()).update([event_name.split(".")[-1]])
+
+                made.meta.events.register(f"before-send.{service}", count)
+                return made
+
+            # Any key the endpoint does not know is the main account's (as before there were two).
+            ec2 = client("ec2", generate.ACCOUNT, "us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
             try:
                 run_checks(ec2, scenario, c, args)
+                run_account_checks(client, scenario, c)
             except Exception as e:  # an answer botocore parsed into something unexpected
                 traceback.print_exc()
                 c.check(False, "the checks ran to the end", repr(e))
@@ -449,6 +641,15 @@ def main(argv=None) -> int:
                     "the endpoint counted every request per action: "
                     + ", ".join(f"{k} {v}" for k, v in sorted(counted.items())),
                     (counted, dict(sent)))
+        if fake is not None and os.path.exists(accounts_file):
+            with open(accounts_file, encoding="utf-8") as f:
+                by_account = json.load(f)
+            expected = {account: dict(n) for account, n in sent_by.items()}
+            c.check(by_account == expected,
+                    "the endpoint counted every request per account: " + "; ".join(
+                        f"{account} {sum(n.values())} ({', '.join(f'{k} {v}' for k, v in n.items() if account != generate.ACCOUNT or k in ('AssumeRole', 'GetCallerIdentity'))})"
+                        for account, n in sorted(by_account.items())),
+                    (by_account, expected))
     print(f"{c.passed} checks passed, {len(c.failed)} failed")
     return 1 if c.failed else 0
 

@@ -38,16 +38,36 @@ What it speaks:
   GET /clusters/{name}/addons/{addon}; unknown names are 404 ResourceNotFoundException.
 - SNS Publish (POST / form, `Action=Publish&Version=2010-03-31`): a PublishResponse with a
   MessageId; messages are counted and the count is printed to stderr on exit.
+- STS, Query protocol (POST / form, `Version=2011-06-15`, or signed for the service `sts`):
+  AssumeRole and GetCallerIdentity, in STS's XML. AssumeRole of
+  `arn:aws:iam::<account>:role/<name>` answers credentials whose access key id is `ASIA` +
+  the account + 4 characters (`ASIA2222333344441A2B`), with a session token bound to it; it is
+  refused (HTTP 403, `<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>...`) for
+  a role name not in --allow-role (default `podreach-member`), an account with no data, or an
+  ExternalId other than --external-id (when given). A malformed RoleArn or RoleSessionName is
+  a ValidationError (400). The session lasts DurationSeconds (1 hour by default), at most
+  --session-seconds: an EC2 request with the key after that is `RequestExpired`.
+
+Accounts: the scenario's objects belong to generate.ACCOUNT, except another account's files
+(`ec2/accounts/<account>/…`, generate.account_file: the peered `payments` VPC of
+generate.PEER_ACCOUNT). Each request is served from the data of the account its SigV4
+credential (the access key id in the Authorization header's `Credential=`) maps to: an assumed
+key (above) sees only its account's objects, and needs its session token (else EC2's
+`AuthFailure`, 401, or STS's `InvalidClientTokenId`); any other key, static (`AKIA...`) or
+unknown, or none, is the main account's, which sees only the main account's objects.
 
 Lifecycle: `--ready-file` receives the port once the socket listens (`--port 0` picks a free
 one). The server exits on SIGTERM/SIGINT and by itself when its parent process dies, and then
-writes the number of requests per action to `--stats-file` (JSON) if given. Rendering is the slow
+writes the number of requests per action to `--stats-file` (JSON, {action: requests}, every
+account together) and per account to `--account-stats-file` ({account: {action: requests}}; an
+AssumeRole is the calling account's) if given. Rendering is the slow
 part (about 0.5 s per page of 1,000 ENIs, 2 s per page of 1,000 instances on 2 cores):
 `--cache-responses` keeps each EC2 page once rendered, for benchmarks that collect repeatedly.
 
 Usage:
     python3 tests/scale/fake_aws.py --nodes 1000 [--routes 100] [--seed 1] --port 0 \\
-        --ready-file /tmp/port [--stats-file /tmp/stats.json] [--cache-responses]
+        --ready-file /tmp/port [--stats-file /tmp/stats.json] [--account-stats-file /tmp/accounts.json] \\
+        [--allow-role podreach-member] [--external-id ID] [--session-seconds N] [--cache-responses]
 """
 
 from __future__ import annotations
@@ -65,7 +85,7 @@ import threading
 import time
 import uuid
 from collections import Counter, OrderedDict
-from datetime import datetime
+from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -84,6 +104,11 @@ EC2_VERSION = "2016-11-15"
 EC2_XMLNS = "http://ec2.amazonaws.com/doc/2016-11-15/"
 SNS_VERSION = "2010-03-31"
 SNS_XMLNS = "http://sns.amazonaws.com/doc/2010-03-31/"
+STS_VERSION = "2011-06-15"
+STS_XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
+# The role names AssumeRole grants by default (--allow-role): the member role the benchmark
+# passes to podreach (--member-role, MEMBER_ROLE_NAME).
+DEFAULT_ALLOWED_ROLES = ("podreach-member",)
 
 # ---------------------------------------------------------------------------------------------
 # EC2 XML: AWS CLI key -> EC2 element name. The default is the key with a lower-case first
@@ -458,7 +483,8 @@ def matches(values, wanted) -> bool:
 class Ec2:
     def __init__(self, files: dict, cache_responses: bool = False):
         def arrays(key, *paths):
-            return [files[p][key] for p in paths]
+            # An account without a file (another account has no instances) has none of its objects.
+            return [files.get(p, {}).get(key, []) for p in paths]
 
         self.collections = {
             "DescribeVpcs": Collection(
@@ -509,7 +535,7 @@ class Ec2:
         # Each transit gateway route table's associations, propagations and routes (the whole
         # table), from the per-table files; served by the three actions below, for one table each.
         self.tgw_tables = {}
-        for table in files[TGW_ROUTE_TABLES_FILE]["TransitGatewayRouteTables"]:
+        for table in files.get(TGW_ROUTE_TABLES_FILE, {}).get("TransitGatewayRouteTables", []):
             table_id = table["TransitGatewayRouteTableId"]
             part = lambda name, key: files.get(f"{TGW_TABLE_DIR}/{table_id}.{name}.json", {}).get(key, [])  # noqa: E731
             self.tgw_tables[table_id] = {
@@ -806,11 +832,52 @@ class Eks:
 # The server
 
 
-class State:
+class Account:
+    """One account's data: its EC2 and EKS answers."""
+
     def __init__(self, files: dict, cache_responses: bool = False):
         self.ec2 = Ec2(files, cache_responses)
         self.eks = Eks(files)
+
+
+def account_views(files: dict) -> dict[str, dict]:
+    """{account: its files under the paths of the main account's}: the main account's files as
+    they are, and another account's `ec2/accounts/<account>/<name>.json` (generate.account_file)
+    as `ec2/<name>.json`, so one `Ec2` serves either. The main account is always there."""
+    views = {generate.ACCOUNT: {}}
+    for path, obj in files.items():
+        account = generate.account_of(path)
+        if account == generate.ACCOUNT:
+            views[account][path] = obj
+        else:
+            name = path.rsplit("/", 1)[-1].removesuffix(".json")
+            views.setdefault(account, {})[f"ec2/{name}.json"] = obj
+    return views
+
+
+def session_token(access_key_id: str) -> str:
+    """The session token issued with an assumed access key id (deterministic, so a request's
+    token can be checked against its key without remembering what was issued)."""
+    return base64.b64encode(f"fake-aws/session/{access_key_id}/".encode() * 4).decode()
+
+
+class State:
+    def __init__(self, files: dict, cache_responses: bool = False, allowed_roles=DEFAULT_ALLOWED_ROLES,
+                 external_id: str | None = None, session_seconds: int | None = None):
+        self.main = generate.ACCOUNT
+        self.accounts = {account: Account(view, cache_responses) for account, view in account_views(files).items()}
+        # The main account's, for callers that knew one account only.
+        self.ec2 = self.accounts[self.main].ec2
+        self.eks = self.accounts[self.main].eks
+        self.allowed_roles = frozenset(allowed_roles)
+        self.external_id = external_id
+        self.issued: dict[str, tuple[str, str]] = {}  # assumed key -> (AssumedRoleId, Arn)
+        # The longest an assumed session lasts (--session-seconds; None: as asked, 1 hour by
+        # default), and when each assumed key expires (the latest AssumeRole's).
+        self.session_seconds = session_seconds
+        self.expires: dict[str, float] = {}
         self.requests = Counter()
+        self.by_account: dict[str, Counter] = {}
         self.sns_messages = 0
         self.lock = threading.Lock()
         self.sequence = 0
@@ -820,11 +887,84 @@ class State:
             self.sequence += 1
             return str(uuid.UUID(int=(0x5CA1E << 100) | self.sequence))
 
-    def count(self, action: str, sns: bool = False):
+    def count(self, action: str, sns: bool = False, account: str | None = None):
         with self.lock:
             self.requests[action] += 1
+            self.by_account.setdefault(account or self.main, Counter())[action] += 1
             if sns:
                 self.sns_messages += 1
+
+    def caller(self, access_key_id: str | None, token: str | None) -> tuple[str, bool]:
+        """(the account a request's access key id maps to, whether its credentials are valid):
+        an assumed key (`ASIA` + an account with data + 4 characters) is that account's and
+        needs its session token; any other key, or none, is the main account's (as before
+        there were accounts)."""
+        m = re.fullmatch(r"ASIA(\d{12})[0-9A-Z]{4}", access_key_id or "")
+        if m and m.group(1) in self.accounts:
+            return m.group(1), token == session_token(access_key_id)
+        return self.main, True
+
+    def expired(self, access_key_id: str | None) -> bool:
+        """Whether an assumed key's session has ended (a key this process did not issue has not)."""
+        with self.lock:
+            ends = self.expires.get(access_key_id or "")
+        return ends is not None and time.time() >= ends
+
+    def assume_role(self, caller: str, params: dict) -> tuple[int, str, str, dict]:
+        """STS AssumeRole by `caller` (an account): (HTTP status, error code or "", message,
+        the result's fields). Refused (AccessDenied) for a role name not allowed, an account
+        without data, or a wrong external id."""
+        arn = params.get("RoleArn", "")
+        session = params.get("RoleSessionName", "")
+        m = re.fullmatch(r"arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,.@-]{1,64})", arn)
+        if not m:
+            return 400, "ValidationError", f"{arn!r} is not a valid role ARN (RoleArn)", {}
+        if not re.fullmatch(r"[\w+=,.@-]{2,64}", session):
+            return 400, "ValidationError", (
+                f"1 validation error detected: Value '{session}' at 'roleSessionName' failed to satisfy "
+                "constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"), {}
+        try:
+            duration = int(params.get("DurationSeconds", "3600"))
+        except ValueError:
+            duration = -1
+        if not 900 <= duration <= 43200:
+            return 400, "ValidationError", "DurationSeconds must be between 900 and 43200", {}
+        if self.session_seconds is not None:
+            duration = min(duration, self.session_seconds)
+        partition, account, name = m.groups()
+        user = f"arn:{partition}:iam::{caller}:user/podreach-bench"
+        if (name not in self.allowed_roles or account not in self.accounts
+                or (self.external_id is not None and params.get("ExternalId") != self.external_id)):
+            return 403, "AccessDenied", f"User: {user} is not authorized to perform: sts:AssumeRole on resource: {arn}", {}
+        suffix = hashlib.sha256(f"{arn}/{session}".encode()).hexdigest()[:4].upper()
+        key = f"ASIA{account}{suffix}"
+        role_id = "AROA" + hashlib.sha256(arn.encode()).hexdigest()[:17].upper()
+        ends = time.time() + duration
+        expires = datetime.fromtimestamp(ends, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        user_id, assumed = f"{role_id}:{session}", f"arn:{partition}:sts::{account}:assumed-role/{name}/{session}"
+        with self.lock:
+            self.issued[key] = (user_id, assumed)
+            self.expires[key] = ends
+        return 200, "", "", {
+            "AssumedRoleId": user_id,
+            "Arn": assumed,
+            "AccessKeyId": key,
+            "SecretAccessKey": base64.b64encode(hashlib.sha256(key.encode()).digest()).decode()[:40],
+            "SessionToken": session_token(key),
+            "Expiration": expires,
+        }
+
+
+# The SigV4 credential scope: Credential=<access key id>/<date>/<region>/<service>/aws4_request.
+CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/[^/]+/([^/]+)/aws4_request")
+
+
+def sts_error(status: int, code: str, message: str, request_id: str) -> bytes:
+    kind = "Receiver" if status >= 500 else "Sender"
+    return (
+        f'<ErrorResponse xmlns="{STS_XMLNS}"><Error><Type>{kind}</Type><Code>{escape(code)}</Code>'
+        f"<Message>{escape(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+    ).encode()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -861,6 +1001,23 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _credential(self) -> tuple[str | None, str | None, str, bool]:
+        """(access key id, signing service, account, whether the credentials are valid) of this
+        request, from its SigV4 Authorization header (or a presigned URL's X-Amz-Credential)."""
+        m = CREDENTIAL.search(self.headers.get("Authorization", ""))
+        key = service = None
+        if m:
+            key, service = m.group(1), m.group(2)
+        else:
+            query = parse_qs(urlsplit(self.path).query)
+            scope = query.get("X-Amz-Credential", [""])[0].split("/")
+            if len(scope) == 5:
+                key, service = scope[0], scope[3]
+        token = self.headers.get("X-Amz-Security-Token") \
+            or parse_qs(urlsplit(self.path).query).get("X-Amz-Security-Token", [None])[0]
+        account, valid = self.state.caller(key, token)
+        return key, service, account, valid
+
     def do_POST(self):
         state = self.state
         body = self._body()
@@ -869,21 +1026,66 @@ class Handler(BaseHTTPRequestHandler):
             return self._eks("POST")
         params = {k: v[0] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
         action = params.get("Action", "")
+        key, service, account, valid = self._credential()
+        if params.get("Version") == STS_VERSION or service == "sts":
+            return self._sts(action, params, account, valid, request_id)
         if params.get("Version") == SNS_VERSION:
-            return self._sns(action, params, request_id)
-        state.count(action or "(no action)")
+            return self._sns(action, params, request_id, account)
+        state.count(action or "(no action)", account=account)
         try:
+            if not valid:
+                raise Ec2Error("AuthFailure", "AWS was not able to validate the provided access credentials", 401)
+            if state.expired(key):
+                raise Ec2Error("RequestExpired", "Request has expired.")
             if params.get("Version") != EC2_VERSION and action in state.ec2.actions:
                 raise Ec2Error("InvalidParameterValue", f"Unsupported Version '{params.get('Version')}'")
-            payload = state.ec2.handle(action, params, request_id)
+            payload = state.accounts[account].ec2.handle(action, params, request_id)
             self._send(200, payload, "text/xml;charset=UTF-8", [("x-amzn-RequestId", request_id)])
         except Ec2Error as error:
             self._send(error.status, ec2_error(error, request_id), "text/xml;charset=UTF-8",
                        [("x-amzn-RequestId", request_id)])
 
-    def _sns(self, action: str, params: dict, request_id: str):
+    def _sts(self, action: str, params: dict, account: str, valid: bool, request_id: str):
+        """STS (Query protocol, `Version=2011-06-15`): AssumeRole and GetCallerIdentity."""
+        state = self.state
+        state.count(action or "(no action)", account=account)
+        headers = [("x-amzn-RequestId", request_id)]
+        if not valid:
+            return self._send(403, sts_error(403, "InvalidClientTokenId", "The security token included in the request "
+                                             "is invalid.", request_id), "text/xml", headers)
+        if action == "AssumeRole":
+            status, code, message, result = state.assume_role(account, params)
+            if code:
+                return self._send(status, sts_error(status, code, message, request_id), "text/xml", headers)
+            payload = (
+                f'<AssumeRoleResponse xmlns="{STS_XMLNS}"><AssumeRoleResult>'
+                f"<AssumedRoleUser><AssumedRoleId>{escape(result['AssumedRoleId'])}</AssumedRoleId>"
+                f"<Arn>{escape(result['Arn'])}</Arn></AssumedRoleUser>"
+                f"<Credentials><AccessKeyId>{result['AccessKeyId']}</AccessKeyId>"
+                f"<SecretAccessKey>{escape(result['SecretAccessKey'])}</SecretAccessKey>"
+                f"<SessionToken>{escape(result['SessionToken'])}</SessionToken>"
+                f"<Expiration>{result['Expiration']}</Expiration></Credentials>"
+                f"</AssumeRoleResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+                "</AssumeRoleResponse>"
+            )
+            return self._send(200, payload.encode(), "text/xml", headers)
+        if action == "GetCallerIdentity":
+            key, _, _, _ = self._credential()
+            with state.lock:
+                user_id, arn = state.issued.get(key or "", (key or "", f"arn:aws:iam::{account}:user/podreach-bench"))
+            payload = (
+                f'<GetCallerIdentityResponse xmlns="{STS_XMLNS}"><GetCallerIdentityResult>'
+                f"<Arn>{escape(arn)}</Arn><UserId>{escape(user_id)}</UserId><Account>{account}</Account>"
+                f"</GetCallerIdentityResult><ResponseMetadata><RequestId>{request_id}</RequestId>"
+                "</ResponseMetadata></GetCallerIdentityResponse>"
+            )
+            return self._send(200, payload.encode(), "text/xml", headers)
+        return self._send(400, sts_error(400, "InvalidAction", f"Could not find operation {action} for version "
+                                         f"{STS_VERSION}", request_id), "text/xml", headers)
+
+    def _sns(self, action: str, params: dict, request_id: str, account: str | None = None):
         if action == "Publish" and (params.get("TopicArn") or params.get("TargetArn")) and "Message" in params:
-            self.state.count("Publish", sns=True)
+            self.state.count("Publish", sns=True, account=account)
             message_id = str(uuid.UUID(int=(0x5E5 << 100) | self.state.sequence))
             payload = (
                 f'<PublishResponse xmlns="{SNS_XMLNS}"><PublishResult><MessageId>{message_id}</MessageId>'
@@ -891,7 +1093,7 @@ class Handler(BaseHTTPRequestHandler):
                 "</PublishResponse>"
             )
             return self._send(200, payload.encode(), "text/xml")
-        self.state.count(action or "(no action)")
+        self.state.count(action or "(no action)", account=account)
         code, message = ("InvalidParameter", "Invalid parameter: TopicArn or Message") if action == "Publish" \
             else ("InvalidAction", f"The action {action} is not valid for this endpoint.")
         payload = (
@@ -906,8 +1108,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _eks(self, method: str):
         url = urlsplit(self.path)
-        operation, status, body, error = self.state.eks.handle(method, url.path, parse_qs(url.query))
-        self.state.count(operation)
+        _, _, account, valid = self._credential()
+        if valid:
+            operation, status, body, error = self.state.accounts[account].eks.handle(method, url.path, parse_qs(url.query))
+        else:
+            operation, status, error = "Unknown", 403, "UnrecognizedClientException"
+            body = {"message": "The security token included in the request is invalid."}
+        self.state.count(operation, account=account)
         headers = [("x-amzn-RequestId", self.state.request_id())]
         if error:
             headers.append(("x-amzn-ErrorType", error))
@@ -924,7 +1131,8 @@ class QuietServer(ThreadingHTTPServer):
 
 
 def serve(args, files: dict, parent: int, started: float) -> int:
-    Handler.state = state = State(files, args.cache_responses)
+    Handler.state = state = State(files, args.cache_responses, args.allow_role or DEFAULT_ALLOWED_ROLES,
+                                  args.external_id, args.session_seconds)
     server = QuietServer(("127.0.0.1", args.port), Handler)
     port = server.server_address[1]
     if args.ready_file:
@@ -953,15 +1161,17 @@ def serve(args, files: dict, parent: int, started: float) -> int:
     server.server_close()
     with state.lock:
         counts = dict(sorted(state.requests.items()))
+        by_account = {account: dict(sorted(c.items())) for account, c in sorted(state.by_account.items())}
         messages = state.sns_messages
-    if args.stats_file:
-        tmp = f"{args.stats_file}.tmp{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump(counts, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, args.stats_file)
-    print(f"fake_aws: {messages} SNS messages published; requests: {json.dumps(counts)}",
-          file=sys.stderr, flush=True)
+    for path, value in ((args.stats_file, counts), (args.account_stats_file, by_account)):
+        if path:
+            tmp = f"{path}.tmp{os.getpid()}"
+            with open(tmp, "w") as f:
+                json.dump(value, f, indent=2)
+                f.write("\n")
+            os.replace(tmp, path)
+    print(f"fake_aws: {messages} SNS messages published; requests: {json.dumps(counts)}; per account: "
+          f"{json.dumps(by_account)}", file=sys.stderr, flush=True)
     return 0
 
 
@@ -974,6 +1184,16 @@ def main(argv=None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--ready-file", help="receives the port once listening")
     parser.add_argument("--stats-file", help="receives {action: requests} as JSON on exit")
+    parser.add_argument("--account-stats-file",
+                        help="receives {account: {action: requests}} as JSON on exit (the account of the "
+                             "request's access key id; AssumeRole is the caller's)")
+    parser.add_argument("--allow-role", action="append", metavar="NAME",
+                        help="a role name AssumeRole grants, in any account with data (repeatable; default "
+                             f"{', '.join(DEFAULT_ALLOWED_ROLES)})")
+    parser.add_argument("--external-id", help="the ExternalId AssumeRole must be given (default: none asked)")
+    parser.add_argument("--session-seconds", type=int,
+                        help="the longest an assumed session lasts (default: DurationSeconds, 1 hour); an EC2 "
+                             "request with an assumed key past it is RequestExpired")
     parser.add_argument("--cache-responses", action="store_true",
                         help="keep every EC2 page rendered once, so repeated collections (benchmark "
                              "runs) measure the client, not this server (~550 MB RSS at 5,000 nodes)")

@@ -28,8 +28,17 @@ The scenario (all of it a function of --nodes, --routes and --seed):
   peering connection with the `payments` VPC, the rest to a transit gateway: on-premises
   prefixes and the CIDRs of a `shared-services` VPC), a public table and the main table.
 - The far side: `payments` and `shared-services` with their subnets and route tables (return
-  routes for every cluster VPC CIDR over the pcx / the tgw) in `ec2/peer-*.json`, the active
-  peering connection and both transit gateway VPC attachments.
+  routes for every cluster VPC CIDR over the pcx / the tgw), the active peering connection and
+  both transit gateway VPC attachments. Two accounts: `payments` belongs to PEER_ACCOUNT
+  (222233334444; the peering's accepter, `AccepterVpcInfo.OwnerId`), and its VPC, subnets,
+  route tables, security group, network ACL and ENIs carry that OwnerId and are written apart,
+  as that account's AWS CLI prints them: `ec2/accounts/222233334444/{vpcs,subnets,route-tables,
+  security-groups,network-acls,network-interfaces}.json` (`account_file`; ACCOUNT_FILES).
+  Everything else is ACCOUNT's, `shared-services` (behind the transit gateway) too, in
+  `ec2/peer-*.json` and the files of both sides (`ec2/security-groups.json`, ...). podreach reads
+  a snapshot by content and merges objects by id, so the split changes no verdict; the objects
+  are the ones a single account had before, only their owner (and a subnet's ARN) differ.
+  `fake_aws.py` serves each account's files to that account's credentials only.
 - The transit gateway's route tables, TGW_ROUTES (2,000) routes in 5 tables: `spokes`
   (associated with the cluster VPC's attachment and the prod spoke VPCs'; the shared-services
   blocks to its attachment, the on-premises aggregates to a VPN attachment, the cluster VPC's
@@ -83,6 +92,20 @@ from datetime import datetime, timezone
 
 REGION = "eu-west-1"
 ACCOUNT = "111122223333"
+# The account that owns the peered `payments` VPC (its VPC, subnets, route tables, security
+# group, network ACL and ENIs); the collector reads it through a role there (--member-role).
+PEER_ACCOUNT = "222233334444"
+# Where another account's objects are written: `ec2/accounts/<account>/<name>.json`, one file per
+# `describe-*` call as that account's AWS CLI prints it (ACCOUNT_FILES); see `account_file`.
+ACCOUNTS_DIR = "ec2/accounts"
+ACCOUNT_FILES = {
+    "vpcs": "Vpcs",
+    "subnets": "Subnets",
+    "route-tables": "RouteTables",
+    "security-groups": "SecurityGroups",
+    "network-acls": "NetworkAcls",
+    "network-interfaces": "NetworkInterfaces",
+}
 CLUSTER = "big"
 KUBERNETES_VERSION = "1.30"
 PLATFORM_VERSION = "eks.23"
@@ -392,8 +415,9 @@ class Scenario:
         self.pcx = ids.ec2("pcx")
         self.n_pcx = round(self.routes_count * 0.2)
         self.n_shared = min(len(SHARED_BLOCKS), self.routes_count - self.n_pcx)
-        self.payments = self._far_vpc("payments", PAYMENTS_BLOCKS)
-        self.shared = self._far_vpc("shared-services", SHARED_BLOCKS)
+        # payments belongs to the second account (PEER_ACCOUNT); shared-services to this one.
+        self.payments = self._far_vpc("payments", PAYMENTS_BLOCKS, PEER_ACCOUNT)
+        self.shared = self._far_vpc("shared-services", SHARED_BLOCKS, ACCOUNT)
         # payments: its subnets are the /18-/20 destinations the cluster routes to the pcx.
         blocks = [parse_cidr(c) for c in PAYMENTS_BLOCKS]
         count = max(self.n_pcx, 3)
@@ -413,10 +437,11 @@ class Scenario:
         self.tgw_attachment = ids.ec2("tgw-attach")
         self.shared_attachment = ids.ec2("tgw-attach")
 
-    def _far_vpc(self, name: str, blocks) -> dict:
+    def _far_vpc(self, name: str, blocks, owner: str) -> dict:
         ids = self.ids
         return {
             "name": name,
+            "owner": owner,
             "vpc_id": ids.ec2("vpc"),
             "cidrs": list(blocks),
             "assocs": [ids.ec2("vpc-cidr-assoc") for _ in blocks],
@@ -447,9 +472,9 @@ class Scenario:
 
     # --- EC2 objects ---------------------------------------------------------------------------
 
-    def vpc(self, vpc_id, cidrs, assocs, dhcp, name) -> dict:
+    def vpc(self, vpc_id, cidrs, assocs, dhcp, name, owner=ACCOUNT) -> dict:
         return {
-            "OwnerId": ACCOUNT,
+            "OwnerId": owner,
             "InstanceTenancy": "default",
             "CidrBlockAssociationSet": [
                 {"AssociationId": a, "CidrBlock": c, "CidrBlockState": {"State": "associated"}}
@@ -464,15 +489,16 @@ class Scenario:
             "DhcpOptionsId": dhcp,
         }
 
-    def subnet(self, subnet_id, vpc_id, base, plen, az, name, extra_tags=(), used=0, public=False) -> dict:
+    def subnet(self, subnet_id, vpc_id, base, plen, az, name, extra_tags=(), used=0, public=False,
+               owner=ACCOUNT) -> dict:
         return {
             "AvailabilityZoneId": AZ_IDS[az],
             "MapCustomerOwnedIpOnLaunch": False,
-            "OwnerId": ACCOUNT,
+            "OwnerId": owner,
             "AssignIpv6AddressOnCreation": False,
             "Ipv6CidrBlockAssociationSet": [],
             "Tags": tags([("Name", name), *extra_tags]),
-            "SubnetArn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:subnet/{subnet_id}",
+            "SubnetArn": f"arn:aws:ec2:{REGION}:{owner}:subnet/{subnet_id}",
             "EnableDns64": False,
             "Ipv6Native": False,
             "PrivateDnsNameOptionsOnLaunch": {
@@ -517,7 +543,7 @@ class Scenario:
     def local_routes(self, cidrs) -> list[dict]:
         return [self.route(c, "GatewayId", "local", "CreateRouteTable") for c in cidrs]
 
-    def route_table(self, rtb_id, vpc_id, name, routes, subnet_ids=(), main=False) -> dict:
+    def route_table(self, rtb_id, vpc_id, name, routes, subnet_ids=(), main=False, owner=ACCOUNT) -> dict:
         associations = []
         if main:
             associations.append({
@@ -541,7 +567,7 @@ class Scenario:
             "Routes": routes,
             "Tags": tags([("Name", name)]),
             "VpcId": vpc_id,
-            "OwnerId": ACCOUNT,
+            "OwnerId": owner,
         }
 
     def cluster_route_tables(self) -> list[dict]:
@@ -575,10 +601,11 @@ class Scenario:
             (self.payments, "VpcPeeringConnectionId", self.pcx),
             (self.shared, "TransitGatewayId", self.tgw),
         ):
-            vpcs.append(self.vpc(far["vpc_id"], far["cidrs"], far["assocs"], far["dhcp"], far["name"]))
+            owner = far["owner"]
+            vpcs.append(self.vpc(far["vpc_id"], far["cidrs"], far["assocs"], far["dhcp"], far["name"], owner))
             for subnet_id, base, plen, az, name in far["subnets"]:
                 subnets.append(self.subnet(subnet_id, far["vpc_id"], base, plen, az, name,
-                                           used=self.rng.randint(8, 400)))
+                                           used=self.rng.randint(8, 400), owner=owner))
             local = self.local_routes(far["cidrs"])
             back = [self.route(c, via_key, via) for c in self.vpc_cidrs]
             if far is self.shared:
@@ -586,16 +613,20 @@ class Scenario:
             for az in AZS:
                 members = [s[0] for s in far["subnets"] if s[3] == az]
                 routes = local + [self.route("0.0.0.0/0", "NatGatewayId", far["nat"])] + back
-                tables.append(self.route_table(self.ids.ec2("rtb"), far["vpc_id"], f"{far['name']}-{az}", routes, members))
-            tables.append(self.route_table(self.ids.ec2("rtb"), far["vpc_id"], f"{far['name']}-main", list(local), main=True))
+                tables.append(self.route_table(self.ids.ec2("rtb"), far["vpc_id"], f"{far['name']}-{az}", routes, members,
+                                               owner=owner))
+            tables.append(self.route_table(self.ids.ec2("rtb"), far["vpc_id"], f"{far['name']}-main", list(local), main=True,
+                                           owner=owner))
         return vpcs, subnets, tables
 
     def peering(self) -> dict:
-        def side(vpc_id, cidrs):
+        """The cluster VPC's (requester, this account) peering with payments (accepter, in
+        PEER_ACCOUNT), as the requester's `describe-vpc-peering-connections` prints it."""
+        def side(vpc_id, cidrs, owner):
             return {
                 "CidrBlock": cidrs[0],
                 "CidrBlockSet": [{"CidrBlock": c} for c in cidrs],
-                "OwnerId": ACCOUNT,
+                "OwnerId": owner,
                 "PeeringOptions": {
                     "AllowDnsResolutionFromRemoteVpc": False,
                     "AllowEgressFromLocalClassicLinkToRemoteVpc": False,
@@ -606,8 +637,8 @@ class Scenario:
             }
 
         return {
-            "AccepterVpcInfo": side(self.payments["vpc_id"], self.payments["cidrs"]),
-            "RequesterVpcInfo": side(self.vpc_id, self.vpc_cidrs),
+            "AccepterVpcInfo": side(self.payments["vpc_id"], self.payments["cidrs"], self.payments["owner"]),
+            "RequesterVpcInfo": side(self.vpc_id, self.vpc_cidrs, ACCOUNT),
             "Status": {"Code": "active", "Message": "Active"},
             "Tags": tags([("Name", f"{CLUSTER}-to-payments")]),
             "VpcPeeringConnectionId": self.pcx,
@@ -928,12 +959,12 @@ class Scenario:
         p["UserIdGroupPairs"] = [{"GroupId": g, "UserId": ACCOUNT} for g in groups]
         return p
 
-    def security_group(self, group_id, name, vpc_id, inbound) -> dict:
+    def security_group(self, group_id, name, vpc_id, inbound, owner=ACCOUNT) -> dict:
         return {
             "Description": name,
             "GroupName": name,
             "IpPermissions": inbound,
-            "OwnerId": ACCOUNT,
+            "OwnerId": owner,
             "GroupId": group_id,
             "IpPermissionsEgress": [self.permission("-1", cidrs=["0.0.0.0/0"])],
             "Tags": tags([("Name", name)]),
@@ -959,13 +990,13 @@ class Scenario:
             ]),
             self.security_group(db_sg, "payments-db", self.payments["vpc_id"], [
                 self.permission("tcp", (5432, 5432), cidrs=self.vpc_cidrs),
-            ]),
+            ], self.payments["owner"]),
             self.security_group(shared_sg, "shared-services", self.shared["vpc_id"], [
                 self.permission("tcp", (443, 443), cidrs=["10.0.0.0/8"]),
-            ]),
+            ], self.shared["owner"]),
         ]
 
-        def acl(vpc_id, subnet_ids):
+        def acl(vpc_id, subnet_ids, owner=ACCOUNT):
             acl_id = ids.ec2("acl")
             entries = [
                 {"CidrBlock": "0.0.0.0/0", "Egress": egress, "Protocol": "-1", "RuleAction": action,
@@ -983,12 +1014,12 @@ class Scenario:
                 "NetworkAclId": acl_id,
                 "Tags": [],
                 "VpcId": vpc_id,
-                "OwnerId": ACCOUNT,
+                "OwnerId": owner,
             }
 
         acls = [acl(self.vpc_id, [s[0] for s in self.subnets])]
         for far in (self.payments, self.shared):
-            acls.append(acl(far["vpc_id"], [s[0] for s in far["subnets"]]))
+            acls.append(acl(far["vpc_id"], [s[0] for s in far["subnets"]], far["owner"]))
         enis = []
         for far, group, count in ((self.payments, (db_sg, "payments-db"), 2), (self.shared, (shared_sg, "shared-services"), 1)):
             for subnet_id, base, plen, az, _ in far["subnets"]:
@@ -1002,7 +1033,7 @@ class Scenario:
                         "Ipv6Addresses": [],
                         "MacAddress": self.ids.mac(),
                         "NetworkInterfaceId": ids.ec2("eni"),
-                        "OwnerId": ACCOUNT,
+                        "OwnerId": far["owner"],
                         "PrivateDnsName": dns(base + 10 + k),
                         "PrivateIpAddress": address,
                         "PrivateIpAddresses": [{"Primary": True, "PrivateDnsName": dns(base + 10 + k),
@@ -1161,10 +1192,22 @@ class Scenario:
         groups, acls, far_enis = self.filters(far_subnets)
         cluster_vpc = self.vpc(self.vpc_id, self.vpc_cidrs, self.vpc_cidr_assocs, self.dhcp_options, f"{CLUSTER}-vpc")
         n_enis = self.nodes_count * ENIS_PER_NODE
+        # Each account's objects in its own files: this account's where they always were, another
+        # account's (payments, PEER_ACCOUNT) under `ec2/accounts/<account>/` (account_file).
+        mine = lambda items: [o for o in items if o["OwnerId"] == ACCOUNT]  # noqa: E731
+        others = {}
+        for name, key, items in (
+            ("vpcs", "Vpcs", far_vpcs), ("subnets", "Subnets", far_subnets), ("route-tables", "RouteTables", far_tables),
+            ("security-groups", "SecurityGroups", groups), ("network-acls", "NetworkAcls", acls),
+            ("network-interfaces", "NetworkInterfaces", far_enis),
+        ):
+            for o in items:
+                if o["OwnerId"] != ACCOUNT:
+                    others.setdefault(account_file(o["OwnerId"], name), {key: []})[key].append(o)
         files = {
-            "ec2/security-groups.json": {"SecurityGroups": groups},
-            "ec2/network-acls.json": {"NetworkAcls": acls},
-            "ec2/peer-network-interfaces.json": {"NetworkInterfaces": far_enis},
+            "ec2/security-groups.json": {"SecurityGroups": mine(groups)},
+            "ec2/network-acls.json": {"NetworkAcls": mine(acls)},
+            "ec2/peer-network-interfaces.json": {"NetworkInterfaces": mine(far_enis)},
             "ec2/vpcs.json": {"Vpcs": [cluster_vpc]},
             "ec2/subnets.json": {"Subnets": self.cluster_subnets()},
             "ec2/route-tables.json": {"RouteTables": self.cluster_route_tables()},
@@ -1177,9 +1220,10 @@ class Scenario:
             "ec2/vpc-peering-connections.json": {"VpcPeeringConnections": [self.peering()]},
             "ec2/transit-gateway-vpc-attachments.json": {"TransitGatewayVpcAttachments": self.tgw_attachments()},
             "ec2/transit-gateways.json": {"TransitGateways": self.transit_gateways()},
-            "ec2/peer-vpcs.json": {"Vpcs": far_vpcs},
-            "ec2/peer-subnets.json": {"Subnets": far_subnets},
-            "ec2/peer-route-tables.json": {"RouteTables": far_tables},
+            "ec2/peer-vpcs.json": {"Vpcs": mine(far_vpcs)},
+            "ec2/peer-subnets.json": {"Subnets": mine(far_subnets)},
+            "ec2/peer-route-tables.json": {"RouteTables": mine(far_tables)},
+            **others,
             f"{CLUSTER}/cluster.json": self.cluster(),
             f"{CLUSTER}/addon.json": self.addon(),
         }
@@ -1192,6 +1236,20 @@ class Scenario:
                 out[path] = {"TransitGateways": self.transit_gateways(default_table)}
                 out.update(tgw_tables)
         return out
+
+
+def account_file(account: str, name: str) -> str:
+    """The file of another account's `describe-<name>` output (`name` a key of ACCOUNT_FILES)."""
+    return f"{ACCOUNTS_DIR}/{account}/{name}.json"
+
+
+def account_of(path: str) -> str:
+    """The account whose objects the file at `path` holds: the `<account>` of an
+    `ec2/accounts/<account>/…` file, else ACCOUNT (every other file of the snapshot)."""
+    prefix = ACCOUNTS_DIR + "/"
+    if path.startswith(prefix):
+        return path[len(prefix):].split("/", 1)[0]
+    return ACCOUNT
 
 
 def pick_prefixes(rng: random.Random, blocks, lengths, count: int, used: list) -> list[tuple[int, int]]:

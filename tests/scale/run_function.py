@@ -15,6 +15,9 @@ template give it, and reports as one JSON object:
 - invocation_ms: that request to the function's answer;
 - answer: "response" or "error", with the body;
 - api_calls: requests per EC2/EKS action the fake endpoint served, and sns_published;
+  api_calls_by_account: the same per account ({account: {action: requests}}, fake_aws.py's
+  --account-stats-file; with `--member-role`, the peered VPC's account answers the far side of
+  the payments VPC, and the AssumeRole is the main account's);
 - invocations: with `--repeat N`, the same event is served N times to the one process (a warm
   function), and each answer is listed with its time and the `api_calls` the function counted:
   the second ENI event of `on-change` audits only its node against the cluster's context cached
@@ -25,7 +28,7 @@ template give it, and reports as one JSON object:
 
 Usage:
     python3 tests/scale/run_function.py --binary target/release/scheduled-audit \\
-        --nodes 5000 [--event scheduled|eni] [--repeat 1] [--timeout 600]
+        --nodes 5000 [--event scheduled|eni] [--repeat 1] [--timeout 600] [--member-role NAME]
 """
 
 from __future__ import annotations
@@ -168,6 +171,7 @@ def eni_event(nodes: int, routes: int, seed: int) -> dict:
 def start_fake(args, directory: str):
     ready = os.path.join(directory, "port")
     stats = os.path.join(directory, "stats.json")
+    accounts = os.path.join(directory, "accounts.json")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -178,6 +182,7 @@ def start_fake(args, directory: str):
             "--port", "0",
             "--ready-file", ready,
             "--stats-file", stats,
+            "--account-stats-file", accounts,
         ],
         stdout=subprocess.DEVNULL,
         stderr=open(os.path.join(directory, "fake.err"), "wb"),
@@ -187,7 +192,7 @@ def start_fake(args, directory: str):
         if process.poll() is not None:
             raise SystemExit(f"fake_aws.py exited with {process.returncode}")
         if os.path.exists(ready) and open(ready).read().strip():
-            return process, int(open(ready).read().strip()), stats
+            return process, int(open(ready).read().strip()), stats, accounts
         time.sleep(0.05)
     process.kill()
     raise SystemExit("fake_aws.py did not start within 300 s")
@@ -214,6 +219,12 @@ def main(argv=None) -> int:
         help="serve the cluster's Kubernetes API (kube_bench.py) and let the bootstrap read it",
     )
     parser.add_argument(
+        "--member-role",
+        metavar="NAME",
+        help="MEMBER_ROLE_NAME for the bootstrap: the role it assumes in the account that owns the peered "
+        "VPC (fake_aws.py grants podreach-member); without it that far side is a gap",
+    )
+    parser.add_argument(
         "--platform-roots",
         action="store_true",
         help="PODREACH_TLS_ROOTS=platform: trust the platform's root certificates instead of the "
@@ -228,7 +239,7 @@ def main(argv=None) -> int:
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
     with tempfile.TemporaryDirectory(prefix="podreach-fn-") as directory:
-        fake, port, stats_file = start_fake(args, directory)
+        fake, port, stats_file, accounts_file = start_fake(args, directory)
         kube = kube_bench.start(port, args.nodes, args.routes, args.seed) if args.kube else None
         runtime.kube = kube
         try:
@@ -263,6 +274,8 @@ def main(argv=None) -> int:
                 env["SSL_CERT_FILE"] = args.cert_file
             if args.platform_roots:
                 env["PODREACH_TLS_ROOTS"] = "platform"
+            if args.member_role:
+                env["MEMBER_ROLE_NAME"] = args.member_role
             started = time.monotonic()
             function = subprocess.Popen(
                 [args.binary],
@@ -285,10 +298,13 @@ def main(argv=None) -> int:
                 fake.wait(30)
             except subprocess.TimeoutExpired:
                 fake.kill()
-        calls = {}
+        calls, by_account = {}, {}
         if os.path.exists(stats_file):
             with open(stats_file, encoding="utf-8") as f:
                 calls = json.load(f)
+        if os.path.exists(accounts_file):
+            with open(accounts_file, encoding="utf-8") as f:
+                by_account = json.load(f)
     server.shutdown()
 
     answer_kind, answer_body = runtime.answer or (None, None)
@@ -319,6 +335,8 @@ def main(argv=None) -> int:
         "answer": answer_kind,
         "body": json.loads(answer_body) if answer_body and answer_body.startswith("{") else answer_body,
         "api_calls": calls,
+        "api_calls_by_account": by_account,
+        "member_role": args.member_role,
         "exited_early": exited,
         "stderr_tail": stderr[-2000:] if (not finished or answer_kind != "response") else "",
     }

@@ -87,6 +87,36 @@ impl SecondarySubnet {
     ];
 }
 
+/// The transit gateway's route table (one, associated with both attachments), when the peer is
+/// reached through it: routing both VPCs, or broken one of the ways network teams break it
+/// (docs/datapath.md §10.11). The lab reads the table itself (`crates/lab`, `tgw_tables.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TgwTable {
+    /// Both VPCs' CIDRs propagated to their attachments.
+    Routing,
+    /// A static blackhole for the peer's CIDR wins over its propagated route.
+    PeerBlackhole,
+    /// The peer's attachment does not propagate: no route to the peer.
+    PeerNotRouted,
+    /// The cluster VPC's secondary CIDR (100.64.0.0/16, the pod subnets) is not routed back.
+    PodRangeNotRouted,
+    /// A static blackhole for the node subnet (10.0.1.0/24) takes the node IP and its pods.
+    NodeSubnetBlackhole,
+    /// A static blackhole for half the peer subnet (10.1.1.128/25).
+    PeerHalfBlackhole,
+}
+
+impl TgwTable {
+    pub const ALL: [TgwTable; 6] = [
+        TgwTable::Routing,
+        TgwTable::PeerBlackhole,
+        TgwTable::PeerNotRouted,
+        TgwTable::PodRangeNotRouted,
+        TgwTable::NodeSubnetBlackhole,
+        TgwTable::PeerHalfBlackhole,
+    ];
+}
+
 /// What the peer VPC's route table sends back over the peering. The partial ones cover some
 /// addresses of a subnet and not others: the far side routes by address (node IP 10.0.1.10,
 /// primary-ENI pod 10.0.1.11, secondary-ENI pod 10.0.1.21 or 100.64.0.11, prefixes
@@ -250,6 +280,8 @@ pub struct Scenario {
     /// the cluster VPC's attachment has a subnet in the node's Availability Zone, `Some(false)`
     /// when it has one only in another AZ (AWS drops traffic from an AZ without one).
     pub via_tgw: Option<bool>,
+    /// The transit gateway's route table (used with `via_tgw`).
+    pub tgw_table: TgwTable,
     pub filters: Filters,
     /// Security groups for pods (`ENABLE_POD_ENI=true`), with a branch-ENI pod.
     pub sgp: Option<Sgp>,
@@ -300,6 +332,9 @@ impl fmt::Display for Scenario {
             Some(true) => write!(f, ", via {TGW} (attached in the node's AZ)")?,
             Some(false) => write!(f, ", via {TGW} (attached only in another AZ)")?,
             None => {}
+        }
+        if self.via_tgw.is_some() && self.tgw_table != TgwTable::Routing {
+            write!(f, ", TGW route table {:?}", self.tgw_table)?;
         }
         if self.filters != Filters::None {
             write!(f, ", filters {:?}", self.filters)?;

@@ -20,7 +20,7 @@ use podreach_core::{Model, analyze};
 use podreach_lab::{DisagreementKind, LabOptions, Measurement, compare, render, run_node};
 use podreach_tests::scenario::{
     self, BRANCH_ENI, CLUSTER, Exclude, Filters, INSTANCE, PeerReturn, Scenario, SecondarySubnet,
-    Sgp, SgpMode,
+    Sgp, SgpMode, TgwTable,
 };
 
 fn env_number(name: &str, default: usize) -> usize {
@@ -223,6 +223,7 @@ fn standard_mode_branch_case(node_port_support: bool, peer_return: PeerReturn) -
         peering_inactive: false,
         via_prefix_list: false,
         via_tgw: None,
+        tgw_table: TgwTable::Routing,
         filters: Filters::Open,
         sgp: Some(Sgp {
             mode: SgpMode::Standard,

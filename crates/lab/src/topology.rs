@@ -18,6 +18,7 @@
 mod addressing;
 mod from_model;
 mod spec;
+mod tgw_tables;
 
 pub use addressing::{gateway_of, host_table};
 pub use spec::{

@@ -8,7 +8,9 @@
 //! scenario as it was: scenario `n` is the same configuration on every run and in every failure
 //! report. The test that every value of every axis is generated lives here, beside the walk.
 
-use super::{Exclude, Filters, PeerReturn, Scenario, SecondarySubnet, Sgp, SgpMode, VERSIONS};
+use super::{
+    Exclude, Filters, PeerReturn, Scenario, SecondarySubnet, Sgp, SgpMode, TgwTable, VERSIONS,
+};
 
 /// splitmix64: a tiny deterministic generator, so scenario `n` is the same on every run.
 #[derive(Debug)]
@@ -40,6 +42,8 @@ pub fn generate(count: usize) -> Vec<Scenario> {
     let mut filter_rng = Rng(0x0f11_7e25_5eed_0001);
     // So has security groups for pods (drawn for every scenario, used from CNI v1.7.0).
     let mut sgp_rng = Rng(0x05a9_b4a1_c4e5_0019);
+    // And the transit gateway's route table (issue 21): half the time routing, else broken.
+    let mut tgw_rng = Rng(0x0769_7ab1_e5ee_d021);
     (0..count)
         .map(|id| {
             let mut s = Scenario {
@@ -60,6 +64,11 @@ pub fn generate(count: usize) -> Vec<Scenario> {
                     Some(rng.chance(50))
                 } else {
                     None
+                },
+                tgw_table: if tgw_rng.chance(50) {
+                    TgwTable::Routing
+                } else {
+                    tgw_rng.pick(&TgwTable::ALL)
                 },
                 filters: filter_rng.pick(&Filters::ALL),
                 sgp: None,
@@ -94,6 +103,7 @@ pub fn generate(count: usize) -> Vec<Scenario> {
                     // Everything else lets the traffic through: only the AZ rule can stop it.
                     s.peer_return = PeerReturn::NodeAndPodSubnets;
                     s.external_snat = false;
+                    s.tgw_table = TgwTable::Routing;
                 }
             } else if id < 20 {
                 // Then security groups for pods: each mode with node port support on and off,
@@ -140,6 +150,18 @@ pub fn generate(count: usize) -> Vec<Scenario> {
                 s.peer_return = PeerReturn::NodeAndPodSubnets;
                 s.exclude = Exclude::None;
                 s.peering_inactive = false;
+                s.tgw_table = TgwTable::Routing;
+            }
+            if (24..30).contains(&id) {
+                // Each transit gateway route table once with everything else open, SNAT off so
+                // the pods' own addresses meet the table on the way back (issue 21).
+                s.via_tgw = Some(true);
+                s.tgw_table = TgwTable::ALL[id - 24];
+                s.peer_return = PeerReturn::NodeAndPodSubnets;
+                s.exclude = Exclude::None;
+                s.external_snat = id % 2 == 0;
+                s.peering_inactive = false;
+                s.filters = Filters::Open;
             }
             if !(12..24).contains(&id) && with_sgp && s.has_pod_eni_support() {
                 s.sgp = Some(sgp);
@@ -240,6 +262,14 @@ mod tests {
             }
         }
         assert!(scenarios.iter().any(|s| s.via_prefix_list));
+        for t in TgwTable::ALL {
+            assert!(
+                scenarios
+                    .iter()
+                    .any(|s| s.via_tgw == Some(true) && s.tgw_table == t),
+                "{t:?}"
+            );
+        }
         assert!(scenarios.iter().any(|s| s.via_tgw == Some(true)));
         assert!(scenarios.iter().any(|s| s.via_tgw == Some(false)));
         for flag in [true, false] {

@@ -17,7 +17,7 @@ use podreach_core::snapshot::SourceFile;
 
 use super::{
     BRANCH_ENI, BRANCH_VLAN, CLUSTER, Filters, INSTANCE, PEER_CIDR, PEERING, PORT, PREFIX_LIST,
-    PRIMARY_ENI, SECONDARY_ENI, Scenario, SecondarySubnet, Sgp, SgpMode, TGW, TRUNK_ENI,
+    PRIMARY_ENI, SECONDARY_ENI, Scenario, SecondarySubnet, Sgp, SgpMode, TGW, TRUNK_ENI, TgwTable,
 };
 
 fn tag(key: &str, value: &str) -> raw::Tag {
@@ -262,7 +262,7 @@ impl Scenario {
                     attachment("tgw-attach-0peer00000000001", peer_vpc, "subnet-0peer"),
                 ],
             });
-            tgw_tables = tgw_route_tables(vpc, peer_vpc);
+            tgw_tables = tgw_route_tables(vpc, peer_vpc, self.tgw_table);
         }
         let locals = || {
             vec![
@@ -598,9 +598,10 @@ impl Scenario {
 }
 
 /// The transit gateway's one route table, as a default table is: both VPC attachments associated
-/// and propagated, so it routes each VPC's CIDRs to its attachment. The lab takes transit gateway
-/// route tables as routing (it does not build them yet), so the generator draws only this table.
-fn tgw_route_tables(vpc: &str, peer_vpc: &str) -> Vec<SourceFile> {
+/// and propagated, so it routes each VPC's CIDRs to its attachment, less what `table` breaks
+/// (a route not propagated, a static blackhole winning over a propagated route or taking part
+/// of one). The lab reads the same table to build its routes.
+fn tgw_route_tables(vpc: &str, peer_vpc: &str, table: TgwTable) -> Vec<SourceFile> {
     const TABLE: &str = "tgw-rtb-0d0e0fa000000001";
     let link = |id: &str, vpc: &str, state: &str| raw::TransitGatewayRouteTableLink {
         transit_gateway_attachment_id: id.to_owned(),
@@ -623,6 +624,13 @@ fn tgw_route_tables(vpc: &str, peer_vpc: &str) -> Vec<SourceFile> {
         kind: Some("propagated".to_owned()),
         state: Some("active".to_owned()),
     };
+    let blackhole = |cidr: &str| raw::TransitGatewayRoute {
+        destination_cidr_block: Some(cidr.to_owned()),
+        prefix_list_id: None,
+        transit_gateway_attachments: Vec::new(),
+        kind: Some("static".to_owned()),
+        state: Some("blackhole".to_owned()),
+    };
     let tables = raw::DescribeTransitGatewayRouteTables {
         transit_gateway_route_tables: vec![raw::TransitGatewayRouteTable {
             transit_gateway_route_table_id: TABLE.to_owned(),
@@ -643,17 +651,29 @@ fn tgw_route_tables(vpc: &str, peer_vpc: &str) -> Vec<SourceFile> {
         transit_gateway_route_table_id: None,
         transit_gateway_route_table_propagations: attachments
             .iter()
+            .filter(|(id, _)| table != TgwTable::PeerNotRouted || !id.contains("peer"))
             .map(|(id, v)| link(id, v, "enabled"))
             .collect(),
     };
     let routes = raw::SearchTransitGatewayRoutes {
         transit_gateway_route_table_id: None,
         searched_prefixes: None,
-        routes: vec![
-            route("10.0.0.0/16", attachments[0]),
-            route("100.64.0.0/16", attachments[0]),
-            route(PEER_CIDR, attachments[1]),
-        ],
+        routes: {
+            let mut routes = vec![route("10.0.0.0/16", attachments[0])];
+            if table != TgwTable::PodRangeNotRouted {
+                routes.push(route("100.64.0.0/16", attachments[0]));
+            }
+            if table != TgwTable::PeerNotRouted {
+                routes.push(route(PEER_CIDR, attachments[1]));
+            }
+            match table {
+                TgwTable::PeerBlackhole => routes.push(blackhole(PEER_CIDR)),
+                TgwTable::NodeSubnetBlackhole => routes.push(blackhole("10.0.1.0/24")),
+                TgwTable::PeerHalfBlackhole => routes.push(blackhole("10.1.1.128/25")),
+                _ => {}
+            }
+            routes
+        },
         additional_routes_available: false,
     };
     let file = |path: &str, text: String| SourceFile {

@@ -37,13 +37,34 @@ struct Home {
     region: Option<String>,
 }
 
-/// The collector's own account: the owner of the cluster VPCs' route tables.
+/// The collector's own account, as the answers show it: the owner of the cluster VPCs' route
+/// tables, else of their side of a peering connection or of their transit gateway attachment.
 fn our_account(inputs: &Ec2Inputs) -> Option<String> {
+    let ours = |vpc: &Option<String>| {
+        vpc.as_ref()
+            .is_some_and(|v| inputs.cluster_vpcs.contains(v))
+    };
     inputs
         .route_tables
         .values()
         .filter(|t| inputs.cluster_vpcs.contains(&t.vpc_id))
         .find_map(|t| t.owner_id.clone())
+        .or_else(|| {
+            inputs
+                .peerings
+                .values()
+                .flat_map(|p| [&p.requester_vpc_info, &p.accepter_vpc_info])
+                .filter(|side| ours(&side.vpc_id))
+                .find_map(|side| side.owner_id.clone())
+        })
+        .or_else(|| {
+            inputs
+                .tgw_attachments
+                .iter()
+                .flat_map(|a| a.values())
+                .filter(|a| inputs.cluster_vpcs.contains(&a.vpc_id))
+                .find_map(|a| a.vpc_owner_id.clone())
+        })
 }
 
 /// The peers of the cluster VPCs into `far`, with the account and Region each lives in.
@@ -110,13 +131,15 @@ impl Collector {
         let mut local = FarVpcs::new();
         for (vpc, clusters) in &far {
             let home = homes.get(vpc).cloned().unwrap_or_default();
-            let account = home.owner.or_else(|| ours.clone());
-            let region = home.region.or_else(|| here.map(str::to_owned));
-            match (account, region) {
-                (Some(account), Some(region))
-                    if Some(account.as_str()) != ours.as_deref()
-                        || Some(region.as_str()) != here =>
-                {
+            // Elsewhere only when the answers say so: an owner or Region that is not known, or
+            // our own that is not, reads as here.
+            let foreign = matches!((&home.owner, &ours), (Some(o), Some(u)) if o != u);
+            let other_region = matches!((&home.region, here), (Some(r), Some(h)) if r != h);
+            match (home.owner.or_else(|| ours.clone()), home.region) {
+                (Some(account), region) if foreign || other_region => {
+                    let region = region
+                        .or_else(|| here.map(str::to_owned))
+                        .unwrap_or_default();
                     away.entry((account, region)).or_default().push(vpc.clone());
                 }
                 _ => {

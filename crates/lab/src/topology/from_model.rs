@@ -22,6 +22,7 @@ use super::spec::{
     BranchSpec, CniSettings, DestSpec, EniSpec, NodeSpec, RemoteKind, RemoteSpec, RouteAction,
     RouteSpec, RtSpec,
 };
+use super::tgw_tables;
 
 impl CniSettings {
     fn from_config(cni: &CniConfig, notes: &mut Vec<String>) -> CniSettings {
@@ -217,6 +218,32 @@ impl NodeSpec {
                         }
                     }
                 };
+                // Over a transit gateway: its table (of the cluster VPC's attachment) decides
+                // each part of the destination.
+                let mut action = action;
+                if let (Target::TransitGateway(tgw), RouteAction::Via(_)) = (&route.target, &action)
+                {
+                    let via = action.clone();
+                    for (block, decided) in
+                        tgw_tables::parts(network, tgw, &cluster.vpc_id, route.destination, None)
+                    {
+                        let part = match decided {
+                            Ok(()) => via.clone(),
+                            Err(why) => RouteAction::Drop(format!(
+                                "{why} ({} in {})",
+                                route.destination, table.id
+                            )),
+                        };
+                        if block == route.destination {
+                            action = part;
+                        } else {
+                            routes.push(RouteSpec {
+                                destination: block,
+                                action: part,
+                            });
+                        }
+                    }
+                }
                 routes.push(RouteSpec {
                     destination: route.destination,
                     action,
@@ -555,29 +582,75 @@ impl NodeSpec {
                     format!("peer route table {}", table.id),
                 ),
                 Some(table) => {
+                    // Back over a transit gateway: its table (of the far VPC's attachment) must
+                    // send the cluster's addresses to the cluster VPC's attachment.
+                    let tgw_back =
+                        |r: &podreach_core::model::Route| -> Vec<(Ipv4Net, Result<(), String>)> {
+                            let (Target::TransitGateway(tgw), Some(far_vpc)) =
+                                (&r.target, &peer_vpc_id)
+                            else {
+                                return Vec::new();
+                            };
+                            let Some(ours) =
+                                tgw_tables::attachment_of(network, tgw, &cluster.vpc_id)
+                            else {
+                                return Vec::new();
+                            };
+                            tgw_tables::parts(network, tgw, far_vpc, r.destination, Some(ours))
+                        };
                     let routes = table
                         .routes
                         .iter()
-                        .map(|r| RouteSpec {
-                            destination: r.destination,
-                            action: if r.blackhole {
-                                RouteAction::Drop(format!(
-                                    "peer ROUTE_BLACKHOLE {} in {}",
-                                    r.destination, table.id
-                                ))
-                            } else if r.target.id() == target.id() {
-                                RouteAction::Back
-                            } else if r.target == Target::Local {
-                                RouteAction::Local
+                        .flat_map(|r| {
+                            let parts = if !r.blackhole && r.target.id() == target.id() {
+                                tgw_back(r)
                             } else {
-                                RouteAction::Drop(format!(
-                                    "peer table {} sends {} to {}, not back over {}",
-                                    table.id,
-                                    r.destination,
-                                    r.target.id(),
-                                    target.id()
-                                ))
-                            },
+                                Vec::new()
+                            };
+                            let whole = parts
+                                .iter()
+                                .find(|(b, _)| *b == r.destination)
+                                .and_then(|(_, d)| d.clone().err());
+                            let inside = parts
+                                .into_iter()
+                                .filter(|(b, _)| *b != r.destination)
+                                .map(|(b, d)| RouteSpec {
+                                    destination: b,
+                                    action: match d {
+                                        Ok(()) => RouteAction::Back,
+                                        Err(why) => RouteAction::Drop(format!(
+                                            "peer {why} ({} in {})",
+                                            r.destination, table.id
+                                        )),
+                                    },
+                                });
+                            let own = RouteSpec {
+                                destination: r.destination,
+                                action: if let Some(why) = whole {
+                                    RouteAction::Drop(format!(
+                                        "peer {why} ({} in {})",
+                                        r.destination, table.id
+                                    ))
+                                } else if r.blackhole {
+                                    RouteAction::Drop(format!(
+                                        "peer ROUTE_BLACKHOLE {} in {}",
+                                        r.destination, table.id
+                                    ))
+                                } else if r.target.id() == target.id() {
+                                    RouteAction::Back
+                                } else if r.target == Target::Local {
+                                    RouteAction::Local
+                                } else {
+                                    RouteAction::Drop(format!(
+                                        "peer table {} sends {} to {}, not back over {}",
+                                        table.id,
+                                        r.destination,
+                                        r.target.id(),
+                                        target.id()
+                                    ))
+                                },
+                            };
+                            std::iter::once(own).chain(inside).collect::<Vec<_>>()
                         })
                         .collect();
                     (routes, format!("peer route table {}", table.id))
