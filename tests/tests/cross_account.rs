@@ -245,6 +245,21 @@ async fn with_the_member_role_the_peer_is_read_in_its_account_and_its_missing_ro
         "{:#?}",
         collection.notes.gaps
     );
+    // AssumeRole is one counted call of the collection, and a second collection by the same
+    // (warm) collector assumes the role again rather than reusing the first credentials.
+    let assumed = |collection: &Collection| {
+        collection
+            .notes
+            .stats
+            .operations
+            .iter()
+            .filter(|(name, _)| name.ends_with("AssumeRole"))
+            .map(|(_, o)| o.calls)
+            .sum::<u64>()
+    };
+    assert_eq!(assumed(&collection), 1, "{:#?}", collection.notes.stats);
+    let (again, _) = audit(&collector, &seeded).await;
+    assert_eq!(assumed(&again), 1, "{:#?}", again.notes.stats);
     let finding = report
         .findings
         .iter()

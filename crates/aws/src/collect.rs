@@ -135,6 +135,9 @@ impl Collect for Collector {
     }
 
     async fn collect(&self, scope: &Scope) -> Result<Collection, CollectError> {
+        if let Some(members) = &self.members {
+            members.forget().await;
+        }
         let started = Instant::now();
         let before = self.stats.reading();
         let mut notes = CollectionNotes {

@@ -91,7 +91,14 @@ impl Collector {
     /// Reads the far side in other accounts (through `role`) and Regions with clients made from
     /// `config` ([`Members`]).
     pub fn with_members(self, config: &SdkConfig, role: Option<MemberRole>) -> Self {
-        let sts = aws_sdk_sts::Client::new(config);
+        // Counted, retried and timed like every other call of the collection.
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(config)
+                .interceptor(self.defaults.stats.clone())
+                .retry_config(self.defaults.retry.clone())
+                .timeout_config(self.defaults.timeouts.clone())
+                .build(),
+        );
         self.with_members_through(config, sts, role)
     }
 

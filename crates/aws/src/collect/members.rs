@@ -8,8 +8,9 @@
 //! `OwnerId` and `Region`, the attachment's `VpcOwnerId`). So [`Members::client`] gives a
 //! client for `(account, region)`: the collector's own credentials in another Region of its own
 //! account, or the credentials of `arn:<partition>:iam::<account>:role/<name>` (`--member-role`,
-//! `MEMBER_ROLE_NAME`; an optional external id) from STS `AssumeRole`, each asked once and kept
-//! for the collection, refusals included. Without a role name, or when AssumeRole is refused,
+//! `MEMBER_ROLE_NAME`; an optional external id) from STS `AssumeRole`, each asked once per
+//! collection, refusals included ([`Members::forget`] starts each collection afresh, so a warm
+//! function never reuses expired credentials). Without a role name, or when AssumeRole is refused,
 //! the answer says which account and role to set up, and the caller makes it a gap: the far
 //! side's hops are then `unknown`, never assumed.
 
@@ -104,6 +105,13 @@ impl Members {
             defaults,
             cache: Arc::new(Mutex::new(BTreeMap::new())),
         }
+    }
+
+    /// Forgets every client and refusal: called at the start of each collection, so a warm
+    /// function assumes the role again (fresh credentials; a role created since a refusal is
+    /// used) instead of keeping them for the life of the process.
+    pub(crate) async fn forget(&self) {
+        self.cache.lock().await.clear();
     }
 
     /// The role's ARN in `account`.
