@@ -33,12 +33,23 @@ parsed with the scenario's own objects:
   the main account's, the main credentials the reverse; an assumed key without its session
   token is AuthFailure; the peering's accepter is owned by the peer account;
 - the endpoint's per-action request counts (its --stats-file) equal the calls made here, and
-  so do its counts per account (--account-stats-file).
+  so do its counts per account (--account-stats-file);
+- a transit gateway shared through RAM (`generate.py --tgw-account`, SHARED_TGW_ACCOUNT, a second
+  endpoint started with `fake_aws.py --tgw-account`): the scenario's objects are those without
+  the flag, only their owners differ (OwnerId, VpcOwnerId, the ARNs), and an id written twice (the
+  gateway, the cluster's attachment) is the same object; the main account's files hold no TGW route
+  table, its describe-transit-gateways names the owner, its attachments are its own VPCs'; the
+  participant's view through botocore (the main credentials: the gateway with the owner's OwnerId,
+  the cluster's attachment only, no route table, a table id NotFound, no shared-services) and the
+  owner's (AssumeRole of `podreach-member` in SHARED_TGW_ACCOUNT: the gateway, both attachments,
+  the 5 tables, each table's associations, propagations and whole routes, longest-prefix-match of
+  the shared-services blocks, shared-services' far batch), the peer account seeing no gateway,
+  and that endpoint's counts per action and per account.
 
 Prints each check; exits 0 when all pass, 1 otherwise.
 
 Usage:
-    python3 tests/scale/check_fake_ec2.py [--nodes 20] [--routes 100] [--seed 1]
+    python3 tests/scale/check_fake_ec2.py [--nodes 20] [--routes 100] [--seed 1] [--tgw-account 333344445555]
 """
 
 from __future__ import annotations
@@ -82,14 +93,14 @@ class Checks:
         return condition
 
 
-def start_fake(args, directory: str):
+def start_fake(args, directory: str, extra=()):
     ready = os.path.join(directory, "port")
     stats = os.path.join(directory, "stats.json")
     accounts = os.path.join(directory, "accounts.json")
     process = subprocess.Popen(
         [sys.executable, os.path.join(HERE, "fake_aws.py"), "--nodes", str(args.nodes), "--routes", str(args.routes),
          "--seed", str(args.seed), "--port", "0", "--ready-file", ready, "--stats-file", stats,
-         "--account-stats-file", accounts],
+         "--account-stats-file", accounts, *extra],
         stdout=subprocess.DEVNULL,
         stderr=open(os.path.join(directory, "fake.err"), "wb"),
     )
@@ -590,66 +601,273 @@ def run_account_checks(client, scenario: dict, c: Checks) -> None:
             (code, status))
 
 
+# The account owning the shared transit gateway in the RAM scenario (generate.py --tgw-account).
+SHARED_TGW_ACCOUNT = "333344445555"
+# List key -> the id key of its items, for comparing two scenarios object by object.
+ID_KEYS = {
+    "Vpcs": "VpcId", "Subnets": "SubnetId", "RouteTables": "RouteTableId", "SecurityGroups": "GroupId",
+    "NetworkAcls": "NetworkAclId", "NetworkInterfaces": "NetworkInterfaceId", "Reservations": "ReservationId",
+    "VpcPeeringConnections": "VpcPeeringConnectionId", "TransitGatewayVpcAttachments": "TransitGatewayAttachmentId",
+    "TransitGateways": "TransitGatewayId", "TransitGatewayRouteTables": "TransitGatewayRouteTableId",
+}
+OWNER_KEYS = ("OwnerId", "VpcOwnerId")
+ARN_KEYS = ("SubnetArn", "TransitGatewayArn")
+
+
+def scenario_objects(scenario: dict) -> tuple[dict, list]:
+    """{key: (object, owner fields)} of a scenario, every account's files together, as an offline
+    reader merges them: an object of an id list by (list key, id), any other file (a TGW table's
+    associations, propagations or routes; the EKS answers) whole, by its path inside its account's
+    directory. Owner fields (OwnerId, VpcOwnerId; the account of SubnetArn/TransitGatewayArn) are
+    taken out into the second item. Also [(key, path, path)] of an id written twice differently."""
+    out, clashes, where = {}, [], {}
+    for path, obj in scenario.items():
+        account = generate.account_of(path)
+        inner = path if account == generate.ACCOUNT else "ec2/" + path[len(f"{generate.ACCOUNTS_DIR}/{account}/"):]
+        obj = generate.plain(obj)
+        lists = [k for k in obj if k in ID_KEYS] if isinstance(obj, dict) else []
+        entries = []
+        if lists:
+            for key in lists:
+                entries += [((key, item[ID_KEYS[key]]), item) for item in obj[key]]
+        else:
+            entries.append(((inner,), obj))
+        for key, item in entries:
+            item = dict(item)
+            owners = tuple((k, item.pop(k)) for k in OWNER_KEYS if k in item)
+            owners += tuple((k, item[k].split(":")[4]) for k in ARN_KEYS if k in item)
+            for k in ARN_KEYS:
+                if k in item:
+                    parts = item[k].split(":")
+                    item[k] = ":".join(parts[:4] + ["<account>"] + parts[5:])
+            if key in out and out[key] != (item, owners):
+                clashes.append((key, where[key], path))
+            out[key], where[key] = (item, owners), path
+    return out, clashes
+
+
+def run_shared_tgw_checks(client, shared: dict, plain_scenario: dict, c: Checks) -> None:
+    """The RAM-shared transit gateway (generate.py --tgw-account SHARED_TGW_ACCOUNT): the scenario
+    against the one without the flag, then the participant's and the owner's views."""
+    main, owner, peer = generate.ACCOUNT, SHARED_TGW_ACCOUNT, generate.PEER_ACCOUNT
+    static = {"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_key": "x"}
+    ids = lambda items, key: sorted(o[key] for o in items)  # noqa: E731
+    owned = lambda name: shared.get(generate.account_file(owner, name), {})  # noqa: E731
+
+    # --- the scenario --------------------------------------------------------------------------
+    with_flag, clashes = scenario_objects(shared)
+    without, _ = scenario_objects(plain_scenario)
+    c.check(not clashes, "--tgw-account: an id written in two accounts' files (the gateway, the cluster's "
+            "attachment) is the same object in both", clashes[:3])
+    same_keys = set(with_flag) == set(without)
+    differing = [k for k in without if k in with_flag and with_flag[k][0] != without[k][0]]
+    moved = {k: (without[k][1], with_flag[k][1]) for k in without if k in with_flag and with_flag[k][1] != without[k][1]}
+    c.check(same_keys and not differing,
+            f"--tgw-account: every account's files together hold the {len(without)} objects/files of the scenario "
+            f"without it, equal but for their owners ({len(moved)} change owner)",
+            (set(with_flag) ^ set(without), differing[:3]))
+    new_owners = {dict(after).get("OwnerId", dict(after).get("VpcOwnerId")) for _, after in moved.values()}
+    kinds = Counter(k[0] for k in moved)
+    c.check(new_owners == {owner} and all(dict(before).get("OwnerId", dict(before).get("VpcOwnerId")) == main
+                                          for before, _ in moved.values())
+            and kinds["TransitGateways"] == 1 and kinds["TransitGatewayVpcAttachments"] == 1 and kinds["Vpcs"] == 1,
+            f"--tgw-account: what changes owner goes from {main} to {owner}: the gateway, shared-services' attachment "
+            f"and its objects ({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))})", (new_owners, kinds))
+    main_tgw_files = [p for p in shared if generate.account_of(p) == main and "transit-gateway-route-table" in p]
+    owner_tables = owned("transit-gateway-route-tables").get("TransitGatewayRouteTables", [])
+    parts = [p for p in shared if p.startswith(f"{generate.ACCOUNTS_DIR}/{owner}/transit-gateway-route-tables/")]
+    c.check(not main_tgw_files and len(owner_tables) == 5 and len(parts) == 15,
+            f"--tgw-account: no TGW route table in {main}'s files; {owner}'s hold the 5 tables and their 15 "
+            "associations/propagations/routes files", (main_tgw_files, len(owner_tables), len(parts)))
+    gateway = shared["ec2/transit-gateways.json"]["TransitGateways"]
+    atts_main = shared["ec2/transit-gateway-vpc-attachments.json"]["TransitGatewayVpcAttachments"]
+    atts_owner = owned("transit-gateway-vpc-attachments").get("TransitGatewayVpcAttachments", [])
+    shared_vpc = [v["VpcId"] for v in owned("vpcs").get("Vpcs", []) if v["Tags"][0]["Value"] == "shared-services"]
+    cluster = [v["VpcId"] for v in shared["ec2/vpcs.json"]["Vpcs"]]
+    c.check(len(gateway) == 1 and gateway[0]["OwnerId"] == owner
+            and owned("transit-gateways").get("TransitGateways") == gateway
+            and [a["VpcId"] for a in atts_main] == cluster and {a["VpcOwnerId"] for a in atts_main} == {main}
+            and sorted(a["VpcId"] for a in atts_owner) == sorted(cluster + shared_vpc) and len(shared_vpc) == 1
+            and shared["ec2/peer-vpcs.json"]["Vpcs"] == [],
+            f"--tgw-account: {main}'s describe-transit-gateways names the owner {owner}, its attachments are the "
+            f"cluster's only; {owner}'s list both and hold shared-services", (gateway, atts_main, atts_owner))
+
+    tgw_id = gateway[0]["TransitGatewayId"]
+    by_tgw = [{"Name": "transit-gateway-id", "Values": [tgw_id]}]
+    whole = [{"Name": "state", "Values": ["active", "blackhole"]}]
+    table_ids = [t["TransitGatewayRouteTableId"] for t in owner_tables]
+    part = lambda table_id, name: owned(f"transit-gateway-route-tables/{table_id}.{name}")  # noqa: E731
+
+    # --- the participant (the cluster's account) -----------------------------------------------
+    ours = client("ec2", main, **static)
+    got = ours.describe_transit_gateways().get("TransitGateways", [])
+    c.check([(g["TransitGatewayId"], g["OwnerId"], g["TransitGatewayArn"].split(":")[4]) for g in got]
+            == [(tgw_id, owner, owner)],
+            f"participant ({main}): DescribeTransitGateways shows the shared gateway owned by {owner}", got)
+    got = ours.describe_transit_gateway_vpc_attachments(Filters=by_tgw).get("TransitGatewayVpcAttachments", [])
+    c.check([(a["VpcId"], a["VpcOwnerId"]) for a in got] == [(cluster[0], main)],
+            "participant: DescribeTransitGatewayVpcAttachments (transit-gateway-id) is the cluster's attachment only",
+            got)
+    got = ours.describe_transit_gateway_route_tables(Filters=by_tgw, MaxResults=1000).get("TransitGatewayRouteTables")
+    c.check(not got, "participant: DescribeTransitGatewayRouteTables (transit-gateway-id): none", got)
+    codes = [error_code(lambda: ours.get_transit_gateway_route_table_associations(TransitGatewayRouteTableId=table_ids[0])),
+             error_code(lambda: ours.get_transit_gateway_route_table_propagations(TransitGatewayRouteTableId=table_ids[0])),
+             error_code(lambda: ours.search_transit_gateway_routes(TransitGatewayRouteTableId=table_ids[0], Filters=whole))]
+    c.check(codes == ["InvalidTransitGatewayRouteTableID.NotFound"] * 3,
+            "participant: the owner's table by id (associations, propagations, routes): "
+            "InvalidTransitGatewayRouteTableID.NotFound", codes)
+    got = ours.describe_vpcs().get("Vpcs", [])
+    mine, _ = read_all(ours, "describe_network_interfaces", "NetworkInterfaces", shared_vpc, 1000)
+    c.check(ids(got, "VpcId") == sorted(cluster) and mine == [],
+            "participant: DescribeVpcs is the cluster VPC only; shared-services' ENIs: none", (ids(got, "VpcId"), len(mine)))
+
+    # --- the owner, through the member role ----------------------------------------------------
+    sts = client("sts", main, **static)
+    code = error_code(lambda: sts.assume_role(RoleArn=f"arn:aws:iam::{owner}:role/someone-else",
+                                              RoleSessionName="podreach"))
+    c.check(code == "AccessDenied", f"AssumeRole of another role name in {owner}: AccessDenied", code)
+    answer = sts.assume_role(RoleArn=f"arn:aws:iam::{owner}:role/{MEMBER_ROLE}", RoleSessionName="podreach")
+    creds = answer.get("Credentials", {})
+    assumed = {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretAccessKey"],
+               "aws_session_token": creds["SessionToken"]}
+    who = client("sts", owner, **assumed).get_caller_identity()
+    c.check(creds.get("AccessKeyId", "").startswith("ASIA" + owner) and who.get("Account") == owner,
+            f"AssumeRole of {MEMBER_ROLE} in {owner} (the gateway's owner): credentials of {owner}", (creds, who))
+    theirs = client("ec2", owner, **assumed)
+    got = theirs.describe_transit_gateways(TransitGatewayIds=[tgw_id]).get("TransitGateways", [])
+    c.check(len(got) == 1 and got[0]["OwnerId"] == owner
+            and got[0]["Options"]["AssociationDefaultRouteTableId"] == gateway[0]["Options"]["AssociationDefaultRouteTableId"],
+            f"owner ({owner}): DescribeTransitGateways by id, its default route table", got)
+    got = theirs.describe_transit_gateway_vpc_attachments(Filters=by_tgw).get("TransitGatewayVpcAttachments", [])
+    c.check(sorted((a["VpcId"], a["VpcOwnerId"]) for a in got) == sorted([(cluster[0], main), (shared_vpc[0], owner)]),
+            "owner: DescribeTransitGatewayVpcAttachments (transit-gateway-id) lists every attachment, the cluster's "
+            f"({main}) and shared-services' ({owner})", got)
+    got = theirs.describe_transit_gateway_route_tables(Filters=by_tgw, MaxResults=1000).get("TransitGatewayRouteTables", [])
+    c.check([t["TransitGatewayRouteTableId"] for t in got] == table_ids,
+            "owner: DescribeTransitGatewayRouteTables (transit-gateway-id): the 5 tables", got)
+    wrong = []
+    for table_id in table_ids:
+        for method, key, name in (("get_transit_gateway_route_table_associations", "Associations", "associations"),
+                                  ("get_transit_gateway_route_table_propagations",
+                                   "TransitGatewayRouteTablePropagations", "propagations")):
+            got = [link_key(a) for p in theirs.get_paginator(method).paginate(TransitGatewayRouteTableId=table_id)
+                   for a in p.get(key, [])]
+            if got != [link_key(a) for a in part(table_id, name)[key]]:
+                wrong.append((table_id, name))
+        got = [route_key(r) for p in theirs.get_paginator("search_transit_gateway_routes").paginate(
+            TransitGatewayRouteTableId=table_id, Filters=whole) for r in p.get("Routes", [])]
+        if got != [route_key(r) for r in part(table_id, "routes")["Routes"]]:
+            wrong.append((table_id, "routes"))
+    total = sum(len(part(t, "routes")["Routes"]) for t in table_ids)
+    c.check(not wrong, f"owner: every table's associations, propagations and whole routes ({total:,}) as written",
+            wrong)
+    spokes = next(t["TransitGatewayRouteTableId"] for t in owner_tables if t["Tags"][0]["Value"] == "network-hub-spokes")
+    shared_att = next(a["TransitGatewayAttachmentId"] for a in atts_owner if a["VpcId"] == shared_vpc[0])
+    got = [theirs.search_transit_gateway_routes(TransitGatewayRouteTableId=spokes, Filters=[
+        {"Name": "route-search.longest-prefix-match", "Values": [b]}]).get("Routes", []) for b in generate.SHARED_BLOCKS]
+    c.check(all(len(r) == 1 and r[0]["TransitGatewayAttachments"][0]["TransitGatewayAttachmentId"] == shared_att
+                for r in got),
+            "owner: longest-prefix-match of each shared-services block in spokes: its attachment", got)
+    for method, key, id_key, page, name in FAR_BATCH:
+        want = owned(name).get(key, [])
+        got, n = read_all(theirs, method, key, shared_vpc, page)
+        c.check(ids(got, id_key) == ids(want, id_key) and want and {o["OwnerId"] for o in got} == {owner},
+                f"owner: {method} vpc-id=shared-services, MaxResults={page}: its {len(want)}, owned by {owner}",
+                (len(got), len(want)))
+    got, _ = read_all(theirs, "describe_subnets", "Subnets", cluster, 1000)
+    c.check(got == [], "owner: the cluster VPC's subnets: none", len(got))
+
+    # --- the peer account does not see the gateway --------------------------------------------
+    answer = sts.assume_role(RoleArn=f"arn:aws:iam::{peer}:role/{MEMBER_ROLE}", RoleSessionName="podreach")
+    pc = answer["Credentials"]
+    payments = client("ec2", peer, aws_access_key_id=pc["AccessKeyId"], aws_secret_access_key=pc["SecretAccessKey"],
+                      aws_session_token=pc["SessionToken"])
+    got = payments.describe_transit_gateways().get("TransitGateways", [])
+    att = payments.describe_transit_gateway_vpc_attachments().get("TransitGatewayVpcAttachments", [])
+    c.check(got == [] and att == [], f"{peer} (payments): no transit gateway, no attachment", (got, att))
+
+
+def serve_and_check(args, directory: str, extra, body, c: Checks) -> None:
+    """Starts fake_aws.py (with `extra` arguments), runs `body(client)` against it (`client(service,
+    account, region=..., **credentials)` makes a botocore client whose calls are counted for
+    `account`), stops it, and checks its per-action and per-account counts against the calls made."""
+    os.makedirs(directory, exist_ok=True)
+    fake = stats_file = accounts_file = None
+    sent, sent_by = Counter(), {}
+    try:
+        fake, port, stats_file, accounts_file = start_fake(args, directory, extra)
+        print(f"fake_aws.py {' '.join(extra)}: {args.nodes} nodes, {args.routes} routes, seed {args.seed} "
+              f"on 127.0.0.1:{port}".replace(".py :", ".py:"))
+        session = botocore.session.get_session()
+
+        def client(service: str, account: str, region: str = generate.REGION, **credentials):
+            """A client of the endpoint whose calls count as `account`'s."""
+            made = session.create_client(service, endpoint_url=f"http://127.0.0.1:{port}", region_name=region,
+                                         config=Config(retries={"total_max_attempts": 1}), **credentials)
+
+            def count(event_name, **_):
+                sent.update([event_name.split(".")[-1]])
+                sent_by.setdefault(account, Counter()).update([event_name.split(".")[-1]])
+
+            made.meta.events.register(f"before-send.{service}", count)
+            return made
+
+        try:
+            body(client)
+        except Exception as e:  # an answer botocore parsed into something unexpected
+            traceback.print_exc()
+            c.check(False, "the checks ran to the end", repr(e))
+    finally:
+        if fake is not None:
+            fake.send_signal(signal.SIGTERM)
+            try:
+                fake.wait(30)
+            except subprocess.TimeoutExpired:
+                fake.kill()
+    if stats_file and os.path.exists(stats_file):
+        with open(stats_file, encoding="utf-8") as f:
+            counted = json.load(f)
+        c.check(counted == dict(sent),
+                "the endpoint counted every request per action: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(counted.items())),
+                (counted, dict(sent)))
+    if accounts_file and os.path.exists(accounts_file):
+        with open(accounts_file, encoding="utf-8") as f:
+            by_account = json.load(f)
+        expected = {account: dict(n) for account, n in sent_by.items()}
+        c.check(by_account == expected,
+                "the endpoint counted every request per account: " + "; ".join(
+                    f"{account} {sum(n.values())} ({', '.join(f'{k} {v}' for k, v in n.items() if account != generate.ACCOUNT or k in ('AssumeRole', 'GetCallerIdentity'))})"
+                    for account, n in sorted(by_account.items())),
+                (by_account, expected))
+
+
 def main(argv=None) -> int:
+    global SHARED_TGW_ACCOUNT
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=20)
     parser.add_argument("--routes", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--tgw-account", default=SHARED_TGW_ACCOUNT,
+                        help=f"the gateway's owner in the RAM checks (default {SHARED_TGW_ACCOUNT})")
     args = parser.parse_args(argv)
+    SHARED_TGW_ACCOUNT = args.tgw_account
     # The scenario the endpoint serves (the same objects: same arguments, same draws).
     scenario = generate.generate(args.nodes, args.routes, args.seed)
     c = Checks()
-    fake = None
     with tempfile.TemporaryDirectory(prefix="podreach-check-ec2-") as directory:
-        try:
-            fake, port, stats_file, accounts_file = start_fake(args, directory)
-            print(f"fake_aws.py: {args.nodes} nodes, {args.routes} routes, seed {args.seed} on 127.0.0.1:{port}")
-            session = botocore.session.get_session()
-            sent, sent_by = Counter(), {}
-
-            def client(service: str, account: str, region: str = generate.REGION, **credentials):
-                """A client of the endpoint whose calls count as `account`'s."""
-                made = session.create_client(service, endpoint_url=f"http://127.0.0.1:{port}", region_name=region,
-                                             config=Config(retries={"total_max_attempts": 1}), **credentials)
-
-                def count(event_name, **_):
-                    sent.update([event_name.split(".")[-1]])
-                    sent_by.setdefault(account, Counter()).update([event_name.split(".")[-1]])
-
-                made.meta.events.register(f"before-send.{service}", count)
-                return made
-
+        def plain_body(client):
             # Any key the endpoint does not know is the main account's (as before there were two).
             ec2 = client("ec2", generate.ACCOUNT, "us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-            try:
-                run_checks(ec2, scenario, c, args)
-                run_account_checks(client, scenario, c)
-            except Exception as e:  # an answer botocore parsed into something unexpected
-                traceback.print_exc()
-                c.check(False, "the checks ran to the end", repr(e))
-        finally:
-            if fake is not None:
-                fake.send_signal(signal.SIGTERM)
-                try:
-                    fake.wait(30)
-                except subprocess.TimeoutExpired:
-                    fake.kill()
-        if fake is not None and os.path.exists(stats_file):
-            with open(stats_file, encoding="utf-8") as f:
-                counted = json.load(f)
-            c.check(counted == dict(sent),
-                    "the endpoint counted every request per action: "
-                    + ", ".join(f"{k} {v}" for k, v in sorted(counted.items())),
-                    (counted, dict(sent)))
-        if fake is not None and os.path.exists(accounts_file):
-            with open(accounts_file, encoding="utf-8") as f:
-                by_account = json.load(f)
-            expected = {account: dict(n) for account, n in sent_by.items()}
-            c.check(by_account == expected,
-                    "the endpoint counted every request per account: " + "; ".join(
-                        f"{account} {sum(n.values())} ({', '.join(f'{k} {v}' for k, v in n.items() if account != generate.ACCOUNT or k in ('AssumeRole', 'GetCallerIdentity'))})"
-                        for account, n in sorted(by_account.items())),
-                    (by_account, expected))
+            run_checks(ec2, scenario, c, args)
+            run_account_checks(client, scenario, c)
+
+        serve_and_check(args, os.path.join(directory, "plain"), (), plain_body, c)
+        # The same scenario with the transit gateway in another account, shared through RAM.
+        shared = generate.generate(args.nodes, args.routes, args.seed, args.tgw_account)
+        print(f"--- the transit gateway shared by {args.tgw_account} (--tgw-account)")
+        serve_and_check(args, os.path.join(directory, "shared-tgw"), ("--tgw-account", args.tgw_account),
+                        lambda client: run_shared_tgw_checks(client, shared, scenario, c), c)
     print(f"{c.passed} checks passed, {len(c.failed)} failed")
     return 1 if c.failed else 0
 

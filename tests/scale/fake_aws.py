@@ -50,7 +50,11 @@ What it speaks:
 
 Accounts: the scenario's objects belong to generate.ACCOUNT, except another account's files
 (`ec2/accounts/<account>/…`, generate.account_file: the peered `payments` VPC of
-generate.PEER_ACCOUNT). Each request is served from the data of the account its SigV4
+generate.PEER_ACCOUNT; with --tgw-account, the transit gateway's owner: its gateway, every VPC
+attachment, its 5 route tables with their associations, propagations and routes, and
+shared-services, while the main account's DescribeTransitGateways shows the shared gateway with
+that OwnerId, its DescribeTransitGatewayVpcAttachments only the cluster's attachment, and it has
+no transit gateway route table, as for a RAM participant). Each request is served from the data of the account its SigV4
 credential (the access key id in the Authorization header's `Credential=`) maps to: an assumed
 key (above) sees only its account's objects, and needs its session token (else EC2's
 `AuthFailure`, 401, or STS's `InvalidClientTokenId`); any other key, static (`AKIA...`) or
@@ -65,7 +69,7 @@ part (about 0.5 s per page of 1,000 ENIs, 2 s per page of 1,000 instances on 2 c
 `--cache-responses` keeps each EC2 page once rendered, for benchmarks that collect repeatedly.
 
 Usage:
-    python3 tests/scale/fake_aws.py --nodes 1000 [--routes 100] [--seed 1] --port 0 \\
+    python3 tests/scale/fake_aws.py --nodes 1000 [--routes 100] [--seed 1] [--tgw-account ACCOUNT] --port 0 \\
         --ready-file /tmp/port [--stats-file /tmp/stats.json] [--account-stats-file /tmp/accounts.json] \\
         [--allow-role podreach-member] [--external-id ID] [--session-seconds N] [--cache-responses]
 """
@@ -842,16 +846,18 @@ class Account:
 
 def account_views(files: dict) -> dict[str, dict]:
     """{account: its files under the paths of the main account's}: the main account's files as
-    they are, and another account's `ec2/accounts/<account>/<name>.json` (generate.account_file)
-    as `ec2/<name>.json`, so one `Ec2` serves either. The main account is always there."""
+    they are, and another account's `ec2/accounts/<account>/<rest>` (generate.account_file) as
+    `ec2/<rest>` (`ec2/accounts/<tgw account>/transit-gateway-route-tables/<id>.routes.json` as
+    `ec2/transit-gateway-route-tables/<id>.routes.json`), so one `Ec2` serves either. The main
+    account is always there."""
     views = {generate.ACCOUNT: {}}
     for path, obj in files.items():
         account = generate.account_of(path)
         if account == generate.ACCOUNT:
             views[account][path] = obj
         else:
-            name = path.rsplit("/", 1)[-1].removesuffix(".json")
-            views.setdefault(account, {})[f"ec2/{name}.json"] = obj
+            rest = path[len(f"{generate.ACCOUNTS_DIR}/{account}/"):]
+            views.setdefault(account, {})[f"ec2/{rest}"] = obj
     return views
 
 
@@ -1181,6 +1187,10 @@ def main(argv=None) -> int:
     parser.add_argument("--nodes", type=int, required=True)
     parser.add_argument("--routes", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--tgw-account", metavar="ACCOUNT",
+                        help="the account that owns the transit gateway and shared-services (generate.py "
+                             "--tgw-account): its route tables and every attachment are served to that account's "
+                             "assumed credentials only; default: the cluster's account")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--ready-file", help="receives the port once listening")
     parser.add_argument("--stats-file", help="receives {action: requests} as JSON on exit")
@@ -1200,7 +1210,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
     try:
-        files = generate.generate(args.nodes, args.routes, args.seed)
+        files = generate.generate(args.nodes, args.routes, args.seed, args.tgw_account)
     except ValueError as e:  # a scenario generate.py cannot make (too many nodes or routes)
         parser.error(str(e))
     return serve(args, files, parent, started)

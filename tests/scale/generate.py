@@ -59,6 +59,20 @@ The scenario (all of it a function of --nodes, --routes and --seed):
   routes file a whole table, as `search-transit-gateway-routes --filters
   Name=state,Values=active,blackhole` prints it).
 
+With --tgw-account ACCOUNT (off by default; nothing above changes without it) the transit
+gateway is another account's, shared with the cluster's through RAM, as in the usual enterprise
+layout (a network account owns it), and shared-services (its VPC, subnets, route tables, security
+group, network ACL and ENIs) is that account's too. The owner's files, under
+`ec2/accounts/<ACCOUNT>/`: `transit-gateways.json`, `transit-gateway-vpc-attachments.json` (every
+attachment, the cluster's and shared-services'), `transit-gateway-route-tables.json` and
+`transit-gateway-route-tables/<tgw-rtb-id>.{associations,propagations,routes}.json`, besides
+shared-services' objects. The cluster's account sees what a RAM participant sees:
+`ec2/transit-gateways.json` names the gateway with `OwnerId` ACCOUNT, and
+`ec2/transit-gateway-vpc-attachments.json` lists only the attachments of its own VPCs
+(`VpcOwnerId`: the cluster's); it has no transit gateway route table. The objects are the ones
+without the flag (same draws), only their owners (`OwnerId`, `VpcOwnerId`, the ARNs) differ, so
+an offline audit of every file of the snapshot gives the same verdicts.
+
 Output conventions: `json.dumps(obj, indent=4, ensure_ascii=False) + "\\n"` exactly as AWS CLI v2
 prints `--output json`, keys in the order the CLI prints them (the member order of the service
 model, botocore 1.43: note that recent models list Instance's `InstanceId`, `State`, ... after
@@ -67,7 +81,7 @@ model, botocore 1.43: note that recent models list Instance's `InstanceId`, `Sta
 5,000 nodes (~440 MB) need little memory.
 
 Usage:
-    python3 tests/scale/generate.py --nodes 1000 [--routes 100] [--seed 1] --out DIR
+    python3 tests/scale/generate.py --nodes 1000 [--routes 100] [--seed 1] [--tgw-account ACCOUNT] --out DIR
 
 As a module: `generate(nodes, routes, seed)` returns {relative path: the object the CLI prints}.
 The big arrays in it are `LazyList`s (read-only sequences that build each item on access, so the
@@ -83,6 +97,7 @@ import json
 import math
 import os
 import random
+import re
 import sys
 import time
 from array import array
@@ -254,13 +269,20 @@ class Node:
 
 
 class Scenario:
-    def __init__(self, nodes: int, routes: int = 100, seed: int = 1):
+    def __init__(self, nodes: int, routes: int = 100, seed: int = 1, tgw_account: str | None = None):
         if nodes < 1:
             raise ValueError("--nodes must be at least 1")
         if not 0 <= routes <= MAX_ROUTES:
             raise ValueError(f"--routes must be between 0 and {MAX_ROUTES} (the route table quota)")
+        if tgw_account is not None and (not re.fullmatch(r"\d{12}", tgw_account)
+                                        or tgw_account in (ACCOUNT, PEER_ACCOUNT)):
+            raise ValueError(f"--tgw-account must be a 12-digit account other than {ACCOUNT} and {PEER_ACCOUNT}")
         self.nodes_count = nodes
         self.routes_count = routes
+        # The account that owns the transit gateway (and shared-services), when not this one
+        # (--tgw-account; see the module docstring). The owner changes no draw.
+        self.tgw_account = tgw_account
+        self.tgw_owner = tgw_account or ACCOUNT
         self.rng = random.Random(seed)
         self.ids = Ids(self.rng)
         self._plan_cluster_vpc()
@@ -415,9 +437,10 @@ class Scenario:
         self.pcx = ids.ec2("pcx")
         self.n_pcx = round(self.routes_count * 0.2)
         self.n_shared = min(len(SHARED_BLOCKS), self.routes_count - self.n_pcx)
-        # payments belongs to the second account (PEER_ACCOUNT); shared-services to this one.
+        # payments belongs to the second account (PEER_ACCOUNT); shared-services to this one, or
+        # with --tgw-account to the transit gateway's owner.
         self.payments = self._far_vpc("payments", PAYMENTS_BLOCKS, PEER_ACCOUNT)
-        self.shared = self._far_vpc("shared-services", SHARED_BLOCKS, ACCOUNT)
+        self.shared = self._far_vpc("shared-services", SHARED_BLOCKS, self.tgw_owner)
         # payments: its subnets are the /18-/20 destinations the cluster routes to the pcx.
         blocks = [parse_cidr(c) for c in PAYMENTS_BLOCKS]
         count = max(self.n_pcx, 3)
@@ -665,9 +688,9 @@ class Scenario:
         })
         return [{
             "TransitGatewayId": self.tgw,
-            "TransitGatewayArn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:transit-gateway/{self.tgw}",
+            "TransitGatewayArn": f"arn:aws:ec2:{REGION}:{self.tgw_owner}:transit-gateway/{self.tgw}",
             "State": "available",
-            "OwnerId": ACCOUNT,
+            "OwnerId": self.tgw_owner,
             "Description": "shared network hub",
             "CreationTime": cli_time(T_VPC),
             "Options": options,
@@ -675,12 +698,14 @@ class Scenario:
         }]
 
     def tgw_attachments(self) -> list[dict]:
-        def attachment(attachment_id, vpc_id, subnet_ids, created, name):
+        """Every VPC attachment of the gateway, as its owner's `describe-transit-gateway-vpc-
+        attachments` prints it (a participant sees only those of its own VPCs: `VpcOwnerId`)."""
+        def attachment(attachment_id, vpc_id, subnet_ids, created, name, owner=ACCOUNT):
             return {
                 "TransitGatewayAttachmentId": attachment_id,
                 "TransitGatewayId": self.tgw,
                 "VpcId": vpc_id,
-                "VpcOwnerId": ACCOUNT,
+                "VpcOwnerId": owner,
                 "State": "available",
                 "SubnetIds": subnet_ids,
                 "CreationTime": cli_time(created),
@@ -697,7 +722,7 @@ class Scenario:
             attachment(self.tgw_attachment, self.vpc_id, [s[0] for s in self.subnets if s[4] == "tgw"],
                        T_VPC + 3_600, f"{CLUSTER}-vpc"),
             attachment(self.shared_attachment, self.shared["vpc_id"], [s[0] for s in self.shared["subnets"][:3]],
-                       T_VPC - 86_400 * 200, "shared-services"),
+                       T_VPC - 86_400 * 200, "shared-services", self.shared["owner"]),
         ]
 
     # --- ENIs and instances (built per item, on demand) ----------------------------------------
@@ -1229,17 +1254,33 @@ class Scenario:
         }
         # Drawn last; written after describe-transit-gateways, which names the default table.
         default_table, tgw_tables = self.tgw_route_tables()
+        gateways = {"TransitGateways": self.transit_gateways(default_table)}
         out = {}
         for path, obj in files.items():
             out[path] = obj
             if path == "ec2/transit-gateways.json":
-                out[path] = {"TransitGateways": self.transit_gateways(default_table)}
-                out.update(tgw_tables)
+                out[path] = gateways
+                if self.tgw_account is None:
+                    out.update(tgw_tables)
+        if self.tgw_account is not None:
+            # The gateway is the TGW account's (shared through RAM): this account sees it in
+            # describe-transit-gateways (OwnerId the owner) and the attachments of its own VPCs
+            # only; the owner sees the gateway, every attachment and the route tables.
+            attachments = files["ec2/transit-gateway-vpc-attachments.json"]["TransitGatewayVpcAttachments"]
+            out["ec2/transit-gateway-vpc-attachments.json"] = {
+                "TransitGatewayVpcAttachments": [a for a in attachments if a["VpcOwnerId"] == ACCOUNT],
+            }
+            owner = f"{ACCOUNTS_DIR}/{self.tgw_account}"
+            out[f"{owner}/transit-gateways.json"] = gateways
+            out[f"{owner}/transit-gateway-vpc-attachments.json"] = {"TransitGatewayVpcAttachments": attachments}
+            out.update((f"{owner}/{path.removeprefix('ec2/')}", obj) for path, obj in tgw_tables.items())
         return out
 
 
 def account_file(account: str, name: str) -> str:
-    """The file of another account's `describe-<name>` output (`name` a key of ACCOUNT_FILES)."""
+    """The file of another account's `describe-<name>` output (`name` a key of ACCOUNT_FILES, or
+    with --tgw-account the TGW files' names: `transit-gateways`, `transit-gateway-vpc-attachments`,
+    `transit-gateway-route-tables`, `transit-gateway-route-tables/<tgw-rtb-id>.routes`, ...)."""
     return f"{ACCOUNTS_DIR}/{account}/{name}.json"
 
 
@@ -1274,9 +1315,10 @@ def pick_prefixes(rng: random.Random, blocks, lengths, count: int, used: list) -
     return out
 
 
-def generate(nodes: int, routes: int = 100, seed: int = 1) -> dict[str, object]:
-    """{relative path: the object AWS CLI v2 prints} for the scenario; see the module docstring."""
-    return Scenario(nodes, routes, seed).files()
+def generate(nodes: int, routes: int = 100, seed: int = 1, tgw_account: str | None = None) -> dict[str, object]:
+    """{relative path: the object AWS CLI v2 prints} for the scenario; see the module docstring
+    (`tgw_account`: --tgw-account)."""
+    return Scenario(nodes, routes, seed, tgw_account).files()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1369,10 +1411,13 @@ def main(argv=None) -> int:
                         help="private routes per private route table (default 100)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--out", required=True, help="snapshot directory to write")
+    parser.add_argument("--tgw-account", metavar="ACCOUNT",
+                        help="the account that owns the transit gateway (shared through RAM) and shared-services; "
+                             "default: the cluster's account")
     args = parser.parse_args(argv)
     started = time.monotonic()
     try:
-        files = generate(args.nodes, args.routes, args.seed)
+        files = generate(args.nodes, args.routes, args.seed, args.tgw_account)
     except ValueError as e:
         parser.error(str(e))
     planned = time.monotonic()

@@ -37,36 +37,6 @@ struct Home {
     region: Option<String>,
 }
 
-/// The collector's own account, as the answers show it: the owner of the cluster VPCs' route
-/// tables, else of their side of a peering connection or of their transit gateway attachment.
-fn our_account(inputs: &Ec2Inputs) -> Option<String> {
-    let ours = |vpc: &Option<String>| {
-        vpc.as_ref()
-            .is_some_and(|v| inputs.cluster_vpcs.contains(v))
-    };
-    inputs
-        .route_tables
-        .values()
-        .filter(|t| inputs.cluster_vpcs.contains(&t.vpc_id))
-        .find_map(|t| t.owner_id.clone())
-        .or_else(|| {
-            inputs
-                .peerings
-                .values()
-                .flat_map(|p| [&p.requester_vpc_info, &p.accepter_vpc_info])
-                .filter(|side| ours(&side.vpc_id))
-                .find_map(|side| side.owner_id.clone())
-        })
-        .or_else(|| {
-            inputs
-                .tgw_attachments
-                .iter()
-                .flat_map(|a| a.values())
-                .filter(|a| inputs.cluster_vpcs.contains(&a.vpc_id))
-                .find_map(|a| a.vpc_owner_id.clone())
-        })
-}
-
 /// The peers of the cluster VPCs into `far`, with the account and Region each lives in.
 fn peer_vpcs(
     inputs: &Ec2Inputs,
@@ -124,7 +94,7 @@ impl Collector {
         notes: &mut CollectionNotes,
     ) {
         let (far, homes) = self.far_vpcs(inputs, by_vpc);
-        let ours = our_account(inputs);
+        let ours = inputs.our_account();
         let here = self.region.as_deref();
         // The far VPCs this account reads in this Region, and the others by (account, Region).
         let mut away: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();

@@ -29,6 +29,7 @@ use podreach_core::snapshot::Document;
 use tokio::task::JoinSet;
 
 use super::Collector;
+use super::members::Unreadable;
 use super::pages::{filter, paginate};
 use super::vpc::Ec2Inputs;
 use crate::convert;
@@ -69,6 +70,50 @@ impl Collector {
             return;
         }
         let clusters: Vec<String> = by_vpc.values().flatten().cloned().collect();
+        // Each gateway is read in the account that owns it: a gateway shared from another
+        // account shows its route tables only there (docs/datapath.md §10.12).
+        let ours = inputs.our_account();
+        let mut owners: BTreeMap<String, (aws_sdk_ec2::Client, Vec<String>)> = BTreeMap::new();
+        for tgw in wanted.keys() {
+            let owner = inputs
+                .transit_gateways
+                .get(tgw)
+                .and_then(|g| g.owner_id.clone())
+                .filter(|o| ours.as_ref().is_some_and(|u| u != o));
+            let Some(owner) = owner else {
+                owners
+                    .entry(String::new())
+                    .or_insert_with(|| (self.ec2.clone(), Vec::new()))
+                    .1
+                    .push(tgw.clone());
+                continue;
+            };
+            let region = self.region.clone().unwrap_or_default();
+            let client = match &self.members {
+                Some(members) => members.client(ours.as_deref(), &owner, &region).await,
+                None => Err(Unreadable(
+                    "this collector reads one account and Region only".to_owned(),
+                )),
+            };
+            match client {
+                Ok(client) => owners
+                    .entry(owner)
+                    .or_insert_with(|| (client, Vec::new()))
+                    .1
+                    .push(tgw.clone()),
+                Err(Unreadable(why)) => {
+                    for name in &clusters {
+                        notes.gaps.push(CollectionGap {
+                            cluster: Some(name.clone()),
+                            action: None,
+                            message: format!(
+                                "the route tables of transit gateway {tgw} were not read, so its hops are unknown: {why}"
+                            ),
+                        });
+                    }
+                }
+            }
+        }
         let mut gap = |failure: &ApiFailure, what: &str| {
             for name in &clusters {
                 notes.gaps.push(CollectionGap {
@@ -80,30 +125,41 @@ impl Collector {
                 });
             }
         };
-        let tables = paginate!(
-            self,
-            "ec2:DescribeTransitGatewayRouteTables",
-            self.ec2
-                .describe_transit_gateway_route_tables()
-                .filters(filter("transit-gateway-id", wanted.keys().cloned()))
-                .max_results(1000),
-            transit_gateway_route_tables,
-            convert::tgw_route_table
-        );
-        if let Some(failure) = &tables.failure {
-            gap(failure, "the transit gateway route tables");
+        // The tables of each owner's gateways, and the client each table is read with.
+        let mut tables = Vec::new();
+        let mut clients: BTreeMap<String, aws_sdk_ec2::Client> = BTreeMap::new();
+        for (client, gateways) in owners.into_values() {
+            let found = paginate!(
+                self,
+                "ec2:DescribeTransitGatewayRouteTables",
+                client
+                    .describe_transit_gateway_route_tables()
+                    .filters(filter("transit-gateway-id", gateways))
+                    .max_results(1000),
+                transit_gateway_route_tables,
+                convert::tgw_route_table
+            );
+            if let Some(failure) = &found.failure {
+                gap(failure, "the transit gateway route tables");
+            }
+            for table in &found.items {
+                clients.insert(table.transit_gateway_route_table_id.clone(), client.clone());
+            }
+            tables.extend(found.items);
         }
-        let tables = tables.items;
         // Associations and propagations of every table, the tables in parallel.
         let mut set = JoinSet::new();
         for table in &tables {
             let this = self.clone();
             let id = table.transit_gateway_route_table_id.clone();
+            let Some(client) = clients.get(&id).cloned() else {
+                continue;
+            };
             set.spawn(async move {
                 let associations = paginate!(
                     this,
                     "ec2:GetTransitGatewayRouteTableAssociations",
-                    this.ec2
+                    client
                         .get_transit_gateway_route_table_associations()
                         .transit_gateway_route_table_id(&id)
                         .max_results(1000),
@@ -113,7 +169,7 @@ impl Collector {
                 let propagations = paginate!(
                     this,
                     "ec2:GetTransitGatewayRouteTablePropagations",
-                    this.ec2
+                    client
                         .get_transit_gateway_route_table_propagations()
                         .transit_gateway_route_table_id(&id)
                         .max_results(1000),
@@ -183,7 +239,7 @@ impl Collector {
                     .extend(&want.destinations);
             }
         }
-        for (failure, what) in self.search_tables(ingress, &mut searched).await {
+        for (failure, what) in self.search_tables(ingress, &clients, &mut searched).await {
             gap(&failure, &what);
         }
         // Step B: the tables of the far attachments (those the routes found lead to, and those
@@ -203,7 +259,7 @@ impl Collector {
                 back.entry(id.clone()).or_default().extend(&cluster_cidrs);
             }
         }
-        for (failure, what) in self.search_tables(back, &mut searched).await {
+        for (failure, what) in self.search_tables(back, &clients, &mut searched).await {
             gap(&failure, &what);
         }
         for (id, mut doc) in searched {
@@ -224,6 +280,7 @@ impl Collector {
     async fn search_tables(
         &self,
         plan: BTreeMap<String, BTreeSet<Ipv4Net>>,
+        clients: &BTreeMap<String, aws_sdk_ec2::Client>,
         searched: &mut BTreeMap<String, raw::SearchTransitGatewayRoutes>,
     ) -> Vec<(ApiFailure, String)> {
         let mut set = JoinSet::new();
@@ -240,14 +297,17 @@ impl Collector {
                 if done.iter().any(|d| d.contains(&prefix)) {
                     continue;
                 }
+                let Some(client) = clients.get(&id).cloned() else {
+                    continue;
+                };
                 let this = self.clone();
                 let id = id.clone();
                 set.spawn(async move {
                     let covering = this
-                        .search(&id, "route-search.longest-prefix-match", prefix)
+                        .search(&client, &id, "route-search.longest-prefix-match", prefix)
                         .await;
                     let inside = this
-                        .search(&id, "route-search.subnet-of-match", prefix)
+                        .search(&client, &id, "route-search.subnet-of-match", prefix)
                         .await;
                     (id, prefix, covering, inside)
                 });
@@ -288,12 +348,12 @@ impl Collector {
     /// One search of a table, every page; `true` when AWS said it had more than it returned.
     async fn search(
         &self,
+        client: &aws_sdk_ec2::Client,
         table: &str,
         name: &str,
         prefix: Ipv4Net,
     ) -> Result<(Vec<raw::TransitGatewayRoute>, bool), ApiFailure> {
-        let mut stream = self
-            .ec2
+        let mut stream = client
             .search_transit_gateway_routes()
             .transit_gateway_route_table_id(table)
             .filters(filter(name, [prefix.to_string()]))

@@ -16,6 +16,7 @@ use podreach_core::raw::{self, CollectionGap, CollectionNotes, IncompleteCluster
 use podreach_core::snapshot::{Document, LoadedDocument};
 use tokio::task::JoinSet;
 
+use super::members::Unreadable;
 use super::pages::{filter, live_instances, paginate};
 use super::{Collector, gap};
 use crate::convert::{self, MissingField};
@@ -36,6 +37,9 @@ struct VpcInputs {
     transit_gateways: Vec<raw::TransitGateway>,
     failures: Vec<ApiFailure>,
     missing: Vec<MissingField>,
+    /// What could not be read in the account that owns a shared transit gateway (a gap, not an
+    /// incomplete cluster: the far side's hops are then unknown).
+    elsewhere: Vec<String>,
 }
 
 /// Every EC2 object collected, deduplicated by id, ready to write as AWS CLI files.
@@ -49,7 +53,7 @@ pub(super) struct Ec2Inputs {
     reservations: Vec<raw::Reservation>,
     pub(super) peerings: BTreeMap<String, raw::VpcPeeringConnection>,
     pub(super) tgw_attachments: Option<BTreeMap<String, raw::TransitGatewayVpcAttachment>>,
-    transit_gateways: BTreeMap<String, raw::TransitGateway>,
+    pub(super) transit_gateways: BTreeMap<String, raw::TransitGateway>,
     /// Entries of the managed prefix lists the routes and security group rules use, by list id.
     pub(super) prefix_lists: BTreeMap<String, Vec<raw::PrefixListEntry>>,
     /// Security groups and network ACLs of the cluster and far VPCs; `None` when they could
@@ -67,6 +71,31 @@ pub(super) struct Ec2Inputs {
 }
 
 impl Ec2Inputs {
+    /// The collector's own account, as the answers show it: the owner of the cluster VPCs' route
+    /// tables, else of their side of a peering connection or of their transit gateway attachment.
+    pub(super) fn our_account(&self) -> Option<String> {
+        let ours =
+            |vpc: &Option<String>| vpc.as_ref().is_some_and(|v| self.cluster_vpcs.contains(v));
+        self.route_tables
+            .values()
+            .filter(|t| self.cluster_vpcs.contains(&t.vpc_id))
+            .find_map(|t| t.owner_id.clone())
+            .or_else(|| {
+                self.peerings
+                    .values()
+                    .flat_map(|p| [&p.requester_vpc_info, &p.accepter_vpc_info])
+                    .filter(|side| ours(&side.vpc_id))
+                    .find_map(|side| side.owner_id.clone())
+            })
+            .or_else(|| {
+                self.tgw_attachments
+                    .iter()
+                    .flat_map(|a| a.values())
+                    .filter(|a| self.cluster_vpcs.contains(&a.vpc_id))
+                    .find_map(|a| a.vpc_owner_id.clone())
+            })
+    }
+
     fn absorb(&mut self, vpc: VpcInputs, clusters: &[String], notes: &mut CollectionNotes) {
         for missing in &vpc.missing {
             for name in clusters {
@@ -74,6 +103,15 @@ impl Ec2Inputs {
                     cluster: Some(name.clone()),
                     action: None,
                     message: missing.to_string(),
+                });
+            }
+        }
+        for message in &vpc.elsewhere {
+            for name in clusters {
+                notes.gaps.push(CollectionGap {
+                    cluster: Some(name.clone()),
+                    action: None,
+                    message: message.clone(),
                 });
             }
         }
@@ -398,6 +436,66 @@ impl Collector {
             out.failures.extend(gateways.failure);
             out.missing.extend(gateways.missing);
             out.transit_gateways = gateways.items;
+        }
+        self.shared_gateway_attachments(out).await;
+    }
+
+    /// A gateway shared from another account (AWS RAM) lists only this account's attachments
+    /// here; its owner lists every account's, so the far VPCs behind it are read there
+    /// (docs/datapath.md §10.12).
+    async fn shared_gateway_attachments(&self, out: &mut VpcInputs) {
+        let ours = out.route_tables.iter().find_map(|t| t.owner_id.clone());
+        let region = self.region.clone().unwrap_or_default();
+        let shared: Vec<(String, String)> = out
+            .transit_gateways
+            .iter()
+            .filter_map(|g| {
+                let owner = g.owner_id.clone()?;
+                (ours.as_ref().is_some_and(|u| *u != owner))
+                    .then(|| (g.transit_gateway_id.clone(), owner))
+            })
+            .collect();
+        for (tgw, owner) in shared {
+            let client = match &self.members {
+                Some(members) => members.client(ours.as_deref(), &owner, &region).await,
+                None => Err(Unreadable(
+                    "this collector reads one account and Region only".to_owned(),
+                )),
+            };
+            let client = match client {
+                Ok(client) => client,
+                Err(Unreadable(why)) => {
+                    out.elsewhere.push(format!(
+                        "transit gateway {tgw} is shared from account {owner}: the VPCs of other accounts \
+                         attached to it were not listed, so the far side behind it may be unknown: {why}"
+                    ));
+                    continue;
+                }
+            };
+            let attachments = paginate!(
+                self,
+                "ec2:DescribeTransitGatewayVpcAttachments",
+                client
+                    .describe_transit_gateway_vpc_attachments()
+                    .filters(filter("transit-gateway-id", [tgw.clone()]))
+                    .max_results(1000),
+                transit_gateway_vpc_attachments,
+                convert::tgw_attachment
+            );
+            if let Some(failure) = &attachments.failure {
+                out.elsewhere.push(format!(
+                    "the attachments of transit gateway {tgw} could not be read in its owner's account \
+                     {owner}, so the far side behind it may be unknown: {failure}"
+                ));
+            }
+            let list = out.tgw_attachments.get_or_insert_with(Vec::new);
+            for a in attachments.items {
+                if !list.iter().any(|known| {
+                    known.transit_gateway_attachment_id == a.transit_gateway_attachment_id
+                }) {
+                    list.push(a);
+                }
+            }
         }
     }
 }

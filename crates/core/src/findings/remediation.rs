@@ -79,11 +79,26 @@ fn upgrade(v: &ClusterVerdicts<'_>, at_least: Version) -> Remediation {
 }
 
 /// The route table the far side uses for hosts in `block`: its subnet's table, else the main
-/// table of the VPC that holds it.
-fn peer_route_table(v: &ClusterVerdicts<'_>, block: Ipv4Net) -> Option<String> {
+/// table of the VPC that holds it. The VPC is the one `via` leads to (the peering's other side,
+/// a VPC attached to the transit gateway): two accounts' VPCs often share a CIDR, so the block
+/// alone does not say which.
+fn peer_route_table(v: &ClusterVerdicts<'_>, block: Ipv4Net, via: Option<&str>) -> Option<String> {
     let view = VpcView::new(v.net, &v.cluster.vpc_id);
-    let Remote::Vpc(vpc) = view.vpc_behind(block, None) else {
-        return None;
+    let peer = via.and_then(|id| {
+        v.net
+            .peerings
+            .as_ref()?
+            .get(id)?
+            .other_side(&v.cluster.vpc_id)
+            .and_then(|(vpc, _)| vpc.map(str::to_owned))
+    });
+    let tgw = via.filter(|id| id.starts_with("tgw-"));
+    let vpc = match peer {
+        Some(vpc) => vpc,
+        None => match view.vpc_behind(block, tgw) {
+            Remote::Vpc(vpc) => vpc,
+            _ => return None,
+        },
     };
     let table = match view.remote_subnet(&vpc, block) {
         Some(subnet) => v.net.route_table_of_subnet(&subnet.id),
@@ -331,7 +346,7 @@ pub(crate) fn remediation(
                 .iter()
                 .flat_map(|w| sources(w).into_iter().map(move |b| (w, b)))
             {
-                let peer_table = peer_route_table(v, w.block.block)
+                let peer_table = peer_route_table(v, w.block.block, w.evaluation.via.as_deref())
                     .unwrap_or_else(|| "<peer-route-table-id>".to_owned());
                 let via = w
                     .evaluation
