@@ -23,6 +23,10 @@ use serde_json::Value;
 const LIMIT_KIB: u64 = 224 * 1024;
 
 fn run(binary: &str, event: &str, repeat: usize) -> Value {
+    run_with(binary, event, repeat, &[])
+}
+
+fn run_with(binary: &str, event: &str, repeat: usize, extra: &[&str]) -> Value {
     let script = repo_root().join("tests/scale/run_function.py");
     let output = Command::new("python3")
         .arg(&script)
@@ -30,6 +34,7 @@ fn run(binary: &str, event: &str, repeat: usize) -> Value {
         .arg(built_binary(binary))
         .args(["--nodes", "1000", "--event", event, "--timeout", "300"])
         .args(["--repeat", &repeat.to_string()])
+        .args(extra)
         .output()
         .expect("python3 runs tests/scale/run_function.py");
     let text = String::from_utf8_lossy(&output.stdout);
@@ -116,4 +121,43 @@ fn on_change_for_an_eni_event_on_a_1000_node_cluster_stays_within_its_memory_gua
         "the second used the cached context: {result:#}"
     );
     assert_within_limit(&result);
+}
+
+/// Issue 21 through the real bootstrap: with `MEMBER_ROLE_NAME`, the scheduled audit reads the
+/// peered VPC in the account that owns it (the fake endpoint answers STS AssumeRole and serves
+/// that account's objects only to its credentials), so the far side is no gap.
+#[test]
+fn scheduled_audit_reads_the_peer_account_through_the_member_role() {
+    let without = run("scheduled-audit", "scheduled", 1);
+    let with = run_with(
+        "scheduled-audit",
+        "scheduled",
+        1,
+        &["--member-role", "podreach-member"],
+    );
+    let peer = &with["api_calls_by_account"]["222233334444"];
+    for action in [
+        "DescribeVpcs",
+        "DescribeSubnets",
+        "DescribeRouteTables",
+        "DescribeSecurityGroups",
+        "DescribeNetworkAcls",
+        "DescribeNetworkInterfaces",
+    ] {
+        assert_eq!(peer[action], 1, "{action} in the peer's account: {with:#}");
+    }
+    assert_eq!(
+        with["api_calls_by_account"]["111122223333"]["AssumeRole"], 1,
+        "{with:#}"
+    );
+    assert_eq!(with["body"]["gaps"], 0, "{with:#}");
+    assert!(
+        without["body"]["gaps"].as_u64().unwrap_or(0) >= 1,
+        "without the role the peer's account is a gap: {without:#}"
+    );
+    assert!(
+        without["api_calls_by_account"]["222233334444"].is_null(),
+        "{without:#}"
+    );
+    assert_within_limit(&with);
 }
