@@ -1054,7 +1054,8 @@ async fn a_blackhole_in_the_transit_gateway_route_table_is_collected_and_decides
     assert_eq!(calls("ec2:GetTransitGatewayRouteTableAssociations"), 1);
     assert_eq!(calls("ec2:GetTransitGatewayRouteTablePropagations"), 1);
     // One table, associated with both attachments: the destination 10.1.0.0/16 and shop's
-    // VPC CIDR 10.0.0.0/16, each searched twice.
+    // VPC CIDR 10.0.0.0/16, each searched twice. The destination's route is a blackhole, so
+    // every VPC attached to the gateway is read (the fix names the peer's attachment).
     assert_eq!(calls("ec2:SearchTransitGatewayRoutes"), 4);
     let blackhole = report
         .findings

@@ -14,10 +14,12 @@
 //!   returns the cluster VPC's attachments and the far VPCs' in one query, and
 //!   DescribeTransitGateways for the same gateways (whether they pass security-group references,
 //!   docs/datapath.md §5.7).
-//! - The route tables of those transit gateways (`tgw_routes.rs`): DescribeTransitGatewayRouteTables
-//!   once, each table's associations and propagations, and SearchTransitGatewayRoutes only for
-//!   the prefixes that matter (the destinations, the cluster VPCs' CIDRs), at most 2 + 32 calls
-//!   per table.
+//! - The route tables of those transit gateways (`tgw_routes.rs`), read in the gateway owner's
+//!   account: DescribeTransitGatewayRouteTables once, each table's associations and
+//!   propagations, and SearchTransitGatewayRoutes only for the prefixes that matter: the
+//!   destinations before the far side is read (their routes say which VPCs behind a hub are on a
+//!   path), the cluster VPCs' CIDRs after it; at most 2 + 32 calls per table.
+//! - Far VPCs in other accounts or Regions are read there (`members.rs`).
 //! - The cluster VPCs and the far VPCs (peers, VPCs behind the transit gateways) together:
 //!   DescribeVpcs and DescribeSubnets filtered by all their ids at once, and DescribeRouteTables
 //!   for the far ones. A far VPC the account cannot read becomes a gap saying its return path
@@ -156,12 +158,20 @@ impl Collect for Collector {
         // The clusters' Kubernetes APIs, while EC2 is read.
         let kube_reads = self.spawn_kubernetes_reads(&clusters);
         let mut inputs = self.cluster_vpcs(&by_vpc, &mut notes).await;
-        self.vpcs_and_far_side(&mut inputs, &by_vpc, &mut notes)
+        // The routes' prefix lists, then the transit gateways' routes of the destinations,
+        // which say which VPCs behind them are on a path; then the far side, the groups'
+        // prefix lists, and the gateways' routes back.
+        self.prefix_list_entries(&mut inputs, &by_vpc, &mut notes)
+            .await;
+        let tgw = self.tgw_route_tables(&inputs, &by_vpc, &mut notes).await;
+        let routed = tgw.as_ref().map(|t| t.routed_vpcs()).unwrap_or_default();
+        self.vpcs_and_far_side(&mut inputs, &by_vpc, &routed, &mut notes)
             .await;
         self.prefix_list_entries(&mut inputs, &by_vpc, &mut notes)
             .await;
-        self.tgw_route_tables(&mut inputs, &by_vpc, &mut notes)
-            .await;
+        if let Some(tgw) = tgw {
+            self.tgw_return_routes(tgw, &mut inputs, &mut notes).await;
+        }
 
         for c in &clusters {
             c.write(&mut documents);

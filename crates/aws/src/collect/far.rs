@@ -5,7 +5,8 @@
 //! by that VPC's route tables, and the VPC filters it on both sides of the connection, by
 //! security groups and network ACLs (docs/datapath.md §5.7), so the far VPCs are read like the
 //! cluster VPCs, less their instances. The far VPCs are known only once the cluster VPCs'
-//! peering connections and transit gateway attachments are (`vpc.rs`); then every VPC of both
+//! peering connections and transit gateway attachments are (`vpc.rs`), and behind a transit
+//! gateway, which VPCs its table routes the destinations to (`tgw_routes.rs`); then every VPC of both
 //! sides is read together, one query each with the VPC ids as a filter (DescribeVpcs,
 //! DescribeSubnets, DescribeSecurityGroups, DescribeNetworkAcls; DescribeRouteTables and
 //! DescribeNetworkInterfaces of the far VPCs), so the cost is pages, not VPCs. The steps are
@@ -91,9 +92,10 @@ impl Collector {
         &self,
         inputs: &mut Ec2Inputs,
         by_vpc: &BTreeMap<String, Vec<String>>,
+        routed: &BTreeMap<String, BTreeSet<String>>,
         notes: &mut CollectionNotes,
     ) {
-        let (far, homes) = self.far_vpcs(inputs, by_vpc);
+        let (far, homes) = self.far_vpcs(inputs, by_vpc, routed);
         let ours = inputs.our_account();
         let here = self.region.as_deref();
         // The far VPCs this account reads in this Region, and the others by (account, Region).
@@ -171,24 +173,26 @@ impl Collector {
     }
 
     /// The far VPCs, each with the clusters whose routes lead there: the other side of each
-    /// peering connection of a cluster VPC, and every VPC attached to a transit gateway that a
+    /// peering connection of a cluster VPC, and the VPCs attached to a transit gateway that a
     /// cluster VPC is attached to.
+    /// Behind a transit gateway whose table was read (`routed`: gateway → the VPCs the cluster's
+    /// destinations are routed to), only those VPCs; behind any other, every attached VPC.
     fn far_vpcs(
         &self,
         inputs: &Ec2Inputs,
         by_vpc: &BTreeMap<String, Vec<String>>,
+        routed: &BTreeMap<String, BTreeSet<String>>,
     ) -> (FarVpcs, BTreeMap<String, Home>) {
         let mut far = FarVpcs::new();
         let mut homes = BTreeMap::new();
         peer_vpcs(inputs, by_vpc, &mut far, &mut homes);
         if let Some(attachments) = &inputs.tgw_attachments {
-            tgw_vpcs(
-                attachments,
-                &inputs.cluster_vpcs,
+            let near = Near {
+                cluster_vpcs: &inputs.cluster_vpcs,
                 by_vpc,
-                &mut far,
-                &mut homes,
-            );
+                routed,
+            };
+            tgw_vpcs(attachments, &near, &mut far, &mut homes);
         }
         (far, homes)
     }
@@ -339,13 +343,25 @@ fn clusters_of(by_vpc: &BTreeMap<String, Vec<String>>, vpc: &str) -> Vec<String>
 }
 
 /// The VPCs attached to the transit gateways the cluster VPCs are attached to, into `far`.
+/// The cluster side, as the transit gateways see it.
+struct Near<'a> {
+    cluster_vpcs: &'a BTreeSet<String>,
+    by_vpc: &'a BTreeMap<String, Vec<String>>,
+    /// Gateway → the VPCs its table routes the cluster's destinations to (when read).
+    routed: &'a BTreeMap<String, BTreeSet<String>>,
+}
+
 fn tgw_vpcs(
     attachments: &BTreeMap<String, raw::TransitGatewayVpcAttachment>,
-    cluster_vpcs: &BTreeSet<String>,
-    by_vpc: &BTreeMap<String, Vec<String>>,
+    near_side: &Near<'_>,
     far: &mut FarVpcs,
     homes: &mut BTreeMap<String, Home>,
 ) {
+    let Near {
+        cluster_vpcs,
+        by_vpc,
+        routed,
+    } = *near_side;
     let near: BTreeMap<&str, BTreeSet<&str>> = attachments
         .values()
         .filter(|a| cluster_vpcs.contains(&a.vpc_id))
@@ -357,6 +373,13 @@ fn tgw_vpcs(
         });
     for a in attachments.values() {
         if cluster_vpcs.contains(&a.vpc_id) {
+            continue;
+        }
+        // A hub's spokes that no destination is routed to are not on any path.
+        if routed
+            .get(&a.transit_gateway_id)
+            .is_some_and(|vpcs| !vpcs.contains(&a.vpc_id))
+        {
             continue;
         }
         homes.insert(

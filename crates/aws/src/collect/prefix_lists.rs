@@ -3,10 +3,12 @@
 //!
 //! Routes to a managed prefix list are common with transit gateways, and a security group rule
 //! may name one as its peer; the route tables and groups say only the list's id. This phase runs
-//! last, once the route tables of both sides (`vpc.rs`, `far.rs`) and the security groups are
-//! in: GetManagedPrefixListEntries, one paginated call per list, the lists in parallel under
-//! the same permits. A route whose target is no private object beyond the VPC (an S3 gateway
-//! endpoint's list) costs no call. A list that cannot be read leaves its routes unanalysed, and
+//! twice: after the cluster VPCs, for the lists their routes use (the transit gateways' routes are
+//! searched for the entries), and after the far side, for the lists the far routes and the
+//! security groups name; a list is asked for once. GetManagedPrefixListEntries, one paginated
+//! call per list, the lists in parallel under the same permits. A route whose target is no
+//! private object beyond the VPC (an S3 gateway endpoint's list) costs no call. A list that
+//! cannot be read leaves its routes unanalysed, and
 //! a gap of every cluster says so.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,7 +31,13 @@ impl Collector {
         notes: &mut CollectionNotes,
     ) {
         let mut set = JoinSet::new();
-        for id in prefix_list_ids(inputs) {
+        // Called twice (the routes' lists first, the security groups' once they are read):
+        // a list is asked for once.
+        let ids: Vec<String> = prefix_list_ids(inputs)
+            .into_iter()
+            .filter(|id| inputs.prefix_lists_asked.insert(id.clone()))
+            .collect();
+        for id in ids {
             let this = self.clone();
             set.spawn(async move {
                 let pages = paginate!(

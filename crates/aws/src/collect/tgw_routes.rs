@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ipnet::Ipv4Net;
 use podreach_core::raw::{self, CollectionGap, CollectionNotes};
-use podreach_core::snapshot::Document;
+use podreach_core::snapshot::{Document, LoadedDocument};
 use tokio::task::JoinSet;
 
 use super::Collector;
@@ -56,18 +56,118 @@ struct Wanted {
     cluster_attachments: BTreeSet<String>,
 }
 
+/// What the first step read of the gateways' tables (the destinations' routes), carried to the
+/// far side and the second step.
+pub(super) struct TgwRead {
+    clusters: Vec<String>,
+    wanted: BTreeMap<String, Wanted>,
+    tables: Vec<raw::TransitGatewayRouteTable>,
+    /// The client each table is read with (its gateway owner's).
+    clients: BTreeMap<String, aws_sdk_ec2::Client>,
+    associated: BTreeMap<String, Vec<raw::TransitGatewayRouteTableLink>>,
+    searched: BTreeMap<String, raw::SearchTransitGatewayRoutes>,
+    documents: Vec<LoadedDocument>,
+}
+
+impl TgwRead {
+    /// Per gateway whose cluster-attachment table was searched: the VPCs its routes send the
+    /// cluster's destinations to (the route that wins for each destination, and any more
+    /// specific one inside it). Only those VPCs are the far side behind the gateway; a hub's
+    /// other spokes are not read. A gateway whose table was not read, or that drops a
+    /// destination (no route, a blackhole), is absent: every VPC attached to it stays far side,
+    /// so the fix can name the attachment of the VPC that holds the destination.
+    pub(super) fn routed_vpcs(&self) -> BTreeMap<String, BTreeSet<String>> {
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for table in &self.tables {
+            let id = &table.transit_gateway_route_table_id;
+            let (Some(want), Some(links), Some(doc)) = (
+                self.wanted.get(&table.transit_gateway_id),
+                self.associated.get(id),
+                self.searched.get(id),
+            ) else {
+                continue;
+            };
+            if !links.iter().any(|l| {
+                want.cluster_attachments
+                    .contains(&l.transit_gateway_attachment_id)
+            }) {
+                continue;
+            }
+            let routes: Vec<(Ipv4Net, &raw::TransitGatewayRoute)> = doc
+                .routes
+                .iter()
+                .filter_map(|r| {
+                    let cidr = r
+                        .destination_cidr_block
+                        .as_deref()?
+                        .parse::<Ipv4Net>()
+                        .ok()?;
+                    Some((cidr.trunc(), r))
+                })
+                .collect();
+            let mut vpcs = BTreeSet::new();
+            let mut broken = false;
+            for d in &want.destinations {
+                let best = routes
+                    .iter()
+                    .filter(|(c, _)| c.contains(d))
+                    .max_by_key(|(c, r)| (c.prefix_len(), r.kind.as_deref() != Some("propagated")));
+                let inside: Vec<_> = routes
+                    .iter()
+                    .filter(|(c, _)| c.prefix_len() > d.prefix_len() && d.contains(c))
+                    .collect();
+                // No route, or a blackhole: the fix names the attachment of the VPC that holds
+                // the destination, which only reading every attached VPC finds.
+                broken |= best.is_none_or(|(_, r)| r.state.as_deref() == Some("blackhole"))
+                    || inside
+                        .iter()
+                        .any(|(_, r)| r.state.as_deref() == Some("blackhole"));
+                for (_, r) in best.into_iter().chain(inside) {
+                    vpcs.extend(
+                        r.transit_gateway_attachments
+                            .iter()
+                            .filter(|a| a.resource_type.as_deref() == Some("vpc"))
+                            .filter_map(|a| a.resource_id.clone()),
+                    );
+                }
+            }
+            if !broken {
+                out.entry(table.transit_gateway_id.clone())
+                    .or_default()
+                    .extend(vpcs);
+            }
+        }
+        out
+    }
+}
+
+/// A gap of every cluster: `what` of the gateways' tables could not be read.
+fn tgw_gap(notes: &mut CollectionNotes, clusters: &[String], failure: &ApiFailure, what: &str) {
+    for name in clusters {
+        notes.gaps.push(CollectionGap {
+            cluster: Some(name.clone()),
+            action: Some(failure.action.to_owned()),
+            message: format!(
+                "{what} could not be read, so the transit gateway hops that need them are unknown: {failure}"
+            ),
+        });
+    }
+}
+
 impl Collector {
-    /// The route tables of every transit gateway a cluster route uses, with their associations,
-    /// propagations and the routes that matter. Failures become gaps of every cluster.
+    /// Step A, before the far side is read: the route tables of every transit gateway a cluster
+    /// route uses, read in the gateway owner's account, with their associations, propagations
+    /// and the routes of the destinations. Failures become gaps of every cluster. `None` when no
+    /// route uses a transit gateway.
     pub(super) async fn tgw_route_tables(
         &self,
-        inputs: &mut Ec2Inputs,
+        inputs: &Ec2Inputs,
         by_vpc: &BTreeMap<String, Vec<String>>,
         notes: &mut CollectionNotes,
-    ) {
+    ) -> Option<TgwRead> {
         let wanted = wanted(inputs);
         if wanted.is_empty() {
-            return;
+            return None;
         }
         let clusters: Vec<String> = by_vpc.values().flatten().cloned().collect();
         // Each gateway is read in the account that owns it: a gateway shared from another
@@ -114,17 +214,7 @@ impl Collector {
                 }
             }
         }
-        let mut gap = |failure: &ApiFailure, what: &str| {
-            for name in &clusters {
-                notes.gaps.push(CollectionGap {
-                    cluster: Some(name.clone()),
-                    action: Some(failure.action.to_owned()),
-                    message: format!(
-                        "{what} could not be read, so the transit gateway hops that need them are unknown: {failure}"
-                    ),
-                });
-            }
-        };
+        let mut gap = |failure: &ApiFailure, what: &str| tgw_gap(notes, &clusters, failure, what);
         // The tables of each owner's gateways, and the client each table is read with.
         let mut tables = Vec::new();
         let mut clients: BTreeMap<String, aws_sdk_ec2::Client> = BTreeMap::new();
@@ -242,8 +332,35 @@ impl Collector {
         for (failure, what) in self.search_tables(ingress, &clients, &mut searched).await {
             gap(&failure, &what);
         }
-        // Step B: the tables of the far attachments (those the routes found lead to, and those
-        // of the far VPCs holding a destination), for the sources the far side routes back.
+        Some(TgwRead {
+            clusters,
+            wanted,
+            tables,
+            clients,
+            associated,
+            searched,
+            documents,
+        })
+    }
+
+    /// Step B, once the far side is read: the tables of the far attachments (those the routes
+    /// found lead to, and those of the far VPCs holding a destination), for the sources the far
+    /// side routes back; then every document of the gateways' tables into `inputs`.
+    pub(super) async fn tgw_return_routes(
+        &self,
+        read: TgwRead,
+        inputs: &mut Ec2Inputs,
+        notes: &mut CollectionNotes,
+    ) {
+        let TgwRead {
+            clusters,
+            wanted,
+            tables,
+            clients,
+            associated,
+            mut searched,
+            mut documents,
+        } = read;
         let far = far_attachments(inputs, &wanted, &searched);
         let cluster_cidrs = cluster_cidrs(inputs);
         let mut back: BTreeMap<String, BTreeSet<Ipv4Net>> = BTreeMap::new();
@@ -260,7 +377,7 @@ impl Collector {
             }
         }
         for (failure, what) in self.search_tables(back, &clients, &mut searched).await {
-            gap(&failure, &what);
+            tgw_gap(notes, &clusters, &failure, &what);
         }
         for (id, mut doc) in searched {
             if let Some(prefixes) = &mut doc.searched_prefixes {
@@ -544,6 +661,113 @@ mod tests {
 
     fn net(s: &str) -> Ipv4Net {
         s.parse().expect("a CIDR")
+    }
+
+    fn route(cidr: &str, to: Option<(&str, &str)>, state: &str) -> raw::TransitGatewayRoute {
+        raw::TransitGatewayRoute {
+            destination_cidr_block: Some(cidr.to_owned()),
+            prefix_list_id: None,
+            transit_gateway_attachments: to
+                .map(|(id, vpc)| raw::TransitGatewayRouteAttachment {
+                    resource_id: Some(vpc.to_owned()),
+                    transit_gateway_attachment_id: id.to_owned(),
+                    resource_type: Some("vpc".to_owned()),
+                })
+                .into_iter()
+                .collect(),
+            kind: Some("propagated".to_owned()),
+            state: Some(state.to_owned()),
+        }
+    }
+
+    /// A hub: the cluster's table searched for 10.1.0.0/16, with `routes` found.
+    fn hub(routes: Vec<raw::TransitGatewayRoute>) -> TgwRead {
+        let link = |id: &str| raw::TransitGatewayRouteTableLink {
+            transit_gateway_attachment_id: id.to_owned(),
+            resource_id: None,
+            resource_type: Some("vpc".to_owned()),
+            state: Some("associated".to_owned()),
+        };
+        TgwRead {
+            clusters: vec!["shop".to_owned()],
+            wanted: BTreeMap::from([(
+                "tgw-1".to_owned(),
+                Wanted {
+                    destinations: BTreeSet::from([net("10.1.0.0/16")]),
+                    cluster_attachments: BTreeSet::from(["tgw-attach-shop".to_owned()]),
+                },
+            )]),
+            tables: vec![raw::TransitGatewayRouteTable {
+                transit_gateway_route_table_id: "tgw-rtb-1".to_owned(),
+                transit_gateway_id: "tgw-1".to_owned(),
+                state: Some("available".to_owned()),
+                default_association_route_table: true,
+                default_propagation_route_table: true,
+            }],
+            clients: BTreeMap::new(),
+            associated: BTreeMap::from([("tgw-rtb-1".to_owned(), vec![link("tgw-attach-shop")])]),
+            searched: BTreeMap::from([(
+                "tgw-rtb-1".to_owned(),
+                raw::SearchTransitGatewayRoutes {
+                    transit_gateway_route_table_id: Some("tgw-rtb-1".to_owned()),
+                    searched_prefixes: Some(vec!["10.0.0.0/8".to_owned()]),
+                    routes,
+                    additional_routes_available: false,
+                },
+            )]),
+            documents: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn behind_a_hub_only_the_vpcs_the_destinations_are_routed_to_are_far_side() {
+        // The widened search found every spoke of 10/8; the destination goes to one of them,
+        // and a more specific route inside it to another.
+        let read = hub(vec![
+            route("10.1.0.0/16", Some(("tgw-attach-db", "vpc-db")), "active"),
+            route(
+                "10.1.9.0/24",
+                Some(("tgw-attach-batch", "vpc-batch")),
+                "active",
+            ),
+            route(
+                "10.2.0.0/16",
+                Some(("tgw-attach-spoke2", "vpc-spoke2")),
+                "active",
+            ),
+            route(
+                "10.3.0.0/16",
+                Some(("tgw-attach-spoke3", "vpc-spoke3")),
+                "active",
+            ),
+        ]);
+        assert_eq!(
+            read.routed_vpcs(),
+            BTreeMap::from([(
+                "tgw-1".to_owned(),
+                BTreeSet::from(["vpc-batch".to_owned(), "vpc-db".to_owned()])
+            )])
+        );
+    }
+
+    #[test]
+    fn a_gateway_that_drops_a_destination_keeps_every_attached_vpc_as_far_side() {
+        // Unrestricted, so the fix can name the attachment of the VPC that holds 10.1.0.0/16.
+        let blackhole = hub(vec![
+            route("10.1.0.0/16", None, "blackhole"),
+            route(
+                "10.2.0.0/16",
+                Some(("tgw-attach-spoke2", "vpc-spoke2")),
+                "active",
+            ),
+        ]);
+        assert_eq!(blackhole.routed_vpcs(), BTreeMap::new());
+        let no_route = hub(vec![route(
+            "10.2.0.0/16",
+            Some(("tgw-attach-spoke2", "vpc-spoke2")),
+            "active",
+        )]);
+        assert_eq!(no_route.routed_vpcs(), BTreeMap::new());
     }
 
     #[test]

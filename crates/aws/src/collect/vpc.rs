@@ -56,6 +56,8 @@ pub(super) struct Ec2Inputs {
     pub(super) transit_gateways: BTreeMap<String, raw::TransitGateway>,
     /// Entries of the managed prefix lists the routes and security group rules use, by list id.
     pub(super) prefix_lists: BTreeMap<String, Vec<raw::PrefixListEntry>>,
+    /// The lists already asked for (read or failed), so the second pass asks only new ones.
+    pub(super) prefix_lists_asked: BTreeSet<String>,
     /// Security groups and network ACLs of the cluster and far VPCs; `None` when they could
     /// not be read (the analysis then names them as assumptions, and a gap says why).
     pub(super) security_groups: Option<BTreeMap<String, raw::SecurityGroup>>,
