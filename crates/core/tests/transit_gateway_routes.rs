@@ -317,3 +317,28 @@ fn a_routes_file_that_names_no_table_is_a_gap_and_not_used() {
     );
     check(&report, PRIMARY_ENI, EGRESS).unknown(Cause::MissingInput);
 }
+
+#[test]
+fn a_far_table_routing_only_part_of_the_node_subnet_back_says_so() {
+    // Only the upper half of the node subnet is routed back: the whole subnet is not, and a
+    // new ENI's address may fall in the other half (docs/datapath.md §10.6).
+    let mut snapshot = over_tgw();
+    let routes = snapshot.tgw_routes_mut(SHARED_TGW_TABLE);
+    routes.clear();
+    routes.push(tgw_route(
+        "10.0.1.128/25",
+        Some((CLUSTER_TGW_ATTACHMENT, CLUSTER_VPC)),
+        "static",
+        "active",
+    ));
+    let report = snapshot.audit();
+
+    let path = check(&report, PRIMARY_ENI, EGRESS)
+        .unreachable(Cause::TgwNoReturn)
+        .path;
+    let detail = &path.causes[0].detail;
+    assert!(
+        detail.contains("has no route for all of") && detail.contains("10.0.1.128/25"),
+        "{detail}"
+    );
+}

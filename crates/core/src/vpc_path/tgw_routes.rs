@@ -276,16 +276,20 @@ impl<'a> VpcView<'a> {
                     Cause::TgwNoRoute
                 };
                 let parts: Vec<String> = elsewhere.iter().map(|r| route_label(r)).collect();
-                trace.drop(
-                    "vpc",
-                    cause,
-                    format!(
+                let detail = match route {
+                    Some(route) => format!(
                         "transit gateway route table {} routes {block} by {} but more specific routes take part of it elsewhere ({})",
                         table.id,
-                        route.map_or("no route".to_owned(), route_label),
+                        route_label(route),
                         parts.join(", ")
                     ),
-                );
+                    None => format!(
+                        "transit gateway route table {} has no route for all of {block}: only more specific routes cover parts of it ({})",
+                        table.id,
+                        parts.join(", ")
+                    ),
+                };
+                trace.drop("vpc", cause, detail);
                 None
             }
             Lookup::Unknown(why) => {
@@ -411,15 +415,18 @@ impl<'a> VpcView<'a> {
                     Cause::TgwNoReturn
                 };
                 let parts: Vec<String> = elsewhere.iter().map(|r| route_label(r)).collect();
-                trace.drop(
-                    "peer",
-                    cause,
-                    format!(
+                let detail = match route {
+                    Some(route) => format!(
                         "{at} routes {source_label} by {} but more specific routes take part of it elsewhere ({}); the addresses of a new ENI may fall in that part",
-                        route.map_or("no route".to_owned(), route_label),
+                        route_label(route),
                         parts.join(", ")
                     ),
-                );
+                    None => format!(
+                        "{at} has no route for all of {source_label}: only more specific routes cover parts of it ({}); the addresses of a new ENI may fall outside them",
+                        parts.join(", ")
+                    ),
+                };
+                trace.drop("peer", cause, detail);
             }
             Lookup::Unknown(why) => trace.unknown("peer", Cause::UnknownRemote, why),
         }
