@@ -54,26 +54,13 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.dont_write_bytecode = True  # no __pycache__ left in the repository
 sys.path.insert(0, HERE)
 import generate  # noqa: E402  (the scenario; same directory)
+from check_fake_ec2 import Checks, start_fake  # noqa: E402  (one way to start the fake and count checks)
 
 TGW_ACCOUNT = "333344445555"
 MEMBER_ROLE = "podreach-member"  # fake_aws.py's default --allow-role
 # The debug binary may be rebuilt while this runs: wait for it this long.
 BINARY_WAIT = 900
 
-
-class Checks:
-    def __init__(self):
-        self.passed = 0
-        self.failed = []
-
-    def check(self, condition: bool, what: str, detail="") -> bool:
-        if condition:
-            self.passed += 1
-            print(f"ok    {what}", flush=True)
-        else:
-            self.failed.append(what)
-            print(f"FAIL  {what}" + (f": {detail}" if detail != "" else ""), flush=True)
-        return condition
 
 
 def run_podreach(binary: str, args: list[str], out_path: str, env=None) -> int:
@@ -130,30 +117,6 @@ def finding_difference(live_findings: list, offline_findings: list) -> str:
     return "; ".join(lines) or "(the same destinations, split differently)"
 
 
-def start_fake(args, directory: str):
-    """fake_aws.py --tgw-account in `directory`: (process, port, per-account stats file)."""
-    os.makedirs(directory, exist_ok=True)
-    ready = os.path.join(directory, "port")
-    accounts = os.path.join(directory, "accounts.json")
-    process = subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "fake_aws.py"), "--nodes", str(args.nodes), "--routes", str(args.routes),
-         "--seed", str(args.seed), "--tgw-account", args.tgw_account, "--port", "0", "--ready-file", ready,
-         "--account-stats-file", accounts],
-        stdout=subprocess.DEVNULL,
-        stderr=open(os.path.join(directory, "fake.err"), "wb"),
-    )
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"fake_aws.py exited with {process.returncode}: "
-                             f"{open(os.path.join(directory, 'fake.err')).read()}")
-        if os.path.exists(ready) and open(ready).read().strip():
-            return process, int(open(ready).read().strip()), accounts
-        time.sleep(0.05)
-    process.kill()
-    raise SystemExit("fake_aws.py did not start within 300 s")
-
-
 def stop(process) -> None:
     if process is None or process.poll() is not None:
         return
@@ -168,7 +131,8 @@ def stop(process) -> None:
 def live(args, directory: str, member_role: str | None, fakes: list) -> tuple[dict, dict, int]:
     """`podreach audit --live` against a fake endpoint of its own: (report, {account: {action:
     requests}} the endpoint served, exit status)."""
-    fake, port, accounts_file = start_fake(args, directory)
+    os.makedirs(directory, exist_ok=True)
+    fake, port, _, accounts_file = start_fake(args, directory, ("--tgw-account", args.tgw_account))
     fakes.append(fake)
     env = dict(
         os.environ,

@@ -19,6 +19,14 @@ use podreach_tests::seed::{SeededDemo, demo_file_text, fresh_account_with_demo};
 
 const ROLE: &str = "podreach-member";
 
+/// The `vpc-id` filter of `vpc`.
+fn in_vpc(vpc: &str) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder()
+        .name("vpc-id")
+        .values(vpc)
+        .build()
+}
+
 /// Account B's VPC, peered with shop's, and what it routes.
 struct Peer {
     account: Account,
@@ -74,12 +82,7 @@ async fn peer_in_another_account(a: &Account, seeded: &SeededDemo) -> Peer {
         .expect("B accepts the peering");
     let route_table = ec2_b
         .describe_route_tables()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("vpc-id")
-                .values(&vpc)
-                .build(),
-        )
+        .filters(in_vpc(&vpc))
         .send()
         .await
         .expect("moto lists B's tables")
@@ -99,12 +102,7 @@ async fn peer_in_another_account(a: &Account, seeded: &SeededDemo) -> Peer {
     // B's default group admits shop's VPC, so only the route decides.
     let group = ec2_b
         .describe_security_groups()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("vpc-id")
-                .values(&vpc)
-                .build(),
-        )
+        .filters(in_vpc(&vpc))
         .send()
         .await
         .expect("moto lists B's groups")

@@ -169,13 +169,7 @@ pub async fn seed_many_enis(config: &SdkConfig, count: usize) -> Result<ManyEnis
                 .and_then(|n| n.network_interface_id())
                 .ok_or_else(|| missing("RunInstances", "NetworkInterfaceId"))?
                 .to_owned();
-            ec2.assign_private_ip_addresses()
-                .network_interface_id(&eni)
-                .private_ip_addresses(&ips[1])
-                .private_ip_addresses(&ips[2])
-                .send()
-                .await
-                .map_err(sdk("AssignPrivateIpAddresses", &eni))?;
+            assign_pod_addresses(&ec2, &eni, &ips).await?;
             Ok((instance_id, eni))
         });
     }
@@ -217,13 +211,7 @@ pub async fn seed_many_enis(config: &SdkConfig, count: usize) -> Result<ManyEnis
                 .and_then(|e| e.network_interface_id())
                 .ok_or_else(|| missing("CreateNetworkInterface", "NetworkInterfaceId"))?
                 .to_owned();
-            ec2.assign_private_ip_addresses()
-                .network_interface_id(&eni)
-                .private_ip_addresses(&ips[1])
-                .private_ip_addresses(&ips[2])
-                .send()
-                .await
-                .map_err(sdk("AssignPrivateIpAddresses", &eni))?;
+            assign_pod_addresses(&ec2, &eni, &ips).await?;
             if let Some((instance, device_index)) = attach {
                 ec2.attach_network_interface()
                     .network_interface_id(&eni)
@@ -273,4 +261,20 @@ where
         results[i] = Some(result?);
     }
     Ok(results.into_iter().flatten().collect())
+}
+
+/// The two pod addresses of a bulk ENI (`ips[1]`, `ips[2]`; `ips[0]` is its primary).
+async fn assign_pod_addresses(
+    ec2: &aws_sdk_ec2::Client,
+    eni: &str,
+    ips: &[String],
+) -> Result<(), String> {
+    ec2.assign_private_ip_addresses()
+        .network_interface_id(eni)
+        .private_ip_addresses(&ips[1])
+        .private_ip_addresses(&ips[2])
+        .send()
+        .await
+        .map_err(sdk("AssignPrivateIpAddresses", eni))?;
+    Ok(())
 }

@@ -16,7 +16,7 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use tokio::sync::Semaphore;
 
-use super::members::{Ec2Defaults, MemberRole, Members};
+use super::members::{Ec2Defaults, MemberRole, Members, Unreadable};
 use crate::stats::CallStats;
 
 /// Limits that keep the collection polite to the shared EC2 budget.
@@ -175,6 +175,22 @@ impl Collector {
     /// The call counter, for callers that want the cost of something else they do.
     pub fn stats(&self) -> &CallStats {
         &self.stats
+    }
+
+    /// An EC2 client for `account` in `region` (the far side or a gateway's owner), through
+    /// [`Members`]; `ours` is the collector's own account.
+    pub(super) async fn client_in(
+        &self,
+        ours: Option<&str>,
+        account: &str,
+        region: &str,
+    ) -> Result<aws_sdk_ec2::Client, Unreadable> {
+        match &self.members {
+            Some(members) => members.client(ours, account, region).await,
+            None => Err(Unreadable(
+                "this collector reads one account and Region only".to_owned(),
+            )),
+        }
     }
 
     pub(super) async fn permit(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {

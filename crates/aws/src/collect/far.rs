@@ -122,7 +122,7 @@ impl Collector {
         let near: Vec<String> = inputs.cluster_vpcs.iter().cloned().collect();
         let local_vpcs: Vec<String> = local.keys().cloned().collect();
         let mut batch = self.read_batch(&self.ec2, &near, &local_vpcs).await;
-        filter_gaps(&batch, by_vpc, notes);
+        filter_gaps(&batch, by_vpc.values().flatten(), None, notes);
         cluster_vpc_gaps(&batch, by_vpc, notes);
         far_side_gaps(&batch, &local, notes);
         // The far side in other accounts and Regions, read where it lives.
@@ -131,17 +131,17 @@ impl Collector {
                 .iter()
                 .map(|v| (v.clone(), far.get(v).cloned().unwrap_or_default()))
                 .collect();
-            let client = match &self.members {
-                Some(members) => members.client(ours.as_deref(), &account, &region).await,
-                None => Err(Unreadable(
-                    "this collector reads one account and Region only".to_owned(),
-                )),
-            };
+            let client = self.client_in(ours.as_deref(), &account, &region).await;
             match client {
                 Ok(client) => {
                     let elsewhere = self.read_batch(&client, &[], &vpcs).await;
                     far_side_gaps(&elsewhere, &group, notes);
-                    filter_gaps_of(&elsewhere, &group, notes);
+                    filter_gaps(
+                        &elsewhere,
+                        group.values().flatten(),
+                        Some(&format!("{} ({account}, {region})", vpcs.join(", "))),
+                        notes,
+                    );
                     batch.absorb(elsewhere);
                 }
                 Err(Unreadable(why)) => {
@@ -400,9 +400,17 @@ fn tgw_vpcs(
     }
 }
 
-/// Security groups and network ACLs that could not be read stay out of the snapshot (an
-/// assumption of every verdict), and the gap says which call failed.
-fn filter_gaps(batch: &Batch, by_vpc: &BTreeMap<String, Vec<String>>, notes: &mut CollectionNotes) {
+/// Security groups, network ACLs and far ENIs that could not be read stay out of the snapshot
+/// (an assumption of every verdict, or unknown far hops), and the gap of each of `clusters` says
+/// which call failed; `elsewhere` names the account and Region of a far side read there.
+fn filter_gaps<'n>(
+    batch: &Batch,
+    clusters: impl IntoIterator<Item = &'n String>,
+    elsewhere: Option<&str>,
+    notes: &mut CollectionNotes,
+) {
+    let clusters: BTreeSet<&String> = clusters.into_iter().collect();
+    let place = elsewhere.map(|w| format!(" of {w}")).unwrap_or_default();
     for (failure, what) in [
         (&batch.groups.failure, "security groups"),
         (&batch.acls.failure, "network ACLs"),
@@ -412,12 +420,12 @@ fn filter_gaps(batch: &Batch, by_vpc: &BTreeMap<String, Vec<String>>, notes: &mu
         ),
     ] {
         if let Some(failure) = failure {
-            for name in by_vpc.values().flatten() {
+            for name in &clusters {
                 notes.gaps.push(CollectionGap {
-                    cluster: Some(name.clone()),
+                    cluster: Some((*name).clone()),
                     action: Some(failure.action.to_owned()),
                     message: format!(
-                        "the {what} could not be read, so podreach cannot say whether they admit the traffic: {failure}"
+                        "the {what}{place} could not be read, so podreach cannot say whether they admit the traffic: {failure}"
                     ),
                 });
             }
@@ -430,37 +438,11 @@ fn filter_gaps(batch: &Batch, by_vpc: &BTreeMap<String, Vec<String>>, notes: &mu
         .chain(&batch.acls.missing)
         .chain(&batch.far_enis.missing)
     {
-        for name in by_vpc.values().flatten() {
+        for name in &clusters {
             notes.gaps.push(CollectionGap {
-                cluster: Some(name.clone()),
+                cluster: Some((*name).clone()),
                 action: None,
                 message: missing.to_string(),
-            });
-        }
-    }
-}
-
-/// The filters of a far side read in another account or Region that could not be read: a gap
-/// of the clusters whose routes lead there (the far hops that need them are then unknown).
-fn filter_gaps_of(batch: &Batch, far: &FarVpcs, notes: &mut CollectionNotes) {
-    let vpcs: Vec<&String> = far.keys().collect();
-    for failure in [
-        &batch.groups.failure,
-        &batch.acls.failure,
-        &batch.far_enis.failure,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        for name in far.values().flatten().collect::<BTreeSet<_>>() {
-            notes.gaps.push(CollectionGap {
-                cluster: Some(name.clone()),
-                action: Some(failure.action.to_owned()),
-                message: format!(
-                    "the filters of {} could not be read where they live, so the far side's hops through them \
-                     are unknown: {failure}",
-                    vpcs.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
-                ),
             });
         }
     }

@@ -189,12 +189,7 @@ impl Collector {
                 continue;
             };
             let region = self.region.clone().unwrap_or_default();
-            let client = match &self.members {
-                Some(members) => members.client(ours.as_deref(), &owner, &region).await,
-                None => Err(Unreadable(
-                    "this collector reads one account and Region only".to_owned(),
-                )),
-            };
+            let client = self.client_in(ours.as_deref(), &owner, &region).await;
             match client {
                 Ok(client) => owners
                     .entry(owner)

@@ -458,12 +458,7 @@ impl Collector {
             })
             .collect();
         for (tgw, owner) in shared {
-            let client = match &self.members {
-                Some(members) => members.client(ours.as_deref(), &owner, &region).await,
-                None => Err(Unreadable(
-                    "this collector reads one account and Region only".to_owned(),
-                )),
-            };
+            let client = self.client_in(ours.as_deref(), &owner, &region).await;
             let client = match client {
                 Ok(client) => client,
                 Err(Unreadable(why)) => {
