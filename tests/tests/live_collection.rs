@@ -1165,3 +1165,147 @@ async fn a_named_cluster_that_does_not_exist_is_reported_missing() {
         collection.notes.gaps
     );
 }
+
+/// Writes the demo's kubectl dumps for `seeded` under `dir` (one directory per cluster), as
+/// `--with DIR` reads them.
+fn write_kubectl_dumps(seeded: &SeededDemo, dir: &Path) {
+    for dump in kubectl_dumps(seeded) {
+        let path = dir.join(dump.path.trim_start_matches("clusters/"));
+        std::fs::create_dir_all(path.parent().expect("a dump has a cluster directory"))
+            .expect("create the kubectl dump directory");
+        std::fs::write(&path, &dump.text).expect("write a kubectl dump");
+    }
+}
+
+/// `(region, cluster)` of every entry of `key` (clusters, findings), sorted.
+fn by_region(report: &Value, key: &str, name: &str) -> Vec<(String, String)> {
+    let mut seen: Vec<(String, String)> = report[key]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| {
+            (
+                o["region"].as_str().unwrap_or("-").to_owned(),
+                o[name].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    seen.dedup();
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn several_regions_are_collected_in_one_run_and_a_region_that_fails_hides_none() {
+    // The demo in two Regions of one account: same cluster names, other VPCs and ENIs.
+    let (account, virginia) = fresh_account_with_demo().await;
+    let dublin_config = account
+        .config
+        .to_builder()
+        .region(aws_config::Region::new("eu-west-1"))
+        .build();
+    let dublin = podreach_tests::seed::seed_demo(&dublin_config)
+        .await
+        .expect("the demo is recreated in eu-west-1");
+    let scratch = tempfile::tempdir().expect("a temporary directory");
+    let with = scratch.path().join("kubectl");
+    write_kubectl_dumps(&virginia, &with.join("us-east-1"));
+    write_kubectl_dumps(&dublin, &with.join("eu-west-1"));
+    let with_arg = with.to_str().expect("a UTF-8 temporary path");
+
+    // A third Region moto does not serve (its EC2 answers 500), standing in for an opt-in
+    // Region that is not enabled: the run goes on, names it, and is not a clean result.
+    let regions = [
+        "--region",
+        "us-east-1",
+        "--region",
+        "eu-west-1",
+        "--region",
+        "xx-fake-9",
+    ];
+    let mut args = vec!["audit", "--live", "--with", with_arg, "--format", "json"];
+    args.extend(regions);
+    let output = account
+        .podreach_command(scratch.path())
+        .args(&args)
+        .args(["--kube", "off"])
+        .output()
+        .expect("run the podreach binary");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    let pair = |r: &str, c: &str| (r.to_owned(), c.to_owned());
+    assert_eq!(
+        by_region(&report, "clusters", "name"),
+        [
+            pair("eu-west-1", "legacy"),
+            pair("eu-west-1", "shop"),
+            pair("us-east-1", "legacy"),
+            pair("us-east-1", "shop")
+        ]
+    );
+    // shop's finding in each Region, found with that Region's own dumps.
+    let unreachable: Vec<(String, String)> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["cluster"] == "shop" && f["kind"] == "unreachable")
+        .map(|f| pair(f["region"].as_str().unwrap_or("-"), "shop"))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        unreachable,
+        [pair("eu-west-1", "shop"), pair("us-east-1", "shop")]
+    );
+    let failed: Vec<&Value> = report["not_analysed"]
+        .as_array()
+        .expect("not_analysed")
+        .iter()
+        .filter(|n| n["region"] == "xx-fake-9")
+        .collect();
+    assert_eq!(failed.len(), 1, "{:#}", report["not_analysed"]);
+    assert!(failed[0]["cluster"].is_null());
+    assert!(
+        report["not_analysed"]
+            .as_array()
+            .expect("not_analysed")
+            .iter()
+            .all(|n| n["region"] == "xx-fake-9"),
+        "only the failing Region is unanalysed: {:#}",
+        report["not_analysed"]
+    );
+
+    // The snapshot of the two Regions: one directory each, audited offline as the live run.
+    let out = scratch.path().join("snapshot");
+    let mut args = vec![
+        "snapshot",
+        "--live",
+        "--with",
+        with_arg,
+        "--out",
+        out.to_str().expect("a UTF-8 temporary path"),
+    ];
+    args.extend(&regions[..4]);
+    run_podreach(&account, scratch.path(), &args);
+    let east = out.join("us-east-1");
+    let west = out.join("eu-west-1");
+    assert!(east.join("podreach-collection.json").is_file());
+    assert!(west.join("podreach-collection.json").is_file());
+    let offline = run_podreach(
+        &account,
+        scratch.path(),
+        &[
+            "audit",
+            "--snapshot",
+            east.to_str().expect("UTF-8"),
+            "--snapshot",
+            west.to_str().expect("UTF-8"),
+            "--format",
+            "json",
+        ],
+    );
+    let offline: Value = serde_json::from_str(&offline).expect("a JSON report");
+    assert_eq!(offline["clusters"], report["clusters"]);
+    assert_eq!(offline["findings"], report["findings"]);
+}

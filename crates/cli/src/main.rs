@@ -22,7 +22,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use podreach_core::cni::Version;
 use podreach_core::report::Severity;
-use podreach_core::{AnalyzeOptions, Model, Overrides, demo, snapshot};
+use podreach_core::{AnalyzeOptions, Audit, Model, Overrides, demo, snapshot};
 
 #[derive(Debug, Parser)]
 #[command(name = "podreach", version, about, long_about = None)]
@@ -51,9 +51,11 @@ enum Command {
 
 #[derive(Debug, Args, Default)]
 struct InputArgs {
-    /// Directory of `aws … describe-*` and `kubectl get … -o json` outputs (read recursively).
-    #[arg(long, value_name = "DIR", conflicts_with = "live")]
-    snapshot: Option<PathBuf>,
+    /// Directory of `aws … describe-*` and `kubectl get … -o json` outputs (read recursively);
+    /// repeat it for the snapshots of several Regions (one directory each, as
+    /// `podreach snapshot --live --region … --region …` writes them).
+    #[arg(long = "snapshot", value_name = "DIR", conflicts_with = "live")]
+    snapshots: Vec<PathBuf>,
     #[command(flatten)]
     live: live::LiveArgs,
     /// CNI version to model, overriding the DaemonSet and add-on (e.g. v1.11.4).
@@ -174,27 +176,60 @@ impl InputArgs {
         }
     }
 
-    /// The validated model, with skipped files recorded as gaps (and warned about). Built by
-    /// the libraries' one way in: `Collection::model` for a live collection (the same call the
-    /// Lambda functions make, so `--with` dumps replace what the API gave, per document),
-    /// `Model::new` for a snapshot.
-    fn model(&self) -> Result<Model> {
+    /// The validated models, one per Region (one in all for a single snapshot or Region), with
+    /// skipped files recorded as gaps (and warned about). Built by the libraries' one way in:
+    /// `Collection::model` for a live collection (the same call the Lambda functions make, so
+    /// `--with` dumps replace what the API gave, per document), `Model::new` for a snapshot. A
+    /// Region that could not be collected is a model of nothing but that, so the report says it
+    /// and the run is not a clean result.
+    fn models(&self) -> Result<Vec<Model>> {
         let overrides = self.overrides();
         if self.live.live {
-            let (collection, extra) = self.live.collect()?;
-            let extra = snapshot::load_inputs(extra.iter().map(|f| f as &dyn snapshot::Input));
-            warn_about(&extra.problems);
-            return Ok(collection.model(extra, &overrides));
-        }
-        let loaded = match &self.snapshot {
-            Some(dir) => {
-                let files = snapshot_dir::read(dir, "")?;
-                snapshot::load_inputs(files.iter().map(|f| f as &dyn snapshot::Input))
+            let mut models = Vec::new();
+            for region in self.live.collect()? {
+                models.push(match region.collected {
+                    Ok(collection) => {
+                        let extra = snapshot::load_inputs(
+                            region.extra.iter().map(|f| f as &dyn snapshot::Input),
+                        );
+                        warn_about(&extra.problems);
+                        collection.model(extra, &overrides)
+                    }
+                    Err(error) => not_collected(region.region, &error),
+                });
             }
-            None => snapshot::load(&demo::files()),
-        };
-        warn_about(&loaded.problems);
-        Ok(Model::new(&loaded.documents, &loaded.problems, &overrides))
+            return Ok(models);
+        }
+        if self.snapshots.is_empty() {
+            let loaded = snapshot::load(&demo::files());
+            warn_about(&loaded.problems);
+            return Ok(vec![Model::new(
+                &loaded.documents,
+                &loaded.problems,
+                &overrides,
+            )]);
+        }
+        let mut models: Vec<Model> = Vec::new();
+        for dir in &self.snapshots {
+            let files = snapshot_dir::read(dir, "")?;
+            let loaded = snapshot::load_inputs(files.iter().map(|f| f as &dyn snapshot::Input));
+            warn_about(&loaded.problems);
+            let model = Model::new(&loaded.documents, &loaded.problems, &overrides);
+            if let Some(same) = models.iter().position(|m| m.region == model.region) {
+                bail!(
+                    "--snapshot {} and --snapshot {} are both {}: give one snapshot per Region \
+                     (a cluster's name and its findings are told apart by their Region)",
+                    self.snapshots[same].display(),
+                    dir.display(),
+                    model.region.as_deref().map_or_else(
+                        || "without a Region (no podreach-collection.json naming one)".to_owned(),
+                        |r| format!("of Region {r}")
+                    )
+                );
+            }
+            models.push(model);
+        }
+        Ok(models)
     }
 
     /// What the verdicts are asked about: the `--port`s.
@@ -203,6 +238,28 @@ impl InputArgs {
             include_paths,
             tcp_ports: self.ports.clone(),
         }
+    }
+}
+
+/// The model of a Region whose collection failed: no cluster, and why, so that the report names
+/// the Region and the run never reads as clean.
+fn not_collected(region: String, error: &anyhow::Error) -> Model {
+    let reason = format!("Region {region} could not be collected: {error:#}");
+    Model {
+        gaps: vec![podreach_core::report::Gap {
+            region: Some(region.clone()),
+            cluster: None,
+            file: None,
+            object: None,
+            message: reason.clone(),
+        }],
+        not_analysed: vec![podreach_core::report::NotAnalysed {
+            region: Some(region.clone()),
+            cluster: None,
+            reason,
+        }],
+        region: Some(region),
+        ..Model::default()
     }
 }
 
@@ -229,9 +286,19 @@ fn print(text: &str) -> Result<()> {
 }
 
 fn audit(args: &AuditArgs) -> Result<ExitCode> {
-    let model = args.input.model()?;
-    let mut audit = podreach_core::run(&model, &args.input.question(false));
-    let pending = args.lifecycle.apply(&mut audit.report)?;
+    let models = args.input.models()?;
+    let question = args.input.question(false);
+    let mut audits: Vec<Audit<'_>> = models
+        .iter()
+        .map(|model| podreach_core::run(model, &question))
+        .collect();
+    let reports = models
+        .iter()
+        .zip(&mut audits)
+        .map(|(model, audit)| (model.region.as_deref(), &mut audit.report))
+        .collect();
+    let pending = args.lifecycle.apply(reports)?;
+    let audit = Audit::merge(audits);
     let mut out = anstream::stdout().lock();
     let written = match args.format {
         Format::Json => render::json(&mut out, &audit, args.paths),
@@ -262,13 +329,36 @@ fn audit(args: &AuditArgs) -> Result<ExitCode> {
     })
 }
 
+/// Every Region's explanation of the address (VPCs of two Regions may use the same addresses);
+/// an error only when no Region has it.
 fn explain(args: &ExplainArgs) -> Result<ExitCode> {
-    let model = args.input.model()?;
-    let explanation =
-        podreach_core::explain(&model, args.pod_ip, args.to, &args.input.question(false))?;
+    let models = args.input.models()?;
+    let question = args.input.question(false);
+    let mut explanations = Vec::new();
+    let mut first_error = None;
+    for model in &models {
+        match podreach_core::explain(model, args.pod_ip, args.to, &question) {
+            Ok(explanation) => explanations.push(explanation),
+            Err(error) => {
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    if explanations.is_empty()
+        && let Some(error) = first_error
+    {
+        return Err(error.into());
+    }
     match args.format {
-        Format::Json => print(&(serde_json::to_string_pretty(&explanation.paths)? + "\n"))?,
-        Format::Text => print(&render::explanation(&explanation))?,
+        Format::Json => {
+            let paths: Vec<_> = explanations.iter().flat_map(|e| &e.paths).collect();
+            print(&(serde_json::to_string_pretty(&paths)? + "\n"))?;
+        }
+        Format::Text => {
+            for explanation in &explanations {
+                print(&render::explanation(explanation))?;
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -306,22 +396,43 @@ fn live_snapshot(args: &SnapshotArgs) -> Result<ExitCode> {
         );
     }
     ensure_new_dir(&args.out)?;
-    let (collection, extra) = args.live.collect()?;
-    let files = collection.source_files();
-    snapshot_dir::write(&args.out, &files)?;
-    snapshot_dir::copy(&args.out, &extra)?;
-    eprintln!(
-        "wrote {} files to {}; audit them with: podreach audit --snapshot {}",
-        files.len() + extra.len(),
-        args.out.display(),
-        args.out.display()
-    );
-    Ok(ExitCode::SUCCESS)
+    let regions = args.live.collect()?;
+    let several = regions.len() > 1;
+    let mut written = Vec::new();
+    let mut failed = false;
+    for region in regions {
+        let Ok(collection) = region.collected else {
+            // Named on stderr by the collection; the other Regions are still written.
+            failed = true;
+            continue;
+        };
+        let out = if several {
+            args.out.join(&region.region)
+        } else {
+            args.out.clone()
+        };
+        let files = collection.source_files();
+        snapshot_dir::write(&out, &files)?;
+        snapshot_dir::copy(&out, &region.extra)?;
+        eprintln!(
+            "wrote {} files to {}",
+            files.len() + region.extra.len(),
+            out.display()
+        );
+        written.push(format!("--snapshot {}", out.display()));
+    }
+    eprintln!("audit them with: podreach audit {}", written.join(" "));
+    // A Region that could not be collected is missing from the snapshot: not a clean result.
+    Ok(if failed {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn lab(args: &LabArgs) -> Result<ExitCode> {
     use podreach_lab::{DisagreementKind, LabOptions};
-    let model = args.input.model()?;
+    let models = args.input.models()?;
     // The probes connect to one TCP port both ways; the model is asked about that port.
     let options = match args.input.ports.as_slice() {
         [] => LabOptions::default(),
@@ -331,24 +442,28 @@ fn lab(args: &LabArgs) -> Result<ExitCode> {
         },
         _ => bail!("the lab probes one TCP port: give --port once (default tcp/7000)"),
     };
-    let report = podreach_core::analyze(
-        &model,
-        &AnalyzeOptions {
-            include_paths: true,
-            tcp_ports: vec![options.port],
-        },
-    );
-    let nodes: Vec<(&str, &str)> = model
-        .clusters
-        .iter()
-        .flat_map(|c| {
-            c.nodes
-                .iter()
-                .map(move |n| (c.name.as_str(), n.instance_id.as_str()))
-        })
-        .filter(|(_, id)| args.node.as_deref().is_none_or(|wanted| wanted == *id))
-        .collect();
-    if nodes.is_empty() {
+    let question = AnalyzeOptions {
+        include_paths: true,
+        tcp_ports: vec![options.port],
+    };
+    // Each Region's model with its report, and the nodes asked for in it.
+    let mut runs = Vec::new();
+    for model in &models {
+        let nodes: Vec<(&str, &str)> = model
+            .clusters
+            .iter()
+            .flat_map(|c| {
+                c.nodes
+                    .iter()
+                    .map(move |n| (c.name.as_str(), n.instance_id.as_str()))
+            })
+            .filter(|(_, id)| args.node.as_deref().is_none_or(|wanted| wanted == *id))
+            .collect();
+        if !nodes.is_empty() {
+            runs.push((model, podreach_core::analyze(model, &question), nodes));
+        }
+    }
+    if runs.is_empty() {
         bail!(
             "no node {} in the snapshot's clusters",
             args.node
@@ -357,14 +472,16 @@ fn lab(args: &LabArgs) -> Result<ExitCode> {
         );
     }
     let mut disagreements = 0usize;
-    for (cluster, instance) in nodes {
-        let result = podreach_lab::run_node(&model, cluster, instance, &options)
-            .with_context(|| format!("lab for node {instance} of cluster {cluster}"))?;
-        print(&podreach_lab::render(&result, &report))?;
-        disagreements += podreach_lab::compare(&result, &report)
-            .iter()
-            .filter(|d| d.kind == DisagreementKind::VerdictDiffers)
-            .count();
+    for (model, report, nodes) in runs {
+        for (cluster, instance) in nodes {
+            let result = podreach_lab::run_node(model, cluster, instance, &options)
+                .with_context(|| format!("lab for node {instance} of cluster {cluster}"))?;
+            print(&podreach_lab::render(&result, &report))?;
+            disagreements += podreach_lab::compare(&result, &report)
+                .iter()
+                .filter(|d| d.kind == DisagreementKind::VerdictDiffers)
+                .count();
+        }
     }
     if disagreements > 0 {
         eprintln!("{disagreements} verdict(s) differ between the kernel and the model");

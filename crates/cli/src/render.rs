@@ -100,6 +100,15 @@ fn path_row(p: &PathVerdict) -> String {
     ])
 }
 
+/// A cluster as the report names it: with its Region when the input says (a run may cover
+/// several, and a cluster's name is unique only within its Region).
+fn cluster_label(name: &str, region: Option<&str>) -> String {
+    match region {
+        Some(region) => format!("{name} ({region})"),
+        None => name.to_owned(),
+    }
+}
+
 fn finding(out: &mut String, f: &Finding) {
     let _ = writeln!(
         out,
@@ -203,16 +212,23 @@ pub fn report(
             )
         );
         for n in &report.not_analysed {
-            let _ = writeln!(
-                out,
-                "- {}: {}",
-                n.cluster.as_deref().unwrap_or("whole run"),
-                n.reason
-            );
+            let what = match (&n.cluster, &n.region) {
+                (Some(cluster), region) => cluster_label(cluster, region.as_deref()),
+                (None, Some(region)) => format!("Region {region}"),
+                (None, None) => "whole run".to_owned(),
+            };
+            let _ = writeln!(out, "- {what}: {}", n.reason);
         }
         out.push('\n');
     }
-    let blind: Vec<(&str, &podreach_core::report::BlindSpot)> = report.blind_spots().collect();
+    let blind: Vec<(String, &podreach_core::report::BlindSpot)> = report
+        .clusters
+        .iter()
+        .flat_map(|c| {
+            let label = cluster_label(&c.name, c.region.as_deref());
+            c.blind_spots.iter().map(move |b| (label.clone(), b))
+        })
+        .collect();
     if !blind.is_empty() {
         let _ = writeln!(
             out,
@@ -240,7 +256,7 @@ pub fn report(
                 BOLD,
                 &format!(
                     "Cluster {} — {} ({})",
-                    c.name,
+                    cluster_label(&c.name, c.region.as_deref()),
                     c.vpc_id,
                     c.vpc_cidrs.join(", ")
                 )
@@ -325,12 +341,12 @@ pub fn report(
         let findings: Vec<&Finding> = report
             .findings
             .iter()
-            .filter(|f| f.cluster == c.name)
+            .filter(|f| f.cluster == c.name && f.region == c.region)
             .collect();
         let unanalysed = report
             .not_analysed
             .iter()
-            .find(|n| n.cluster.as_deref() == Some(c.name.as_str()));
+            .find(|n| n.cluster.as_deref() == Some(c.name.as_str()) && n.region == c.region);
         if let Some(n) = unanalysed {
             let _ = writeln!(
                 out,
@@ -375,7 +391,7 @@ pub fn report(
             out.clear();
             let mut header = false;
             let mut failed = Ok(());
-            audit.for_each_path_of(&c.name, |p| {
+            audit.for_each_path_of(&c.name, c.region.as_deref(), |p| {
                 if failed.is_err() {
                     return;
                 }
@@ -419,7 +435,7 @@ pub fn report(
                 "- {} {} {}: {}{why}",
                 paint(colour, &format!("{:<10}", e.lifecycle)),
                 e.finding_id,
-                e.cluster,
+                cluster_label(&e.cluster, e.region.as_deref()),
                 e.title
             );
         }
@@ -428,10 +444,15 @@ pub fn report(
     if !report.gaps.is_empty() {
         let _ = writeln!(out, "{}", paint(BOLD, "Not analysed:"));
         for g in &report.gaps {
-            let place: Vec<&str> = [g.cluster.as_deref(), g.file.as_deref(), g.object.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect();
+            let place: Vec<&str> = [
+                g.region.as_deref(),
+                g.cluster.as_deref(),
+                g.file.as_deref(),
+                g.object.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
             let _ = writeln!(
                 out,
                 "- {}{}",
@@ -553,7 +574,12 @@ pub fn explanation(e: &Explanation) -> String {
         "{}",
         paint(
             BOLD,
-            &format!("{} → {} in cluster {}", e.pod_ip, e.to, e.cluster)
+            &format!(
+                "{} → {} in cluster {}",
+                e.pod_ip,
+                e.to,
+                cluster_label(&e.cluster, e.region.as_deref())
+            )
         )
     );
     for note in &e.notes {

@@ -532,3 +532,144 @@ fn state_marks_new_then_ongoing_then_resolved_and_suppressions_quieten() {
         markers(&report)
     );
 }
+
+/// The demo snapshot written to `dir/name`, with the collection notes of a live collection in
+/// `region`.
+fn demo_in_region(dir: &Path, name: &str, region: &str) -> String {
+    let out = dir.join(name);
+    let arg = out.to_str().expect("UTF-8 path").to_owned();
+    assert_eq!(
+        podreach(&["demo-snapshot", "--out", &arg]).status.code(),
+        Some(0)
+    );
+    write(
+        &out,
+        "podreach-collection.json",
+        &format!(
+            r#"{{"podreachCollection": {{"schema": "podreach/collection/v1", "region": "{region}"}}}}"#
+        ),
+    );
+    arg
+}
+
+/// `(region, lifecycle)` of each transition of cluster `shop`.
+fn shop_markers(report: &serde_json::Value) -> Vec<(String, String)> {
+    let mut markers: Vec<(String, String)> = report["lifecycle"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["cluster"] == "shop")
+        .map(|e| {
+            (
+                e["region"].as_str().unwrap_or("-").to_owned(),
+                e["lifecycle"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    markers.sort();
+    markers.dedup();
+    markers
+}
+
+#[test]
+fn two_regions_snapshots_are_audited_side_by_side_and_keep_their_own_lifecycle() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let virginia = demo_in_region(dir.path(), "us-east-1", "us-east-1");
+    let dublin = demo_in_region(dir.path(), "eu-west-1", "eu-west-1");
+    let state = dir.path().join("state.json");
+    let state_arg = state.to_str().expect("UTF-8 path");
+    let both = [
+        "--snapshot",
+        &virginia,
+        "--snapshot",
+        &dublin,
+        "--state",
+        state_arg,
+    ];
+
+    let (code, report, stderr) = audit_json(&both);
+    let (_, alone, _) = audit_json(&["--snapshot", &virginia]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let clusters: Vec<(String, String)> = report["clusters"]
+        .as_array()
+        .expect("clusters")
+        .iter()
+        .map(|c| {
+            (
+                c["region"].as_str().unwrap_or("-").to_owned(),
+                c["name"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .filter(|(_, name)| name == "shop")
+        .collect();
+    assert_eq!(
+        clusters,
+        [
+            ("us-east-1".to_owned(), "shop".to_owned()),
+            ("eu-west-1".to_owned(), "shop".to_owned())
+        ]
+    );
+    let count = |r: &serde_json::Value| r["findings"].as_array().map_or(0, Vec::len);
+    assert!(count(&alone) > 0);
+    assert_eq!(count(&report), 2 * count(&alone));
+    assert_eq!(
+        shop_markers(&report),
+        [
+            ("eu-west-1".to_owned(), "NEW".to_owned()),
+            ("us-east-1".to_owned(), "NEW".to_owned())
+        ]
+    );
+
+    // Dublin's shop is fixed: its findings are resolved, Virginia's same-named ones go on.
+    let aws_node = Path::new(&dublin).join("shop/aws-node.json");
+    let text = std::fs::read_to_string(&aws_node).expect("read aws-node");
+    let fixed = text.replacen(
+        "\"name\": \"AWS_VPC_CNI_NODE_PORT_SUPPORT\",\n                                \"value\": \"false\"",
+        "\"name\": \"AWS_VPC_CNI_NODE_PORT_SUPPORT\",\n                                \"value\": \"true\"",
+        1,
+    );
+    assert_ne!(fixed, text);
+    std::fs::write(&aws_node, fixed).expect("write aws-node");
+    let (_, report, _) = audit_json(&both);
+    assert_eq!(
+        shop_markers(&report),
+        [
+            ("eu-west-1".to_owned(), "RESOLVED".to_owned()),
+            ("us-east-1".to_owned(), "ONGOING".to_owned())
+        ]
+    );
+
+    // One Region alone against the same state file: its own records, nothing new.
+    let (_, report, _) = audit_json(&["--snapshot", &virginia, "--state", state_arg]);
+    assert_eq!(
+        shop_markers(&report),
+        [("us-east-1".to_owned(), "ONGOING".to_owned())]
+    );
+
+    // The text names each cluster's Region.
+    let text = stdout(&podreach(&[
+        "audit",
+        "--snapshot",
+        &virginia,
+        "--snapshot",
+        &dublin,
+    ]));
+    assert!(text.contains("Cluster shop (us-east-1) — "), "{text}");
+    assert!(text.contains("Cluster shop (eu-west-1) — "), "{text}");
+}
+
+#[test]
+fn two_snapshots_of_one_region_are_refused_naming_both() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let a = demo_in_region(dir.path(), "a", "eu-west-1");
+    let b = demo_in_region(dir.path(), "b", "eu-west-1");
+    let output = podreach(&["audit", "--snapshot", &a, "--snapshot", &b]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "--snapshot {a} and --snapshot {b} are both of Region eu-west-1"
+        )),
+        "{stderr}"
+    );
+}

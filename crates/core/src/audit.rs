@@ -26,31 +26,98 @@ pub struct AnalyzeOptions {
     pub tcp_ports: Vec<u16>,
 }
 
-/// An analysed model: the report, and what is needed to stream its per-ENI rows.
+/// An analysed model (or several, one per Region: [`Audit::merge`]): the report, and what is
+/// needed to stream its per-ENI rows.
 #[derive(Debug)]
 pub struct Audit<'m> {
     pub report: Report,
-    analyses: Vec<ClusterAnalysis<'m>>,
+    /// Each cluster's analysis, with the Region of the model it belongs to.
+    analyses: Vec<(Option<&'m str>, ClusterAnalysis<'m>)>,
 }
 
-impl Audit<'_> {
+impl<'m> Audit<'m> {
     /// Hands every per-ENI row to `sink`, cluster by cluster in report order.
     pub fn for_each_path(&self, mut sink: impl FnMut(PathVerdict)) {
-        for analysis in &self.analyses {
-            analysis.for_each_path(&mut sink);
+        for (region, analysis) in &self.analyses {
+            analysis.for_each_path(&mut |p| sink(in_region(p, *region)));
         }
     }
 
-    /// Like [`Audit::for_each_path`], for one cluster.
-    pub fn for_each_path_of(&self, cluster: &str, mut sink: impl FnMut(PathVerdict)) {
-        for analysis in self
+    /// Like [`Audit::for_each_path`], for one cluster of one Region (`None`: unnamed).
+    pub fn for_each_path_of(
+        &self,
+        cluster: &str,
+        region: Option<&str>,
+        mut sink: impl FnMut(PathVerdict),
+    ) {
+        for (r, analysis) in self
             .analyses
             .iter()
-            .filter(|a| a.verdicts.cluster.name == cluster)
+            .filter(|(r, a)| a.verdicts.cluster.name == cluster && *r == region)
         {
-            analysis.for_each_path(&mut sink);
+            analysis.for_each_path(&mut |p| sink(in_region(p, *r)));
         }
     }
+
+    /// One audit of several Regions' models, each audited on its own (a cluster's name, its
+    /// VPC's addresses and its findings' ids are unique only within a Region): their clusters,
+    /// findings, gaps and unanalysed entries side by side, each naming its Region, the findings
+    /// in the one order of [`run`], and the collections' costs added up.
+    pub fn merge(audits: Vec<Audit<'m>>) -> Audit<'m> {
+        let mut merged = Audit {
+            report: Report {
+                schema: SCHEMA,
+                clusters: Vec::new(),
+                findings: Vec::new(),
+                gaps: Vec::new(),
+                not_analysed: Vec::new(),
+                paths: None,
+                stats: None,
+                lifecycle: None,
+            },
+            analyses: Vec::new(),
+        };
+        for audit in audits {
+            let report = audit.report;
+            merged.report.clusters.extend(report.clusters);
+            merged.report.findings.extend(report.findings);
+            merged.report.gaps.extend(report.gaps);
+            merged.report.not_analysed.extend(report.not_analysed);
+            if let Some(stats) = report.stats {
+                let total = merged.report.stats.get_or_insert_with(Default::default);
+                total.add(&stats);
+            }
+            if let Some(entries) = report.lifecycle {
+                merged
+                    .report
+                    .lifecycle
+                    .get_or_insert_with(Vec::new)
+                    .extend(entries);
+            }
+            merged.analyses.extend(audit.analyses);
+        }
+        sort_findings(&mut merged.report.findings);
+        merged
+    }
+}
+
+/// A row named with its Region.
+fn in_region(path: PathVerdict, region: Option<&str>) -> PathVerdict {
+    PathVerdict {
+        region: region.map(str::to_owned),
+        ..path
+    }
+}
+
+/// Most severe first, then by Region, cluster and id: the same order for one Region or many.
+fn sort_findings(findings: &mut [crate::report::Finding]) {
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.region.cmp(&b.region))
+            .then_with(|| a.cluster.cmp(&b.cluster))
+            .then_with(|| a.id.cmp(&b.id))
+    });
 }
 
 /// Analyses every cluster of the model: deterministic, pure. The report has no `paths`.
@@ -63,12 +130,14 @@ pub fn run<'m>(model: &'m Model, options: &AnalyzeOptions) -> Audit<'m> {
     for cluster in &model.clusters {
         if cluster.ip_family == IpFamily::V6 {
             gaps.push(Gap {
-                cluster: Some(cluster.name.clone()),
+region: None,
+cluster: Some(cluster.name.clone()),
                 file: Some(cluster.file.clone()),
                 object: None,
                 message: "IPv6 cluster: not analysed yet (docs/datapath.md §5.4a); no verdicts are given for it".to_owned(),
             });
             not_analysed.push(NotAnalysed {
+                region: None,
                 cluster: Some(cluster.name.clone()),
                 reason: "IPv6 clusters are not analysed yet".to_owned(),
             });
@@ -78,6 +147,7 @@ pub fn run<'m>(model: &'m Model, options: &AnalyzeOptions) -> Audit<'m> {
         let analysis = analysis::analyze_cluster(model, cluster, &options.tcp_ports, &mut gaps);
         if cluster.nodes.is_empty() || analysis.verdicts.subjects.is_empty() {
             not_analysed.push(NotAnalysed {
+                region: None,
                 cluster: Some(cluster.name.clone()),
                 reason: if cluster.nodes.is_empty() {
                     "no worker nodes found".to_owned()
@@ -88,7 +158,8 @@ pub fn run<'m>(model: &'m Model, options: &AnalyzeOptions) -> Audit<'m> {
         }
         if analysis.verdicts.blocks.is_empty() {
             gaps.push(Gap {
-                cluster: Some(cluster.name.clone()),
+region: None,
+cluster: Some(cluster.name.clone()),
                 file: None,
                 object: None,
                 message: "no private route beyond the VPC (pcx-/tgw-/vgw-/lgw-) in the route tables of the node and pod subnets: nothing to check".to_owned(),
@@ -101,14 +172,19 @@ pub fn run<'m>(model: &'m Model, options: &AnalyzeOptions) -> Audit<'m> {
             options,
             Some(&analysis.verdicts),
         ));
-        analyses.push(analysis);
+        analyses.push((model.region.as_deref(), analysis));
     }
-    findings_out.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| a.cluster.cmp(&b.cluster))
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    // Everything the report says names the Region it is about.
+    for finding in &mut findings_out {
+        finding.region.clone_from(&model.region);
+    }
+    for gap in &mut gaps {
+        gap.region.clone_from(&model.region);
+    }
+    for entry in &mut not_analysed {
+        entry.region.clone_from(&model.region);
+    }
+    sort_findings(&mut findings_out);
     Audit {
         report: Report {
             schema: SCHEMA,
@@ -209,6 +285,7 @@ fn cluster_report(
         );
     }
     ClusterReport {
+        region: model.region.clone(),
         name: cluster.name.clone(),
         vpc_id: cluster.vpc_id.clone(),
         vpc_cidrs,

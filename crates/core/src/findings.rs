@@ -292,6 +292,7 @@ fn finding(
         id: finding_id(&cluster.name, cause, direction, kind),
         kind,
         severity,
+        region: None,
         cluster: cluster.name.clone(),
         title,
         detail,

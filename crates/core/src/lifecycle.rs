@@ -171,6 +171,7 @@ impl Transition<'_> {
     pub fn entry(&self) -> crate::report::LifecycleEntry {
         crate::report::LifecycleEntry {
             lifecycle: self.marker.as_str(),
+            region: None,
             cluster: self.cluster.clone(),
             finding_id: self.finding_id.clone(),
             title: self.title.clone(),

@@ -372,6 +372,9 @@ pub struct Cluster {
 /// The whole validated snapshot.
 #[derive(Debug, Clone, Default)]
 pub struct Model {
+    /// The AWS Region the input was collected in, from its collection notes (`None` for a
+    /// snapshot without them); the report names it on everything it says.
+    pub region: Option<String>,
     pub network: Network,
     pub clusters: Vec<Cluster>,
     pub gaps: Vec<Gap>,

@@ -10,6 +10,10 @@ use serde::Serialize;
 /// A cluster that got no verdicts, or (`cluster: None`) a run that found no cluster to audit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NotAnalysed {
+    /// The AWS Region of the collection this comes from, when known (a live collection, or a
+    /// snapshot it wrote): one run may cover several Regions (`--region` repeated, `REGIONS`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub cluster: Option<String>,
     pub reason: String,
 }
@@ -17,6 +21,9 @@ pub struct NotAnalysed {
 /// Something that could not be analysed, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Gap {
+    /// The AWS Region, as for [`NotAnalysed::region`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub cluster: Option<String>,
     pub file: Option<String>,
     pub object: Option<String>,

@@ -39,6 +39,9 @@ pub struct Report {
 pub struct LifecycleEntry {
     /// `NEW`, `CHANGED`, `ONGOING`, `RESOLVED` or `SUPPRESSED`.
     pub lifecycle: &'static str,
+    /// The cluster's AWS Region, when known (as in [`ClusterReport::region`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub cluster: String,
     pub finding_id: String,
     pub title: String,
@@ -56,6 +59,23 @@ pub struct Stats {
     pub calls: u64,
     pub retries: u64,
     pub wall_time_ms: u64,
+}
+
+impl Stats {
+    /// Adds another collection's cost, made at the same time (the Regions of one run are
+    /// collected side by side): calls and retries add up, the wall time is the longer one.
+    pub fn add(&mut self, other: &Stats) {
+        for (action, op) in &other.operations {
+            let entry = self.operations.entry(action.clone()).or_default();
+            entry.calls += op.calls;
+            entry.retries += op.retries;
+            entry.failures += op.failures;
+            entry.bytes += op.bytes;
+        }
+        self.calls += other.calls;
+        self.retries += other.retries;
+        self.wall_time_ms = self.wall_time_ms.max(other.wall_time_ms);
+    }
 }
 
 impl From<&crate::raw::CollectionStats> for Stats {
@@ -91,6 +111,10 @@ impl Report {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ClusterReport {
+    /// The AWS Region the cluster is in, when the input says (a live collection, or a snapshot
+    /// it wrote); a run over several Regions tells same-named clusters apart by it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub name: String,
     pub vpc_id: String,
     pub vpc_cidrs: Vec<String>,
@@ -378,6 +402,9 @@ pub struct Hop {
 /// One ENI's verdict for one destination block and direction.
 #[derive(Debug, Clone, Serialize)]
 pub struct PathVerdict {
+    /// The cluster's AWS Region, when known (as in [`ClusterReport::region`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub cluster: String,
     pub instance_id: String,
     pub eni_id: String,
@@ -484,6 +511,9 @@ pub struct Finding {
     pub id: String,
     pub kind: FindingKind,
     pub severity: Severity,
+    /// The cluster's AWS Region, when known (as in [`ClusterReport::region`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub cluster: String,
     pub title: String,
     pub detail: String,

@@ -116,6 +116,7 @@ fn only_changes_reach_the_channel_and_resolution_is_earned() {
     // 6. A partial audit (a gap of the cluster) without the finding resolves nothing.
     let mut partial = fixed().audit();
     partial.gaps.push(Gap {
+        region: None,
         cluster: Some(CLUSTER.to_owned()),
         file: None,
         object: Some("ec2:DescribeRouteTables".to_owned()),

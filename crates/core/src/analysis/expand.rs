@@ -78,6 +78,7 @@ pub(crate) fn path_verdict(
         }
     }
     PathVerdict {
+        region: None,
         cluster: cluster.name.clone(),
         instance_id: subject.node.instance_id.clone(),
         eni_id: subject.eni.id.clone(),

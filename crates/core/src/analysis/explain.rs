@@ -21,6 +21,8 @@ use super::expand::path_verdict;
 
 #[derive(Debug, Clone)]
 pub struct Explanation {
+    /// The cluster's Region, when the model names it.
+    pub region: Option<String>,
     pub cluster: String,
     pub pod_ip: Ipv4Addr,
     pub to: Ipv4Addr,
@@ -109,12 +111,14 @@ pub fn explain(
                     evaluation: &evaluation,
                 };
                 PathVerdict {
+                    region: model.region.clone(),
                     destination: to.to_string(),
                     ..path_verdict(cluster, &subject, &row, *direction, &evaluation)
                 }
             })
             .collect();
         return Ok(Explanation {
+            region: model.region.clone(),
             cluster: cluster.name.clone(),
             pod_ip,
             to,

@@ -73,7 +73,8 @@ impl<'a> ClusterContext<'a> {
                 if !self.host.manages_card(attachment.network_card_index) {
                     if !eni.secondary_ips.is_empty() || !eni.prefixes.is_empty() {
                         gaps.push(Gap {
-                            cluster: Some(cluster.name.clone()),
+region: None,
+cluster: Some(cluster.name.clone()),
                             file: Some(eni.file.clone()),
                             object: Some(eni.id.clone()),
                             message: format!(

@@ -6,7 +6,7 @@
 //! used becomes a [`Gap`] naming the file and object; nothing panics and nothing is dropped
 //! silently.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ipnet::Ipv4Net;
 
@@ -66,6 +66,7 @@ impl<'a> Builder<'a> {
         message: impl Into<String>,
     ) {
         self.gaps.push(Gap {
+            region: None,
             cluster: None,
             file: Some(file.to_owned()),
             object: Some(object.into()),
@@ -505,12 +506,43 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// The Region the collection notes name. Notes of two Regions in one snapshot (two
+    /// collections' directories merged) are a mix the model cannot tell apart (a cluster's name
+    /// is unique only within its Region): a gap says so and the Region stays unnamed.
+    fn region(&mut self) -> Option<String> {
+        let named: BTreeSet<String> = self
+            .collections
+            .iter()
+            .filter_map(|(notes, _)| notes.region.clone())
+            .collect();
+        match named.len() {
+            0 => None,
+            1 => named.into_iter().next(),
+            _ => {
+                let message = format!(
+                    "the snapshot holds the collection notes of several Regions ({}): audit each \
+                     Region's directory as its own --snapshot, so that clusters and findings say \
+                     which Region they are in",
+                    named.into_iter().collect::<Vec<_>>().join(", ")
+                );
+                self.gaps.push(Gap {
+                    region: None,
+                    cluster: None,
+                    file: None,
+                    object: None,
+                    message,
+                });
+                None
+            }
+        }
+    }
+
     pub(super) fn finish(mut self, overrides: &Overrides) -> Model {
         self.expand_prefix_list_routes();
         self.finish_tgw_route_tables();
         // ENIs of a cluster's VPC referencing subnets missing from the snapshot. ENIs of other
         // VPCs (a broad describe-network-interfaces) concern no cluster: nothing to say.
-        let cluster_vpcs: std::collections::BTreeSet<&str> = self
+        let cluster_vpcs: BTreeSet<&str> = self
             .clusters
             .iter()
             .map(|(c, _)| c.resources_vpc_config.vpc_id.as_str())
@@ -536,9 +568,11 @@ impl<'a> Builder<'a> {
         let mut incomplete: BTreeMap<&str, &str> = BTreeMap::new();
         let mut blind_spots: BTreeMap<String, Vec<raw::BlindSpot>> = BTreeMap::new();
         let mut collection_stats: Option<raw::CollectionStats> = None;
+        let region = self.region();
         for (notes, file) in self.collections.clone() {
             for gap in &notes.gaps {
                 self.gaps.push(Gap {
+                    region: None,
                     cluster: gap.cluster.clone(),
                     file: Some(file.to_owned()),
                     object: gap.action.clone(),
@@ -573,12 +607,14 @@ impl<'a> Builder<'a> {
         for (index, (raw_cluster, file)) in cluster_inputs.iter().enumerate() {
             if let Some(reason) = incomplete.get(raw_cluster.name.as_str()) {
                 self.gaps.push(Gap {
+                    region: None,
                     cluster: Some(raw_cluster.name.clone()),
                     file: Some((*file).to_owned()),
                     object: None,
                     message: format!("not analysed: {reason}"),
                 });
                 not_analysed.push(NotAnalysed {
+                    region: None,
                     cluster: Some(raw_cluster.name.clone()),
                     reason: (*reason).to_owned(),
                 });
@@ -590,6 +626,7 @@ impl<'a> Builder<'a> {
             match self.build_cluster(index, raw_cluster, file, overrides, blind) {
                 Ok(cluster) => clusters.push(cluster),
                 Err(reason) => not_analysed.push(NotAnalysed {
+                    region: None,
                     cluster: Some(raw_cluster.name.clone()),
                     reason,
                 }),
@@ -622,17 +659,20 @@ impl<'a> Builder<'a> {
         if self.clusters.is_empty() {
             let message = "no `aws eks describe-cluster` output in the snapshot: there is no cluster to audit";
             self.gaps.push(Gap {
+                region: None,
                 cluster: None,
                 file: None,
                 object: None,
                 message: message.to_owned(),
             });
             not_analysed.push(NotAnalysed {
+                region: None,
                 cluster: None,
                 reason: message.to_owned(),
             });
         }
         Model {
+            region,
             network: self.network,
             clusters,
             gaps: self.gaps,

@@ -25,6 +25,7 @@ impl Builder<'_> {
         let vpc_id = rc.resources_vpc_config.vpc_id.clone();
         let cluster_gap = |gaps: &mut Vec<Gap>, object: Option<String>, message: String| {
             gaps.push(Gap {
+                region: None,
                 cluster: Some(name.clone()),
                 file: Some(file.to_owned()),
                 object,

@@ -40,6 +40,7 @@ impl Model {
     fn fold_in(&mut self, problems: &InputProblems) {
         let mut file_gap = |file: &str, message: String| {
             self.gaps.push(Gap {
+                region: None,
                 cluster: None,
                 file: Some(file.to_owned()),
                 object: None,
@@ -64,6 +65,7 @@ impl Model {
         }
         self.not_analysed
             .extend(lost.into_iter().map(|reason| NotAnalysed {
+                region: None,
                 cluster: None,
                 reason,
             }));
