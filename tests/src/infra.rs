@@ -42,10 +42,16 @@ pub fn built_binary(name: &str) -> PathBuf {
 
 /// `infra/template.yaml` as JSON, short tags in long form.
 pub fn load_template() -> Value {
-    let path = repo_root().join("infra/template.yaml");
-    let text = std::fs::read_to_string(&path).expect("infra/template.yaml is readable");
-    let yaml: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(&text).expect("infra/template.yaml is YAML");
+    load_infra("infra/template.yaml")
+}
+
+/// A template of the repository (`infra/…`) as JSON, short tags in long form.
+pub fn load_infra(relative: &str) -> Value {
+    let path = repo_root().join(relative);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| fail(&format!("{relative} is not readable: {e}")));
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text)
+        .unwrap_or_else(|e| fail(&format!("{relative} is not YAML: {e}")));
     yaml_to_json(yaml)
 }
 

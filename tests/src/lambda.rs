@@ -721,6 +721,7 @@ pub fn fresh_context<'a, C, P>(
         config,
         region,
         collector,
+        others: &[],
         publisher,
         // Leaked: a few bytes per test call, and the context may borrow it for any lifetime.
         store: Box::leak(Box::new(podreach_aws::state::MemoryStore::default())),

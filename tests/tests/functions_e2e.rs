@@ -1337,6 +1337,7 @@ async fn an_eni_event_after_a_full_audit_collects_only_its_node() {
         config: &config,
         region: &world.region,
         collector: &world.collector,
+        others: &[],
         publisher: &recorder,
         store: &store,
         suppressions: &suppressions,

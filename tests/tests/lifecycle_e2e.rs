@@ -210,6 +210,7 @@ impl World {
             config: &self.config,
             region: moto_region(),
             collector,
+            others: &[],
             publisher,
             store,
             suppressions: &self.suppressions,

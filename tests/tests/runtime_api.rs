@@ -1220,3 +1220,70 @@ async fn the_scheduled_digest_says_unknown_with_the_remedy_when_the_api_refuses(
     );
     assert!(!text.contains("No findings"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scheduled_audit_binary_audits_each_of_its_regions_and_names_the_one_it_could_not() {
+    let started = Instant::now();
+    // The demo in us-east-1 and again in eu-west-1 of the same account; a third Region moto does
+    // not serve (it answers 500 there), standing in for an opt-in Region that is not enabled.
+    let (account, _) = lambda::fresh_account_with_demo_and_vpc_ids().await;
+    let dublin = Account {
+        config: account
+            .config
+            .to_builder()
+            .region(aws_config::Region::new("eu-west-1"))
+            .build(),
+        ..account.clone()
+    };
+    podreach_tests::seed::seed_demo(&dublin.config)
+        .await
+        .expect("the demo is recreated in eu-west-1");
+    lambda::give_clusters_their_vpc_ids(&dublin)
+        .await
+        .expect("moto's clusters name their VPC");
+    let subscribers = lambda::subscribers(&account).await;
+    let mut api = RuntimeApi::start(function_arn(&account, "scheduled-audit")).await;
+    let mut function = Function::spawn(
+        "scheduled-audit",
+        &api,
+        &account,
+        &[
+            ("TOPIC_ARN", subscribers.topic_arn.as_str()),
+            ("REGIONS", "us-east-1, xx-fake-9, eu-west-1"),
+        ],
+    );
+
+    let scheduled = lambda::sample_event("scheduled.json", &SeededDemo::default(), &account);
+    let id = api.invoke(serde_json::to_vec(&scheduled).expect("serialises"));
+    let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+    let (body, _) = error_of(report, &id, &function);
+    assert_eq!(body["errorType"], "podreach.ListClustersFailed", "{body:#}");
+    let message = body["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("Region xx-fake-9: cannot list the EKS clusters"),
+        "{message}"
+    );
+
+    // The Regions before and after the failing one were audited and announced, each in its
+    // own name, each with its digest.
+    let messages = lambda::drain(&subscribers.sqs, &subscribers.all, 2).await;
+    let mut digests: Vec<&str> = messages
+        .iter()
+        .filter(|m| m.attribute("kind") == "digest")
+        .map(|m| m.attribute("region"))
+        .collect();
+    digests.sort();
+    assert_eq!(digests, ["eu-west-1", "us-east-1"], "{}", function.logs());
+    let logs = std::fs::read_to_string(&function.stdout).unwrap_or_default() + &function.stderr();
+    assert!(
+        logs.contains("scheduled audit failed in a Region"),
+        "the error names each Region's outcome in the log:\n{}",
+        function.logs()
+    );
+    assert!(
+        function.exited().is_none(),
+        "still running\n{}",
+        function.logs()
+    );
+    eprintln!("test {:.1} s", started.elapsed().as_secs_f64());
+}

@@ -110,6 +110,7 @@ fn cfn_lint_passes_on_the_template() {
     let output = Command::new(&cfn_lint)
         .arg("--")
         .arg("infra/template.yaml")
+        .arg("infra/forward-events.yaml")
         .current_dir(&root)
         .output()
         .expect("cfn-lint starts");
@@ -117,9 +118,78 @@ fn cfn_lint_passes_on_the_template() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success() && stdout.trim().is_empty() && stderr.trim().is_empty(),
-        "cfn-lint must report no error and no warning on infra/template.yaml \
+        "cfn-lint must report no error and no warning on infra/template.yaml and \
+         infra/forward-events.yaml \
          (exit status {}):\n{stdout}{stderr}",
         output.status
+    );
+}
+
+#[test]
+fn the_forwarder_sends_another_regions_changes_to_the_stacks_default_bus_by_the_stacks_patterns() {
+    let hub = Template::load();
+    let forwarder = podreach_tests::infra::load_infra("infra/forward-events.yaml");
+    // The stack's rules on the default bus that hear AWS services (the Kubernetes events rule is
+    // on EventBusName, where the exporter can send from any Region; the schedule hears nothing).
+    let mut expected: Vec<(&String, &Value)> = hub
+        .resources_of_type("AWS::Events::Rule")
+        .into_iter()
+        .filter(|(_, rule)| {
+            let p = &rule["Properties"];
+            p.get("EventBusName").is_none() && p.get("EventPattern").is_some()
+        })
+        .collect();
+    expected.sort_by_key(|(name, _)| name.as_str());
+    let mut forwarded: Vec<(&String, &Value)> = podreach_tests::infra::resources(&forwarder)
+        .into_iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Events::Rule")
+        .collect();
+    forwarded.sort_by_key(|(name, _)| name.as_str());
+    let names = |rules: &[(&String, &Value)]| -> Vec<String> {
+        rules.iter().map(|(n, _)| (*n).clone()).collect()
+    };
+    assert_eq!(
+        names(&forwarded),
+        names(&expected),
+        "one forwarding rule per stack rule"
+    );
+    assert_eq!(expected.len(), 4, "EC2, EKS, instance state, Auto Scaling");
+    let hub_bus = json!({"Fn::Sub":
+        "arn:${AWS::Partition}:events:${HubRegion}:${AWS::AccountId}:event-bus/default"});
+    for ((name, rule), (_, theirs)) in forwarded.iter().zip(&expected) {
+        let p = &rule["Properties"];
+        assert_eq!(
+            p["EventPattern"], theirs["Properties"]["EventPattern"],
+            "{name}'s pattern"
+        );
+        assert_eq!(p["State"], "ENABLED");
+        assert_eq!(
+            p.get("EventBusName"),
+            None,
+            "{name} listens on this Region's default bus"
+        );
+        let targets = p["Targets"].as_array().expect("Targets");
+        assert_eq!(targets.len(), 1, "{name}");
+        assert_eq!(
+            targets[0]["Arn"], hub_bus,
+            "{name} sends to the hub's default bus"
+        );
+        assert_eq!(
+            targets[0]["RoleArn"],
+            json!({"Fn::GetAtt": ["ForwardRole", "Arn"]})
+        );
+    }
+    // The role may put events on that one bus, and nothing else.
+    let role = &forwarder["Resources"]["ForwardRole"]["Properties"];
+    assert_eq!(
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"],
+        json!({"Service": "events.amazonaws.com"})
+    );
+    let policies = role["Policies"].as_array().expect("Policies");
+    assert_eq!(policies.len(), 1);
+    assert_eq!(
+        policies[0]["PolicyDocument"]["Statement"],
+        json!([{"Effect": "Allow", "Action": "events:PutEvents", "Resource": hub_bus}])
     );
 }
 
@@ -379,6 +449,7 @@ fn every_function_runs_its_cargo_lambda_binary_on_provided_al2023() {
                 "KUBERNETES_API": {"Fn::If": ["KubernetesOff", "off", "eks"]},
                 "MEMBER_ROLE_NAME": {"Ref": "MemberRoleName"},
                 "MEMBER_EXTERNAL_ID": {"Ref": "MemberExternalId"},
+                "REGIONS": {"Ref": "Regions"},
                 "RUST_LOG": "info"
             }),
             "{function}'s environment"
@@ -706,6 +777,7 @@ fn parameters_have_the_documented_defaults() {
         ("SecurityGroupIds", json!("")),
         ("MemberRoleName", json!("")),
         ("MemberExternalId", json!("")),
+        ("Regions", json!("")),
     ];
     let names: BTreeSet<&str> = parameters
         .as_object()

@@ -45,6 +45,6 @@ pub use batch::on_change_invocation;
 pub use capabilities::Context;
 pub use config::{ConfigError, FunctionConfig};
 pub use error::HandlerError;
-pub use handlers::{on_change, scheduled_audit};
+pub use handlers::{on_change, scheduled_audit, scheduled_audit_in_every_region};
 pub use outcome::Outcome;
 pub use runtime::{Runtime, StartError};

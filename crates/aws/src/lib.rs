@@ -41,6 +41,18 @@ pub async fn load_config(region: Option<String>) -> aws_config::SdkConfig {
     loader.load().await
 }
 
+/// The partition of a Region (`aws`, `aws-cn`, `aws-us-gov`): a role's ARN names it, and
+/// credentials are valid only within one.
+pub(crate) fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
 /// [`load_config`] for the Lambda functions: the same chain, with an HTTPS client that trusts
 /// `anchors` ([`tls`]).
 pub async fn load_function_config(

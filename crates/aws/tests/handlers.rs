@@ -10,6 +10,7 @@ use podreach_aws::collect::{Collect, Collection};
 use podreach_aws::error::{ApiFailure, CollectError};
 use podreach_aws::function::{
     Context, FunctionConfig, on_change, on_change_invocation, scheduled_audit,
+    scheduled_audit_in_every_region,
 };
 use podreach_aws::publish::{Message, Publish};
 use podreach_aws::state::MemoryStore;
@@ -24,6 +25,8 @@ struct DemoCollector {
     scopes: Mutex<Vec<Scope>>,
     /// A cluster whose inputs the collection reports incomplete.
     incomplete: Option<&'static str>,
+    /// Fail as a Region whose clusters cannot be listed (an opt-in Region not enabled).
+    unreachable: bool,
 }
 
 impl Collect for DemoCollector {
@@ -32,6 +35,14 @@ impl Collect for DemoCollector {
             .lock()
             .expect("not poisoned")
             .push(scope.clone());
+        if self.unreachable {
+            return Err(CollectError::ListClusters(ApiFailure {
+                action: "eks:ListClusters",
+                kind: podreach_aws::FailureKind::AccessDenied,
+                code: Some("UnrecognizedClientException".to_owned()),
+                message: "The security token included in the request is invalid".to_owned(),
+            }));
+        }
         let files: Vec<SourceFile> = demo::files()
             .into_iter()
             .map(|f| SourceFile {
@@ -109,6 +120,7 @@ fn context<'a, C, P>(
         config,
         region: "eu-west-1",
         collector,
+        others: &[],
         publisher,
         store: Box::leak(Box::new(MemoryStore::default())),
         suppressions: &NO_SUPPRESSIONS,
@@ -333,4 +345,147 @@ async fn tcp_ports_judge_every_path_on_exactly_those_ports() {
         sg_messages(ports("tcp/5432,tcp/6379")).await > 0,
         "tcp/6379 is not admitted by the peer's group"
     );
+}
+
+/// A context auditing `eu-west-1` with `home` and the `others`, sharing one store.
+fn regions_context<'a, P>(
+    config: &'a FunctionConfig,
+    home: &'a DemoCollector,
+    others: &'a [(String, DemoCollector)],
+    publisher: &'a P,
+    store: &'a MemoryStore,
+) -> Context<'a, DemoCollector, P, MemoryStore> {
+    Context {
+        others,
+        store,
+        ..context(config, home, publisher)
+    }
+}
+
+fn scopes(collector: &DemoCollector) -> usize {
+    collector.scopes.lock().expect("not poisoned").len()
+}
+
+/// The Regions the messages sent are about.
+fn regions_of(publisher: &RecordingPublisher) -> std::collections::BTreeSet<String> {
+    publisher
+        .sent
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .map(|m| m.attributes["region"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_schedule_audits_every_region_and_one_that_fails_hides_none() {
+    let home = DemoCollector::default();
+    let others = [
+        (
+            "ap-south-2".to_owned(),
+            DemoCollector {
+                unreachable: true,
+                ..DemoCollector::default()
+            },
+        ),
+        ("us-east-1".to_owned(), DemoCollector::default()),
+    ];
+    let (publisher, store) = (RecordingPublisher::default(), MemoryStore::default());
+    let config = config();
+    let context = regions_context(&config, &home, &others, &publisher, &store);
+    let error = scheduled_audit_in_every_region(&sample("scheduled.json"), &context)
+        .await
+        .expect_err("a Region failed");
+    assert_eq!(error.error_type(), "podreach.ListClustersFailed");
+    assert!(
+        error.to_string().starts_with("Region ap-south-2: "),
+        "{error}"
+    );
+    // Every Region was collected, the one after the failure too, each with its own collector.
+    assert_eq!(
+        (scopes(&home), scopes(&others[0].1), scopes(&others[1].1)),
+        (1, 1, 1)
+    );
+    // Each audited Region announced its findings and its digest, in its own name.
+    assert_eq!(
+        regions_of(&publisher),
+        ["eu-west-1".to_owned(), "us-east-1".to_owned()].into()
+    );
+    let digests = publisher
+        .sent
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .filter(|m| m.attributes["kind"] == "digest")
+        .count();
+    assert_eq!(digests, 2);
+    // Each Region's lifecycle is kept in its own partition: the same findings, twice.
+    let records = |region: &str| {
+        store
+            .snapshot(&podreach_aws::state::Partition {
+                account: "111122223333".to_owned(),
+                region: region.to_owned(),
+            })
+            .0
+            .len()
+    };
+    assert!(records("eu-west-1") > 0);
+    assert_eq!(records("eu-west-1"), records("us-east-1"));
+    assert_eq!(records("ap-south-2"), 0);
+
+    // Fixed: the next run answers with every Region's outcome.
+    let fixed = [("us-east-1".to_owned(), DemoCollector::default())];
+    let context = regions_context(&config, &home, &fixed, &publisher, &store);
+    let answer = scheduled_audit_in_every_region(&sample("scheduled.json"), &context)
+        .await
+        .expect("every Region audited");
+    let regions: Vec<&str> = answer["regions"]
+        .as_array()
+        .expect("each Region's outcome")
+        .iter()
+        .map(|r| r["region"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(regions, ["eu-west-1", "us-east-1"]);
+    assert_eq!(answer["regions"][1]["outcome"]["action"], "audited");
+}
+
+#[tokio::test]
+async fn events_are_audited_in_their_own_region_and_others_are_ignored() {
+    let home = DemoCollector::default();
+    let others = [("us-east-1".to_owned(), DemoCollector::default())];
+    let (publisher, store) = (RecordingPublisher::default(), MemoryStore::default());
+    let config = config();
+    let context = regions_context(&config, &home, &others, &publisher, &store);
+    let from = |region: &str| {
+        let mut event = sample("eks-update-addon.json");
+        event["region"] = json!(region);
+        event.to_string()
+    };
+    let batch = json!({"Records": [
+        sqs_record("m-1", &from("us-east-1")),
+        sqs_record("m-2", &from("eu-west-1")),
+        sqs_record("m-3", &from("us-east-1")),
+        sqs_record("m-4", &from("sa-east-1")),
+    ]});
+    let answer = on_change_invocation(&batch, &context)
+        .await
+        .expect("a partial-failure answer");
+    assert_eq!(answer, json!({"batchItemFailures": []}));
+    // One collection per Region, with the Region's own collector; none for sa-east-1.
+    assert_eq!((scopes(&home), scopes(&others[0].1)), (1, 1));
+    assert_eq!(
+        regions_of(&publisher),
+        ["eu-west-1".to_owned(), "us-east-1".to_owned()].into()
+    );
+
+    // One event, delivered directly, from a Region not audited: ignored, saying how to add it.
+    let outcome = on_change(
+        &serde_json::from_str(&from("sa-east-1")).expect("JSON"),
+        &context,
+    )
+    .await
+    .expect("handled");
+    assert_eq!(outcome.action, "ignored");
+    assert!(outcome.why.contains("add it to REGIONS"), "{}", outcome.why);
+    assert_eq!((scopes(&home), scopes(&others[0].1)), (1, 1));
 }

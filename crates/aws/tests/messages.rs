@@ -377,3 +377,51 @@ fn the_member_role_is_a_role_name_and_its_external_id_needs_it() {
         .expect_err("an external id without a role");
     assert!(orphan.contains("MEMBER_EXTERNAL_ID"), "{orphan}");
 }
+
+#[test]
+fn regions_are_region_names_each_once_in_the_functions_partition() {
+    let topic = ("TOPIC_ARN", "arn:aws:sns:eu-west-1:111122223333:podreach");
+    assert!(
+        config(&[topic])
+            .expect("none: the function's own")
+            .regions
+            .is_empty()
+    );
+    let some = config(&[
+        topic,
+        ("AWS_REGION", "eu-west-1"),
+        ("REGIONS", " eu-west-1, us-gov-west-1x ,"),
+    ]);
+    assert!(
+        some.as_ref()
+            .is_err_and(|e| e.contains("`us-gov-west-1x` is not a Region name")),
+        "{some:?}"
+    );
+    let ok = config(&[
+        topic,
+        ("AWS_REGION", "eu-west-1"),
+        (
+            "REGIONS",
+            "eu-west-1, ap-southeast-2,eu-west-1, il-central-1",
+        ),
+    ])
+    .expect("Region names");
+    assert_eq!(ok.regions, ["eu-west-1", "ap-southeast-2", "il-central-1"]);
+    let china = config(&[
+        topic,
+        ("AWS_REGION", "eu-west-1"),
+        ("REGIONS", "eu-west-1,cn-north-1"),
+    ])
+    .expect_err("another partition");
+    assert!(
+        china.contains("partition aws-cn, the function in aws"),
+        "{china}"
+    );
+    for bad in ["EU-WEST-1", "euwest1", "eu-west", "arn:aws:ec2:eu-west-1"] {
+        let error = config(&[topic, ("REGIONS", bad)]).expect_err(bad);
+        assert!(
+            error.starts_with("environment variable REGIONS: "),
+            "{error}"
+        );
+    }
+}

@@ -80,17 +80,6 @@ impl std::fmt::Debug for Members {
     }
 }
 
-/// The partition of a Region, for the role's ARN.
-fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
-
 impl Members {
     pub(crate) fn new(
         base: SdkConfig,
@@ -116,9 +105,13 @@ impl Members {
 
     /// The role's ARN in `account`.
     pub(crate) fn role_arn(&self, account: &str, region: &str) -> Option<String> {
-        self.role
-            .as_ref()
-            .map(|r| format!("arn:{}:iam::{account}:role/{}", partition(region), r.name))
+        self.role.as_ref().map(|r| {
+            format!(
+                "arn:{}:iam::{account}:role/{}",
+                crate::partition(region),
+                r.name
+            )
+        })
     }
 
     /// A client for `account` in `region`; `ours` is the collector's own account.

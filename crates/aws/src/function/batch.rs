@@ -8,6 +8,8 @@
 //! are still audited, which is what a partial batch response is for. The records read are
 //! gathered in a [`Batch`] so one audit serves them all.
 
+use std::collections::BTreeMap;
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
 use serde::Deserialize;
 use serde_json::Value;
@@ -18,9 +20,8 @@ use crate::state::StateStore;
 use crate::trigger::{self, Decision, EventError};
 
 use super::capabilities::Context;
-use super::config::FunctionConfig;
 use super::error::HandlerError;
-use super::handlers::{on_change, within_configured};
+use super::handlers::{event_region, on_change, within_configured};
 use super::policy::RunPolicy;
 use super::sequence::audit_and_publish;
 
@@ -51,31 +52,38 @@ pub async fn on_change_invocation<C: Collect, P: Publish, S: StateStore>(
 }
 
 /// Handles SQS records whose bodies are EventBridge events; answers with the failed message
-/// ids.
+/// ids. The records of each Region are audited together, in that Region; a Region's failure
+/// fails only its records.
 async fn on_change_batch<C: Collect, P: Publish, S: StateStore>(
     records: &[Value],
     context: &Context<'_, C, P, S>,
 ) -> SqsBatchResponse {
     let mut batch = Batch::default();
     for record in records {
-        batch.read(record, context.config);
+        batch.read(record, context);
     }
     let Batch {
         mut failed,
-        scopes,
-        audited_ids,
-        reasons,
-        first_event,
+        regions,
     } = batch;
-    if !scopes.is_empty() {
+    for (region, audit) in regions {
+        let Some(here) = context.in_region(&region) else {
+            continue;
+        };
+        let RegionBatch {
+            scopes,
+            audited_ids,
+            reasons,
+            first_event,
+        } = audit;
         let scope = Scope::union(scopes);
         let why = format!("{} event(s): {}", reasons.len(), reasons.join("; "));
         let event = first_event.unwrap_or(Value::Null);
-        let policy = RunPolicy::on_change(context.config);
-        let audit = audit_and_publish(&event, scope, why, &policy, context);
+        let policy = RunPolicy::on_change(here.config);
+        let audit = audit_and_publish(&event, scope, why, &policy, &here);
         // Boxed, like `on_change`'s.
         if let Err(error) = Box::pin(audit).await {
-            tracing::error!(error_type = error.error_type(), %error, "batch failed");
+            tracing::error!(%region, error_type = error.error_type(), %error, "batch failed");
             failed.extend(audited_ids);
         }
     }
@@ -84,11 +92,18 @@ async fn on_change_batch<C: Collect, P: Publish, S: StateStore>(
     response
 }
 
-/// The records of a batch as read: the ones that failed, and what the others ask to audit.
+/// The records of a batch as read: the ones that failed, and what the others ask to audit, by
+/// Region.
 #[derive(Default)]
 struct Batch {
     /// Message ids of the records that could not be handled.
     failed: Vec<String>,
+    regions: BTreeMap<String, RegionBatch>,
+}
+
+/// What the records of one Region ask to audit.
+#[derive(Default)]
+struct RegionBatch {
     scopes: Vec<Scope>,
     /// Message ids of the records the audit is for: they fail with it.
     audited_ids: Vec<String>,
@@ -98,22 +113,31 @@ struct Batch {
 }
 
 impl Batch {
-    /// Reads one record: ignored, to be audited, or failed.
-    fn read(&mut self, record: &Value, config: &FunctionConfig) {
+    /// Reads one record: ignored, to be audited in its Region, or failed.
+    fn read<C, P, S>(&mut self, record: &Value, context: &Context<'_, C, P, S>) {
         let (id, decision) = match SqsMessage::deserialize(record) {
             Ok(message) => {
                 let id = message.message_id.unwrap_or_default();
-                let decision = self.decide(message.body.as_deref().unwrap_or_default());
-                (id, decision)
+                let body = message.body.as_deref().unwrap_or_default();
+                (id, decide(body, context))
             }
             Err(error) => (message_id(record), Err(EventError::NotAnEvent(error))),
         };
         match decision {
-            Ok(Decision::Ignore(why)) => tracing::info!(message_id = %id, %why, "event ignored"),
-            Ok(Decision::Audit { scope, why }) => {
-                self.scopes.push(within_configured(scope, config));
-                self.reasons.push(why);
-                self.audited_ids.push(id);
+            Ok(Read::Ignore(why)) => {
+                tracing::info!(message_id = %id, %why, "event ignored");
+            }
+            Ok(Read::Audit {
+                region,
+                event,
+                scope,
+                why,
+            }) => {
+                let audit = self.regions.entry(region).or_default();
+                audit.scopes.push(within_configured(scope, context.config));
+                audit.reasons.push(why);
+                audit.audited_ids.push(id);
+                audit.first_event.get_or_insert(event);
             }
             Err(error) => {
                 tracing::error!(message_id = %id, error_type = error.error_type(), %error, "event rejected");
@@ -121,16 +145,36 @@ impl Batch {
             }
         }
     }
+}
 
-    /// The decision on a record's body, keeping the first event decided on.
-    fn decide(&mut self, body: &str) -> Result<Decision, EventError> {
-        serde_json::from_str::<Value>(body)
-            .map_err(EventError::NotAnEvent)
-            .and_then(|event| {
-                let decision = trigger::decide(&event)?;
-                self.first_event.get_or_insert(event);
-                Ok(decision)
-            })
+/// A record's body as read.
+enum Read {
+    Ignore(String),
+    /// To audit `scope` in `region` because of `why`; `event` is the record's event.
+    Audit {
+        region: String,
+        event: Value,
+        scope: Scope,
+        why: String,
+    },
+}
+
+/// The decision on a record's body: an event from a Region this deployment does not audit is
+/// ignored, like an event not worth an audit.
+fn decide<C, P, S>(body: &str, context: &Context<'_, C, P, S>) -> Result<Read, EventError> {
+    let event = serde_json::from_str::<Value>(body).map_err(EventError::NotAnEvent)?;
+    let (scope, why) = match trigger::decide(&event)? {
+        Decision::Ignore(why) => return Ok(Read::Ignore(why)),
+        Decision::Audit { scope, why } => (scope, why),
+    };
+    match event_region(&event, context) {
+        Ok(here) => Ok(Read::Audit {
+            region: here.region.to_owned(),
+            event,
+            scope,
+            why,
+        }),
+        Err(why) => Ok(Read::Ignore(why)),
     }
 }
 

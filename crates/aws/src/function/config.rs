@@ -50,6 +50,9 @@ pub struct FunctionConfig {
     /// `MEMBER_ROLE_NAME` and `MEMBER_EXTERNAL_ID`: the role to read the far side with in the
     /// accounts that own it (the CLI's `--member-role`, `--external-id`).
     pub member_role: Option<crate::MemberRole>,
+    /// `REGIONS` (`us-east-1,eu-west-1`; the CLI's repeated `--region`): the Regions this
+    /// deployment audits, each on its own. Empty: the function's own Region.
+    pub regions: Vec<String>,
 }
 
 /// A setting in the environment that cannot be used.
@@ -85,7 +88,9 @@ impl FunctionConfig {
         let tcp_ports = tcp_ports(&get)?;
         let kubernetes = kubernetes(&get)?;
         let member_role = member_role(&get)?;
+        let regions = regions(&get)?;
         Ok(FunctionConfig {
+            regions,
             member_role,
             kubernetes,
             tcp_ports,
@@ -101,6 +106,60 @@ impl FunctionConfig {
             max_concurrency,
             trust_anchors,
         })
+    }
+}
+
+/// `REGIONS`: comma-separated Region names, each once, all in the partition of the function's
+/// own Region (`AWS_REGION`; its credentials are valid in no other). A misspelled Region must
+/// fail the start, not become an audit that silently covers less.
+fn regions(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<String>, ConfigError> {
+    let Some(text) = get("REGIONS") else {
+        return Ok(Vec::new());
+    };
+    let home = get("AWS_REGION").map(|r| crate::partition(&r));
+    let mut regions: Vec<String> = Vec::new();
+    for region in text.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+        if !is_region_name(region) {
+            return Err(ConfigError {
+                name: "REGIONS",
+                message: format!(
+                    "`{region}` is not a Region name (such as us-east-1 or eu-west-1)"
+                ),
+            });
+        }
+        if let Some(home) = home
+            && crate::partition(region) != home
+        {
+            return Err(ConfigError {
+                name: "REGIONS",
+                message: format!(
+                    "`{region}` is in partition {}, the function in {home}: its credentials are \
+                     valid in no other partition (deploy podreach there)",
+                    crate::partition(region)
+                ),
+            });
+        }
+        if !regions.iter().any(|r| r == region) {
+            regions.push(region.to_owned());
+        }
+    }
+    Ok(regions)
+}
+
+/// `us-east-1`, `us-gov-west-1`, `ap-southeast-2`: letters, dash-separated, a number at the end.
+fn is_region_name(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    match parts.as_slice() {
+        [first, middle @ .., last] if !middle.is_empty() => {
+            first.len() == 2
+                && first.chars().all(|c| c.is_ascii_lowercase())
+                && middle
+                    .iter()
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+                && !last.is_empty()
+                && last.chars().all(|c| c.is_ascii_digit())
+        }
+        _ => false,
     }
 }
 

@@ -22,6 +22,12 @@ pub enum HandlerError {
         attempted: usize,
         failures: Vec<ApiFailure>,
     },
+    /// The audit of one of several Regions failed (the others were audited).
+    #[error("Region {region}: {error}")]
+    InRegion {
+        region: String,
+        error: Box<HandlerError>,
+    },
 }
 
 impl HandlerError {
@@ -33,6 +39,7 @@ impl HandlerError {
             HandlerError::Collect(CollectError::Resolve(_)) => "podreach.ScopeLookupFailed",
             HandlerError::State(_) => "podreach.StateFailed",
             HandlerError::Publish { .. } => "podreach.PublishFailed",
+            HandlerError::InRegion { error, .. } => error.error_type(),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! both. The capabilities are passed in (not built here) so the tests run the handlers with
 //! doubles, and the binaries with the clients of [`super::Runtime`].
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::collect::{Collect, Scope};
 use crate::publish::Publish;
@@ -28,17 +28,44 @@ pub(crate) fn within_configured(scope: Scope, config: &FunctionConfig) -> Scope 
     }
 }
 
-/// `on-change`: one EventBridge event.
+/// The context of the Region an event comes from (EventBridge's envelope names it; the first
+/// Region audited when it does not), or why the event is not this deployment's.
+pub(crate) fn event_region<'a, C, P, S>(
+    event: &Value,
+    context: &Context<'a, C, P, S>,
+) -> Result<Context<'a, C, P, S>, String> {
+    let Some(region) = event.get("region").and_then(Value::as_str) else {
+        return Ok(context.here());
+    };
+    context.in_region(region).ok_or_else(|| {
+        let audited: Vec<&str> = context.regions().iter().map(|c| c.region).collect();
+        format!(
+            "the event comes from Region {region}, which this deployment does not audit \
+             (it audits {}; add it to REGIONS)",
+            audited.join(", ")
+        )
+    })
+}
+
+/// `on-change`: one EventBridge event, audited in the Region it comes from.
 pub async fn on_change<C: Collect, P: Publish, S: StateStore>(
     event: &Value,
     context: &Context<'_, C, P, S>,
 ) -> Result<Outcome, HandlerError> {
+    // Read first: a malformed event is an error wherever it comes from.
     let (scope, why) = match trigger::decide(event)? {
         Decision::Ignore(why) => {
             tracing::info!(%why, "event ignored");
             return Ok(ignored(why, Vec::new(), 0, 0));
         }
         Decision::Audit { scope, why } => (within_configured(scope, context.config), why),
+    };
+    let context = &match event_region(event, context) {
+        Ok(context) => context,
+        Err(why) => {
+            tracing::info!(%why, "event ignored");
+            return Ok(ignored(why, Vec::new(), 0, 0));
+        }
     };
     let policy = RunPolicy::on_change(context.config);
     // Boxed: the steps' futures would otherwise nest inside the handler's, towards the
@@ -66,4 +93,46 @@ pub async fn scheduled_audit<C: Collect, P: Publish, S: StateStore>(
     .inspect_err(|error| {
         tracing::error!(error_type = error.error_type(), %error, "scheduled audit failed");
     })
+}
+
+/// `scheduled-audit` in every Region this deployment audits (`REGIONS`), one after the other
+/// (a Region's audit holds its collection in memory; one at a time keeps the function within
+/// its memory whatever the number of Regions), each on its own: its own state partition,
+/// messages and digest. One Region's failure never keeps the others from being audited and
+/// announced; once all have run, the invocation fails naming it, so the function's error metric
+/// and its alarm see it. The answer is the Region's outcome, or with several, each Region's.
+pub async fn scheduled_audit_in_every_region<C: Collect, P: Publish, S: StateStore>(
+    event: &Value,
+    context: &Context<'_, C, P, S>,
+) -> Result<Value, HandlerError> {
+    if !context.several_regions() {
+        return Box::pin(scheduled_audit(event, context))
+            .await
+            .map(|outcome| serde_json::to_value(outcome).unwrap_or_default());
+    }
+    let mut answers = Vec::new();
+    let mut failed = None;
+    for here in context.regions() {
+        match Box::pin(scheduled_audit(event, &here)).await {
+            Ok(outcome) => answers.push(json!({ "region": here.region, "outcome": outcome })),
+            Err(error) => {
+                answers.push(json!({
+                    "region": here.region,
+                    "error_type": error.error_type(),
+                    "error": error.to_string(),
+                }));
+                failed.get_or_insert(HandlerError::InRegion {
+                    region: here.region.to_owned(),
+                    error: Box::new(error),
+                });
+            }
+        }
+    }
+    match failed {
+        Some(error) => {
+            tracing::error!(regions = %json!(answers), "scheduled audit failed in a Region");
+            Err(error)
+        }
+        None => Ok(json!({ "regions": answers })),
+    }
 }

@@ -17,7 +17,8 @@ use super::policy::RunPolicy;
 pub(crate) struct Run<'a> {
     pub(crate) config: &'a FunctionConfig,
     pub(crate) policy: &'a RunPolicy,
-    /// The account and region the messages say they are about.
+    /// The account and region the messages say they are about: the event's account, and the
+    /// Region of the context (the one the event came from, or the one being audited in turn).
     pub(crate) origin: Origin,
     /// The state's partition: the same account and region.
     pub(crate) at: Partition,
@@ -31,7 +32,10 @@ impl<'a> Run<'a> {
         policy: &'a RunPolicy,
         context: &Context<'a, C, P, S>,
     ) -> Run<'a> {
-        let origin = origin(event, context.region);
+        let origin = Origin {
+            account: account(event),
+            region: context.region.to_owned(),
+        };
         let at = Partition {
             account: origin.account.clone(),
             region: origin.region.clone(),
@@ -46,18 +50,11 @@ impl<'a> Run<'a> {
     }
 }
 
-/// The account and region of the event; the function's region when the event has none.
-pub(crate) fn origin(event: &Value, region: &str) -> Origin {
-    Origin {
-        account: event
-            .get("account")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown")
-            .to_owned(),
-        region: event
-            .get("region")
-            .and_then(Value::as_str)
-            .unwrap_or(region)
-            .to_owned(),
-    }
+/// The account of the event (EventBridge's envelope names it).
+fn account(event: &Value) -> String {
+    event
+        .get("account")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown")
+        .to_owned()
 }

@@ -16,15 +16,19 @@ use super::batch::on_change_invocation;
 use super::capabilities::Context;
 use super::config::{ConfigError, FunctionConfig};
 use super::error::HandlerError;
-use super::handlers::scheduled_audit;
+use super::handlers::scheduled_audit_in_every_region;
 
 /// What a function's process builds once from its environment: the configuration and the
 /// clients. The binaries in `functions/` are this and one call per event.
 #[derive(Debug)]
 pub struct Runtime {
     pub config: FunctionConfig,
+    /// The first Region audited (`REGIONS`, else the function's own) and its collector: an
+    /// event that names no Region is about it.
     pub region: String,
     pub collector: crate::Collector,
+    /// The other Regions of `REGIONS`, each with its collector.
+    pub others: Vec<(String, crate::Collector)>,
     pub sns: publish::SnsPublisher,
     pub store: crate::state::ConfiguredStore,
     pub suppressions: SuppressionSource,
@@ -44,7 +48,7 @@ impl Runtime {
     pub async fn from_env() -> Result<Self, StartError> {
         let config = FunctionConfig::from_env()?;
         let sdk = crate::load_function_config(config.trust_anchors).await?;
-        let region = sdk.region().map(ToString::to_string).unwrap_or_default();
+        let home = sdk.region().map(ToString::to_string).unwrap_or_default();
         let settings = crate::CollectorSettings {
             max_concurrency: config.max_concurrency,
             kubernetes: config.kubernetes.clone(),
@@ -67,14 +71,28 @@ impl Runtime {
             Some(name) => SuppressionSource::ssm(&sdk, name),
             None => SuppressionSource::None,
         };
+        // One collector per Region, each with the function's credentials and its own clients
+        // (the EC2 request budget is per Region).
+        let mut regions = config.regions.iter();
+        let region = regions.next().cloned().unwrap_or(home);
+        let collector_in = |region: &str| {
+            let there = sdk
+                .to_builder()
+                .region(aws_config::Region::new(region.to_owned()))
+                .build();
+            crate::Collector::new(&there, &settings)
+        };
+        let collector = collector_in(&region);
+        let others = regions.map(|r| (r.clone(), collector_in(r))).collect();
         Ok(Runtime {
-            collector: crate::Collector::new(&sdk, &settings),
+            region,
+            collector,
+            others,
             sns: publish::SnsPublisher::new(
                 aws_sdk_sns::Client::new(&sdk),
                 config.topic_arn.clone().unwrap_or_default(),
             ),
             config,
-            region,
             store,
             suppressions,
         })
@@ -88,6 +106,7 @@ impl Runtime {
             config: &self.config,
             region: &self.region,
             collector: &self.collector,
+            others: &self.others,
             publisher,
             store: &self.store,
             suppressions: &self.suppressions,
@@ -104,13 +123,12 @@ impl Runtime {
         }
     }
 
-    /// `scheduled-audit` for one event.
+    /// `scheduled-audit` for one event, in every Region audited.
     pub async fn scheduled_audit(&self, event: &Value) -> Result<Value, HandlerError> {
-        let outcome = if self.config.dry_run {
-            scheduled_audit(event, &self.context(&publish::DryRun)).await
+        if self.config.dry_run {
+            scheduled_audit_in_every_region(event, &self.context(&publish::DryRun)).await
         } else {
-            scheduled_audit(event, &self.context(&self.sns)).await
-        };
-        outcome.map(|o| serde_json::to_value(o).unwrap_or_default())
+            scheduled_audit_in_every_region(event, &self.context(&self.sns)).await
+        }
     }
 }
