@@ -129,15 +129,11 @@ fn cfn_lint_passes_on_the_template() {
 fn the_forwarder_sends_another_regions_changes_to_the_stacks_default_bus_by_the_stacks_patterns() {
     let hub = Template::load();
     let forwarder = podreach_tests::infra::load_infra("infra/forward-events.yaml");
-    // The stack's rules on the default bus that hear AWS services (the Kubernetes events rule is
-    // on EventBusName, where the exporter can send from any Region; the schedule hears nothing).
+    // Every rule of the stack that hears events (the schedule hears none).
     let mut expected: Vec<(&String, &Value)> = hub
         .resources_of_type("AWS::Events::Rule")
         .into_iter()
-        .filter(|(_, rule)| {
-            let p = &rule["Properties"];
-            p.get("EventBusName").is_none() && p.get("EventPattern").is_some()
-        })
+        .filter(|(_, rule)| rule["Properties"].get("EventPattern").is_some())
         .collect();
     expected.sort_by_key(|(name, _)| name.as_str());
     let mut forwarded: Vec<(&String, &Value)> = podreach_tests::infra::resources(&forwarder)
@@ -148,38 +144,34 @@ fn the_forwarder_sends_another_regions_changes_to_the_stacks_default_bus_by_the_
     let names = |rules: &[(&String, &Value)]| -> Vec<String> {
         rules.iter().map(|(n, _)| (*n).clone()).collect()
     };
-    assert_eq!(
-        names(&forwarded),
-        names(&expected),
-        "one forwarding rule per stack rule"
-    );
-    assert_eq!(expected.len(), 4, "EC2, EKS, instance state, Auto Scaling");
-    let hub_bus = json!({"Fn::Sub":
-        "arn:${AWS::Partition}:events:${HubRegion}:${AWS::AccountId}:event-bus/default"});
+    assert_eq!(names(&forwarded), names(&expected), "one forwarding rule per stack rule");
+    assert_eq!(expected.len(), 5, "EC2, EKS, instance state, Auto Scaling, Kubernetes events");
+    let bus = |name: &str| {
+        json!({"Fn::Sub": format!(
+            "arn:${{AWS::Partition}}:events:${{HubRegion}}:${{AWS::AccountId}}:event-bus/{name}"
+        )})
+    };
     for ((name, rule), (_, theirs)) in forwarded.iter().zip(&expected) {
         let p = &rule["Properties"];
-        assert_eq!(
-            p["EventPattern"], theirs["Properties"]["EventPattern"],
-            "{name}'s pattern"
-        );
+        assert_eq!(p["EventPattern"], theirs["Properties"]["EventPattern"], "{name}'s pattern");
         assert_eq!(p["State"], "ENABLED");
-        assert_eq!(
-            p.get("EventBusName"),
-            None,
-            "{name} listens on this Region's default bus"
-        );
+        // Each listens on this Region's bus of the same role as the stack's rule, and sends to
+        // that bus of the stack's Region: the Kubernetes events from EventBusName to
+        // HubEventBusName, the AWS services' events from default to default.
+        let (listens, sends_to) = match theirs["Properties"].get("EventBusName") {
+            Some(stack_bus) => {
+                assert_eq!(stack_bus, &json!({"Ref": "EventBusName"}));
+                (Some(json!({"Ref": "EventBusName"})), bus("${HubEventBusName}"))
+            }
+            None => (None, bus("default")),
+        };
+        assert_eq!(p.get("EventBusName").cloned(), listens, "{name}'s bus");
         let targets = p["Targets"].as_array().expect("Targets");
         assert_eq!(targets.len(), 1, "{name}");
-        assert_eq!(
-            targets[0]["Arn"], hub_bus,
-            "{name} sends to the hub's default bus"
-        );
-        assert_eq!(
-            targets[0]["RoleArn"],
-            json!({"Fn::GetAtt": ["ForwardRole", "Arn"]})
-        );
+        assert_eq!(targets[0]["Arn"], sends_to, "{name} sends to the stack's bus");
+        assert_eq!(targets[0]["RoleArn"], json!({"Fn::GetAtt": ["ForwardRole", "Arn"]}));
     }
-    // The role may put events on that one bus, and nothing else.
+    // The role may put events on those two buses, and nothing else.
     let role = &forwarder["Resources"]["ForwardRole"]["Properties"];
     assert_eq!(
         role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"],
@@ -189,7 +181,11 @@ fn the_forwarder_sends_another_regions_changes_to_the_stacks_default_bus_by_the_
     assert_eq!(policies.len(), 1);
     assert_eq!(
         policies[0]["PolicyDocument"]["Statement"],
-        json!([{"Effect": "Allow", "Action": "events:PutEvents", "Resource": hub_bus}])
+        json!([{
+            "Effect": "Allow",
+            "Action": "events:PutEvents",
+            "Resource": [bus("default"), bus("${HubEventBusName}")]
+        }])
     );
 }
 
