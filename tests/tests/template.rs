@@ -144,8 +144,16 @@ fn the_forwarder_sends_another_regions_changes_to_the_stacks_default_bus_by_the_
     let names = |rules: &[(&String, &Value)]| -> Vec<String> {
         rules.iter().map(|(n, _)| (*n).clone()).collect()
     };
-    assert_eq!(names(&forwarded), names(&expected), "one forwarding rule per stack rule");
-    assert_eq!(expected.len(), 5, "EC2, EKS, instance state, Auto Scaling, Kubernetes events");
+    assert_eq!(
+        names(&forwarded),
+        names(&expected),
+        "one forwarding rule per stack rule"
+    );
+    assert_eq!(
+        expected.len(),
+        5,
+        "EC2, EKS, instance state, Auto Scaling, Kubernetes events"
+    );
     let bus = |name: &str| {
         json!({"Fn::Sub": format!(
             "arn:${{AWS::Partition}}:events:${{HubRegion}}:${{AWS::AccountId}}:event-bus/{name}"
@@ -153,7 +161,10 @@ fn the_forwarder_sends_another_regions_changes_to_the_stacks_default_bus_by_the_
     };
     for ((name, rule), (_, theirs)) in forwarded.iter().zip(&expected) {
         let p = &rule["Properties"];
-        assert_eq!(p["EventPattern"], theirs["Properties"]["EventPattern"], "{name}'s pattern");
+        assert_eq!(
+            p["EventPattern"], theirs["Properties"]["EventPattern"],
+            "{name}'s pattern"
+        );
         assert_eq!(p["State"], "ENABLED");
         // Each listens on this Region's bus of the same role as the stack's rule, and sends to
         // that bus of the stack's Region: the Kubernetes events from EventBusName to
@@ -161,15 +172,24 @@ fn the_forwarder_sends_another_regions_changes_to_the_stacks_default_bus_by_the_
         let (listens, sends_to) = match theirs["Properties"].get("EventBusName") {
             Some(stack_bus) => {
                 assert_eq!(stack_bus, &json!({"Ref": "EventBusName"}));
-                (Some(json!({"Ref": "EventBusName"})), bus("${HubEventBusName}"))
+                (
+                    Some(json!({"Ref": "EventBusName"})),
+                    bus("${HubEventBusName}"),
+                )
             }
             None => (None, bus("default")),
         };
         assert_eq!(p.get("EventBusName").cloned(), listens, "{name}'s bus");
         let targets = p["Targets"].as_array().expect("Targets");
         assert_eq!(targets.len(), 1, "{name}");
-        assert_eq!(targets[0]["Arn"], sends_to, "{name} sends to the stack's bus");
-        assert_eq!(targets[0]["RoleArn"], json!({"Fn::GetAtt": ["ForwardRole", "Arn"]}));
+        assert_eq!(
+            targets[0]["Arn"], sends_to,
+            "{name} sends to the stack's bus"
+        );
+        assert_eq!(
+            targets[0]["RoleArn"],
+            json!({"Fn::GetAtt": ["ForwardRole", "Arn"]})
+        );
     }
     // The role may put events on those two buses, and nothing else.
     let role = &forwarder["Resources"]["ForwardRole"]["Properties"];

@@ -32,7 +32,7 @@ use ipnet::Ipv4Net;
 
 use crate::model::{Cluster, Model, Node};
 use crate::report::Gap;
-use crate::verdict::{ClassKey, ClusterVerdicts, DIRECTIONS, Subject};
+use crate::verdict::{Block, ClassKey, ClusterVerdicts, DIRECTIONS, Evaluation, Subject};
 
 use context::ClusterContext;
 
@@ -57,7 +57,7 @@ pub fn analyze_cluster<'a>(
     let mut hypothetical: BTreeMap<ClassKey, Vec<&Node>> = BTreeMap::new();
     let mut per_subnet: BTreeMap<(&str, bool, Ipv4Net), Option<ClassKey>> = BTreeMap::new();
     let far = ctx.far_route_tables();
-    let mut pieces = std::collections::HashMap::new();
+    let mut pieces = crate::FastMap::default();
     for node in &cluster.nodes {
         let Some(primary) = ctx.enis.get(node.primary_eni.as_str()) else {
             continue;
@@ -84,14 +84,7 @@ pub fn analyze_cluster<'a>(
         .collect();
     let (routes, mut blocks) = ctx.blocks(&subnets);
     let destinations = ctx.destination_classes(&subnets, &mut blocks);
-    let mut evaluations = Vec::with_capacity(classes.len() * destinations.len() * 2);
-    for class in &classes {
-        for &representative in &destinations {
-            for direction in DIRECTIONS {
-                evaluations.push(ctx.evaluate(class, &blocks[representative], direction));
-            }
-        }
-    }
+    let evaluations = evaluate_all(&ctx, &classes, &blocks, &destinations);
     let verdicts = ClusterVerdicts {
         cluster,
         net: &model.network,
@@ -108,6 +101,71 @@ pub fn analyze_cluster<'a>(
 
 /// Joins the parts of one ENI that landed in the same class: the far side cuts a subnet at every
 /// route inside it, but parts it treats alike need not be separate rows.
+/// Below this many evaluations, one thread does them all (a thread costs more than it saves).
+const PARALLEL_FROM: usize = 512;
+
+/// Every class × destination class × direction evaluation, in that order. They are
+/// independent (each reads the model and writes its own trace), so a big cluster's classes are
+/// evaluated side by side, one thread per available core, each taking the next class not yet
+/// taken (classes differ in cost, and a core may be busy elsewhere), and the results are put
+/// back in class order: the matrix is the same whatever the number of threads.
+fn evaluate_all(
+    ctx: &ClusterContext<'_>,
+    classes: &[ClassKey],
+    blocks: &[Block],
+    destinations: &[usize],
+) -> Vec<Evaluation> {
+    let evaluate_class = |class: &ClassKey| -> Vec<Evaluation> {
+        let mut out = Vec::with_capacity(destinations.len() * 2);
+        for &representative in destinations {
+            for direction in DIRECTIONS {
+                // Reasons only: the rows' hop texts are traced when rows are asked for.
+                out.push(ctx.evaluate_recording(
+                    class,
+                    &blocks[representative],
+                    direction,
+                    crate::vpc_path::Record::Reasons,
+                ));
+            }
+        }
+        out
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if threads < 2 || classes.len() * destinations.len() * 2 < PARALLEL_FROM {
+        return classes.iter().flat_map(evaluate_class).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Vec<Evaluation>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(classes.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(class) = classes.get(index) else {
+                            return mine;
+                        };
+                        mine.push((index, evaluate_class(class)));
+                    }
+                })
+            })
+            .collect();
+        let mut done = Vec::with_capacity(classes.len());
+        for worker in workers {
+            match worker.join() {
+                Ok(mine) => done.extend(mine),
+                // A panic in an evaluation is a bug; re-raise it as the caller's own.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        done
+    });
+    done.sort_unstable_by_key(|(index, _)| *index);
+    done.into_iter()
+        .flat_map(|(_, evaluations)| evaluations)
+        .collect()
+}
+
 fn merge_parts(subjects: Vec<Subject<'_>>) -> Vec<Subject<'_>> {
     let mut out: Vec<Subject<'_>> = Vec::with_capacity(subjects.len());
     for subject in subjects {

@@ -328,26 +328,46 @@ pub struct Peer<'a> {
 
 /// What a set of security groups admits for one peer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SgVerdict {
+pub struct SgVerdict<'a> {
     /// The TCP destination ports admitted.
     pub ports: PortSet,
-    /// The rules that admitted some of them, as `sg-… tcp/443 from 10.0.0.0/16`.
-    pub rules: Vec<String>,
+    /// The rules that admitted some of them (named in texts only when a text is kept).
+    pub rules: Vec<Admitting<'a>>,
     /// Groups an ENI carries that the snapshot does not hold.
     pub missing_groups: Vec<String>,
     /// Prefix lists a rule names whose entries the snapshot does not hold.
     pub missing_prefix_lists: Vec<String>,
 }
 
+/// A rule of a group that admitted a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admitting<'a> {
+    pub group: &'a str,
+    pub rule: &'a SgRule,
+    pub way: Way,
+}
+
+impl fmt::Display for Admitting<'_> {
+    /// `sg-… tcp/443 from 10.0.0.0/16`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}",
+            self.group,
+            self.rule.describe(self.way == Way::Inbound)
+        )
+    }
+}
+
 /// The union of what `groups` admit `way` for `peer` (security groups only allow, and every
 /// group of an ENI applies).
-pub fn sg_admits(
+pub fn sg_admits<'a>(
     groups: &[String],
-    all: &BTreeMap<String, SecurityGroup>,
+    all: &'a BTreeMap<String, SecurityGroup>,
     prefix_lists: &BTreeMap<String, Vec<Ipv4Net>>,
     way: Way,
     peer: Peer<'_>,
-) -> SgVerdict {
+) -> SgVerdict<'a> {
     let mut verdict = SgVerdict::default();
     for id in groups {
         let Some(group) = all.get(id) else {
@@ -379,11 +399,11 @@ pub fn sg_admits(
             };
             if matches {
                 verdict.ports = verdict.ports.union(&rule.ports);
-                verdict.rules.push(format!(
-                    "{} {}",
-                    group.id,
-                    rule.describe(way == Way::Inbound)
-                ));
+                verdict.rules.push(Admitting {
+                    group: &group.id,
+                    rule,
+                    way,
+                });
             }
         }
     }

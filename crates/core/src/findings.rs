@@ -127,6 +127,16 @@ pub fn findings(v: &ClusterVerdicts<'_>) -> Vec<Finding> {
 
 /// Classes' subjects with pod addresses, split into in use and idle. Without a pods dump every
 /// address counts as in use.
+/// The distinct values of `items`, which repeat a few values many times (a role or a subnet
+/// per ENI): inserted one by one, never sorted all together.
+fn distinct<'s>(items: impl Iterator<Item = &'s str>) -> BTreeSet<&'s str> {
+    let mut set = BTreeSet::new();
+    for item in items {
+        set.insert(item);
+    }
+    set
+}
+
 fn members(v: &ClusterVerdicts<'_>) -> Vec<Members> {
     let cluster = v.cluster;
     let mut out: Vec<Members> = (0..v.classes.len()).map(|_| Members::default()).collect();
@@ -229,7 +239,7 @@ fn finding(
     let roles: BTreeSet<&str> = if subjects.is_empty() {
         BTreeSet::from(["secondary"])
     } else {
-        subjects.iter().map(|s| s.role()).collect()
+        distinct(subjects.iter().map(|s| s.role()))
     };
     let all_fail = !group.routes.is_empty() && group.routes.values().all(|(p, _)| everyone(p));
     let who = text::who(&roles, kind == FindingKind::Unreachable && all_fail);
@@ -270,13 +280,11 @@ fn finding(
             }
         }
     }
-    let source_subnets: BTreeSet<&str> = subjects
-        .iter()
-        .map(|s| match first.evaluation.source {
+    let source_subnets: BTreeSet<&str> =
+        distinct(subjects.iter().map(|s| match first.evaluation.source {
             SourceAtPeer::NodeIp => s.primary.subnet_id.as_str(),
             SourceAtPeer::PodIp => s.eni.subnet_id.as_str(),
-        })
-        .collect();
+        }));
     let mut affected = affected(cluster, &subjects);
     if !group.hypothetical.is_empty() {
         affected.nodes.extend(
@@ -381,9 +389,9 @@ fn affected(cluster: &crate::model::Cluster, subjects: &[&Subject<'_>]) -> Affec
     let mut unused_addresses = None;
     if cluster.pods_known {
         // Each pod once (a pod may hold several addresses), in address order.
-        let mut seen: BTreeSet<usize> = BTreeSet::new();
+        let mut seen = vec![false; cluster.pods.all().len()];
         let mut holding = 0usize;
-        let mut counts: BTreeMap<Workload<'_>, usize> = BTreeMap::new();
+        let mut counts: crate::FastMap<Workload<'_>, usize> = crate::FastMap::default();
         let held = subjects
             .iter()
             .flat_map(|s| s.pod_ips.iter())
@@ -396,7 +404,10 @@ fn affected(cluster: &crate::model::Cluster, subjects: &[&Subject<'_>]) -> Affec
             }));
         for pod in held {
             holding += 1;
-            if seen.insert(pod.index()) {
+            let first = seen
+                .get_mut(pod.index())
+                .is_some_and(|seen| !std::mem::replace(seen, true));
+            if first {
                 pods_total += 1;
                 *counts.entry(workload(&pod)).or_default() += 1;
                 if pods.len() < LIST_LIMIT {

@@ -215,10 +215,24 @@ pub struct TgwRoute {
     pub blackhole: bool,
 }
 
+impl TgwRoute {
+    /// The order of a table's routes: by destination address, then prefix length.
+    pub(crate) fn order(&self) -> (u32, u8) {
+        (
+            u32::from(self.destination.network()),
+            self.destination.prefix_len(),
+        )
+    }
+}
+
 /// A table's routes as far as they were read.
 #[derive(Debug, Clone, Default)]
 pub struct TgwRoutes {
+    /// In [`TgwRoute::order`] (the model sorts them).
     pub routes: Vec<TgwRoute>,
+    /// Bit `n` set when some route is a `/n`: a lookup searches only the prefix lengths the
+    /// table has (the model sets it with the order).
+    pub prefix_lengths: u64,
     /// The prefixes searched (every route covering one, or inside one, is in `routes`); `None`
     /// when the document is the whole table.
     pub searched: Option<Vec<Ipv4Net>>,

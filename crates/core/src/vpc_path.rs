@@ -30,6 +30,12 @@ pub enum Remote {
 }
 
 /// Hops and reasons collected along a path, in order.
+///
+/// What is written down is the trace's [`Record`]: a verdict needs the reasons (they name the
+/// cause and make the findings' texts), only a per-ENI row or an explanation needs every hop's
+/// text, and a scratch trace (a route looked up only for its target) needs neither. Texts are
+/// taken as [`Detail`]s, so a closure is formatted only when its text is kept: at 5,000 nodes
+/// the audit evaluates thousands of paths whose hop texts nobody reads.
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
     pub hops: Vec<Hop>,
@@ -40,41 +46,98 @@ pub struct Trace {
     /// `true` once a check could not be decided.
     pub undecided: bool,
     pub assumptions: Vec<String>,
+    record: Record,
+}
+
+/// What a [`Trace`] writes down besides its outcome (`failed`, `undecided`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Record {
+    /// Every hop, the reasons and the assumptions: for per-ENI rows and explanations.
+    #[default]
+    Everything,
+    /// The reasons and the assumptions, no hop: for the verdict matrix and the findings.
+    Reasons,
+    /// Nothing but the outcome: a scratch trace whose texts are thrown away.
+    Outcome,
+}
+
+/// A hop's or reason's text: a string, or a closure that makes it only when it is kept.
+pub trait Detail {
+    fn text(self) -> String;
+}
+
+impl Detail for String {
+    fn text(self) -> String {
+        self
+    }
+}
+
+impl Detail for &str {
+    fn text(self) -> String {
+        self.to_owned()
+    }
+}
+
+impl<F: FnOnce() -> String> Detail for F {
+    fn text(self) -> String {
+        self()
+    }
 }
 
 impl Trace {
-    pub fn pass(&mut self, at: &'static str, detail: impl Into<String>) {
-        self.hops.push(Hop {
-            at,
-            detail: detail.into(),
-            outcome: HopOutcome::Pass,
-        });
+    /// An empty trace that writes down `record`.
+    pub fn new(record: Record) -> Trace {
+        Trace {
+            record,
+            ..Trace::default()
+        }
     }
 
-    pub fn drop(&mut self, at: &'static str, code: Cause, detail: impl Into<String>) {
-        let detail = detail.into();
-        self.hops.push(Hop {
-            at,
-            detail: detail.clone(),
-            outcome: HopOutcome::Drop,
-        });
-        self.reasons.push(Reason { code, detail });
+    /// A scratch trace for a check made only for its result.
+    pub fn scratch() -> Trace {
+        Trace::new(Record::Outcome)
+    }
+
+    pub fn pass(&mut self, at: &'static str, detail: impl Detail) {
+        if self.record == Record::Everything {
+            self.hops.push(Hop {
+                at,
+                detail: detail.text(),
+                outcome: HopOutcome::Pass,
+            });
+        }
+    }
+
+    pub fn drop(&mut self, at: &'static str, code: Cause, detail: impl Detail) {
         self.failed = true;
+        self.note(at, code, detail, HopOutcome::Drop);
     }
 
-    pub fn unknown(&mut self, at: &'static str, code: Cause, detail: impl Into<String>) {
-        let detail = detail.into();
-        self.hops.push(Hop {
-            at,
-            detail: detail.clone(),
-            outcome: HopOutcome::Unknown,
-        });
-        self.reasons.push(Reason { code, detail });
+    pub fn unknown(&mut self, at: &'static str, code: Cause, detail: impl Detail) {
         self.undecided = true;
+        self.note(at, code, detail, HopOutcome::Unknown);
     }
 
-    pub fn assume(&mut self, assumption: impl Into<String>) {
-        let assumption = assumption.into();
+    fn note(&mut self, at: &'static str, code: Cause, detail: impl Detail, outcome: HopOutcome) {
+        if self.record == Record::Outcome {
+            return;
+        }
+        let detail = detail.text();
+        if self.record == Record::Everything {
+            self.hops.push(Hop {
+                at,
+                detail: detail.clone(),
+                outcome,
+            });
+        }
+        self.reasons.push(Reason { code, detail });
+    }
+
+    pub fn assume(&mut self, assumption: impl Detail) {
+        if self.record == Record::Outcome {
+            return;
+        }
+        let assumption = assumption.text();
         if !self.assumptions.contains(&assumption) {
             self.assumptions.push(assumption);
         }
@@ -144,11 +207,9 @@ impl<'a> VpcView<'a> {
             remote: None,
         };
         let Some(subnet) = self.net.subnets.get(subnet_id) else {
-            trace.unknown(
-                "vpc",
-                Cause::MissingInput,
-                format!("subnet {subnet_id} is not in the snapshot"),
-            );
+            trace.unknown("vpc", Cause::MissingInput, || {
+                format!("subnet {subnet_id} is not in the snapshot")
+            });
             return none;
         };
         let Some(table) = self.table_of(subnet, trace, "vpc") else {
@@ -156,36 +217,32 @@ impl<'a> VpcView<'a> {
         };
         let Some(index) = cidr::longest_match(table.routes.iter().map(|r| &r.destination), &block)
         else {
-            trace.drop(
-                "vpc",
-                Cause::NoRoute,
+            trace.drop("vpc", Cause::NoRoute, || {
                 format!(
                     "route table {} of {} ({}) has no route for {block}",
                     table.id, subnet.id, subnet.az
-                ),
-            );
+                )
+            });
             return none;
         };
         let route = &table.routes[index];
         if !route.target.is_private_beyond_vpc() {
-            trace.drop(
-                "vpc",
-                Cause::NoRoute,
+            trace.drop("vpc", Cause::NoRoute, || {
                 format!(
                     "route table {} of {} ({}) sends {block} by {}, not over a private route",
                     table.id,
                     subnet.id,
                     subnet.az,
                     route_label(table, index)
-                ),
-            );
+                )
+            });
             return none;
         }
         if route.blackhole {
             trace.drop(
                 "vpc",
                 Cause::RouteBlackhole,
-                format!(
+                || format!(
                     "route table {} of {}: {} is a blackhole (its target no longer exists or is not attached)",
                     table.id,
                     subnet.id,
@@ -193,16 +250,15 @@ impl<'a> VpcView<'a> {
                 ),
             );
         } else {
-            trace.pass(
-                "vpc",
+            trace.pass("vpc", || {
                 format!(
                     "route table {} of {} ({}): {}",
                     table.id,
                     subnet.id,
                     subnet.az,
                     route_label(table, index)
-                ),
-            );
+                )
+            });
         }
         let remote = match &route.target {
             Target::Peering(id) => self.check_peering(id, block, trace),
@@ -224,54 +280,45 @@ impl<'a> VpcView<'a> {
 
     fn check_peering(&self, id: &str, block: Ipv4Net, trace: &mut Trace) -> Option<Remote> {
         let Some(peerings) = &self.net.peerings else {
-            trace.unknown(
-                "vpc",
-                Cause::MissingInput,
+            trace.unknown("vpc", Cause::MissingInput, || {
                 format!(
                     "{id}: the snapshot has no `aws ec2 describe-vpc-peering-connections` output"
-                ),
-            );
+                )
+            });
             // Without the peering document the far side is still the snapshot VPC holding the block.
             return Some(self.vpc_behind(block, None));
         };
         let Some(peering) = peerings.get(id) else {
-            trace.unknown(
-                "vpc",
-                Cause::MissingInput,
-                format!("{id} is not in the peering connections of the snapshot"),
-            );
+            trace.unknown("vpc", Cause::MissingInput, || {
+                format!("{id} is not in the peering connections of the snapshot")
+            });
             return Some(self.vpc_behind(block, None));
         };
         if peering.status != "active" {
-            trace.drop(
-                "vpc",
-                Cause::PcxNotActive,
-                format!("{id} is `{}`, not active", peering.status),
-            );
+            trace.drop("vpc", Cause::PcxNotActive, || {
+                format!("{id} is `{}`, not active", peering.status)
+            });
         }
         let Some((other_vpc, other_cidrs)) = peering.other_side(self.cluster_vpc) else {
-            trace.drop(
-                "vpc",
-                Cause::PcxNotDirect,
-                format!("{id} does not connect {}", self.cluster_vpc),
-            );
+            trace.drop("vpc", Cause::PcxNotDirect, || {
+                format!("{id} does not connect {}", self.cluster_vpc)
+            });
             return None;
         };
         let other = other_vpc.unwrap_or("the peer VPC").to_owned();
         if cidr::covered_by_any(other_cidrs, &block) {
-            trace.pass(
-                "vpc",
+            trace.pass("vpc", || {
                 format!(
                     "{id} ({}) connects to {other}, whose CIDRs hold {block}",
                     peering.status
-                ),
-            );
+                )
+            });
         } else {
             let cidrs: Vec<String> = other_cidrs.iter().map(ToString::to_string).collect();
             trace.drop(
                 "vpc",
                 Cause::PcxNotDirect,
-                format!(
+                || format!(
                     "{block} is outside {other} ({}): peering is not transitive and offers no edge-to-edge routing",
                     cidrs.join(", ")
                 ),
@@ -402,7 +449,7 @@ impl<'a> VpcView<'a> {
                 trace.unknown(
                     "peer",
                     Cause::UnknownRemote,
-                    format!("the network behind {gateway} is on premises: podreach cannot see whether it routes {source_label} back"),
+                    || format!("the network behind {gateway} is on premises: podreach cannot see whether it routes {source_label} back"),
                 );
                 return;
             }
@@ -410,7 +457,7 @@ impl<'a> VpcView<'a> {
                 trace.unknown(
                     "peer",
                     Cause::UnknownRemote,
-                    format!("no VPC of the snapshot holds {block} behind {via}: the return route for {source_label} cannot be checked"),
+                    || format!("no VPC of the snapshot holds {block} behind {via}: the return route for {source_label} cannot be checked"),
                 );
                 return;
             }
@@ -428,7 +475,7 @@ impl<'a> VpcView<'a> {
             trace.unknown(
                 "peer",
                 Cause::UnknownRemote,
-                format!(
+                || format!(
                     "the route tables of {vpc} are not in the snapshot: cannot check that it routes {source_label} back (add `aws ec2 describe-route-tables --filters Name=vpc-id,Values={vpc}`)"
                 ),
             );
@@ -453,12 +500,12 @@ impl<'a> VpcView<'a> {
             None => trace.drop(
                 "peer",
                 Cause::PeerNoRoute,
-                format!("{where_} has no route for {source_label}"),
+                || format!("{where_} has no route for {source_label}"),
             ),
             Some(i) if table.routes[i].target != *object => trace.drop(
                 "peer",
                 Cause::PeerNoRoute,
-                format!(
+                || format!(
                     "{where_} sends {source_label} by {}, not back through {}",
                     route_label(table, i),
                     object.id()
@@ -467,18 +514,18 @@ impl<'a> VpcView<'a> {
             Some(i) if table.routes[i].blackhole => trace.drop(
                 "peer",
                 Cause::PeerNoRoute,
-                format!("{where_}: {} is a blackhole", route_label(table, i)),
+                || format!("{where_}: {} is a blackhole", route_label(table, i)),
             ),
             Some(i) if !partial.is_empty() => trace.drop(
                 "peer",
                 Cause::PeerNoRoute,
-                format!(
+                || format!(
                     "{where_} routes {source_label} by {} but more specific routes take part of it elsewhere ({}); the addresses of a new ENI may fall in that part",
                     route_label(table, i),
                     partial.join(", ")
                 ),
             ),
-            Some(i) => trace.pass("peer", format!("{where_}: {} covers {source_label}", route_label(table, i))),
+            Some(i) => trace.pass("peer", || format!("{where_}: {} covers {source_label}", route_label(table, i))),
         }
         if let (Target::TransitGateway(tgw), Some(s)) = (object, subnet) {
             match self.tgw_attachment_in_az(tgw, vpc, &s.az) {
@@ -497,4 +544,50 @@ enum TgwAz {
     Ok(String),
     Fail(Cause, String),
     Unknown(String),
+}
+
+#[cfg(test)]
+mod trace_tests {
+    use super::*;
+
+    /// The same checks written down by each record.
+    fn checks(record: Record, formatted: &std::cell::Cell<usize>) -> Trace {
+        let text = |s: &'static str| {
+            move || {
+                formatted.set(formatted.get() + 1);
+                s.to_owned()
+            }
+        };
+        let mut trace = Trace::new(record);
+        trace.pass("node", text("leaves by eth0"));
+        trace.unknown("vpc", Cause::MissingInput, text("route table not read"));
+        trace.drop("peer", Cause::PeerNoRoute, text("no route back"));
+        trace.assume("an assumption");
+        trace.assume("an assumption");
+        trace
+    }
+
+    #[test]
+    fn a_trace_formats_and_keeps_only_what_its_record_asks_for() {
+        let formatted = std::cell::Cell::new(0);
+        let everything = checks(Record::Everything, &formatted);
+        assert_eq!(formatted.get(), 3);
+        assert_eq!(everything.hops.len(), 3);
+
+        formatted.set(0);
+        let reasons = checks(Record::Reasons, &formatted);
+        assert_eq!(formatted.get(), 2, "a passing hop's text is never made");
+        assert!(reasons.hops.is_empty());
+        assert_eq!(reasons.reasons, everything.reasons);
+        assert_eq!(reasons.assumptions, ["an assumption"]);
+
+        formatted.set(0);
+        let outcome = checks(Record::Outcome, &formatted);
+        assert_eq!(formatted.get(), 0);
+        assert!(outcome.reasons.is_empty() && outcome.assumptions.is_empty());
+        // The outcome is the same whatever is written down.
+        for t in [&everything, &reasons, &outcome] {
+            assert!(t.failed && t.undecided);
+        }
+    }
 }

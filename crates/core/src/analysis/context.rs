@@ -5,7 +5,9 @@
 //! (`scope`, `destinations`, `procedure`, `filtering`) each add their own methods in their own
 //! file, and all of them import this one and none of the others.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use crate::FastMap;
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
@@ -27,7 +29,7 @@ pub(crate) struct ClusterContext<'a> {
     pub(super) alternatives: Vec<(&'a UnknownSetting, ClusterContext<'a>)>,
     pub net: &'a Network,
     /// ENIs by id, hashed: a 5,000-node cluster looks up 15,000 of them.
-    pub enis: HashMap<&'a str, &'a Eni>,
+    pub enis: FastMap<&'a str, &'a Eni>,
     pub host: HostDatapath<'a>,
     pub vpc: VpcView<'a>,
     pub vpc_cidrs: Vec<Ipv4Net>,

@@ -2,9 +2,10 @@
 //!
 //! A 5,000-node cluster with 100 routes has millions of per-ENI rows, far more than fit in a
 //! Lambda function or should sit in memory at once, so rows are handed to a sink as they are
-//! made and the caller writes them out. Each row shows the evaluation of its own block: the
-//! verdict matrix holds one evaluation per destination class, whose texts name the class's
-//! first block, so other blocks are re-traced (once per ENI class, cached) for their texts.
+//! made and the caller writes them out. Each row shows the evaluation of its own block, hop by
+//! hop: the verdict matrix holds one evaluation per destination class, without hop texts
+//! (`Record::Reasons`) and with texts naming the class's first block, so each row's block is
+//! traced again with every hop (once per ENI class key, block and direction, cached).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,7 +27,6 @@ impl ClusterAnalysis<'_> {
         let mut rows: BTreeMap<(usize, Direction), Vec<Row<'_>>> = BTreeMap::new();
         for subject in v.subjects.iter().filter(|s| s.has_pod_addresses()) {
             let own = subject.class_key();
-            let exact = own == v.classes[subject.class];
             let next = keys.len();
             let own_index = *keys.entry(own.clone()).or_insert(next);
             for direction in DIRECTIONS {
@@ -35,15 +35,10 @@ impl ClusterAnalysis<'_> {
                     .or_insert_with(|| v.rows(subject.class, direction));
                 for row in rows.iter() {
                     let block = &v.blocks[row.block];
-                    let path = if exact && v.destinations[block.destination] == row.block {
-                        path_verdict(v.cluster, subject, row, direction, row.evaluation)
-                    } else {
-                        let evaluation = traces
-                            .entry((own_index, row.block, direction))
-                            .or_insert_with(|| self.ctx.evaluate(&own, block, direction));
-                        path_verdict(v.cluster, subject, row, direction, evaluation)
-                    };
-                    sink(path);
+                    let evaluation = traces
+                        .entry((own_index, row.block, direction))
+                        .or_insert_with(|| self.ctx.evaluate(&own, block, direction));
+                    sink(path_verdict(v.cluster, subject, row, direction, evaluation));
                 }
             }
         }

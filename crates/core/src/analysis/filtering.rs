@@ -178,7 +178,7 @@ impl Run<'_> {
             None => PortSet::empty(),
         };
         if lost.is_empty() {
-            self.trace.pass(at, passing(admitted));
+            self.trace.pass(at, || passing(admitted));
         } else {
             let wanted = self.requested.clone().unwrap_or_else(|| before.clone());
             let fix_ports = if wanted.is_empty() {
@@ -210,7 +210,7 @@ impl Run<'_> {
         let needed = PortSet::range(range.0, range.1);
         let missing = needed.difference(admitted);
         if missing.is_empty() {
-            self.trace.pass(at, passing());
+            self.trace.pass(at, passing);
         } else {
             // The cluster side's ACL, or the far side's (docs/datapath.md §5.5).
             let code = if at == "peer" {

@@ -15,7 +15,7 @@ use crate::datapath::{DestinationFlags, HostTable, Placement};
 use crate::model::Target;
 use crate::report::{Cause, Direction, Reason, Verdict};
 use crate::verdict::{Block, ClassKey, Evaluation, FilterOutcome, SourceAtPeer};
-use crate::vpc_path::{Remote, Trace};
+use crate::vpc_path::{Record, Remote, Trace};
 
 use super::context::ClusterContext;
 
@@ -61,15 +61,28 @@ impl ClusterContext<'_> {
             && cni.exclude_snat_cidrs.iter().any(|c| c.prefix_len() == 0)
     }
 
-    /// Evaluates one class for one block and direction, under every alternative of a setting
-    /// whose value is unknown too: where they differ, the verdict is unknown and says why.
+    /// Evaluates one class for one block and direction, every hop written down (for per-ENI
+    /// rows and explanations).
     pub(crate) fn evaluate(
         &self,
         class: &ClassKey,
         block: &Block,
         direction: Direction,
     ) -> Evaluation {
-        let mut evaluation = self.evaluate_as_configured(class, block, direction);
+        self.evaluate_recording(class, block, direction, Record::Everything)
+    }
+
+    /// Evaluates one class for one block and direction, under every alternative of a setting
+    /// whose value is unknown too: where they differ, the verdict is unknown and says why. The
+    /// trace writes down `record` (the verdict matrix needs no hop texts).
+    pub(crate) fn evaluate_recording(
+        &self,
+        class: &ClassKey,
+        block: &Block,
+        direction: Direction,
+        record: Record,
+    ) -> Evaluation {
+        let mut evaluation = self.evaluate_as_configured(class, block, direction, record);
         let mut releases: Vec<(Version, Evaluation)> = Vec::new();
         for (setting, alternative) in &self.alternatives {
             let cni = alternative.cni();
@@ -83,7 +96,7 @@ impl ClusterContext<'_> {
                 },
                 ..block.clone()
             };
-            let other = alternative.evaluate_as_configured(class, &other_block, direction);
+            let other = alternative.evaluate_as_configured(class, &other_block, direction, record);
             match setting.version {
                 Some(release) => releases.push((release, other)),
                 None => evaluation = merge_unknown_setting(evaluation, &other, setting, self.cni()),
@@ -101,17 +114,18 @@ impl ClusterContext<'_> {
         class: &ClassKey,
         block: &Block,
         direction: Direction,
+        record: Record,
     ) -> Evaluation {
         match direction {
             Direction::PodToPeer => {
-                let normal = self.egress(class, block, None);
+                let normal = self.egress(class, block, None, record);
                 if self.snat_flaky() && !block.flags.external_service {
-                    let restarted = self.egress(class, block, Some(true));
+                    let restarted = self.egress(class, block, Some(true), record);
                     return merge_flaky(normal, restarted);
                 }
                 normal
             }
-            Direction::PeerToPod => self.ingress(class, block),
+            Direction::PeerToPod => self.ingress(class, block, record),
         }
     }
 
@@ -124,16 +138,21 @@ impl ClusterContext<'_> {
     }
 
     /// §5.3 EGRESS: the pod opens a connection to `block`; the reply must come back.
-    fn egress(&self, class: &ClassKey, block: &Block, force_snat: Option<bool>) -> Evaluation {
-        let mut trace = Trace::default();
+    fn egress(
+        &self,
+        class: &ClassKey,
+        block: &Block,
+        force_snat: Option<bool>,
+        record: Record,
+    ) -> Evaluation {
+        let mut trace = Trace::new(record);
         let d = block.block;
         let placement = class.placement;
-        trace.pass(
-            "pod",
+        trace.pass("pod", || {
             format!(
                 "the pod sends to {d} by its default route via 169.254.1.1 (its veth to the host)"
-            ),
-        );
+            )
+        });
 
         // Step 1: security groups for pods, strict mode.
         if let Placement::Branch {
@@ -144,7 +163,7 @@ impl ClusterContext<'_> {
             // Source: network.go / driver.go SGP strict: iif rules at priority 10, table vlanId+100; `! -o vlan+` skips SNAT.
             trace.pass(
                 "node",
-                format!("security groups for pods (strict): rule 10 `iif vlan… lookup {table}` sends it out of branch ENI {{eni}}; never SNATed (`! -o vlan+`)"),
+                || format!("security groups for pods (strict): rule 10 `iif vlan… lookup {table}` sends it out of branch ENI {{eni}}; never SNATed (`! -o vlan+`)"),
             );
             self.owns_check(&mut trace, class, false, SourceAtPeer::PodIp);
             self.aws_legs(&mut trace, class, block, false, SourceAtPeer::PodIp);
@@ -179,7 +198,7 @@ impl ClusterContext<'_> {
         if mark {
             trace.pass(
                 "node",
-                format!(
+                || format!(
                     "nat PREROUTING (AWS-CONNMARK-CHAIN-0): {d} is outside the VPC CIDRs{}, so the connection gets mark {:#x}",
                     if self.cni().exclude_snat_cidrs.is_empty() { "" } else { " and the SNAT exclusions" },
                     self.cni().connmark
@@ -189,8 +208,7 @@ impl ClusterContext<'_> {
         let hit = self.host.lookup(&placement, block.flags, mark);
         let out_primary = hit.table == HostTable::Main;
         let snat = self.host.translated(eligible, hit.table);
-        trace.pass(
-            "node",
+        trace.pass("node", || {
             format!(
                 "policy routing: `{}` ({}) → leaves by {}",
                 hit.rule,
@@ -200,8 +218,8 @@ impl ClusterContext<'_> {
                 } else {
                     "ENI {eni}"
                 }
-            ),
-        );
+            )
+        });
         let source = if snat {
             SourceAtPeer::NodeIp
         } else {
@@ -213,17 +231,19 @@ impl ClusterContext<'_> {
             } else {
                 ""
             };
-            trace.pass("node", format!("nat POSTROUTING (AWS-SNAT-CHAIN-0): source rewritten to the node IP {{node_ip}}{note}"));
+            trace.pass("node", || format!("nat POSTROUTING (AWS-SNAT-CHAIN-0): source rewritten to the node IP {{node_ip}}{note}"));
         } else if eligible {
             trace.pass(
                 "node",
-                format!(
+                || format!(
                     "no SNAT: the packet leaves by the branch ENI's VLAN (table {}), and the SNAT rule skips `-o vlan+` (network.go, v1.7.0+); the pod's own address leaves branch ENI {{eni}}",
                     hit.table
                 ),
             );
         } else {
-            trace.pass("node", format!("no SNAT: {}", self.no_snat_reason(block)));
+            trace.pass("node", || {
+                format!("no SNAT: {}", self.no_snat_reason(block))
+            });
         }
 
         // Step 3: source/destination check at the egress ENI.
@@ -284,7 +304,7 @@ impl ClusterContext<'_> {
             .ports
             .clone()
             .or_else(|| (!current.ports.is_empty()).then(|| current.ports.clone()));
-        let mut scratch = Trace::default();
+        let mut scratch = Trace::scratch();
         self.filters_for(
             &mut scratch,
             class,
@@ -298,8 +318,8 @@ impl ClusterContext<'_> {
     }
 
     /// §5.4 INGRESS: a host in `block` opens a connection to the pod; the reply must get out.
-    fn ingress(&self, class: &ClassKey, block: &Block) -> Evaluation {
-        let mut trace = Trace::default();
+    fn ingress(&self, class: &ClassKey, block: &Block, record: Record) -> Evaluation {
+        let mut trace = Trace::new(record);
         let d = block.block;
         let placement = class.placement;
         let pod_subnet = self.subnet_cidr(&class.eni_subnet);
@@ -314,7 +334,7 @@ impl ClusterContext<'_> {
             _ => trace.unknown(
                 "peer",
                 Cause::UnknownRemote,
-                format!("no private route from the cluster's subnets leads to {d}, so the object the peer would use is unknown"),
+                || format!("no private route from the cluster's subnets leads to {d}, so the object the peer would use is unknown"),
             ),
         }
         trace.pass("vpc", "the VPC delivers the packet to ENI {eni}, which owns the pod address (never NATed inbound)");
@@ -349,8 +369,7 @@ impl ClusterContext<'_> {
             trace.pass("node", "security groups for pods (strict): rule 10 `iif vlan…` sends the reply out of the branch ENI");
             (false, placement.table())
         } else {
-            trace.pass(
-                "node",
+            trace.pass("node", || {
                 format!(
                     "policy routing for the reply: `{}` ({}) → leaves by {}",
                     reverse.rule,
@@ -360,8 +379,8 @@ impl ClusterContext<'_> {
                     } else {
                         "ENI {eni}"
                     }
-                ),
-            );
+                )
+            });
             (reverse_primary, reverse.table)
         };
         // Step 5: source/destination check on the reply.
@@ -426,20 +445,19 @@ impl ClusterContext<'_> {
             SourceAtPeer::PodIp => "the pod address",
         };
         if owns {
-            trace.pass(
-                "vpc",
-                format!("source/destination check on {eni}: it owns {src}"),
-            );
+            trace.pass("vpc", || {
+                format!("source/destination check on {eni}: it owns {src}")
+            });
         } else if !checked {
             trace.pass(
                 "vpc",
-                format!("{eni} does not own {src}, but its source/destination check is disabled, so EC2 forwards it"),
+                || format!("{eni} does not own {src}, but its source/destination check is disabled, so EC2 forwards it"),
             );
         } else {
             trace.drop(
                 "vpc",
                 Cause::SrcdstEgress,
-                format!("the packet leaves {eni} with {src}, which {eni} does not own: the EC2 source/destination check drops it"),
+                || format!("the packet leaves {eni} with {src}, which {eni} does not own: the EC2 source/destination check drops it"),
             );
         }
     }
@@ -455,12 +473,11 @@ impl ClusterContext<'_> {
     ) {
         let interface = Self::interface_name(arrival_primary);
         if arrival_primary == reverse_primary {
-            trace.pass(
-                "node",
+            trace.pass("node", || {
                 format!(
                     "reverse-path check on {interface}: the reverse route uses the same interface"
-                ),
-            );
+                )
+            });
             return;
         }
         let reverse_if = if reverse_primary {
@@ -472,18 +489,18 @@ impl ClusterContext<'_> {
             Some(1) => trace.drop(
                 "node",
                 Cause::RpfStrict,
-                format!(
+                || format!(
                     "the packet arrives on {interface}, but the reverse route to the pod address (`{reverse_rule}`) uses {reverse_if}; rp_filter=1 (strict) there drops it"
                 ),
             ),
             Some(mode) => trace.pass(
                 "node",
-                format!("reverse-path check on {interface}: the reverse route uses {reverse_if}, but rp_filter={mode} accepts it"),
+                || format!("reverse-path check on {interface}: the reverse route uses {reverse_if}, but rp_filter={mode} accepts it"),
             ),
             None if decides => trace.unknown(
                 "node",
                 Cause::MissingInput,
-                format!("the reply arrives on {interface} whose reverse route uses {reverse_if}; rp_filter there is unknown, and 1 (strict) would drop it"),
+                || format!("the reply arrives on {interface} whose reverse route uses {reverse_if}; rp_filter there is unknown, and 1 (strict) would drop it"),
             ),
             None => trace.assume(format!(
                 "rp_filter on {interface} unknown: if it is 1 the packet is already dropped on arrival (the reverse route uses {reverse_if}); the verdict is the same"
@@ -544,7 +561,7 @@ impl ClusterContext<'_> {
         d: Ipv4Net,
     ) -> (Option<Target>, Option<Remote>) {
         for subnet in [&class.eni_subnet, &class.node_subnet] {
-            let mut scratch = Trace::default();
+            let mut scratch = Trace::scratch();
             let outbound = self.vpc.outbound(subnet, d, &mut scratch);
             if let Some(object) = outbound.object {
                 let remote = outbound.remote.unwrap_or_else(|| match &object {

@@ -12,7 +12,9 @@
 //! case, no such route, keeps one part: the whole subnet). ENIs that cannot be placed become gaps.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::FastMap;
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
@@ -32,7 +34,7 @@ impl<'a> ClusterContext<'a> {
         let mut subjects = Vec::new();
         let cluster = self.cluster;
         let far = self.far_route_tables();
-        let mut pieces: HashMap<&str, Vec<Ipv4Net>> = HashMap::new();
+        let mut pieces: FastMap<&str, Vec<Ipv4Net>> = FastMap::default();
         let mut pieces_of = |subnet: &'a str| -> Vec<Ipv4Net> {
             pieces
                 .entry(subnet)
@@ -237,7 +239,7 @@ cluster: Some(cluster.name.clone()),
         &self,
         node: &Node,
         far: &[&RouteTable],
-        cache: &mut HashMap<String, Vec<Ipv4Net>>,
+        cache: &mut FastMap<String, Vec<Ipv4Net>>,
     ) -> Option<Ipv4Net> {
         let primary = self.enis.get(node.primary_eni.as_str())?;
         let whole = self.net.subnets.get(&primary.subnet_id)?.cidr;
@@ -442,7 +444,7 @@ impl ClusterContext<'_> {
                 &s.primary.groups,
             )
         }
-        let mut canonical_of: HashMap<Raw<'_>, ClassKey> = HashMap::new();
+        let mut canonical_of: FastMap<Raw<'_>, ClassKey> = FastMap::default();
         let mut index: BTreeMap<ClassKey, usize> = BTreeMap::new();
         for subject in subjects.iter() {
             canonical_of
@@ -464,7 +466,7 @@ impl ClusterContext<'_> {
         for (n, slot) in index.values_mut().enumerate() {
             *slot = n;
         }
-        let class_of: HashMap<Raw<'_>, usize> = canonical_of
+        let class_of: FastMap<Raw<'_>, usize> = canonical_of
             .iter()
             .map(|(raw, key)| (*raw, index[key]))
             .collect();

@@ -165,6 +165,14 @@ impl<'a> Builder<'a> {
                     );
                     seen.insert(key, ()).is_none()
                 });
+                // By destination, so that a lookup finds the routes covering or inside a block
+                // by binary search (2,000 routes per table are common); stable, so routes of the
+                // same destination keep the documents' order.
+                routes.routes.sort_by_key(TgwRoute::order);
+                routes.prefix_lengths = routes
+                    .routes
+                    .iter()
+                    .fold(0, |bits, r| bits | 1 << r.destination.prefix_len());
             }
         }
     }

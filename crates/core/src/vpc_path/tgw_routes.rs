@@ -98,23 +98,30 @@ pub(crate) fn lookup(table: &TgwRouteTable, block: Ipv4Net) -> Lookup<'_> {
             table.id, table.id
         ));
     }
+    // The routes are in `TgwRoute::order`: those covering the block are found prefix length
+    // by prefix length, those inside it as one range, each by binary search.
+    let all = &routes.routes;
+    let at = |key: (u32, u8)| all.partition_point(|r| r.order() < key);
+    let covering = (0..=block.prefix_len())
+        .filter(|len| routes.prefix_lengths & (1 << len) != 0)
+        .flat_map(|len| {
+            let key = Ipv4Net::new(block.network(), len)
+                .map(|n| (u32::from(n.trunc().network()), len))
+                .unwrap_or_default();
+            all[at(key)..].iter().take_while(move |r| r.order() == key)
+        });
     // Most specific first; for the same prefix a static route wins over a propagated one.
-    let route = routes
-        .routes
-        .iter()
-        .filter(|r| cidr::contains(&r.destination, &block))
-        .max_by_key(|r| (r.destination.prefix_len(), !r.propagated));
+    let route = covering.max_by_key(|r| (r.destination.prefix_len(), !r.propagated));
     let same_way = |r: &TgwRoute| match route {
         Some(chosen) => {
             r.blackhole == chosen.blackhole && attachment_ids(r) == attachment_ids(chosen)
         }
         None => false,
     };
-    let elsewhere: Vec<&TgwRoute> = routes
-        .routes
+    let inside = at((u32::from(block.network()), 0))..at((u32::from(block.broadcast()), 33));
+    let elsewhere: Vec<&TgwRoute> = all[inside]
         .iter()
         .filter(|r| r.destination.prefix_len() > block.prefix_len())
-        .filter(|r| cidr::contains(&block, &r.destination))
         .filter(|r| !same_way(r))
         .collect();
     match (route, elsewhere.is_empty()) {
@@ -220,7 +227,7 @@ impl<'a> VpcView<'a> {
                 trace.drop(
                     "vpc",
                     Cause::TgwNoRoute,
-                    format!(
+                    || format!(
                         "attachment {} of {from_vpc} is associated with no route table of {tgw}: the transit gateway drops what it sends",
                         attachment.id
                     ),
@@ -234,35 +241,32 @@ impl<'a> VpcView<'a> {
         };
         match lookup(table, block) {
             Lookup::Route(route) if route.blackhole => {
-                trace.drop(
-                    "vpc",
-                    Cause::TgwBlackhole,
+                trace.drop("vpc", Cause::TgwBlackhole, || {
                     format!(
                         "transit gateway route table {} (associated with {}): {} drops {block}",
                         table.id,
                         attachment.id,
                         route_label(route)
-                    ),
-                );
+                    )
+                });
                 None
             }
             Lookup::Route(route) => {
-                trace.pass(
-                    "vpc",
+                trace.pass("vpc", || {
                     format!(
                         "transit gateway route table {} (associated with {}): {}",
                         table.id,
                         attachment.id,
                         route_label(route)
-                    ),
-                );
+                    )
+                });
                 Some(self.tgw_leads_to(route, block, trace))
             }
             Lookup::NoRoute => {
                 trace.drop(
                     "vpc",
                     Cause::TgwNoRoute,
-                    format!(
+                    || format!(
                         "transit gateway route table {} (associated with {}) has no route for {block}",
                         table.id, attachment.id
                     ),
@@ -360,7 +364,7 @@ impl<'a> VpcView<'a> {
                 trace.drop(
                     "peer",
                     Cause::TgwNoReturn,
-                    format!(
+                    || format!(
                         "attachment {} of {far_vpc} is associated with no route table of {tgw}: the transit gateway drops what it sends back",
                         far.id
                     ),
@@ -384,30 +388,25 @@ impl<'a> VpcView<'a> {
             table.id, far.id
         );
         match lookup(table, source_block) {
-            Lookup::Route(route) if to_us(route) => trace.pass(
-                "peer",
-                format!("{at}: {} covers {source_label}", route_label(route)),
-            ),
-            Lookup::Route(route) if route.blackhole => trace.drop(
-                "peer",
-                Cause::TgwBlackhole,
-                format!("{at}: {} drops {source_label}", route_label(route)),
-            ),
-            Lookup::Route(route) => trace.drop(
-                "peer",
-                Cause::TgwNoReturn,
+            Lookup::Route(route) if to_us(route) => trace.pass("peer", || {
+                format!("{at}: {} covers {source_label}", route_label(route))
+            }),
+            Lookup::Route(route) if route.blackhole => {
+                trace.drop("peer", Cause::TgwBlackhole, || {
+                    format!("{at}: {} drops {source_label}", route_label(route))
+                })
+            }
+            Lookup::Route(route) => trace.drop("peer", Cause::TgwNoReturn, || {
                 format!(
                     "{at} sends {source_label} by {}, not back to {} ({})",
                     route_label(route),
                     ours.id,
                     self.cluster_vpc
-                ),
-            ),
-            Lookup::NoRoute => trace.drop(
-                "peer",
-                Cause::TgwNoReturn,
-                format!("{at} has no route for {source_label}"),
-            ),
+                )
+            }),
+            Lookup::NoRoute => trace.drop("peer", Cause::TgwNoReturn, || {
+                format!("{at} has no route for {source_label}")
+            }),
             Lookup::Split { route, elsewhere } => {
                 let cause = if elsewhere.iter().any(|r| r.blackhole) {
                     Cause::TgwBlackhole
@@ -449,4 +448,113 @@ pub(crate) fn propagates(table: &TgwRouteTable, attachment: &str) -> Option<bool
         .propagations
         .as_ref()
         .map(|links: &Vec<TgwLink>| links.iter().any(|l| l.attachment_id == attachment))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The table lookup by binary search against the plain reading of the rules over every
+    //! route (the code before the routes were ordered), on random tables and blocks.
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::model::TgwRoutes;
+
+    /// Every route, one by one: the most specific covering route (static over propagated at
+    /// the same prefix), and the more specific routes inside the block that go elsewhere.
+    fn by_scan(routes: &[TgwRoute], block: Ipv4Net) -> (Option<usize>, Vec<usize>) {
+        let chosen = routes
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| cidr::contains(&r.destination, &block))
+            .max_by_key(|(_, r)| (r.destination.prefix_len(), !r.propagated))
+            .map(|(i, _)| i);
+        let same_way = |r: &TgwRoute| {
+            chosen.is_some_and(|c| {
+                r.blackhole == routes[c].blackhole
+                    && attachment_ids(r) == attachment_ids(&routes[c])
+            })
+        };
+        let mut elsewhere: Vec<usize> = routes
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.destination.prefix_len() > block.prefix_len())
+            .filter(|(_, r)| cidr::contains(&block, &r.destination))
+            .filter(|(_, r)| !same_way(r))
+            .map(|(i, _)| i)
+            .collect();
+        elsewhere.sort_unstable();
+        (chosen, elsewhere)
+    }
+
+    fn net(address: u32, len: u8) -> Ipv4Net {
+        Ipv4Net::new(std::net::Ipv4Addr::from(address), len)
+            .map(|n| n.trunc())
+            .unwrap_or_default()
+    }
+
+    prop_compose! {
+        /// A route inside 10.0.0.0/14 (so routes overlap often), to one of three attachments
+        /// or a blackhole.
+        fn route()(offset in 0u32..(1 << 18), len in 12u8..=30, to in 0usize..4, propagated: bool) -> TgwRoute {
+            TgwRoute {
+                destination: net(0x0a00_0000 + (offset << 6), len),
+                attachments: if to == 3 {
+                    Vec::new()
+                } else {
+                    vec![TgwLink {
+                        attachment_id: format!("tgw-attach-{to}"),
+                        resource_id: None,
+                        resource_type: Some("vpc".to_owned()),
+                    }]
+                },
+                propagated,
+                blackhole: to == 3,
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_binary_search_finds_what_a_scan_of_every_route_finds(
+            mut routes in proptest::collection::vec(route(), 0..60),
+            offset in 0u32..(1 << 18),
+            len in 10u8..=32,
+        ) {
+            let block = net(0x0a00_0000 + (offset << 6), len);
+            // As the model leaves them: ordered, with the prefix lengths present.
+            routes.sort_by_key(TgwRoute::order);
+            let prefix_lengths = routes.iter().fold(0, |b, r| b | 1 << r.destination.prefix_len());
+            let expected = by_scan(&routes, block);
+            let table = TgwRouteTable {
+                id: "tgw-rtb-1".to_owned(),
+                tgw_id: "tgw-1".to_owned(),
+                state: "available".to_owned(),
+                associations: None,
+                propagations: None,
+                routes: Some(TgwRoutes {
+                    routes,
+                    prefix_lengths,
+                    searched: None,
+                    incomplete: Vec::new(),
+                }),
+                file: "ec2/tgw.json".to_owned(),
+            };
+            let all = &table.routes.as_ref().map(|r| r.routes.as_slice()).unwrap_or_default();
+            let index = |r: &TgwRoute| all.iter().position(|x| std::ptr::eq(x, r));
+            let (chosen, mut elsewhere) = match lookup(&table, block) {
+                Lookup::Route(r) => (index(r), Vec::new()),
+                Lookup::NoRoute => (None, Vec::new()),
+                Lookup::Split { route, elsewhere } => {
+                    (route.and_then(index), elsewhere.into_iter().filter_map(index).collect())
+                }
+                Lookup::Unknown(why) => return Err(TestCaseError::fail(why)),
+            };
+            elsewhere.sort_unstable();
+            // The same route (by position: equal routes differ only by their place).
+            prop_assert_eq!(chosen.map(|i| (all[i].destination, all[i].propagated)),
+                expected.0.map(|i| (all[i].destination, all[i].propagated)));
+            prop_assert_eq!(elsewhere, expected.1);
+        }
+    }
 }

@@ -118,7 +118,7 @@ impl<'a> ClusterContext<'a> {
         } else {
             &class.eni_subnet
         };
-        let mut scratch = Trace::default();
+        let mut scratch = Trace::scratch();
         let outbound = self.vpc.outbound(subnet, block.block, &mut scratch);
         if outbound.object.is_some() {
             return self.far_end(

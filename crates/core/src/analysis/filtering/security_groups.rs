@@ -49,13 +49,13 @@ impl ClusterContext<'_> {
             run.trace.unknown(
                 at,
                 Cause::MissingInput,
-                format!("the snapshot does not list the security groups of {eni} (`Groups` of describe-network-interfaces)"),
+                || format!("the snapshot does not list the security groups of {eni} (`Groups` of describe-network-interfaces)"),
             );
             return;
         }
         let admits = |sets: &[Option<Vec<String>>]| {
             let mut admitted = PortSet::all();
-            let mut rules = BTreeSet::new();
+            let mut rules = Vec::new();
             let mut missing: BTreeSet<String> = BTreeSet::new();
             for peer in sets {
                 let verdict = filters::sg_admits(
@@ -124,7 +124,7 @@ impl ClusterContext<'_> {
             run.trace.unknown(
                 at,
                 Cause::MissingInput,
-                format!("whether the security groups of {eni} allow {} {peer_label} depends on what podreach cannot see: {}", way.as_str(), why.join("; ")),
+                || format!("whether the security groups of {eni} allow {} {peer_label} depends on what podreach cannot see: {}", way.as_str(), why.join("; ")),
             );
             return;
         }
@@ -145,7 +145,13 @@ impl ClusterContext<'_> {
             |ports| {
                 format!(
                     "security groups of {eni} ({group_list}) allow {dir} {ports} {to_from} {peer_label}: {}",
-                    rules.iter().cloned().collect::<Vec<_>>().join("; ")
+                    rules
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<BTreeSet<_>>()
+                        .into_iter()
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 )
             },
             |missing| {
@@ -181,7 +187,7 @@ impl ClusterContext<'_> {
             run.trace.unknown(
                 "node",
                 Cause::MissingInput,
-                format!("the snapshot does not list the security groups of {eni} (`Groups` of describe-network-interfaces)"),
+                || format!("the snapshot does not list the security groups of {eni} (`Groups` of describe-network-interfaces)"),
             );
             return;
         }
@@ -211,14 +217,14 @@ impl ClusterContext<'_> {
             run.trace.unknown(
                 "node",
                 Cause::MissingInput,
-                format!("the reply crosses {eni}, which tracks no connection for it; whether its groups allow it depends on {}, not in the snapshot", unseen.join(", ")),
+                || format!("the reply crosses {eni}, which tracks no connection for it; whether its groups allow it depends on {}, not in the snapshot", unseen.join(", ")),
             );
             return;
         }
         if missing.is_empty() {
             run.trace.pass(
                 "node",
-                format!("the reply crosses {eni}, which tracks no connection for it; its security groups ({group_list}) allow {dir} {needed} for {d}"),
+                || format!("the reply crosses {eni}, which tracks no connection for it; its security groups ({group_list}) allow {dir} {needed} for {d}"),
             );
         } else {
             let code = if way == Way::Inbound {
@@ -229,7 +235,7 @@ impl ClusterContext<'_> {
             run.trace.drop(
                 "node",
                 code,
-                format!("the reply crosses {eni}, which tracks no connection for it (the request used another ENI): its security groups ({group_list}) do not allow {dir} {missing} for {d}"),
+                || format!("the reply crosses {eni}, which tracks no connection for it (the request used another ENI): its security groups ({group_list}) do not allow {dir} {missing} for {d}"),
             );
             run.blocked.push((
                 code,
