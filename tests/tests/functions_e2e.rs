@@ -741,8 +741,9 @@ async fn chatbot_format_is_the_custom_notification_schema() {
         assert_eq!(body["source"], "custom");
         assert_eq!(body["id"], id);
         assert_eq!(
-            body["metadata"]["threadId"], id,
-            "one finding, one Slack thread"
+            body["metadata"]["threadId"],
+            format!("{}-{}-{id}", world.account.id, world.region),
+            "one finding (of an account and Region), one Slack thread"
         );
         assert_eq!(body["content"]["textType"], "client-markdown");
         let title = body["content"]["title"].as_str().expect("a title");

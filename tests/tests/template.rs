@@ -521,7 +521,7 @@ fn failed_invocations_retry_once_then_go_to_the_dead_letter_queue() {
         BTreeSet::from([json!({"Ref": "ScheduledAudit"}).to_string()]),
         "ScheduledAudit, invoked asynchronously, has an EventInvokeConfig; OnChange reads a queue"
     );
-    // OnChange: batches from the debounce queue, partial batch failures, redrive after 3 tries.
+    // OnChange: batches from the debounce queue, partial batch failures, redrive.
     let events = &template.resource("OnChange")["Properties"]["Events"];
     assert_eq!(
         events,
@@ -529,17 +529,15 @@ fn failed_invocations_retry_once_then_go_to_the_dead_letter_queue() {
             "Queue": {"Fn::GetAtt": ["ChangeEventsQueue", "Arn"]},
             "BatchSize": 100,
             "MaximumBatchingWindowInSeconds": {"Ref": "DebounceSeconds"},
-            "FunctionResponseTypes": ["ReportBatchItemFailures"]
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency":
+                {"Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, 2]}}
         }}})
     );
     let changes = &template.resource("ChangeEventsQueue")["Properties"];
     assert_eq!(
-        changes["RedrivePolicy"],
-        json!({"deadLetterTargetArn": {"Fn::GetAtt": ["FailedEventsQueue", "Arn"]}, "maxReceiveCount": 3})
-    );
-    assert_eq!(
-        changes["VisibilityTimeout"], 720,
-        "six times OnChange's timeout"
+        changes["RedrivePolicy"]["deadLetterTargetArn"],
+        json!({"Fn::GetAtt": ["FailedEventsQueue", "Arn"]})
     );
     let queue = template.resource("FailedEventsQueue");
     assert_eq!(queue["Type"], "AWS::SQS::Queue");
@@ -548,6 +546,68 @@ fn failed_invocations_retry_once_then_go_to_the_dead_letter_queue() {
         queue["Properties"]["MessageRetentionPeriod"], 1_209_600,
         "14 days"
     );
+}
+
+/// Lambda's guide to SQS event sources, as relations between the template's values (never the
+/// numbers themselves): a batch is never handed out twice while it may run, a throttled batch is
+/// retried before it is dead-lettered, and the poller never starts more batches than OnChange
+/// may run at once.
+#[test]
+fn the_change_queue_and_its_poller_match_on_changes_concurrency_and_timeout() {
+    let template = Template::load();
+    let number = |v: &Value, what: &str| {
+        v.as_u64()
+            .unwrap_or_else(|| fail(&format!("{what} is a number: {v}")))
+    };
+    let queue = &template.resource("ChangeEventsQueue")["Properties"];
+    let on_change = &template.resource("OnChange")["Properties"];
+    let parameters = &template.root["Parameters"];
+    let timeout = number(&on_change["Timeout"], "OnChange's Timeout");
+    let longest_window = number(
+        &parameters["DebounceSeconds"]["MaxValue"],
+        "DebounceSeconds' MaxValue",
+    );
+    let visibility = number(&queue["VisibilityTimeout"], "the queue's VisibilityTimeout");
+    assert!(
+        visibility >= 6 * timeout + longest_window,
+        "VisibilityTimeout {visibility} >= 6 x Timeout {timeout} + the longest batching window {longest_window}"
+    );
+    let receives = number(
+        &queue["RedrivePolicy"]["maxReceiveCount"],
+        "maxReceiveCount",
+    );
+    assert!(receives >= 5, "maxReceiveCount {receives} >= 5");
+
+    // The poller's cap is the reservation itself when there is one, and SQS's least cap (2)
+    // when the functions are unreserved; a reservation of 1, below that least cap, is refused.
+    let cap =
+        &on_change["Events"]["ChangeEvents"]["Properties"]["ScalingConfig"]["MaximumConcurrency"];
+    assert_eq!(
+        on_change["ReservedConcurrentExecutions"],
+        json!({"Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]})
+    );
+    let reserved_cap = &cap["Fn::If"][1];
+    let unreserved_cap = number(&cap["Fn::If"][2], "the unreserved cap");
+    assert_eq!(cap["Fn::If"][0], "HasReservedConcurrency");
+    assert_eq!(
+        reserved_cap,
+        &json!({"Ref": "ReservedConcurrency"}),
+        "capped at the reservation"
+    );
+    assert!(
+        (2..=1000).contains(&unreserved_cap),
+        "SQS's MaximumConcurrency range"
+    );
+    assert_eq!(
+        template.root["Conditions"]["HasReservedConcurrency"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "ReservedConcurrency"}, "0"]}]})
+    );
+    assert_eq!(
+        template.root["Rules"]["ReservedConcurrencyIsNotOne"]["Assertions"][0]["Assert"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "ReservedConcurrency"}, "1"]}]}),
+        "a reservation of 1 is below the poller's least cap"
+    );
+    assert_eq!(parameters["ReservedConcurrency"]["MinValue"], 0);
 }
 
 #[test]

@@ -7,7 +7,9 @@
 //! subscriptions can filter, e.g. a pager on `{"severity": ["HIGH", "CRITICAL"]}`. SNS caps a message (body plus attributes) at 256 KiB and
 //! a Subject at 100 characters: long lists of affected pods are cut to fit and the message says
 //! how many were left out. Chatbot renders `content.description` as Markdown and threads Slack
-//! messages by `metadata.threadId`, which is the finding id, so one finding stays one thread.
+//! messages by `metadata.threadId`, which is the finding's account, Region and id (a finding id is
+//! unique only within a Region), so one finding stays one thread. Chatbot's schema wants strings
+//! in `additionalContext`.
 //! Publishing sits behind [`Publish`] so the functions' tests can also run with the dry run.
 
 use std::collections::BTreeMap;
@@ -346,7 +348,7 @@ fn chatbot_finding(finding: &Finding, lifecycle: Lifecycle<'_>, origin: &Origin)
             "keywords": [finding.severity.as_str(), finding.kind.as_str(), finding.cluster, finding.cause.code()],
         },
         "metadata": {
-            "threadId": finding.id,
+            "threadId": thread_id(origin, &finding.id),
             "summary": clip(&finding.title, 250),
             "eventType": "podreach-finding",
             "relatedResources": a.nodes.iter().chain(&a.enis).take(20).collect::<Vec<_>>(),
@@ -356,10 +358,15 @@ fn chatbot_finding(finding: &Finding, lifecycle: Lifecycle<'_>, origin: &Origin)
                 "finding_id": finding.id,
                 "lifecycle": lifecycle.marker.as_str(),
                 "destination": finding.destination,
-                "destinations": finding.destinations.len(),
+                "destinations": finding.destinations.len().to_string(),
             },
         },
     })
+}
+
+/// The Slack thread of a finding: one per finding of an account and Region.
+fn thread_id(origin: &Origin, finding_id: &str) -> String {
+    format!("{}-{}-{finding_id}", origin.account, origin.region)
 }
 
 fn emoji(marker: Marker) -> &'static str {
@@ -438,7 +445,7 @@ pub fn resolved_message(
                 "keywords": [severity, kind, record.cluster, "RESOLVED"],
             },
             "metadata": {
-                "threadId": record.finding_id,
+                "threadId": thread_id(origin, &record.finding_id),
                 "summary": clip(&format!("RESOLVED: {}", record.title), 250),
                 "eventType": "podreach-finding-resolved",
                 "additionalContext": {

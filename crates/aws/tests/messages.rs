@@ -86,7 +86,21 @@ fn chatbot_messages_follow_the_custom_notification_schema() {
     .expect("the Chatbot body parses");
     assert_eq!(body["version"], "1.0");
     assert_eq!(body["source"], "custom");
-    assert_eq!(body["metadata"]["threadId"], finding.id.as_str());
+    let o = origin();
+    assert_eq!(
+        body["metadata"]["threadId"],
+        format!("{}-{}-{}", o.account, o.region, finding.id),
+        "a finding id is unique only within a Region"
+    );
+    // Chatbot's schema: every additionalContext value a string.
+    let context = body["metadata"]["additionalContext"]
+        .as_object()
+        .expect("additionalContext");
+    assert!(context.values().all(Value::is_string), "{context:?}");
+    assert_eq!(
+        context["destinations"],
+        finding.destinations.len().to_string()
+    );
     let description = body["content"]["description"]
         .as_str()
         .expect("a description");
@@ -191,7 +205,12 @@ fn a_resolution_goes_into_the_findings_thread_with_its_last_severity() {
     let why = ["cluster shop was fully re-audited and the finding is gone".to_owned()];
     let chatbot = resolved_message(&record, &why, &origin(), MessageFormat::Chatbot);
     let body: Value = serde_json::from_str(&chatbot.body).expect("the Chatbot body parses");
-    assert_eq!(body["metadata"]["threadId"], record.finding_id.as_str());
+    let o = origin();
+    assert_eq!(
+        body["metadata"]["threadId"],
+        format!("{}-{}-{}", o.account, o.region, record.finding_id),
+        "the finding's own thread"
+    );
     assert!(
         body["content"]["title"]
             .as_str()
