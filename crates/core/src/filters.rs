@@ -27,6 +27,15 @@ use crate::cidr;
 /// The client ports of a connection a Linux pod or node opens itself: the kernel's default
 /// `net.ipv4.ip_local_port_range` (`32768 60999`, `inet_init_net()` in net/ipv4/af_inet.c).
 pub const EPHEMERAL_LINUX: (u16, u16) = (32768, 60999);
+/// Appends `range` (which starts at or after the last range's start) to a canonical list,
+/// joined with the last range when they overlap or touch.
+fn push_merged(out: &mut Vec<(u16, u16)>, (a, b): (u16, u16)) {
+    match out.last_mut() {
+        Some(last) if u32::from(a) <= u32::from(last.1) + 1 => last.1 = last.1.max(b),
+        _ => out.push((a, b)),
+    }
+}
+
 /// The client ports after SNAT: the VPC CNI's SNAT rule uses `--random-fully` (default
 /// `AWS_VPC_K8S_CNI_RANDOMIZESNAT=prng`), and netfilter then picks from 1024–65535 for a
 /// source port ≥ 1024 (`nf_nat_l4proto_unique_tuple()` in net/netfilter/nf_nat_core.c).
@@ -83,30 +92,64 @@ impl PortSet {
         other.difference(self).is_empty()
     }
 
+    /// Both sets are canonical, so their union is one merge of two sorted lists (the analysis
+    /// takes tens of thousands of unions and intersections per cluster).
     pub fn union(&self, other: &PortSet) -> PortSet {
-        let mut all: Vec<(u16, u16)> = self.0.iter().chain(&other.0).copied().collect();
-        all.sort_unstable();
-        let mut out: Vec<(u16, u16)> = Vec::with_capacity(all.len());
-        for (a, b) in all {
-            match out.last_mut() {
-                Some(last) if u32::from(a) <= u32::from(last.1) + 1 => last.1 = last.1.max(b),
-                _ => out.push((a, b)),
+        if other.0.is_empty() || self.is_all() {
+            return self.clone();
+        }
+        if self.0.is_empty() || other.is_all() {
+            return other.clone();
+        }
+        let mut out: Vec<(u16, u16)> = Vec::with_capacity(self.0.len() + other.0.len());
+        let (mut i, mut j) = (0, 0);
+        while i < self.0.len() || j < other.0.len() {
+            let next = match (self.0.get(i), other.0.get(j)) {
+                (Some(a), Some(b)) if a <= b => {
+                    i += 1;
+                    *a
+                }
+                (Some(_), Some(b)) | (None, Some(b)) => {
+                    j += 1;
+                    *b
+                }
+                (Some(a), None) => {
+                    i += 1;
+                    *a
+                }
+                (None, None) => break,
+            };
+            push_merged(&mut out, next);
+        }
+        PortSet(out)
+    }
+
+    /// One walk through both canonical sets; touching pieces are joined as they come.
+    pub fn intersect(&self, other: &PortSet) -> PortSet {
+        if self.is_all() {
+            return other.clone();
+        }
+        if other.is_all() {
+            return self.clone();
+        }
+        let mut out: Vec<(u16, u16)> = Vec::new();
+        let (mut i, mut j) = (0, 0);
+        while let (Some(&(a, b)), Some(&(c, d))) = (self.0.get(i), other.0.get(j)) {
+            let (lo, hi) = (a.max(c), b.min(d));
+            if lo <= hi {
+                push_merged(&mut out, (lo, hi));
+            }
+            if b < d {
+                i += 1;
+            } else {
+                j += 1;
             }
         }
         PortSet(out)
     }
 
-    pub fn intersect(&self, other: &PortSet) -> PortSet {
-        let mut out = Vec::new();
-        for &(a, b) in &self.0 {
-            for &(c, d) in &other.0 {
-                let (lo, hi) = (a.max(c), b.min(d));
-                if lo <= hi {
-                    out.push((lo, hi));
-                }
-            }
-        }
-        PortSet(out).union(&PortSet::empty())
+    fn is_all(&self) -> bool {
+        self.0.as_slice() == [(0, 65535)]
     }
 
     pub fn difference(&self, other: &PortSet) -> PortSet {
@@ -523,7 +566,10 @@ mod tests {
     }
 
     fn arb_set() -> impl Strategy<Value = PortSet> {
-        proptest::collection::vec((0u16..2000, 0u16..300), 0..5).prop_map(|ranges| {
+        let small = proptest::collection::vec((0u16..2000, 0u16..300), 0..5);
+        // Ranges anywhere, up to every port (the shortcuts for `all` included).
+        let wide = proptest::collection::vec((any::<u16>(), any::<u16>()), 0..4);
+        prop_oneof![small, wide, Just(vec![(0, u16::MAX)])].prop_map(|ranges| {
             ranges.into_iter().fold(PortSet::empty(), |s, (a, len)| {
                 s.union(&PortSet::range(a, a.saturating_add(len)))
             })

@@ -134,8 +134,9 @@ impl ClusterContext<'_> {
                 missing.iter().cloned().collect::<Vec<_>>().join(", ")
             ));
         }
-        let group_list = groups.join(", ");
-        let first_group = groups.first().cloned().unwrap_or_default();
+        // Named only in a text or a fix that is kept.
+        let group_list = || groups.join(", ");
+        let first_group = || groups.first().cloned().unwrap_or_default();
         let dir = way.as_str();
         let to_from = if way == Way::Inbound { "from" } else { "to" };
         run.forward(
@@ -144,7 +145,8 @@ impl ClusterContext<'_> {
             &admitted,
             |ports| {
                 format!(
-                    "security groups of {eni} ({group_list}) allow {dir} {ports} {to_from} {peer_label}: {}",
+                    "security groups of {eni} ({}) allow {dir} {ports} {to_from} {peer_label}: {}",
+                    group_list(),
                     rules
                         .iter()
                         .map(ToString::to_string)
@@ -156,12 +158,13 @@ impl ClusterContext<'_> {
             },
             |missing| {
                 format!(
-                    "security groups of {eni} ({group_list}) do not allow {dir} {missing} {to_from} {peer_label}{}",
+                    "security groups of {eni} ({}) do not allow {dir} {missing} {to_from} {peer_label}{}",
+                    group_list(),
                     if admitted.is_empty() { String::new() } else { format!(" (they allow {admitted})") }
                 )
             },
             |ports| FilterFix::SecurityGroup {
-                group_id: first_group,
+                group_id: first_group(),
                 way,
                 cidr: fix_cidr,
                 ports: ports.clone(),
@@ -201,8 +204,9 @@ impl ClusterContext<'_> {
                 groups: None,
             },
         );
-        let group_list = groups.join(", ");
-        let first_group = groups.first().cloned().unwrap_or_default();
+        // Named only in a text or a fix that is kept.
+        let group_list = || groups.join(", ");
+        let first_group = || groups.first().cloned().unwrap_or_default();
         let dir = way.as_str();
         run.evaluated = true;
         let needed = PortSet::range(range.0, range.1);
@@ -224,7 +228,7 @@ impl ClusterContext<'_> {
         if missing.is_empty() {
             run.trace.pass(
                 "node",
-                || format!("the reply crosses {eni}, which tracks no connection for it; its security groups ({group_list}) allow {dir} {needed} for {d}"),
+                || format!("the reply crosses {eni}, which tracks no connection for it; its security groups ({}) allow {dir} {needed} for {d}", group_list()),
             );
         } else {
             let code = if way == Way::Inbound {
@@ -235,12 +239,12 @@ impl ClusterContext<'_> {
             run.trace.drop(
                 "node",
                 code,
-                || format!("the reply crosses {eni}, which tracks no connection for it (the request used another ENI): its security groups ({group_list}) do not allow {dir} {missing} for {d}"),
+                || format!("the reply crosses {eni}, which tracks no connection for it (the request used another ENI): its security groups ({}) do not allow {dir} {missing} for {d}", group_list()),
             );
             run.blocked.push((
                 code,
                 FilterFix::SecurityGroup {
-                    group_id: first_group,
+                    group_id: first_group(),
                     way,
                     cidr: d,
                     ports: needed,
