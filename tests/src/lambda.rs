@@ -727,5 +727,6 @@ pub fn fresh_context<'a, C, P>(
         store: Box::leak(Box::new(podreach_aws::state::MemoryStore::default())),
         suppressions: &NO_SUPPRESSIONS,
         now: None,
+        deadline: None,
     }
 }

@@ -375,6 +375,8 @@ fn check_envelope(n: &Notification, account: &Account, region: &str) {
         // A finding's message also says where it stands in the finding's lifecycle, and (but
         // for a resolution, which keeps only the finding's id, severity and kind) its cause.
         expected.insert("lifecycle");
+        // And the announcement's stable id, the same on a copy sent again.
+        expected.insert("dedupe");
         if n.attributes.get("lifecycle").map(String::as_str) != Some("RESOLVED") {
             expected.insert("cause");
         }
@@ -386,7 +388,7 @@ fn check_envelope(n: &Notification, account: &Account, region: &str) {
     }
     assert_eq!(
         names, expected,
-        "the six attributes, and `lifecycle` and `cause` on findings: {:#}",
+        "the six attributes, and `lifecycle`, `dedupe` and `cause` on findings: {:#}",
         n.envelope
     );
     assert!(n.attributes.len() <= 10, "SNS allows ten attributes");
@@ -739,7 +741,13 @@ async fn chatbot_format_is_the_custom_notification_schema() {
             .expect("the message is one of legacy's offline findings");
         assert_eq!(body["version"], "1.0", "{body:#}");
         assert_eq!(body["source"], "custom");
-        assert_eq!(body["id"], id);
+        // The notification's id is the announcement's: the same on a copy sent again.
+        assert_eq!(body["id"], n.attribute("dedupe"));
+        assert_eq!(
+            body["metadata"]["additionalContext"]["message_id"],
+            n.attribute("dedupe")
+        );
+        assert_eq!(body["metadata"]["additionalContext"]["redelivery"], "false");
         assert_eq!(
             body["metadata"]["threadId"],
             format!("{}-{}-{id}", world.account.id, world.region),
@@ -1343,6 +1351,7 @@ async fn an_eni_event_after_a_full_audit_collects_only_its_node() {
         store: &store,
         suppressions: &suppressions,
         now: Some(now),
+        deadline: None,
     };
     // AssignPrivateIpAddresses on legacy's secondary ENI (the sample names an ENI the demo
     // lacks); legacy (CNI v1.7.10) has findings from its add-on settings alone.

@@ -122,15 +122,6 @@ impl StateStore for Racing<'_> {
     ) -> Result<Written, StateError> {
         self.inner.put(at, state, expected).await
     }
-    async fn remove(
-        &self,
-        at: &Partition,
-        cluster: &str,
-        finding_id: &str,
-        expected: u64,
-    ) -> Result<Written, StateError> {
-        self.inner.remove(at, cluster, finding_id, expected).await
-    }
     async fn last_digest(&self, at: &Partition) -> Result<Option<i64>, StateError> {
         self.inner.last_digest(at).await
     }
@@ -215,6 +206,7 @@ impl World {
             store,
             suppressions: &self.suppressions,
             now: Some(now),
+            deadline: None,
         }
     }
 

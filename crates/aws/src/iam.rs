@@ -37,8 +37,7 @@ pub const PUBLISH_ACTION: &str = "sns:Publish";
 
 /// The functions' lifecycle state: these DynamoDB actions on the one table (`STATE_TABLE`), the
 /// only writes podreach makes besides publishing. Sorted.
-pub const STATE_ACTIONS: &[&str] = &[STATE_DELETE, STATE_GET, STATE_PUT, STATE_QUERY];
-pub const STATE_DELETE: &str = "dynamodb:DeleteItem";
+pub const STATE_ACTIONS: &[&str] = &[STATE_GET, STATE_PUT, STATE_QUERY];
 pub const STATE_GET: &str = "dynamodb:GetItem";
 pub const STATE_PUT: &str = "dynamodb:PutItem";
 pub const STATE_QUERY: &str = "dynamodb:Query";

@@ -5,10 +5,12 @@
 //! and writes it only if the stored record is still the version it read. When another invocation
 //! got there first, the record is read again and the step taken again from it, so a change two
 //! invocations both saw is published by the one whose write landed, and the other sees a repeat.
-//! A message is sent only after its record is written; if sending fails, [`Tracked::undo`] puts
-//! the previous record back (when nobody wrote since), so the retry announces it again rather
-//! than never. The CLI's `--state` file and the functions' DynamoDB table go through this same
-//! code.
+//! A message is sent only after its record is written, with the announcement in the record's
+//! outbox (`podreach_core::lifecycle::Outbox`); [`Change::confirm`] clears the entry once the
+//! message is out. An invocation that ends before (SNS down, the deadline, the process killed)
+//! leaves the entry, and the next audit announces it again under the same id: nothing is lost,
+//! and a copy is recognisable. The CLI's `--state` file and the functions' DynamoDB table go
+//! through this same code.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -44,8 +46,7 @@ pub struct Change<'r> {
     pub transition: Transition<'r>,
     /// The record as written (`None` when nothing was written).
     pub record: Option<FindingState>,
-    /// The record before, and the version written, to undo the write.
-    previous: Option<Record>,
+    /// The version written, to confirm the outbox entry at.
     written: u64,
 }
 
@@ -106,7 +107,6 @@ pub async fn track<'r, S: StateStore>(
                     tracked.changes.push(Change {
                         transition,
                         record: None,
-                        previous: None,
                         written: 0,
                     });
                 }
@@ -120,7 +120,6 @@ pub async fn track<'r, S: StateStore>(
                         tracked.changes.push(Change {
                             transition,
                             record: Some(record),
-                            previous,
                             written: expected + 1,
                         });
                     }
@@ -143,25 +142,56 @@ pub async fn track<'r, S: StateStore>(
     Ok(tracked)
 }
 
+/// What confirming an outbox entry found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmed {
+    /// The entry is cleared (or there was none).
+    Yes,
+    /// Another invocation has since replaced or cleared the entry: nothing of ours is left.
+    Superseded,
+}
+
 impl Change<'_> {
-    /// Puts the record back as it was before this audit, if nobody wrote it since: its message
-    /// could not be sent, and the next audit must announce it again.
-    pub async fn undo<S: StateStore>(
+    /// Clears the record's outbox entry: its message is out (or will never be). When another
+    /// invocation wrote the record since, the fresh record is read and cleared if it still holds
+    /// this same entry.
+    pub async fn confirm<S: StateStore>(
         &self,
         store: &S,
         at: &Partition,
-    ) -> Result<Written, StateError> {
+    ) -> Result<Confirmed, StateError> {
         let Some(record) = &self.record else {
-            return Ok(Written::Yes);
+            return Ok(Confirmed::Yes);
         };
-        match &self.previous {
-            None => {
-                store
-                    .remove(at, &record.cluster, &record.finding_id, self.written)
-                    .await
+        let Some(id) = record.outbox.as_ref().map(|o| o.message_id.as_str()) else {
+            return Ok(Confirmed::Yes);
+        };
+        let mut current = Record {
+            state: record.clone(),
+            version: self.written,
+        };
+        for _ in 0..ATTEMPTS {
+            let mut cleared = current.state.clone();
+            cleared.outbox = None;
+            match store.put(at, &cleared, current.version).await? {
+                Written::Yes => return Ok(Confirmed::Yes),
+                Written::Conflict => {
+                    match store.get(at, &record.cluster, &record.finding_id).await? {
+                        Some(fresh)
+                            if fresh.state.outbox.as_ref().map(|o| o.message_id.as_str())
+                                == Some(id) =>
+                        {
+                            current = fresh;
+                        }
+                        _ => return Ok(Confirmed::Superseded),
+                    }
+                }
             }
-            Some(previous) => store.put(at, &previous.state, self.written).await,
         }
+        Err(StateError::Contention {
+            key: format!("{}/{}", record.cluster, record.finding_id),
+            attempts: ATTEMPTS,
+        })
     }
 }
 

@@ -2,9 +2,13 @@
 //!
 //! Each finding the lifecycle publishes (NEW, CHANGED, an ONGOING reminder, RESOLVED) becomes one
 //! message, and a scheduled audit adds one digest. Every message carries the same string
-//! attributes (`severity`, `kind`, `cluster`, `account`, `region`, `finding_id`, and `lifecycle`
-//! and `cause` (the reason code, e.g. `PEER_SG`) on findings; SNS allows ten) so
-//! subscriptions can filter, e.g. a pager on `{"severity": ["HIGH", "CRITICAL"]}`. SNS caps a message (body plus attributes) at 256 KiB and
+//! attributes (`severity`, `kind`, `cluster`, `account`, `region`, `finding_id`, and `lifecycle`,
+//! `cause` (the reason code, e.g. `PEER_SG`) and `dedupe` on findings; SNS allows ten) so
+//! subscriptions can filter, e.g. a pager on `{"severity": ["HIGH", "CRITICAL"]}`. `dedupe` is the
+//! announcement's stable id from the state's outbox (`podreach_core::lifecycle::Outbox`): delivery
+//! is at least once, and a copy sent again after an invocation ended before confirming its send
+//! carries the same id (and `"redelivery": true` in the body), so a consumer can drop it.
+//! SNS caps a message (body plus attributes) at 256 KiB and
 //! a Subject at 100 characters: long lists of affected pods are cut to fit and the message says
 //! how many were left out. Chatbot renders `content.description` as Markdown and threads Slack
 //! messages by `metadata.threadId`, which is the finding's account, Region and id (a finding id is
@@ -228,6 +232,43 @@ fn bullet_list(items: &[String], max: usize) -> String {
 pub struct Lifecycle<'a> {
     pub marker: Marker,
     pub why: &'a [String],
+    /// The announcement's stable id (the state's outbox): the same on every copy of it.
+    pub message_id: Option<&'a str>,
+    /// Whether this copy announces again what an ended invocation may already have sent.
+    pub redelivery: bool,
+}
+
+impl Lifecycle<'_> {
+    /// The `dedupe` attribute: the message id, so a subscription or a consumer can drop a copy.
+    fn tag(&self, attributes: &mut BTreeMap<&'static str, String>) {
+        if let Some(id) = self.message_id {
+            attributes.insert("dedupe", id.to_owned());
+        }
+    }
+
+    /// The body's delivery fields: `message_id` and `redelivery`, when the message has an id.
+    fn delivery(&self) -> Value {
+        match self.message_id {
+            Some(id) => json!({"message_id": id, "redelivery": self.redelivery}),
+            None => json!({}),
+        }
+    }
+}
+
+/// Adds `extra`'s fields to the object `value`.
+fn with_fields(mut value: Value, extra: Value) -> Value {
+    if let (Some(object), Value::Object(extra)) = (value.as_object_mut(), extra) {
+        object.extend(extra);
+    }
+    value
+}
+
+/// Chatbot's `additionalContext` takes strings only.
+fn delivery_context(lifecycle: &Lifecycle<'_>) -> Value {
+    match lifecycle.message_id {
+        Some(id) => json!({"message_id": id, "redelivery": lifecycle.redelivery.to_string()}),
+        None => json!({}),
+    }
 }
 
 /// One message for one finding: NEW, CHANGED, or an ONGOING reminder.
@@ -244,7 +285,7 @@ pub fn finding_message(
         finding.cluster,
         finding.title
     ));
-    let attributes = attributes(
+    let mut attributes = attributes(
         origin,
         [
             ("severity", finding.severity.as_str().to_owned()),
@@ -255,15 +296,19 @@ pub fn finding_message(
             ("cause", finding.cause.code().to_owned()),
         ],
     );
+    lifecycle.tag(&mut attributes);
     let body = match format {
-        MessageFormat::Json => json!({
-            "schema": "podreach/finding/v1",
-            "lifecycle": lifecycle.marker.as_str(),
-            "why": lifecycle.why,
-            "account": origin.account,
-            "region": origin.region,
-            "finding": fitted_finding(finding, BODY_BUDGET),
-        })
+        MessageFormat::Json => with_fields(
+            json!({
+                "schema": "podreach/finding/v1",
+                "lifecycle": lifecycle.marker.as_str(),
+                "why": lifecycle.why,
+                "account": origin.account,
+                "region": origin.region,
+                "finding": fitted_finding(finding, BODY_BUDGET),
+            }),
+            lifecycle.delivery(),
+        )
         .to_string(),
         MessageFormat::Chatbot => chatbot_finding(finding, lifecycle, origin).to_string(),
     };
@@ -336,10 +381,21 @@ fn chatbot_finding(finding: &Finding, lifecycle: Lifecycle<'_>, origin: &Origin)
         description.push_str("\n*Careful — a fix above alone would break the flow:*\n");
         description.push_str(&bullet_list(&breaks, 5));
     }
+    let additional = with_fields(
+        json!({
+            "account": origin.account,
+            "region": origin.region,
+            "finding_id": finding.id,
+            "lifecycle": lifecycle.marker.as_str(),
+            "destination": finding.destination,
+            "destinations": finding.destinations.len().to_string(),
+        }),
+        delivery_context(&lifecycle),
+    );
     json!({
         "version": "1.0",
         "source": "custom",
-        "id": finding.id,
+        "id": lifecycle.message_id.unwrap_or(&finding.id),
         "content": {
             "textType": "client-markdown",
             "title": clip(&format!("{} {} — {} — {}", emoji(lifecycle.marker), lifecycle.marker.as_str(), finding.cluster, finding.title), 250),
@@ -352,14 +408,7 @@ fn chatbot_finding(finding: &Finding, lifecycle: Lifecycle<'_>, origin: &Origin)
             "summary": clip(&finding.title, 250),
             "eventType": "podreach-finding",
             "relatedResources": a.nodes.iter().chain(&a.enis).take(20).collect::<Vec<_>>(),
-            "additionalContext": {
-                "account": origin.account,
-                "region": origin.region,
-                "finding_id": finding.id,
-                "lifecycle": lifecycle.marker.as_str(),
-                "destination": finding.destination,
-                "destinations": finding.destinations.len().to_string(),
-            },
+            "additionalContext": additional,
         },
     })
 }
@@ -384,10 +433,11 @@ fn emoji(marker: Marker) -> &'static str {
 /// a subscription that received the finding also receives its resolution.
 pub fn resolved_message(
     record: &FindingState,
-    why: &[String],
+    lifecycle: Lifecycle<'_>,
     origin: &Origin,
     format: MessageFormat,
 ) -> Message {
+    let why = lifecycle.why;
     let (severity, kind) = record
         .published
         .as_ref()
@@ -415,8 +465,10 @@ pub fn resolved_message(
             ("lifecycle", Marker::Resolved.as_str().to_owned()),
         ],
     );
+    let mut attributes = attributes;
+    lifecycle.tag(&mut attributes);
     let body = match format {
-        MessageFormat::Json => json!({
+        MessageFormat::Json => with_fields(json!({
             "schema": "podreach/finding/v1",
             "lifecycle": Marker::Resolved.as_str(),
             "why": why,
@@ -432,12 +484,12 @@ pub fn resolved_message(
                 "last_seen": record.last_seen,
                 "resolved_at": record.resolved_at,
             },
-        })
+        }), lifecycle.delivery())
         .to_string(),
         MessageFormat::Chatbot => json!({
             "version": "1.0",
             "source": "custom",
-            "id": record.finding_id,
+            "id": lifecycle.message_id.unwrap_or(&record.finding_id),
             "content": {
                 "textType": "client-markdown",
                 "title": clip(&format!("{} RESOLVED — {} — {}", emoji(Marker::Resolved), record.cluster, record.title), 250),
@@ -448,12 +500,12 @@ pub fn resolved_message(
                 "threadId": thread_id(origin, &record.finding_id),
                 "summary": clip(&format!("RESOLVED: {}", record.title), 250),
                 "eventType": "podreach-finding-resolved",
-                "additionalContext": {
+                "additionalContext": with_fields(json!({
                     "account": origin.account,
                     "region": origin.region,
                     "finding_id": record.finding_id,
                     "lifecycle": Marker::Resolved.as_str(),
-                },
+                }), delivery_context(&lifecycle)),
             },
         })
         .to_string(),

@@ -6,8 +6,9 @@
 //! operation is what makes two racing invocations publish a change once: both read version 3,
 //! both decide the finding is NEW, the first write makes it version 4 and publishes, the second
 //! write is refused, and its invocation re-reads the record and sees a repeat
-//! ([`crate::lifecycle`]). In DynamoDB the version is a condition expression on `PutItem` and
-//! `DeleteItem`; every read is strongly consistent.
+//! ([`crate::lifecycle`]). In DynamoDB the version is a condition expression on `PutItem`;
+//! every read is strongly consistent. Nothing is ever deleted: resolved records expire through
+//! the table's TTL.
 //!
 //! The table's items, one per finding of an account and region (EKS cluster names have no `#`):
 //!
@@ -114,16 +115,6 @@ pub trait StateStore {
         &self,
         at: &Partition,
         state: &FindingState,
-        expected: u64,
-    ) -> impl Future<Output = Result<Written, StateError>> + Send;
-
-    /// Removes the record if it is still at version `expected` (undoing a first write whose
-    /// message could not be published, so the next audit announces it again).
-    fn remove(
-        &self,
-        at: &Partition,
-        cluster: &str,
-        finding_id: &str,
         expected: u64,
     ) -> impl Future<Output = Result<Written, StateError>> + Send;
 
@@ -265,23 +256,6 @@ impl StateStore for MemoryStore {
                     version: expected + 1,
                 },
             );
-            Written::Yes
-        }))
-    }
-
-    async fn remove(
-        &self,
-        at: &Partition,
-        cluster: &str,
-        finding_id: &str,
-        expected: u64,
-    ) -> Result<Written, StateError> {
-        let key = (cluster.to_owned(), finding_id.to_owned());
-        Ok(self.with_memory(at, |memory| {
-            if memory.records.get(&key).map_or(0, |r| r.version) != expected {
-                return Written::Conflict;
-            }
-            memory.records.remove(&key);
             Written::Yes
         }))
     }
@@ -493,25 +467,6 @@ impl StateStore for DynamoStore {
         conditional(request.send().await, crate::iam::STATE_PUT)
     }
 
-    async fn remove(
-        &self,
-        at: &Partition,
-        cluster: &str,
-        finding_id: &str,
-        expected: u64,
-    ) -> Result<Written, StateError> {
-        let answer = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(at, finding_key(cluster, finding_id))))
-            .condition_expression("version = :expected")
-            .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
-            .send()
-            .await;
-        conditional(answer, crate::iam::STATE_DELETE)
-    }
-
     async fn last_digest(&self, at: &Partition) -> Result<Option<i64>, StateError> {
         let Some(item) = self.get_item(at, DIGEST_KEY.to_owned()).await? else {
             return Ok(None);
@@ -664,19 +619,6 @@ impl StateStore for ConfiguredStore {
         match self {
             ConfiguredStore::Dynamo(s) => s.put(at, state, expected).await,
             ConfiguredStore::Memory(s) => s.put(at, state, expected).await,
-        }
-    }
-
-    async fn remove(
-        &self,
-        at: &Partition,
-        cluster: &str,
-        finding_id: &str,
-        expected: u64,
-    ) -> Result<Written, StateError> {
-        match self {
-            ConfiguredStore::Dynamo(s) => s.remove(at, cluster, finding_id, expected).await,
-            ConfiguredStore::Memory(s) => s.remove(at, cluster, finding_id, expected).await,
         }
     }
 

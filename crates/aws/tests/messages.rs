@@ -17,6 +17,8 @@ use serde_json::Value;
 const NEW: Lifecycle<'static> = Lifecycle {
     marker: Marker::New,
     why: &[],
+    message_id: None,
+    redelivery: false,
 };
 
 fn demo_report() -> Report {
@@ -196,6 +198,7 @@ fn record(status: Status) -> FindingState {
         }),
         suppressed_because: None,
         resolved_at: (status == Status::Resolved).then_some(1_800_090_000),
+        outbox: None,
     }
 }
 
@@ -203,7 +206,13 @@ fn record(status: Status) -> FindingState {
 fn a_resolution_goes_into_the_findings_thread_with_its_last_severity() {
     let record = record(Status::Resolved);
     let why = ["cluster shop was fully re-audited and the finding is gone".to_owned()];
-    let chatbot = resolved_message(&record, &why, &origin(), MessageFormat::Chatbot);
+    let resolved = Lifecycle {
+        marker: Marker::Resolved,
+        why: &why,
+        message_id: None,
+        redelivery: false,
+    };
+    let chatbot = resolved_message(&record, resolved, &origin(), MessageFormat::Chatbot);
     let body: Value = serde_json::from_str(&chatbot.body).expect("the Chatbot body parses");
     let o = origin();
     assert_eq!(
@@ -223,7 +232,7 @@ fn a_resolution_goes_into_the_findings_thread_with_its_last_severity() {
             .is_some_and(|d| d.contains("fully re-audited") && d.contains("2027-01-15")),
         "{body}"
     );
-    let json = resolved_message(&record, &why, &origin(), MessageFormat::Json);
+    let json = resolved_message(&record, resolved, &origin(), MessageFormat::Json);
     assert_eq!(json.attributes["lifecycle"], "RESOLVED");
     assert_eq!(json.attributes["severity"], "HIGH");
     assert_eq!(json.attributes["kind"], "unreachable");
@@ -243,7 +252,12 @@ fn chatbot_titles_say_new_changed_or_still_open() {
         (Marker::Ongoing, "ONGOING"),
     ] {
         let why = ["affected nodes 1 → 4".to_owned()];
-        let lifecycle = Lifecycle { marker, why: &why };
+        let lifecycle = Lifecycle {
+            marker,
+            why: &why,
+            message_id: None,
+            redelivery: false,
+        };
         let message = finding_message(finding, lifecycle, &origin(), MessageFormat::Chatbot);
         assert_eq!(message.attributes["lifecycle"], word);
         let body: Value = serde_json::from_str(&message.body).expect("parses");
@@ -442,5 +456,53 @@ fn regions_are_region_names_each_once_in_the_functions_partition() {
             error.starts_with("environment variable REGIONS: "),
             "{error}"
         );
+    }
+}
+
+#[test]
+fn a_message_sent_again_carries_the_same_dedupe_id_in_attributes_and_body() {
+    let report = demo_report();
+    let finding = &report.findings[0];
+    let id = format!("shop/{}/NEW/1800000000", finding.id);
+    for redelivery in [false, true] {
+        let lifecycle = Lifecycle {
+            marker: Marker::New,
+            why: &[],
+            message_id: Some(&id),
+            redelivery,
+        };
+        let json = finding_message(finding, lifecycle, &origin(), MessageFormat::Json);
+        assert_eq!(
+            json.attributes["dedupe"], id,
+            "a subscription can filter on it"
+        );
+        assert!(json.attributes.len() <= 10, "SNS allows ten attributes");
+        let body: Value = serde_json::from_str(&json.body).expect("parses");
+        assert_eq!(body["message_id"], id.as_str());
+        assert_eq!(body["redelivery"], redelivery);
+        let chatbot = finding_message(finding, lifecycle, &origin(), MessageFormat::Chatbot);
+        let body: Value = serde_json::from_str(&chatbot.body).expect("parses");
+        assert_eq!(
+            body["id"],
+            id.as_str(),
+            "the notification's id is the message id"
+        );
+        let context = &body["metadata"]["additionalContext"];
+        assert_eq!(context["message_id"], id.as_str());
+        assert_eq!(
+            context["redelivery"],
+            redelivery.to_string(),
+            "strings only"
+        );
+        let resolved = resolved_message(
+            &record(Status::Resolved),
+            Lifecycle {
+                marker: Marker::Resolved,
+                ..lifecycle
+            },
+            &origin(),
+            MessageFormat::Json,
+        );
+        assert_eq!(resolved.attributes["dedupe"], id);
     }
 }

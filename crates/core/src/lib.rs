@@ -38,6 +38,8 @@ mod vpc_path;
 /// The hash maps of the analysis and the findings: keyed by ids, class keys and workloads hashed
 /// tens of thousands of times per cluster, with a fast, fixed hash (no map's order is output).
 pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+/// The set that goes with [`FastMap`].
+pub(crate) type FastSet<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
 
 pub use analysis::{Explanation, explain};
 pub use audit::{AnalyzeOptions, Audit, analyze, run};

@@ -79,6 +79,46 @@ pub struct FindingState {
     pub suppressed_because: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<i64>,
+    /// The announcement this record promises and nobody has yet confirmed sent (the outbox;
+    /// only with [`Policy::outbox`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbox: Option<Outbox>,
+}
+
+/// An announcement written to the state *before* its message goes out: the outbox of an
+/// at-least-once delivery. The invocation that wrote it clears it once the message is published.
+/// A record still holding one after [`OUTBOX_LEASE`] belongs to an invocation that ended (timed
+/// out, was killed, could not reach SNS) before it could publish, and the next audit that sees
+/// the finding announces it again under the same `message_id`, so a subscriber that did get the
+/// first copy recognises the second.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outbox {
+    pub marker: Marker,
+    /// Stable over redeliveries: `{cluster}/{finding id}/{MARKER}/{unix seconds}`.
+    pub message_id: String,
+    /// When the announcement was written, or last taken over by a redelivery (Unix seconds).
+    pub since: i64,
+}
+
+/// How long an outbox entry belongs to the invocation that wrote it: no Lambda invocation lives
+/// longer than 15 minutes (the service's maximum timeout), so an older entry is an orphan. A
+/// younger one is left alone: its invocation may still be publishing it, and a racing invocation
+/// announcing it too would send it twice.
+pub const OUTBOX_LEASE: i64 = 15 * 60;
+
+impl Outbox {
+    fn new(cluster: &str, finding_id: &str, marker: Marker, now: i64) -> Self {
+        Outbox {
+            marker,
+            message_id: format!("{cluster}/{finding_id}/{}/{now}", marker.as_str()),
+            since: now,
+        }
+    }
+
+    /// Whether the invocation that wrote this entry has certainly ended.
+    pub fn orphaned(&self, now: i64) -> bool {
+        now.saturating_sub(self.since) >= OUTBOX_LEASE
+    }
 }
 
 /// The stored state of one account and region (the CLI's `--state` file).
@@ -98,7 +138,7 @@ impl Default for State {
 }
 
 /// The lifecycle marker of a finding in this audit (the `lifecycle` message attribute).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Marker {
     New,
@@ -132,6 +172,10 @@ pub struct Policy {
     /// cluster (one node's event), where fewer affected nodes or a severity of the part say
     /// nothing about the finding. It then announces only what is NEW.
     pub judge_changes: bool,
+    /// Whether a published change is written with its [`Outbox`] entry, to be confirmed by the
+    /// publisher (the functions) and announced again if it never is. The CLI, which sends
+    /// nothing, leaves it off.
+    pub outbox: bool,
 }
 
 impl Default for Policy {
@@ -140,6 +184,7 @@ impl Default for Policy {
             growth_factor: 2,
             renotify_after: Some(24 * 3600),
             judge_changes: true,
+            outbox: false,
         }
     }
 }
@@ -157,6 +202,11 @@ pub struct Transition<'r> {
     pub publish: bool,
     /// Why: what changed, which suppression, what resolved it.
     pub why: Vec<String>,
+    /// The message's stable id when the change went through the outbox ([`Outbox::message_id`]).
+    pub message_id: Option<String>,
+    /// Whether this announces again an outbox entry an ended invocation left unconfirmed: the
+    /// message may be a duplicate, recognisable by `message_id`.
+    pub redelivery: bool,
 }
 
 /// The new state and every transition, in (cluster, finding id) order.
@@ -289,7 +339,10 @@ pub fn step<'r>(
     match finding {
         Some(finding) => seen(previous, finding, suppressions, now, policy),
         None => match (previous, resolution) {
-            (Some(state), Some(why)) if state.status != Status::Resolved => gone(state, why, now),
+            (Some(state), Some(why)) if state.status != Status::Resolved => {
+                gone(state, why, now, policy)
+            }
+            (Some(state), _) if state.status == Status::Resolved => resend_resolved(state, now),
             _ => Step {
                 record: None,
                 transition: None,
@@ -321,6 +374,7 @@ fn seen<'r>(
         published: None,
         suppressed_because: None,
         resolved_at: None,
+        outbox: None,
     });
     let was = state.status;
     let seen_before = state.resolved_at.is_some() || state.published.is_some();
@@ -335,7 +389,11 @@ fn seen<'r>(
         finding: Some(finding),
         publish,
         why,
+        message_id: None,
+        redelivery: false,
     };
+    // An announcement no invocation confirmed: the subscribers may never have heard of it.
+    let unconfirmed = state.outbox.take();
     if let Some(s) = suppression {
         state.status = Status::Suppressed;
         state.suppressed_because = Some(s.reason.clone());
@@ -364,9 +422,35 @@ fn seen<'r>(
                 });
                 if !due {
                     state.status = Status::Open;
-                    return Step {
-                        record: Some(state),
-                        transition: Some(transition(Marker::Ongoing, false, Vec::new())),
+                    return match unconfirmed {
+                        // Its invocation ended before publishing: announce it again, same id,
+                        // and take the entry over (a racing invocation then sees it young).
+                        Some(mut outbox) if outbox.orphaned(now) => {
+                            let written = std::mem::replace(&mut outbox.since, now);
+                            let mut t = transition(
+                                outbox.marker,
+                                true,
+                                vec![format!(
+                                    "announced again: the invocation that wrote it at {} never confirmed it sent",
+                                    utc(written)
+                                )],
+                            );
+                            t.message_id = Some(outbox.message_id.clone());
+                            t.redelivery = true;
+                            state.outbox = Some(outbox);
+                            Step {
+                                record: Some(state),
+                                transition: Some(t),
+                            }
+                        }
+                        // Still its writer's to publish, or nothing pending.
+                        pending => {
+                            state.outbox = pending;
+                            Step {
+                                record: Some(state),
+                                transition: Some(transition(Marker::Ongoing, false, Vec::new())),
+                            }
+                        }
                     };
                 }
                 (Marker::Ongoing, vec!["still open (reminder)".to_owned()])
@@ -383,25 +467,81 @@ fn seen<'r>(
         }
         _ => (Marker::New, Vec::new()),
     };
+    // A change of a finding whose NEW never went out is still news: it is announced as NEW.
+    let marker = match &unconfirmed {
+        Some(outbox) if outbox.marker == Marker::New => Marker::New,
+        _ => marker,
+    };
     state.status = Status::Open;
     state.last_published = Some(now);
     state.published = Some(published_now);
+    let mut t = transition(marker, true, why);
+    if policy.outbox {
+        let outbox = Outbox::new(&finding.cluster, &finding.id, marker, now);
+        t.message_id = Some(outbox.message_id.clone());
+        state.outbox = Some(outbox);
+    }
     Step {
         record: Some(state),
-        transition: Some(transition(marker, true, why)),
+        transition: Some(t),
+    }
+}
+
+/// A resolved record whose RESOLVED announcement was orphaned: announced again, same id.
+fn resend_resolved<'r>(previous: &FindingState, now: i64) -> Step<'r> {
+    match &previous.outbox {
+        Some(outbox) if outbox.marker == Marker::Resolved && outbox.orphaned(now) => {
+            let mut state = previous.clone();
+            let taken = Outbox {
+                since: now,
+                ..outbox.clone()
+            };
+            state.outbox = Some(taken.clone());
+            Step {
+                transition: Some(Transition {
+                    marker: Marker::Resolved,
+                    cluster: state.cluster.clone(),
+                    finding_id: state.finding_id.clone(),
+                    title: state.title.clone(),
+                    finding: None,
+                    publish: true,
+                    why: vec![format!(
+                        "announced again: the invocation that resolved it at {} never confirmed it sent",
+                        utc(outbox.since)
+                    )],
+                    message_id: Some(taken.message_id),
+                    redelivery: true,
+                }),
+                record: Some(state),
+            }
+        }
+        _ => Step {
+            record: None,
+            transition: None,
+        },
     }
 }
 
 /// An open or suppressed finding that this audit shows to be gone.
-fn gone<'r>(previous: &FindingState, why: &str, now: i64) -> Step<'r> {
+fn gone<'r>(previous: &FindingState, why: &str, now: i64, policy: Policy) -> Step<'r> {
     let mut state = previous.clone();
     let publish = state.status == Status::Open;
     state.status = Status::Resolved;
     state.resolved_at = Some(now);
     state.suppressed_because = None;
+    state.outbox = None;
     if publish {
         state.last_published = Some(now);
+        if policy.outbox {
+            state.outbox = Some(Outbox::new(
+                &state.cluster,
+                &state.finding_id,
+                Marker::Resolved,
+                now,
+            ));
+        }
     }
+    let message_id = state.outbox.as_ref().map(|o| o.message_id.clone());
     Step {
         transition: Some(Transition {
             marker: Marker::Resolved,
@@ -411,6 +551,8 @@ fn gone<'r>(previous: &FindingState, why: &str, now: i64) -> Step<'r> {
             finding: None,
             publish,
             why: vec![why.to_owned()],
+            message_id,
+            redelivery: false,
         }),
         record: Some(state),
     }

@@ -426,7 +426,7 @@ impl<'a> VpcView<'a> {
         self.net
             .subnets
             .values()
-            .find(|s| s.vpc_id == vpc && cidr::contains(&s.cidr, &block))
+            .find(|s| cidr::contains(&s.cidr, &block) && s.vpc_id == vpc)
     }
 
     /// `AWS_PATH` (5) and §5.4 step 1: the remote side, for hosts in `block`, routes

@@ -196,3 +196,110 @@ fn a_deleted_clusters_findings_are_resolved_and_an_unseen_clusters_are_kept() {
     assert_eq!(r.transitions[0].marker, Marker::Resolved);
     assert!(r.transitions[0].why[0].contains("no longer exists"));
 }
+
+/// One audit with the outbox on (the functions' policy): the transitions, and the new state.
+fn outbox_step(state: State, report: &Report, now: i64) -> (Vec<lifecycle::Transition<'_>>, State) {
+    let complete = lifecycle::fully_audited(report);
+    let r = lifecycle::reconcile(
+        state,
+        report,
+        &complete,
+        &BTreeSet::new(),
+        &[],
+        now,
+        Policy {
+            outbox: true,
+            ..Policy::default()
+        },
+    );
+    (r.transitions, r.state)
+}
+
+/// Clears every outbox entry, as a publisher does once its messages are out.
+fn confirmed(mut state: State) -> State {
+    for f in &mut state.findings {
+        f.outbox = None;
+    }
+    state
+}
+
+#[test]
+fn an_announcement_never_confirmed_is_sent_again_with_the_same_id_once_its_writer_has_ended() {
+    let report = broken().audit();
+    // The NEW is written with its outbox entry and a stable id.
+    let (t, state) = outbox_step(State::default(), &report, T0);
+    assert_eq!(t[0].marker, Marker::New);
+    let id = t[0]
+        .message_id
+        .clone()
+        .expect("an announced change has an id");
+    assert!(!t[0].redelivery);
+    assert_eq!(
+        state.findings[0]
+            .outbox
+            .as_ref()
+            .map(|o| o.message_id.clone()),
+        Some(id.clone())
+    );
+    // The writer never confirmed (killed between the state write and the publish). Within the
+    // lease it may still be publishing: a racing or next invocation stays quiet.
+    let (t, state) = outbox_step(state, &report, T0 + lifecycle::OUTBOX_LEASE - 1);
+    assert!(!t[0].publish, "the writer may still send it: {:?}", t[0]);
+    assert!(state.findings[0].outbox.is_some(), "still pending");
+    // Past the lease the writer has certainly ended: the NEW goes out again, same id, marked.
+    let later = T0 + lifecycle::OUTBOX_LEASE + 60;
+    let (t, state) = outbox_step(state, &report, later);
+    assert_eq!((t[0].marker, t[0].publish), (Marker::New, true));
+    assert_eq!(t[0].message_id.as_deref(), Some(id.as_str()));
+    assert!(t[0].redelivery);
+    // Taken over: a second invocation right after sees a young entry and stays quiet.
+    let (t2, _) = outbox_step(state.clone(), &report, later + 1);
+    assert!(!t2[0].publish, "{:?}", t2[0]);
+    // Confirmed: nothing more, ever (but reminders).
+    let (t, _) = outbox_step(
+        confirmed(state),
+        &report,
+        later + 2 * lifecycle::OUTBOX_LEASE,
+    );
+    assert!(!t[0].publish, "{:?}", t[0]);
+}
+
+#[test]
+fn a_change_of_a_finding_whose_new_never_went_out_is_announced_as_new() {
+    let (broken, more) = (broken().audit(), broken_more().audit());
+    let (t, state) = outbox_step(State::default(), &broken, T0);
+    let first = t[0].message_id.clone();
+    // It grew (a new destination) before anyone confirmed the NEW.
+    let (t, state) = outbox_step(state, &more, T0 + 60);
+    assert_eq!(
+        (t[0].marker, t[0].publish),
+        (Marker::New, true),
+        "{:?}",
+        t[0]
+    );
+    assert_ne!(t[0].message_id, first, "a new announcement, a new id");
+    // Once confirmed, the next growth is a CHANGED as usual.
+    let (t, _) = outbox_step(confirmed(state), &broken, T0 + 120);
+    assert!(t.iter().all(|t| t.marker != Marker::New), "{t:?}");
+}
+
+#[test]
+fn an_unconfirmed_resolution_is_sent_again_and_the_cli_policy_writes_no_outbox() {
+    let (broken, fixed) = (broken().audit(), fixed().audit());
+    let (_, state) = outbox_step(State::default(), &broken, T0);
+    let (t, state) = outbox_step(confirmed(state), &fixed, T0 + 60);
+    assert_eq!((t[0].marker, t[0].publish), (Marker::Resolved, true));
+    let id = t[0].message_id.clone();
+    assert!(
+        id.as_deref()
+            .is_some_and(|i| i.ends_with(&format!("/RESOLVED/{}", T0 + 60)))
+    );
+    let (t, _) = outbox_step(state.clone(), &fixed, T0 + 120);
+    assert!(t.is_empty(), "within the lease: {t:?}");
+    let (t, _) = outbox_step(state, &fixed, T0 + 60 + lifecycle::OUTBOX_LEASE);
+    assert_eq!((t[0].marker, t[0].redelivery), (Marker::Resolved, true));
+    assert_eq!(t[0].message_id, id);
+    // The CLI's policy: no entry, no id.
+    let (_, _, state) = step(State::default(), &broken, &[], T0);
+    assert!(state.findings.iter().all(|f| f.outbox.is_none()));
+}

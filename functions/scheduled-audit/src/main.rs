@@ -16,7 +16,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let runtime = &Runtime::from_env().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         runtime
-            .scheduled_audit(&event.payload)
+            .scheduled_audit(&event.payload, Some(event.context.deadline))
             .await
             .map_err(|e| Diagnostic {
                 error_type: e.error_type().to_owned(),

@@ -26,6 +26,9 @@ pub struct Context<'a, C, P, S> {
     pub suppressions: &'a SuppressionSource,
     /// The invocation's time in Unix seconds; `None` reads the system clock (tests fix it).
     pub now: Option<i64>,
+    /// When Lambda ends the invocation (the Runtime API's `Lambda-Runtime-Deadline-Ms`); `None`:
+    /// no deadline (a direct call).
+    pub deadline: Option<std::time::SystemTime>,
 }
 
 impl<'a, C, P, S> Context<'a, C, P, S> {
@@ -75,6 +78,7 @@ impl<'a, C, P, S> Context<'a, C, P, S> {
             store: self.store,
             suppressions: self.suppressions,
             now: self.now,
+            deadline: self.deadline,
         }
     }
 }

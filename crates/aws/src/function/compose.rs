@@ -2,9 +2,9 @@
 //! go out (the findings' changes, then the digest).
 //!
 //! Composing is pure but for the digest, which reads when the last one went out. Each
-//! [`Outgoing`] message says what it announces, because delivery treats them differently: an
-//! unsent change is undone in the state so the next run announces it again, a sent digest is
-//! recorded as the last one.
+//! [`Outgoing`] message says what it announces, because delivery treats them differently: a
+//! change's outbox entry is confirmed once its message is sent (or once it is known that none is
+//! sent: a finding below the configured severity), a sent digest is recorded as the last one.
 
 use podreach_core::lifecycle::{FindingState, Marker};
 use podreach_core::report::{Report, Severity};
@@ -19,14 +19,17 @@ use super::run::Run;
 /// One message to send, and what it announces.
 #[derive(Debug)]
 pub(crate) struct Outgoing<'t, 'r> {
-    pub(crate) message: Message,
+    /// `None`: a change that publishes nothing here (below the configured severity), whose
+    /// outbox entry is still to be confirmed.
+    pub(crate) message: Option<Message>,
     pub(crate) announces: Announces<'t, 'r>,
 }
 
 /// What a message announces.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Announces<'t, 'r> {
-    /// A finding's change, written to the state before the message goes out.
+    /// A finding's change, written to the state (with its outbox entry) before the message goes
+    /// out.
     Change(&'t Change<'r>),
     /// The digest of the run at this time (Unix seconds).
     Digest(i64),
@@ -43,14 +46,12 @@ pub(crate) fn compose<'t, 'r>(
         .changes
         .iter()
         .filter(|c| c.transition.publish)
-        .filter_map(|change| {
-            Some(Outgoing {
-                message: change_message(run, change)?,
-                announces: Announces::Change(change),
-            })
+        .map(|change| Outgoing {
+            message: change_message(run, change),
+            announces: Announces::Change(change),
         });
     let digest = digest.map(|message| Outgoing {
-        message,
+        message: Some(message),
         announces: Announces::Digest(run.now),
     });
     changes.chain(digest).collect()
@@ -60,25 +61,28 @@ pub(crate) fn compose<'t, 'r>(
 fn change_message(run: &Run<'_>, change: &Change<'_>) -> Option<Message> {
     let config = run.config;
     let t = &change.transition;
+    // Unique across the accounts and Regions one topic may hear from.
+    let message_id = t
+        .message_id
+        .as_ref()
+        .map(|id| format!("{}/{}/{id}", run.origin.account, run.origin.region));
+    let lifecycle = publish::Lifecycle {
+        marker: t.marker,
+        why: &t.why,
+        message_id: message_id.as_deref(),
+        redelivery: t.redelivery,
+    };
     match (t.finding, &change.record) {
-        (Some(finding), _) if finding.severity >= config.min_severity => {
-            Some(publish::finding_message(
-                finding,
-                publish::Lifecycle {
-                    marker: t.marker,
-                    why: &t.why,
-                },
-                &run.origin,
-                config.format,
-            ))
-        }
+        (Some(finding), _) if finding.severity >= config.min_severity => Some(
+            publish::finding_message(finding, lifecycle, &run.origin, config.format),
+        ),
         (None, Some(record))
             if t.marker == Marker::Resolved
                 && published_severity(record).is_none_or(|s| s >= config.min_severity) =>
         {
             Some(publish::resolved_message(
                 record,
-                &t.why,
+                lifecycle,
                 &run.origin,
                 config.format,
             ))

@@ -22,6 +22,18 @@ pub enum HandlerError {
         attempted: usize,
         failures: Vec<ApiFailure>,
     },
+    /// The invocation's deadline came too close to take the next step: it stopped before it,
+    /// with nothing half-written (announcements not yet sent stay in the state's outbox and the
+    /// next audit sends them).
+    #[error(
+        "stopped before {step}: {left_ms} ms left of the invocation, {needed_ms} ms needed; {unsent} announcement(s) wait in the state's outbox for the next audit"
+    )]
+    OutOfTime {
+        step: &'static str,
+        left_ms: u128,
+        needed_ms: u128,
+        unsent: usize,
+    },
     /// The audit of one of several Regions failed (the others were audited).
     #[error("Region {region}: {error}")]
     InRegion {
@@ -39,6 +51,7 @@ impl HandlerError {
             HandlerError::Collect(CollectError::Resolve(_)) => "podreach.ScopeLookupFailed",
             HandlerError::State(_) => "podreach.StateFailed",
             HandlerError::Publish { .. } => "podreach.PublishFailed",
+            HandlerError::OutOfTime { .. } => "podreach.OutOfTime",
             HandlerError::InRegion { error, .. } => error.error_type(),
         }
     }

@@ -3,6 +3,8 @@
 //! and state are about) and when. Built once per run by `super::sequence`; every step reads it
 //! and none changes it.
 
+use std::time::{Duration, SystemTime};
+
 use serde_json::Value;
 
 use crate::publish::Origin;
@@ -10,6 +12,7 @@ use crate::state::Partition;
 
 use super::capabilities::Context;
 use super::config::FunctionConfig;
+use super::error::HandlerError;
 use super::policy::RunPolicy;
 
 /// What every step of one run shares: how it is configured, where and when it runs.
@@ -24,7 +27,15 @@ pub(crate) struct Run<'a> {
     pub(crate) at: Partition,
     /// The invocation's time in Unix seconds.
     pub(crate) now: i64,
+    /// When Lambda ends the invocation, if it says.
+    pub(crate) deadline: Option<SystemTime>,
 }
+
+/// What a state write plus one publish may take, at the least: a run stops before its first
+/// write when less than this is left.
+pub(crate) const WRITE_RESERVE: Duration = Duration::from_secs(10);
+/// What one publish and the confirmation of its outbox entry may take, at the least.
+pub(crate) const PUBLISH_RESERVE: Duration = Duration::from_secs(3);
 
 impl<'a> Run<'a> {
     pub(crate) fn new<C, P, S>(
@@ -46,7 +57,38 @@ impl<'a> Run<'a> {
             origin,
             at,
             now: context.now(),
+            deadline: context.deadline,
         }
+    }
+
+    /// `Err(OutOfTime)` when the time left before the deadline is less than `needed` for
+    /// `step`; `unsent` says how many announcements then wait in the outbox.
+    pub(crate) fn ensure(
+        &self,
+        step: &'static str,
+        needed: Duration,
+        unsent: usize,
+    ) -> Result<(), HandlerError> {
+        let Some(deadline) = self.deadline else {
+            return Ok(());
+        };
+        let left = deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        if left >= needed {
+            return Ok(());
+        }
+        tracing::warn!(
+            step,
+            left_ms = left.as_millis(),
+            "deadline: stopping before the step"
+        );
+        Err(HandlerError::OutOfTime {
+            step,
+            left_ms: left.as_millis(),
+            needed_ms: needed.as_millis(),
+            unsent,
+        })
     }
 }
 

@@ -6,6 +6,8 @@
 //! [`StartError`], and a `DRY_RUN` is decided here too: the handlers only ever see a
 //! [`Publish`](crate::publish::Publish) capability.
 
+use std::time::SystemTime;
+
 use serde_json::Value;
 use thiserror::Error;
 
@@ -101,6 +103,7 @@ impl Runtime {
     fn context<'a, P>(
         &'a self,
         publisher: &'a P,
+        deadline: Option<SystemTime>,
     ) -> Context<'a, crate::Collector, P, crate::state::ConfiguredStore> {
         Context {
             config: &self.config,
@@ -111,24 +114,41 @@ impl Runtime {
             store: &self.store,
             suppressions: &self.suppressions,
             now: None,
+            deadline,
         }
     }
 
     /// `on-change` for one payload, publishing to the topic (or logging, with `DRY_RUN`).
-    pub async fn on_change(&self, payload: &Value) -> Result<Value, HandlerError> {
+    /// `deadline_ms` is the invocation's deadline (Unix milliseconds) from the Runtime API.
+    pub async fn on_change(
+        &self,
+        payload: &Value,
+        deadline_ms: Option<u64>,
+    ) -> Result<Value, HandlerError> {
+        let deadline = deadline_ms.map(at_millis);
         if self.config.dry_run {
-            on_change_invocation(payload, &self.context(&publish::DryRun)).await
+            on_change_invocation(payload, &self.context(&publish::DryRun, deadline)).await
         } else {
-            on_change_invocation(payload, &self.context(&self.sns)).await
+            on_change_invocation(payload, &self.context(&self.sns, deadline)).await
         }
     }
 
     /// `scheduled-audit` for one event, in every Region audited.
-    pub async fn scheduled_audit(&self, event: &Value) -> Result<Value, HandlerError> {
+    pub async fn scheduled_audit(
+        &self,
+        event: &Value,
+        deadline_ms: Option<u64>,
+    ) -> Result<Value, HandlerError> {
+        let deadline = deadline_ms.map(at_millis);
         if self.config.dry_run {
-            scheduled_audit_in_every_region(event, &self.context(&publish::DryRun)).await
+            scheduled_audit_in_every_region(event, &self.context(&publish::DryRun, deadline)).await
         } else {
-            scheduled_audit_in_every_region(event, &self.context(&self.sns)).await
+            scheduled_audit_in_every_region(event, &self.context(&self.sns, deadline)).await
         }
     }
+}
+
+/// Unix milliseconds as a time.
+fn at_millis(ms: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(ms)
 }

@@ -18,7 +18,7 @@ use super::collection::{self, Collected};
 use super::error::HandlerError;
 use super::outcome::{self, Outcome};
 use super::policy::RunPolicy;
-use super::run::Run;
+use super::run::{Run, WRITE_RESERVE};
 use super::{audit, compose, deliver, refresh, track};
 
 /// Audits `scope` because of `why`, as `policy` says, and publishes what changed.
@@ -40,6 +40,9 @@ pub(crate) async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
     }
     let report = audit::audit(&collected.collection, run.config);
     let suppressions = context.suppressions.load().await;
+    // The first write: from here each record is whole (announcements wait in its outbox), so
+    // this is the last point where stopping costs nothing but the audit itself.
+    run.ensure("writing the state", WRITE_RESERVE, 0)?;
     refresh::refresh(&run, store, &collected, &report).await;
     let tracked = track::track(
         &run,

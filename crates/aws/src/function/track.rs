@@ -61,6 +61,7 @@ pub(crate) async fn track<'r, S: StateStore>(
         policy: Policy {
             renotify_after: policy.renotify_after,
             judge_changes: collected.context_age.is_none(),
+            outbox: true,
             ..Policy::default()
         },
     };

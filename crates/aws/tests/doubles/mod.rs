@@ -1,0 +1,133 @@
+//! The test doubles of the handlers' capabilities, shared by the handler tests: a collector
+//! that answers every scope with the bundled demo snapshot (clusters `shop` and `legacy`), a
+//! publisher that records (or refuses) messages, and a context over a fresh in-memory state.
+#![allow(dead_code)]
+
+use std::sync::Mutex;
+
+use podreach_aws::Scope;
+use podreach_aws::collect::{Collect, Collection};
+use podreach_aws::error::{ApiFailure, CollectError};
+use podreach_aws::function::{Context, FunctionConfig};
+use podreach_aws::publish::{Message, Publish};
+use podreach_aws::state::MemoryStore;
+use podreach_aws::suppressions::SuppressionSource;
+use podreach_core::raw::CollectionNotes;
+use podreach_core::{SourceFile, demo};
+use serde_json::Value;
+
+/// Answers every scope with the demo snapshot and records the scopes asked for.
+#[derive(Default)]
+pub struct DemoCollector {
+    pub scopes: Mutex<Vec<Scope>>,
+    /// A cluster whose inputs the collection reports incomplete.
+    pub incomplete: Option<&'static str>,
+    /// Fail as a Region whose clusters cannot be listed (an opt-in Region not enabled).
+    pub unreachable: bool,
+}
+
+impl Collect for DemoCollector {
+    async fn collect(&self, scope: &Scope) -> Result<Collection, CollectError> {
+        self.scopes
+            .lock()
+            .expect("not poisoned")
+            .push(scope.clone());
+        if self.unreachable {
+            return Err(CollectError::ListClusters(ApiFailure {
+                action: "eks:ListClusters",
+                kind: podreach_aws::FailureKind::AccessDenied,
+                code: Some("UnrecognizedClientException".to_owned()),
+                message: "The security token included in the request is invalid".to_owned(),
+            }));
+        }
+        let files: Vec<SourceFile> = demo::files()
+            .into_iter()
+            .map(|f| SourceFile {
+                path: format!("clusters/{}", f.path),
+                text: f.text,
+            })
+            .collect();
+        let documents = podreach_core::snapshot::load(&files)
+            .into_result()
+            .expect("the demo is valid")
+            .documents;
+        let mut notes = CollectionNotes::default();
+        if let Some(name) = self.incomplete {
+            notes
+                .incomplete_clusters
+                .push(podreach_core::raw::IncompleteCluster {
+                    name: name.to_owned(),
+                    reason: "ec2:DescribeRouteTables was still throttled after the SDK's retries"
+                        .to_owned(),
+                });
+        }
+        Ok(Collection {
+            documents,
+            notes,
+            cluster_names: vec!["legacy".to_owned(), "shop".to_owned()],
+            listed_clusters: None,
+            missing_clusters: Vec::new(),
+        })
+    }
+}
+
+/// Records messages; fails those whose subject contains `fail_on`.
+#[derive(Default)]
+pub struct RecordingPublisher {
+    pub sent: Mutex<Vec<Message>>,
+    pub fail_on: Option<&'static str>,
+}
+
+impl Publish for RecordingPublisher {
+    async fn publish(&self, message: &Message) -> Result<(), ApiFailure> {
+        if self.fail_on.is_some_and(|f| message.subject.contains(f)) {
+            return Err(ApiFailure {
+                action: "sns:Publish",
+                kind: podreach_aws::FailureKind::Throttled,
+                code: Some("Throttling".to_owned()),
+                message: "Rate exceeded".to_owned(),
+            });
+        }
+        self.sent
+            .lock()
+            .expect("not poisoned")
+            .push(message.clone());
+        Ok(())
+    }
+}
+
+pub fn config() -> FunctionConfig {
+    FunctionConfig::from_lookup(|name| match name {
+        "TOPIC_ARN" => Some("arn:aws:sns:eu-west-1:111122223333:podreach".to_owned()),
+        "MIN_SEVERITY" => Some("LOW".to_owned()),
+        _ => None,
+    })
+    .expect("a valid configuration")
+}
+
+pub static NO_SUPPRESSIONS: SuppressionSource = SuppressionSource::None;
+
+/// The handlers' context with a fresh, empty state: every finding is NEW.
+pub fn context<'a, C, P>(
+    config: &'a FunctionConfig,
+    collector: &'a C,
+    publisher: &'a P,
+) -> Context<'a, C, P, MemoryStore> {
+    Context {
+        config,
+        region: "eu-west-1",
+        collector,
+        others: &[],
+        publisher,
+        store: Box::leak(Box::new(MemoryStore::default())),
+        suppressions: &NO_SUPPRESSIONS,
+        now: None,
+        deadline: None,
+    }
+}
+
+pub fn sample(name: &str) -> Value {
+    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("the sample exists"))
+        .expect("the sample is JSON")
+}
