@@ -38,9 +38,11 @@ use std::time::Instant;
 
 use podreach_aws::error::ApiFailure;
 use podreach_aws::function::{
-    FunctionConfig, HandlerError, Outcome, on_change, on_change_invocation, scheduled_audit,
+    Context, FunctionConfig, HandlerError, Outcome, on_change, on_change_invocation,
+    scheduled_audit,
 };
 use podreach_aws::publish::{DryRun, Message, Publish, SUBJECT_MAX};
+use podreach_aws::state::MemoryStore;
 use podreach_aws::trigger::{self, Decision};
 use podreach_aws::{Collect, CollectError, Collection, Collector, FailureKind, Scope};
 use podreach_core::{AnalyzeOptions, Overrides, SourceFile, demo, raw};
@@ -108,14 +110,15 @@ const SAMPLES: &[(&str, Expect)] = &[
         "ec2-accept-vpc-peering-connection.json",
         audited(BOTH, "AcceptVpcPeeringConnection on pcx-0ab25c2d3e4f50802"),
     ),
-    // ENIs the demo lacks: the fallback of every cluster.
+    // ENIs the demo lacks, as if gone by the time of the lookup: no cluster owned them (the
+    // index of this fresh store is empty), so one lookup and no audit.
     (
         "ec2-assign-private-ip-addresses-prefix.json",
-        audited(BOTH, "AssignPrivateIpAddresses on eni-0a1b2c3d4e5f6a001"),
+        no_cluster("no longer exists and no cluster's nodes owned it"),
     ),
     (
         "ec2-assign-private-ip-addresses.json",
-        audited(BOTH, "AssignPrivateIpAddresses on eni-0a1b2c3d4e5f6a002"),
+        no_cluster("no longer exists and no cluster's nodes owned it"),
     ),
     // The pod subnet's route table rtb-0a2e… is not in the demo.
     (
@@ -134,7 +137,7 @@ const SAMPLES: &[(&str, Expect)] = &[
     ),
     (
         "ec2-create-network-interface.json",
-        audited(BOTH, "CreateNetworkInterface on eni-0a1b2c3d4e5f6a002"),
+        no_cluster("no longer exists and no cluster's nodes owned it"),
     ),
     // shop's node subnet route table rtb-0a1e… is in the demo.
     (
@@ -146,9 +149,12 @@ const SAMPLES: &[(&str, Expect)] = &[
         "ec2-create-vpc-peering-connection.json",
         audited(SHOP, "CreateVpcPeeringConnection on vpc-"),
     ),
+    // Gone objects the sample names (not the demo's): no cluster owns them, nothing is audited
+    // and nothing looked up (the index is empty on this fresh store: a gone ENI cannot make a
+    // finding appear).
     (
         "ec2-delete-network-interface.json",
-        audited(BOTH, "DeleteNetworkInterface on eni-0a1b2c3d4e5f6a002"),
+        no_cluster("is gone and no cluster's nodes owned it"),
     ),
     (
         "ec2-delete-route.json",
@@ -159,14 +165,14 @@ const SAMPLES: &[(&str, Expect)] = &[
         "ec2-delete-vpc-peering-connection.json",
         audited(BOTH, "DeleteVpcPeeringConnection on pcx-0ab25c2d3e4f50802"),
     ),
-    // Named only by an attachment / association id: every cluster.
+    // Named only by an attachment / association id, gone: the same.
     (
         "ec2-detach-network-interface.json",
-        audited(BOTH, "so every cluster is audited"),
+        no_cluster("is gone and no cluster's nodes owned it"),
     ),
     (
         "ec2-disassociate-route-table.json",
-        audited(BOTH, "so every cluster is audited"),
+        no_cluster("is gone and no cluster's nodes owned it"),
     ),
     (
         "ec2-instance-state-running.json",
@@ -178,10 +184,7 @@ const SAMPLES: &[(&str, Expect)] = &[
     ),
     (
         "ec2-modify-network-interface-attribute.json",
-        audited(
-            BOTH,
-            "ModifyNetworkInterfaceAttribute on eni-0a1b2c3d4e5f6a002",
-        ),
+        no_cluster("no longer exists and no cluster's nodes owned it"),
     ),
     (
         "ec2-replace-route-table-association.json",
@@ -193,7 +196,7 @@ const SAMPLES: &[(&str, Expect)] = &[
     ),
     (
         "ec2-unassign-private-ip-addresses.json",
-        audited(BOTH, "UnassignPrivateIpAddresses on eni-0a1b2c3d4e5f6a002"),
+        no_cluster("no longer exists and no cluster's nodes owned it"),
     ),
     (
         "eks-create-addon.json",
@@ -225,7 +228,7 @@ const SAMPLES: &[(&str, Expect)] = &[
 
 /// The sample ids the demo lacks → the demo object that plays their part, for
 /// [`event_objects_that_exist_resolve_to_their_cluster`].
-const STAND_INS: [(&str, &str); 9] = [
+const STAND_INS: [(&str, &str); 10] = [
     ("i-0a1b2c3d4e5f60001", "i-0a5f0e1d2c3b4a701"), // shop's node
     ("i-0a1b2c3d4e5f60002", "i-0a5f0e1d2c3b4a701"),
     ("i-0a1b2c3d4e5f60003", "i-0a5f0e1d2c3b4a701"),
@@ -236,6 +239,7 @@ const STAND_INS: [(&str, &str); 9] = [
         "eni-attach-0a02f1e2d3c4b5a62",
     ),
     ("rtb-0a2e2d3c4b5a69702", "rtb-0a1e2d3c4b5a69701"), // shop's only route table
+    ("rtbassoc-0a2e2d3c4b5a69712", "rtbassoc-0a1e2d3c4b5a69701"), // its association
     ("pcx-0ab25c2d3e4f50802", "pcx-0ab15c2d3e4f50801"), // shop ↔ payments
     ("vpc-0d8a4c3b2a1f59604", "vpc-0b6f3e2d1c0b59602"), // payments
 ];
@@ -474,7 +478,10 @@ async fn every_sample_event_is_handled_as_documented() {
             + digest;
         let messages = world.drain_all(wanted).await;
         if outcome.action == "ignored" {
-            assert!(outcome.api_calls > 0, "{name}: the lookup found no cluster");
+            assert!(
+                outcome.api_calls > 0 || outcome.why.contains("no cluster's nodes own"),
+                "{name}: the lookup found no cluster"
+            );
             assert_eq!((outcome.findings, outcome.published), (0, 0), "{name}");
         } else {
             assert_eq!(outcome.findings, in_scope.len(), "{name}: {outcome:?}");
@@ -553,6 +560,20 @@ async fn event_objects_that_exist_resolve_to_their_cluster() {
     }
     let stand_ins = SeededDemo { ids };
     let config = world.config(&[]);
+    // One store, where a full audit first leaves the clusters' owned ids: the gone objects
+    // (a detached ENI's attachment, a deleted ENI, a removed association) are found there.
+    let store = MemoryStore::default();
+    let recorder = Recorder::default();
+    let scheduled = lambda::sample_event("scheduled.json", &stand_ins, &world.account);
+    scheduled_audit(
+        &scheduled,
+        &Context {
+            store: &store,
+            ..lambda::fresh_context(&config, &world.region, &world.collector, &recorder)
+        },
+    )
+    .await
+    .unwrap_or_else(|e| handler_failed("scheduled.json", &e));
 
     let mut failures = Vec::new();
     for name in lambda::sample_names() {
@@ -563,16 +584,16 @@ async fn event_objects_that_exist_resolve_to_their_cluster() {
         let recorder = Recorder::default();
         let outcome = on_change(
             &event,
-            &lambda::fresh_context(&config, &world.region, &world.collector, &recorder),
+            &Context {
+                store: &store,
+                ..lambda::fresh_context(&config, &world.region, &world.collector, &recorder)
+            },
         )
         .await
         .unwrap_or_else(|e| handler_failed(&name, &e));
-        // Only the two events that name nothing but an attachment or association id widen,
-        // and, under moto only, the peering events (moto ignores the peering id filter and
+        // Under moto only, the peering events widen (moto ignores the peering id filter and
         // answers with the legacy ↔ payments peering too; EC2 would give shop alone).
         let expected = if [
-            "ec2-detach-network-interface.json",
-            "ec2-disassociate-route-table.json",
             "ec2-accept-vpc-peering-connection.json",
             "ec2-delete-vpc-peering-connection.json",
         ]
@@ -714,12 +735,17 @@ async fn chatbot_format_is_the_custom_notification_schema() {
     let offline = offline_report();
     let config = world.config(&[("MESSAGE_FORMAT", "chatbot")]);
 
-    // Every cluster, so legacy's HIGH finding is published.
-    let outcome = world
-        .handle("ec2-detach-network-interface.json", &config)
-        .await
-        .expect("the detach event is handled");
-    assert_eq!(outcome.clusters, BOTH);
+    // legacy's add-on updated, so legacy's HIGH finding is published.
+    let mut event = world.event("eks-update-addon.json");
+    event["detail"]["requestParameters"]["clusterName"] = json!("legacy");
+    let publisher = world.subscribers.publisher();
+    let outcome = on_change(
+        &event,
+        &lambda::fresh_context(&config, &world.region, &world.collector, &publisher),
+    )
+    .await
+    .expect("the add-on event is handled");
+    assert_eq!(outcome.clusters, ["legacy"]);
     let messages = world.drain_all(outcome.published).await;
     let legacy: Vec<&Value> = findings(&offline)
         .iter()
@@ -1171,7 +1197,7 @@ async fn dry_run_publishes_nothing() {
         .expect_err("DRY_RUN=perhaps is rejected");
     assert_eq!(bad.name, "DRY_RUN");
 
-    let event = world.event("ec2-detach-network-interface.json");
+    let event = world.event("eks-update-addon.json");
     let outcome = on_change(
         &event,
         &lambda::fresh_context(&dry, &world.region, &world.collector, &DryRun),
@@ -1179,7 +1205,7 @@ async fn dry_run_publishes_nothing() {
     .await
     .expect("the dry run audits");
     assert_eq!(outcome.action, "audited");
-    assert_eq!(outcome.clusters, BOTH);
+    assert_eq!(outcome.clusters, SHOP);
     assert!(
         outcome.published > 0,
         "the outcome counts what would have been published: {outcome:?}"

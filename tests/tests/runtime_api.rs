@@ -807,6 +807,11 @@ async fn the_bootstrap_keeps_the_lifecycle_in_its_table_and_reads_its_suppressio
         1,
         "shop's context is cached"
     );
+    assert_eq!(
+        items.iter().filter(|i| kind(i) == "owners").count(),
+        1,
+        "shop's owned ids are stored"
+    );
 
     // 2. The same audit again: nothing is published, every finding is a quiet repeat.
     let second = invoke().await;
@@ -839,6 +844,23 @@ async fn the_bootstrap_keeps_the_lifecycle_in_its_table_and_reads_its_suppressio
         fourth["published"], 0,
         "nothing new on that node: {fourth:#}"
     );
+
+    // 5. Detaches, told apart by the owned ids the table keeps: shop's ENI's attachment audits
+    // shop; someone else's costs nothing.
+    let mut detach = async |attachment: &str| {
+        let text = lambda::sample_text("ec2-detach-network-interface.json")
+            .replace("eni-attach-0a1b2c3d4e5f6a002", attachment);
+        let event = lambda::event_for(&text, &seeded, &account);
+        let id = api.invoke(serde_json::to_vec(&event).expect("serialises"));
+        let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+        response_of(report, &id, &function)
+    };
+    let shops = detach("eni-attach-0a02f1e2d3c4b5a62").await;
+    assert_eq!(shops["action"], "audited", "{shops:#}");
+    assert_eq!(shops["clusters"], json!(["shop"]), "{shops:#}");
+    let others = detach("eni-attach-0fffffffffffffff1").await;
+    assert_eq!(others["action"], "ignored", "{others:#}");
+    assert_eq!(others["api_calls"], 0, "{others:#}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

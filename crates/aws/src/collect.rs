@@ -114,9 +114,26 @@ pub trait Collect {
     ) -> impl Future<Output = Result<Option<Collection>, CollectError>> + Send {
         async { Ok(None) }
     }
+
+    /// The named ENIs as one `DescribeNetworkInterfaces` call sees them, to tell a node's ENI
+    /// from someone else's ([`crate::owners`]); the ENIs that no longer exist are absent. `None`
+    /// when this collector cannot look them up (a test double): the scope is then kept whole.
+    fn look_up_enis(
+        &self,
+        _ids: &[String],
+    ) -> impl Future<Output = Result<Option<Vec<raw::NetworkInterface>>, CollectError>> + Send {
+        async { Ok(None) }
+    }
 }
 
 impl Collect for Collector {
+    async fn look_up_enis(
+        &self,
+        ids: &[String],
+    ) -> Result<Option<Vec<raw::NetworkInterface>>, CollectError> {
+        self.enis_by_id(ids).await.map(Some)
+    }
+
     async fn read_kubernetes(
         &self,
         cluster: &raw::Cluster,

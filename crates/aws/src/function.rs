@@ -34,6 +34,7 @@ mod error;
 mod handlers;
 mod nodes;
 mod outcome;
+mod ownership;
 mod policy;
 mod refresh;
 mod run;

@@ -21,6 +21,7 @@ pub mod iam;
 pub mod kube;
 pub mod layout;
 pub mod lifecycle;
+pub mod owners;
 pub mod publish;
 pub mod state;
 pub mod stats;

@@ -15,7 +15,7 @@
 //! | attribute | value |
 //! | --- | --- |
 //! | `pk` (partition key) | `{account}#{region}` |
-//! | `sk` (sort key) | `finding#{cluster}#{finding id}`; `digest` (the last digest's time); `context#{cluster}` (the cluster's cached context, [`crate::context`]) |
+//! | `sk` (sort key) | `finding#{cluster}#{finding id}`; `digest` (the last digest's time); `context#{cluster}` (the cluster's cached context, [`crate::context`]); `owners#{cluster}` (the ids its nodes own, [`crate::owners`]) |
 //! | `version` | incremented by every write |
 //! | `expires_at` | resolved records only: `resolved_at` + [`RESOLVED_RETENTION`] (the table's TTL) |
 //! | the rest | the fields of [`FindingState`] |
@@ -34,6 +34,7 @@ use thiserror::Error;
 
 use crate::context::CachedContext;
 use crate::error::ApiFailure;
+use crate::owners::Owners;
 
 /// How long a resolved finding's record is kept (90 days): a finding that comes back within that
 /// time is announced as back, and the table does not grow forever.
@@ -148,6 +149,24 @@ pub trait StateStore {
     ) -> impl Future<Output = Result<(), StateError>> + Send {
         async { Ok(()) }
     }
+
+    /// Every cluster's owned ids ([`Owners`]) of the account and region; a store without an
+    /// index has none.
+    fn owners(
+        &self,
+        _at: &Partition,
+    ) -> impl Future<Output = Result<Vec<Owners>, StateError>> + Send {
+        async { Ok(Vec::new()) }
+    }
+
+    /// Replaces a cluster's owned ids.
+    fn put_owners(
+        &self,
+        _at: &Partition,
+        _owners: &Owners,
+    ) -> impl Future<Output = Result<(), StateError>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// The state in memory: the CLI's file store and the tests' double, and the functions' store
@@ -162,6 +181,7 @@ struct Memory {
     records: BTreeMap<(String, String), Record>,
     last_digest: Option<i64>,
     contexts: BTreeMap<String, CachedContext>,
+    owners: BTreeMap<String, Owners>,
 }
 
 impl MemoryStore {
@@ -183,6 +203,7 @@ impl MemoryStore {
                     records,
                     last_digest,
                     contexts: BTreeMap::new(),
+                    owners: BTreeMap::new(),
                 },
             )])),
         }
@@ -258,6 +279,17 @@ impl StateStore for MemoryStore {
             );
             Written::Yes
         }))
+    }
+
+    async fn owners(&self, at: &Partition) -> Result<Vec<Owners>, StateError> {
+        Ok(self.with_memory(at, |memory| memory.owners.values().cloned().collect()))
+    }
+
+    async fn put_owners(&self, at: &Partition, owners: &Owners) -> Result<(), StateError> {
+        self.with_memory(at, |memory| {
+            memory.owners.insert(owners.cluster.clone(), owners.clone())
+        });
+        Ok(())
     }
 
     async fn last_digest(&self, at: &Partition) -> Result<Option<i64>, StateError> {
@@ -355,9 +387,18 @@ impl DynamoStore {
         })
     }
 
-    /// Every item under the partition whose sort key starts with `prefix`, all pages.
+    /// Every finding record under the partition whose sort key starts with `prefix`.
     async fn query(&self, at: &Partition, prefix: &str) -> Result<Vec<Record>, StateError> {
-        let mut records = Vec::new();
+        self.items(at, prefix)
+            .await?
+            .into_iter()
+            .map(|item| self.record(at, item))
+            .collect()
+    }
+
+    /// Every item under the partition whose sort key starts with `prefix`, all pages.
+    async fn items(&self, at: &Partition, prefix: &str) -> Result<Vec<Attributes>, StateError> {
+        let mut items = Vec::new();
         let mut start = None;
         loop {
             let answer = self
@@ -372,12 +413,10 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(|e| ApiFailure::from_sdk(crate::iam::STATE_QUERY, e))?;
-            for item in answer.items() {
-                records.push(self.record(at, item.clone())?);
-            }
+            items.extend(answer.items().iter().cloned());
             match answer.last_evaluated_key() {
                 Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(records),
+                _ => return Ok(items),
             }
         }
     }
@@ -465,6 +504,59 @@ impl StateStore for DynamoStore {
                 .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
         };
         conditional(request.send().await, crate::iam::STATE_PUT)
+    }
+
+    async fn owners(&self, at: &Partition) -> Result<Vec<Owners>, StateError> {
+        let mut owners = Vec::new();
+        for item in self.items(at, OWNERS_PREFIX).await? {
+            let key = match item.get("sk") {
+                Some(AttributeValue::S(sk)) => sk.clone(),
+                _ => continue,
+            };
+            let bad = |message: &str| StateError::Record {
+                key: key.clone(),
+                message: message.to_owned(),
+            };
+            let cluster = key.strip_prefix(OWNERS_PREFIX).unwrap_or_default();
+            let collected_at = match item.get("collected_at") {
+                Some(AttributeValue::N(n)) => n
+                    .parse()
+                    .map_err(|_| bad("`collected_at` is not a number"))?,
+                _ => return Err(bad("no `collected_at`")),
+            };
+            let read = match item.get("fingerprints") {
+                Some(AttributeValue::B(blob)) => {
+                    Owners::from_bytes(cluster, collected_at, blob.as_ref())
+                }
+                _ => None,
+            };
+            owners.push(read.ok_or_else(|| bad("no `fingerprints` (binary, 4 bytes each)"))?);
+        }
+        Ok(owners)
+    }
+
+    async fn put_owners(&self, at: &Partition, owners: &Owners) -> Result<(), StateError> {
+        let mut item = Self::key(at, format!("{OWNERS_PREFIX}{}", owners.cluster));
+        item.insert(
+            "fingerprints".to_owned(),
+            AttributeValue::B(aws_smithy_types::Blob::new(owners.to_bytes())),
+        );
+        item.insert(
+            "collected_at".to_owned(),
+            AttributeValue::N(owners.collected_at.to_string()),
+        );
+        item.insert(
+            "expires_at".to_owned(),
+            AttributeValue::N((owners.collected_at + CONTEXT_RETENTION).to_string()),
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| ApiFailure::from_sdk(crate::iam::STATE_PUT, e).into())
     }
 
     async fn last_digest(&self, at: &Partition) -> Result<Option<i64>, StateError> {
@@ -555,6 +647,9 @@ impl StateStore for DynamoStore {
 /// after `CONTEXT_MAX_AGE_MINUTES` anyway).
 const CONTEXT_RETENTION: i64 = 24 * 3600;
 
+/// The sort key prefix of the clusters' owned ids (`owners#{cluster}`).
+const OWNERS_PREFIX: &str = "owners#";
+
 fn context_key(cluster: &str) -> String {
     format!("context#{cluster}")
 }
@@ -619,6 +714,20 @@ impl StateStore for ConfiguredStore {
         match self {
             ConfiguredStore::Dynamo(s) => s.put(at, state, expected).await,
             ConfiguredStore::Memory(s) => s.put(at, state, expected).await,
+        }
+    }
+
+    async fn owners(&self, at: &Partition) -> Result<Vec<Owners>, StateError> {
+        match self {
+            ConfiguredStore::Dynamo(s) => s.owners(at).await,
+            ConfiguredStore::Memory(s) => s.owners(at).await,
+        }
+    }
+
+    async fn put_owners(&self, at: &Partition, owners: &Owners) -> Result<(), StateError> {
+        match self {
+            ConfiguredStore::Dynamo(s) => s.put_owners(at, owners).await,
+            ConfiguredStore::Memory(s) => s.put_owners(at, owners).await,
         }
     }
 

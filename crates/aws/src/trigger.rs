@@ -7,7 +7,8 @@
 //! instance → cluster; route table, peering or CIDR → VPC → its clusters; add-on → cluster;
 //! pod event → cluster), which the collector resolves with a lookup or two. A call that failed
 //! (`errorCode`) changed nothing and is ignored; an event whose objects are gone (a deleted ENI,
-//! a removed association) widens to every cluster and says so. Anything else is rejected with
+//! a detached ENI's attachment, a removed association) names them as such, for `on-change` to
+//! find their cluster among the clusters' owned ids (`crate::owners`). Anything else is rejected with
 //! [`EventError`], which the function reports as a typed error so the DLQ records it.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
@@ -159,10 +160,6 @@ fn api_call(call: &ApiCall) -> Result<Decision, EventError> {
         why: format!("{name} on {object}"),
         scope,
     };
-    let everything = |why: &str| Decision::Audit {
-        why: format!("{name}: {why}, so every cluster is audited"),
-        scope: Scope::AllClusters,
-    };
     Ok(match (call.event_source.as_str(), name) {
         ("ec2.amazonaws.com", "AttachNetworkInterface") => {
             let instance = call.need(&["instanceId"], "instanceId")?;
@@ -179,14 +176,20 @@ fn api_call(call: &ApiCall) -> Result<Decision, EventError> {
             "ec2.amazonaws.com",
             "AssignPrivateIpAddresses"
             | "UnassignPrivateIpAddresses"
-            | "ModifyNetworkInterfaceAttribute"
-            | "DeleteNetworkInterface",
+            | "ModifyNetworkInterfaceAttribute",
         ) => {
             let eni = call.need(&["networkInterfaceId"], "networkInterfaceId")?;
             audit(Scope::Enis(vec![eni.clone()]), eni)
         }
+        // Gone by the time the event arrives: only the clusters' owned ids (`crate::owners`)
+        // can name the cluster.
+        ("ec2.amazonaws.com", "DeleteNetworkInterface") => {
+            let eni = call.need(&["networkInterfaceId"], "networkInterfaceId")?;
+            audit(Scope::DeletedEnis(vec![eni.clone()]), eni)
+        }
         ("ec2.amazonaws.com", "DetachNetworkInterface") => {
-            everything("the detached ENI is named only by its attachment id")
+            let attachment = call.need(&["attachmentId"], "attachmentId")?;
+            audit(Scope::Attachments(vec![attachment.clone()]), attachment)
         }
         (
             "ec2.amazonaws.com",
@@ -200,7 +203,8 @@ fn api_call(call: &ApiCall) -> Result<Decision, EventError> {
             audit(Scope::RouteTables(vec![table.clone()]), table)
         }
         ("ec2.amazonaws.com", "DisassociateRouteTable") => {
-            everything("the association is gone and named only by its id")
+            let association = call.need(&["associationId"], "associationId")?;
+            audit(Scope::Associations(vec![association.clone()]), association)
         }
         ("ec2.amazonaws.com", "CreateVpcPeeringConnection") => {
             let vpc = call.need(&["vpcId"], "vpcId")?;

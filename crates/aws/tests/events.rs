@@ -62,7 +62,7 @@ fn every_sample_maps_to_the_smallest_scope() {
         ),
         (
             "ec2-delete-network-interface.json",
-            Scope::Enis(ids(&["eni-0a1b2c3d4e5f6a002"])),
+            Scope::DeletedEnis(ids(&["eni-0a1b2c3d4e5f6a002"])),
         ),
         (
             "ec2-create-route.json",
@@ -84,8 +84,14 @@ fn every_sample_maps_to_the_smallest_scope() {
             "ec2-replace-route-table-association.json",
             Scope::RouteTables(ids(&["rtb-0a2e2d3c4b5a69702"])),
         ),
-        ("ec2-disassociate-route-table.json", Scope::AllClusters),
-        ("ec2-detach-network-interface.json", Scope::AllClusters),
+        (
+            "ec2-disassociate-route-table.json",
+            Scope::Associations(ids(&["rtbassoc-0a2e2d3c4b5a69712"])),
+        ),
+        (
+            "ec2-detach-network-interface.json",
+            Scope::Attachments(ids(&["eni-attach-0a1b2c3d4e5f6a002"])),
+        ),
         (
             "ec2-create-vpc-peering-connection.json",
             Scope::Vpcs(ids(&["vpc-0a5e1d2c3b4a59601", "vpc-0d8a4c3b2a1f59604"])),

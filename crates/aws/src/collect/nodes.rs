@@ -98,16 +98,7 @@ impl Collector {
     /// The instances the ENIs `enis` are attached to, and their cluster tags; `None` when one
     /// of them no longer exists or is detached.
     async fn named_enis(&self, enis: &[String]) -> Result<Option<Named>, CollectError> {
-        let named = paginate!(
-            self,
-            "ec2:DescribeNetworkInterfaces",
-            self.ec2
-                .describe_network_interfaces()
-                .filters(filter("network-interface-id", enis.iter().cloned())),
-            network_interfaces,
-            convert::network_interface
-        );
-        let named = named.complete().map_err(CollectError::Resolve)?;
+        let named = self.enis_by_id(enis).await?;
         if named.len() < enis.len() {
             return Ok(None);
         }
@@ -128,6 +119,24 @@ impl Collector {
             );
         }
         Ok(Some(out))
+    }
+
+    /// The ENIs `ids` that exist, in one call (`network-interface-id` filter: an id that no
+    /// longer exists is absent, not an error).
+    pub(super) async fn enis_by_id(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<raw::NetworkInterface>, CollectError> {
+        let pages = paginate!(
+            self,
+            "ec2:DescribeNetworkInterfaces",
+            self.ec2
+                .describe_network_interfaces()
+                .filters(filter("network-interface-id", ids.iter().cloned())),
+            network_interfaces,
+            convert::network_interface
+        );
+        pages.complete().map_err(CollectError::Resolve)
     }
 
     /// Every ENI attached to the instances and the live instances themselves, together; `None`

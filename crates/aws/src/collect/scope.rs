@@ -35,6 +35,14 @@ pub enum Scope {
     RouteTables(Vec<String>),
     /// The clusters in the VPCs on either side of these peering connections.
     Peerings(Vec<String>),
+    /// The clusters whose nodes had these ENIs, which no longer exist (`DeleteNetworkInterface`).
+    DeletedEnis(Vec<String>),
+    /// The clusters whose nodes' ENIs had these attachments (`DetachNetworkInterface` names only
+    /// the attachment id).
+    Attachments(Vec<String>),
+    /// The clusters whose VPC's route tables had these associations (`DisassociateRouteTable`
+    /// names only the association id).
+    Associations(Vec<String>),
     /// Everything any of these scopes covers (a batch of events, audited once).
     Union(Vec<Scope>),
 }
@@ -131,6 +139,20 @@ impl Collector {
             Scope::Peerings(ids) => {
                 let vpcs = self.vpcs_of_peerings(ids).await?;
                 resolved.vpcs.extend(vpcs);
+            }
+            // Gone objects: only the clusters' owned ids (`crate::owners`) can name their cluster,
+            // and `on-change` resolves them there before collecting. Asked here (the CLI, or no
+            // index), their cluster is unknown.
+            Scope::DeletedEnis(ids) | Scope::Attachments(ids) | Scope::Associations(ids) => {
+                notes.gaps.push(CollectionGap {
+                    cluster: None,
+                    action: None,
+                    message: format!(
+                        "{} no longer exist(s) and only a previous audit's index of the clusters' own ids could name the cluster: every cluster is audited",
+                        ids.join(", ")
+                    ),
+                });
+                resolved.everything = true;
             }
         }
         Ok(resolved)

@@ -15,6 +15,9 @@ pub(crate) struct RunPolicy {
     /// nodes against their cluster's cached context no older than this many seconds
     /// ([`crate::context`]), instead of collecting the whole cluster.
     pub(crate) node_context_max_age: Option<i64>,
+    /// Narrow the event's scope to what the clusters' nodes own before collecting
+    /// (`super::ownership`): someone else's ENI costs at most one lookup and no audit.
+    pub(crate) scope_by_ownership: bool,
     /// A run whose collection found no cluster audits nothing (an event about something that
     /// is not part of an EKS cluster); otherwise it still reconciles the stored state.
     pub(crate) ignore_without_clusters: bool,
@@ -35,6 +38,7 @@ impl RunPolicy {
     pub(crate) fn on_change(config: &FunctionConfig) -> Self {
         RunPolicy {
             node_context_max_age: config.context_max_age,
+            scope_by_ownership: true,
             ignore_without_clusters: true,
             reconcile_all: false,
             knows_deletions: false,
@@ -48,6 +52,7 @@ impl RunPolicy {
     pub(crate) fn scheduled(config: &FunctionConfig) -> Self {
         RunPolicy {
             node_context_max_age: None,
+            scope_by_ownership: false,
             ignore_without_clusters: false,
             reconcile_all: true,
             knows_deletions: true,

@@ -17,6 +17,7 @@ use super::capabilities::Context;
 use super::collection::{self, Collected};
 use super::error::HandlerError;
 use super::outcome::{self, Outcome};
+use super::ownership::{self, Owned};
 use super::policy::RunPolicy;
 use super::run::{Run, WRITE_RESERVE};
 use super::{audit, compose, deliver, refresh, track};
@@ -31,8 +32,33 @@ pub(crate) async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
 ) -> Result<Outcome, HandlerError> {
     let run = Run::new(event, policy, context);
     let store = context.store;
+    let (scope, why, looked_up) = if policy.scope_by_ownership {
+        match ownership::by_ownership(&run, context.collector, store, scope).await? {
+            Owned::Ignore { why: reason, calls } => {
+                let why = format!("{why}: {reason}");
+                tracing::info!(%why, api_calls = calls, "event ignored");
+                return Ok(outcome::ignored(why, Vec::new(), 0, calls));
+            }
+            Owned::Audit {
+                scope,
+                dismissed,
+                calls,
+            } if !dismissed.is_empty() => (
+                scope,
+                format!(
+                    "{why} (left out, owned by no cluster: {})",
+                    dismissed.join("; ")
+                ),
+                calls,
+            ),
+            Owned::Audit { scope, calls, .. } => (scope, why, calls),
+        }
+    } else {
+        (scope, why, 0)
+    };
     let plan = collection::plan(&scope, policy);
-    let collected = collection::collect(&run, context.collector, store, &scope, plan).await?;
+    let mut collected = collection::collect(&run, context.collector, store, &scope, plan).await?;
+    collected.spent += looked_up;
     let why = collected.why(why);
     let clusters = collected.collection.clusters();
     if clusters.is_empty() && policy.ignore_without_clusters {

@@ -12,7 +12,8 @@ use podreach_aws::function::{Context, FunctionConfig};
 use podreach_aws::publish::{Message, Publish};
 use podreach_aws::state::MemoryStore;
 use podreach_aws::suppressions::SuppressionSource;
-use podreach_core::raw::CollectionNotes;
+use podreach_core::raw::{self, CollectionNotes};
+use podreach_core::snapshot::Document;
 use podreach_core::{SourceFile, demo};
 use serde_json::Value;
 
@@ -24,6 +25,26 @@ pub struct DemoCollector {
     pub incomplete: Option<&'static str>,
     /// Fail as a Region whose clusters cannot be listed (an opt-in Region not enabled).
     pub unreachable: bool,
+    /// ENIs that exist besides the demo's (someone else's: a Lambda's, an ECS task's), for
+    /// [`Collect::look_up_enis`]; `None`: this double cannot look ENIs up.
+    pub foreign: Option<Vec<raw::NetworkInterface>>,
+    /// The ENI ids looked up, one entry per call.
+    pub lookups: Mutex<Vec<Vec<String>>>,
+}
+
+/// The demo snapshot's documents.
+pub fn demo_documents() -> Vec<podreach_core::snapshot::LoadedDocument> {
+    let files: Vec<SourceFile> = demo::files()
+        .into_iter()
+        .map(|f| SourceFile {
+            path: format!("clusters/{}", f.path),
+            text: f.text,
+        })
+        .collect();
+    podreach_core::snapshot::load(&files)
+        .into_result()
+        .expect("the demo is valid")
+        .documents
 }
 
 impl Collect for DemoCollector {
@@ -40,17 +61,7 @@ impl Collect for DemoCollector {
                 message: "The security token included in the request is invalid".to_owned(),
             }));
         }
-        let files: Vec<SourceFile> = demo::files()
-            .into_iter()
-            .map(|f| SourceFile {
-                path: format!("clusters/{}", f.path),
-                text: f.text,
-            })
-            .collect();
-        let documents = podreach_core::snapshot::load(&files)
-            .into_result()
-            .expect("the demo is valid")
-            .documents;
+        let documents = demo_documents();
         let mut notes = CollectionNotes::default();
         if let Some(name) = self.incomplete {
             notes
@@ -68,6 +79,28 @@ impl Collect for DemoCollector {
             listed_clusters: None,
             missing_clusters: Vec::new(),
         })
+    }
+
+    async fn look_up_enis(
+        &self,
+        ids: &[String],
+    ) -> Result<Option<Vec<raw::NetworkInterface>>, CollectError> {
+        let Some(foreign) = &self.foreign else {
+            return Ok(None);
+        };
+        self.lookups
+            .lock()
+            .expect("not poisoned")
+            .push(ids.to_vec());
+        let demo = demo_documents().into_iter().flat_map(|d| match d.document {
+            Document::NetworkInterfaces(list) => list.network_interfaces,
+            _ => Vec::new(),
+        });
+        Ok(Some(
+            demo.chain(foreign.iter().cloned())
+                .filter(|e| ids.contains(&e.network_interface_id))
+                .collect(),
+        ))
     }
 }
 
