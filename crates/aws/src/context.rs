@@ -11,7 +11,9 @@
 //! ENI event ([`crate::collect::Collect::collect_nodes`]).
 //!
 //! The context is only as fresh as the last full collection: route, peering, CIDR, add-on and
-//! cluster-version events always re-collect the whole cluster (and refresh it), and a context
+//! cluster-version events always re-collect the whole cluster (and refresh it), a change of a
+//! security group, network ACL, prefix list or transit gateway the cluster reads replaces it
+//! with a [`tombstone`] before its cluster is re-collected, and a context
 //! older than `CONTEXT_MAX_AGE_MINUTES` (default 60) is not used. An audit of one node sees only
 //! that node, so it never resolves a finding and never calls one CHANGED; it announces what is
 //! NEW, and the next full audit settles the rest. The documents are stored as the AWS CLI JSON of
@@ -132,6 +134,22 @@ pub fn of(collection: &Collection, cluster: &str, collected_at: i64) -> Option<C
         collected_at,
         documents,
     })
+}
+
+/// The empty context that replaces a cluster's when an input of its verdicts changed (a security
+/// group, a network ACL…): no node audit judges against the old rules before the cluster's next
+/// whole audit caches a new one.
+pub fn tombstone(cluster: &str) -> CachedContext {
+    CachedContext {
+        cluster: cluster.to_owned(),
+        collected_at: 0,
+        documents: Vec::new(),
+    }
+}
+
+/// Whether `context` is a [`tombstone`].
+pub fn is_invalidated(context: &CachedContext) -> bool {
+    context.documents.is_empty()
 }
 
 /// The documents of a cached context, read as an offline snapshot is, and the cluster's gaps.

@@ -7,7 +7,11 @@
 //! association id cannot be looked up any more, and asking EC2 about every live one spends the
 //! request budget the VPC CNI needs. So every full collection stores, per cluster, the ids its
 //! nodes own: the node instances, their ENIs and those ENIs' attachment ids, and the association
-//! ids of the route tables of the cluster's VPC. They are kept as 32-bit fingerprints (FNV-1a of
+//! ids of the route tables of the cluster's VPC; and the inputs its verdicts read, so that a change
+//! of one re-audits exactly the clusters it can change: the security groups, network ACLs (and
+//! their associations), VPCs (and their CIDR associations) of the cluster's VPC and of the far
+//! VPCs (objects of another cluster's own VPC are that cluster's), the managed prefix lists, the
+//! transit gateways with their attachments and route tables. They are kept as 32-bit fingerprints (FNV-1a of
 //! the id), sorted: 5,000 nodes with 15,000 ENIs are about 140 KB, one DynamoDB item, where the
 //! ids themselves would be about 900 KB. A fingerprint can collide (about one lookup in 100,000
 //! at that size); a collision only costs an audit of a cluster that did not need one, never a
@@ -46,10 +50,21 @@ pub fn fingerprint(id: &str) -> u32 {
 impl Owners {
     /// The ids `cluster` owns in a whole collection: its node instances (by their cluster tags),
     /// every cluster-side ENI attached to one or tagged with the cluster, those ENIs'
-    /// attachments, and the associations of the route tables of the cluster's VPC.
+    /// attachments, the associations of the route tables of the cluster's VPC, and the inputs of
+    /// its verdicts ([`Owners::inputs`]).
     pub fn of(collection: &Collection, cluster: &str, collected_at: i64) -> Owners {
         let mut instances: BTreeSet<&str> = BTreeSet::new();
         let mut vpc: Option<&str> = None;
+        let others: BTreeSet<&str> = collection
+            .documents
+            .iter()
+            .filter_map(|d| match &d.document {
+                Document::Cluster(c) if c.cluster.name != cluster => {
+                    Some(c.cluster.resources_vpc_config.vpc_id.as_str())
+                }
+                _ => None,
+            })
+            .collect();
         for d in &collection.documents {
             match &d.document {
                 Document::Instances(i) => {
@@ -103,7 +118,81 @@ impl Owners {
                 _ => {}
             }
         }
+        // Another cluster's VPC is its own, unless it is this one's too.
+        let others: BTreeSet<&str> = others.into_iter().filter(|o| Some(*o) != vpc).collect();
+        Owners::inputs(collection, &others, &mut ids);
         Owners::from_ids(cluster, collected_at, ids)
+    }
+
+    /// The ids of the objects a cluster's verdicts read, outside `others` (other clusters'
+    /// VPCs): security groups, network ACLs and their associations, VPCs and their CIDR
+    /// associations, managed prefix lists, transit gateways, their attachments and route tables.
+    fn inputs<'c>(collection: &'c Collection, others: &BTreeSet<&str>, ids: &mut Vec<&'c str>) {
+        let mine = |vpc: Option<&str>| vpc.is_none_or(|v| !others.contains(v));
+        for d in &collection.documents {
+            match &d.document {
+                Document::Vpcs(v) => {
+                    for vpc in v.vpcs.iter().filter(|v| mine(Some(&v.vpc_id))) {
+                        ids.push(&vpc.vpc_id);
+                        ids.extend(
+                            vpc.cidr_block_association_set
+                                .iter()
+                                .filter_map(|a| a.association_id.as_deref()),
+                        );
+                    }
+                }
+                Document::SecurityGroups(g) => ids.extend(
+                    g.security_groups
+                        .iter()
+                        .filter(|g| mine(g.vpc_id.as_deref()))
+                        .map(|g| g.group_id.as_str()),
+                ),
+                Document::NetworkAcls(a) => {
+                    for acl in a.network_acls.iter().filter(|a| mine(Some(&a.vpc_id))) {
+                        ids.push(&acl.network_acl_id);
+                        ids.extend(
+                            acl.associations
+                                .iter()
+                                .filter_map(|a| a.network_acl_association_id.as_deref()),
+                        );
+                    }
+                }
+                Document::PrefixLists(p) => {
+                    ids.extend(p.prefix_lists.iter().map(|p| p.prefix_list_id.as_str()));
+                }
+                Document::PrefixListEntries(p) => ids.extend(p.prefix_list_id.as_deref()),
+                Document::TransitGateways(t) => {
+                    ids.extend(
+                        t.transit_gateways
+                            .iter()
+                            .map(|t| t.transit_gateway_id.as_str()),
+                    );
+                }
+                Document::TransitGatewayVpcAttachments(a) => {
+                    for attachment in &a.transit_gateway_vpc_attachments {
+                        ids.push(&attachment.transit_gateway_attachment_id);
+                        ids.push(&attachment.transit_gateway_id);
+                    }
+                }
+                Document::TransitGatewayRouteTables(t) => {
+                    for table in &t.transit_gateway_route_tables {
+                        ids.push(&table.transit_gateway_route_table_id);
+                        ids.push(&table.transit_gateway_id);
+                    }
+                }
+                Document::TransitGatewayRouteTableAssociations(a) => ids.extend(
+                    a.associations
+                        .iter()
+                        .map(|l| l.transit_gateway_attachment_id.as_str()),
+                ),
+                Document::TransitGatewayRouteTablePropagations(p) => ids.extend(
+                    p.transit_gateway_route_table_propagations
+                        .iter()
+                        .map(|l| l.transit_gateway_attachment_id.as_str()),
+                ),
+                _ => {}
+            }
+        }
     }
 
     /// From the ids themselves.

@@ -84,6 +84,43 @@ impl ApiCall {
     }
 }
 
+/// The prefixes of the ids of the objects verdicts read (`sg-` is not `sgr-`, a rule's id).
+const INPUT_PREFIXES: [&str; 9] = [
+    "sg-",
+    "acl-",
+    "aclassoc-",
+    "pl-",
+    "vpc-cidr-assoc-",
+    "vpc-",
+    "tgw-attach-",
+    "tgw-rtb-",
+    "tgw-",
+];
+
+/// Every id of an input object in the request and the response (which often names the VPC
+/// the change is in: `DisassociateVpcCidrBlock` names only the association in its request),
+/// sorted, once each.
+fn input_ids(call: &ApiCall) -> Vec<String> {
+    fn walk(value: &Value, out: &mut std::collections::BTreeSet<String>) {
+        match value {
+            Value::String(s) if INPUT_PREFIXES.iter().any(|p| s.starts_with(p)) => {
+                out.insert(s.clone());
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            Value::Object(fields) => fields.values().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for root in [&call.request_parameters, &call.response_elements]
+        .into_iter()
+        .flatten()
+    {
+        walk(root, &mut ids);
+    }
+    ids.into_iter().collect()
+}
+
 fn text_at(root: &Value, path: &[&str]) -> Option<String> {
     let value = path.iter().try_fold(root, |v, key| v.get(key))?;
     value.as_str().filter(|s| !s.is_empty()).map(str::to_owned)
@@ -219,6 +256,45 @@ fn api_call(call: &ApiCall) -> Result<Decision, EventError> {
         ("ec2.amazonaws.com", "AssociateVpcCidrBlock") => {
             let vpc = call.need(&["vpcId"], "vpcId")?;
             audit(Scope::Vpcs(vec![vpc.clone()]), vpc)
+        }
+        // The filters and the paths beyond the VPC: every input that decides a verdict. The
+        // calls name their objects in different shapes (`groupId`; the newer APIs nest a
+        // `…Request` with `TransitGatewayRouteTableId`), so the ids are read by their prefixes
+        // wherever they sit in the request.
+        (
+            "ec2.amazonaws.com",
+            "AuthorizeSecurityGroupIngress"
+            | "AuthorizeSecurityGroupEgress"
+            | "RevokeSecurityGroupIngress"
+            | "RevokeSecurityGroupEgress"
+            | "ModifySecurityGroupRules"
+            | "CreateNetworkAclEntry"
+            | "ReplaceNetworkAclEntry"
+            | "DeleteNetworkAclEntry"
+            | "ReplaceNetworkAclAssociation"
+            | "ModifyManagedPrefixList"
+            | "DisassociateVpcCidrBlock"
+            | "CreateTransitGatewayVpcAttachment"
+            | "ModifyTransitGatewayVpcAttachment"
+            | "DeleteTransitGatewayVpcAttachment"
+            | "CreateTransitGatewayRoute"
+            | "ReplaceTransitGatewayRoute"
+            | "DeleteTransitGatewayRoute"
+            | "AssociateTransitGatewayRouteTable"
+            | "DisassociateTransitGatewayRouteTable"
+            | "EnableTransitGatewayRouteTablePropagation"
+            | "DisableTransitGatewayRouteTablePropagation",
+        ) => {
+            let ids = input_ids(call);
+            if ids.is_empty() {
+                return Err(EventError::MissingField {
+                    origin: call.event_source.clone(),
+                    event: name.to_owned(),
+                    field: "an sg-, acl-, pl-, vpc- or tgw- id",
+                });
+            }
+            let object = ids.join(", ");
+            audit(Scope::Inputs(ids), object)
         }
         ("eks.amazonaws.com", "CreateAddon" | "UpdateAddon" | "DeleteAddon") => {
             let addon = call.field(&["addonName"]).unwrap_or_default();

@@ -297,3 +297,68 @@ async fn a_live_eni_of_someone_else_costs_one_lookup_and_no_audit_and_a_nodes_is
     assert_eq!(lookups(&collector), 2, "the index answered");
     assert_eq!(collected(&collector).len(), 1);
 }
+
+#[tokio::test]
+async fn an_input_change_reaudits_the_clusters_that_read_it_and_invalidates_their_contexts() {
+    let (collector, store) = audited().await;
+    assert!(!podreach_aws::context::is_invalidated(
+        &cached(store, "shop").await
+    ));
+    // shop's own security group: shop alone, whole. The audit that follows is partial (a page
+    // throttled), so it caches no new context: the old one stays invalidated.
+    let partial = DemoCollector {
+        incomplete: Some("shop"),
+        foreign: Some(Vec::new()),
+        ..DemoCollector::default()
+    };
+    let answer = on_change(
+        &partial,
+        store,
+        &sample("ec2-authorize-security-group-egress.json"),
+    )
+    .await;
+    assert_eq!(answer["action"], "audited", "{answer}");
+    assert_eq!(
+        collected(&partial),
+        [Scope::Clusters(vec!["shop".to_owned()])]
+    );
+    assert!(podreach_aws::context::is_invalidated(
+        &cached(store, "shop").await
+    ));
+    assert!(
+        !podreach_aws::context::is_invalidated(&cached(store, "legacy").await),
+        "legacy does not read shop's group"
+    );
+    // The far side's group (payments-db): both clusters read it.
+    let answer = on_change(
+        &collector,
+        store,
+        &sample("ec2-authorize-security-group-ingress.json"),
+    )
+    .await;
+    assert_eq!(answer["action"], "audited", "{answer}");
+    assert_eq!(
+        collected(&collector),
+        [Scope::Clusters(vec![
+            "legacy".to_owned(),
+            "shop".to_owned()
+        ])]
+    );
+    // A prefix list no cluster reads: nothing.
+    let answer = on_change(
+        &collector,
+        store,
+        &sample("ec2-modify-managed-prefix-list.json"),
+    )
+    .await;
+    assert_eq!(answer["action"], "ignored", "{answer}");
+    assert_eq!(answer["api_calls"], 0);
+}
+
+async fn cached(store: &MemoryStore, cluster: &str) -> podreach_aws::context::CachedContext {
+    store
+        .context(&at(), cluster)
+        .await
+        .expect("readable")
+        .expect("cached by the full audit")
+}

@@ -43,6 +43,10 @@ pub enum Scope {
     /// The clusters whose VPC's route tables had these associations (`DisassociateRouteTable`
     /// names only the association id).
     Associations(Vec<String>),
+    /// The clusters whose verdicts read these objects: security groups, network ACLs and their
+    /// associations, VPCs and their CIDR associations, managed prefix lists, transit gateways,
+    /// their attachments and route tables (ids as the change event names them).
+    Inputs(Vec<String>),
     /// Everything any of these scopes covers (a batch of events, audited once).
     Union(Vec<Scope>),
 }
@@ -140,10 +144,14 @@ impl Collector {
                 let vpcs = self.vpcs_of_peerings(ids).await?;
                 resolved.vpcs.extend(vpcs);
             }
-            // Gone objects: only the clusters' owned ids (`crate::owners`) can name their cluster,
-            // and `on-change` resolves them there before collecting. Asked here (the CLI, or no
-            // index), their cluster is unknown.
-            Scope::DeletedEnis(ids) | Scope::Attachments(ids) | Scope::Associations(ids) => {
+            // Gone objects, and inputs read by any cluster whose routes lead there: only the
+            // clusters' owned ids (`crate::owners`) can name their cluster, and `on-change`
+            // resolves them there before collecting. Asked here (the CLI, or no index yet),
+            // their cluster is unknown.
+            Scope::DeletedEnis(ids)
+            | Scope::Attachments(ids)
+            | Scope::Associations(ids)
+            | Scope::Inputs(ids) => {
                 notes.gaps.push(CollectionGap {
                     cluster: None,
                     action: None,

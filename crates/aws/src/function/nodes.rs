@@ -86,6 +86,11 @@ async fn fresh_context<S: StateStore>(
         Ok(None) => return Err(format!("no cached context of {cluster}")),
         Err(error) => return Err(format!("the cached context of {cluster}: {error}")),
     };
+    if crate::context::is_invalidated(&cached) {
+        return Err(format!(
+            "the cached context of {cluster} was invalidated by a change of its inputs"
+        ));
+    }
     let age = now.saturating_sub(cached.collected_at);
     if age > max_age {
         return Err(format!("the cached context of {cluster} is {age} s old"));

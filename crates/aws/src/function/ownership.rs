@@ -18,6 +18,11 @@
 //!   cluster's node is kept; anything else (a Lambda's or load balancer's ENI, an ECS task's, an
 //!   instance that is no node) is dismissed, with what it is.
 //!
+//! - a change of an input of verdicts (a security group, network ACL, prefix list, VPC CIDR,
+//!   transit gateway attachment or route table) re-audits the clusters whose verdicts read it,
+//!   whole, and first invalidates their cached contexts (no node audit judges against the old
+//!   rules); an input no audited cluster reads is dismissed.
+//!
 //! Nothing is dismissed that the index cannot vouch for: with no index stored yet (no full audit
 //! so far) live ENIs are looked up as above and gone objects still dismissed, because a gone ENI
 //! cannot make a finding appear. Other scopes (clusters, VPCs, route tables, peerings, instances)
@@ -89,7 +94,14 @@ pub(crate) async fn by_ownership<C: Collect, S: StateStore>(
     let Walk {
         slots,
         mut dismissed,
+        invalidate,
     } = walk;
+    for cluster in &invalidate {
+        let tombstone = crate::context::tombstone(cluster);
+        if let Err(error) = store.put_context(&run.at, &tombstone).await {
+            tracing::warn!(%cluster, %error, "could not invalidate the cluster's cached context");
+        }
+    }
     let mut kept = Vec::new();
     for slot in slots {
         match (slot, &found) {
@@ -127,6 +139,8 @@ pub(crate) async fn by_ownership<C: Collect, S: StateStore>(
 struct Walk {
     slots: Vec<Slot>,
     dismissed: Vec<String>,
+    /// Clusters an input of whose verdicts changed: their cached contexts are stale.
+    invalidate: std::collections::BTreeSet<String>,
 }
 
 enum Slot {
@@ -151,6 +165,22 @@ impl Walk {
                             "{id} is gone and no cluster's nodes owned it at their last audit"
                         ));
                     } else {
+                        self.slots.push(Slot::Keep(Scope::Clusters(clusters)));
+                    }
+                }
+            }
+            // With no index yet, nothing tells whose verdicts read an input: kept whole.
+            Scope::Inputs(ids) if owners.is_empty() => {
+                self.slots.push(Slot::Keep(Scope::Inputs(ids)));
+            }
+            Scope::Inputs(ids) => {
+                for id in ids {
+                    let clusters: Vec<String> = owners_of(owners, &id).map(str::to_owned).collect();
+                    if clusters.is_empty() {
+                        self.dismissed
+                            .push(format!("no audited cluster's verdicts read {id}"));
+                    } else {
+                        self.invalidate.extend(clusters.iter().cloned());
                         self.slots.push(Slot::Keep(Scope::Clusters(clusters)));
                     }
                 }
