@@ -16,6 +16,7 @@ pub mod collect;
 pub mod context;
 pub mod convert;
 pub mod error;
+pub mod fit;
 pub mod function;
 pub mod iam;
 pub mod kube;

@@ -8,7 +8,8 @@
 //! announcement's stable id from the state's outbox (`podreach_core::lifecycle::Outbox`): delivery
 //! is at least once, and a copy sent again after an invocation ended before confirming its send
 //! carries the same id (and `"redelivery": true` in the body), so a consumer can drop it.
-//! SNS caps a message (body plus attributes) at 256 KiB and
+//! Every message is cut to its byte budget by `crate::fit` (lists halved largest first, each cut
+//! counted); SNS caps a message (body plus attributes) at 256 KiB and
 //! a Subject at 100 characters: long lists of affected pods are cut to fit and the message says
 //! how many were left out. Chatbot renders `content.description` as Markdown and threads Slack
 //! messages by `metadata.threadId`, which is the finding's account, Region and id (a finding id is
@@ -69,6 +70,65 @@ pub struct Message {
     pub subject: String,
     pub body: String,
     pub attributes: BTreeMap<&'static str, String>,
+}
+
+impl Message {
+    /// What SNS counts against its 256 KiB: the body, the subject, and each attribute's name,
+    /// type (`String`) and value.
+    pub fn bytes(&self) -> usize {
+        self.body.len()
+            + self.subject.len()
+            + self
+                .attributes
+                .iter()
+                .map(|(name, value)| name.len() + "String".len() + value.len())
+                .sum::<usize>()
+    }
+}
+
+/// The most an attribute value may take: a list (the digest's clusters) is cut to it and says
+/// how many it left out.
+const ATTRIBUTE_MAX: usize = 1024;
+
+/// Where the rest of a cut message is.
+fn full_report_hint(origin: &Origin) -> String {
+    format!(
+        "the full report: `podreach audit --live --region {}` (account {})",
+        origin.region, origin.account
+    )
+}
+
+/// `names` joined with commas within [`ATTRIBUTE_MAX`] bytes, then `+N more`.
+fn capped_list(names: &[&str]) -> String {
+    let mut out = String::new();
+    for (index, name) in names.iter().enumerate() {
+        let tail = format!(",+{} more", names.len() - index);
+        let sep = usize::from(!out.is_empty());
+        if out.len() + sep + name.len() + tail.len() > ATTRIBUTE_MAX {
+            out.push_str(&tail[usize::from(out.is_empty())..]);
+            return out;
+        }
+        if sep == 1 {
+            out.push(',');
+        }
+        out.push_str(name);
+    }
+    out
+}
+
+/// A Chatbot description within its limit, whole lines kept in order; a code block the cut
+/// leaves open is closed.
+fn fitted_description(text: &str, origin: &Origin) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = crate::fit::fit_lines(
+        &lines,
+        CHATBOT_DESCRIPTION_MAX - 8,
+        &full_report_hint(origin),
+    );
+    if out.matches("```").count() % 2 == 1 {
+        out.push_str("```\n");
+    }
+    out
 }
 
 /// The capability to publish; [`SnsPublisher`] in production.
@@ -298,16 +358,20 @@ pub fn finding_message(
     );
     lifecycle.tag(&mut attributes);
     let body = match format {
-        MessageFormat::Json => with_fields(
-            json!({
-                "schema": "podreach/finding/v1",
-                "lifecycle": lifecycle.marker.as_str(),
-                "why": lifecycle.why,
-                "account": origin.account,
-                "region": origin.region,
-                "finding": fitted_finding(finding, BODY_BUDGET),
-            }),
-            lifecycle.delivery(),
+        MessageFormat::Json => crate::fit::fit_json(
+            with_fields(
+                json!({
+                    "schema": "podreach/finding/v1",
+                    "lifecycle": lifecycle.marker.as_str(),
+                    "why": lifecycle.why,
+                    "account": origin.account,
+                    "region": origin.region,
+                    "finding": fitted_finding(finding, BODY_BUDGET),
+                }),
+                lifecycle.delivery(),
+            ),
+            BODY_BUDGET,
+            &full_report_hint(origin),
         )
         .to_string(),
         MessageFormat::Chatbot => chatbot_finding(finding, lifecycle, origin).to_string(),
@@ -399,7 +463,7 @@ fn chatbot_finding(finding: &Finding, lifecycle: Lifecycle<'_>, origin: &Origin)
         "content": {
             "textType": "client-markdown",
             "title": clip(&format!("{} {} — {} — {}", emoji(lifecycle.marker), lifecycle.marker.as_str(), finding.cluster, finding.title), 250),
-            "description": clip(&description, CHATBOT_DESCRIPTION_MAX),
+            "description": fitted_description(&description, origin),
             "nextSteps": finding.remediation.iter().map(|r| clip(&r.action, 500)).take(5).collect::<Vec<_>>(),
             "keywords": [finding.severity.as_str(), finding.kind.as_str(), finding.cluster, finding.cause.code()],
         },
@@ -597,7 +661,7 @@ pub fn digest_message(
                 if names.is_empty() {
                     "none".to_owned()
                 } else {
-                    names.join(",")
+                    capped_list(&names)
                 }
             }),
             ("finding_id", "digest".to_owned()),
@@ -638,9 +702,10 @@ pub fn digest_message(
                 "not_analysed": report.not_analysed,
                 "stats": report.stats,
             });
-            // Only the gaps can be unbounded here; summarise them when they do not fit.
+            // Counts, statuses and what could not be analysed are small and come whole; the
+            // lists (findings, states, gaps) are cut largest first, each cut counted.
             if body.to_string().len() > BODY_BUDGET {
-                body["gaps"] = json!({"count": report.gaps.len(), "omitted": "too many to list; run podreach audit --live for the full report"});
+                body = crate::fit::fit_json(body, BODY_BUDGET, &full_report_hint(origin));
             }
             body.to_string()
         }
@@ -648,12 +713,8 @@ pub fn digest_message(
             let mut description: String = report
                 .findings
                 .iter()
-                .take(25)
                 .map(|f| format!("• *{}* `{}` {}\n", f.severity, f.cluster, f.title))
                 .collect();
-            if report.findings.len() > 25 {
-                description.push_str(&format!("• … and {} more\n", report.findings.len() - 25));
-            }
             if report.findings.is_empty() && blind.is_empty() {
                 description =
                     "No findings: every analysed pod path beyond the VPC works.\n".to_owned();
@@ -739,7 +800,7 @@ pub fn digest_message(
                 "content": {
                     "textType": "client-markdown",
                     "title": clip(&title, 250),
-                    "description": clip(&description, CHATBOT_DESCRIPTION_MAX),
+                    "description": fitted_description(&description, origin),
                 },
                 "metadata": {
                     "threadId": format!("podreach-digest-{}-{}", origin.account, origin.region),

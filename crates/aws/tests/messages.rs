@@ -506,3 +506,138 @@ fn a_message_sent_again_carries_the_same_dedupe_id_in_attributes_and_body() {
         assert_eq!(resolved.attributes["dedupe"], id);
     }
 }
+
+/// The demo's report grown to 2,000 findings in 400 clusters of long names, each finding with 60
+/// destinations, 40,000 pod names between them, and as many new and resolved states.
+fn huge_report() -> (Report, DigestLifecycle) {
+    let demo = demo_report();
+    let mut report = demo.clone();
+    report.findings.clear();
+    let long =
+        "a-cluster-name-as-long-as-the-ones-platform-teams-generate-from-their-naming-conventions";
+    report.clusters = (0..400)
+        .map(|c| {
+            let mut cluster = demo.clusters[c % demo.clusters.len()].clone();
+            cluster.name = format!("{long}-{c:03}");
+            cluster
+        })
+        .collect();
+    for i in 0..2_000 {
+        let mut f = demo.findings[i % demo.findings.len()].clone();
+        f.cluster = format!("{long}-{:03}", i % 400);
+        f.id = format!("PR-{i:016x}");
+        f.title = format!("{} — {}", f.title, "x".repeat(120));
+        f.destinations = (0..60)
+            .map(|d| format!("10.{}.{d}.0/24", i % 250))
+            .collect();
+        f.affected.pods = (0..20)
+            .map(|p| format!("payments/checkout-{i}-{p}-7d9f8c6b5d-x2x9z"))
+            .collect();
+        report.findings.push(f);
+    }
+    let state = |i: usize, status: Status| FindingState {
+        cluster: format!("{long}-{:03}", i % 400),
+        finding_id: format!("PR-{i:016x}"),
+        status,
+        title: format!("finding {i} {}", "y".repeat(150)),
+        first_seen: 1_800_000_000 + i as i64,
+        last_seen: 1_800_000_000 + i as i64,
+        last_published: None,
+        published: None,
+        suppressed_because: None,
+        resolved_at: (status == Status::Resolved).then_some(1_800_100_000),
+        outbox: None,
+    };
+    let lifecycle = DigestLifecycle {
+        since: Some(1_799_000_000),
+        new: (0..2_000).map(|i| state(i, Status::Open)).collect(),
+        resolved: (0..2_000).map(|i| state(i, Status::Resolved)).collect(),
+        oldest_open: (0..5).map(|i| state(i, Status::Open)).collect(),
+        open: 2_000,
+        suppressed: 0,
+    };
+    (report, lifecycle)
+}
+
+#[test]
+fn at_two_thousand_findings_every_message_fits_sns_and_says_what_it_left_out() {
+    let (report, lifecycle) = huge_report();
+    let context = DigestContext {
+        lifecycle: &lifecycle,
+        suppressions_problem: None,
+    };
+    // The JSON digest: within SNS's limit, the counts whole, each cut list counted.
+    let json = digest_message(&report, context, &origin(), MessageFormat::Json);
+    assert!(json.bytes() <= SNS_MAX_BYTES, "{} bytes", json.bytes());
+    assert!(json.attributes["cluster"].len() <= 1024);
+    assert!(
+        json.attributes["cluster"].ends_with("more"),
+        "{}",
+        json.attributes["cluster"]
+    );
+    let body: Value = serde_json::from_str(&json.body).expect("parses");
+    let by_severity: u64 = body["by_severity"]
+        .as_object()
+        .expect("counts")
+        .values()
+        .filter_map(Value::as_u64)
+        .sum();
+    assert_eq!(by_severity, 2_000, "the counts are whole");
+    assert_eq!(body["lifecycle"]["open"], 2_000);
+    let listed = |path: &str| {
+        body.pointer(path)
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len) as u64
+    };
+    let omitted = |key: &str| body["omitted"][key].as_u64().unwrap_or(0);
+    assert!(omitted("findings") > 0, "{}", body["omitted"]);
+    assert_eq!(listed("/findings") + omitted("findings"), 2_000);
+    assert_eq!(
+        listed("/lifecycle/new") + omitted("lifecycle.new"),
+        2_000,
+        "{}",
+        body["omitted"]
+    );
+    assert!(
+        body["omitted_hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("podreach audit --live --region eu-west-1")),
+        "{body:.300}"
+    );
+    // The Chatbot digest: within its description limit, whole lines, the rest counted.
+    let chatbot = digest_message(&report, context, &origin(), MessageFormat::Chatbot);
+    assert!(chatbot.bytes() <= SNS_MAX_BYTES);
+    let body: Value = serde_json::from_str(&chatbot.body).expect("parses");
+    let description = body["content"]["description"]
+        .as_str()
+        .expect("a description");
+    assert!(description.len() <= 8_000, "{}", description.len());
+    assert!(
+        description.contains("more line(s): the full report"),
+        "{description:.400}"
+    );
+    // One finding with 20,000 destinations and 30,000 ENIs: both formats fit.
+    let mut finding = report.findings[0].clone();
+    finding.destinations = (0..20_000)
+        .map(|d| format!("10.{}.{}.0/24", d / 256, d % 256))
+        .collect();
+    finding.affected.enis = (0..30_000).map(|e| format!("eni-{e:017x}")).collect();
+    for format in [MessageFormat::Json, MessageFormat::Chatbot] {
+        let message = finding_message(&finding, NEW, &origin(), format);
+        assert!(
+            message.bytes() <= SNS_MAX_BYTES,
+            "{format:?}: {}",
+            message.bytes()
+        );
+        let body: Value = serde_json::from_str(&message.body).expect("parses");
+        if format == MessageFormat::Json {
+            let kept = body["finding"]["destinations"]
+                .as_array()
+                .map_or(0, Vec::len) as u64;
+            let cut = body["omitted"]["finding.destinations"]
+                .as_u64()
+                .unwrap_or(0);
+            assert_eq!(kept + cut, 20_000, "{}", body["omitted"]);
+        }
+    }
+}
