@@ -381,7 +381,7 @@ fn each_function_role_has_exactly_what_its_function_needs() {
                 ),
                 (
                     vec![podreach_aws::iam::SUPPRESSIONS_ACTION.to_owned()],
-                    json!({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${SuppressionsParameterName}"})
+                    json!({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${SuppressionsParameter}"})
                 ),
                 if function == "OnChange" {
                     (
@@ -425,7 +425,10 @@ fn every_function_runs_its_cargo_lambda_binary_on_provided_al2023() {
         );
         assert_eq!(p["Handler"], "bootstrap");
         assert_eq!(p["Runtime"], "provided.al2023");
-        assert_eq!(p["Architectures"], json!([{"Ref": "Architecture"}]));
+        assert!(
+            p.get("Architectures").is_none(),
+            "{function}: the architecture is the template's one value (Globals)"
+        );
         assert_eq!(
             p["MemorySize"], 1024,
             "{function}: sized from BENCHMARKS.md"
@@ -832,7 +835,6 @@ fn parameters_have_the_documented_defaults() {
     let template = Template::load();
     let parameters = &template.root["Parameters"];
     let expected = [
-        ("Architecture", json!("arm64")),
         ("Clusters", json!("")),
         ("MessageFormat", json!("chatbot")),
         ("DryRun", json!("false")),
@@ -846,7 +848,7 @@ fn parameters_have_the_documented_defaults() {
         ("DebounceSeconds", json!(60)),
         ("RenotifyHours", json!(24)),
         ("TcpPorts", json!("")),
-        ("SuppressionsParameterName", json!("/podreach/suppressions")),
+        ("SuppressionsParameterName", json!("")),
         ("ClusterNames", json!("")),
         ("KubernetesAccess", json!("rbac")),
         ("SubnetIds", json!("")),
@@ -872,10 +874,6 @@ fn parameters_have_the_documented_defaults() {
     for (name, default) in expected {
         assert_eq!(parameters[name]["Default"], default, "{name}'s default");
     }
-    assert_eq!(
-        parameters["Architecture"]["AllowedValues"],
-        json!(["arm64", "x86_64"])
-    );
     assert_eq!(
         parameters["MessageFormat"]["AllowedValues"],
         json!(["json", "chatbot"])
@@ -1366,4 +1364,42 @@ fn the_member_role_policy_assumes_only_the_named_role_and_only_when_it_is_named(
         )],
         "sts:AssumeRole on the member role's name only"
     );
+}
+
+#[test]
+fn build_and_deploy_read_one_architecture_and_names_are_scoped_to_the_stack() {
+    let template = Template::load();
+    let root = &template.root;
+    // One literal value that `sam build` and `sam deploy` both read: no parameter to disagree on.
+    assert_eq!(root["Globals"]["Function"]["Architectures"], json!(["arm64"]));
+    assert!(root["Parameters"].get("Architecture").is_none());
+    let text = root.to_string();
+    assert!(!text.contains(r#"{"Ref":"Architecture"}"#), "nothing refers to a parameter");
+    // The suppression parameter's name: the user's, or one under the stack's name, so a second
+    // stack in the Region does not fail on a name the first one holds; the roles read it by Ref.
+    assert_eq!(
+        root["Resources"]["SuppressionsParameter"]["Properties"]["Name"],
+        json!({"Fn::If": [
+            "HasSuppressionsName",
+            {"Ref": "SuppressionsParameterName"},
+            {"Fn::Sub": "/podreach/${AWS::StackName}/suppressions"}
+        ]})
+    );
+    assert!(
+        !text.contains("parameter${SuppressionsParameterName}"),
+        "an ARN built from the raw parameter would be wrong when it is empty"
+    );
+    // Every other name the stack gives is under the stack's name, or left to CloudFormation.
+    let resources = root["Resources"].as_object().expect("Resources");
+    for (id, resource) in resources {
+        let properties = &resource["Properties"];
+        for key in ["FunctionName", "TableName", "QueueName", "TopicName", "RoleName", "ConfigurationName", "Name"] {
+            let Some(value) = properties.get(key) else { continue };
+            if id == "SuppressionsParameter" {
+                continue;
+            }
+            let scoped = value.to_string().contains("AWS::StackName") || !value.is_string();
+            assert!(scoped, "{id}.{key} = {value}: a fixed name collides with a second stack");
+        }
+    }
 }
