@@ -38,6 +38,9 @@ What it speaks:
   GET /clusters/{name}/addons/{addon}; unknown names are 404 ResourceNotFoundException.
 - SNS Publish (POST / form, `Action=Publish&Version=2010-03-31`): a PublishResponse with a
   MessageId; messages are counted and the count is printed to stderr on exit.
+- Throttling storms (`--throttle PERCENT`): that share of EC2 requests, spread evenly over the
+  sequence of requests (never two in a row), is answered 503 `RequestLimitExceeded` as EC2 does
+  when an account's request rate is exceeded; counted as `(throttled)` in the stats.
 - STS, Query protocol (POST / form, `Version=2011-06-15`, or signed for the service `sts`):
   AssumeRole and GetCallerIdentity, in STS's XML. AssumeRole of
   `arn:aws:iam::<account>:role/<name>` answers credentials whose access key id is `ASIA` +
@@ -887,11 +890,25 @@ class State:
         self.sns_messages = 0
         self.lock = threading.Lock()
         self.sequence = 0
+        self.ec2_sequence = 0
+        self.throttle_percent = 0
 
     def request_id(self) -> str:
         with self.lock:
             self.sequence += 1
             return str(uuid.UUID(int=(0x5CA1E << 100) | self.sequence))
+
+    def throttled(self) -> bool:
+        """Whether this EC2 request is one of the `--throttle` share: request n is throttled
+        when floor(n * p / 100) steps up, which spreads p % evenly and, below 50 %, never
+        throttles two requests in a row."""
+        with self.lock:
+            self.ec2_sequence += 1
+            n, p = self.ec2_sequence, self.throttle_percent
+            hit = p > 0 and (n * p) // 100 != ((n - 1) * p) // 100
+            if hit:
+                self.requests["(throttled)"] += 1
+            return hit
 
     def count(self, action: str, sns: bool = False, account: str | None = None):
         with self.lock:
@@ -1039,6 +1056,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._sns(action, params, request_id, account)
         state.count(action or "(no action)", account=account)
         try:
+            if state.throttled():
+                raise Ec2Error("RequestLimitExceeded", "Request limit exceeded.", 503)
             if not valid:
                 raise Ec2Error("AuthFailure", "AWS was not able to validate the provided access credentials", 401)
             if state.expired(key):
@@ -1139,6 +1158,7 @@ class QuietServer(ThreadingHTTPServer):
 def serve(args, files: dict, parent: int, started: float) -> int:
     Handler.state = state = State(files, args.cache_responses, args.allow_role or DEFAULT_ALLOWED_ROLES,
                                   args.external_id, args.session_seconds)
+    state.throttle_percent = args.throttle
     server = QuietServer(("127.0.0.1", args.port), Handler)
     port = server.server_address[1]
     if args.ready_file:
@@ -1204,6 +1224,8 @@ def main(argv=None) -> int:
     parser.add_argument("--session-seconds", type=int,
                         help="the longest an assumed session lasts (default: DurationSeconds, 1 hour); an EC2 "
                              "request with an assumed key past it is RequestExpired")
+    parser.add_argument("--throttle", type=int, default=0, metavar="PERCENT",
+                        help="answer this share of EC2 requests (spread evenly) with 503 RequestLimitExceeded")
     parser.add_argument("--cache-responses", action="store_true",
                         help="keep every EC2 page rendered once, so repeated collections (benchmark "
                              "runs) measure the client, not this server (~550 MB RSS at 5,000 nodes)")

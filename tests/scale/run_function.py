@@ -58,9 +58,9 @@ FUNCTION_ARN = "arn:aws:lambda:eu-west-1:111122223333:function:podreach-bench"
 class Runtime:
     """The Runtime API's state: the events to hand out in turn, then the function's answers."""
 
-    def __init__(self, event: bytes, repeat: int = 1):
-        self.event = event
-        self.repeat = repeat
+    def __init__(self, events: list[bytes]):
+        self.events = events
+        self.repeat = len(events)
         self.handed_out = 0
         self.handed_at = []
         self.first_next = None
@@ -110,7 +110,7 @@ def handler_for(runtime: Runtime):
             deadline = int((time.time() + 900) * 1000)
             return self._reply(
                 200,
-                runtime.event,
+                runtime.events[index],
                 [
                     ("Lambda-Runtime-Aws-Request-Id", runtime.request_id(index)),
                     ("Lambda-Runtime-Deadline-Ms", str(deadline)),
@@ -168,6 +168,40 @@ def eni_event(nodes: int, routes: int, seed: int) -> dict:
     return event
 
 
+def unrelated_detaches(count: int = 100) -> dict:
+    """An SQS batch from the debounce queue of `count` DetachNetworkInterface events for ENIs no
+    node owns (ECS tasks, VPC Lambdas, load balancers churn them all day)."""
+    with open(os.path.join(ROOT, "events", "ec2-detach-network-interface.json"), encoding="utf-8") as f:
+        template = json.load(f)
+    records = []
+    for i in range(count):
+        event = json.loads(json.dumps(template))
+        event["id"] = f"0f3c2b1a-9e8d-4c7b-a6f5-{i:012x}"
+        event["detail"]["requestParameters"]["attachmentId"] = f"eni-attach-0f{i:015x}"
+        records.append({
+            "messageId": f"5e1c0b7a-0000-4000-8000-{i:012x}",
+            "receiptHandle": f"AQEB{i}",
+            "body": json.dumps(event),
+            "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1764133200000"},
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:eu-west-1:111122223333:podreach-ChangeEventsQueue",
+            "awsRegion": "eu-west-1",
+        })
+    return {"Records": records}
+
+
+def event_of(kind: str, args) -> dict:
+    if kind == "scheduled":
+        return scheduled_event()
+    if kind == "eni":
+        return eni_event(args.nodes, args.routes, args.seed)
+    if kind == "unrelated-detaches":
+        return unrelated_detaches()
+    raise SystemExit(f"unknown event {kind}")
+
+
 def start_fake(args, directory: str):
     ready = os.path.join(directory, "port")
     stats = os.path.join(directory, "stats.json")
@@ -183,6 +217,7 @@ def start_fake(args, directory: str):
             "--ready-file", ready,
             "--stats-file", stats,
             "--account-stats-file", accounts,
+            "--throttle", str(args.throttle),
         ],
         stdout=subprocess.DEVNULL,
         stderr=open(os.path.join(directory, "fake.err"), "wb"),
@@ -204,8 +239,12 @@ def main(argv=None) -> int:
     parser.add_argument("--nodes", type=int, required=True)
     parser.add_argument("--routes", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--event", choices=["scheduled", "eni"], default="scheduled")
-    parser.add_argument("--repeat", type=int, default=1, help="serve the event this many times to the one process")
+    parser.add_argument("--event", default="scheduled",
+                        help="scheduled, eni or unrelated-detaches (an SQS batch of 100), or several, "
+                        "comma-separated, served in turn to the one process")
+    parser.add_argument("--repeat", type=int, default=1, help="serve the event(s) this many times to the one process")
+    parser.add_argument("--throttle", type=int, default=0, metavar="PERCENT",
+                        help="fake_aws.py answers this share of EC2 requests with RequestLimitExceeded")
     parser.add_argument("--format", choices=["json", "chatbot"], default="chatbot")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument(
@@ -232,8 +271,9 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
 
-    event = scheduled_event() if args.event == "scheduled" else eni_event(args.nodes, args.routes, args.seed)
-    runtime = Runtime(json.dumps(event).encode(), args.repeat)
+    kinds = [k.strip() for k in args.event.split(",") if k.strip()]
+    events = [json.dumps(event_of(k, args)).encode() for k in kinds] * args.repeat
+    runtime = Runtime(events)
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(runtime))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -322,6 +362,14 @@ def main(argv=None) -> int:
                 "answer": kind,
                 "ms": ms,
                 "api_calls": (json.loads(text).get("api_calls") if text.startswith("{") else None),
+                "action": (json.loads(text).get("action") if text.startswith("{") else None),
+                "gaps": (json.loads(text).get("gaps") if text.startswith("{") else None),
+                "not_analysed": (json.loads(text).get("not_analysed") if text.startswith("{") else None),
+                "published": (json.loads(text).get("published") if text.startswith("{") else None),
+                "batch_item_failures": (
+                    len(json.loads(text).get("batchItemFailures", []))
+                    if text.startswith("{") and "batchItemFailures" in text else None
+                ),
                 "context_age_seconds": (json.loads(text).get("context_age_seconds") if text.startswith("{") else None),
                 "blind_spots": (json.loads(text).get("blind_spots") if text.startswith("{") else None),
                 "kube": (
