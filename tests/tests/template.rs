@@ -1371,10 +1371,16 @@ fn build_and_deploy_read_one_architecture_and_names_are_scoped_to_the_stack() {
     let template = Template::load();
     let root = &template.root;
     // One literal value that `sam build` and `sam deploy` both read: no parameter to disagree on.
-    assert_eq!(root["Globals"]["Function"]["Architectures"], json!(["arm64"]));
+    assert_eq!(
+        root["Globals"]["Function"]["Architectures"],
+        json!(["arm64"])
+    );
     assert!(root["Parameters"].get("Architecture").is_none());
     let text = root.to_string();
-    assert!(!text.contains(r#"{"Ref":"Architecture"}"#), "nothing refers to a parameter");
+    assert!(
+        !text.contains(r#"{"Ref":"Architecture"}"#),
+        "nothing refers to a parameter"
+    );
     // The suppression parameter's name: the user's, or one under the stack's name, so a second
     // stack in the Region does not fail on a name the first one holds; the roles read it by Ref.
     assert_eq!(
@@ -1393,13 +1399,26 @@ fn build_and_deploy_read_one_architecture_and_names_are_scoped_to_the_stack() {
     let resources = root["Resources"].as_object().expect("Resources");
     for (id, resource) in resources {
         let properties = &resource["Properties"];
-        for key in ["FunctionName", "TableName", "QueueName", "TopicName", "RoleName", "ConfigurationName", "Name"] {
-            let Some(value) = properties.get(key) else { continue };
+        for key in [
+            "FunctionName",
+            "TableName",
+            "QueueName",
+            "TopicName",
+            "RoleName",
+            "ConfigurationName",
+            "Name",
+        ] {
+            let Some(value) = properties.get(key) else {
+                continue;
+            };
             if id == "SuppressionsParameter" {
                 continue;
             }
             let scoped = value.to_string().contains("AWS::StackName") || !value.is_string();
-            assert!(scoped, "{id}.{key} = {value}: a fixed name collides with a second stack");
+            assert!(
+                scoped,
+                "{id}.{key} = {value}: a fixed name collides with a second stack"
+            );
         }
     }
 }
