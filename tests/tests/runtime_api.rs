@@ -86,6 +86,9 @@ struct Shared {
     /// `GET …/invocation/next` requests received.
     polls: AtomicUsize,
     function_arn: String,
+    /// Seconds the function's clock runs ahead (under libfaketime): the deadline is given on
+    /// the function's clock, as Lambda's and the function's are the same clock.
+    clock_ahead: std::sync::atomic::AtomicU64,
 }
 
 /// The Runtime API server; stops (with its connections) when dropped.
@@ -121,6 +124,7 @@ impl RuntimeApi {
             reports: reported,
             polls: AtomicUsize::new(0),
             function_arn,
+            clock_ahead: std::sync::atomic::AtomicU64::new(0),
         });
         let server_shared = shared.clone();
         let server = tokio::spawn(async move {
@@ -163,6 +167,11 @@ impl RuntimeApi {
 
     fn polls(&self) -> usize {
         self.shared.polls.load(Ordering::SeqCst)
+    }
+
+    /// The function's clock runs `seconds` ahead from now on.
+    fn clock_ahead(&self, seconds: u64) {
+        self.shared.clock_ahead.store(seconds, Ordering::SeqCst);
     }
 
     /// The next report of `function`; fails the test when the process exits or nothing comes
@@ -350,6 +359,7 @@ async fn answer(
             let deadline = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis())
+                + u128::from(shared.clock_ahead.load(Ordering::SeqCst)) * 1000
                 + INVOCATION_TIMEOUT.as_millis();
             let trace = format!(
                 "Root=1-6745a1b2-{:024x};Parent={:016x};Sampled=0",
@@ -1308,4 +1318,262 @@ async fn the_scheduled_audit_binary_audits_each_of_its_regions_and_names_the_one
         function.logs()
     );
     eprintln!("test {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// libfaketime, installed by `scripts/install-faketime.sh`: the function's clock shifted by
+/// `ahead` (the monotonic clock left alone, so its timers and timeouts are real).
+fn faketime(ahead: &str) -> [(&'static str, String); 3] {
+    let library = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../.tools/faketime/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1");
+    assert!(
+        library.exists(),
+        "{} is missing: run scripts/install-faketime.sh (scripts/test does)",
+        library.display()
+    );
+    [
+        ("LD_PRELOAD", library.display().to_string()),
+        ("FAKETIME", ahead.to_owned()),
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1".to_owned()),
+    ]
+}
+
+/// The message ids waiting in the table's outboxes.
+async fn outboxes(dynamo: &aws_sdk_dynamodb::Client) -> BTreeSet<String> {
+    let items = dynamo
+        .scan()
+        .table_name("podreach-state")
+        .send()
+        .await
+        .expect("Scan (the test's own look at the table)")
+        .items
+        .unwrap_or_default();
+    items
+        .iter()
+        .filter_map(|item| {
+            item.get("outbox")?
+                .as_m()
+                .ok()?
+                .get("message_id")?
+                .as_s()
+                .ok()
+                .cloned()
+        })
+        .collect()
+}
+
+/// An account with the demo, findings (the peer VPC's return route removed), the table, the
+/// topic and its subscribers.
+async fn world_with_findings() -> (
+    Account,
+    SeededDemo,
+    lambda::Subscribers,
+    aws_sdk_dynamodb::Client,
+) {
+    let (account, seeded) = lambda::fresh_account_with_demo_and_vpc_ids().await;
+    aws_sdk_ec2::Client::new(&account.config)
+        .delete_route()
+        .route_table_id(
+            seeded
+                .moto_id("rtb-0b2e2d3c4b5a69702")
+                .expect("the peer's route table was seeded"),
+        )
+        .destination_cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .expect("DeleteRoute");
+    let subscribers = lambda::subscribers(&account).await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&account.config);
+    podreach_tests::lifecycle::create_table_as_the_template_does(&dynamo, "podreach-state").await;
+    (account, seeded, subscribers, dynamo)
+}
+
+/// The finding messages among `received`: (dedupe id, redelivery).
+fn announcements(received: &[lambda::Notification]) -> Vec<(String, bool)> {
+    received
+        .iter()
+        .filter(|n| n.attributes.get("kind").is_none_or(|k| k != "digest"))
+        .map(|n| {
+            let body: Value = serde_json::from_str(&n.message).expect("JSON messages");
+            (
+                n.attributes.get("dedupe").cloned().unwrap_or_default(),
+                body["redelivery"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn announcements_sns_refused_or_a_kill_lost_are_sent_once_marked_by_the_next_audit() {
+    let started = Instant::now();
+    let (account, seeded, subscribers, dynamo) = world_with_findings().await;
+    let mut api = RuntimeApi::start(function_arn(&account, "scheduled-audit")).await;
+    let topic = subscribers.topic_arn.clone();
+    let settings = |sns: &str| {
+        vec![
+            ("TOPIC_ARN", topic.clone()),
+            ("STATE_TABLE", "podreach-state".to_owned()),
+            ("MIN_SEVERITY", "LOW".to_owned()),
+            ("MESSAGE_FORMAT", "json".to_owned()),
+            ("AWS_ENDPOINT_URL_SNS", sns.to_owned()),
+        ]
+    };
+    let spawn = |api: &RuntimeApi, extra: Vec<(&'static str, String)>| {
+        let pairs: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Function::spawn("scheduled-audit", api, &account, &pairs)
+    };
+    let moto_sns = account
+        .config
+        .endpoint_url()
+        .expect("moto's endpoint")
+        .to_owned();
+
+    // 1. SNS unreachable (a port nobody listens on): the run fails as PublishFailed, nothing is
+    // received, every change waits in its record's outbox.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let dead = format!("http://{}", closed.local_addr().expect("its address"));
+    drop(closed);
+    let mut function = spawn(&api, settings(&dead));
+    let id = api.invoke(sample_for("scheduled.json", &seeded, &account));
+    let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+    let (body, _) = error_of(report, &id, &function);
+    assert_eq!(body["errorType"], "podreach.PublishFailed", "{body:#}");
+    drop(function);
+    let waiting = outboxes(&dynamo).await;
+    assert!(
+        !waiting.is_empty(),
+        "every announcement waits in the outbox"
+    );
+    lambda::assert_nothing_received(&subscribers.sqs, &subscribers.all, "SNS was unreachable")
+        .await;
+
+    // 2. Within the lease (5 minutes on), SNS back: the entries may still be their writer's, so
+    // nothing is sent again.
+    api.clock_ahead(300);
+    let mut extra = settings(&moto_sns);
+    extra.extend(faketime("+5m"));
+    let mut function = spawn(&api, extra);
+    let id = api.invoke(sample_for("scheduled.json", &seeded, &account));
+    let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+    response_of(report, &id, &function);
+    drop(function);
+    let received = lambda::drain(&subscribers.sqs, &subscribers.all, 1).await;
+    assert_eq!(
+        announcements(&received),
+        [],
+        "only the digest within the lease"
+    );
+    assert_eq!(outboxes(&dynamo).await, waiting);
+
+    // 3. Twenty minutes on, its writer certainly ended: each is sent once, marked, under the id
+    // the table kept; the outbox is empty after.
+    api.clock_ahead(1200);
+    let mut extra = settings(&moto_sns);
+    extra.extend(faketime("+20m"));
+    let mut function = spawn(&api, extra);
+    let id = api.invoke(sample_for("scheduled.json", &seeded, &account));
+    let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+    response_of(report, &id, &function);
+    drop(function);
+    let received = lambda::drain(&subscribers.sqs, &subscribers.all, waiting.len() + 1).await;
+    let sent = announcements(&received);
+    let ids: BTreeSet<&String> = sent.iter().map(|(id, _)| id).collect();
+    assert_eq!(sent.len(), waiting.len(), "each once: {sent:?}");
+    assert!(
+        sent.iter().all(|(_, again)| *again),
+        "each marked a redelivery: {sent:?}"
+    );
+    for stored in &waiting {
+        assert!(
+            ids.iter().any(|id| id.ends_with(stored.as_str())),
+            "{stored} went out under its id: {ids:?}"
+        );
+    }
+    assert!(outboxes(&dynamo).await.is_empty(), "every entry confirmed");
+
+    // 4. A kill between the state write and the publish: a finding NEW again (its record
+    // removed by the test, as a fresh table would be), SNS accepting connections and never
+    // answering, the process killed once the table holds the announcement.
+    let stuck = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let stuck_url = format!("http://{}", stuck.local_addr().expect("its address"));
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = stuck.accept().await {
+            held.push(stream);
+        }
+    });
+    podreach_tests::lifecycle::create_table_as_the_template_does(&dynamo, "podreach-state-2").await;
+    let mut settings2 = settings(&stuck_url);
+    settings2[1].1 = "podreach-state-2".to_owned();
+    let mut extra = settings2.clone();
+    extra.extend(faketime("+20m"));
+    let function = spawn(&api, extra);
+    let _id = api.invoke(sample_for("scheduled.json", &seeded, &account));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let table2 = |dynamo: aws_sdk_dynamodb::Client| async move {
+        dynamo
+            .scan()
+            .table_name("podreach-state-2")
+            .send()
+            .await
+            .expect("Scan")
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|item| {
+                item.get("outbox")?
+                    .as_m()
+                    .ok()?
+                    .get("message_id")?
+                    .as_s()
+                    .ok()
+                    .cloned()
+            })
+            .collect::<BTreeSet<String>>()
+    };
+    let mut written = BTreeSet::new();
+    while Instant::now() < deadline {
+        written = table2(dynamo.clone()).await;
+        if written.len() >= waiting.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        written.len(),
+        waiting.len(),
+        "the changes were written before the kill"
+    );
+    drop(function); // SIGKILL, stuck in its first publish
+    holder.abort();
+    lambda::assert_nothing_received(
+        &subscribers.sqs,
+        &subscribers.all,
+        "killed before publishing",
+    )
+    .await;
+    // Redelivered 20 minutes after the write: once each, marked; then nothing more.
+    api.clock_ahead(2400);
+    let mut extra = settings(&moto_sns);
+    extra[1].1 = "podreach-state-2".to_owned();
+    extra.extend(faketime("+40m"));
+    let mut function = spawn(&api, extra);
+    let id = api.invoke(sample_for("scheduled.json", &seeded, &account));
+    let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+    response_of(report, &id, &function);
+    let received = lambda::drain(&subscribers.sqs, &subscribers.all, written.len() + 1).await;
+    let sent = announcements(&received);
+    assert_eq!(
+        sent.len(),
+        written.len(),
+        "each once after the kill: {sent:?}"
+    );
+    assert!(sent.iter().all(|(_, again)| *again), "{sent:?}");
+    assert!(table2(dynamo.clone()).await.is_empty());
+    eprintln!(
+        "{} announcements: refused, held, sent once marked; killed, sent once marked; test {:.1} s",
+        waiting.len(),
+        started.elapsed().as_secs_f64()
+    );
 }
