@@ -1577,3 +1577,224 @@ async fn announcements_sns_refused_or_a_kill_lost_are_sent_once_marked_by_the_ne
         started.elapsed().as_secs_f64()
     );
 }
+
+/// What the DynamoDB proxy does to a `PutItem`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DynamoFault {
+    /// Every other conditional write refused as a racing invocation's would be
+    /// (`ConditionalCheckFailedException`).
+    Conflicts,
+    /// Every write fails (`InternalServerError`, 500), as in an outage.
+    Outage,
+    /// Nothing.
+    None,
+}
+
+/// A proxy in front of moto's DynamoDB that injects `fault` into `PutItem`s; counts them.
+struct DynamoProxy {
+    url: String,
+    fault: Arc<std::sync::Mutex<DynamoFault>>,
+    refused: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for DynamoProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl DynamoProxy {
+    async fn start(moto: &str) -> DynamoProxy {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
+        let url = format!("http://{}", listener.local_addr().expect("its address"));
+        let upstream = moto.trim_start_matches("http://").to_owned();
+        let fault = Arc::new(std::sync::Mutex::new(DynamoFault::None));
+        let refused = Arc::new(AtomicUsize::new(0));
+        let puts = Arc::new(AtomicUsize::new(0));
+        let (f, r) = (fault.clone(), refused.clone());
+        let task = tokio::spawn(async move {
+            let mut connections = JoinSet::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                let (upstream, fault, refused, puts) =
+                    (upstream.clone(), f.clone(), r.clone(), puts.clone());
+                connections.spawn(async move {
+                    let _ = proxy(stream, &upstream, &fault, &refused, &puts).await;
+                });
+            }
+        });
+        DynamoProxy {
+            url,
+            fault,
+            refused,
+            task,
+        }
+    }
+
+    fn set(&self, fault: DynamoFault) {
+        *self.fault.lock().expect("not poisoned") = fault;
+    }
+}
+
+async fn proxy(
+    stream: TcpStream,
+    upstream: &str,
+    fault: &std::sync::Mutex<DynamoFault>,
+    refused: &AtomicUsize,
+    puts: &AtomicUsize,
+) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    while let Some(request) = read_request(&mut reader).await? {
+        let put = request
+            .header("x-amz-target")
+            .is_some_and(|t| t.ends_with(".PutItem"));
+        // Only a conditional write can be refused as a racing writer's.
+        let conditional =
+            put && String::from_utf8_lossy(&request.body).contains("ConditionExpression");
+        let mode = *fault.lock().expect("not poisoned");
+        let injected = match (put, mode) {
+            (true, DynamoFault::Outage) => Some((
+                "500 Internal Server Error",
+                r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"injected outage"}"#,
+            )),
+            (true, DynamoFault::Conflicts)
+                if conditional && puts.fetch_add(1, Ordering::SeqCst) % 2 == 0 =>
+            {
+                Some((
+                    "400 Bad Request",
+                    r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}"#,
+                ))
+            }
+            _ => None,
+        };
+        if let Some((status, body)) = injected {
+            refused.fetch_add(1, Ordering::SeqCst);
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/x-amz-json-1.0\r\nx-amzn-RequestId: injected\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            write.write_all(head.as_bytes()).await?;
+            write.write_all(body.as_bytes()).await?;
+            write.flush().await?;
+            continue;
+        }
+        let mut to_moto = TcpStream::connect(upstream).await?;
+        let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.path);
+        for (name, value) in &request.headers {
+            if !name.eq_ignore_ascii_case("connection") {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+        }
+        head.push_str("Connection: close\r\n\r\n");
+        to_moto.write_all(head.as_bytes()).await?;
+        to_moto.write_all(&request.body).await?;
+        let mut answer = Vec::new();
+        to_moto.read_to_end(&mut answer).await?;
+        write.write_all(&answer).await?;
+        write.flush().await?;
+    }
+    Ok(())
+}
+
+/// One scheduled audit by the real bootstrap, its state in `table` reached through `dynamodb`.
+struct Scheduled<'a> {
+    account: &'a Account,
+    seeded: &'a SeededDemo,
+    topic: &'a str,
+    table: &'static str,
+    dynamodb: &'a str,
+}
+
+impl Scheduled<'_> {
+    /// The response body, or the error body.
+    async fn run(&self, api: &mut RuntimeApi) -> Result<Value, Value> {
+        let settings = [
+            ("TOPIC_ARN", self.topic),
+            ("STATE_TABLE", self.table),
+            ("MIN_SEVERITY", "LOW"),
+            ("MESSAGE_FORMAT", "json"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", self.dynamodb),
+        ];
+        let mut function = Function::spawn("scheduled-audit", api, self.account, &settings);
+        let id = api.invoke(sample_for("scheduled.json", self.seeded, self.account));
+        match api.next_report(&mut function, INVOCATION_TIMEOUT).await {
+            Report::Response { request_id, body } if request_id == id => Ok(body),
+            Report::Error {
+                request_id, body, ..
+            } if request_id == id => Err(body),
+            other => function.fail(&format!("no answer to {id}: {other:#?}")),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dynamodb_conflicts_and_an_outage_through_the_real_bootstrap_lose_nothing_and_send_nothing_twice_unmarked()
+ {
+    let (account, seeded, subscribers, dynamo) = world_with_findings().await;
+    let moto = account
+        .config
+        .endpoint_url()
+        .expect("moto's endpoint")
+        .to_owned();
+    let proxy = DynamoProxy::start(&moto).await;
+    let mut api = RuntimeApi::start(function_arn(&account, "scheduled-audit")).await;
+    // 1. Every other write refused as a racing writer's: each is re-read and rewritten, the run
+    // succeeds, each NEW is sent once and none is marked.
+    proxy.set(DynamoFault::Conflicts);
+    let at = |table: &'static str| Scheduled {
+        account: &account,
+        seeded: &seeded,
+        topic: &subscribers.topic_arn,
+        table,
+        dynamodb: &proxy.url,
+    };
+    let outcome = at("podreach-state")
+        .run(&mut api)
+        .await
+        .expect("the run succeeds");
+    let new = outcome["lifecycle"]["NEW"].as_u64().unwrap_or_default() as usize;
+    assert!(new > 0, "{outcome:#}");
+    assert!(
+        outcome["state_conflicts"].as_u64().unwrap_or_default() > 0,
+        "{outcome:#}"
+    );
+    assert!(proxy.refused.load(Ordering::SeqCst) > 0);
+    let received = lambda::drain(&subscribers.sqs, &subscribers.all, new + 1).await;
+    let sent = announcements(&received);
+    assert_eq!(sent.len(), new, "each NEW once: {sent:?}");
+    assert!(sent.iter().all(|(_, again)| !again), "{sent:?}");
+
+    // 2. A finding NEW again in a fresh table, and DynamoDB failing every write: the run fails
+    // as StateFailed and nothing goes out.
+    podreach_tests::lifecycle::create_table_as_the_template_does(&dynamo, "podreach-state-b").await;
+    proxy.set(DynamoFault::Outage);
+    let failed = at("podreach-state-b")
+        .run(&mut api)
+        .await
+        .expect_err("the outage fails the run");
+    assert_eq!(failed["errorType"], "podreach.StateFailed", "{failed:#}");
+    lambda::assert_nothing_received(
+        &subscribers.sqs,
+        &subscribers.all,
+        "nothing written, nothing sent",
+    )
+    .await;
+    // 3. Healthy again: each NEW once.
+    proxy.set(DynamoFault::None);
+    let outcome = at("podreach-state-b")
+        .run(&mut api)
+        .await
+        .expect("healthy again");
+    assert_eq!(
+        outcome["lifecycle"]["NEW"].as_u64().unwrap_or_default() as usize,
+        new
+    );
+    let received = lambda::drain(&subscribers.sqs, &subscribers.all, new + 1).await;
+    let sent = announcements(&received);
+    assert_eq!(sent.len(), new, "each NEW once after the outage: {sent:?}");
+    let ids: BTreeSet<&String> = sent.iter().map(|(id, _)| id).collect();
+    assert_eq!(ids.len(), new, "distinct ids");
+}

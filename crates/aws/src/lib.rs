@@ -24,6 +24,7 @@ pub mod layout;
 pub mod lifecycle;
 pub mod owners;
 pub mod publish;
+pub mod scope;
 pub mod state;
 pub mod stats;
 pub mod suppressions;

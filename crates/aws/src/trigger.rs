@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::collect::Scope;
+use crate::scope::Scope;
 
 /// What to do with an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
