@@ -1661,7 +1661,7 @@ async fn proxy(
                 r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"injected outage"}"#,
             )),
             (true, DynamoFault::Conflicts)
-                if conditional && puts.fetch_add(1, Ordering::SeqCst) % 2 == 0 =>
+                if conditional && puts.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) =>
             {
                 Some((
                     "400 Bad Request",
