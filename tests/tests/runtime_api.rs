@@ -26,7 +26,7 @@
 //! check needs `objdump` (binutils) and reads the `Version References` (`.gnu.version_r`) that
 //! `objdump -p` prints.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
@@ -1797,4 +1797,124 @@ async fn dynamodb_conflicts_and_an_outage_through_the_real_bootstrap_lose_nothin
     assert_eq!(sent.len(), new, "each NEW once after the outage: {sent:?}");
     let ids: BTreeSet<&String> = sent.iter().map(|(id, _)| id).collect();
     assert_eq!(ids.len(), new, "distinct ids");
+}
+
+/// The finding messages among `received`, by finding id: each copy's dedupe id and whether it
+/// is marked a redelivery.
+fn copies(received: &[lambda::Notification]) -> BTreeMap<String, Vec<(String, bool)>> {
+    let mut by_finding: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
+    for n in received
+        .iter()
+        .filter(|n| n.attributes.get("kind").is_none_or(|k| k != "digest"))
+    {
+        let body: Value = serde_json::from_str(&n.message).expect("JSON messages");
+        by_finding
+            .entry(n.attributes.get("finding_id").cloned().unwrap_or_default())
+            .or_default()
+            .push((
+                n.attributes.get("dedupe").cloned().unwrap_or_default(),
+                body["redelivery"].as_bool().unwrap_or(false),
+            ));
+    }
+    by_finding
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_anywhere_in_a_run_each_new_reaches_the_topic_once_or_marked() {
+    let started = Instant::now();
+    let (account, seeded, subscribers, dynamo) = world_with_findings().await;
+    let moto = account
+        .config
+        .endpoint_url()
+        .expect("moto's endpoint")
+        .to_owned();
+    let arn = function_arn(&account, "scheduled-audit");
+    let mut api = RuntimeApi::start(arn.clone()).await;
+    let spawn = |api: &RuntimeApi, table: &str, ahead: Option<&str>| {
+        let mut extra = vec![
+            ("TOPIC_ARN", subscribers.topic_arn.clone()),
+            ("STATE_TABLE", table.to_owned()),
+            ("MIN_SEVERITY", "LOW".to_owned()),
+            ("MESSAGE_FORMAT", "json".to_owned()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", moto.clone()),
+        ];
+        if let Some(ahead) = ahead {
+            extra.extend(faketime(ahead));
+        }
+        let pairs: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Function::spawn("scheduled-audit", api, &account, &pairs)
+    };
+    // A clean run names the findings every round must announce.
+    podreach_tests::lifecycle::create_table_as_the_template_does(&dynamo, "podreach-kill-ref")
+        .await;
+    let mut function = spawn(&api, "podreach-kill-ref", None);
+    let id = api.invoke(sample_for("scheduled.json", &seeded, &account));
+    let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+    response_of(report, &id, &function);
+    drop(function);
+    let findings: BTreeSet<String> =
+        copies(&lambda::drain(&subscribers.sqs, &subscribers.all, 2).await)
+            .into_keys()
+            .collect();
+    assert!(!findings.is_empty());
+    // Killed (SIGKILL) at points spread over the run: during the start, the collection, the
+    // writes, the publishes; wherever it lands, the next audit 20 minutes later completes it.
+    let mut killed_before_answering = 0;
+    let points: Vec<u64> = (0..16).map(|i| i * 35).collect();
+    for (round, &after) in points.iter().enumerate() {
+        let table = format!("podreach-kill-{round}");
+        podreach_tests::lifecycle::create_table_as_the_template_does(&dynamo, &table).await;
+        // A Runtime API of its own for each process: a killed process's pending poll would
+        // otherwise take the next invocation with it.
+        let mut api = RuntimeApi::start(arn.clone()).await;
+        let function = spawn(&api, &table, None);
+        let _ = api.invoke(sample_for("scheduled.json", &seeded, &account));
+        tokio::time::sleep(Duration::from_millis(after)).await;
+        drop(function);
+        // Whether the killed run got its answer out before the kill.
+        let mut answered = false;
+        while let Ok(Some(report)) =
+            tokio::time::timeout(Duration::from_millis(200), api.reports.recv()).await
+        {
+            answered |= matches!(report, Report::Response { .. });
+        }
+        killed_before_answering += usize::from(!answered);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut received = lambda::drain(&subscribers.sqs, &subscribers.all, 0).await;
+        let mut api = RuntimeApi::start(arn.clone()).await;
+        api.clock_ahead(1200);
+        let mut function = spawn(&api, &table, Some("+20m"));
+        let id = api.invoke(sample_for("scheduled.json", &seeded, &account));
+        let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+        response_of(report, &id, &function);
+        drop(function);
+        received.extend(lambda::drain(&subscribers.sqs, &subscribers.all, 1).await);
+        let by_finding = copies(&received);
+        let case = format!("killed {after} ms into the run");
+        assert_eq!(
+            by_finding.keys().cloned().collect::<BTreeSet<_>>(),
+            findings,
+            "{case}: every finding reached the topic"
+        );
+        for (finding, copies) in &by_finding {
+            let ids: BTreeSet<&String> = copies.iter().map(|(id, _)| id).collect();
+            assert_eq!(ids.len(), 1, "{case}: {finding} under one id: {copies:?}");
+            let unmarked = copies.iter().filter(|(_, again)| !again).count();
+            assert!(
+                unmarked <= 1,
+                "{case}: {finding} twice unmarked: {copies:?}"
+            );
+        }
+    }
+    // The run takes about half a second here: most kill points land inside it (the first one before
+    // the process even asked for its event).
+    assert!(
+        killed_before_answering >= 2,
+        "{killed_before_answering} kills inside a run"
+    );
+    eprintln!(
+        "{} kills, {killed_before_answering} before the run answered: every finding once or marked; test {:.1} s",
+        points.len(),
+        started.elapsed().as_secs_f64()
+    );
 }
