@@ -82,6 +82,8 @@ enum Format {
     #[default]
     Text,
     Json,
+    /// OCSF 1.6 Detection Findings (class 2004), one JSON array: for Security Lake and SIEMs.
+    Ocsf,
 }
 
 #[derive(Debug, Args, Default)]
@@ -302,6 +304,7 @@ fn audit(args: &AuditArgs) -> Result<ExitCode> {
     let mut out = anstream::stdout().lock();
     let written = match args.format {
         Format::Json => render::json(&mut out, &audit, args.paths),
+        Format::Ocsf => render::ocsf(&mut out, &audit.report),
         Format::Text => render::report(&mut out, &audit.report, args.paths.then_some(&audit)),
     }
     .and_then(|()| out.flush());
@@ -350,7 +353,7 @@ fn explain(args: &ExplainArgs) -> Result<ExitCode> {
         return Err(error.into());
     }
     match args.format {
-        Format::Json => {
+        Format::Json | Format::Ocsf => {
             let paths: Vec<_> = explanations.iter().flat_map(|e| &e.paths).collect();
             print(&(serde_json::to_string_pretty(&paths)? + "\n"))?;
         }

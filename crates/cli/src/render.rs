@@ -531,6 +531,23 @@ pub fn report(
 }
 
 /// The JSON report; with `paths`, the per-ENI rows are streamed as its `paths` member.
+/// The findings as OCSF 1.6 Detection Findings (`podreach_core::ocsf`), stamped with now.
+pub fn ocsf(sink: &mut dyn io::Write, report: &podreach_core::report::Report) -> io::Result<()> {
+    let time_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let findings = podreach_core::ocsf::detection_findings(
+        report,
+        podreach_core::ocsf::Context {
+            time_ms,
+            // A snapshot does not name its account; the findings say their Region.
+            account: None,
+            product_version: env!("CARGO_PKG_VERSION"),
+        },
+    );
+    writeln!(sink, "{}", serde_json::to_string_pretty(&findings)?)
+}
+
 pub fn json(sink: &mut dyn io::Write, audit: &Audit<'_>, paths: bool) -> io::Result<()> {
     let head = serde_json::to_string_pretty(&audit.report)?;
     if !paths {

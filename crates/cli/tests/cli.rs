@@ -673,3 +673,25 @@ fn two_snapshots_of_one_region_are_refused_naming_both() {
         "{stderr}"
     );
 }
+
+#[test]
+fn audit_format_ocsf_writes_one_detection_finding_per_finding() {
+    let report: serde_json::Value =
+        serde_json::from_slice(&podreach(&["audit", "--format", "json"]).stdout)
+            .expect("the JSON report");
+    let output = podreach(&["audit", "--format", "ocsf"]);
+    let ocsf: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a JSON array");
+    let events = ocsf.as_array().expect("an array");
+    let findings = report["findings"].as_array().expect("findings");
+    assert_eq!(events.len(), findings.len());
+    for (event, finding) in events.iter().zip(findings) {
+        assert_eq!(event["class_uid"], 2004);
+        assert_eq!(event["type_uid"], 200_401);
+        assert_eq!(event["finding_info"]["uid"], finding["id"]);
+        assert!(
+            event["time"]
+                .as_i64()
+                .is_some_and(|t| t > 1_700_000_000_000)
+        );
+    }
+}

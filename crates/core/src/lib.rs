@@ -27,6 +27,7 @@ pub mod filters;
 mod findings;
 pub mod lifecycle;
 pub mod model;
+pub mod ocsf;
 pub mod problems;
 pub mod raw;
 pub mod report;
