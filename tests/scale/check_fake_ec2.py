@@ -7,6 +7,8 @@ collection then sees no route table, no association or no route. This script sta
 endpoint on 127.0.0.1 with a small scenario of `generate.py` (the way bench.py and
 run_function.py start it), calls it through botocore's EC2 client, and compares what botocore
 parsed with the scenario's own objects:
+- `--throttle` (the fault injection's storm): the throttled answers are what botocore reads as
+  RequestLimitExceeded, HTTP 503, which its standard retry mode treats as throttling;
 - DescribeTransitGateways and DescribeNetworkInterfaces (a known-good action, as a control);
 - DescribeTransitGatewayRouteTables: the tables, their filters and ids, unknown ids and filters,
   pages of 5;
@@ -787,12 +789,14 @@ def run_shared_tgw_checks(client, shared: dict, plain_scenario: dict, c: Checks)
     c.check(got == [] and att == [], f"{peer} (payments): no transit gateway, no attachment", (got, att))
 
 
-def serve_and_check(args, directory: str, extra, body, c: Checks) -> None:
+def serve_and_check(args, directory: str, extra, body, c: Checks) -> int:
     """Starts fake_aws.py (with `extra` arguments), runs `body(client)` against it (`client(service,
     account, region=..., **credentials)` makes a botocore client whose calls are counted for
-    `account`), stops it, and checks its per-action and per-account counts against the calls made."""
+    `account`), stops it, and checks its per-action and per-account counts against the calls made.
+    Returns how many requests the endpoint throttled (`--throttle`), which it counts apart."""
     os.makedirs(directory, exist_ok=True)
     fake = stats_file = accounts_file = None
+    throttled = 0
     sent, sent_by = Counter(), {}
     try:
         fake, port, stats_file, accounts_file = start_fake(args, directory, extra)
@@ -827,6 +831,7 @@ def serve_and_check(args, directory: str, extra, body, c: Checks) -> None:
     if stats_file and os.path.exists(stats_file):
         with open(stats_file, encoding="utf-8") as f:
             counted = json.load(f)
+        throttled = counted.pop("(throttled)", 0)
         c.check(counted == dict(sent),
                 "the endpoint counted every request per action: "
                 + ", ".join(f"{k} {v}" for k, v in sorted(counted.items())),
@@ -840,6 +845,32 @@ def serve_and_check(args, directory: str, extra, body, c: Checks) -> None:
                     f"{account} {sum(n.values())} ({', '.join(f'{k} {v}' for k, v in n.items() if account != generate.ACCOUNT or k in ('AssumeRole', 'GetCallerIdentity'))})"
                     for account, n in sorted(by_account.items())),
                 (by_account, expected))
+    return throttled
+
+
+def run_throttle_checks(ec2, c: Checks, answers: list) -> None:
+    """`--throttle 30`: of 20 DescribeVpcs, 6 are answered as EC2 answers a request over the
+    account's rate, which botocore reads as the error code RequestLimitExceeded, HTTP 503, and
+    its standard retry mode treats as throttling (so the SDK retries it with backoff)."""
+    from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
+
+    checker = ThrottledRetryableChecker()
+    for attempt in range(20):
+        try:
+            ec2.describe_vpcs()
+            answers.append("ok")
+        except ClientError as e:
+            answers.append(e.response["Error"]["Code"])
+            c.check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 503, "a throttled answer is HTTP 503",
+                    e.response["ResponseMetadata"])
+            context = RetryContext(attempt_number=1, operation_model=None, parsed_response=e.response,
+                                   http_response=None, caught_exception=None)
+            c.check(checker.is_retryable(context), "botocore's standard retry reads it as throttling",
+                    e.response["Error"])
+    c.check(answers.count("RequestLimitExceeded") == 6 and answers.count("ok") == 14,
+            "30 % of 20 requests throttled, spread evenly (never two in a row): "
+            + "".join("x" if a != "ok" else "." for a in answers), answers)
+    c.check("xx" not in "".join("x" if a != "ok" else "." for a in answers), "no two throttled in a row", answers)
 
 
 def main(argv=None) -> int:
@@ -868,6 +899,17 @@ def main(argv=None) -> int:
         print(f"--- the transit gateway shared by {args.tgw_account} (--tgw-account)")
         serve_and_check(args, os.path.join(directory, "shared-tgw"), ("--tgw-account", args.tgw_account),
                         lambda client: run_shared_tgw_checks(client, shared, scenario, c), c)
+        # A throttling storm (`--throttle`, tests/scale/fault_injection.py), as botocore reads it.
+        print("--- a throttling storm (--throttle 30)")
+        answers: list = []
+        throttled = serve_and_check(
+            args, os.path.join(directory, "throttle"), ("--throttle", "30"),
+            lambda client: run_throttle_checks(
+                client("ec2", generate.ACCOUNT, "us-east-1", aws_access_key_id="x", aws_secret_access_key="x"),
+                c, answers),
+            c)
+        c.check(throttled == answers.count("RequestLimitExceeded"),
+                f"the endpoint counted its {throttled} throttled answers", (throttled, answers))
     print(f"{c.passed} checks passed, {len(c.failed)} failed")
     return 1 if c.failed else 0
 

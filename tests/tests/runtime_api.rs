@@ -745,23 +745,9 @@ async fn an_sqs_batch_from_the_debounce_queue_answers_with_its_failed_records() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_bootstrap_keeps_the_lifecycle_in_its_table_and_reads_its_suppression_parameter() {
-    let (account, seeded) = lambda::fresh_account_with_demo_and_vpc_ids().await;
     // Without its add-on (moto has no add-on API) shop's CNI settings are unknown; the peer VPC
     // without its return route gives findings whatever they are.
-    aws_sdk_ec2::Client::new(&account.config)
-        .delete_route()
-        .route_table_id(
-            seeded
-                .moto_id("rtb-0b2e2d3c4b5a69702")
-                .expect("the peer's route table was seeded"),
-        )
-        .destination_cidr_block("10.0.0.0/16")
-        .send()
-        .await
-        .expect("DeleteRoute");
-    let subscribers = lambda::subscribers(&account).await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&account.config);
-    podreach_tests::lifecycle::create_table_as_the_template_does(&dynamo, "podreach-state").await;
+    let (account, seeded, subscribers, dynamo) = world_with_findings().await;
     let ssm = aws_sdk_ssm::Client::new(&account.config);
     let put = |value: &'static str| {
         ssm.put_parameter()

@@ -492,28 +492,15 @@ fn resend_resolved<'r>(previous: &FindingState, now: i64) -> Step<'r> {
     match &previous.outbox {
         Some(outbox) if outbox.marker == Marker::Resolved && outbox.orphaned(now) => {
             let mut state = previous.clone();
-            let taken = Outbox {
+            state.outbox = Some(Outbox {
                 since: now,
                 ..outbox.clone()
-            };
-            state.outbox = Some(taken.clone());
-            Step {
-                transition: Some(Transition {
-                    marker: Marker::Resolved,
-                    cluster: state.cluster.clone(),
-                    finding_id: state.finding_id.clone(),
-                    title: state.title.clone(),
-                    finding: None,
-                    publish: true,
-                    why: vec![format!(
-                        "announced again: the invocation that resolved it at {} never confirmed it sent",
-                        utc(outbox.since)
-                    )],
-                    message_id: Some(taken.message_id),
-                    redelivery: true,
-                }),
-                record: Some(state),
-            }
+            });
+            let why = format!(
+                "announced again: the invocation that resolved it at {} never confirmed it sent",
+                utc(outbox.since)
+            );
+            resolved(state, true, why, true)
         }
         _ => Step {
             record: None,
@@ -541,7 +528,11 @@ fn gone<'r>(previous: &FindingState, why: &str, now: i64, policy: Policy) -> Ste
             ));
         }
     }
-    let message_id = state.outbox.as_ref().map(|o| o.message_id.clone());
+    resolved(state, publish, why.to_owned(), false)
+}
+
+/// The RESOLVED step of `state` (already resolved), under its outbox entry's id if any.
+fn resolved<'r>(state: FindingState, publish: bool, why: String, redelivery: bool) -> Step<'r> {
     Step {
         transition: Some(Transition {
             marker: Marker::Resolved,
@@ -550,9 +541,9 @@ fn gone<'r>(previous: &FindingState, why: &str, now: i64, policy: Policy) -> Ste
             title: state.title.clone(),
             finding: None,
             publish,
-            why: vec![why.to_owned()],
-            message_id,
-            redelivery: false,
+            why: vec![why],
+            message_id: state.outbox.as_ref().map(|o| o.message_id.clone()),
+            redelivery,
         }),
         record: Some(state),
     }

@@ -76,29 +76,20 @@ pub fn detection_findings(report: &Report, context: Context<'_>) -> Vec<Value> {
         .collect();
     for n in &report.not_analysed {
         let subject = n.cluster.as_deref().unwrap_or("the run");
-        out.push(json!({
-            "activity_id": ACTIVITY_CREATE,
-            "activity_name": "Create",
-            "category_uid": CATEGORY_UID,
-            "category_name": "Findings",
-            "class_uid": CLASS_UID,
-            "class_name": "Detection Finding",
-            "type_uid": CLASS_UID * 100 + ACTIVITY_CREATE,
-            "severity_id": 0,
-            "severity": "Unknown",
-            "status_id": 1,
-            "status": "New",
-            "time": context.time_ms,
-            "message": format!("podreach could not analyse {subject}: {}", n.reason),
-            "metadata": metadata(context),
-            "cloud": cloud(n.region.as_deref(), context),
-            "finding_info": {
-                "uid": format!("podreach-not-analysed-{}", subject.replace(' ', "-")),
-                "title": format!("{subject} was not analysed"),
-                "desc": n.reason,
-                "types": ["NOT_ANALYSED"],
-            },
-        }));
+        let mut event = header(context, (0, "Unknown"), n.region.as_deref());
+        extend(
+            &mut event,
+            json!({
+                "message": format!("podreach could not analyse {subject}: {}", n.reason),
+                "finding_info": {
+                    "uid": format!("podreach-not-analysed-{}", subject.replace(' ', "-")),
+                    "title": format!("{subject} was not analysed"),
+                    "desc": n.reason,
+                    "types": ["NOT_ANALYSED"],
+                },
+            }),
+        );
+        out.push(event);
     }
     out
 }
@@ -132,6 +123,51 @@ fn finding(f: &Finding, context: Context<'_>) -> Value {
         .filter_map(|r| r.command.as_ref())
         .collect();
     let remediation_desc: Vec<&str> = f.remediation.iter().map(|r| r.action.as_str()).collect();
+    let mut event = header(
+        context,
+        (severity_id(f.severity), f.severity.as_str()),
+        f.region.as_deref(),
+    );
+    extend(
+        &mut event,
+        json!({
+            "confidence_id": match f.kind {
+                FindingKind::Unverified => 1,
+                _ => 3,
+            },
+            "message": f.title,
+            "finding_info": {
+                "uid": f.id,
+                "title": f.title,
+                "desc": f.detail,
+                "types": [f.cause.code(), f.kind.as_str(), f.direction.as_str()],
+                "analytic": {"name": "podreach datapath model", "type": "Rule", "type_id": 1},
+            },
+            "resources": resources,
+            "remediation": {
+                "desc": remediation_desc.join(" "),
+                "references": references,
+            },
+            "unmapped": {
+                "destinations": f.destinations,
+                "via": f.via,
+                "pod_address_count": a.pod_address_count,
+                "nodes": a.nodes.len(),
+                "enis": a.enis.len(),
+                "assumptions": f.assumptions,
+            },
+        }),
+    );
+    event
+}
+
+/// What every Detection Finding of this run carries: the class, the activity (Create), the
+/// status (New), the severity, the time, the product and where.
+fn header(
+    context: Context<'_>,
+    (severity_id, severity): (u32, &str),
+    region: Option<&str>,
+) -> Value {
     json!({
         "activity_id": ACTIVITY_CREATE,
         "activity_name": "Create",
@@ -141,37 +177,19 @@ fn finding(f: &Finding, context: Context<'_>) -> Value {
         "class_name": "Detection Finding",
         "type_uid": CLASS_UID * 100 + ACTIVITY_CREATE,
         "type_name": "Detection Finding: Create",
-        "severity_id": severity_id(f.severity),
-        "severity": f.severity.as_str(),
+        "severity_id": severity_id,
+        "severity": severity,
         "status_id": 1,
         "status": "New",
-        "confidence_id": match f.kind {
-            FindingKind::Unverified => 1,
-            _ => 3,
-        },
         "time": context.time_ms,
-        "message": f.title,
         "metadata": metadata(context),
-        "cloud": cloud(f.region.as_deref(), context),
-        "finding_info": {
-            "uid": f.id,
-            "title": f.title,
-            "desc": f.detail,
-            "types": [f.cause.code(), f.kind.as_str(), f.direction.as_str()],
-            "analytic": {"name": "podreach datapath model", "type": "Rule", "type_id": 1},
-        },
-        "resources": resources,
-        "remediation": {
-            "desc": remediation_desc.join(" "),
-            "references": references,
-        },
-        "unmapped": {
-            "destinations": f.destinations,
-            "via": f.via,
-            "pod_address_count": a.pod_address_count,
-            "nodes": a.nodes.len(),
-            "enis": a.enis.len(),
-            "assumptions": f.assumptions,
-        },
+        "cloud": cloud(region, context),
     })
+}
+
+/// Adds `fields` to the object `event`.
+fn extend(event: &mut Value, fields: Value) {
+    if let (Some(event), Value::Object(fields)) = (event.as_object_mut(), fields) {
+        event.extend(fields);
+    }
 }
