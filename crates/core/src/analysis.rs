@@ -99,16 +99,12 @@ pub fn analyze_cluster<'a>(
     ClusterAnalysis { ctx, verdicts }
 }
 
-/// Joins the parts of one ENI that landed in the same class: the far side cuts a subnet at every
-/// route inside it, but parts it treats alike need not be separate rows.
 /// Below this many evaluations, one thread does them all (a thread costs more than it saves).
 const PARALLEL_FROM: usize = 512;
 
 /// Every class × destination class × direction evaluation, in that order. They are
 /// independent (each reads the model and writes its own trace), so a big cluster's classes are
-/// evaluated side by side, one thread per available core, each taking the next class not yet
-/// taken (classes differ in cost, and a core may be busy elsewhere), and the results are put
-/// back in class order: the matrix is the same whatever the number of threads.
+/// evaluated side by side (`crate::par`): the matrix is the same whatever the number of threads.
 fn evaluate_all(
     ctx: &ClusterContext<'_>,
     classes: &[ClassKey],
@@ -130,42 +126,15 @@ fn evaluate_all(
         }
         out
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    if threads < 2 || classes.len() * destinations.len() * 2 < PARALLEL_FROM {
-        return classes.iter().flat_map(evaluate_class).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<(usize, Vec<Evaluation>)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads.min(classes.len()))
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(class) = classes.get(index) else {
-                            return mine;
-                        };
-                        mine.push((index, evaluate_class(class)));
-                    }
-                })
-            })
-            .collect();
-        let mut done = Vec::with_capacity(classes.len());
-        for worker in workers {
-            match worker.join() {
-                Ok(mine) => done.extend(mine),
-                // A panic in an evaluation is a bug; re-raise it as the caller's own.
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        done
-    });
-    done.sort_unstable_by_key(|(index, _)| *index);
-    done.into_iter()
-        .flat_map(|(_, evaluations)| evaluations)
+    let parallel = classes.len() * destinations.len() * 2 >= PARALLEL_FROM;
+    crate::par::map_ordered(classes, parallel, evaluate_class)
+        .into_iter()
+        .flatten()
         .collect()
 }
 
+/// Joins the parts of one ENI that landed in the same class: the far side cuts a subnet at every
+/// route inside it, but parts it treats alike need not be separate rows.
 fn merge_parts(subjects: Vec<Subject<'_>>) -> Vec<Subject<'_>> {
     let mut out: Vec<Subject<'_>> = Vec::with_capacity(subjects.len());
     for subject in subjects {

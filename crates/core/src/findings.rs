@@ -116,27 +116,29 @@ pub fn findings(v: &ClusterVerdicts<'_>) -> Vec<Finding> {
     }
     latent(v, &mut groups);
 
-    let mut out = Vec::new();
-    for ((kind, direction, cause), group) in &groups {
-        out.push(finding(
-            v, &members, total, *kind, *direction, *cause, group,
-        ));
-    }
-    out
+    // Each finding lists its nodes, ENIs and address ranges (tens of thousands in a big
+    // cluster): they are built side by side, in key order all the same.
+    let groups: Vec<_> = groups.into_iter().collect();
+    let parallel = v.subjects.len() >= PARALLEL_FROM_SUBJECTS;
+    crate::par::map_ordered(&groups, parallel, |((kind, direction, cause), group)| {
+        finding(v, &members, total, *kind, *direction, *cause, group)
+    })
 }
 
-/// Classes' subjects with pod addresses, split into in use and idle. Without a pods dump every
-/// address counts as in use.
+/// Below this many subjects, one thread builds every finding (a thread costs more than it saves).
+const PARALLEL_FROM_SUBJECTS: usize = 2_000;
+
 /// The distinct values of `items`, which repeat a few values many times (a role or a subnet
 /// per ENI): inserted one by one, never sorted all together.
 fn distinct<'s>(items: impl Iterator<Item = &'s str>) -> BTreeSet<&'s str> {
     // Subjects come in node order, so a value mostly repeats the one before it: comparing with
     // it first (and hashing the rest) keeps a finding over 15,000 ENIs off the ordered set.
     let mut seen: crate::FastSet<&str> = crate::FastSet::default();
-    let mut last: *const str = "";
+    let mut last: &str = "";
     for item in items {
-        // The same field of the same object (a node's primary ENI): no bytes to compare.
-        if !std::ptr::eq(last, item) {
+        // The same field of the same object (a node's primary ENI): no bytes to compare; else
+        // the same text as the one before (the next ENI's subnet): a compare, not a hash.
+        if !std::ptr::eq(last, item) && last != item {
             seen.insert(item);
             last = item;
         }
@@ -144,6 +146,8 @@ fn distinct<'s>(items: impl Iterator<Item = &'s str>) -> BTreeSet<&'s str> {
     seen.into_iter().collect()
 }
 
+/// Classes' subjects with pod addresses, split into in use and idle. Without a pods dump every
+/// address counts as in use.
 fn members(v: &ClusterVerdicts<'_>) -> Vec<Members> {
     let cluster = v.cluster;
     let mut out: Vec<Members> = (0..v.classes.len()).map(|_| Members::default()).collect();
@@ -445,7 +449,7 @@ fn affected(cluster: &crate::model::Cluster, subjects: &[&Subject<'_>]) -> Affec
         enis,
         pod_addresses_omitted: listed_ips.saturating_sub(addresses.len()),
         pod_addresses: addresses,
-        pod_address_ranges: ranges.iter().map(cidr::AddressRange::to_string).collect(),
+        pod_address_ranges: ranges.iter().map(cidr::AddressRange::text).collect(),
         pod_prefixes: prefixes.iter().map(ToString::to_string).collect(),
         pods_omitted: pods_total.saturating_sub(pods.len()),
         pods,

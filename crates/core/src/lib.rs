@@ -28,6 +28,7 @@ mod findings;
 pub mod lifecycle;
 pub mod model;
 pub mod ocsf;
+mod par;
 pub mod problems;
 pub mod raw;
 pub mod report;

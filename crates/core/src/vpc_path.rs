@@ -64,17 +64,28 @@ pub enum Record {
 /// A hop's or reason's text: a string, or a closure that makes it only when it is kept.
 pub trait Detail {
     fn text(self) -> String;
+    /// The text when it exists already (a string, not a closure): an assumption repeated on
+    /// every evaluation is compared, not copied again.
+    fn known(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl Detail for String {
     fn text(self) -> String {
         self
     }
+    fn known(&self) -> Option<&str> {
+        Some(self)
+    }
 }
 
 impl Detail for &str {
     fn text(self) -> String {
         self.to_owned()
+    }
+    fn known(&self) -> Option<&str> {
+        Some(self)
     }
 }
 
@@ -135,6 +146,11 @@ impl Trace {
 
     pub fn assume(&mut self, assumption: impl Detail) {
         if self.record == Record::Outcome {
+            return;
+        }
+        if let Some(text) = assumption.known()
+            && self.assumptions.iter().any(|a| a == text)
+        {
             return;
         }
         let assumption = assumption.text();

@@ -13,6 +13,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use crate::FastMap;
 use std::net::Ipv4Addr;
@@ -28,37 +29,35 @@ use crate::verdict::{ClassKey, Hypothetical, Subject, sorted};
 
 use super::context::ClusterContext;
 
+/// A subnet's CIDR and its parts ([`ClusterContext::source_pieces`]), shared by its ENIs.
+type Parts = Option<(Ipv4Net, Rc<[Ipv4Net]>)>;
+
 impl<'a> ClusterContext<'a> {
     /// The pod-address holders of the cluster, with gaps for ENIs that cannot be placed.
     pub(crate) fn subjects(&self, gaps: &mut Vec<Gap>) -> Vec<Subject<'a>> {
         let mut subjects = Vec::new();
         let cluster = self.cluster;
         let far = self.far_route_tables();
-        let mut pieces: FastMap<&str, Vec<Ipv4Net>> = FastMap::default();
-        let mut pieces_of = |subnet: &'a str| -> Vec<Ipv4Net> {
-            pieces
+        // Each subnet's CIDR and parts, looked up once per subnet: `None` when the subnet is not
+        // in the snapshot (already a gap from model building). 15,000 ENIs share a few dozen.
+        let mut subnets: FastMap<&str, Parts> = FastMap::default();
+        let mut parts_of = |subnet: &'a str| -> Parts {
+            subnets
                 .entry(subnet)
-                .or_insert_with(|| self.source_pieces(subnet, &far))
+                .or_insert_with(|| {
+                    let whole = self.net.subnets.get(subnet)?.cidr;
+                    Some((whole, self.source_pieces(subnet, &far).into()))
+                })
                 .clone()
-        };
-        let whole = |subnet: &str| {
-            self.net
-                .subnets
-                .get(subnet)
-                .map_or_else(Ipv4Net::default, |s| s.cidr)
         };
         for node in &cluster.nodes {
             let Some(&primary) = self.enis.get(node.primary_eni.as_str()) else {
                 continue;
             };
-            if !self.net.subnets.contains_key(&primary.subnet_id) {
+            let Some((node_whole, node_pieces)) = parts_of(&primary.subnet_id) else {
                 continue; // already a gap from model building
-            }
-            let node_source = piece_of(
-                &pieces_of(&primary.subnet_id),
-                whole(&primary.subnet_id),
-                node.ip,
-            );
+            };
+            let node_source = piece_of(&node_pieces, node_whole, node.ip);
             for eni_id in &node.enis {
                 let Some(&eni) = self.enis.get(eni_id.as_str()) else {
                     continue;
@@ -66,9 +65,9 @@ impl<'a> ClusterContext<'a> {
                 let Some(attachment) = &eni.attachment else {
                     continue;
                 };
-                if !self.net.subnets.contains_key(&eni.subnet_id) {
+                let Some((whole, pieces)) = parts_of(&eni.subnet_id) else {
                     continue;
-                }
+                };
                 if matches!(eni.kind, EniType::Trunk | EniType::Branch | EniType::Other) {
                     continue;
                 }
@@ -107,21 +106,15 @@ cluster: Some(cluster.name.clone()),
                     node_source,
                     class: 0,
                 };
-                split_by_piece(
-                    subject,
-                    &pieces_of(&eni.subnet_id),
-                    whole(&eni.subnet_id),
-                    eni,
-                    &mut subjects,
-                );
+                split_by_piece(subject, &pieces, whole, eni, &mut subjects);
             }
             for branch in &node.branch_enis {
                 let Some(&eni) = self.enis.get(branch.eni_id.as_str()) else {
                     continue;
                 };
-                if !self.net.subnets.contains_key(&eni.subnet_id) {
+                let Some((whole, pieces)) = parts_of(&eni.subnet_id) else {
                     continue;
-                }
+                };
                 let table = HostTable::Vlan(branch.vlan_id.map(|v| v + 100));
                 // The plugin sets a branch pod up in its conflist's `podSGEnforcingMode`, which the
                 // entrypoint writes from POD_SECURITY_GROUP_ENFORCING_MODE (default strict) whatever
@@ -134,11 +127,7 @@ cluster: Some(cluster.name.clone()),
                     placement: Placement::Branch { mode, table },
                     pod_ips: Cow::Owned(vec![eni.primary_ip]),
                     pod_prefixes: Cow::Borrowed(&[]),
-                    pod_source: piece_of(
-                        &pieces_of(&eni.subnet_id),
-                        whole(&eni.subnet_id),
-                        eni.primary_ip,
-                    ),
+                    pod_source: piece_of(&pieces, whole, eni.primary_ip),
                     node_source,
                     class: 0,
                 });
@@ -239,12 +228,12 @@ cluster: Some(cluster.name.clone()),
         &self,
         node: &Node,
         far: &[&RouteTable],
-        cache: &mut FastMap<String, Vec<Ipv4Net>>,
+        cache: &mut FastMap<&'a str, Vec<Ipv4Net>>,
     ) -> Option<Ipv4Net> {
-        let primary = self.enis.get(node.primary_eni.as_str())?;
+        let primary: &'a Eni = self.enis.get(node.primary_eni.as_str())?;
         let whole = self.net.subnets.get(&primary.subnet_id)?.cidr;
         let pieces = cache
-            .entry(primary.subnet_id.clone())
+            .entry(primary.subnet_id.as_str())
             .or_insert_with(|| self.source_pieces(&primary.subnet_id, far));
         Some(piece_of(pieces, whole, node.ip))
     }
@@ -444,14 +433,26 @@ impl ClusterContext<'_> {
                 &s.primary.groups,
             )
         }
-        let mut canonical_of: FastMap<Raw<'_>, ClassKey> = FastMap::default();
-        let mut index: BTreeMap<ClassKey, usize> = BTreeMap::new();
+        // Each subject's raw key is hashed once (or merely compared with the one before it: a
+        // node's ENIs often agree), giving the index of its raw key in `keys`.
+        let mut raw_index: FastMap<Raw<'_>, usize> = FastMap::default();
+        let mut keys: Vec<ClassKey> = Vec::new();
+        let mut raw_of: Vec<usize> = Vec::with_capacity(subjects.len());
+        let mut previous: Option<(Raw<'_>, usize)> = None;
         for subject in subjects.iter() {
-            canonical_of
-                .entry(raw(subject))
-                .or_insert_with(|| canonical(subject.class_key()));
+            let key = raw(subject);
+            let n = match previous {
+                Some((last, n)) if last == key => n,
+                _ => *raw_index.entry(key).or_insert_with(|| {
+                    keys.push(canonical(subject.class_key()));
+                    keys.len() - 1
+                }),
+            };
+            previous = Some((key, n));
+            raw_of.push(n);
         }
-        for key in canonical_of.values() {
+        let mut index: BTreeMap<ClassKey, usize> = BTreeMap::new();
+        for key in &keys {
             index.entry(key.clone()).or_insert(0);
         }
         let hypothetical: Vec<(ClassKey, Vec<&'a Node>)> = hypothetical
@@ -466,13 +467,9 @@ impl ClusterContext<'_> {
         for (n, slot) in index.values_mut().enumerate() {
             *slot = n;
         }
-        let class_of: FastMap<Raw<'_>, usize> = canonical_of
-            .iter()
-            .map(|(raw, key)| (*raw, index[key]))
-            .collect();
-        let classes_of: Vec<usize> = subjects.iter().map(|s| class_of[&raw(s)]).collect();
-        for (subject, class) in subjects.iter_mut().zip(classes_of) {
-            subject.class = class;
+        let class_of_raw: Vec<usize> = keys.iter().map(|key| index[key]).collect();
+        for (subject, raw) in subjects.iter_mut().zip(raw_of) {
+            subject.class = class_of_raw[raw];
         }
         let mut merged: BTreeMap<usize, Vec<&'a Node>> = BTreeMap::new();
         for (key, nodes) in hypothetical {

@@ -9,10 +9,10 @@ use super::*;
 /// the other end, and whether the packet is the request or the reply to `reply`'s ports.
 pub(super) struct AclCheck<'c> {
     pub(super) at: &'static str,
-    pub(super) acl: Result<(String, &'c NetworkAcl), String>,
+    pub(super) acl: Result<(SubnetName<'c>, &'c NetworkAcl), String>,
     pub(super) way: Way,
     pub(super) peer: Ipv4Net,
-    pub(super) peer_label: &'c str,
+    pub(super) peer_label: &'c dyn fmt::Display,
     /// The CIDR a fix admits.
     pub(super) fix_cidr: Ipv4Net,
     /// `Some(ephemeral range)` for a reply.
@@ -103,13 +103,12 @@ impl<'a> ClusterContext<'a> {
             Some(range) => {
                 let needed = PortSet::range(range.0, range.1);
                 let deny = verdict.first_deny(&needed).flatten();
-                let decides = deciding(&needed, "them");
                 run.reply(
                     at,
                     &verdict.allowed,
                     range,
                     || format!("network ACL {id} of {subnet} allows the reply {dir} to ephemeral ports {needed} {peer_label} (stateless: the reply needs its own rule)"),
-                    |missing| format!("network ACL {id} of {subnet} denies the reply {dir} to ephemeral ports {missing} {peer_label}: {decides} decides first (stateless: the reply needs its own rule for {needed})"),
+                    |missing| format!("network ACL {id} of {subnet} denies the reply {dir} to ephemeral ports {missing} {peer_label}: {} decides first (stateless: the reply needs its own rule for {needed})", deciding(&needed, "them")),
                     |ports| fix(ports, deny),
                 );
             }
@@ -117,18 +116,22 @@ impl<'a> ClusterContext<'a> {
     }
 
     /// The network ACL of a cluster subnet, as an [`AclCheck`] reads it.
-    pub(super) fn near_acl(&self, subnet: &str) -> Result<(String, &'a NetworkAcl), String> {
-        self.acl_of(subnet).map(|acl| (subnet.to_owned(), acl))
+    pub(super) fn near_acl<'s>(
+        &self,
+        subnet: &'s str,
+    ) -> Result<(SubnetName<'s>, &'a NetworkAcl), String> {
+        self.acl_of(subnet)
+            .map(|acl| (SubnetName::Near(subnet), acl))
     }
 }
 
 /// The far subnet's ACL as an [`AclCheck`] reads it: named with its VPC.
 pub(super) fn far_acl_of<'a>(
-    vpc: &str,
+    vpc: &'a str,
     acl: &Result<(&'a str, &'a NetworkAcl), String>,
-) -> Result<(String, &'a NetworkAcl), String> {
+) -> Result<(SubnetName<'a>, &'a NetworkAcl), String> {
     match acl {
-        Ok((subnet, acl)) => Ok((format!("{subnet} in {vpc}"), *acl)),
+        Ok((subnet, acl)) => Ok((SubnetName::Far { subnet, vpc }, *acl)),
         Err(why) => Err(why.clone()),
     }
 }

@@ -163,7 +163,7 @@ impl<'a> ClusterContext<'a> {
         let near_text = near_text(near_label, fix_cidr);
         // A packet leaving the far host crosses its ENI's groups, then its subnet's ACL; one
         // arriving crosses the ACL first.
-        let peer_label = format!("{to_from} {near_text}");
+        let peer_label = Lazy(|f: &mut fmt::Formatter<'_>| write!(f, "{to_from} {near_text}"));
         let far_acl = |run: &mut Run<'_>| {
             self.acl_step(
                 run,
@@ -211,7 +211,7 @@ impl<'a> ClusterContext<'a> {
                             SgCheck {
                                 at: "peer",
                                 code,
-                                eni: &format!("{example} in {vpc}"),
+                                eni: &format_args!("{example} in {vpc}"),
                                 groups,
                                 way,
                                 block: near,
@@ -249,7 +249,7 @@ impl<'a> ClusterContext<'a> {
                 acl: far_acl_of(vpc, acl),
                 way,
                 peer: near_end.address,
-                peer_label: &format!(
+                peer_label: &format_args!(
                     "{to_from} {}",
                     near_text(near_end.label, near_end.address_subnet)
                 ),

@@ -10,14 +10,14 @@ pub(super) struct SgCheck<'c> {
     pub(super) at: &'static str,
     pub(super) code: Cause,
     /// How texts name the ENI (`{eni}`, or a far ENI with its VPC).
-    pub(super) eni: &'c str,
+    pub(super) eni: &'c dyn fmt::Display,
     pub(super) groups: &'c [String],
     pub(super) way: Way,
     /// The other end's address block.
     pub(super) block: Ipv4Net,
     /// The group sets the other end may carry, and whether references reach them.
     pub(super) peers: &'c PeerGroups,
-    pub(super) peer_label: &'c str,
+    pub(super) peer_label: &'c dyn fmt::Display,
     /// The CIDR a fix admits.
     pub(super) fix_cidr: Ipv4Net,
 }
