@@ -18,6 +18,7 @@
 
 #[doc(hidden)]
 pub mod analysis;
+pub mod asff;
 mod audit;
 pub mod cidr;
 pub mod cni;
@@ -28,6 +29,7 @@ mod findings;
 pub mod lifecycle;
 pub mod model;
 pub mod ocsf;
+pub mod org;
 mod par;
 pub mod problems;
 pub mod raw;
