@@ -22,6 +22,7 @@ pub mod iam;
 pub mod kube;
 pub mod layout;
 pub mod lifecycle;
+pub mod org;
 pub mod owners;
 pub mod publish;
 pub mod scope;

@@ -9,6 +9,7 @@
 
 mod lifecycle;
 mod live;
+mod org;
 mod render;
 mod snapshot_dir;
 
@@ -47,6 +48,11 @@ enum Command {
     Snapshot(SnapshotArgs),
     /// Reproduce one node of a snapshot in network namespaces and compare the kernel with the model (Linux, root).
     Lab(LabArgs),
+    /// An AWS Organization audited from one deployment: what a run covers.
+    Org {
+        #[command(subcommand)]
+        command: org::OrgCommand,
+    },
 }
 
 #[derive(Debug, Args, Default)]
@@ -502,6 +508,7 @@ fn main() -> ExitCode {
         Some(Command::DemoSnapshot { out }) => demo_snapshot(out),
         Some(Command::Snapshot(args)) => live_snapshot(args),
         Some(Command::Lab(args)) => lab(args),
+        Some(Command::Org { command }) => org::run(command),
     };
     match result {
         Ok(code) => code,

@@ -105,6 +105,15 @@ fn a_selection_that_would_silently_audit_less_or_more_is_refused() {
         plan(&accounts, &typo),
         Err(PlanError::UnknownExclusion(format!("{:012}", 9)))
     );
+    assert_eq!(
+        plan(&[], &regions(&["us-east-1"])),
+        Err(PlanError::NothingToAudit { listed: 0 }),
+        "a run of no target would read as clean"
+    );
+    assert_eq!(
+        plan(&[account(2, "SUSPENDED", &[])], &regions(&["us-east-1"])),
+        Err(PlanError::NothingToAudit { listed: 1 })
+    );
     let bad = vec![Account {
         id: "12345".into(),
         ..account(1, "ACTIVE", &[])
@@ -143,7 +152,7 @@ proptest! {
             .filter(|a| accounts.iter().any(|x| &x.id == a))
             .collect();
         selection.exclude_ous = excluded_ous.iter().map(|o| ous[*o].to_owned()).collect();
-        let out = plan(&accounts, &selection).expect("plans");
+        let planned = plan(&accounts, &selection);
         // The first occurrence of a repeated id is not necessarily the one kept: compare with
         // the account the plan kept, the first in id order (a stable sort keeps input order).
         let mut firsts: BTreeMap<&str, &Account> = BTreeMap::new();
@@ -164,8 +173,17 @@ proptest! {
                 skipped += 1;
             }
         }
-        prop_assert_eq!(&out.targets, &expected);
-        prop_assert_eq!(out.skipped.len(), skipped);
+        match planned {
+            Ok(out) => {
+                prop_assert_eq!(&out.targets, &expected);
+                prop_assert_eq!(out.skipped.len(), skipped);
+            }
+            Err(PlanError::NothingToAudit { listed }) => {
+                prop_assert!(expected.is_empty());
+                prop_assert_eq!(listed, accounts.len());
+            }
+            Err(other) => prop_assert!(false, "{other}"),
+        }
     }
 }
 

@@ -115,6 +115,11 @@ pub enum PlanError {
         "ExcludeAccounts names {0}, which is not an account of the organization: a typo would audit an account meant to be left out"
     )]
     UnknownExclusion(String),
+    /// A run of no target would read as a clean one.
+    #[error(
+        "nothing to audit: {listed} account(s) listed, none left after their states and the exclusions"
+    )]
+    NothingToAudit { listed: usize },
 }
 
 fn account_id(id: &str) -> Result<(), PlanError> {
@@ -178,6 +183,11 @@ pub fn plan(accounts: &[Account], selection: &Selection) -> Result<Plan, PlanErr
                     region: region.clone(),
                 })),
         }
+    }
+    if out.targets.is_empty() {
+        return Err(PlanError::NothingToAudit {
+            listed: accounts.len(),
+        });
     }
     Ok(out)
 }

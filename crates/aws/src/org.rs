@@ -1,0 +1,13 @@
+//! The organization run's edges: the accounts Organizations lists (`accounts`), a session in a
+//! target account through its member role (`session`), and running many targets side by side
+//! within a cap per account and in all (`targets`). The decisions (what to plan, why a target is
+//! blind, what to announce) are the core's (`podreach_core::org`); this module only talks to AWS
+//! and turns its answers and refusals into those types.
+
+mod accounts;
+mod session;
+mod targets;
+
+pub use accounts::{OrgError, list_accounts};
+pub use session::{TargetSession, session};
+pub use targets::{Caps, run_targets};

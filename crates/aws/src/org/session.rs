@@ -1,0 +1,77 @@
+//! A session in a target account: the member role assumed through STS in the target's Region,
+//! as an `SdkConfig` every client of the audit is built from (EC2, EKS, STS for the Kubernetes
+//! token). A refusal is typed as the core's [`Blocker`] with AWS's own text, so the run goes on
+//! with the other targets and this one is a blind spot with its remedy.
+
+use aws_config::SdkConfig;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use podreach_core::org::{Blocker, Target};
+
+use crate::collect::MemberRole;
+use crate::error::ApiFailure;
+
+/// A target's session: the configuration to build its clients from, and the role it stands in.
+#[derive(Debug, Clone)]
+pub struct TargetSession {
+    pub config: SdkConfig,
+    pub role_arn: String,
+}
+
+/// Assumes `role` in the target's account, in its Region (STS's regional endpoint: a Region
+/// that is not enabled for the account refuses there, and says so). `base` is the hub's own
+/// configuration.
+pub async fn session(
+    base: &SdkConfig,
+    target: &Target,
+    role: &MemberRole,
+) -> Result<TargetSession, (Blocker, String)> {
+    let role_arn = format!(
+        "arn:{}:iam::{}:role/{}",
+        crate::partition(&target.region),
+        target.account,
+        role.name
+    );
+    let region = aws_config::Region::new(target.region.clone());
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(base)
+            .region(region.clone())
+            .build(),
+    );
+    let mut request = sts
+        .assume_role()
+        .role_arn(&role_arn)
+        .role_session_name("podreach-organization-audit");
+    if let Some(id) = &role.external_id {
+        request = request.external_id(id);
+    }
+    let answer = request.send().await.map_err(|e| {
+        let failure = ApiFailure::from_sdk("sts:AssumeRole", e);
+        let code = failure.code.clone().unwrap_or_default();
+        (
+            Blocker::classify("sts:AssumeRole", &code, &failure.message, &role_arn),
+            failure.to_string(),
+        )
+    })?;
+    let Some(c) = answer.credentials() else {
+        return Err((
+            Blocker::Failed {
+                action: "sts:AssumeRole".to_owned(),
+            },
+            format!("STS answered AssumeRole of {role_arn} without credentials"),
+        ));
+    };
+    let credentials = Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "podreach-organization-audit",
+    );
+    let config = base
+        .to_builder()
+        .region(region)
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .build();
+    Ok(TargetSession { config, role_arn })
+}
