@@ -1,13 +1,16 @@
 //! The organization run's edges: the accounts Organizations lists (`accounts`), a session in a
-//! target account through its member role (`session`), and running many targets side by side
+//! target account through its member role (`session`), a target's collection through it
+//! (`collect`), and running many targets side by side
 //! within a cap per account and in all (`targets`). The decisions (what to plan, why a target is
 //! blind, what to announce) are the core's (`podreach_core::org`); this module only talks to AWS
 //! and turns its answers and refusals into those types.
 
 mod accounts;
+mod collect;
 mod session;
 mod targets;
 
 pub use accounts::{OrgError, list_accounts};
+pub use collect::collect_target;
 pub use session::{TargetSession, session};
 pub use targets::{Caps, run_targets};

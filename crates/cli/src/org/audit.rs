@@ -1,0 +1,256 @@
+//! `podreach org audit`: every target of the plan collected through the member role in its
+//! account, side by side within a cap in all and per account, then each audited on its own with
+//! the same code as `podreach audit --live`. A target that could not be collected is a blind
+//! spot with its reason and remedy, and never hides the others; the first line says how many of
+//! the planned targets were audited, and the exit status is 3 unless all were, completely.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use podreach_aws::org::{Caps, collect_target, run_targets};
+use podreach_aws::{Collection, CollectorSettings, MemberRole};
+use podreach_core::org::{Blocker, Coverage, Target, TargetOutcome};
+use podreach_core::report::{Report, Severity};
+use podreach_core::{AnalyzeOptions, Overrides, snapshot};
+use serde_json::json;
+
+use super::{Names, PlanFormat, SelectArgs};
+use crate::live::KubeArg;
+
+#[derive(Debug, Args)]
+pub struct OrgAuditArgs {
+    #[command(flatten)]
+    select: SelectArgs,
+    /// The read-only role in every member account (infra/member.yaml's MemberRoleName).
+    #[arg(long, value_name = "NAME")]
+    member_role: String,
+    /// The external id the member role's trust policy asks for.
+    #[arg(long, value_name = "ID")]
+    external_id: Option<String>,
+    /// Targets collected at once, in all.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    concurrency: u16,
+    /// Targets collected at once in any one account (its EC2 request budget is shared with the
+    /// VPC CNI on every node of its clusters).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    account_concurrency: u16,
+    /// Read each cluster's Kubernetes API with an EKS token of the member role (`auto`; the
+    /// role needs an access entry in each cluster), or not at all (`off`: the reports say what
+    /// that leaves unseen).
+    #[arg(long, value_enum, value_name = "auto|off", default_value_t = KubeArg::Auto)]
+    kube: KubeArg,
+    /// A TCP port the verdicts are about (repeatable), as for `podreach audit`.
+    #[arg(long = "port", value_name = "tcp/N", value_parser = podreach_core::filters::parse_port)]
+    ports: Vec<u16>,
+    /// Exit 1 when a finding at or above this severity exists in any target.
+    #[arg(long, value_name = "SEVERITY")]
+    fail_on: Option<Severity>,
+    /// Output format: text or json.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    format: PlanFormat,
+}
+
+/// One target's result: its report, or why there is none.
+enum Outcome {
+    Audited(Box<Report>),
+    Blind { blocker: Blocker, error: String },
+}
+
+pub(super) fn run(args: &OrgAuditArgs) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let (plan, names, collected) = runtime.block_on(async {
+        let (plan, names) = args.select.plan().await?;
+        let collected = collect(args, &plan.targets).await;
+        anyhow::Ok((plan, names, collected))
+    })?;
+    let question = AnalyzeOptions {
+        include_paths: false,
+        tcp_ports: args.ports.clone(),
+    };
+    let mut results: Vec<(Target, Outcome)> = Vec::with_capacity(collected.len());
+    for (target, result) in collected {
+        let outcome = match result {
+            Ok(Ok(collection)) => {
+                let model = collection.model(snapshot::Loaded::default(), &Overrides::default());
+                Outcome::Audited(Box::new(podreach_core::run(&model, &question).report))
+            }
+            Ok(Err((blocker, error))) => Outcome::Blind { blocker, error },
+            Err(error) => Outcome::Blind {
+                blocker: Blocker::Failed {
+                    action: "podreach".to_owned(),
+                },
+                error,
+            },
+        };
+        results.push((target, outcome));
+    }
+    let outcomes = results
+        .iter()
+        .map(|(t, o)| {
+            let outcome = match o {
+                Outcome::Audited(report) => TargetOutcome::Audited {
+                    clusters: report.clusters.len(),
+                },
+                Outcome::Blind { blocker, error } => TargetOutcome::Blind {
+                    blocker: blocker.clone(),
+                    error: error.clone(),
+                },
+            };
+            (t.clone(), outcome)
+        })
+        .collect();
+    // A CLI run keeps no state between runs: the coverage is this run's alone.
+    let (_, _, coverage) = podreach_core::org::coverage(&plan.targets, &outcomes, &[], 0);
+    let text = match args.format {
+        PlanFormat::Json => json(&results, &names, &coverage, &plan)?,
+        PlanFormat::Text => text(&results, &names, &coverage)?,
+    };
+    crate::print(&text)?;
+    let reports = results.iter().filter_map(|(_, o)| match o {
+        Outcome::Audited(r) => Some(r),
+        Outcome::Blind { .. } => None,
+    });
+    let mut complete = coverage.complete();
+    let mut failed = false;
+    for report in reports {
+        complete &= report.is_complete();
+        failed |= args
+            .fail_on
+            .is_some_and(|threshold| report.max_severity().is_some_and(|s| s >= threshold));
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else if !complete {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+type Collected = Vec<(
+    Target,
+    Result<Result<Collection, (Blocker, String)>, String>,
+)>;
+
+async fn collect(args: &OrgAuditArgs, targets: &[Target]) -> Collected {
+    let base = Arc::new(podreach_aws::load_config(None).await);
+    let role = Arc::new(MemberRole {
+        name: args.member_role.clone(),
+        external_id: args.external_id.clone(),
+    });
+    let settings = Arc::new(CollectorSettings {
+        kubernetes: match args.kube {
+            KubeArg::Auto => podreach_aws::kube::KubeMode::Eks,
+            KubeArg::Off => podreach_aws::kube::KubeMode::Off,
+        },
+        runner: podreach_aws::kube::Runner::Cli,
+        // A far side in a third account is read through the same role.
+        member_role: Some((*role).clone()),
+        ..CollectorSettings::default()
+    });
+    let caps = Caps {
+        total: usize::from(args.concurrency),
+        per_account: usize::from(args.account_concurrency),
+    };
+    eprintln!(
+        "auditing {} targets, {} at once ({} per account)",
+        targets.len(),
+        caps.total,
+        caps.per_account
+    );
+    run_targets(targets, caps, move |target: Target| {
+        let (base, role, settings) = (base.clone(), role.clone(), settings.clone());
+        async move { collect_target(&base, &target, &role, &settings).await }
+    })
+    .await
+}
+
+fn label(names: &Names, target: &Target) -> String {
+    match names.get(&target.account) {
+        Some(name) => format!("{} ({name}) {}", target.account, target.region),
+        None => format!("{} {}", target.account, target.region),
+    }
+}
+
+fn text(results: &[(Target, Outcome)], names: &Names, coverage: &Coverage) -> Result<String> {
+    let mut out = format!("{}\n", coverage.headline());
+    for (target, outcome) in results {
+        match outcome {
+            Outcome::Blind { blocker, error } => out.push_str(&format!(
+                "\n== {}: NOT AUDITED ({})\n{error}\nRemedy: {}\n",
+                label(names, target),
+                blocker.kind(),
+                blocker.remedy(target)
+            )),
+            Outcome::Audited(report) => {
+                out.push_str(&format!(
+                    "\n== {}: {} cluster(s), {} finding(s)\n",
+                    label(names, target),
+                    report.clusters.len(),
+                    report.findings.len()
+                ));
+                let mut body = Vec::new();
+                crate::render::report(&mut body, report, None)
+                    .context("writing a target's report")?;
+                out.push_str(&String::from_utf8_lossy(&body));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn json(
+    results: &[(Target, Outcome)],
+    names: &Names,
+    coverage: &Coverage,
+    plan: &podreach_core::org::Plan,
+) -> Result<String> {
+    let targets: Vec<serde_json::Value> = results
+        .iter()
+        .map(|(target, outcome)| {
+            let mut value = json!({
+                "account": target.account,
+                "name": names.get(&target.account),
+                "region": target.region,
+            });
+            match outcome {
+                Outcome::Audited(report) => {
+                    value["status"] = json!("audited");
+                    value["report"] = serde_json::to_value(report).unwrap_or_default();
+                }
+                Outcome::Blind { blocker, error } => {
+                    value["status"] = json!("not-audited");
+                    value["blocker"] = serde_json::to_value(blocker).unwrap_or_default();
+                    value["error"] = json!(error);
+                    value["remedy"] = json!(blocker.remedy(target));
+                }
+            }
+            value
+        })
+        .collect();
+    let mut out = Vec::new();
+    serde_json::to_writer_pretty(
+        &mut out,
+        &json!({
+            "schema": "podreach/org-report/v1",
+            "coverage": {
+                "planned": coverage.planned,
+                "audited": coverage.audited,
+                "complete": coverage.complete(),
+                "headline": coverage.headline(),
+            },
+            "targets": targets,
+            "skipped": plan.skipped,
+        }),
+    )
+    .context("writing the organization report as JSON")?;
+    writeln!(out)?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
