@@ -959,6 +959,71 @@ async fn scheduled_audit_binary_serves_the_scheduled_event() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_scheduled_audit_binary_imports_its_findings_into_security_hub_of_its_account() {
+    let (account, seeded) = lambda::fresh_account_with_demo_and_vpc_ids().await;
+    let subscribers = lambda::subscribers(&account).await;
+    let mut api = RuntimeApi::start(function_arn(&account, "scheduled-audit")).await;
+    let mut function = Function::spawn(
+        "scheduled-audit",
+        &api,
+        &account,
+        &[
+            ("TOPIC_ARN", subscribers.topic_arn.as_str()),
+            ("SECURITY_HUB", "true"),
+        ],
+    );
+    let id = api.invoke(sample_for("scheduled.json", &seeded, &account));
+    let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+    let body = response_of(report, &id, &function);
+    let findings = body["findings"].as_u64().expect("findings");
+    assert!(findings >= 1, "{body:#}");
+    assert_eq!(body["security_hub"]["imported"], findings, "{body:#}");
+    assert_eq!(body["security_hub"]["accepted"], findings, "{body:#}");
+    // What Security Hub (moto's) now holds, read back with the SDK.
+    let hub = aws_sdk_securityhub::Client::new(&account.config);
+    let stored = hub.get_findings().send().await.expect("GetFindings");
+    let stored = stored.findings();
+    assert_eq!(stored.len() as u64, findings);
+    let region = account
+        .config
+        .region()
+        .map(ToString::to_string)
+        .expect("a Region");
+    for f in stored {
+        let id = f.id().expect("Id");
+        assert!(id.starts_with(&format!("podreach/{region}/")), "{id}");
+        assert_eq!(f.aws_account_id(), Some(account.id.as_str()));
+        assert_eq!(f.schema_version(), Some("2018-10-08"));
+        assert_eq!(
+            f.product_arn(),
+            Some(
+                format!(
+                    "arn:aws:securityhub:{region}:{0}:product/{0}/default",
+                    account.id
+                )
+                .as_str()
+            )
+        );
+        assert_eq!(f.generator_id(), Some("podreach"));
+        assert!(f.title().is_some_and(|t| !t.is_empty()));
+        assert!(f.description().is_some_and(|t| !t.is_empty()));
+        assert!(f.created_at().is_some() && f.updated_at().is_some());
+        assert!(!f.types().is_empty());
+        assert!(f.severity().and_then(|s| s.label()).is_some());
+        assert_eq!(
+            f.compliance().and_then(|c| c.status()).map(|s| s.as_str()),
+            Some("FAILED")
+        );
+        assert_eq!(f.resources()[0].r#type(), Some("AwsEksCluster"));
+    }
+    assert!(
+        function.exited().is_none(),
+        "still running\n{}",
+        function.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn dry_run_binary_publishes_nothing() {
     // An account without clusters: the scheduled audit still has a digest to publish.
     let account = Moto::shared().account().await;

@@ -97,6 +97,21 @@ const MEMBER_ROLE_POLICY: &str = "MemberRoleAssumePolicy";
 /// The loop of the access entries: one per cluster in `ClusterNames` and function role.
 const ACCESS_ENTRIES_LOOP: &str = "Fn::ForEach::ClusterAccessEntries";
 
+/// The managed policies of `function`'s role: the shared read-only policy, Lambda's ENI
+/// management only in a VPC, the member role only when one is named, and for the scheduled audit
+/// the Security Hub import only when SecurityHub is true.
+fn managed_policies(function: &str) -> Value {
+    let mut managed = vec![
+        json!({"Ref": "ReadOnlyCollectPolicy"}),
+        json!({"Fn::If": ["InVpc", {"Ref": LAMBDA_VPC_POLICY}, {"Ref": "AWS::NoValue"}]}),
+        json!({"Fn::If": ["HasMemberRole", {"Ref": MEMBER_ROLE_POLICY}, {"Ref": "AWS::NoValue"}]}),
+    ];
+    if function == "ScheduledAudit" {
+        managed.push(json!({"Fn::If": ["HasSecurityHub", {"Ref": "SecurityHubImportPolicy"}, {"Ref": "AWS::NoValue"}]}));
+    }
+    Value::Array(managed)
+}
+
 #[test]
 fn cfn_lint_passes_on_the_template() {
     let root = repo_root();
@@ -322,6 +337,44 @@ fn no_wildcard_actions_and_publish_only_to_the_topic() {
 }
 
 #[test]
+fn the_security_hub_import_is_one_action_on_this_accounts_default_product_and_only_when_asked() {
+    let template = Template::load();
+    let policy = template.resource("SecurityHubImportPolicy");
+    assert_eq!(policy["Condition"], "HasSecurityHub");
+    assert_eq!(
+        template.root["Conditions"]["HasSecurityHub"],
+        json!({"Fn::Equals": [{"Ref": "SecurityHub"}, "true"]})
+    );
+    assert_eq!(
+        template.root["Parameters"]["SecurityHub"]["Default"],
+        "false"
+    );
+    assert_eq!(
+        policy["Properties"]["PolicyDocument"]["Statement"],
+        json!([{
+            "Sid": "ImportFindingsAsThisAccountsDefaultProduct",
+            "Effect": "Allow",
+            "Action": podreach_aws::iam::SECURITY_HUB_ACTION,
+            "Resource": {"Fn::Sub": "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:product/${AWS::AccountId}/default"}
+        }])
+    );
+    let config = FunctionConfig::from_lookup(|name| match name {
+        "DRY_RUN" => Some("true".to_owned()),
+        "SECURITY_HUB" => Some("true".to_owned()),
+        _ => None,
+    })
+    .expect("SECURITY_HUB=true is a valid setting");
+    assert!(config.security_hub);
+    let refused = FunctionConfig::from_lookup(|name| match name {
+        "DRY_RUN" => Some("true".to_owned()),
+        "SECURITY_HUB" => Some("maybe".to_owned()),
+        _ => None,
+    })
+    .expect_err("a misspelled value is refused");
+    assert_eq!(refused.name, "SECURITY_HUB");
+}
+
+#[test]
 fn each_function_role_has_exactly_what_its_function_needs() {
     let template = Template::load();
     for (function, _, log_group, role_name, _) in FUNCTIONS {
@@ -339,13 +392,10 @@ fn each_function_role_has_exactly_what_its_function_needs() {
         );
         assert_eq!(
             properties["ManagedPolicyArns"],
-            json!([
-                {"Ref": "ReadOnlyCollectPolicy"},
-                {"Fn::If": ["InVpc", {"Ref": LAMBDA_VPC_POLICY}, {"Ref": "AWS::NoValue"}]},
-                {"Fn::If": ["HasMemberRole", {"Ref": MEMBER_ROLE_POLICY}, {"Ref": "AWS::NoValue"}]}
-            ]),
+            managed_policies(function),
             "{role_name}: the shared read-only policy, Lambda's ENI management only in a VPC, the \
-             member role only when one is named, and no AWS managed policy"
+             member role only when one is named, the Security Hub import only for the scheduled \
+             audit and only when SecurityHub is true, and no AWS managed policy"
         );
         let policies = properties["Policies"]
             .as_array()
@@ -469,6 +519,7 @@ fn every_function_runs_its_cargo_lambda_binary_on_provided_al2023() {
                 "MEMBER_ROLE_NAME": {"Ref": "MemberRoleName"},
                 "MEMBER_EXTERNAL_ID": {"Ref": "MemberExternalId"},
                 "REGIONS": {"Ref": "Regions"},
+                "SECURITY_HUB": {"Ref": "SecurityHub"},
                 "RUST_LOG": "info"
             }),
             "{function}'s environment"
@@ -856,6 +907,7 @@ fn parameters_have_the_documented_defaults() {
         ("MemberRoleName", json!("")),
         ("MemberExternalId", json!("")),
         ("Regions", json!("")),
+        ("SecurityHub", json!("false")),
     ];
     let names: BTreeSet<&str> = parameters
         .as_object()
@@ -1159,11 +1211,7 @@ fn functions_in_a_vpc_get_exactly_lambdas_eni_actions_and_only_then() {
     for (function, _, _, role, _) in FUNCTIONS {
         assert_eq!(
             template.resource(role)["Properties"]["ManagedPolicyArns"],
-            json!([
-                {"Ref": "ReadOnlyCollectPolicy"},
-                {"Fn::If": ["InVpc", {"Ref": LAMBDA_VPC_POLICY}, {"Ref": "AWS::NoValue"}]},
-                {"Fn::If": ["HasMemberRole", {"Ref": MEMBER_ROLE_POLICY}, {"Ref": "AWS::NoValue"}]}
-            ]),
+            managed_policies(function),
             "{role} gets Lambda's ENI permissions only in a VPC"
         );
         assert_eq!(

@@ -39,6 +39,7 @@ mod policy;
 mod refresh;
 mod run;
 mod runtime;
+mod security_hub;
 mod sequence;
 mod track;
 
@@ -49,3 +50,4 @@ pub use error::HandlerError;
 pub use handlers::{on_change, scheduled_audit, scheduled_audit_in_every_region};
 pub use outcome::Outcome;
 pub use runtime::{Runtime, StartError};
+pub use security_hub::SecurityHubOutcome;

@@ -42,5 +42,9 @@ pub const STATE_GET: &str = "dynamodb:GetItem";
 pub const STATE_PUT: &str = "dynamodb:PutItem";
 pub const STATE_QUERY: &str = "dynamodb:Query";
 
+/// The scheduled audit imports its findings into Security Hub (`SECURITY_HUB`), as the
+/// account's default product; the member role has it for its own account too.
+pub const SECURITY_HUB_ACTION: &str = "securityhub:BatchImportFindings";
+
 /// The functions read their suppressions from one SSM parameter (`SUPPRESSIONS_PARAMETER`).
 pub const SUPPRESSIONS_ACTION: &str = "ssm:GetParameter";

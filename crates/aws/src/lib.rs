@@ -26,6 +26,7 @@ pub mod org;
 pub mod owners;
 pub mod publish;
 pub mod scope;
+pub mod securityhub;
 pub mod state;
 pub mod stats;
 pub mod suppressions;

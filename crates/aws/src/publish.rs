@@ -134,13 +134,25 @@ fn fitted_description(text: &str, origin: &Origin) -> String {
 /// The capability to publish; [`SnsPublisher`] in production.
 pub trait Publish {
     fn publish(&self, message: &Message) -> impl Future<Output = Result<(), ApiFailure>> + Send;
+
+    /// Imports findings into Security Hub of `region` (`SECURITY_HUB=true`); `None` when this
+    /// publisher sends none there.
+    fn import(
+        &self,
+        region: &str,
+        findings: Vec<podreach_core::asff::AsffFinding>,
+    ) -> impl Future<Output = Option<crate::securityhub::Imported>> + Send {
+        let _ = (region, findings);
+        async { None }
+    }
 }
 
-/// Publishes to one SNS topic.
+/// Publishes to one SNS topic, and imports into Security Hub when given one.
 #[derive(Debug, Clone)]
 pub struct SnsPublisher {
     client: aws_sdk_sns::Client,
     topic_arn: String,
+    security_hub: Option<crate::securityhub::SecurityHub>,
 }
 
 impl SnsPublisher {
@@ -148,11 +160,29 @@ impl SnsPublisher {
         SnsPublisher {
             client,
             topic_arn: topic_arn.into(),
+            security_hub: None,
         }
+    }
+
+    /// The findings go to Security Hub too.
+    pub fn with_security_hub(mut self, hub: crate::securityhub::SecurityHub) -> Self {
+        self.security_hub = Some(hub);
+        self
     }
 }
 
 impl Publish for SnsPublisher {
+    async fn import(
+        &self,
+        region: &str,
+        findings: Vec<podreach_core::asff::AsffFinding>,
+    ) -> Option<crate::securityhub::Imported> {
+        match &self.security_hub {
+            Some(hub) => Some(hub.import(region, findings).await),
+            None => None,
+        }
+    }
+
     async fn publish(&self, message: &Message) -> Result<(), ApiFailure> {
         let mut request = self
             .client

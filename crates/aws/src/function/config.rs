@@ -53,6 +53,9 @@ pub struct FunctionConfig {
     /// `REGIONS` (`us-east-1,eu-west-1`; the CLI's repeated `--region`): the Regions this
     /// deployment audits, each on its own. Empty: the function's own Region.
     pub regions: Vec<String>,
+    /// `SECURITY_HUB` (`true`/`false`, default false): the scheduled audit imports the findings
+    /// into Security Hub of the account and Region audited (ASFF, `BatchImportFindings`).
+    pub security_hub: bool,
 }
 
 /// A setting in the environment that cannot be used.
@@ -72,7 +75,8 @@ impl FunctionConfig {
     /// Reads settings through `lookup` (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let dry_run = dry_run(&get)?;
+        let dry_run = flag(&get, "DRY_RUN")?;
+        let security_hub = flag(&get, "SECURITY_HUB")?;
         let topic_arn = topic_arn(&get, dry_run)?;
         let format: MessageFormat = parsed(&get, "MESSAGE_FORMAT")?.unwrap_or_default();
         let min_severity: Severity = parsed(&get, "MIN_SEVERITY")?.unwrap_or(Severity::Medium);
@@ -90,6 +94,7 @@ impl FunctionConfig {
         let member_role = member_role(&get)?;
         let regions = regions(&get)?;
         Ok(FunctionConfig {
+            security_hub,
             regions,
             member_role,
             kubernetes,
@@ -195,16 +200,13 @@ fn member_role(
 }
 
 /// `DRY_RUN`: true or false (also 1/0, yes/no), false when unset.
-fn dry_run(get: &impl Fn(&str) -> Option<String>) -> Result<bool, ConfigError> {
-    match get("DRY_RUN")
-        .as_deref()
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
+/// A `true`/`false` variable (also `1`/`0`, `yes`/`no`); unset is false.
+fn flag(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<bool, ConfigError> {
+    match get(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("false" | "0" | "no") => Ok(false),
         Some("true" | "1" | "yes") => Ok(true),
         Some(other) => Err(ConfigError {
-            name: "DRY_RUN",
+            name,
             message: format!("`{other}` is not true or false"),
         }),
     }

@@ -41,6 +41,9 @@ pub struct Outcome {
     /// Set when only the event's node(s) were collected and audited against the cluster's
     /// cached context: how old that context was, in seconds.
     pub context_age_seconds: Option<i64>,
+    /// What went to Security Hub (`SECURITY_HUB=true`, scheduled audits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_hub: Option<super::security_hub::SecurityHubOutcome>,
 }
 
 /// An invocation that audited nothing: an event not worth an audit, or one about no cluster.
@@ -59,6 +62,7 @@ pub(crate) fn ignored(why: String, clusters: Vec<String>, gaps: usize, api_calls
         state_conflicts: 0,
         suppressions_problem: None,
         context_age_seconds: None,
+        security_hub: None,
     }
 }
 
@@ -101,5 +105,6 @@ pub(crate) fn audited(
         state_conflicts: tracked.conflicts,
         suppressions_problem,
         context_age_seconds: collected.context_age,
+        security_hub: None,
     }
 }

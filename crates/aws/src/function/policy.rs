@@ -30,6 +30,9 @@ pub(crate) struct RunPolicy {
     pub(crate) renotify_after: Option<i64>,
     /// Publish a digest of the audit after the findings' messages.
     pub(crate) digest: bool,
+    /// Import the findings into Security Hub (`SECURITY_HUB`): only a run that sees whole
+    /// clusters, since an import replaces the finding's record there.
+    pub(crate) security_hub: bool,
 }
 
 impl RunPolicy {
@@ -44,6 +47,7 @@ impl RunPolicy {
             knows_deletions: false,
             renotify_after: None,
             digest: false,
+            security_hub: false,
         }
     }
 
@@ -58,6 +62,7 @@ impl RunPolicy {
             knows_deletions: true,
             renotify_after: config.renotify_after,
             digest: true,
+            security_hub: config.security_hub,
         }
     }
 }

@@ -90,10 +90,17 @@ impl Runtime {
             region,
             collector,
             others,
-            sns: publish::SnsPublisher::new(
-                aws_sdk_sns::Client::new(&sdk),
-                config.topic_arn.clone().unwrap_or_default(),
-            ),
+            sns: {
+                let sns = publish::SnsPublisher::new(
+                    aws_sdk_sns::Client::new(&sdk),
+                    config.topic_arn.clone().unwrap_or_default(),
+                );
+                if config.security_hub {
+                    sns.with_security_hub(crate::securityhub::SecurityHub::new(&sdk))
+                } else {
+                    sns
+                }
+            },
             config,
             store,
             suppressions,

@@ -1,6 +1,6 @@
 //! One audit run, as the sequence of its named steps: collect (the event's nodes or whole
 //! clusters), audit, refresh the cached contexts, track the findings' lifecycle, compose the
-//! messages, deliver them.
+//! messages, deliver them, import the findings into Security Hub.
 //!
 //! [`audit_and_publish`] only sequences the steps; each lives in its own module, takes typed
 //! values and returns one, so a step can be read (and changed) without the others. What differs
@@ -20,7 +20,7 @@ use super::outcome::{self, Outcome};
 use super::ownership::{self, Owned};
 use super::policy::RunPolicy;
 use super::run::{Run, WRITE_RESERVE};
-use super::{audit, compose, deliver, refresh, track};
+use super::{audit, compose, deliver, refresh, security_hub, track};
 
 /// Audits `scope` because of `why`, as `policy` says, and publishes what changed.
 pub(crate) async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
@@ -83,7 +83,9 @@ pub(crate) async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
     let digest = compose::digest(&run, store, &report, &tracked, problem).await?;
     let outgoing = compose::compose(&run, &tracked, digest);
     let delivered = deliver::deliver(&run, context.publisher, store, &outgoing).await?;
-    let outcome = outcome::audited(
+    let imported =
+        security_hub::import(&run, context.publisher, &report, &tracked, &collected).await;
+    let mut outcome = outcome::audited(
         why,
         clusters,
         &report,
@@ -92,6 +94,7 @@ pub(crate) async fn audit_and_publish<C: Collect, P: Publish, S: StateStore>(
         suppressions.problem,
         delivered.published(),
     );
+    outcome.security_hub = imported;
     tracing::info!(outcome = ?outcome, "audit done");
     delivered.into_result(outcome)
 }

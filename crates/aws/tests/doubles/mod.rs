@@ -30,6 +30,8 @@ pub struct DemoCollector {
     pub foreign: Option<Vec<raw::NetworkInterface>>,
     /// The ENI ids looked up, one entry per call.
     pub lookups: Mutex<Vec<Vec<String>>>,
+    /// A cluster deleted since: EKS lists only the others, and says this one does not exist.
+    pub deleted: Mutex<Option<&'static str>>,
 }
 
 /// The demo snapshot's documents.
@@ -61,7 +63,13 @@ impl Collect for DemoCollector {
                 message: "The security token included in the request is invalid".to_owned(),
             }));
         }
-        let documents = demo_documents();
+        let deleted = *self.deleted.lock().expect("not poisoned");
+        let documents: Vec<_> = demo_documents()
+            .into_iter()
+            .filter(|d| {
+                deleted.is_none_or(|gone| !d.path.starts_with(&format!("clusters/{gone}/")))
+            })
+            .collect();
         let mut notes = CollectionNotes::default();
         if let Some(name) = self.incomplete {
             notes
@@ -72,12 +80,17 @@ impl Collect for DemoCollector {
                         .to_owned(),
                 });
         }
+        let names: Vec<String> = ["legacy", "shop"]
+            .into_iter()
+            .filter(|c| deleted != Some(*c))
+            .map(str::to_owned)
+            .collect();
         Ok(Collection {
             documents,
             notes,
-            cluster_names: vec!["legacy".to_owned(), "shop".to_owned()],
-            listed_clusters: None,
-            missing_clusters: Vec::new(),
+            listed_clusters: deleted.map(|_| names.clone()),
+            cluster_names: names,
+            missing_clusters: deleted.map(str::to_owned).into_iter().collect(),
         })
     }
 
@@ -104,14 +117,32 @@ impl Collect for DemoCollector {
     }
 }
 
-/// Records messages; fails those whose subject contains `fail_on`.
+/// Records messages (and Security Hub imports); fails those whose subject contains `fail_on`.
 #[derive(Default)]
 pub struct RecordingPublisher {
     pub sent: Mutex<Vec<Message>>,
     pub fail_on: Option<&'static str>,
+    /// Each import: the Region and its findings.
+    pub imported: Mutex<Vec<(String, Vec<podreach_core::asff::AsffFinding>)>>,
 }
 
 impl Publish for RecordingPublisher {
+    async fn import(
+        &self,
+        region: &str,
+        findings: Vec<podreach_core::asff::AsffFinding>,
+    ) -> Option<podreach_aws::securityhub::Imported> {
+        let accepted = findings.len();
+        self.imported
+            .lock()
+            .expect("not poisoned")
+            .push((region.to_owned(), findings));
+        Some(podreach_aws::securityhub::Imported {
+            accepted,
+            ..Default::default()
+        })
+    }
+
     async fn publish(&self, message: &Message) -> Result<(), ApiFailure> {
         if self.fail_on.is_some_and(|f| message.subject.contains(f)) {
             return Err(ApiFailure {
