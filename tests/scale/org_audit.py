@@ -8,7 +8,8 @@ no member role, here one with no data), three targets in one run:
 - an account without the role: not audited, typed `role-not-assumable` with the remedy, and it
   stops neither of the others;
 the headline says 2 of 3, the exit status is 3 (never a clean result), and the text output
-says the same.
+says the same. With `--state`, three runs: the blind target is ACCOUNT_UNREACHABLE NEW, then not
+announced again, then RESOLVED once it is no longer planned; the findings are NEW, then ONGOING.
 
 Usage: python3 tests/scale/org_audit.py [--binaries target/debug]
 """
@@ -86,6 +87,19 @@ def main(argv=None) -> int:
                 env=env, capture_output=True, text=True, timeout=600,
             )
             text = subprocess.run([podreach, *org_args], env=env, capture_output=True, text=True, timeout=600)
+            # With --state: the blind target announced once, then quiet, then resolved when it is
+            # no longer planned; the findings' lifecycle kept per account and Region.
+            state = os.path.join(directory, "org-state.json")
+            stateful = []
+            for accounts in ([generate.ACCOUNT, generate.PEER_ACCOUNT, NO_ROLE],) * 2 + (
+                    [generate.ACCOUNT, generate.PEER_ACCOUNT],):
+                listed = [a for account in accounts for a in ("--account", account)]
+                run = subprocess.run(
+                    [podreach, "org", "audit", "--region", REGION, *listed, "--member-role", "podreach-member",
+                     "--kube", "off", "--state", state, "--format", "json"],
+                    env=env, capture_output=True, text=True, timeout=600,
+                )
+                stateful.append(json.loads(run.stdout) if run.stdout.strip() else {"error": run.stderr[-2000:]})
         finally:
             fake.send_signal(signal.SIGTERM)
             fake.wait(30)
@@ -131,6 +145,23 @@ def main(argv=None) -> int:
           f"the text's first line: {first!r}")
     check(text.returncode == 3, f"the text run exited {text.returncode}")
     check(f"== {NO_ROLE} {REGION}: NOT AUDITED (role-not-assumable)" in text.stdout, "the text names the blind target")
+
+    first, second, third = stateful
+    announced = [(c["lifecycle"], c["account"]) for c in first.get("account_lifecycle", [])]
+    check(announced == [("NEW", NO_ROLE)], f"the first stateful run announces {announced}")
+    check([c["lifecycle"] for c in second.get("account_lifecycle", [])] == [],
+          f"the second run announces {second.get('account_lifecycle')}")
+    resolved = third.get("account_lifecycle", [])
+    check([(c["lifecycle"], c["account"]) for c in resolved] == [("RESOLVED", NO_ROLE)]
+          and "no longer planned" in (resolved[0].get("why") or ""), f"the third run: {resolved}")
+    check(third.get("coverage", {}).get("complete") is True, f"the third run's coverage: {third.get('coverage')}")
+
+    def markers(run: dict) -> set:
+        target = next((t for t in run.get("targets", []) if t["account"] == generate.ACCOUNT), {})
+        return {e["lifecycle"] for e in target.get("report", {}).get("lifecycle") or []}
+
+    check(markers(first) == {"NEW"}, f"the findings in the first stateful run: {markers(first)}")
+    check(markers(second) == {"ONGOING"}, f"the findings in the second: {markers(second)}")
 
     if failures:
         print("\n".join(f"FAILED: {f}" for f in failures), file=sys.stderr)

@@ -19,6 +19,7 @@ use podreach_aws::lifecycle::{Inputs, track};
 use podreach_aws::state::{Clusters, MemoryStore, Partition};
 use podreach_core::Report;
 use podreach_core::lifecycle::{self, FindingState, Policy};
+use podreach_core::org::TargetState;
 use podreach_core::report::LifecycleEntry;
 use podreach_core::suppressions;
 use serde::{Deserialize, Serialize};
@@ -52,6 +53,11 @@ struct StateFile {
     findings: Vec<FindingState>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     regions: BTreeMap<String, Vec<FindingState>>,
+    /// `podreach org audit`: each account × Region's blind-spot record
+    /// (`podreach_core::org::TargetState`), so a target that cannot be audited is announced
+    /// once and resolved when it is audited again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    targets: Vec<TargetState>,
 }
 
 /// Each Region's records (`None`: a snapshot that names no Region).
@@ -127,7 +133,9 @@ impl LifecycleArgs {
             }
             return Ok(None);
         };
-        let mut records = read_state(path)?.into_records();
+        let mut file = read_state(path)?;
+        let targets = std::mem::take(&mut file.targets);
+        let mut records = file.into_records();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
@@ -163,9 +171,11 @@ impl LifecycleArgs {
             let (findings, _) = store.snapshot(&at);
             records.insert(region.map(str::to_owned), findings);
         }
+        let mut state = StateFile::from_records(records);
+        state.targets = targets;
         Ok(Some(Pending {
             path: path.clone(),
-            state: StateFile::from_records(records),
+            state,
         }))
     }
 }
@@ -205,6 +215,16 @@ fn read_state(path: &Path) -> Result<StateFile> {
 }
 
 impl Pending {
+    /// The blind-spot records of the last organization run.
+    pub fn targets(&self) -> &[TargetState] {
+        &self.state.targets
+    }
+
+    /// The blind-spot records this run leaves.
+    pub fn set_targets(&mut self, targets: Vec<TargetState>) {
+        self.state.targets = targets;
+    }
+
     /// Replaces the state file (temporary file, then rename).
     pub fn write(self) -> Result<()> {
         let text = serde_json::to_string_pretty(&self.state)? + "\n";

@@ -12,7 +12,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 use podreach_aws::org::{Caps, collect_target, run_targets};
 use podreach_aws::{Collection, CollectorSettings, MemberRole};
-use podreach_core::org::{Blocker, Coverage, Target, TargetOutcome};
+use podreach_core::org::{
+    ACCOUNT_UNREACHABLE, Blocker, Coverage, Target, TargetChange, TargetOutcome,
+};
 use podreach_core::report::{Report, Severity};
 use podreach_core::{AnalyzeOptions, Overrides, snapshot};
 use serde_json::json;
@@ -51,6 +53,11 @@ pub struct OrgAuditArgs {
     /// Output format: text or json.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     format: PlanFormat,
+    /// `--state FILE` keeps each account × Region's findings' lifecycle and its blind spot
+    /// between runs: a target that cannot be audited is ACCOUNT_UNREACHABLE NEW once, CHANGED
+    /// when its reason changes, RESOLVED when it is audited again or no longer planned.
+    #[command(flatten)]
+    lifecycle: crate::lifecycle::LifecycleArgs,
 }
 
 /// One target's result: its report, or why there is none.
@@ -91,6 +98,17 @@ pub(super) fn run(args: &OrgAuditArgs) -> Result<ExitCode> {
         };
         results.push((target, outcome));
     }
+    // The findings' lifecycle, each target's records apart (`<account>/<region>`).
+    let keys: Vec<String> = results.iter().map(|(t, _)| t.key()).collect();
+    let reports = results
+        .iter_mut()
+        .zip(&keys)
+        .filter_map(|((_, outcome), key)| match outcome {
+            Outcome::Audited(report) => Some((Some(key.as_str()), report.as_mut())),
+            Outcome::Blind { .. } => None,
+        })
+        .collect();
+    let mut pending = args.lifecycle.apply(reports)?;
     let outcomes = results
         .iter()
         .map(|(t, o)| {
@@ -106,13 +124,25 @@ pub(super) fn run(args: &OrgAuditArgs) -> Result<ExitCode> {
             (t.clone(), outcome)
         })
         .collect();
-    // A CLI run keeps no state between runs: the coverage is this run's alone.
-    let (_, _, coverage) = podreach_core::org::coverage(&plan.targets, &outcomes, &[], 0);
+    // Without --state a run keeps nothing: its coverage is its own, and it announces nothing.
+    let previous = pending.as_ref().map_or(&[][..], |p| p.targets());
+    let (states, changes, coverage) =
+        podreach_core::org::coverage(&plan.targets, &outcomes, previous, now());
+    let changes = if pending.is_some() {
+        changes
+    } else {
+        Vec::new()
+    };
     let text = match args.format {
-        PlanFormat::Json => json(&results, &names, &coverage, &plan)?,
-        PlanFormat::Text => text(&results, &names, &coverage)?,
+        PlanFormat::Json => json(&results, &names, &coverage, &plan, &changes)?,
+        PlanFormat::Text => text(&results, &names, &coverage, &changes)?,
     };
     crate::print(&text)?;
+    // The state moves on only once the report is out.
+    if let Some(mut pending) = pending.take() {
+        pending.set_targets(states);
+        pending.write()?;
+    }
     let reports = results.iter().filter_map(|(_, o)| match o {
         Outcome::Audited(r) => Some(r),
         Outcome::Blind { .. } => None,
@@ -179,8 +209,41 @@ fn label(names: &Names, target: &Target) -> String {
     }
 }
 
-fn text(results: &[(Target, Outcome)], names: &Names, coverage: &Coverage) -> Result<String> {
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn change_json(change: &TargetChange) -> serde_json::Value {
+    json!({
+        "finding_id": change.finding_id(),
+        "lifecycle": change.marker.as_str(),
+        "account": change.target.account,
+        "region": change.target.region,
+        "title": change.title(),
+        "blocker": change.blocker,
+        "error": change.error,
+        "remedy": change.remedy,
+        "since": change.since,
+        "why": change.why,
+    })
+}
+
+fn text(
+    results: &[(Target, Outcome)],
+    names: &Names,
+    coverage: &Coverage,
+    changes: &[TargetChange],
+) -> Result<String> {
     let mut out = format!("{}\n", coverage.headline());
+    for change in changes {
+        out.push_str(&format!(
+            "{ACCOUNT_UNREACHABLE} {}: {}\n",
+            change.marker.as_str(),
+            change.title()
+        ));
+    }
     for (target, outcome) in results {
         match outcome {
             Outcome::Blind { blocker, error } => out.push_str(&format!(
@@ -211,6 +274,7 @@ fn json(
     names: &Names,
     coverage: &Coverage,
     plan: &podreach_core::org::Plan,
+    changes: &[TargetChange],
 ) -> Result<String> {
     let targets: Vec<serde_json::Value> = results
         .iter()
@@ -248,6 +312,7 @@ fn json(
             },
             "targets": targets,
             "skipped": plan.skipped,
+            "account_lifecycle": changes.iter().map(change_json).collect::<Vec<_>>(),
         }),
     )
     .context("writing the organization report as JSON")?;
