@@ -126,6 +126,7 @@ fn cfn_lint_passes_on_the_template() {
         .arg("--")
         .arg("infra/template.yaml")
         .arg("infra/forward-events.yaml")
+        .arg("infra/member.yaml")
         .current_dir(&root)
         .output()
         .expect("cfn-lint starts");
@@ -133,8 +134,8 @@ fn cfn_lint_passes_on_the_template() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success() && stdout.trim().is_empty() && stderr.trim().is_empty(),
-        "cfn-lint must report no error and no warning on infra/template.yaml and \
-         infra/forward-events.yaml \
+        "cfn-lint must report no error and no warning on infra/template.yaml, \
+         infra/forward-events.yaml and infra/member.yaml \
          (exit status {}):\n{stdout}{stderr}",
         output.status
     );

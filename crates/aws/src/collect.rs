@@ -69,7 +69,7 @@ mod collection;
 mod collector;
 mod eks;
 mod far;
-mod members;
+pub(crate) mod members;
 mod nodes;
 mod pages;
 mod prefix_lists;

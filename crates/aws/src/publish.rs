@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use podreach_core::lifecycle::{FindingState, Marker, utc};
-use podreach_core::report::{Finding, Report, Severity};
+use podreach_core::report::{Finding, Report, Severity, clip};
 use serde_json::{Value, json};
 
 use crate::error::ApiFailure;
@@ -227,16 +227,6 @@ impl Publish for DryRun {
         );
         Ok(())
     }
-}
-
-/// Cuts `text` to at most `max` characters, ending with `…` when cut.
-fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }
 
 /// An SNS Subject: printable ASCII, one line, at most 100 characters.

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::report::{Finding, Severity};
+use crate::report::{Finding, Severity, clip};
 
 /// The ASFF schema version Security Hub accepts.
 pub const SCHEMA_VERSION: &str = "2018-10-08";
@@ -169,16 +169,6 @@ fn timestamp(seconds: i64) -> String {
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
-/// `text` cut to at most `limit` characters, ending with `…` when cut.
-fn fit(text: &str, limit: usize) -> String {
-    if text.chars().count() <= limit {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(limit.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
 fn common(
     context: Context<'_>,
     cluster: &str,
@@ -220,7 +210,7 @@ fn common(
             ("podreach/finding_id".to_owned(), finding_id.to_owned()),
             (
                 "podreach/cluster".to_owned(),
-                fit(cluster, PRODUCT_FIELD_VALUE_LIMIT),
+                clip(cluster, PRODUCT_FIELD_VALUE_LIMIT),
             ),
         ]),
     }
@@ -234,8 +224,8 @@ pub fn finding(record: Record<'_>, context: Context<'_>) -> AsffFinding {
             first_seen,
         } => {
             let mut out = common(context, &f.cluster, &f.id, first_seen, f.severity);
-            out.title = fit(&f.title, TITLE_LIMIT);
-            out.description = fit(&f.detail, DESCRIPTION_LIMIT);
+            out.title = clip(&f.title, TITLE_LIMIT);
+            out.description = clip(&f.detail, DESCRIPTION_LIMIT);
             let a = &f.affected;
             // The cluster, then nodes and ENIs in turn, within the 32 resources.
             let room = RESOURCE_LIMIT - out.resources.len();
@@ -267,7 +257,7 @@ pub fn finding(record: Record<'_>, context: Context<'_>) -> AsffFinding {
             if !steps.is_empty() {
                 out.remediation = Some(AsffRemediation {
                     recommendation: Recommendation {
-                        text: fit(&steps.join(" "), RECOMMENDATION_LIMIT),
+                        text: clip(&steps.join(" "), RECOMMENDATION_LIMIT),
                     },
                 });
             }
@@ -286,12 +276,12 @@ pub fn finding(record: Record<'_>, context: Context<'_>) -> AsffFinding {
             ];
             for (key, value) in fields {
                 out.product_fields
-                    .insert(key.to_owned(), fit(&value, PRODUCT_FIELD_VALUE_LIMIT));
+                    .insert(key.to_owned(), clip(&value, PRODUCT_FIELD_VALUE_LIMIT));
             }
             if let Some(via) = &f.via {
                 out.product_fields.insert(
                     "podreach/via".to_owned(),
-                    fit(via, PRODUCT_FIELD_VALUE_LIMIT),
+                    clip(via, PRODUCT_FIELD_VALUE_LIMIT),
                 );
             }
             out
@@ -305,8 +295,8 @@ pub fn finding(record: Record<'_>, context: Context<'_>) -> AsffFinding {
             cluster_gone,
         } => {
             let mut out = common(context, cluster, finding_id, first_seen, severity);
-            out.title = fit(title, TITLE_LIMIT);
-            out.description = fit(
+            out.title = clip(title, TITLE_LIMIT);
+            out.description = clip(
                 &if cluster_gone {
                     format!("Resolved: the cluster {cluster} no longer exists. {title}")
                 } else {

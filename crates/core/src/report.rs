@@ -529,3 +529,14 @@ pub struct Finding {
     pub remediation: Vec<Remediation>,
     pub assumptions: Vec<String>,
 }
+
+/// `text` cut to at most `max` characters, ending with `…` when cut: how every outlet with a
+/// length limit (a Chatbot title, an ASFF description) shortens a report's text.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}

@@ -150,42 +150,65 @@ impl Members {
             )));
         };
         let arn = self.role_arn(account, region).unwrap_or_default();
-        let mut request = self
-            .sts
-            .assume_role()
-            .role_arn(&arn)
-            .role_session_name("podreach");
-        if let Some(id) = &role.external_id {
-            request = request.external_id(id);
-        }
-        let answer = request.send().await.map_err(|e| {
-            let failure = ApiFailure::from_sdk("sts:AssumeRole", e);
-            Unreadable(format!(
-                "it belongs to account {account}, and assuming {arn} failed ({}: {}): create the role there, trusting \
-                 this identity{}, with the read-only policy (infra/iam/podreach-read-only.json)",
-                failure.code.as_deref().unwrap_or("error"),
-                failure.message,
-                if role.external_id.is_some() {
-                    " and the external id given"
-                } else {
-                    ""
-                }
-            ))
-        })?;
-        let Some(c) = answer.credentials() else {
-            return Err(Unreadable(format!(
-                "it belongs to account {account}, and STS answered AssumeRole of {arn} without credentials"
-            )));
-        };
-        let credentials = Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_owned()),
-            None,
-            "podreach-member-role",
-        );
+        let credentials = assume_role(&self.sts, &arn, role, "podreach")
+            .await
+            .map_err(|refused| match refused {
+                Refused::Failed(failure) => Unreadable(format!(
+                    "it belongs to account {account}, and assuming {arn} failed ({}: {}): create the role there, trusting \
+                     this identity{}, with the read-only policy (infra/iam/podreach-read-only.json)",
+                    failure.code.as_deref().unwrap_or("error"),
+                    failure.message,
+                    if role.external_id.is_some() {
+                        " and the external id given"
+                    } else {
+                        ""
+                    }
+                )),
+                Refused::NoCredentials => Unreadable(format!(
+                    "it belongs to account {account}, and STS answered AssumeRole of {arn} without credentials"
+                )),
+            })?;
         Ok(self
             .defaults
             .apply(builder.credentials_provider(credentials)))
     }
+}
+
+/// Why [`assume_role`] gave no credentials.
+#[derive(Debug)]
+pub(crate) enum Refused {
+    /// STS refused, or could not be reached.
+    Failed(ApiFailure),
+    /// STS answered without credentials.
+    NoCredentials,
+}
+
+/// The credentials of `arn` (with `role`'s external id, when it has one) from STS `AssumeRole`:
+/// the one way podreach enters another account, for a far side and for an organization's
+/// targets alike.
+pub(crate) async fn assume_role(
+    sts: &aws_sdk_sts::Client,
+    arn: &str,
+    role: &MemberRole,
+    session_name: &str,
+) -> Result<Credentials, Refused> {
+    let mut request = sts
+        .assume_role()
+        .role_arn(arn)
+        .role_session_name(session_name);
+    if let Some(id) = &role.external_id {
+        request = request.external_id(id);
+    }
+    let answer = request
+        .send()
+        .await
+        .map_err(|e| Refused::Failed(ApiFailure::from_sdk("sts:AssumeRole", e)))?;
+    let c = answer.credentials().ok_or(Refused::NoCredentials)?;
+    Ok(Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "podreach-member-role",
+    ))
 }

@@ -4,12 +4,11 @@
 //! with the other targets and this one is a blind spot with its remedy.
 
 use aws_config::SdkConfig;
-use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use podreach_core::org::{Blocker, Target};
 
 use crate::collect::MemberRole;
-use crate::error::ApiFailure;
+use crate::collect::members::{Refused, assume_role};
 
 /// A target's session: the configuration to build its clients from, and the role it stands in.
 #[derive(Debug, Clone)]
@@ -38,36 +37,23 @@ pub async fn session(
             .region(region.clone())
             .build(),
     );
-    let mut request = sts
-        .assume_role()
-        .role_arn(&role_arn)
-        .role_session_name("podreach-organization-audit");
-    if let Some(id) = &role.external_id {
-        request = request.external_id(id);
-    }
-    let answer = request.send().await.map_err(|e| {
-        let failure = ApiFailure::from_sdk("sts:AssumeRole", e);
-        let code = failure.code.clone().unwrap_or_default();
-        (
-            Blocker::classify("sts:AssumeRole", &code, &failure.message, &role_arn),
-            failure.to_string(),
-        )
-    })?;
-    let Some(c) = answer.credentials() else {
-        return Err((
-            Blocker::Failed {
-                action: "sts:AssumeRole".to_owned(),
-            },
-            format!("STS answered AssumeRole of {role_arn} without credentials"),
-        ));
-    };
-    let credentials = Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_owned()),
-        None,
-        "podreach-organization-audit",
-    );
+    let credentials = assume_role(&sts, &role_arn, role, "podreach-organization-audit")
+        .await
+        .map_err(|refused| match refused {
+            Refused::Failed(failure) => {
+                let code = failure.code.clone().unwrap_or_default();
+                (
+                    Blocker::classify("sts:AssumeRole", &code, &failure.message, &role_arn),
+                    failure.to_string(),
+                )
+            }
+            Refused::NoCredentials => (
+                Blocker::Failed {
+                    action: "sts:AssumeRole".to_owned(),
+                },
+                format!("STS answered AssumeRole of {role_arn} without credentials"),
+            ),
+        })?;
     let config = base
         .to_builder()
         .region(region)
