@@ -434,3 +434,77 @@ async fn targets_run_side_by_side_within_their_caps_and_a_failing_one_stops_no_o
     );
     assert!(per_account.values().any(|(_, most)| *most == 2));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn org_audit_imports_each_targets_findings_into_security_hub_of_that_account() {
+    let (member, _) = podreach_tests::seed::fresh_account_with_demo().await;
+    let hub = Moto::shared().account().await;
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    let state = scratch.path().join("org-state.json");
+    let output = hub
+        .podreach_command(scratch.path())
+        .args([
+            "org",
+            "audit",
+            "--region",
+            "us-east-1",
+            "--account",
+            &member.id,
+        ])
+        .args([
+            "--member-role",
+            "podreach-member",
+            "--kube",
+            "off",
+            "--security-hub",
+        ])
+        .arg("--state")
+        .arg(&state)
+        .args(["--format", "json"])
+        .output()
+        .expect("podreach runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let report: Value =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("JSON ({e}): {stderr}"));
+    let target = &report["targets"][0];
+    assert_eq!(target["status"], "audited", "{report:#}");
+    let findings = target["report"]["findings"].as_array().expect("findings");
+    assert!(!findings.is_empty(), "the demo has findings");
+    assert_eq!(
+        target["security_hub"]["accepted"],
+        findings.len(),
+        "{:#}",
+        target["security_hub"]
+    );
+    // In the member's Security Hub, under the member's account; none in the hub's own.
+    let member_hub = aws_sdk_securityhub::Client::new(&member.config);
+    let stored = member_hub
+        .get_findings()
+        .send()
+        .await
+        .expect("GetFindings in the member account");
+    let stored = stored.findings();
+    assert_eq!(stored.len(), findings.len());
+    for f in stored {
+        assert_eq!(f.aws_account_id(), Some(member.id.as_str()));
+        assert!(
+            f.id()
+                .is_some_and(|id| id.starts_with("podreach/us-east-1/")),
+            "{:?}",
+            f.id()
+        );
+        assert_eq!(
+            f.compliance().and_then(|c| c.status()).map(|s| s.as_str()),
+            Some("FAILED")
+        );
+    }
+    let hub_own = aws_sdk_securityhub::Client::new(&hub.config)
+        .get_findings()
+        .send()
+        .await
+        .expect("GetFindings in the hub account");
+    assert!(
+        hub_own.findings().is_empty(),
+        "nothing in the hub's own account"
+    );
+}

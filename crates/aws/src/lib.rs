@@ -48,7 +48,7 @@ pub async fn load_config(region: Option<String>) -> aws_config::SdkConfig {
 
 /// The partition of a Region (`aws`, `aws-cn`, `aws-us-gov`): a role's ARN names it, and
 /// credentials are valid only within one.
-pub(crate) fn partition(region: &str) -> &'static str {
+pub fn partition_of(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "aws-cn"
     } else if region.starts_with("us-gov-") {

@@ -220,6 +220,15 @@ impl Pending {
         &self.state.targets
     }
 
+    /// The findings' records of one partition (a Region, or `<account>/<region>` in an
+    /// organization run) after this run.
+    pub fn records(&self, key: &str) -> &[FindingState] {
+        if self.state.region.as_deref() == Some(key) {
+            return &self.state.findings;
+        }
+        self.state.regions.get(key).map_or(&[], Vec::as_slice)
+    }
+
     /// The blind-spot records this run leaves.
     pub fn set_targets(&mut self, targets: Vec<TargetState>) {
         self.state.targets = targets;

@@ -315,6 +315,85 @@ pub fn finding(record: Record<'_>, context: Context<'_>) -> AsffFinding {
     }
 }
 
+/// How long a resolution is imported again, run after run: an import is an upsert of the same
+/// `Id`, so sending it again costs nothing, and a resolution one run could not import is not
+/// lost.
+pub const RESOLVED_KEPT: i64 = 7 * 24 * 3600;
+
+/// The documents of one audit of one account and Region. With the findings' `records` (the
+/// lifecycle's state after the audit): each open or suppressed finding the report holds, FAILED
+/// (one the report does not hold, of a cluster the audit did not fully see, keeps its last
+/// record in Security Hub), and each finding resolved in the last [`RESOLVED_KEPT`], PASSED, and
+/// ARCHIVED when `gone` says its cluster no longer exists. Without records (no state kept): each
+/// finding of the report, FAILED, first seen now.
+pub fn documents(
+    report: &crate::report::Report,
+    records: Option<&[crate::lifecycle::FindingState]>,
+    gone: &dyn Fn(&str) -> bool,
+    context: Context<'_>,
+) -> Vec<AsffFinding> {
+    use crate::lifecycle::Status;
+    let Some(records) = records else {
+        return report
+            .findings
+            .iter()
+            .map(|finding| {
+                self::finding(
+                    Record::Open {
+                        finding,
+                        first_seen: context.now,
+                    },
+                    context,
+                )
+            })
+            .collect();
+    };
+    let reported: std::collections::BTreeMap<(&str, &str), &Finding> = report
+        .findings
+        .iter()
+        .map(|f| ((f.cluster.as_str(), f.id.as_str()), f))
+        .collect();
+    let mut out = Vec::new();
+    for record in records {
+        let key = (record.cluster.as_str(), record.finding_id.as_str());
+        match record.status {
+            Status::Open | Status::Suppressed => {
+                if let Some(finding) = reported.get(&key) {
+                    out.push(self::finding(
+                        Record::Open {
+                            finding,
+                            first_seen: record.first_seen,
+                        },
+                        context,
+                    ));
+                }
+            }
+            Status::Resolved => {
+                let recent = record
+                    .resolved_at
+                    .is_some_and(|at| context.now.saturating_sub(at) <= RESOLVED_KEPT);
+                if recent {
+                    out.push(self::finding(
+                        Record::Resolved {
+                            cluster: &record.cluster,
+                            finding_id: &record.finding_id,
+                            title: &record.title,
+                            severity: record
+                                .published
+                                .as_ref()
+                                .map_or(Severity::Informational, |p| p.severity),
+                            first_seen: record.first_seen,
+                            cluster_gone: gone(&record.cluster),
+                        },
+                        context,
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The findings cut into `BatchImportFindings` calls of at most [`BATCH_LIMIT`], in order.
 pub fn batches(findings: Vec<AsffFinding>) -> Vec<Vec<AsffFinding>> {
     let mut out: Vec<Vec<AsffFinding>> = Vec::new();

@@ -108,7 +108,7 @@ impl Members {
         self.role.as_ref().map(|r| {
             format!(
                 "arn:{}:iam::{account}:role/{}",
-                crate::partition(region),
+                crate::partition_of(region),
                 r.name
             )
         })

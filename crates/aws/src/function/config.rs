@@ -121,7 +121,7 @@ fn regions(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<String>, ConfigE
     let Some(text) = get("REGIONS") else {
         return Ok(Vec::new());
     };
-    let home = get("AWS_REGION").map(|r| crate::partition(&r));
+    let home = get("AWS_REGION").map(|r| crate::partition_of(&r));
     let mut regions: Vec<String> = Vec::new();
     for region in text.split(',').map(str::trim).filter(|r| !r.is_empty()) {
         if !is_region_name(region) {
@@ -133,14 +133,14 @@ fn regions(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<String>, ConfigE
             });
         }
         if let Some(home) = home
-            && crate::partition(region) != home
+            && crate::partition_of(region) != home
         {
             return Err(ConfigError {
                 name: "REGIONS",
                 message: format!(
                     "`{region}` is in partition {}, the function in {home}: its credentials are \
                      valid in no other partition (deploy podreach there)",
-                    crate::partition(region)
+                    crate::partition_of(region)
                 ),
             });
         }

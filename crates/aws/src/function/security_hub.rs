@@ -4,17 +4,17 @@
 //!
 //! Every open (or suppressed) finding of the audit is imported on every run, FAILED, so its
 //! record there follows the audit (a refused or failed import is simply made again by the next
-//! run). A finding resolved in the last [`RESOLVED_KEPT`] is imported too, PASSED (and ARCHIVED
-//! when its cluster no longer exists): an import is an upsert of the same `Id`, so sending it
-//! again costs nothing, and a resolution that one run could not import is not lost. Only a run
+//! run). A finding resolved in the last `asff::RESOLVED_KEPT` is imported too, PASSED (and
+//! ARCHIVED when its cluster no longer exists): an import is an upsert of the same `Id`, so
+//! sending it again costs nothing, and a resolution that one run could not import is not lost.
+//! Only a run
 //! that audits whole clusters imports: an import replaces the finding's record, and one node's
 //! view of a finding is not the finding.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use podreach_core::asff::{self, AsffFinding, Record};
-use podreach_core::lifecycle::Status;
-use podreach_core::report::{Report, Severity};
+use podreach_core::asff::{self, AsffFinding};
+use podreach_core::report::Report;
 
 use crate::lifecycle::Tracked;
 use crate::publish::Publish;
@@ -22,9 +22,6 @@ use crate::securityhub::Imported;
 
 use super::collection::Collected;
 use super::run::Run;
-
-/// How long a resolution is imported again, run after run.
-pub(crate) const RESOLVED_KEPT: i64 = 7 * 24 * 3600;
 
 /// What the step did, for the outcome.
 #[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
@@ -98,7 +95,8 @@ fn summary(count: usize, imported: Imported) -> SecurityHubOutcome {
     }
 }
 
-/// The ASFF documents of the run: each open finding of the report, and each recent resolution.
+/// The ASFF documents of the run (`podreach_core::asff::documents`): the clusters EKS no longer
+/// lists, or says do not exist, are gone.
 fn documents(
     run: &Run<'_>,
     report: &Report,
@@ -109,14 +107,9 @@ fn documents(
     let context = asff::Context {
         account,
         region: &run.origin.region,
-        partition: crate::partition(&run.origin.region),
+        partition: crate::partition_of(&run.origin.region),
         now: run.now,
     };
-    let reported: BTreeMap<(&str, &str), &podreach_core::report::Finding> = report
-        .findings
-        .iter()
-        .map(|f| ((f.cluster.as_str(), f.id.as_str()), f))
-        .collect();
     let collection = &collected.collection;
     let listed: Option<BTreeSet<&str>> = collection
         .listed_clusters
@@ -126,45 +119,5 @@ fn documents(
         collection.missing_clusters.iter().any(|c| c == cluster)
             || listed.as_ref().is_some_and(|l| !l.contains(cluster))
     };
-    let mut out = Vec::new();
-    for record in &tracked.state {
-        let key = (record.cluster.as_str(), record.finding_id.as_str());
-        match record.status {
-            Status::Open | Status::Suppressed => {
-                // A finding this run did not report (a cluster it did not fully see) keeps its
-                // last record in Security Hub.
-                if let Some(finding) = reported.get(&key) {
-                    out.push(asff::finding(
-                        Record::Open {
-                            finding,
-                            first_seen: record.first_seen,
-                        },
-                        context,
-                    ));
-                }
-            }
-            Status::Resolved => {
-                let recent = record
-                    .resolved_at
-                    .is_some_and(|at| run.now.saturating_sub(at) <= RESOLVED_KEPT);
-                if recent {
-                    out.push(asff::finding(
-                        Record::Resolved {
-                            cluster: &record.cluster,
-                            finding_id: &record.finding_id,
-                            title: &record.title,
-                            severity: record
-                                .published
-                                .as_ref()
-                                .map_or(Severity::Informational, |p| p.severity),
-                            first_seen: record.first_seen,
-                            cluster_gone: gone(&record.cluster),
-                        },
-                        context,
-                    ));
-                }
-            }
-        }
-    }
-    out
+    asff::documents(report, Some(&tracked.state), &gone, context)
 }

@@ -7,21 +7,26 @@
 use aws_config::SdkConfig;
 use podreach_core::org::{Blocker, Target};
 
+use super::TargetSession;
+
 use crate::collect::{Collect as _, Collection, Collector, CollectorSettings, MemberRole, Scope};
 use crate::error::CollectError;
 
-/// Collects every cluster of `target` through `role`; `base` is the hub's configuration.
+/// Collects every cluster of `target` through `role`; `base` is the hub's configuration. The
+/// session comes back with the collection, for what else is done in that account (its Security
+/// Hub).
 pub async fn collect_target(
     base: &SdkConfig,
     target: &Target,
     role: &MemberRole,
     settings: &CollectorSettings,
-) -> Result<Collection, (Blocker, String)> {
+) -> Result<(Collection, TargetSession), (Blocker, String)> {
     let session = super::session(base, target, role).await?;
     let collector = Collector::new(&session.config, settings);
     collector
         .collect(&Scope::AllClusters)
         .await
+        .map(|collection| (collection, session.clone()))
         .map_err(|error| {
             let failure = match &error {
                 CollectError::ListClusters(f) | CollectError::Resolve(f) => f,

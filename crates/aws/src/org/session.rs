@@ -27,7 +27,7 @@ pub async fn session(
 ) -> Result<TargetSession, (Blocker, String)> {
     let role_arn = format!(
         "arn:{}:iam::{}:role/{}",
-        crate::partition(&target.region),
+        crate::partition_of(&target.region),
         target.account,
         role.name
     );

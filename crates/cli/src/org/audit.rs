@@ -4,13 +4,15 @@
 //! spot with its reason and remedy, and never hides the others; the first line says how many of
 //! the planned targets were audited, and the exit status is 3 unless all were, completely.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use podreach_aws::org::{Caps, collect_target, run_targets};
+use podreach_aws::org::{Caps, TargetSession, collect_target, run_targets};
+use podreach_aws::securityhub::Imported;
 use podreach_aws::{Collection, CollectorSettings, MemberRole};
 use podreach_core::org::{
     ACCOUNT_UNREACHABLE, Blocker, Coverage, Target, TargetChange, TargetOutcome,
@@ -58,12 +60,23 @@ pub struct OrgAuditArgs {
     /// when its reason changes, RESOLVED when it is audited again or no longer planned.
     #[command(flatten)]
     lifecycle: crate::lifecycle::LifecycleArgs,
+    /// Import each target's findings into Security Hub of its account and Region, through the
+    /// member role (as that account's default product; with --state, resolved findings PASSED).
+    #[arg(long)]
+    security_hub: bool,
 }
 
 /// One target's result: its report, or why there is none.
-enum Outcome {
-    Audited(Box<Report>),
+pub(super) enum Outcome {
+    Audited(Audited),
     Blind { blocker: Blocker, error: String },
+}
+
+/// An audited target: its report, the session in its account, and its clusters that are gone.
+pub(super) struct Audited {
+    pub(super) report: Box<Report>,
+    pub(super) session: TargetSession,
+    pub(super) gone: BTreeSet<String>,
 }
 
 pub(super) fn run(args: &OrgAuditArgs) -> Result<ExitCode> {
@@ -84,9 +97,18 @@ pub(super) fn run(args: &OrgAuditArgs) -> Result<ExitCode> {
     let mut results: Vec<(Target, Outcome)> = Vec::with_capacity(collected.len());
     for (target, result) in collected {
         let outcome = match result {
-            Ok(Ok(collection)) => {
+            Ok(Ok((collection, session))) => {
                 let model = collection.model(snapshot::Loaded::default(), &Overrides::default());
-                Outcome::Audited(Box::new(podreach_core::run(&model, &question).report))
+                let mut gone: BTreeSet<String> =
+                    collection.missing_clusters.iter().cloned().collect();
+                if let Some(listed) = &collection.listed_clusters {
+                    gone.retain(|c| !listed.contains(c));
+                }
+                Outcome::Audited(Audited {
+                    report: Box::new(podreach_core::run(&model, &question).report),
+                    session,
+                    gone,
+                })
             }
             Ok(Err((blocker, error))) => Outcome::Blind { blocker, error },
             Err(error) => Outcome::Blind {
@@ -104,17 +126,26 @@ pub(super) fn run(args: &OrgAuditArgs) -> Result<ExitCode> {
         .iter_mut()
         .zip(&keys)
         .filter_map(|((_, outcome), key)| match outcome {
-            Outcome::Audited(report) => Some((Some(key.as_str()), report.as_mut())),
+            Outcome::Audited(a) => Some((Some(key.as_str()), a.report.as_mut())),
             Outcome::Blind { .. } => None,
         })
         .collect();
     let mut pending = args.lifecycle.apply(reports)?;
+    let imported = if args.security_hub {
+        runtime.block_on(super::security_hub::import(
+            &results,
+            pending.as_ref(),
+            now(),
+        ))
+    } else {
+        BTreeMap::new()
+    };
     let outcomes = results
         .iter()
         .map(|(t, o)| {
             let outcome = match o {
-                Outcome::Audited(report) => TargetOutcome::Audited {
-                    clusters: report.clusters.len(),
+                Outcome::Audited(a) => TargetOutcome::Audited {
+                    clusters: a.report.clusters.len(),
                 },
                 Outcome::Blind { blocker, error } => TargetOutcome::Blind {
                     blocker: blocker.clone(),
@@ -134,8 +165,8 @@ pub(super) fn run(args: &OrgAuditArgs) -> Result<ExitCode> {
         Vec::new()
     };
     let text = match args.format {
-        PlanFormat::Json => json(&results, &names, &coverage, &plan, &changes)?,
-        PlanFormat::Text => text(&results, &names, &coverage, &changes)?,
+        PlanFormat::Json => json(&results, &names, &coverage, &plan, &changes, &imported)?,
+        PlanFormat::Text => text(&results, &names, &coverage, &changes, &imported)?,
     };
     crate::print(&text)?;
     // The state moves on only once the report is out.
@@ -144,10 +175,14 @@ pub(super) fn run(args: &OrgAuditArgs) -> Result<ExitCode> {
         pending.write()?;
     }
     let reports = results.iter().filter_map(|(_, o)| match o {
-        Outcome::Audited(r) => Some(r),
+        Outcome::Audited(a) => Some(&a.report),
         Outcome::Blind { .. } => None,
     });
-    let mut complete = coverage.complete();
+    // Findings Security Hub did not get are something the run could not do.
+    let mut complete = coverage.complete()
+        && imported
+            .values()
+            .all(|i| i.failures.is_empty() && i.refused.is_empty());
     let mut failed = false;
     for report in reports {
         complete &= report.is_complete();
@@ -166,7 +201,7 @@ pub(super) fn run(args: &OrgAuditArgs) -> Result<ExitCode> {
 
 type Collected = Vec<(
     Target,
-    Result<Result<Collection, (Blocker, String)>, String>,
+    Result<Result<(Collection, TargetSession), (Blocker, String)>, String>,
 )>;
 
 async fn collect(args: &OrgAuditArgs, targets: &[Target]) -> Collected {
@@ -209,7 +244,7 @@ fn label(names: &Names, target: &Target) -> String {
     }
 }
 
-fn now() -> i64 {
+pub(super) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -235,6 +270,7 @@ fn text(
     names: &Names,
     coverage: &Coverage,
     changes: &[TargetChange],
+    imported: &BTreeMap<String, Imported>,
 ) -> Result<String> {
     let mut out = format!("{}\n", coverage.headline());
     for change in changes {
@@ -252,13 +288,16 @@ fn text(
                 blocker.kind(),
                 blocker.remedy(target)
             )),
-            Outcome::Audited(report) => {
+            Outcome::Audited(Audited { report, .. }) => {
                 out.push_str(&format!(
                     "\n== {}: {} cluster(s), {} finding(s)\n",
                     label(names, target),
                     report.clusters.len(),
                     report.findings.len()
                 ));
+                if let Some(i) = imported.get(&target.key()) {
+                    out.push_str(&format!("{}\n", super::security_hub::summary(i)));
+                }
                 let mut body = Vec::new();
                 crate::render::report(&mut body, report, None)
                     .context("writing a target's report")?;
@@ -275,6 +314,7 @@ fn json(
     coverage: &Coverage,
     plan: &podreach_core::org::Plan,
     changes: &[TargetChange],
+    imported: &BTreeMap<String, Imported>,
 ) -> Result<String> {
     let targets: Vec<serde_json::Value> = results
         .iter()
@@ -285,9 +325,12 @@ fn json(
                 "region": target.region,
             });
             match outcome {
-                Outcome::Audited(report) => {
+                Outcome::Audited(Audited { report, .. }) => {
                     value["status"] = json!("audited");
                     value["report"] = serde_json::to_value(report).unwrap_or_default();
+                    if let Some(i) = imported.get(&target.key()) {
+                        value["security_hub"] = super::security_hub::as_json(i);
+                    }
                 }
                 Outcome::Blind { blocker, error } => {
                     value["status"] = json!("not-audited");
