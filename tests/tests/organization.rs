@@ -464,8 +464,8 @@ async fn org_audit_imports_each_targets_findings_into_security_hub_of_that_accou
         .output()
         .expect("podreach runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let report: Value =
-        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("JSON ({e}): {stderr}"));
+    let report: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| podreach_tests::fail(&format!("JSON ({e}): {stderr}")));
     let target = &report["targets"][0];
     assert_eq!(target["status"], "audited", "{report:#}");
     let findings = target["report"]["findings"].as_array().expect("findings");
