@@ -68,13 +68,13 @@ pub struct OrgAuditArgs {
 
 /// One target's result: its report, or why there is none.
 pub(super) enum Outcome {
-    Audited(Audited),
+    Audited(Box<Audited>),
     Blind { blocker: Blocker, error: String },
 }
 
 /// An audited target: its report, the session in its account, and its clusters that are gone.
 pub(super) struct Audited {
-    pub(super) report: Box<Report>,
+    pub(super) report: Report,
     pub(super) session: TargetSession,
     pub(super) gone: BTreeSet<String>,
 }
@@ -104,11 +104,11 @@ pub(super) fn run(args: &OrgAuditArgs) -> Result<ExitCode> {
                 if let Some(listed) = &collection.listed_clusters {
                     gone.retain(|c| !listed.contains(c));
                 }
-                Outcome::Audited(Audited {
-                    report: Box::new(podreach_core::run(&model, &question).report),
+                Outcome::Audited(Box::new(Audited {
+                    report: podreach_core::run(&model, &question).report,
                     session,
                     gone,
-                })
+                }))
             }
             Ok(Err((blocker, error))) => Outcome::Blind { blocker, error },
             Err(error) => Outcome::Blind {
@@ -126,7 +126,7 @@ pub(super) fn run(args: &OrgAuditArgs) -> Result<ExitCode> {
         .iter_mut()
         .zip(&keys)
         .filter_map(|((_, outcome), key)| match outcome {
-            Outcome::Audited(a) => Some((Some(key.as_str()), a.report.as_mut())),
+            Outcome::Audited(a) => Some((Some(key.as_str()), &mut a.report)),
             Outcome::Blind { .. } => None,
         })
         .collect();
@@ -288,7 +288,8 @@ fn text(
                 blocker.kind(),
                 blocker.remedy(target)
             )),
-            Outcome::Audited(Audited { report, .. }) => {
+            Outcome::Audited(audited) => {
+                let report = &audited.report;
                 out.push_str(&format!(
                     "\n== {}: {} cluster(s), {} finding(s)\n",
                     label(names, target),
@@ -325,7 +326,8 @@ fn json(
                 "region": target.region,
             });
             match outcome {
-                Outcome::Audited(Audited { report, .. }) => {
+                Outcome::Audited(audited) => {
+                    let report = &audited.report;
                     value["status"] = json!("audited");
                     value["report"] = serde_json::to_value(report).unwrap_or_default();
                     if let Some(i) = imported.get(&target.key()) {

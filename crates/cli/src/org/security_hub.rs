@@ -22,14 +22,14 @@ pub(super) async fn import(
 ) -> BTreeMap<String, Imported> {
     let mut out = BTreeMap::new();
     for (target, outcome) in results {
-        let Outcome::Audited(Audited {
+        let Outcome::Audited(audited) = outcome else {
+            continue;
+        };
+        let Audited {
             report,
             session,
             gone,
-        }) = outcome
-        else {
-            continue;
-        };
+        } = audited.as_ref();
         let key = target.key();
         let context = podreach_core::asff::Context {
             account: &target.account,
