@@ -1,6 +1,6 @@
 //! `podreach org audit`: every target of the plan collected through the member role in its
-//! account, side by side within a cap in all and per account, then each audited on its own with
-//! the same code as `podreach audit --live`. A target that could not be collected is a blind
+//! account and audited with the same code as `podreach audit --live`, each in its own task, side
+//! by side within a cap in all and per account (so at most that many collections are in memory). A target that could not be collected is a blind
 //! spot with its reason and remedy, and never hides the others; the first line says how many of
 //! the planned targets were audited, and the exit status is 3 unless all were, completely.
 
@@ -72,11 +72,20 @@ pub(super) enum Outcome {
     Blind { blocker: Blocker, error: String },
 }
 
-/// An audited target: its report, the session in its account, and its clusters that are gone.
+/// An audited target: its report, the session in its account, and which clusters EKS listed
+/// and which it said do not exist.
 pub(super) struct Audited {
     pub(super) report: Report,
     pub(super) session: TargetSession,
-    pub(super) gone: BTreeSet<String>,
+    pub(super) listed: Option<BTreeSet<String>>,
+    pub(super) missing: BTreeSet<String>,
+}
+
+impl Audited {
+    /// Whether `cluster` no longer exists: EKS says so, or lists every cluster but it.
+    pub(super) fn gone(&self, cluster: &str) -> bool {
+        self.missing.contains(cluster) || self.listed.as_ref().is_some_and(|l| !l.contains(cluster))
+    }
 }
 
 pub(super) fn run(args: &OrgAuditArgs) -> Result<ExitCode> {
@@ -85,41 +94,27 @@ pub(super) fn run(args: &OrgAuditArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let (plan, names, collected) = runtime.block_on(async {
+    let (plan, names, audited) = runtime.block_on(async {
         let (plan, names) = args.select.plan().await?;
-        let collected = collect(args, &plan.targets).await;
-        anyhow::Ok((plan, names, collected))
+        let audited = audit_targets(args, &plan.targets).await;
+        anyhow::Ok((plan, names, audited))
     })?;
-    let question = AnalyzeOptions {
-        include_paths: false,
-        tcp_ports: args.ports.clone(),
-    };
-    let mut results: Vec<(Target, Outcome)> = Vec::with_capacity(collected.len());
-    for (target, result) in collected {
-        let outcome = match result {
-            Ok(Ok((collection, session))) => {
-                let model = collection.model(snapshot::Loaded::default(), &Overrides::default());
-                let mut gone: BTreeSet<String> =
-                    collection.missing_clusters.iter().cloned().collect();
-                if let Some(listed) = &collection.listed_clusters {
-                    gone.retain(|c| !listed.contains(c));
-                }
-                Outcome::Audited(Box::new(Audited {
-                    report: podreach_core::run(&model, &question).report,
-                    session,
-                    gone,
-                }))
-            }
-            Ok(Err((blocker, error))) => Outcome::Blind { blocker, error },
-            Err(error) => Outcome::Blind {
-                blocker: Blocker::Failed {
-                    action: "podreach".to_owned(),
+    let mut results: Vec<(Target, Outcome)> = audited
+        .into_iter()
+        .map(|(target, result)| {
+            let outcome = match result {
+                Ok(Ok(audited)) => Outcome::Audited(audited),
+                Ok(Err((blocker, error))) => Outcome::Blind { blocker, error },
+                Err(error) => Outcome::Blind {
+                    blocker: Blocker::Failed {
+                        action: "podreach".to_owned(),
+                    },
+                    error,
                 },
-                error,
-            },
-        };
-        results.push((target, outcome));
-    }
+            };
+            (target, outcome)
+        })
+        .collect();
     // The findings' lifecycle, each target's records apart (`<account>/<region>`).
     let keys: Vec<String> = results.iter().map(|(t, _)| t.key()).collect();
     let reports = results
@@ -199,12 +194,15 @@ pub(super) fn run(args: &OrgAuditArgs) -> Result<ExitCode> {
     })
 }
 
-type Collected = Vec<(
+type AuditedTargets = Vec<(
     Target,
-    Result<Result<(Collection, TargetSession), (Blocker, String)>, String>,
+    Result<Result<Box<Audited>, (Blocker, String)>, String>,
 )>;
 
-async fn collect(args: &OrgAuditArgs, targets: &[Target]) -> Collected {
+/// Every target collected and audited in its own task, side by side within the caps. Each task
+/// keeps only the report of its target: at most `--concurrency` collections are in memory at
+/// once, whatever the size of the organization.
+async fn audit_targets(args: &OrgAuditArgs, targets: &[Target]) -> AuditedTargets {
     let base = Arc::new(podreach_aws::load_config(None).await);
     let role = Arc::new(MemberRole {
         name: args.member_role.clone(),
@@ -220,6 +218,10 @@ async fn collect(args: &OrgAuditArgs, targets: &[Target]) -> Collected {
         member_role: Some((*role).clone()),
         ..CollectorSettings::default()
     });
+    let question = Arc::new(AnalyzeOptions {
+        include_paths: false,
+        tcp_ports: args.ports.clone(),
+    });
     let caps = Caps {
         total: usize::from(args.concurrency),
         per_account: usize::from(args.account_concurrency),
@@ -231,10 +233,33 @@ async fn collect(args: &OrgAuditArgs, targets: &[Target]) -> Collected {
         caps.per_account
     );
     run_targets(targets, caps, move |target: Target| {
-        let (base, role, settings) = (base.clone(), role.clone(), settings.clone());
-        async move { collect_target(&base, &target, &role, &settings).await }
+        let (base, role, settings, question) = (
+            base.clone(),
+            role.clone(),
+            settings.clone(),
+            question.clone(),
+        );
+        async move {
+            let (collection, session) = collect_target(&base, &target, &role, &settings).await?;
+            Ok(Box::new(audit(&collection, session, &question)))
+        }
     })
     .await
+}
+
+/// One collected target's report, with the session in its account and what EKS said of its
+/// clusters.
+fn audit(collection: &Collection, session: TargetSession, question: &AnalyzeOptions) -> Audited {
+    let model = collection.model(snapshot::Loaded::default(), &Overrides::default());
+    Audited {
+        report: podreach_core::run(&model, question).report,
+        session,
+        listed: collection
+            .listed_clusters
+            .as_ref()
+            .map(|l| l.iter().cloned().collect()),
+        missing: collection.missing_clusters.iter().cloned().collect(),
+    }
 }
 
 fn label(names: &Names, target: &Target) -> String {

@@ -26,9 +26,7 @@ pub(super) async fn import(
             continue;
         };
         let Audited {
-            report,
-            session,
-            gone,
+            report, session, ..
         } = audited.as_ref();
         let key = target.key();
         let context = podreach_core::asff::Context {
@@ -38,7 +36,7 @@ pub(super) async fn import(
             now,
         };
         let records = pending.map(|p| p.records(&key));
-        let is_gone = |cluster: &str| gone.contains(cluster);
+        let is_gone = |cluster: &str| audited.gone(cluster);
         let documents = podreach_core::asff::documents(report, records, &is_gone, context);
         let imported = SecurityHub::new(&session.config)
             .import(&target.region, documents)
