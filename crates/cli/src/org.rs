@@ -7,6 +7,7 @@
 
 mod audit;
 mod plan;
+mod report;
 mod security_hub;
 
 use std::collections::BTreeMap;

@@ -5,23 +5,18 @@
 //! the planned targets were audited, and the exit status is 3 unless all were, completely.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use podreach_aws::org::{Caps, TargetSession, collect_target, run_targets};
-use podreach_aws::securityhub::Imported;
 use podreach_aws::{Collection, CollectorSettings, MemberRole};
-use podreach_core::org::{
-    ACCOUNT_UNREACHABLE, Blocker, Coverage, Target, TargetChange, TargetOutcome,
-};
+use podreach_core::org::{Blocker, Target, TargetOutcome};
 use podreach_core::report::{Report, Severity};
 use podreach_core::{AnalyzeOptions, Overrides, snapshot};
-use serde_json::json;
 
-use super::{Names, PlanFormat, SelectArgs};
+use super::{PlanFormat, SelectArgs};
 use crate::live::KubeArg;
 
 #[derive(Debug, Args)]
@@ -160,8 +155,10 @@ pub(super) fn run(args: &OrgAuditArgs) -> Result<ExitCode> {
         Vec::new()
     };
     let text = match args.format {
-        PlanFormat::Json => json(&results, &names, &coverage, &plan, &changes, &imported)?,
-        PlanFormat::Text => text(&results, &names, &coverage, &changes, &imported)?,
+        PlanFormat::Json => {
+            super::report::json(&results, &names, &coverage, &plan, &changes, &imported)?
+        }
+        PlanFormat::Text => super::report::text(&results, &names, &coverage, &changes, &imported)?,
     };
     crate::print(&text)?;
     // The state moves on only once the report is out.
@@ -262,130 +259,8 @@ fn audit(collection: &Collection, session: TargetSession, question: &AnalyzeOpti
     }
 }
 
-fn label(names: &Names, target: &Target) -> String {
-    match names.get(&target.account) {
-        Some(name) => format!("{} ({name}) {}", target.account, target.region),
-        None => format!("{} {}", target.account, target.region),
-    }
-}
-
 pub(super) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-fn change_json(change: &TargetChange) -> serde_json::Value {
-    json!({
-        "finding_id": change.finding_id(),
-        "lifecycle": change.marker.as_str(),
-        "account": change.target.account,
-        "region": change.target.region,
-        "title": change.title(),
-        "blocker": change.blocker,
-        "error": change.error,
-        "remedy": change.remedy,
-        "since": change.since,
-        "why": change.why,
-    })
-}
-
-fn text(
-    results: &[(Target, Outcome)],
-    names: &Names,
-    coverage: &Coverage,
-    changes: &[TargetChange],
-    imported: &BTreeMap<String, Imported>,
-) -> Result<String> {
-    let mut out = format!("{}\n", coverage.headline());
-    for change in changes {
-        out.push_str(&format!(
-            "{ACCOUNT_UNREACHABLE} {}: {}\n",
-            change.marker.as_str(),
-            change.title()
-        ));
-    }
-    for (target, outcome) in results {
-        match outcome {
-            Outcome::Blind { blocker, error } => out.push_str(&format!(
-                "\n== {}: NOT AUDITED ({})\n{error}\nRemedy: {}\n",
-                label(names, target),
-                blocker.kind(),
-                blocker.remedy(target)
-            )),
-            Outcome::Audited(audited) => {
-                let report = &audited.report;
-                out.push_str(&format!(
-                    "\n== {}: {} cluster(s), {} finding(s)\n",
-                    label(names, target),
-                    report.clusters.len(),
-                    report.findings.len()
-                ));
-                if let Some(i) = imported.get(&target.key()) {
-                    out.push_str(&format!("{}\n", super::security_hub::summary(i)));
-                }
-                let mut body = Vec::new();
-                crate::render::report(&mut body, report, None)
-                    .context("writing a target's report")?;
-                out.push_str(&String::from_utf8_lossy(&body));
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn json(
-    results: &[(Target, Outcome)],
-    names: &Names,
-    coverage: &Coverage,
-    plan: &podreach_core::org::Plan,
-    changes: &[TargetChange],
-    imported: &BTreeMap<String, Imported>,
-) -> Result<String> {
-    let targets: Vec<serde_json::Value> = results
-        .iter()
-        .map(|(target, outcome)| {
-            let mut value = json!({
-                "account": target.account,
-                "name": names.get(&target.account),
-                "region": target.region,
-            });
-            match outcome {
-                Outcome::Audited(audited) => {
-                    let report = &audited.report;
-                    value["status"] = json!("audited");
-                    value["report"] = serde_json::to_value(report).unwrap_or_default();
-                    if let Some(i) = imported.get(&target.key()) {
-                        value["security_hub"] = super::security_hub::as_json(i);
-                    }
-                }
-                Outcome::Blind { blocker, error } => {
-                    value["status"] = json!("not-audited");
-                    value["blocker"] = serde_json::to_value(blocker).unwrap_or_default();
-                    value["error"] = json!(error);
-                    value["remedy"] = json!(blocker.remedy(target));
-                }
-            }
-            value
-        })
-        .collect();
-    let mut out = Vec::new();
-    serde_json::to_writer_pretty(
-        &mut out,
-        &json!({
-            "schema": "podreach/org-report/v1",
-            "coverage": {
-                "planned": coverage.planned,
-                "audited": coverage.audited,
-                "complete": coverage.complete(),
-                "headline": coverage.headline(),
-            },
-            "targets": targets,
-            "skipped": plan.skipped,
-            "account_lifecycle": changes.iter().map(change_json).collect::<Vec<_>>(),
-        }),
-    )
-    .context("writing the organization report as JSON")?;
-    writeln!(out)?;
-    Ok(String::from_utf8_lossy(&out).into_owned())
 }
