@@ -72,6 +72,7 @@ from datetime import datetime
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # no __pycache__ left in the repository
 sys.path.insert(0, HERE)
+import fakes  # noqa: E402  (the one way to start the fake endpoint)
 import generate  # noqa: E402  (the scenario; same directory)
 import fake_aws  # noqa: E402  (for the in-process check of the external id)
 
@@ -96,26 +97,8 @@ class Checks:
 
 
 def start_fake(args, directory: str, extra=()):
-    ready = os.path.join(directory, "port")
-    stats = os.path.join(directory, "stats.json")
-    accounts = os.path.join(directory, "accounts.json")
-    process = subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "fake_aws.py"), "--nodes", str(args.nodes), "--routes", str(args.routes),
-         "--seed", str(args.seed), "--port", "0", "--ready-file", ready, "--stats-file", stats,
-         "--account-stats-file", accounts, *extra],
-        stdout=subprocess.DEVNULL,
-        stderr=open(os.path.join(directory, "fake.err"), "wb"),
-    )
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"fake_aws.py exited with {process.returncode}: "
-                             f"{open(os.path.join(directory, 'fake.err')).read()}")
-        if os.path.exists(ready) and open(ready).read().strip():
-            return process, int(open(ready).read().strip()), stats, accounts
-        time.sleep(0.05)
-    process.kill()
-    raise SystemExit("fake_aws.py did not start within 300 s")
+    """The fake endpoint for `args`' scenario (`fakes.start_fake`)."""
+    return fakes.start_fake(args.nodes, args.routes, args.seed, directory, extra)
 
 
 def error_code(call) -> str | None:

@@ -54,6 +54,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.dont_write_bytecode = True  # no __pycache__ left in the repository
 sys.path.insert(0, HERE)
 import generate  # noqa: E402  (the scenario; same directory)
+from fakes import endpoint_env  # noqa: E402  (the endpoint's environment)
 from check_fake_ec2 import Checks, start_fake  # noqa: E402  (one way to start the fake and count checks)
 
 TGW_ACCOUNT = "333344445555"
@@ -134,17 +135,7 @@ def live(args, directory: str, member_role: str | None, fakes: list) -> tuple[di
     os.makedirs(directory, exist_ok=True)
     fake, port, _, accounts_file = start_fake(args, directory, ("--tgw-account", args.tgw_account))
     fakes.append(fake)
-    env = dict(
-        os.environ,
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
-        AWS_REGION=generate.REGION,
-        AWS_ACCESS_KEY_ID="AKIAIOSFODNN7EXAMPLE",
-        AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_CONFIG_FILE=os.path.join(directory, "none"),
-        AWS_SHARED_CREDENTIALS_FILE=os.path.join(directory, "none"),
-        HOME=directory,
-    )
+    env = endpoint_env(port, directory, generate.REGION)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_EC2",
                  "AWS_ENDPOINT_URL_EKS", "AWS_ENDPOINT_URL_STS", "MEMBER_ROLE_NAME", "MEMBER_EXTERNAL_ID",
                  "KUBECONFIG"):

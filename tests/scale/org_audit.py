@@ -23,12 +23,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
+import fakes  # noqa: E402  (the one way to start the fake endpoint)
 import generate  # noqa: E402
 
 NO_ROLE = "333344445555"
@@ -47,33 +47,9 @@ def main(argv=None) -> int:
             failures.append(message)
 
     with tempfile.TemporaryDirectory(prefix="podreach-org-") as directory:
-        ready = os.path.join(directory, "port")
-        fake = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "fake_aws.py"), "--nodes", "20", "--routes", "10",
-             "--port", "0", "--ready-file", ready],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        fake, port, _, _ = fakes.start_fake(20, 10, 1, directory)
         try:
-            deadline = time.time() + 60
-            while not (os.path.exists(ready) and open(ready).read().strip()):
-                if fake.poll() is not None or time.time() > deadline:
-                    raise SystemExit("fake_aws.py did not start")
-                time.sleep(0.05)
-            port = open(ready).read().strip()
-            env = {
-                key: value for key, value in os.environ.items() if not key.startswith("AWS_")
-            }
-            env.update(
-                AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
-                AWS_REGION=REGION,
-                AWS_ACCESS_KEY_ID="AKIAIOSFODNN7EXAMPLE",
-                AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-                AWS_EC2_METADATA_DISABLED="true",
-                AWS_CONFIG_FILE=os.path.join(directory, "none"),
-                AWS_SHARED_CREDENTIALS_FILE=os.path.join(directory, "none"),
-                HOME=directory,
-            )
+            env = fakes.endpoint_env(port, directory, REGION)
             org_args = [
                 "org", "audit", "--region", REGION,
                 "--account", generate.ACCOUNT, "--account", generate.PEER_ACCOUNT, "--account", NO_ROLE,
