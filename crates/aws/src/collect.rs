@@ -77,7 +77,7 @@ mod scope;
 mod tgw_routes;
 mod vpc;
 
-pub use self::collection::Collection;
+pub use self::collection::{ClusterListing, Collection};
 pub use self::collector::{Collector, CollectorSettings};
 pub use self::eks::kubernetes_documents;
 pub use self::members::MemberRole;

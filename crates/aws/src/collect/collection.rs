@@ -9,6 +9,8 @@
 //! cluster's API. Its fields stay public and its shape plain because test doubles of
 //! [`super::Collect`] build it directly.
 
+use std::collections::BTreeSet;
+
 use podreach_core::raw::{self, CollectionNotes};
 use podreach_core::snapshot::{self, Document, LoadedDocument};
 use podreach_core::{AnalyzeOptions, Model, Overrides, Report, SourceFile};
@@ -32,7 +34,33 @@ pub struct Collection {
     pub missing_clusters: Vec<String>,
 }
 
+/// What EKS said of the region's clusters: every cluster, when the collection listed them, and
+/// the clusters named that do not exist.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterListing {
+    pub listed: Option<BTreeSet<String>>,
+    pub missing: BTreeSet<String>,
+}
+
+impl ClusterListing {
+    /// Whether `cluster` no longer exists: EKS says so, or lists every cluster but it.
+    pub fn gone(&self, cluster: &str) -> bool {
+        self.missing.contains(cluster) || self.listed.as_ref().is_some_and(|l| !l.contains(cluster))
+    }
+}
+
 impl Collection {
+    /// What EKS said of the region's clusters (kept apart from the documents, which are large).
+    pub fn listing(&self) -> ClusterListing {
+        ClusterListing {
+            listed: self
+                .listed_clusters
+                .as_ref()
+                .map(|l| l.iter().cloned().collect()),
+            missing: self.missing_clusters.iter().cloned().collect(),
+        }
+    }
+
     /// The collection note as a document of the snapshot.
     pub fn notes_document(&self) -> LoadedDocument {
         layout::document(

@@ -11,8 +11,6 @@
 //! that audits whole clusters imports: an import replaces the finding's record, and one node's
 //! view of a finding is not the finding.
 
-use std::collections::BTreeSet;
-
 use podreach_core::asff::{self, AsffFinding};
 use podreach_core::report::Report;
 
@@ -110,14 +108,7 @@ fn documents(
         partition: crate::partition_of(&run.origin.region),
         now: run.now,
     };
-    let collection = &collected.collection;
-    let listed: Option<BTreeSet<&str>> = collection
-        .listed_clusters
-        .as_ref()
-        .map(|names| names.iter().map(String::as_str).collect());
-    let gone = |cluster: &str| {
-        collection.missing_clusters.iter().any(|c| c == cluster)
-            || listed.as_ref().is_some_and(|l| !l.contains(cluster))
-    };
+    let listing = collected.collection.listing();
+    let gone = |cluster: &str| listing.gone(cluster);
     asff::documents(report, Some(&tracked.state), &gone, context)
 }

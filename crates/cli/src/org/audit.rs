@@ -4,12 +4,13 @@
 //! spot with its reason and remedy, and never hides the others; the first line says how many of
 //! the planned targets were audited, and the exit status is 3 unless all were, completely.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use podreach_aws::collect::ClusterListing;
 use podreach_aws::org::{Caps, TargetSession, collect_target, run_targets};
 use podreach_aws::{Collection, CollectorSettings, MemberRole};
 use podreach_core::org::{Blocker, Target, TargetOutcome};
@@ -67,20 +68,12 @@ pub(super) enum Outcome {
     Blind { blocker: Blocker, error: String },
 }
 
-/// An audited target: its report, the session in its account, and which clusters EKS listed
-/// and which it said do not exist.
+/// An audited target: its report, the session in its account, and what EKS said of its
+/// clusters (which are gone).
 pub(super) struct Audited {
     pub(super) report: Report,
     pub(super) session: TargetSession,
-    pub(super) listed: Option<BTreeSet<String>>,
-    pub(super) missing: BTreeSet<String>,
-}
-
-impl Audited {
-    /// Whether `cluster` no longer exists: EKS says so, or lists every cluster but it.
-    pub(super) fn gone(&self, cluster: &str) -> bool {
-        self.missing.contains(cluster) || self.listed.as_ref().is_some_and(|l| !l.contains(cluster))
-    }
+    pub(super) listing: ClusterListing,
 }
 
 pub(super) fn run(args: &OrgAuditArgs) -> Result<ExitCode> {
@@ -238,7 +231,17 @@ async fn audit_targets(args: &OrgAuditArgs, targets: &[Target]) -> AuditedTarget
         );
         async move {
             let (collection, session) = collect_target(&base, &target, &role, &settings).await?;
-            Ok(Box::new(audit(&collection, session, &question)))
+            // The analysis is CPU work: off the runtime's threads, which keep collecting.
+            tokio::task::spawn_blocking(move || Box::new(audit(&collection, session, &question)))
+                .await
+                .map_err(|e| {
+                    (
+                        Blocker::Failed {
+                            action: "podreach".to_owned(),
+                        },
+                        format!("the audit of {} stopped abnormally: {e}", target.key()),
+                    )
+                })
         }
     })
     .await
@@ -251,11 +254,7 @@ fn audit(collection: &Collection, session: TargetSession, question: &AnalyzeOpti
     Audited {
         report: podreach_core::run(&model, question).report,
         session,
-        listed: collection
-            .listed_clusters
-            .as_ref()
-            .map(|l| l.iter().cloned().collect()),
-        missing: collection.missing_clusters.iter().cloned().collect(),
+        listing: collection.listing(),
     }
 }
 

@@ -36,7 +36,7 @@ pub(super) async fn import(
             now,
         };
         let records = pending.map(|p| p.records(&key));
-        let is_gone = |cluster: &str| audited.gone(cluster);
+        let is_gone = |cluster: &str| audited.listing.gone(cluster);
         let documents = podreach_core::asff::documents(report, records, &is_gone, context);
         let imported = SecurityHub::new(&session.config)
             .import(&target.region, documents)
