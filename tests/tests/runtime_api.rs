@@ -82,6 +82,8 @@ struct Invocation {
 #[derive(Debug)]
 struct Shared {
     invocations: Mutex<mpsc::UnboundedReceiver<Invocation>>,
+    /// The queue's own sender, for an invocation whose answer could not be written.
+    requeue: mpsc::UnboundedSender<Invocation>,
     reports: mpsc::UnboundedSender<Report>,
     /// `GET …/invocation/next` requests received.
     polls: AtomicUsize,
@@ -121,6 +123,7 @@ impl RuntimeApi {
         let (reported, reports) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             invocations: Mutex::new(queued),
+            requeue: invocations.clone(),
             reports: reported,
             polls: AtomicUsize::new(0),
             function_arn,
@@ -312,7 +315,12 @@ async fn serve(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     while let Some(request) = read_request(&mut reader).await? {
-        let (status, headers, body) = answer(&request, shared).await;
+        // A poll left by a killed child must not take the next test's invocation: while it
+        // waits, the end of its connection ends it (the runtime sends nothing while it waits).
+        let (status, headers, body) = tokio::select! {
+            answered = answer(&request, shared) => answered,
+            () = closed_by_peer(&mut reader) => return Ok(()),
+        };
         let mut head = format!(
             "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
             body.len()
@@ -321,9 +329,20 @@ async fn serve(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         head.push_str("\r\n");
-        write.write_all(head.as_bytes()).await?;
-        write.write_all(&body).await?;
-        write.flush().await?;
+        let written = async {
+            write.write_all(head.as_bytes()).await?;
+            write.write_all(&body).await?;
+            write.flush().await
+        }
+        .await;
+        if let Err(e) = written {
+            // The child died between its poll and the answer: the invocation goes back to the
+            // queue, as Lambda would give it to the next instance.
+            if let Some(request_id) = headers_request_id(&head) {
+                let _ = shared.requeue.send(Invocation { request_id, body });
+            }
+            return Err(e);
+        }
         if request
             .header("connection")
             .is_some_and(|c| c.eq_ignore_ascii_case("close"))
@@ -332,6 +351,21 @@ async fn serve(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Resolves when the client closes its side (or the connection fails); never while it is open.
+async fn closed_by_peer<R: AsyncBufReadExt + Unpin>(reader: &mut R) {
+    match reader.fill_buf().await {
+        Ok([]) | Err(_) => {}
+        Ok(_) => std::future::pending().await,
+    }
+}
+
+/// The request id an invocation's answer carries, from its head.
+fn headers_request_id(head: &str) -> Option<String> {
+    head.lines()
+        .find_map(|line| line.strip_prefix("Lambda-Runtime-Aws-Request-Id: "))
+        .map(str::to_owned)
 }
 
 fn json_body(body: &[u8]) -> Value {
