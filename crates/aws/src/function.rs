@@ -21,6 +21,9 @@
 //!   (plan and collect the event's nodes or whole clusters, the nodes' join to the cached
 //!   context in `nodes`), `audit`, `refresh` (the cached contexts), `track` (the lifecycle),
 //!   `compose` (the messages) and `deliver`;
+//! - `organization` (the hub's scheduled audit: plan an organization run and queue its targets)
+//!   and `worker` (`audit-worker`: one target per message, through its member role), with
+//!   their production capabilities in `hub`;
 //! - `outcome` and `error`: what an invocation answers, [`Outcome`] or [`HandlerError`].
 
 mod audit;
@@ -32,7 +35,9 @@ mod config;
 mod deliver;
 mod error;
 mod handlers;
+mod hub;
 mod nodes;
+mod organization;
 mod outcome;
 mod ownership;
 mod policy;
@@ -42,12 +47,16 @@ mod runtime;
 mod security_hub;
 mod sequence;
 mod track;
+mod worker;
 
 pub use batch::on_change_invocation;
 pub use capabilities::Context;
-pub use config::{ConfigError, FunctionConfig};
+pub use config::{ConfigError, FunctionConfig, OrganizationConfig};
 pub use error::HandlerError;
 pub use handlers::{on_change, scheduled_audit, scheduled_audit_in_every_region};
+pub use hub::{HubOrganization, HubSessions};
+pub use organization::{Organization, plan_run};
 pub use outcome::Outcome;
 pub use runtime::{Runtime, StartError};
 pub use security_hub::SecurityHubOutcome;
+pub use worker::{Opened, Sessions, Worker, audit_worker_invocation};

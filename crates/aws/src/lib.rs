@@ -25,6 +25,7 @@ pub mod lifecycle;
 pub mod org;
 pub mod owners;
 pub mod publish;
+pub mod runs;
 pub mod scope;
 pub mod securityhub;
 pub mod state;

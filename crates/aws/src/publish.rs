@@ -498,11 +498,11 @@ fn chatbot_finding(finding: &Finding, lifecycle: Lifecycle<'_>, origin: &Origin)
 }
 
 /// The Slack thread of a finding: one per finding of an account and Region.
-fn thread_id(origin: &Origin, finding_id: &str) -> String {
+pub(crate) fn thread_id(origin: &Origin, finding_id: &str) -> String {
     format!("{}-{}-{finding_id}", origin.account, origin.region)
 }
 
-fn emoji(marker: Marker) -> &'static str {
+pub(crate) fn emoji(marker: Marker) -> &'static str {
     match marker {
         Marker::New => ":rotating_light:",
         Marker::Changed => ":arrow_up:",

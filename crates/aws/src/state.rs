@@ -365,6 +365,14 @@ impl DynamoStore {
         }
     }
 
+    pub(crate) fn client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.client
+    }
+
+    pub(crate) fn table(&self) -> &str {
+        &self.table
+    }
+
     fn key(at: &Partition, sk: String) -> Attributes {
         Attributes::from([
             ("pk".to_owned(), AttributeValue::S(at.key())),

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use podreach_core::org::{Account, AccountState, Plan, Selection};
+use podreach_core::org::{Account, Plan, Selection};
 
 #[derive(Debug, Subcommand)]
 pub enum OrgCommand {
@@ -64,15 +64,7 @@ impl SelectArgs {
     /// The plan, and the accounts' names.
     async fn plan(&self) -> Result<(Plan, Names)> {
         let accounts: Vec<Account> = if self.listed() {
-            self.accounts
-                .iter()
-                .map(|id| Account {
-                    id: id.clone(),
-                    name: None,
-                    state: AccountState::Active,
-                    ous: Vec::new(),
-                })
-                .collect()
+            podreach_core::org::listed(&self.accounts)
         } else {
             let config = podreach_aws::load_config(None).await;
             podreach_aws::org::list_accounts(&config, !self.exclude_ous.is_empty()).await?

@@ -9,14 +9,23 @@
 //! (`ACCOUNT_UNREACHABLE`), announced again only if its reason changes, RESOLVED when the target
 //! is audited again. The digest's headline counts the audited targets out of the planned ones.
 //!
+//! A deployed organization run goes through a queue, one message per target (`fanout`): what is
+//! queued, how the per-account cap rides on FIFO message groups, and the organization's digest.
+//!
 //! Pure: the caller lists the accounts (Organizations' `ListAccounts` or the `Accounts`
 //! parameter), passes the stored target states and the time, and stores what comes back.
 
 mod coverage;
+mod fanout;
 mod plan;
 
 pub use coverage::{
     ACCOUNT_UNREACHABLE, Blocker, Coverage, TargetChange, TargetOutcome, TargetState, coverage,
     step,
 };
-pub use plan::{Account, AccountState, Plan, PlanError, Selection, Skip, Skipped, Target, plan};
+pub use fanout::{
+    AuditMessage, Queued, RunTarget, TargetResult, digest_lines, queue, run_coverage, run_id,
+};
+pub use plan::{
+    Account, AccountState, Plan, PlanError, Selection, Skip, Skipped, Target, listed, plan,
+};

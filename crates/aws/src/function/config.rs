@@ -56,6 +56,24 @@ pub struct FunctionConfig {
     /// `SECURITY_HUB` (`true`/`false`, default false): the scheduled audit imports the findings
     /// into Security Hub of the account and Region audited (ASFF, `BatchImportFindings`).
     pub security_hub: bool,
+    /// `ORGANIZATION=true` (the hub): the scheduled audit plans an organization run and queues
+    /// it for the audit workers instead of auditing its own account.
+    pub organization: Option<OrganizationConfig>,
+}
+
+/// The hub's settings (`ORGANIZATION=true`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationConfig {
+    /// `AUDIT_QUEUE_URL`: the FIFO queue of the run's targets.
+    pub audit_queue_url: String,
+    /// `ACCOUNTS`: the accounts to audit; empty: every account Organizations lists.
+    pub accounts: Vec<String>,
+    /// `EXCLUDE_ACCOUNTS`.
+    pub exclude_accounts: Vec<String>,
+    /// `EXCLUDE_OUS`: organizational units left out, at any depth.
+    pub exclude_ous: Vec<String>,
+    /// `ACCOUNT_CONCURRENCY` (default 1): audits at once in any one account.
+    pub account_concurrency: usize,
 }
 
 /// A setting in the environment that cannot be used.
@@ -93,7 +111,22 @@ impl FunctionConfig {
         let kubernetes = kubernetes(&get)?;
         let member_role = member_role(&get)?;
         let regions = regions(&get)?;
+        let organization = organization(&get)?;
+        if organization.is_some() {
+            require(
+                &get,
+                "STATE_TABLE",
+                "an organization run is kept in the state table",
+            )?;
+            if member_role.is_none() {
+                return Err(ConfigError {
+                    name: "MEMBER_ROLE_NAME",
+                    message: "required with ORGANIZATION=true: the role every member account is read through".to_owned(),
+                });
+            }
+        }
         Ok(FunctionConfig {
+            organization,
             security_hub,
             regions,
             member_role,
@@ -197,6 +230,59 @@ fn member_role(
         });
     }
     Ok(Some(crate::MemberRole { name, external_id }))
+}
+
+/// A comma-separated list, blanks dropped.
+fn list(get: &impl Fn(&str) -> Option<String>, name: &str) -> Vec<String> {
+    get(name)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn require(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    why: &str,
+) -> Result<String, ConfigError> {
+    get(name).ok_or_else(|| ConfigError {
+        name,
+        message: format!("required with ORGANIZATION=true: {why}"),
+    })
+}
+
+/// `ORGANIZATION`, and with it `AUDIT_QUEUE_URL`, `ACCOUNTS`, `EXCLUDE_ACCOUNTS`,
+/// `EXCLUDE_OUS` and `ACCOUNT_CONCURRENCY`. The account ids are checked by the plan (the core),
+/// which names the bad one.
+fn organization(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<OrganizationConfig>, ConfigError> {
+    if !flag(get, "ORGANIZATION")? {
+        return Ok(None);
+    }
+    let audit_queue_url = require(get, "AUDIT_QUEUE_URL", "the queue the run's targets go to")?;
+    let account_concurrency = match get("ACCOUNT_CONCURRENCY") {
+        None => 1,
+        Some(text) => match text.trim().parse::<usize>() {
+            Ok(n) if (1..=10).contains(&n) => n,
+            _ => {
+                return Err(ConfigError {
+                    name: "ACCOUNT_CONCURRENCY",
+                    message: format!("`{text}` is not a number from 1 to 10"),
+                });
+            }
+        },
+    };
+    Ok(Some(OrganizationConfig {
+        audit_queue_url,
+        accounts: list(get, "ACCOUNTS"),
+        exclude_accounts: list(get, "EXCLUDE_ACCOUNTS"),
+        exclude_ous: list(get, "EXCLUDE_OUS"),
+        account_concurrency,
+    }))
 }
 
 /// `DRY_RUN`: true or false (also 1/0, yes/no), false when unset.

@@ -34,6 +34,22 @@ pub enum HandlerError {
         needed_ms: u128,
         unsent: usize,
     },
+    /// The organization's accounts could not be listed: no run was planned.
+    #[error(transparent)]
+    Organization(#[from] crate::org::OrgError),
+    /// The organization run's selection cannot be planned.
+    #[error("the organization run cannot be planned: {0}")]
+    Plan(#[from] podreach_core::org::PlanError),
+    /// Targets of a planned run could not be queued: the run's digest names them.
+    #[error("run {run}: {} of {attempted} target(s) could not be queued: {}", .failures.len(), .failures.iter().map(|(t, f)| format!("{t}: {f}")).collect::<Vec<_>>().join("; "))]
+    Enqueue {
+        run: String,
+        attempted: usize,
+        failures: Vec<(String, ApiFailure)>,
+    },
+    /// An audit queue message that is not a target of a run.
+    #[error("audit queue message {message_id}: {message}")]
+    BadMessage { message_id: String, message: String },
     /// The audit of one of several Regions failed (the others were audited).
     #[error("Region {region}: {error}")]
     InRegion {
@@ -52,6 +68,10 @@ impl HandlerError {
             HandlerError::State(_) => "podreach.StateFailed",
             HandlerError::Publish { .. } => "podreach.PublishFailed",
             HandlerError::OutOfTime { .. } => "podreach.OutOfTime",
+            HandlerError::Organization(_) => "podreach.OrganizationListFailed",
+            HandlerError::Plan(_) => "podreach.PlanRefused",
+            HandlerError::Enqueue { .. } => "podreach.EnqueueFailed",
+            HandlerError::BadMessage { .. } => "podreach.BadMessage",
             HandlerError::InRegion { error, .. } => error.error_type(),
         }
     }

@@ -95,6 +95,24 @@ pub async fn scheduled_audit<C: Collect, P: Publish, S: StateStore>(
     })
 }
 
+/// One target of an organization run (`audit-worker`), in the context of its account's session:
+/// the scheduled audit's steps, in the target's state partition, without a digest of its own.
+pub(crate) async fn organization_target<C: Collect, P: Publish, S: StateStore>(
+    event: &Value,
+    context: &Context<'_, C, P, S>,
+) -> Result<Outcome, HandlerError> {
+    let scope = within_configured(Scope::AllClusters, context.config);
+    let policy = RunPolicy::organization_target(context.config);
+    Box::pin(audit_and_publish(
+        event,
+        scope,
+        "organization audit".to_owned(),
+        &policy,
+        context,
+    ))
+    .await
+}
+
 /// `scheduled-audit` in every Region this deployment audits (`REGIONS`), one after the other
 /// (a Region's audit holds its collection in memory; one at a time keeps the function within
 /// its memory whatever the number of Regions), each on its own: its own state partition,

@@ -23,6 +23,9 @@ pub struct Outcome {
     pub why: String,
     pub clusters: Vec<String>,
     pub findings: usize,
+    /// The most severe finding's severity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worst: Option<podreach_core::report::Severity>,
     pub published: usize,
     pub gaps: usize,
     /// Clusters (or, with no name, the whole run) that got no verdicts: an invocation with any is
@@ -53,6 +56,7 @@ pub(crate) fn ignored(why: String, clusters: Vec<String>, gaps: usize, api_calls
         why,
         clusters,
         findings: 0,
+        worst: None,
         published: 0,
         gaps,
         not_analysed: Vec::new(),
@@ -86,6 +90,7 @@ pub(crate) fn audited(
         why,
         clusters,
         findings: report.findings.len(),
+        worst: report.max_severity(),
         published,
         gaps: report.gaps.len(),
         not_analysed: report

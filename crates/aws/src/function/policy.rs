@@ -65,4 +65,13 @@ impl RunPolicy {
             security_hub: config.security_hub,
         }
     }
+
+    /// One target of an organization run (`audit-worker`): the scheduled audit's policy, without
+    /// a digest of its own, since the organization gets one.
+    pub(crate) fn organization_target(config: &FunctionConfig) -> Self {
+        RunPolicy {
+            digest: false,
+            ..RunPolicy::scheduled(config)
+        }
+    }
 }

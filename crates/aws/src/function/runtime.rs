@@ -34,6 +34,10 @@ pub struct Runtime {
     pub sns: publish::SnsPublisher,
     pub store: crate::state::ConfiguredStore,
     pub suppressions: SuppressionSource,
+    /// The hub's organization capabilities (`ORGANIZATION=true`).
+    pub organization: Option<super::hub::HubOrganization>,
+    /// The audit worker's sessions (`MEMBER_ROLE_NAME` set).
+    pub sessions: Option<super::hub::HubSessions>,
 }
 
 /// Why a function could not start.
@@ -43,6 +47,9 @@ pub enum StartError {
     Config(#[from] ConfigError),
     #[error("the HTTPS client: {0}")]
     Tls(#[from] aws_smithy_http_client::HttpClientError),
+    /// The audit worker cannot run without its member role and state table.
+    #[error("audit-worker: {0}")]
+    Worker(&'static str),
 }
 
 impl Runtime {
@@ -86,24 +93,47 @@ impl Runtime {
         };
         let collector = collector_in(&region);
         let others = regions.map(|r| (r.clone(), collector_in(r))).collect();
+        let topic = publish::SnsPublisher::new(
+            aws_sdk_sns::Client::new(&sdk),
+            config.topic_arn.clone().unwrap_or_default(),
+        );
+        // In organization mode findings go to Security Hub of the account they belong to,
+        // through its member role (`HubSessions`), never to the hub's.
+        let sns = if config.security_hub && config.organization.is_none() {
+            topic
+                .clone()
+                .with_security_hub(crate::securityhub::SecurityHub::new(&sdk))
+        } else {
+            topic.clone()
+        };
+        let organization = config
+            .organization
+            .as_ref()
+            .map(|org| super::hub::HubOrganization {
+                sdk: sdk.clone(),
+                sqs: aws_sdk_sqs::Client::new(&sdk),
+                queue_url: org.audit_queue_url.clone(),
+            });
+        let sessions = config
+            .member_role
+            .clone()
+            .map(|role| super::hub::HubSessions {
+                sdk: sdk.clone(),
+                role,
+                settings: settings.clone(),
+                sns: topic,
+                security_hub: config.security_hub,
+            });
         Ok(Runtime {
             region,
             collector,
             others,
-            sns: {
-                let sns = publish::SnsPublisher::new(
-                    aws_sdk_sns::Client::new(&sdk),
-                    config.topic_arn.clone().unwrap_or_default(),
-                );
-                if config.security_hub {
-                    sns.with_security_hub(crate::securityhub::SecurityHub::new(&sdk))
-                } else {
-                    sns
-                }
-            },
+            sns,
             config,
             store,
             suppressions,
+            organization,
+            sessions,
         })
     }
 
@@ -140,12 +170,42 @@ impl Runtime {
         }
     }
 
-    /// `scheduled-audit` for one event, in every Region audited.
+    /// `scheduled-audit` for one event, in every Region audited; in organization mode, the
+    /// run planned and queued instead.
     pub async fn scheduled_audit(
         &self,
         event: &Value,
         deadline_ms: Option<u64>,
     ) -> Result<Value, HandlerError> {
+        if let (Some(organization), Some(settings)) =
+            (&self.organization, &self.config.organization)
+        {
+            let hub = self.hub(event.get("account").and_then(Value::as_str));
+            let runs = self.runs().map_err(HandlerError::State)?;
+            return if self.config.dry_run {
+                super::organization::plan_run(
+                    organization,
+                    &publish::DryRun,
+                    runs,
+                    &self.config,
+                    settings,
+                    &hub,
+                    now_seconds(),
+                )
+                .await
+            } else {
+                super::organization::plan_run(
+                    organization,
+                    &self.sns,
+                    runs,
+                    &self.config,
+                    settings,
+                    &hub,
+                    now_seconds(),
+                )
+                .await
+            };
+        }
         let deadline = deadline_ms.map(at_millis);
         if self.config.dry_run {
             scheduled_audit_in_every_region(event, &self.context(&publish::DryRun, deadline)).await
@@ -153,6 +213,99 @@ impl Runtime {
             scheduled_audit_in_every_region(event, &self.context(&self.sns, deadline)).await
         }
     }
+}
+
+impl Runtime {
+    /// `audit-worker` for one SQS event of the audit queue. `function_arn` is the invoked
+    /// function's (Lambda's context): the hub's account is read from it.
+    pub async fn audit_worker(
+        &self,
+        payload: &Value,
+        deadline_ms: Option<u64>,
+        function_arn: &str,
+    ) -> Result<Value, HandlerError> {
+        let sessions = self.sessions.as_ref().ok_or_else(|| {
+            HandlerError::State(crate::state::StateError::Record {
+                key: "MEMBER_ROLE_NAME".to_owned(),
+                message: "the audit worker needs the member role".to_owned(),
+            })
+        })?;
+        let runs = self.runs().map_err(HandlerError::State)?;
+        let hub = self.hub(function_arn.split(':').nth(4));
+        let deadline = deadline_ms.map(at_millis);
+        if self.config.dry_run {
+            self.work(&publish::DryRun, sessions, runs, &hub, payload, deadline)
+                .await
+        } else {
+            self.work(&self.sns, sessions, runs, &hub, payload, deadline)
+                .await
+        }
+    }
+
+    async fn work<P: publish::Publish + Sync>(
+        &self,
+        publisher: &P,
+        sessions: &super::hub::HubSessions,
+        runs: &crate::state::DynamoStore,
+        hub: &publish::Origin,
+        payload: &Value,
+        deadline: Option<SystemTime>,
+    ) -> Result<Value, HandlerError> {
+        let worker = super::worker::Worker {
+            config: &self.config,
+            sessions,
+            publisher,
+            store: &self.store,
+            runs,
+            suppressions: &self.suppressions,
+            hub,
+            now: None,
+            deadline,
+        };
+        // Boxed: the steps' futures nest deep (see the handlers' own boxes).
+        Box::pin(super::worker::audit_worker_invocation(payload, &worker)).await
+    }
+
+    /// Checks, at start, what the audit worker needs.
+    pub fn check_worker(&self) -> Result<(), StartError> {
+        if self.sessions.is_none() {
+            return Err(StartError::Worker(
+                "MEMBER_ROLE_NAME is required: the role every member account is read through",
+            ));
+        }
+        if self.runs().is_err() {
+            return Err(StartError::Worker(
+                "STATE_TABLE is required: the organization run is kept in the state table",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The organization's runs: the state table.
+    fn runs(&self) -> Result<&crate::state::DynamoStore, crate::state::StateError> {
+        match &self.store {
+            crate::state::ConfiguredStore::Dynamo(table) => Ok(table),
+            crate::state::ConfiguredStore::Memory(_) => Err(crate::state::StateError::Record {
+                key: "STATE_TABLE".to_owned(),
+                message: "an organization run is kept in the state table: set STATE_TABLE"
+                    .to_owned(),
+            }),
+        }
+    }
+
+    /// The hub's account (as the event or the function's ARN names it) and Region.
+    fn hub(&self, account: Option<&str>) -> publish::Origin {
+        publish::Origin {
+            account: account.unwrap_or("unknown").to_owned(),
+            region: self.region.clone(),
+        }
+    }
+}
+
+fn now_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Unix milliseconds as a time.

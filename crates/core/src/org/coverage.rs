@@ -42,7 +42,13 @@ impl Blocker {
         if code == "OptInRequired"
             || lower.contains("not enabled for this account")
             || lower.contains("is not enabled")
-            || (matches!(code, "InvalidClientTokenId" | "AuthFailure")
+            // A session's credentials used in a Region not enabled for its account: EC2 says
+            // AuthFailure, STS-style services InvalidClientTokenId, EKS (a JSON protocol)
+            // UnrecognizedClientException.
+            || (matches!(
+                code,
+                "InvalidClientTokenId" | "AuthFailure" | "UnrecognizedClientException"
+            )
                 && !action.starts_with("sts:AssumeRole"))
         {
             return Blocker::RegionNotEnabled;

@@ -130,6 +130,19 @@ fn account_id(id: &str) -> Result<(), PlanError> {
     }
 }
 
+/// Accounts listed by hand (`Accounts`, `--account`): their states are not read from
+/// Organizations and are taken as ACTIVE (the output says so).
+pub fn listed(ids: &[String]) -> Vec<Account> {
+    ids.iter()
+        .map(|id| Account {
+            id: id.clone(),
+            name: None,
+            state: AccountState::Active,
+            ous: Vec::new(),
+        })
+        .collect()
+}
+
 /// Plans the run over `accounts` (each once; a repeated id counts once).
 pub fn plan(accounts: &[Account], selection: &Selection) -> Result<Plan, PlanError> {
     if selection.regions.is_empty() {
