@@ -7,7 +7,8 @@
 //! [`seed`] creates topologies in it through the real EC2 and EKS APIs; [`lambda`] holds what the
 //! function tests share (sample events for a moto account, SNS subscribers, the add-on mock), and
 //! [`infra`] reads the SAM template as JSON. [`kube`] runs the fake EKS Kubernetes API
-//! (`tests/kube/fake_kube`) beside moto. [`lab`] says whether the datapath lab can run here.
+//! (`tests/kube/fake_kube`) beside moto; [`runtime`] serves the Lambda Runtime API to the real
+//! bootstrap binaries. [`lab`] says whether the datapath lab can run here.
 //!
 //! Every test file takes its helpers from here rather than keeping a copy of its own; [`fail`]
 //! is the one way a helper fails a test with a message it has to format.
@@ -18,6 +19,7 @@ pub mod lab;
 pub mod lambda;
 pub mod lifecycle;
 pub mod moto;
+pub mod runtime;
 pub mod scenario;
 pub mod seed;
 

@@ -9,6 +9,10 @@
 //! targets the function it is meant for, failures end in the dead-letter queue, the optional
 //! Slack channel can receive notifications but run nothing, the access entries put both function
 //! roles in the group `infra/rbac.yaml` binds, and Lambda's VPC permissions exist only in a VPC.
+//! Organization mode (the hub, `OrganizationMode=true`) adds its resources under one condition,
+//! `IsOrganization`, and leaves the single-account stack as it was; it names the function roles as
+//! `infra/member.yaml`'s member role trusts them, feeds the audit worker one target at a time from a
+//! FIFO queue, and grants exactly the plan's, the queue's and the run's actions.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -97,17 +101,61 @@ const MEMBER_ROLE_POLICY: &str = "MemberRoleAssumePolicy";
 /// The loop of the access entries: one per cluster in `ClusterNames` and function role.
 const ACCESS_ENTRIES_LOOP: &str = "Fn::ForEach::ClusterAccessEntries";
 
+/// The condition of organization mode (`OrganizationMode=true`, the hub).
+const ORGANIZATION: &str = "IsOrganization";
+
+/// What only organization mode creates, each under [`ORGANIZATION`].
+const ORGANIZATION_RESOURCES: [&str; 7] = [
+    "AuditQueue",
+    "AuditDeadLetterQueue",
+    "OrganizationPlanPolicy",
+    "AuditWorkerRole",
+    "AuditWorkerLogGroup",
+    "AuditWorker",
+    "OrganizationEventBusPolicy",
+];
+
+/// The hub's function roles and the names organization mode gives them, in the order of
+/// `infra/member.yaml`'s `HubRoleNames`, whose trust policy selects them by position.
+const HUB_ROLES: [(&str, &str); 3] = [
+    ("OnChangeRole", "podreach-on-change"),
+    ("ScheduledAuditRole", "podreach-scheduled-audit"),
+    ("AuditWorkerRole", "podreach-audit-worker"),
+];
+
+/// The policy with which the scheduled audit plans an organization run.
+const ORGANIZATION_PLAN_POLICY: &str = "OrganizationPlanPolicy";
+
+/// The Organizations actions that have no resource type, so are granted on `Resource: "*"`, in
+/// [`ORGANIZATION_PLAN_POLICY`] only.
+const ORGANIZATIONS_STAR_ACTIONS: [&str; 2] =
+    ["organizations:ListAccounts", "organizations:ListRoots"];
+
+/// What organization mode adds to the state-table statement of the roles that plan and audit a
+/// run: the run's targets written in batches, and the run record's counter.
+const RUN_STATE_ACTIONS: [&str; 2] = [
+    podreach_aws::iam::RUN_UPDATE,
+    podreach_aws::iam::RUN_PLAN_WRITE,
+];
+
 /// The managed policies of `function`'s role: the shared read-only policy, Lambda's ENI
 /// management only in a VPC, the member role only when one is named, and for the scheduled audit
-/// the Security Hub import only when SecurityHub is true.
+/// the Security Hub import only when SecurityHub is true and the organization plan only in
+/// organization mode. The audit worker has no Security Hub import: in organization mode each
+/// account's findings are imported through its member role.
 fn managed_policies(function: &str) -> Value {
-    let mut managed = vec![
-        json!({"Ref": "ReadOnlyCollectPolicy"}),
+    let mut managed = Vec::new();
+    // The audit worker reads every target through its member role, never with its own.
+    if function != "AuditWorker" {
+        managed.push(json!({"Ref": "ReadOnlyCollectPolicy"}));
+    }
+    managed.extend([
         json!({"Fn::If": ["InVpc", {"Ref": LAMBDA_VPC_POLICY}, {"Ref": "AWS::NoValue"}]}),
         json!({"Fn::If": ["HasMemberRole", {"Ref": MEMBER_ROLE_POLICY}, {"Ref": "AWS::NoValue"}]}),
-    ];
+    ]);
     if function == "ScheduledAudit" {
         managed.push(json!({"Fn::If": ["HasSecurityHub", {"Ref": "SecurityHubImportPolicy"}, {"Ref": "AWS::NoValue"}]}));
+        managed.push(json!({"Fn::If": [ORGANIZATION, {"Ref": ORGANIZATION_PLAN_POLICY}, {"Ref": "AWS::NoValue"}]}));
     }
     Value::Array(managed)
 }
@@ -299,9 +347,12 @@ fn no_wildcard_actions_and_publish_only_to_the_topic() {
             }
             let resources = as_list(&statement["Resource"]);
             if resources.iter().any(|r| *r == "*") {
-                // Lambda's own ENI management has its expected list, in its one policy.
+                // Lambda's own ENI management and the Organizations listing have their expected
+                // lists, each in its one policy.
                 let allowed: &[&str] = if name == LAMBDA_VPC_POLICY {
                     &LAMBDA_VPC_ENI_ACTIONS
+                } else if name == ORGANIZATION_PLAN_POLICY {
+                    &ORGANIZATIONS_STAR_ACTIONS
                 } else {
                     &STAR_RESOURCE_ACTIONS
                 };
@@ -331,9 +382,10 @@ fn no_wildcard_actions_and_publish_only_to_the_topic() {
         publishers,
         BTreeSet::from([
             "OnChangeRole/run".to_owned(),
-            "ScheduledAuditRole/run".to_owned()
+            "ScheduledAuditRole/run".to_owned(),
+            "AuditWorkerRole/run".to_owned()
         ]),
-        "exactly the two function roles may publish"
+        "exactly the three function roles may publish"
     );
 }
 
@@ -396,13 +448,17 @@ fn each_function_role_has_exactly_what_its_function_needs() {
             managed_policies(function),
             "{role_name}: the shared read-only policy, Lambda's ENI management only in a VPC, the \
              member role only when one is named, the Security Hub import only for the scheduled \
-             audit and only when SecurityHub is true, and no AWS managed policy"
+             audit and only when SecurityHub is true, its organization plan only in organization \
+             mode, and no AWS managed policy"
         );
         let policies = properties["Policies"]
             .as_array()
             .expect("inline Policies list");
         assert_eq!(policies.len(), 1, "{role_name}: one inline policy");
-        let granted: Vec<(Vec<String>, Value)> = statements(&policies[0]["PolicyDocument"])
+        // The single-account stack; what organization mode adds is
+        // the_hub_grants_exactly_the_plan_the_queue_and_the_runs_state.
+        let document = deployed(&policies[0]["PolicyDocument"], ORGANIZATION, false);
+        let granted: Vec<(Vec<String>, Value)> = statements(&document)
             .iter()
             .map(|s| {
                 assert_eq!(s["Effect"], "Allow");
@@ -505,24 +561,7 @@ fn every_function_runs_its_cargo_lambda_binary_on_provided_al2023() {
         );
         assert_eq!(
             p["Environment"]["Variables"],
-            json!({
-                "TOPIC_ARN": {"Ref": "FindingsTopic"},
-                "MESSAGE_FORMAT": {"Ref": "MessageFormat"},
-                "DRY_RUN": {"Ref": "DryRun"},
-                "MIN_SEVERITY": {"Ref": "MinSeverity"},
-                "CLUSTERS": {"Ref": "Clusters"},
-                "MAX_CONCURRENCY": "4",
-                "STATE_TABLE": {"Ref": "StateTable"},
-                "SUPPRESSIONS_PARAMETER": {"Ref": "SuppressionsParameter"},
-                "RENOTIFY_HOURS": {"Ref": "RenotifyHours"},
-                "TCP_PORTS": {"Ref": "TcpPorts"},
-                "KUBERNETES_API": {"Fn::If": ["KubernetesOff", "off", "eks"]},
-                "MEMBER_ROLE_NAME": {"Ref": "MemberRoleName"},
-                "MEMBER_EXTERNAL_ID": {"Ref": "MemberExternalId"},
-                "REGIONS": {"Ref": "Regions"},
-                "SECURITY_HUB": {"Ref": "SecurityHub"},
-                "RUST_LOG": "info"
-            }),
+            environment(function),
             "{function}'s environment"
         );
         let group = template.resource(log_group);
@@ -909,6 +948,13 @@ fn parameters_have_the_documented_defaults() {
         ("MemberExternalId", json!("")),
         ("Regions", json!("")),
         ("SecurityHub", json!("false")),
+        ("OrganizationMode", json!("false")),
+        ("OrganizationId", json!("")),
+        ("Accounts", json!("")),
+        ("ExcludeAccounts", json!("")),
+        ("ExcludeOus", json!("")),
+        ("AuditConcurrency", json!(10)),
+        ("AccountConcurrency", json!(1)),
     ];
     let names: BTreeSet<&str> = parameters
         .as_object()
@@ -942,6 +988,10 @@ fn parameters_have_the_documented_defaults() {
     assert_eq!(
         parameters["KubernetesAccess"]["AllowedValues"],
         json!(["rbac", "view-policy", "off"])
+    );
+    assert_eq!(
+        parameters["OrganizationMode"]["AllowedValues"],
+        json!(["false", "true"])
     );
     for name in ["ClusterNames", "SubnetIds", "SecurityGroupIds"] {
         assert_eq!(
@@ -1340,6 +1390,10 @@ impl Template {
                 Some("AWS::SQS::QueuePolicy" | "AWS::SNS::TopicPolicy") => {
                     documents.push((name.clone(), &p["PolicyDocument"]));
                 }
+                // One statement, under `Statement` as in a document.
+                Some("AWS::Events::EventBusPolicy") => {
+                    documents.push((name.clone(), p));
+                }
                 Some("AWS::Serverless::Function") => {
                     assert!(
                         p.get("Policies").is_none(),
@@ -1358,16 +1412,125 @@ fn statements(document: &Value) -> Vec<&Value> {
     as_list(&document["Statement"])
 }
 
-/// The statement's actions (`Action` is a string or a list).
+/// The statement's actions (`Action` is a string or a list): every action it may grant, so an
+/// item `Fn::If` gives the actions of both its branches (`AWS::NoValue` none). Pass a document
+/// through [`deployed`] first for one mode's actions.
 fn actions(statement: &Value) -> Vec<String> {
     as_list(&statement["Action"])
         .into_iter()
+        .flat_map(|a| match a.get("Fn::If").and_then(Value::as_array) {
+            Some(branches) => branches
+                .iter()
+                .skip(1)
+                .filter(|branch| **branch != no_value())
+                .collect::<Vec<&Value>>(),
+            None => vec![a],
+        })
         .map(|a| {
             a.as_str()
                 .unwrap_or_else(|| fail(&format!("an Action is not a string: {a}")))
                 .to_owned()
         })
         .collect()
+}
+
+/// CloudFormation's "no value": what an `Fn::If` branch gives to leave a property or an item out.
+fn no_value() -> Value {
+    json!({"Ref": "AWS::NoValue"})
+}
+
+/// `value` as CloudFormation deploys it when `condition` is `holds`: each `Fn::If` on that
+/// condition becomes the branch it picks, and an `AWS::NoValue` left in a list or a mapping is
+/// dropped. The `Fn::If`s of other conditions stay as they are, their `AWS::NoValue` included.
+fn deployed(value: &Value, condition: &str, holds: bool) -> Value {
+    if let Some(branches) = value.get("Fn::If").and_then(Value::as_array)
+        && branches.len() == 3
+    {
+        if branches[0] == condition {
+            let picked = if holds { &branches[1] } else { &branches[2] };
+            return deployed(picked, condition, holds);
+        }
+        return json!({"Fn::If": [
+            branches[0].clone(),
+            deployed(&branches[1], condition, holds),
+            deployed(&branches[2], condition, holds)
+        ]});
+    }
+    match value {
+        Value::Object(mapping) => Value::Object(
+            mapping
+                .iter()
+                .map(|(key, item)| (key.clone(), deployed(item, condition, holds)))
+                .filter(|(_, item)| *item != no_value())
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| deployed(item, condition, holds))
+                .filter(|item| *item != no_value())
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The environment of `function` as the template sets it. The functions share an audit's
+/// settings; the scheduled audit adds organization mode's plan (inert unless `ORGANIZATION` is
+/// true: no queue, no accounts), and the audit worker has no `REGIONS`, as each of its messages
+/// names its account and Region.
+fn environment(function: &str) -> Value {
+    let mut variables: Vec<(&str, Value)> = vec![
+        ("TOPIC_ARN", json!({"Ref": "FindingsTopic"})),
+        ("MESSAGE_FORMAT", json!({"Ref": "MessageFormat"})),
+        ("DRY_RUN", json!({"Ref": "DryRun"})),
+        ("MIN_SEVERITY", json!({"Ref": "MinSeverity"})),
+        ("CLUSTERS", json!({"Ref": "Clusters"})),
+        ("MAX_CONCURRENCY", json!("4")),
+        ("STATE_TABLE", json!({"Ref": "StateTable"})),
+        (
+            "SUPPRESSIONS_PARAMETER",
+            json!({"Ref": "SuppressionsParameter"}),
+        ),
+        ("RENOTIFY_HOURS", json!({"Ref": "RenotifyHours"})),
+        ("TCP_PORTS", json!({"Ref": "TcpPorts"})),
+        (
+            "KUBERNETES_API",
+            json!({"Fn::If": ["KubernetesOff", "off", "eks"]}),
+        ),
+        ("MEMBER_ROLE_NAME", json!({"Ref": "MemberRoleName"})),
+        ("MEMBER_EXTERNAL_ID", json!({"Ref": "MemberExternalId"})),
+        ("REGIONS", json!({"Ref": "Regions"})),
+        ("SECURITY_HUB", json!({"Ref": "SecurityHub"})),
+        ("RUST_LOG", json!("info")),
+    ];
+    if function == "ScheduledAudit" {
+        variables.extend([
+            ("ORGANIZATION", json!({"Ref": "OrganizationMode"})),
+            (
+                "AUDIT_QUEUE_URL",
+                json!({"Fn::If": [ORGANIZATION, {"Ref": "AuditQueue"}, ""]}),
+            ),
+            ("ACCOUNTS", json!({"Ref": "Accounts"})),
+            ("EXCLUDE_ACCOUNTS", json!({"Ref": "ExcludeAccounts"})),
+            ("EXCLUDE_OUS", json!({"Ref": "ExcludeOus"})),
+            ("ACCOUNT_CONCURRENCY", json!({"Ref": "AccountConcurrency"})),
+        ]);
+    }
+    if function == "AuditWorker" {
+        variables.retain(|(name, _)| *name != "REGIONS");
+    }
+    Value::Object(
+        variables
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect(),
+    )
+}
+
+/// The names of `list`, owned (to compare with [`actions`]).
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|a| (*a).to_owned()).collect()
 }
 
 /// A policy field that may be one value or a list of values.
@@ -1463,6 +1626,12 @@ fn build_and_deploy_read_one_architecture_and_names_are_scoped_to_the_stack() {
             if id == "SuppressionsParameter" {
                 continue;
             }
+            // The hub's role names are fixed on purpose, and only in organization mode: the
+            // member role trusts them by name, so one hub per account
+            // (organization_mode_names_the_roles_the_member_role_trusts).
+            if key == "RoleName" && HUB_ROLES.iter().any(|(role, _)| *role == id.as_str()) {
+                continue;
+            }
             let scoped = value.to_string().contains("AWS::StackName") || !value.is_string();
             assert!(
                 scoped,
@@ -1470,4 +1639,512 @@ fn build_and_deploy_read_one_architecture_and_names_are_scoped_to_the_stack() {
             );
         }
     }
+}
+
+// --- Organization mode (the hub) ----------------------------------------------------------------
+
+#[test]
+fn without_organization_mode_the_stack_is_the_single_account_one() {
+    let template = Template::load();
+    let root = &template.root;
+    assert_eq!(root["Parameters"]["OrganizationMode"]["Default"], "false");
+    assert_eq!(
+        root["Conditions"][ORGANIZATION],
+        json!({"Fn::Equals": [{"Ref": "OrganizationMode"}, "true"]})
+    );
+    let conditional: BTreeSet<&str> = resources(root)
+        .into_iter()
+        .filter(|(_, resource)| resource["Condition"] == ORGANIZATION)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert_eq!(
+        conditional,
+        BTreeSet::from(ORGANIZATION_RESOURCES),
+        "organization mode's resources, and only they, exist only under {ORGANIZATION}"
+    );
+    // Every other resource, as deployed without organization mode: each Fn::If on the condition
+    // resolved away, none of organization mode's resources named, no fixed role name.
+    let single = deployed(&root["Resources"], ORGANIZATION, false);
+    for (name, resource) in single
+        .as_object()
+        .unwrap_or_else(|| fail("Resources is a mapping"))
+    {
+        if ORGANIZATION_RESOURCES.contains(&name.as_str()) {
+            continue;
+        }
+        let text = resource.to_string();
+        assert!(
+            !text.contains(ORGANIZATION),
+            "{name}: {ORGANIZATION} is used other than as the condition of an Fn::If"
+        );
+        for hub in ORGANIZATION_RESOURCES {
+            assert!(
+                !text.contains(&format!("\"{hub}\"")) && !text.contains(&format!("${{{hub}")),
+                "{name} refers to {hub} without organization mode"
+            );
+        }
+        assert!(
+            resource["Properties"].get("RoleName").is_none(),
+            "{name}: without organization mode CloudFormation names the roles, as before"
+        );
+    }
+    let output = &root["Outputs"]["AuditQueueUrl"];
+    assert_eq!(output["Condition"], ORGANIZATION);
+    assert_eq!(output["Value"], json!({"Ref": "AuditQueue"}));
+}
+
+#[test]
+fn organization_mode_is_refused_without_the_member_role_or_the_organization_id() {
+    let template = Template::load();
+    let rule = &template.root["Rules"]["OrganizationModeNamesTheMemberRoleAndTheOrganization"];
+    assert_eq!(
+        rule["RuleCondition"],
+        json!({"Fn::Equals": [{"Ref": "OrganizationMode"}, "true"]})
+    );
+    let asserted: Vec<&Value> = rule["Assertions"]
+        .as_array()
+        .unwrap_or_else(|| fail("the rule has assertions"))
+        .iter()
+        .map(|assertion| &assertion["Assert"])
+        .collect();
+    assert_eq!(
+        asserted,
+        [
+            &json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "MemberRoleName"}, ""]}]}),
+            &json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "OrganizationId"}, ""]}]}),
+        ],
+        "every account is audited through the member role, and the bus admits the Organization by its id"
+    );
+    assert_eq!(
+        template.root["Parameters"]["OrganizationId"]["AllowedPattern"],
+        "^(|o-[a-z0-9]{10,32})$"
+    );
+}
+
+#[test]
+fn organization_mode_names_the_roles_the_member_role_trusts() {
+    let template = Template::load();
+    let member = podreach_tests::infra::load_infra("infra/member.yaml");
+    let trusted: Vec<&str> = member["Parameters"]["HubRoleNames"]["Default"]
+        .as_str()
+        .unwrap_or_else(|| fail("infra/member.yaml's HubRoleNames has a default"))
+        .split(',')
+        .collect();
+    let mut named = Vec::new();
+    for (role, name) in HUB_ROLES {
+        let resource = template.resource(role);
+        assert_eq!(resource["Type"], "AWS::IAM::Role", "{role}");
+        let role_name = &resource["Properties"]["RoleName"];
+        if role == "AuditWorkerRole" {
+            assert_eq!(
+                resource["Condition"], ORGANIZATION,
+                "{role} exists only in organization mode"
+            );
+            assert_eq!(*role_name, name, "{role}");
+        } else {
+            assert_eq!(
+                role_name,
+                &json!({"Fn::If": [ORGANIZATION, name, {"Ref": "AWS::NoValue"}]}),
+                "{role} is named only in organization mode"
+            );
+        }
+        named.push(name);
+    }
+    assert_eq!(
+        named, trusted,
+        "the hub's roles are named as infra/member.yaml's HubRoleNames, in its order (its trust \
+         policy selects them by position)"
+    );
+}
+
+#[test]
+fn the_audit_worker_is_built_logged_and_placed_like_the_other_functions() {
+    let template = Template::load();
+    let worker = template.resource("AuditWorker");
+    assert_eq!(worker["Type"], "AWS::Serverless::Function");
+    assert_eq!(worker["Condition"], ORGANIZATION);
+    assert_eq!(
+        worker["Metadata"],
+        json!({"BuildMethod": "rust-cargolambda", "BuildProperties": {"Binary": "audit-worker"}}),
+        "AuditWorker is built from the cargo binary audit-worker"
+    );
+    let p = &worker["Properties"];
+    assert_eq!(p["CodeUri"], "..");
+    assert_eq!(p["Handler"], "bootstrap");
+    assert_eq!(p["Runtime"], "provided.al2023");
+    assert!(
+        p.get("Architectures").is_none(),
+        "the architecture is the template's one value (Globals)"
+    );
+    assert_eq!(
+        p["MemorySize"], 1024,
+        "one Region of one account, as ScheduledAudit"
+    );
+    assert_eq!(p["Timeout"], 300);
+    assert_eq!(p["Role"], json!({"Fn::GetAtt": ["AuditWorkerRole", "Arn"]}));
+    assert!(
+        p.get("Policies").is_none(),
+        "permissions live in AuditWorkerRole only"
+    );
+    assert_eq!(
+        p["FunctionName"],
+        json!({"Fn::Sub": "${AWS::StackName}-audit-worker"})
+    );
+    assert!(
+        p.get("ReservedConcurrentExecutions").is_none(),
+        "AuditWorker is capped by its poller (AuditConcurrency); a reservation below that cap \
+         would throttle targets"
+    );
+    assert_eq!(
+        p["VpcConfig"],
+        json!({"Fn::If": [
+            "InVpc",
+            {"SubnetIds": {"Ref": "SubnetIds"}, "SecurityGroupIds": {"Ref": "SecurityGroupIds"}},
+            {"Ref": "AWS::NoValue"}
+        ]}),
+        "AuditWorker runs in SubnetIds with SecurityGroupIds when both are set, as the others"
+    );
+    assert_eq!(
+        p["LoggingConfig"],
+        json!({"LogFormat": "JSON", "LogGroup": {"Ref": "AuditWorkerLogGroup"}})
+    );
+    let group = template.resource("AuditWorkerLogGroup");
+    assert_eq!(group["Type"], "AWS::Logs::LogGroup");
+    assert_eq!(
+        group["Properties"],
+        json!({
+            "LogGroupName": {"Fn::Sub": "/aws/lambda/${AWS::StackName}-audit-worker"},
+            "RetentionInDays": {"Ref": "LogRetentionDays"}
+        }),
+        "AuditWorkerLogGroup is the function's /aws/lambda/ group, with retention"
+    );
+}
+
+/// SQS FIFO hands out at most one message of a group at a time: with the plan's groups
+/// `<account>#<slot>` (slot < AccountConcurrency) and one target per invocation, at most
+/// AccountConcurrency audits run in an account, and at most AuditConcurrency in all.
+#[test]
+fn the_audit_worker_takes_one_target_at_a_time_from_a_fifo_queue_within_audit_concurrency() {
+    let template = Template::load();
+    let number = |v: &Value, what: &str| {
+        v.as_u64()
+            .unwrap_or_else(|| fail(&format!("{what} is a number: {v}")))
+    };
+    let worker = &template.resource("AuditWorker")["Properties"];
+    assert_eq!(
+        worker["Events"],
+        json!({"AuditTargets": {"Type": "SQS", "Properties": {
+            "Queue": {"Fn::GetAtt": ["AuditQueue", "Arn"]},
+            "BatchSize": 1,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": {"Ref": "AuditConcurrency"}}
+        }}}),
+        "one target per invocation, its failure reported alone, AuditConcurrency at once"
+    );
+    let parameters = &template.root["Parameters"];
+    let audits = &parameters["AuditConcurrency"];
+    assert_eq!(audits["Type"], "Number");
+    assert_eq!(audits["MinValue"], 2, "SQS's least MaximumConcurrency");
+    assert_eq!(
+        audits["MaxValue"], 1000,
+        "SQS's greatest MaximumConcurrency"
+    );
+    let per_account = &parameters["AccountConcurrency"];
+    assert_eq!(per_account["Type"], "Number");
+    assert_eq!(per_account["MinValue"], 1);
+    assert_eq!(per_account["MaxValue"], 10);
+
+    let queue = template.resource("AuditQueue");
+    assert_eq!(queue["Type"], "AWS::SQS::Queue");
+    let q = &queue["Properties"];
+    assert_eq!(q["FifoQueue"], true, "message groups bound each account");
+    assert_eq!(
+        q["ContentBasedDeduplication"], false,
+        "the plan sets MessageDeduplicationId <run>/<account>/<region>"
+    );
+    assert_eq!(
+        q["QueueName"],
+        json!({"Fn::Sub": "${AWS::StackName}-audit.fifo"}),
+        "a FIFO queue's name ends in .fifo"
+    );
+    assert_eq!(q["SqsManagedSseEnabled"], true);
+    assert_eq!(q["MessageRetentionPeriod"], 86_400, "a day");
+    let timeout = number(&worker["Timeout"], "AuditWorker's Timeout");
+    let visibility = number(&q["VisibilityTimeout"], "AuditQueue's VisibilityTimeout");
+    assert!(
+        visibility >= 6 * timeout,
+        "VisibilityTimeout {visibility} >= 6 x AuditWorker's Timeout {timeout}"
+    );
+    assert_eq!(
+        q["RedrivePolicy"],
+        json!({
+            "deadLetterTargetArn": {"Fn::GetAtt": ["AuditDeadLetterQueue", "Arn"]},
+            "maxReceiveCount": 3
+        })
+    );
+    let dead = template.resource("AuditDeadLetterQueue");
+    assert_eq!(dead["Type"], "AWS::SQS::Queue");
+    assert_eq!(
+        dead["Properties"]["FifoQueue"], true,
+        "a FIFO queue's dead-letter queue is FIFO"
+    );
+    assert_eq!(
+        dead["Properties"]["QueueName"],
+        json!({"Fn::Sub": "${AWS::StackName}-audit-dlq.fifo"})
+    );
+    assert_eq!(
+        dead["Properties"]["MessageRetentionPeriod"], 1_209_600,
+        "14 days"
+    );
+}
+
+#[test]
+fn the_hub_grants_exactly_the_plan_the_queue_and_the_runs_state() {
+    let template = Template::load();
+    let granted = |document: &Value| -> Vec<(Vec<String>, Value)> {
+        statements(document)
+            .iter()
+            .map(|s| {
+                assert_eq!(s["Effect"], "Allow");
+                (actions(s), s["Resource"].clone())
+            })
+            .collect()
+    };
+
+    // The scheduled audit plans: the accounts, the Organization's tree (ExcludeOus), the queue.
+    let plan = template.resource(ORGANIZATION_PLAN_POLICY);
+    assert_eq!(plan["Type"], "AWS::IAM::ManagedPolicy");
+    assert_eq!(plan["Condition"], ORGANIZATION);
+    let document = &plan["Properties"]["PolicyDocument"];
+    let planned: BTreeSet<String> = statements(document).into_iter().flat_map(actions).collect();
+    assert_eq!(
+        planned,
+        strings(&[
+            "organizations:ListAccounts",
+            "organizations:ListAccountsForParent",
+            "organizations:ListOrganizationalUnitsForParent",
+            "organizations:ListRoots",
+            "sqs:SendMessage",
+        ])
+        .into_iter()
+        .collect::<BTreeSet<String>>(),
+        "exactly the plan's calls"
+    );
+    assert_eq!(
+        granted(document),
+        vec![
+            (strings(&ORGANIZATIONS_STAR_ACTIONS), json!("*")),
+            (
+                strings(&[
+                    "organizations:ListAccountsForParent",
+                    "organizations:ListOrganizationalUnitsForParent"
+                ]),
+                json!([
+                    {"Fn::Sub": "arn:${AWS::Partition}:organizations::*:root/${OrganizationId}/*"},
+                    {"Fn::Sub": "arn:${AWS::Partition}:organizations::*:ou/${OrganizationId}/*"}
+                ])
+            ),
+            (
+                strings(&["sqs:SendMessage"]),
+                json!({"Fn::GetAtt": ["AuditQueue", "Arn"]})
+            ),
+        ],
+        "the listing without a resource type on *, the tree's walk in this Organization only, \
+         and sending on the audit queue only"
+    );
+    assert_eq!(
+        deployed(
+            &template.resource("ScheduledAuditRole")["Properties"]["ManagedPolicyArns"],
+            ORGANIZATION,
+            true
+        ),
+        json!([
+            {"Ref": "ReadOnlyCollectPolicy"},
+            {"Fn::If": ["InVpc", {"Ref": LAMBDA_VPC_POLICY}, {"Ref": "AWS::NoValue"}]},
+            {"Fn::If": ["HasMemberRole", {"Ref": MEMBER_ROLE_POLICY}, {"Ref": "AWS::NoValue"}]},
+            {"Fn::If": ["HasSecurityHub", {"Ref": "SecurityHubImportPolicy"}, {"Ref": "AWS::NoValue"}]},
+            {"Ref": ORGANIZATION_PLAN_POLICY}
+        ]),
+        "the scheduled audit plans in organization mode"
+    );
+
+    // The run's state: both roles that take part in a run, and only in organization mode.
+    let state_actions = |role: &str, organization: bool| -> Vec<String> {
+        let document = deployed(
+            &template.resource(role)["Properties"]["Policies"][0]["PolicyDocument"],
+            ORGANIZATION,
+            organization,
+        );
+        let on_table = statements(&document)
+            .into_iter()
+            .find(|s| s["Resource"] == json!({"Fn::GetAtt": ["StateTable", "Arn"]}));
+        actions(on_table.unwrap_or_else(|| fail(&format!("{role} has a statement on StateTable"))))
+    };
+    let lifecycle = strings(podreach_aws::iam::STATE_ACTIONS);
+    let mut run = lifecycle.clone();
+    run.extend(strings(&RUN_STATE_ACTIONS));
+    assert_eq!(state_actions("ScheduledAuditRole", false), lifecycle);
+    assert_eq!(state_actions("ScheduledAuditRole", true), run);
+    assert_eq!(
+        state_actions("OnChangeRole", true),
+        lifecycle,
+        "on-change takes no part in a run"
+    );
+    let mut work = lifecycle.clone();
+    work.push(podreach_aws::iam::RUN_UPDATE.to_owned());
+    assert_eq!(
+        state_actions("AuditWorkerRole", true),
+        work,
+        "the worker counts and claims; only the plan writes a run's targets"
+    );
+
+    // The audit worker: the scheduled audit's collecting, publishing, state and suppressions, no
+    // Security Hub import of its own (each account's goes through its member role), and the
+    // queue's consumption.
+    let worker = template.resource("AuditWorkerRole");
+    assert_eq!(worker["Condition"], ORGANIZATION);
+    let w = &worker["Properties"];
+    assert_eq!(
+        w["AssumeRolePolicyDocument"]["Statement"],
+        json!([{
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole"
+        }]),
+        "AuditWorkerRole is assumable by Lambda only"
+    );
+    assert_eq!(w["ManagedPolicyArns"], managed_policies("AuditWorker"));
+    let policies = w["Policies"]
+        .as_array()
+        .unwrap_or_else(|| fail("AuditWorkerRole has an inline Policies list"));
+    assert_eq!(policies.len(), 1, "AuditWorkerRole: one inline policy");
+    assert_eq!(
+        granted(&policies[0]["PolicyDocument"]),
+        vec![
+            (
+                strings(&["logs:CreateLogStream", "logs:PutLogEvents"]),
+                json!({"Fn::GetAtt": ["AuditWorkerLogGroup", "Arn"]})
+            ),
+            (strings(&["sns:Publish"]), json!({"Ref": "FindingsTopic"})),
+            (work.clone(), json!({"Fn::GetAtt": ["StateTable", "Arn"]})),
+            (
+                strings(&[podreach_aws::iam::SUPPRESSIONS_ACTION]),
+                json!({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${SuppressionsParameter}"})
+            ),
+            (
+                strings(&[
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes"
+                ]),
+                json!({"Fn::GetAtt": ["AuditQueue", "Arn"]})
+            ),
+        ],
+        "AuditWorkerRole: its own logs, the topic, the run's state, the suppressions and the \
+         audit queue; nothing else"
+    );
+}
+
+#[test]
+fn the_scheduled_audit_and_the_audit_worker_read_exactly_the_agreed_variables() {
+    let template = Template::load();
+    let scheduled_audit =
+        &template.resource("ScheduledAudit")["Properties"]["Environment"]["Variables"];
+    let audit_worker = &template.resource("AuditWorker")["Properties"]["Environment"]["Variables"];
+    let names = |variables: &Value| -> BTreeSet<String> {
+        variables
+            .as_object()
+            .unwrap_or_else(|| fail("the environment variables are a mapping"))
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let audit = [
+        "TOPIC_ARN",
+        "MESSAGE_FORMAT",
+        "DRY_RUN",
+        "MIN_SEVERITY",
+        "CLUSTERS",
+        "MAX_CONCURRENCY",
+        "STATE_TABLE",
+        "SUPPRESSIONS_PARAMETER",
+        "RENOTIFY_HOURS",
+        "TCP_PORTS",
+        "KUBERNETES_API",
+        "MEMBER_ROLE_NAME",
+        "MEMBER_EXTERNAL_ID",
+        "SECURITY_HUB",
+        "RUST_LOG",
+    ];
+    let plan = [
+        "ORGANIZATION",
+        "AUDIT_QUEUE_URL",
+        "ACCOUNTS",
+        "EXCLUDE_ACCOUNTS",
+        "EXCLUDE_OUS",
+        "ACCOUNT_CONCURRENCY",
+    ];
+    let mut scheduled: BTreeSet<String> = audit.iter().map(|n| (*n).to_owned()).collect();
+    scheduled.insert("REGIONS".to_owned());
+    scheduled.extend(plan.iter().map(|n| (*n).to_owned()));
+    assert_eq!(
+        names(scheduled_audit),
+        scheduled,
+        "the scheduled audit: an audit's settings, REGIONS, and the organization plan's"
+    );
+    assert_eq!(
+        names(audit_worker),
+        audit
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect::<BTreeSet<String>>(),
+        "the audit worker: an audit's settings; each message names its account and Region"
+    );
+    for (function, variables) in [
+        ("ScheduledAudit", scheduled_audit),
+        ("AuditWorker", audit_worker),
+    ] {
+        assert_eq!(variables, &environment(function), "{function}'s values");
+    }
+    // Without organization mode the plan's settings are inert: ORGANIZATION is the parameter's
+    // "false", and there is no queue to send to.
+    assert_eq!(
+        deployed(&scheduled_audit["AUDIT_QUEUE_URL"], ORGANIZATION, false),
+        json!("")
+    );
+    assert_eq!(
+        deployed(&scheduled_audit["AUDIT_QUEUE_URL"], ORGANIZATION, true),
+        json!({"Ref": "AuditQueue"})
+    );
+}
+
+#[test]
+fn the_event_bus_admits_the_organizations_accounts_only() {
+    let template = Template::load();
+    let policies = template.resources_of_type("AWS::Events::EventBusPolicy");
+    assert_eq!(policies.len(), 1, "one bus policy");
+    let (name, policy) = policies[0];
+    assert_eq!(name, "OrganizationEventBusPolicy");
+    assert_eq!(policy["Condition"], ORGANIZATION);
+    let p = &policy["Properties"];
+    assert_eq!(
+        p["EventBusName"],
+        template.resource("PodScaling")["Properties"]["EventBusName"],
+        "the bus the Kubernetes events rule listens on"
+    );
+    assert_eq!(p["StatementId"], "podreach-organization");
+    assert_eq!(
+        p["Statement"],
+        json!({
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "events:PutEvents",
+            "Resource": {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"},
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}}}
+        }),
+        "any principal, but only of the Organization (aws:PrincipalOrgID), may put events"
+    );
+    // The member stacks do not forward yet: on-change does not audit another account's events.
+    let member = podreach_tests::infra::load_infra("infra/member.yaml");
+    assert_eq!(member["Parameters"]["ForwardEvents"]["Default"], "false");
 }

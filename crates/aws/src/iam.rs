@@ -41,6 +41,12 @@ pub const STATE_ACTIONS: &[&str] = &[STATE_GET, STATE_PUT, STATE_QUERY];
 pub const STATE_GET: &str = "dynamodb:GetItem";
 pub const STATE_PUT: &str = "dynamodb:PutItem";
 pub const STATE_QUERY: &str = "dynamodb:Query";
+/// An organization run's record in the same table ([`crate::runs`]): conditional updates (the
+/// counter and the digest's claim, also inside `TransactWriteItems`, which IAM authorises as
+/// its items' `UpdateItem`s), by the scheduled audit and the audit worker.
+pub const RUN_UPDATE: &str = "dynamodb:UpdateItem";
+/// The run's targets written in batches when it is planned (the scheduled audit only).
+pub const RUN_PLAN_WRITE: &str = "dynamodb:BatchWriteItem";
 
 /// The scheduled audit imports its findings into Security Hub (`SECURITY_HUB`), as the
 /// account's default product; the member role has it for its own account too.

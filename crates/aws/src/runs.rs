@@ -231,7 +231,7 @@ impl RunStore for DynamoStore {
                     .request_items(self.table(), pending)
                     .send()
                     .await
-                    .map_err(|e| ApiFailure::from_sdk("dynamodb:BatchWriteItem", e))?;
+                    .map_err(|e| ApiFailure::from_sdk(crate::iam::RUN_PLAN_WRITE, e))?;
                 pending = answer
                     .unprocessed_items
                     .and_then(|mut u| u.remove(self.table()))
@@ -260,7 +260,7 @@ impl RunStore for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await
-            .map_err(|e| ApiFailure::from_sdk("dynamodb:PutItem", e))?;
+            .map_err(|e| ApiFailure::from_sdk(crate::iam::STATE_PUT, e))?;
         let answer = self
             .client()
             .update_item()
@@ -272,7 +272,7 @@ impl RunStore for DynamoStore {
             .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld)
             .send()
             .await
-            .map_err(|e| ApiFailure::from_sdk("dynamodb:UpdateItem", e))?;
+            .map_err(|e| ApiFailure::from_sdk(crate::iam::RUN_UPDATE, e))?;
         Ok(answer
             .attributes
             .and_then(|a| a.get("run").and_then(|v| v.as_s().ok()).cloned()))
@@ -287,7 +287,7 @@ impl RunStore for DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| ApiFailure::from_sdk("dynamodb:GetItem", e))?;
+            .map_err(|e| ApiFailure::from_sdk(crate::iam::STATE_GET, e))?;
         let Some(item) = answer.item else {
             return Ok(None);
         };
@@ -315,7 +315,7 @@ impl RunStore for DynamoStore {
             .items()
             .send();
         while let Some(item) = pages.next().await {
-            let item = item.map_err(|e| ApiFailure::from_sdk("dynamodb:Query", e))?;
+            let item = item.map_err(|e| ApiFailure::from_sdk(crate::iam::STATE_QUERY, e))?;
             let at = format!(
                 "{}/{}",
                 run_pk(run),
@@ -383,7 +383,7 @@ impl RunStore for DynamoStore {
                     None => Err(bad(&run_pk(run), "the run is not in the table (expired?)")),
                 }
             }
-            Err(error) => Err(ApiFailure::from_sdk("dynamodb:TransactWriteItems", error).into()),
+            Err(error) => Err(ApiFailure::from_sdk(crate::iam::RUN_UPDATE, error).into()),
         }
     }
 
@@ -401,7 +401,7 @@ impl RunStore for DynamoStore {
         match answer {
             Ok(_) => Ok(true),
             Err(error) if refused(&error) => Ok(false),
-            Err(error) => Err(ApiFailure::from_sdk("dynamodb:UpdateItem", error).into()),
+            Err(error) => Err(ApiFailure::from_sdk(crate::iam::RUN_UPDATE, error).into()),
         }
     }
 
@@ -419,7 +419,7 @@ impl RunStore for DynamoStore {
         match answer {
             Ok(_) => Ok(true),
             Err(error) if refused(&error) => Ok(false),
-            Err(error) => Err(ApiFailure::from_sdk("dynamodb:UpdateItem", error).into()),
+            Err(error) => Err(ApiFailure::from_sdk(crate::iam::RUN_UPDATE, error).into()),
         }
     }
 
@@ -431,7 +431,7 @@ impl RunStore for DynamoStore {
             .update_expression("REMOVE digest_at")
             .send()
             .await
-            .map_err(|e| ApiFailure::from_sdk("dynamodb:UpdateItem", e))?;
+            .map_err(|e| ApiFailure::from_sdk(crate::iam::RUN_UPDATE, e))?;
         Ok(())
     }
 
@@ -445,7 +445,7 @@ impl RunStore for DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| ApiFailure::from_sdk("dynamodb:GetItem", e))?;
+            .map_err(|e| ApiFailure::from_sdk(crate::iam::STATE_GET, e))?;
         match answer.item {
             Some(item) => json_of(&item, "state", &format!("{pk}/target")),
             None => Ok(None),
@@ -462,7 +462,7 @@ impl RunStore for DynamoStore {
             .set_item(Some(item))
             .send()
             .await
-            .map_err(|e| ApiFailure::from_sdk("dynamodb:PutItem", e))?;
+            .map_err(|e| ApiFailure::from_sdk(crate::iam::STATE_PUT, e))?;
         let verb = if state.blocker.is_some() {
             "ADD"
         } else {
@@ -477,7 +477,7 @@ impl RunStore for DynamoStore {
             .expression_attribute_values(":key", AttributeValue::Ss(vec![text(target)]))
             .send()
             .await
-            .map_err(|e| ApiFailure::from_sdk("dynamodb:UpdateItem", e))?;
+            .map_err(|e| ApiFailure::from_sdk(crate::iam::RUN_UPDATE, e))?;
         Ok(())
     }
 
@@ -490,7 +490,7 @@ impl RunStore for DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| ApiFailure::from_sdk("dynamodb:GetItem", e))?;
+            .map_err(|e| ApiFailure::from_sdk(crate::iam::STATE_GET, e))?;
         let keys = answer
             .item
             .and_then(|item| item.get("keys").and_then(|v| v.as_ss().ok()).cloned())

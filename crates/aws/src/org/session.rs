@@ -42,9 +42,15 @@ pub async fn session(
         .map_err(|refused| match refused {
             Refused::Failed(failure) => {
                 let code = failure.code.clone().unwrap_or_default();
+                // AWS's own words: the generic text of an `ApiFailure` would advise granting
+                // the action to the hub, where the remedy is the member role (the blocker's).
+                let error = match &failure.code {
+                    Some(code) => format!("sts:AssumeRole {code}: {}", failure.message),
+                    None => failure.to_string(),
+                };
                 (
                     Blocker::classify("sts:AssumeRole", &code, &failure.message, &role_arn),
-                    failure.to_string(),
+                    error,
                 )
             }
             Refused::NoCredentials => (
