@@ -8,11 +8,13 @@
 //! function tests share (sample events for a moto account, SNS subscribers, the add-on mock), and
 //! [`infra`] reads the SAM template as JSON. [`kube`] runs the fake EKS Kubernetes API
 //! (`tests/kube/fake_kube`) beside moto; [`runtime`] serves the Lambda Runtime API to the real
-//! bootstrap binaries. [`lab`] says whether the datapath lab can run here.
+//! bootstrap binaries, and [`aws_proxy`] stands in front of moto to give one account of many a
+//! fault moto cannot (a refused role, EC2 denied or throttled) and to measure per account. [`lab`] says whether the datapath lab can run here.
 //!
 //! Every test file takes its helpers from here rather than keeping a copy of its own; [`fail`]
 //! is the one way a helper fails a test with a message it has to format.
 
+pub mod aws_proxy;
 pub mod infra;
 pub mod kube;
 pub mod lab;

@@ -5,13 +5,14 @@
 //! target through the member role in the target's account (moto maps assumed-role credentials to
 //! the role's account).
 //!
-//! moto assumes any role, so the member account without the role is made by the one component
-//! written here: an STS proxy in front of moto that answers `AssumeRole` of that account's role
-//! with STS's own `AccessDenied` document and forwards every other request to moto. What is
-//! shown: every other account audited, the refused one announced once as `ACCOUNT_UNREACHABLE`
-//! with its remedy and RESOLVED on the next run once it is fixed, one organization digest per
-//! run, last, and never more than `ACCOUNT_CONCURRENCY` targets of one account in flight (the
-//! FIFO queue's group locking, measured here as the poller sees it: received, not yet deleted).
+//! moto assumes any role and enforces no IAM, so the workers talk to moto through
+//! `podreach_tests::aws_proxy`, which gives three accounts of fifty their fault (the role
+//! refused, EC2 refused, EC2 throttled past every retry) with AWS's own error documents and
+//! measures each account's requests. What is shown: every other account audited, each of the
+//! three announced once per Region as `ACCOUNT_UNREACHABLE` with its reason and remedy and
+//! RESOLVED on the next run once fixed, one organization digest per run, and never two audits
+//! of one account at once (`ACCOUNT_CONCURRENCY=1`), measured at the endpoint (Regions of an
+//! account with requests in flight) and at the queue (received, not yet deleted).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -19,105 +20,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
 
+use podreach_tests::aws_proxy::{AwsProxy, Fault};
 use podreach_tests::lambda::{self, Notification};
-use podreach_tests::moto::{self, Account, Moto};
+use podreach_tests::moto::{Account, Moto};
 use podreach_tests::runtime::{
-    Function, INVOCATION_TIMEOUT, RuntimeApi, function_arn, read_request, response_of,
+    Function, INVOCATION_TIMEOUT, RuntimeApi, function_arn, response_of,
 };
 
 const ROLE: &str = "podreach-member";
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
-
-/// An STS endpoint in front of moto that refuses `AssumeRole` into the accounts of `refused`.
-struct StsProxy {
-    url: String,
-    refused: Arc<Mutex<BTreeSet<String>>>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for StsProxy {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-impl StsProxy {
-    async fn start(moto: SocketAddr) -> StsProxy {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the STS proxy");
-        let url = format!("http://{}", listener.local_addr().expect("its address"));
-        let refused = Arc::new(Mutex::new(BTreeSet::new()));
-        let shared = refused.clone();
-        let server = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let refused = shared.clone();
-                tokio::spawn(async move {
-                    let (read, mut write) = stream.into_split();
-                    let mut reader = BufReader::new(read);
-                    let Ok(Some(request)) = read_request(&mut reader).await else {
-                        return;
-                    };
-                    let body = String::from_utf8_lossy(&request.body).into_owned();
-                    let denied = refused
-                        .lock()
-                        .expect("not poisoned")
-                        .iter()
-                        .find(|account| {
-                            body.contains("Action=AssumeRole")
-                                && body.contains(&format!("arn%3Aaws%3Aiam%3A%3A{account}%3Arole"))
-                        })
-                        .cloned();
-                    let (status, answer) = match denied {
-                        Some(account) => (
-                            403,
-                            format!(
-                                "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:sts::999999999999:assumed-role/podreach-audit-worker/worker is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::{account}:role/{ROLE}</Message></Error><RequestId>4a1f6c7e-0000-4000-8000-000000000001</RequestId></ErrorResponse>"
-                            ),
-                        ),
-                        None => {
-                            let headers: Vec<(String, String)> = request
-                                .headers
-                                .iter()
-                                .filter(|(n, _)| {
-                                    !["host", "content-length", "connection"]
-                                        .contains(&n.to_ascii_lowercase().as_str())
-                                })
-                                .cloned()
-                                .collect();
-                            let (method, path) = (request.method.clone(), request.path.clone());
-                            tokio::task::spawn_blocking(move || {
-                                let headers: Vec<(&str, &str)> = headers
-                                    .iter()
-                                    .map(|(n, v)| (n.as_str(), v.as_str()))
-                                    .collect();
-                                moto::request(moto, &method, &path, &headers, &body)
-                                    .unwrap_or((502, String::new()))
-                            })
-                            .await
-                            .unwrap_or((502, String::new()))
-                        }
-                    };
-                    let head = format!(
-                        "HTTP/1.1 {status} X\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                        answer.len()
-                    );
-                    let _ = write.write_all(head.as_bytes()).await;
-                    let _ = write.write_all(answer.as_bytes()).await;
-                    let _ = write.shutdown().await;
-                });
-            }
-        });
-        StsProxy {
-            url,
-            refused,
-            server,
-        }
-    }
-}
 
 /// The hub account: its topic and subscriber queues, its state table, its FIFO audit queue.
 struct HubAccount {
@@ -156,7 +68,7 @@ async fn hub_account() -> HubAccount {
 }
 
 /// The settings both functions share, and the scheduled audit's own.
-fn settings(hub: &HubAccount, accounts: &[&str], sts: &str) -> Vec<(&'static str, String)> {
+fn settings(hub: &HubAccount, accounts: &[&str], endpoint: &str) -> Vec<(&'static str, String)> {
     vec![
         ("TOPIC_ARN", hub.subscribers.topic_arn.clone()),
         ("STATE_TABLE", "podreach-state".to_owned()),
@@ -168,7 +80,7 @@ fn settings(hub: &HubAccount, accounts: &[&str], sts: &str) -> Vec<(&'static str
         ("AUDIT_QUEUE_URL", hub.queue_url.clone()),
         ("ACCOUNTS", accounts.join(",")),
         ("ACCOUNT_CONCURRENCY", "1".to_owned()),
-        ("AWS_ENDPOINT_URL_STS", sts.to_owned()),
+        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
     ]
 }
 
@@ -210,14 +122,21 @@ struct Polled {
 /// worker reports no failure; until the queue is empty.
 async fn poll(hub: &HubAccount, settings: &[(&'static str, String)], workers: usize) -> Polled {
     let polled = Arc::new(Mutex::new(Polled::default()));
+    // One ReceiveMessage at a time: SQS hands out a FIFO group's messages one at a time however
+    // many pollers ask at once, but moto's server can race two concurrent receives into the same
+    // group (seen here: two targets of one account in flight). Serialising the receives keeps the
+    // emulated poller to what SQS guarantees; the audits themselves still run side by side.
+    let receiving = Arc::new(tokio::sync::Mutex::new(()));
     let mut pool = tokio::task::JoinSet::new();
     for _ in 0..workers {
         let mut api = RuntimeApi::start(function_arn(&hub.account, "audit-worker")).await;
         let mut function = spawn("audit-worker", &api, hub, settings);
         let (sqs, url, polled) = (hub.sqs.clone(), hub.queue_url.clone(), polled.clone());
+        let receiving = receiving.clone();
         pool.spawn(async move {
             let mut idle = 0;
             while idle < 3 {
+                let turn = receiving.lock().await;
                 let received = sqs
                     .receive_message()
                     .queue_url(&url)
@@ -228,6 +147,7 @@ async fn poll(hub: &HubAccount, settings: &[(&'static str, String)], workers: us
                     .send()
                     .await
                     .expect("ReceiveMessage");
+                drop(turn);
                 let Some(message) = received.messages().first().cloned() else {
                     idle += 1;
                     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -307,134 +227,161 @@ fn of_kind<'a>(received: &'a [Notification], kind: &str) -> Vec<&'a Notification
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_hub_audits_every_account_through_its_role_and_announces_the_one_it_cannot_once() {
+async fn fifty_accounts_in_two_regions_each_audited_but_the_three_it_cannot_announced_once_then_resolved()
+ {
     let started = std::time::Instant::now();
     let hub = hub_account().await;
-    let (with_demo, _seeded) = lambda::fresh_account_with_demo_and_vpc_ids().await;
-    let empty = Moto::shared().account().await;
-    let refusing = Moto::shared().account().await;
-    let moto_addr: SocketAddr = Moto::shared()
+    let moto = Moto::shared();
+    // Two accounts with clusters (the demo), 48 without.
+    let mut members: Vec<Account> = Vec::new();
+    for _ in 0..2 {
+        members.push(lambda::fresh_account_with_demo_and_vpc_ids().await.0);
+    }
+    for _ in 0..48 {
+        members.push(moto.account().await);
+    }
+    let with_clusters: BTreeSet<String> = members[..2].iter().map(|a| a.id.clone()).collect();
+    let moto_addr: SocketAddr = moto
         .endpoint()
         .trim_start_matches("http://")
         .parse()
         .expect("moto's address");
-    let sts = StsProxy::start(moto_addr).await;
-    sts.refused
-        .lock()
-        .expect("not poisoned")
-        .insert(refusing.id.clone());
-    let accounts = [
-        with_demo.id.as_str(),
-        empty.id.as_str(),
-        refusing.id.as_str(),
-    ];
-    let settings = settings(&hub, &accounts, &sts.url);
+    let proxy = AwsProxy::start(moto_addr).await;
+    // One account without the role, one whose role cannot read EC2, one throttled past every
+    // retry (the last with clusters).
+    let (no_role, no_ec2, throttled) = (&members[10].id, &members[20].id, &members[1].id);
+    proxy.set_fault(no_role, Some(Fault::RefuseRole));
+    proxy.set_fault(no_ec2, Some(Fault::DenyEc2));
+    proxy.set_fault(throttled, Some(Fault::ThrottleEc2));
+    let accounts: Vec<&str> = members.iter().map(|a| a.id.as_str()).collect();
+    let settings = settings(&hub, &accounts, &proxy.url);
 
-    // 1. The plan: 3 accounts × 2 Regions, six messages, one group per account.
+    // 1. The plan: 50 accounts × 2 Regions, a hundred messages.
     let planned = plan(&hub, &settings).await;
     assert_eq!(planned["action"], "planned", "{planned:#}");
-    assert_eq!(planned["targets"], 6);
-    assert_eq!(planned["queued"], 6);
+    assert_eq!(planned["targets"], 100);
+    assert_eq!(planned["queued"], 100);
 
-    // 2. Three workers drain the queue; no account ever has two targets in flight.
-    let polled = poll(&hub, &settings, 3).await;
-    assert_eq!(polled.answers.len(), 6, "every target audited once");
-    for account in accounts {
-        assert_eq!(
-            polled.most_in_flight.get(account),
-            Some(&1),
-            "{account}: {polled:?}"
-        );
-    }
+    // 2. Four workers drain the queue. At the endpoint, no account ever had requests of two
+    // Regions in flight at once: one audit at a time per account (ACCOUNT_CONCURRENCY=1).
+    let polled = poll(&hub, &settings, 4).await;
+    assert_eq!(polled.answers.len(), 100, "every target handled once");
+    let most = proxy.most_regions_in_flight();
+    assert!(
+        most.values().all(|n| *n == 1),
+        "per-account audits in flight: {most:?}"
+    );
+    assert_eq!(
+        most.len(),
+        49,
+        "every account but the one refused was read: {most:?}"
+    );
+    assert!(
+        polled.most_in_flight.values().all(|n| *n == 1),
+        "{polled:?}"
+    );
 
-    // 3. What the topic received: the refused account's two targets announced with the remedy,
-    // the demo account's findings under its own account, one organization digest, last.
+    // 3. The three announced once per Region, each with its reason; every other account
+    // audited (the demo accounts' findings under their own account); one digest.
     let received = lambda::drain(&hub.subscribers.sqs, &hub.subscribers.all, 1).await;
-    let unreachable = of_kind(&received, "account-unreachable");
-    let announced: BTreeSet<(String, String)> = unreachable
-        .iter()
-        .map(|n| {
-            (
-                n.attribute("account").to_owned(),
-                n.attribute("lifecycle").to_owned(),
-            )
-        })
-        .collect();
+    let mut announced: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+    for n in of_kind(&received, "account-unreachable") {
+        let body = n.body();
+        assert_eq!(n.attribute("lifecycle"), "NEW");
+        assert!(
+            body["remedy"].as_str().is_some_and(|r| !r.is_empty()),
+            "{body:#}"
+        );
+        announced
+            .entry(n.attribute("account").to_owned())
+            .or_default()
+            .insert((
+                n.attribute("region").to_owned(),
+                body["reason"].as_str().unwrap_or_default().to_owned(),
+            ));
+    }
+    let both = |reason: &str| -> BTreeSet<(String, String)> {
+        REGIONS
+            .iter()
+            .map(|r| ((*r).to_owned(), reason.to_owned()))
+            .collect()
+    };
     assert_eq!(
         announced,
-        BTreeSet::from([(refusing.id.clone(), "NEW".to_owned())])
+        BTreeMap::from([
+            (no_role.clone(), both("role-not-assumable")),
+            (no_ec2.clone(), both("action-denied")),
+            (throttled.clone(), both("throttled")),
+        ])
     );
-    assert_eq!(unreachable.len(), 2, "one per Region");
-    let first = unreachable[0].body();
-    assert_eq!(first["reason"], "role-not-assumable", "{first:#}");
-    assert!(
-        first["remedy"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("infra/member.yaml")
+    assert_eq!(
+        of_kind(&received, "account-unreachable").len(),
+        6,
+        "each once"
     );
-    assert!(
-        first["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("not authorized to perform: sts:AssumeRole"),
-        "AWS's own words: {first:#}"
-    );
-    let findings: Vec<&Notification> = received
+    let findings: BTreeSet<&str> = received
         .iter()
         .filter(|n| {
             n.attributes.get("lifecycle").map(String::as_str) == Some("NEW")
                 && n.attribute("kind") != "account-unreachable"
         })
+        .map(|n| n.attribute("account"))
         .collect();
-    assert!(!findings.is_empty(), "the demo account's findings");
-    assert!(
-        findings
+    assert_eq!(
+        findings,
+        with_clusters
             .iter()
-            .all(|n| n.attribute("account") == with_demo.id)
-    );
-    assert!(
-        of_kind(&received, "digest").is_empty(),
-        "no per-target digest"
+            .filter(|a| *a != throttled)
+            .map(String::as_str)
+            .collect(),
+        "findings from the demo account that could be read, under its own account"
     );
     let digests = of_kind(&received, "organization-digest");
     assert_eq!(digests.len(), 1, "one digest for the organization");
     let digest = digests[0].body();
-    assert_eq!(digest["planned"], 6, "{digest:#}");
-    assert_eq!(digest["audited"], 4);
-    assert_eq!(digest["complete"], false);
+    assert_eq!(digest["planned"], 100, "{digest:#}");
+    assert_eq!(digest["audited"], 94);
     let headline = digest["headline"].as_str().unwrap_or_default();
     assert!(
-        headline.starts_with("4 of 6 accounts × Regions audited; 2 not:"),
+        headline.starts_with("94 of 100 accounts × Regions audited; 6 not:"),
         "{headline}"
     );
-    assert!(headline.contains(&format!("{}/us-east-1 (role-not-assumable)", refusing.id)));
 
-    // 4. The role is created: the next run audits all six and resolves both blind spots.
-    sts.refused.lock().expect("not poisoned").clear();
+    // 4. The three fixed: the next run audits all and resolves the six, once each.
+    for account in [no_role, no_ec2, throttled] {
+        proxy.set_fault(account, None);
+    }
     tokio::time::sleep(Duration::from_millis(1100)).await; // a new run id (Unix seconds)
     let planned = plan(&hub, &settings).await;
-    assert_eq!(planned["queued"], 6, "{planned:#}");
-    poll(&hub, &settings, 2).await;
+    assert_eq!(planned["queued"], 100, "{planned:#}");
+    poll(&hub, &settings, 4).await;
     let received = lambda::drain(&hub.subscribers.sqs, &hub.subscribers.all, 1).await;
-    let resolved: Vec<(String, String)> = of_kind(&received, "account-unreachable")
+    let resolved: BTreeSet<(String, String, String)> = of_kind(&received, "account-unreachable")
         .iter()
         .map(|n| {
             (
                 n.attribute("account").to_owned(),
+                n.attribute("region").to_owned(),
                 n.attribute("lifecycle").to_owned(),
             )
         })
         .collect();
+    assert_eq!(resolved.len(), 6, "{resolved:?}");
+    assert!(
+        resolved.iter().all(|(_, _, l)| l == "RESOLVED"),
+        "{resolved:?}"
+    );
     assert_eq!(
-        resolved,
-        vec![(refusing.id.clone(), "RESOLVED".to_owned()); 2]
+        of_kind(&received, "account-unreachable").len(),
+        6,
+        "each once"
     );
     let digest = of_kind(&received, "organization-digest")[0].body();
-    assert_eq!(digest["audited"], 6, "{digest:#}");
+    assert_eq!(digest["audited"], 100, "{digest:#}");
     assert_eq!(digest["complete"], true);
     eprintln!(
-        "organization run: 3 accounts × 2 Regions twice, refused then resolved; test {:.1} s",
+        "organization run: 50 accounts × 2 Regions, 3 blind then resolved, {} requests at the endpoint; test {:.1} s",
+        proxy.requests().values().sum::<usize>(),
         started.elapsed().as_secs_f64()
     );
 }

@@ -15,5 +15,5 @@ mod targets;
 
 pub use accounts::{OrgError, list_accounts};
 pub use collect::collect_target;
-pub use session::{TargetSession, session};
+pub use session::{TargetSession, probe, session};
 pub use targets::{Caps, run_targets};

@@ -1,6 +1,8 @@
 //! The hub's production capabilities: [`HubOrganization`] (Organizations' accounts and the audit
 //! queue, for the scheduled audit's plan) and [`HubSessions`] (a target's collector and
-//! publisher through its member role, for the audit worker). The handlers only see the
+//! publisher through its member role, for the audit worker: the role assumed, then one EC2 read
+//! to prove it can read there, so a role without EC2 or an account throttled to a standstill is
+//! a typed blind spot rather than an audit of nothing). The handlers only see the
 //! `Organization` and `Sessions` traits, so their tests run with doubles.
 
 use aws_config::SdkConfig;
@@ -52,6 +54,7 @@ impl Sessions for HubSessions {
         target: &Target,
     ) -> Result<Opened<Collector, SnsPublisher>, (Blocker, String)> {
         let session = crate::org::session(&self.sdk, target, &self.role).await?;
+        crate::org::probe(&session).await?;
         let collector = Collector::new(&session.config, &self.settings);
         let publisher = if self.security_hub {
             self.sns

@@ -67,3 +67,25 @@ pub async fn session(
         .build();
     Ok(TargetSession { config, role_arn })
 }
+
+/// The one read that proves a session can audit its target: `ec2:DescribeVpcs` (five at most).
+/// An account with no cluster would otherwise never call EC2, and a member role that cannot
+/// read EC2 (an older member stack, a service control policy) or a Region throttled past every
+/// retry would read as audited; refused here, it is a blind spot typed by AWS's own error.
+pub async fn probe(session: &TargetSession) -> Result<(), (Blocker, String)> {
+    const ACTION: &str = "ec2:DescribeVpcs";
+    let ec2 = aws_sdk_ec2::Client::new(&session.config);
+    match ec2.describe_vpcs().max_results(5).send().await {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            let failure = crate::error::ApiFailure::from_sdk(ACTION, error);
+            let code = failure.code.clone().unwrap_or_default();
+            let blocker = Blocker::classify(ACTION, &code, &failure.message, &session.role_arn);
+            let error = match &failure.code {
+                Some(code) => format!("{ACTION} {code}: {}", failure.message),
+                None => failure.to_string(),
+            };
+            Err((blocker, error))
+        }
+    }
+}
