@@ -60,7 +60,10 @@ impl Organization for Org {
     }
 
     async fn enqueue(&self, queued: &[Queued]) -> Vec<(Queued, ApiFailure)> {
-        self.queued.lock().unwrap().extend(queued.iter().cloned());
+        self.queued
+            .lock()
+            .expect("not poisoned")
+            .extend(queued.iter().cloned());
         Vec::new()
     }
 }
@@ -77,11 +80,11 @@ impl Publish for Topic {
 
 impl Topic {
     fn sent(&self) -> Vec<Message> {
-        self.0.sent.lock().unwrap().clone()
+        self.0.sent.lock().expect("not poisoned").clone()
     }
 
     fn clear(&self) {
-        self.0.sent.lock().unwrap().clear();
+        self.0.sent.lock().expect("not poisoned").clear();
     }
 }
 
@@ -104,7 +107,7 @@ impl Sessions for Members {
         if self
             .no_role
             .lock()
-            .unwrap()
+            .expect("as set up")
             .contains(&target.account.as_str())
         {
             return Err((
@@ -213,7 +216,7 @@ impl Hub {
         for (index, q) in queued.iter().enumerate() {
             let payload = json!({"Records": [{
                 "messageId": format!("m-{index}"),
-                "body": serde_json::to_string(&q.message).unwrap(),
+                "body": serde_json::to_string(&q.message).expect("JSON"),
                 "attributes": {"MessageGroupId": q.group},
                 "eventSource": "aws:sqs",
             }]});
@@ -227,7 +230,7 @@ impl Hub {
     }
 
     fn take_queued(&self) -> Vec<Queued> {
-        std::mem::take(&mut *self.org.queued.lock().unwrap())
+        std::mem::take(&mut *self.org.queued.lock().expect("not poisoned"))
     }
 }
 
@@ -238,7 +241,7 @@ fn of_kind<'a>(sent: &'a [Message], kind: &str) -> Vec<&'a Message> {
 }
 
 fn body(message: &Message) -> Value {
-    serde_json::from_str(&message.body).unwrap()
+    serde_json::from_str(&message.body).expect("JSON")
 }
 
 #[tokio::test]
@@ -273,9 +276,10 @@ async fn blind_targets_are_announced_once_and_one_digest_counts_the_run() {
     let queued = hub.take_queued();
     let answers = hub.work(&queued, 1_796_000_100).await;
     assert!(
-        answers
-            .iter()
-            .all(|a| a["batchItemFailures"].as_array().unwrap().is_empty()),
+        answers.iter().all(|a| a["batchItemFailures"]
+            .as_array()
+            .expect("an array")
+            .is_empty()),
         "a blind target is a result, not a failure: {answers:#?}"
     );
     let sent = hub.topic.sent();
@@ -285,9 +289,9 @@ async fn blind_targets_are_announced_once_and_one_digest_counts_the_run() {
         .map(|m| {
             let b = body(m);
             (
-                b["account"].as_str().unwrap().to_owned(),
-                b["region"].as_str().unwrap().to_owned(),
-                b["reason"].as_str().unwrap().to_owned(),
+                b["account"].as_str().expect("a string").to_owned(),
+                b["region"].as_str().expect("a string").to_owned(),
+                b["reason"].as_str().expect("a string").to_owned(),
             )
         })
         .collect();
@@ -315,7 +319,7 @@ async fn blind_targets_are_announced_once_and_one_digest_counts_the_run() {
     assert!(
         body(unreachable[0])["remedy"]
             .as_str()
-            .unwrap()
+            .expect("as set up")
             .contains("infra/member.yaml")
     );
     // The audited targets' findings carry their own account.
@@ -339,7 +343,11 @@ async fn blind_targets_are_announced_once_and_one_digest_counts_the_run() {
     );
     let digests = of_kind(&sent, "organization-digest");
     assert_eq!(digests.len(), 1);
-    assert_eq!(sent.last().unwrap(), digests[0], "the digest comes last");
+    assert_eq!(
+        sent.last().expect("as set up"),
+        digests[0],
+        "the digest comes last"
+    );
     let digest = body(digests[0]);
     assert_eq!(digest["planned"], 6);
     assert_eq!(digest["audited"], 3);
@@ -347,7 +355,7 @@ async fn blind_targets_are_announced_once_and_one_digest_counts_the_run() {
     assert!(
         digest["headline"]
             .as_str()
-            .unwrap()
+            .expect("as set up")
             .starts_with("3 of 6 accounts × Regions audited; 3 not:")
     );
     assert_eq!(digests[0].attributes["severity"], "HIGH");
@@ -380,7 +388,7 @@ async fn a_recovered_account_is_resolved_and_a_still_blind_one_stays_quiet() {
     hub.work(&queued, 1_796_000_100).await;
     hub.topic.clear();
     // The member stack is deployed in the second account; the opt-in Region stays off.
-    hub.members.no_role.lock().unwrap().clear();
+    hub.members.no_role.lock().expect("not poisoned").clear();
     hub.plan(1_796_086_400).await;
     let queued = hub.take_queued();
     hub.work(&queued, 1_796_086_500).await;
@@ -393,9 +401,9 @@ async fn a_recovered_account_is_resolved_and_a_still_blind_one_stays_quiet() {
         .iter()
         .map(|b| {
             (
-                b["account"].as_str().unwrap(),
-                b["region"].as_str().unwrap(),
-                b["lifecycle"].as_str().unwrap(),
+                b["account"].as_str().expect("a string"),
+                b["region"].as_str().expect("a string"),
+                b["lifecycle"].as_str().expect("a string"),
             )
         })
         .collect();
@@ -408,7 +416,7 @@ async fn a_recovered_account_is_resolved_and_a_still_blind_one_stays_quiet() {
     );
     let digest = body(of_kind(&sent, "organization-digest")[0]);
     assert_eq!(digest["audited"], 5);
-    assert_eq!(hub.runs.blind_targets().await.unwrap().len(), 1);
+    assert_eq!(hub.runs.blind_targets().await.expect("as set up").len(), 1);
 }
 
 #[tokio::test]
@@ -435,10 +443,10 @@ async fn an_account_that_leaves_the_plan_has_its_blind_spot_resolved() {
     assert!(
         resolved[0]["why"]
             .as_str()
-            .unwrap()
+            .expect("as set up")
             .contains("no longer planned")
     );
-    let blind = hub.runs.blind_targets().await.unwrap();
+    let blind = hub.runs.blind_targets().await.expect("as set up");
     assert!(blind.iter().all(|t| t.account != NO_ROLE), "{blind:?}");
 }
 
@@ -463,7 +471,7 @@ async fn a_run_that_never_finished_is_named_in_the_next_runs_plan() {
     assert_eq!(digest["run"], "run-1796000000");
     assert_eq!(digest["complete"], false);
     let missing = &queued[queued.len() - 1].message;
-    let headline = digest["headline"].as_str().unwrap();
+    let headline = digest["headline"].as_str().expect("a string");
     assert!(
         headline.contains(&format!(
             "{}/{} (no result)",
@@ -489,7 +497,9 @@ async fn a_message_that_is_not_a_target_fails_alone() {
         deadline: None,
     };
     let payload = json!({"Records": [{"messageId": "bad", "body": "{\"not\": \"a target\"}"}]});
-    let answer = audit_worker_invocation(&payload, &worker).await.unwrap();
+    let answer = audit_worker_invocation(&payload, &worker)
+        .await
+        .expect("as set up");
     assert_eq!(
         answer["batchItemFailures"],
         json!([{"itemIdentifier": "bad"}])
@@ -503,7 +513,7 @@ fn organization_mode_refuses_to_start_without_its_queue_or_role() {
         "ORGANIZATION" => Some("true".to_owned()),
         _ => None,
     })
-    .unwrap_err();
+    .expect_err("refused");
     assert_eq!(error.name, "AUDIT_QUEUE_URL");
     let error = FunctionConfig::from_lookup(|name| match name {
         "TOPIC_ARN" => Some("arn:aws:sns:eu-west-1:999999999999:podreach".to_owned()),
@@ -512,7 +522,7 @@ fn organization_mode_refuses_to_start_without_its_queue_or_role() {
         "STATE_TABLE" => Some("t".to_owned()),
         _ => None,
     })
-    .unwrap_err();
+    .expect_err("refused");
     assert_eq!(error.name, "MEMBER_ROLE_NAME");
     let error = FunctionConfig::from_lookup(|name| match name {
         "TOPIC_ARN" => Some("arn:aws:sns:eu-west-1:999999999999:podreach".to_owned()),
@@ -523,6 +533,6 @@ fn organization_mode_refuses_to_start_without_its_queue_or_role() {
         "ACCOUNT_CONCURRENCY" => Some("0".to_owned()),
         _ => None,
     })
-    .unwrap_err();
+    .expect_err("refused");
     assert_eq!(error.name, "ACCOUNT_CONCURRENCY");
 }

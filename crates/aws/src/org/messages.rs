@@ -227,7 +227,7 @@ mod tests {
     fn an_unreachable_account_is_announced_with_its_id_alias_reason_and_remedy() {
         let message =
             unreachable_message(&change(Marker::New), Some("payments"), MessageFormat::Json);
-        let body: Value = serde_json::from_str(&message.body).unwrap();
+        let body: Value = serde_json::from_str(&message.body).expect("JSON");
         assert_eq!(body["code"], "ACCOUNT_UNREACHABLE");
         assert_eq!(body["account"], "222222222222");
         assert_eq!(body["alias"], "payments");
@@ -235,7 +235,7 @@ mod tests {
         assert!(
             body["remedy"]
                 .as_str()
-                .unwrap()
+                .expect("as set up")
                 .contains("infra/member.yaml")
         );
         assert_eq!(message.attributes["alias"], "payments");
@@ -250,15 +250,15 @@ mod tests {
         let new = unreachable_message(&change(Marker::New), None, MessageFormat::Chatbot);
         let resolved = unreachable_message(&change(Marker::Resolved), None, MessageFormat::Chatbot);
         let thread = |m: &Message| {
-            serde_json::from_str::<Value>(&m.body).unwrap()["metadata"]["threadId"].clone()
+            serde_json::from_str::<Value>(&m.body).expect("JSON")["metadata"]["threadId"].clone()
         };
         assert_eq!(thread(&new), thread(&resolved));
-        let body: Value = serde_json::from_str(&resolved.body).unwrap();
+        let body: Value = serde_json::from_str(&resolved.body).expect("JSON");
         assert_eq!(body["metadata"]["eventType"], "podreach-account-reachable");
         assert!(
             body["content"]["description"]
                 .as_str()
-                .unwrap()
+                .expect("as set up")
                 .contains("audited again")
         );
     }
@@ -281,7 +281,7 @@ mod tests {
                 } else {
                     TargetResult::Audited {
                         clusters: 3,
-                        findings: usize::try_from(i % 7).unwrap(),
+                        findings: usize::try_from(i % 7).expect("as set up"),
                         worst: None,
                         incomplete: false,
                     }
@@ -313,8 +313,8 @@ mod tests {
             assert_eq!(message.attributes["severity"], "HIGH");
         }
         let chatbot = organization_digest(&run, &targets, &hub, MessageFormat::Chatbot);
-        let body: Value = serde_json::from_str(&chatbot.body).unwrap();
-        let description = body["content"]["description"].as_str().unwrap();
+        let body: Value = serde_json::from_str(&chatbot.body).expect("JSON");
+        let description = body["content"]["description"].as_str().expect("a string");
         assert!(description.len() <= CHATBOT_DESCRIPTION_MAX);
         let lines: Vec<&str> = description.lines().collect();
         assert!(

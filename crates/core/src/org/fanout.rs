@@ -260,8 +260,8 @@ mod tests {
     fn the_message_carries_the_accounts_alias_and_reads_back() {
         let aliases = BTreeMap::from([("111111111111".to_owned(), "payments-prod".to_owned())]);
         let queued = queue(&[target("111111111111", "eu-west-1")], &aliases, "run-7", 1);
-        let text = serde_json::to_string(&queued[0].message).unwrap();
-        let back: AuditMessage = serde_json::from_str(&text).unwrap();
+        let text = serde_json::to_string(&queued[0].message).expect("a message serialises");
+        let back: AuditMessage = serde_json::from_str(&text).expect("it reads back");
         assert_eq!(back, queued[0].message);
         assert_eq!(back.alias.as_deref(), Some("payments-prod"));
         assert_eq!(back.target(), target("111111111111", "eu-west-1"));
@@ -348,8 +348,11 @@ mod tests {
             },
             error: "Rate exceeded".to_owned(),
         };
-        let text = serde_json::to_string(&result).unwrap();
+        let text = serde_json::to_string(&result).expect("a result serialises");
         assert!(text.contains("\"status\":\"blind\""), "{text}");
-        assert_eq!(serde_json::from_str::<TargetResult>(&text).unwrap(), result);
+        assert_eq!(
+            serde_json::from_str::<TargetResult>(&text).expect("it reads back"),
+            result
+        );
     }
 }
