@@ -385,3 +385,58 @@ async fn fifty_accounts_in_two_regions_each_audited_but_the_three_it_cannot_anno
         started.elapsed().as_secs_f64()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_hubs_on_change_audits_a_members_forwarded_event_in_that_account_through_its_role() {
+    let hub = hub_account().await;
+    let (member, seeded) = lambda::fresh_account_with_demo_and_vpc_ids().await;
+    let refusing = Moto::shared().account().await;
+    let moto_addr: SocketAddr = Moto::shared()
+        .endpoint()
+        .trim_start_matches("http://")
+        .parse()
+        .expect("moto's address");
+    let proxy = AwsProxy::start(moto_addr).await;
+    proxy.set_fault(&refusing.id, Some(Fault::RefuseRole));
+    let settings = settings(&hub, &[member.id.as_str()], &proxy.url);
+    // As the member stack forwards them: the member's add-on update, and one of an account
+    // whose role is refused, in one batch of the debounce queue.
+    let forwarded = lambda::sample_event("eks-update-addon.json", &seeded, &member);
+    let mut refused = forwarded.clone();
+    refused["account"] = json!(refusing.id);
+    let (batch, ids) = lambda::sqs_batch(
+        &hub.account,
+        "podreach-change-events",
+        &[forwarded.to_string(), refused.to_string()],
+    )
+    .await;
+    let mut api = RuntimeApi::start(function_arn(&hub.account, "on-change")).await;
+    let mut function = spawn("on-change", &api, &hub, &settings);
+    let id = api.invoke(serde_json::to_vec(&batch).expect("JSON"));
+    let report = api.next_report(&mut function, INVOCATION_TIMEOUT).await;
+    let answer = response_of(report, &id, &function);
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer:#}");
+    let received = lambda::drain(&hub.subscribers.sqs, &hub.subscribers.all, 1).await;
+    assert!(!received.is_empty());
+    assert!(
+        received.iter().all(|n| n.attribute("account") == member.id),
+        "the member's findings, under its account"
+    );
+    // Read in the member's account, through its role: the endpoint saw its requests.
+    let requests = proxy.requests();
+    assert!(
+        requests.get(&member.id).is_some_and(|n| *n > 3),
+        "{requests:?}"
+    );
+    let notes: Vec<&Value> = answer["members"]
+        .as_array()
+        .map(|m| m.iter().map(|m| &m["note"]).collect())
+        .unwrap_or_default();
+    assert!(
+        notes.iter().any(|n| n
+            .as_str()
+            .is_some_and(|n| n.starts_with("set aside (role-not-assumable)"))),
+        "the refused member's event set aside: {answer:#}"
+    );
+    assert_eq!(ids.len(), 2, "both records were handled, neither failed");
+}

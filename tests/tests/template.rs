@@ -1517,6 +1517,16 @@ fn environment(function: &str) -> Value {
             ("ACCOUNT_CONCURRENCY", json!({"Ref": "AccountConcurrency"})),
         ]);
     }
+    if function == "OnChange" {
+        // On the hub, on-change audits each member account's forwarded events through its role.
+        variables.extend([
+            ("ORGANIZATION", json!({"Ref": "OrganizationMode"})),
+            (
+                "AUDIT_QUEUE_URL",
+                json!({"Fn::If": [ORGANIZATION, {"Ref": "AuditQueue"}, ""]}),
+            ),
+        ]);
+    }
     if function == "AuditWorker" {
         variables.retain(|(name, _)| *name != "REGIONS");
     }
@@ -1669,7 +1679,10 @@ fn without_organization_mode_the_stack_is_the_single_account_one() {
         .as_object()
         .unwrap_or_else(|| fail("Resources is a mapping"))
     {
-        if ORGANIZATION_RESOURCES.contains(&name.as_str()) {
+        // The default bus's policy: organization mode with a custom bus only.
+        if ORGANIZATION_RESOURCES.contains(&name.as_str())
+            || resource["Condition"] == "IsOrganizationWithCustomBus"
+        {
             continue;
         }
         let text = resource.to_string();
@@ -2122,9 +2135,15 @@ fn the_scheduled_audit_and_the_audit_worker_read_exactly_the_agreed_variables() 
 fn the_event_bus_admits_the_organizations_accounts_only() {
     let template = Template::load();
     let policies = template.resources_of_type("AWS::Events::EventBusPolicy");
-    assert_eq!(policies.len(), 1, "one bus policy");
-    let (name, policy) = policies[0];
-    assert_eq!(name, "OrganizationEventBusPolicy");
+    assert_eq!(policies.len(), 2, "the rules' two buses");
+    let named = |wanted: &str| {
+        policies
+            .iter()
+            .find(|(name, _)| name.as_str() == wanted)
+            .map(|(_, policy)| *policy)
+            .unwrap_or_else(|| fail(&format!("{wanted} exists")))
+    };
+    let policy = named("OrganizationEventBusPolicy");
     assert_eq!(policy["Condition"], ORGANIZATION);
     let p = &policy["Properties"];
     assert_eq!(
@@ -2144,7 +2163,22 @@ fn the_event_bus_admits_the_organizations_accounts_only() {
         }),
         "any principal, but only of the Organization (aws:PrincipalOrgID), may put events"
     );
-    // The member stacks do not forward yet: on-change does not audit another account's events.
+    // The AWS services' rules listen on the default bus: opened too when EventBusName is not it.
+    let default_bus = named("OrganizationDefaultBusPolicy");
+    assert_eq!(default_bus["Condition"], "IsOrganizationWithCustomBus");
+    assert_eq!(
+        template.root["Conditions"]["IsOrganizationWithCustomBus"],
+        json!({"Fn::And": [
+            {"Condition": ORGANIZATION},
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "EventBusName"}, "default"]}]}
+        ]})
+    );
+    assert_eq!(default_bus["Properties"]["EventBusName"], "default");
+    assert_eq!(
+        default_bus["Properties"]["Statement"]["Condition"],
+        p["Statement"]["Condition"]
+    );
+    // The hub's on-change audits the members' forwarded events: the member stacks forward.
     let member = podreach_tests::infra::load_infra("infra/member.yaml");
-    assert_eq!(member["Parameters"]["ForwardEvents"]["Default"], "false");
+    assert_eq!(member["Parameters"]["ForwardEvents"]["Default"], "true");
 }

@@ -23,7 +23,8 @@
 //!   `compose` (the messages) and `deliver`;
 //! - `organization` (the hub's scheduled audit: plan an organization run and queue its targets)
 //!   and `worker` (`audit-worker`: one target per message, through its member role), with
-//!   their production capabilities in `hub`;
+//!   their production capabilities in `hub`; `members`: `on-change` on the hub, each member
+//!   account's forwarded events audited through its role;
 //! - `outcome` and `error`: what an invocation answers, [`Outcome`] or [`HandlerError`].
 
 mod audit;
@@ -36,6 +37,7 @@ mod deliver;
 mod error;
 mod handlers;
 mod hub;
+mod members;
 mod nodes;
 mod organization;
 mod outcome;
@@ -55,6 +57,7 @@ pub use config::{ConfigError, FunctionConfig, OrganizationConfig};
 pub use error::HandlerError;
 pub use handlers::{on_change, scheduled_audit, scheduled_audit_in_every_region};
 pub use hub::{HubOrganization, HubSessions};
+pub use members::on_change_in_organization;
 pub use organization::{Organization, plan_run};
 pub use outcome::Outcome;
 pub use runtime::{Runtime, StartError};

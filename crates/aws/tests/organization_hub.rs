@@ -536,3 +536,116 @@ fn organization_mode_refuses_to_start_without_its_queue_or_role() {
     .expect_err("refused");
     assert_eq!(error.name, "ACCOUNT_CONCURRENCY");
 }
+
+#[tokio::test]
+async fn on_the_hub_a_members_event_is_audited_in_its_account_and_a_refused_members_set_aside() {
+    let hub = Hub::new();
+    let event_of = |account: &str| {
+        let mut event = doubles::sample("eks-update-addon.json");
+        event["account"] = json!(account);
+        event["region"] = json!("eu-west-1");
+        event.to_string()
+    };
+    let record = |id: &str, account: &str| {
+        json!({"messageId": id, "receiptHandle": format!("AQEB{id}"), "body": event_of(account),
+               "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs",
+               "awsRegion": "eu-west-1"})
+    };
+    let payload = json!({"Records": [
+        record("m-1", PAYMENTS),
+        record("m-2", NO_ROLE),
+        record("m-3", HUB),
+    ]});
+    let own = DemoCollector::default();
+    let context = podreach_aws::function::Context {
+        config: &hub.config,
+        region: "eu-west-1",
+        collector: &own,
+        others: &[],
+        publisher: &hub.topic,
+        store: &hub.store,
+        suppressions: &NO_SUPPRESSIONS,
+        now: Some(1_796_000_000),
+        deadline: None,
+    };
+    let answer =
+        podreach_aws::function::on_change_in_organization(&payload, &context, &hub.members, HUB)
+            .await
+            .expect("an answer");
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer:#}");
+    let accounts: std::collections::BTreeSet<String> = hub
+        .topic
+        .sent()
+        .iter()
+        .map(|m| m.attributes["account"].clone())
+        .collect();
+    assert_eq!(
+        accounts,
+        [PAYMENTS.to_owned(), HUB.to_owned()].into_iter().collect(),
+        "each account's findings under its own account; none for the member without a role"
+    );
+    assert_eq!(
+        own.scopes.lock().expect("not poisoned").len(),
+        1,
+        "the hub's own collector read only the hub's event"
+    );
+    let members = answer["members"].as_array().expect("members");
+    let refused = members
+        .iter()
+        .find(|m| m["target"] == format!("{NO_ROLE}/eu-west-1"))
+        .expect("the refused member's answer");
+    assert!(
+        refused["note"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("set aside (role-not-assumable)")),
+        "{refused:#}"
+    );
+}
+
+#[tokio::test]
+async fn on_the_hub_a_throttled_members_events_go_back_to_the_queue() {
+    struct Throttled;
+    impl Sessions for Throttled {
+        type Collector = DemoCollector;
+        type Publisher = Topic;
+        async fn open(
+            &self,
+            target: &Target,
+        ) -> Result<Opened<DemoCollector, Topic>, (Blocker, String)> {
+            Err((
+                Blocker::classify(
+                    "sts:AssumeRole",
+                    "Throttling",
+                    "Rate exceeded",
+                    &format!("arn:aws:iam::{}:role/podreach-member", target.account),
+                ),
+                "Throttling: Rate exceeded".to_owned(),
+            ))
+        }
+    }
+    let hub = Hub::new();
+    let mut event = doubles::sample("eks-update-addon.json");
+    event["account"] = json!(PAYMENTS);
+    let payload = json!({"Records": [{"messageId": "m-1", "body": event.to_string()}]});
+    let own = DemoCollector::default();
+    let context = podreach_aws::function::Context {
+        config: &hub.config,
+        region: "eu-west-1",
+        collector: &own,
+        others: &[],
+        publisher: &hub.topic,
+        store: &hub.store,
+        suppressions: &NO_SUPPRESSIONS,
+        now: Some(1_796_000_000),
+        deadline: None,
+    };
+    let answer =
+        podreach_aws::function::on_change_in_organization(&payload, &context, &Throttled, HUB)
+            .await
+            .expect("an answer");
+    assert_eq!(
+        answer["batchItemFailures"],
+        json!([{"itemIdentifier": "m-1"}])
+    );
+    assert!(hub.topic.sent().is_empty());
+}

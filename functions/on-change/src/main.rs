@@ -15,7 +15,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let runtime = &Runtime::from_env().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         runtime
-            .on_change(&event.payload, Some(event.context.deadline))
+            .on_change(
+                &event.payload,
+                Some(event.context.deadline),
+                &event.context.invoked_function_arn,
+            )
             .await
             .map_err(|e| Diagnostic {
                 error_type: e.error_type().to_owned(),

@@ -156,17 +156,44 @@ impl Runtime {
     }
 
     /// `on-change` for one payload, publishing to the topic (or logging, with `DRY_RUN`).
-    /// `deadline_ms` is the invocation's deadline (Unix milliseconds) from the Runtime API.
+    /// `deadline_ms` is the invocation's deadline (Unix milliseconds) from the Runtime API;
+    /// `function_arn` the invoked function's, whose account is the hub's in organization mode
+    /// (each other account's events are audited through its member role).
     pub async fn on_change(
         &self,
         payload: &Value,
         deadline_ms: Option<u64>,
+        function_arn: &str,
     ) -> Result<Value, HandlerError> {
         let deadline = deadline_ms.map(at_millis);
         if self.config.dry_run {
-            on_change_invocation(payload, &self.context(&publish::DryRun, deadline)).await
+            self.changes(
+                payload,
+                &self.context(&publish::DryRun, deadline),
+                function_arn,
+            )
+            .await
         } else {
-            on_change_invocation(payload, &self.context(&self.sns, deadline)).await
+            self.changes(payload, &self.context(&self.sns, deadline), function_arn)
+                .await
+        }
+    }
+
+    async fn changes<P: publish::Publish + Sync>(
+        &self,
+        payload: &Value,
+        context: &Context<'_, crate::Collector, P, crate::state::ConfiguredStore>,
+        function_arn: &str,
+    ) -> Result<Value, HandlerError> {
+        match (&self.config.organization, &self.sessions) {
+            (Some(_), Some(sessions)) => {
+                let hub = function_arn.split(':').nth(4).unwrap_or_default();
+                Box::pin(super::members::on_change_in_organization(
+                    payload, context, sessions, hub,
+                ))
+                .await
+            }
+            _ => Box::pin(on_change_invocation(payload, context)).await,
         }
     }
 
