@@ -24,7 +24,11 @@ a peering connection and a transit gateway, whose 5 route tables hold 2,000 rout
 - the clusters' Kubernetes API at the largest size (`kube_bench.py`: `tests/kube/fake_kube` in
   front of `fake_aws.py`, 30 pods per node): `podreach audit --live` and both bootstraps reading
   it (Kubernetes calls, bytes on the wire, wall time, peak memory; the node-only audit's calls),
-  and the pod index's footprint per pod (`examples/pod_index.rs`).
+  and the pod index's footprint per pod (`examples/pod_index.rs`);
+- an Organization of 1,000 accounts × 4 Regions: the hub's planning step measured against a fake
+  endpoint (`org_bench.py`: the release scheduled-audit bootstrap in organization mode), and the
+  run's workers, wall time and cost in dollars from the measured single-account scheduled audit
+  (100 and 5,000 nodes) and the dated prices of Lambda, SQS, DynamoDB and SNS.
 """
 
 from __future__ import annotations
@@ -418,6 +422,104 @@ def function(binary: str, nodes: int, event: str, repeat: int = 1, kube: bool = 
 
 BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
+# An Organization run (README "An AWS Organization"): the Organization simulated, and the prices
+# of one run's services, us-east-1, on-demand, before free tiers, as the AWS pricing pages of
+# Lambda, SQS, DynamoDB and SNS state them (read on PRICES_DATE).
+ORG_ACCOUNTS = 1000
+ORG_REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2", "sa-east-1"]
+PRICES_DATE = "2026-12-07"
+LAMBDA_GB_SECOND_ARM64 = 0.0000133334  # the template's Architectures: [arm64]
+LAMBDA_REQUEST = 0.20 / 1e6
+SQS_FIFO_REQUEST = 0.50 / 1e6  # per request of at most 64 KB
+DYNAMODB_WRITE_UNIT = 0.625 / 1e6  # on-demand, per write request unit (1 KB; transactional: 2)
+DYNAMODB_READ_UNIT = 0.125 / 1e6  # on-demand, per read request unit (4 KB, strongly consistent)
+SNS_PUBLISH = 0.50 / 1e6  # per request of at most 64 KB
+MEMORY_GB = 1.0  # every function's MemorySize, 1,024 MB
+# What one target's worker adds to the scheduled audit's own steps (crates/aws/src/function/
+# worker.rs, runs.rs; org/session.rs): sts:AssumeRole and ec2:DescribeVpcs (the probe); the
+# target's state read (GetItem) and written (PutItem), the index of blind targets (UpdateItem),
+# the result recorded and counted (TransactWriteItems of two updates: 4 write units), the digest
+# claimed (a conditional UpdateItem: 1 write unit, also when refused).
+WORKER_EXTRA_CALLS = 2
+WORKER_READ_UNITS = 1
+WORKER_WRITE_UNITS = 1 + 1 + 4 + 1
+# The scheduled audit's own state per target, in a steady state (no finding changed): the
+# findings' records read (Query) and the cached context written (PutItem, up to a few KB).
+AUDIT_READ_UNITS = 1
+AUDIT_WRITE_UNITS = 4
+
+
+def organization(plan: dict, shapes: list[tuple[str, dict]]) -> list[str]:
+    """The Organization section: the plan as measured, then each target shape's workers from its
+    measured single-account scheduled audit, the run's wall time and its cost."""
+    targets = plan["messages"]
+    calls = plan["calls"]
+    sends = calls.get("SendMessageBatch", 0)
+    plan_s = plan["invocation_ms"] / 1000
+    lines = [
+        f"## An AWS Organization ({plan['accounts']:,} accounts × {len(plan['regions'])} Regions)",
+        "",
+        "The hub's scheduled audit in organization mode, measured: `tests/scale/org_bench.py` runs the",
+        "release `scheduled-audit` bootstrap (ORGANIZATION=true) through the Runtime API against a fake",
+        f"endpoint holding an Organization of {plan['accounts']:,} ACTIVE accounts (Organizations' `ListAccounts`,",
+        "20 per page), the FIFO audit queue and the state table, and counts every request.",
+        "",
+        f"- Plan: {plan_s:.2f} s, peak memory {mib(plan['peak_rss_kb'])} (MemorySize 1,024 MB);"
+        f" {targets:,} messages, one per account × Region, {plan['distinct_deduplication_ids']:,} distinct deduplication ids,",
+        f"  at most {plan['most_groups_per_account']} message group(s) per account (AccountConcurrency 1); the largest message {plan['largest_message_bytes']} bytes.",
+        "- Requests: " + ", ".join(f"{k} {v:,}" for k, v in sorted(calls.items())) + ".",
+        f"  The bound: ceil(accounts/20) ListAccounts + ceil(targets/10) SendMessageBatch + ceil(targets/25) BatchWriteItem"
+        f" + 4 = {math.ceil(plan['accounts'] / 20) + math.ceil(targets / 10) + math.ceil(targets / 25) + 4:,}.",
+        f"- Invocations per run: 1 plan + {targets:,} audit workers (BatchSize 1, one target each).",
+        "",
+        "Each worker runs the scheduled audit's steps on its target, so its cost per target is the",
+        "measured single-account scheduled audit above (same release bootstrap, same fake endpoint), for",
+        "two shapes of target, plus what the worker adds: "
+        f"{WORKER_EXTRA_CALLS} calls (sts:AssumeRole, the ec2:DescribeVpcs probe) and its run records"
+        f" ({WORKER_READ_UNITS} read, {WORKER_WRITE_UNITS} write units: the target's state, the blind index, the result in a transaction, the digest's claim).",
+        "Wall time: at most AuditConcurrency targets at once, and an account's Regions one after the",
+        "other (AccountConcurrency 1), so a run takes max(targets × t / AuditConcurrency, Regions × t).",
+        "",
+        "| every target like | API calls per account × Region | worker time t | wall time, AuditConcurrency 10 | 100 | 1,000 | Lambda | SQS | DynamoDB | SNS | one full run |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, measured in shapes:
+        invocation = measured["invocations"][0]
+        t = invocation["ms"] / 1000
+        per_target_calls = (invocation["api_calls"] or 0) + WORKER_EXTRA_CALLS
+        wall = [max(targets * t / c, len(plan["regions"]) * t) for c in (10, 100, 1000)]
+        lam = (targets + 1) * LAMBDA_REQUEST + (plan_s + targets * t) * MEMORY_GB * LAMBDA_GB_SECOND_ARM64
+        # Sends, and per message the poller's receive and delete (its empty receives between
+        # runs are the same with or without a run).
+        sqs = (sends + 2 * targets) * SQS_FIFO_REQUEST
+        writes = calls.get("BatchWriteItem", 0) * 25 + calls.get("PutItem", 0) + calls.get("UpdateItem", 0)
+        writes = min(writes, targets + 2) + targets * (WORKER_WRITE_UNITS + AUDIT_WRITE_UNITS)
+        reads = targets * (WORKER_READ_UNITS + AUDIT_READ_UNITS)
+        ddb = writes * DYNAMODB_WRITE_UNIT + reads * DYNAMODB_READ_UNIT
+        sns = 1 * SNS_PUBLISH  # the digest; findings and ACCOUNT_UNREACHABLE only when they change
+        total = lam + sqs + ddb + sns
+
+        def duration(seconds: float) -> str:
+            return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+        lines.append(
+            f"| {label} | {per_target_calls} | {t:.2f} s | {duration(wall[0])} | {duration(wall[1])} | {duration(wall[2])} |"
+            f" ${lam:.4f} | ${sqs:.4f} | ${ddb:.4f} | ${sns:.6f} | **${total:.4f}** |"
+        )
+    lines += [
+        "",
+        f"Prices: us-east-1, on-demand, before free tiers, as published on the AWS pricing pages on {PRICES_DATE}:",
+        f"Lambda arm64 ${LAMBDA_GB_SECOND_ARM64:.10f} per GB-second and $0.20 per million requests (MemorySize 1 GB);",
+        "SQS FIFO $0.50 per million requests (each ≤ 64 KB); DynamoDB on-demand $0.625 per million write and",
+        "$0.125 per million read request units; SNS $0.50 per million publishes. DynamoDB counts the plan's",
+        "writes as measured and the workers' by the code (above), in a steady state where no finding changes",
+        "(each finding that changes adds a state write and a publish). Not counted: Lambda's queue pollers'",
+        "empty receives (long polls, the same whether a run happens or not), CloudWatch Logs, and the member",
+        "accounts' own EC2/EKS requests, which are free.",
+        "",
+    ]
+    return lines
+
 
 def cold_start(binary: str, runs: int = 5) -> tuple[float, float, float]:
     """Median process start → first /next of `binary` on a 100-node cluster: as deployed (the
@@ -530,6 +632,18 @@ def main(argv=None) -> int:
         ("scheduled-audit", "scheduled", function("scheduled-audit", largest, "scheduled", kube=True), 0),
         ("on-change", "ENI event, first: the whole cluster", kube_on_change, 0),
         ("on-change", "the same ENI event again: its node against the cached context", kube_on_change, 1),
+    ]
+    print(f"an Organization of {ORG_ACCOUNTS:,} accounts × {len(ORG_REGIONS)} Regions: the plan", file=sys.stderr)
+    org_plan = json.loads(
+        subprocess.run(
+            [sys.executable, os.path.join(HERE, "org_bench.py"), "--binary", os.path.join(RELEASE, "scheduled-audit"),
+             "--accounts", str(ORG_ACCOUNTS), "--regions", ",".join(ORG_REGIONS)],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    )
+    org_shapes = [
+        ("the 100-node cluster", function("scheduled-audit", 100, "scheduled")),
+        (f"the {largest:,}-node cluster", functions[0][2]),
     ]
     pod_index = json.loads(
         subprocess.run(
@@ -729,6 +843,7 @@ def main(argv=None) -> int:
         "tells it whether the cached context is still current.",
         "",
     ]
+    lines += organization(org_plan, org_shapes)
     with open(args.out, "w", encoding="utf-8") as out:
         out.write("\n".join(lines))
     print(f"wrote {args.out}", file=sys.stderr)
