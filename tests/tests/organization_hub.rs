@@ -254,7 +254,9 @@ async fn fifty_accounts_in_two_regions_each_audited_but_the_three_it_cannot_anno
     proxy.set_fault(no_ec2, Some(Fault::DenyEc2));
     proxy.set_fault(throttled, Some(Fault::ThrottleEc2));
     let accounts: Vec<&str> = members.iter().map(|a| a.id.as_str()).collect();
-    let settings = settings(&hub, &accounts, &proxy.url);
+    let mut settings = settings(&hub, &accounts, &proxy.url);
+    // Each account's findings into its own Security Hub, through its member role.
+    settings.push(("SECURITY_HUB", "true".to_owned()));
 
     // 1. The plan: 50 accounts × 2 Regions, a hundred messages.
     let planned = plan(&hub, &settings).await;
@@ -345,6 +347,43 @@ async fn fifty_accounts_in_two_regions_each_audited_but_the_three_it_cannot_anno
     assert!(
         headline.starts_with("94 of 100 accounts × Regions audited; 6 not:"),
         "{headline}"
+    );
+
+    // The readable demo account's findings are in its own Security Hub (its account, its
+    // product), the hub's holds none.
+    let member_hub = aws_sdk_securityhub::Client::new(&members[0].config);
+    let imported = member_hub.get_findings().send().await.expect("GetFindings");
+    let imported = imported.findings();
+    assert!(!imported.is_empty(), "the member's findings imported");
+    for f in imported {
+        assert_eq!(f.aws_account_id(), Some(members[0].id.as_str()));
+        assert_eq!(
+            f.product_arn(),
+            Some(
+                format!(
+                    "arn:aws:securityhub:us-east-1:{0}:product/{0}/default",
+                    members[0].id
+                )
+                .as_str()
+            )
+        );
+        assert!(
+            f.id()
+                .is_some_and(|id| id.starts_with("podreach/us-east-1/"))
+        );
+        assert_eq!(
+            f.compliance().and_then(|c| c.status()).map(|s| s.as_str()),
+            Some("FAILED")
+        );
+    }
+    let own = aws_sdk_securityhub::Client::new(&hub.account.config)
+        .get_findings()
+        .send()
+        .await
+        .expect("GetFindings");
+    assert!(
+        own.findings().is_empty(),
+        "nothing in the hub's own Security Hub"
     );
 
     // 4. The three fixed: the next run audits all and resolves the six, once each.
