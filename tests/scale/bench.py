@@ -504,7 +504,7 @@ def organization(plan: dict, shapes: list[tuple[str, dict]]) -> list[str]:
 
         lines.append(
             f"| {label} | {per_target_calls} | {t:.2f} s | {duration(wall[0])} | {duration(wall[1])} | {duration(wall[2])} |"
-            f" ${lam:.4f} | ${sqs:.4f} | ${ddb:.4f} | ${sns:.6f} | **${total:.4f}** |"
+            f" ${lam:.4f} | ${sqs:.4f} | ${ddb:.4f} | ${sns:.7f} | **${total:.4f}** |"
         )
     lines += [
         "",

@@ -541,7 +541,7 @@ fn glibc_version(name: &str) -> Option<(u32, u32)> {
 
 #[test]
 fn bootstrap_binaries_need_at_most_glibc_2_34() {
-    for name in ["on-change", "scheduled-audit"] {
+    for name in ["on-change", "scheduled-audit", "audit-worker"] {
         let path = binary(name);
         let output = Command::new("objdump")
             .arg("-p")

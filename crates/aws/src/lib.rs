@@ -12,6 +12,7 @@
 //! read-only against AWS except podreach's own: publishing to its topic and keeping its state
 //! table.
 
+mod bounded;
 pub mod collect;
 pub mod context;
 pub mod convert;

@@ -62,6 +62,19 @@ impl std::str::FromStr for MessageFormat {
 pub struct Origin {
     pub account: String,
     pub region: String,
+    /// The account's name in Organizations, when the hub audits it for an organization run: the
+    /// messages carry it (attribute `alias`, JSON `alias`), so a stream of hundreds of accounts
+    /// reads by name.
+    pub alias: Option<String>,
+}
+
+/// `{"alias": …}` when the origin has one, else nothing: a message of a single-account
+/// deployment is as it was.
+fn alias_field(origin: &Origin) -> Value {
+    match &origin.alias {
+        Some(alias) => json!({ "alias": alias }),
+        None => json!({}),
+    }
 }
 
 /// One SNS message.
@@ -291,6 +304,10 @@ fn attributes<const N: usize>(
     let mut attributes: BTreeMap<&'static str, String> = entries.into_iter().collect();
     attributes.insert("account", origin.account.clone());
     attributes.insert("region", origin.region.clone());
+    // A finding's nine attributes and this one make SNS's ten.
+    if let Some(alias) = &origin.alias {
+        attributes.insert("alias", alias.clone());
+    }
     attributes
 }
 
@@ -380,15 +397,18 @@ pub fn finding_message(
     let body = match format {
         MessageFormat::Json => crate::fit::fit_json(
             with_fields(
-                json!({
-                    "schema": "podreach/finding/v1",
-                    "lifecycle": lifecycle.marker.as_str(),
-                    "why": lifecycle.why,
-                    "account": origin.account,
-                    "region": origin.region,
-                    "finding": fitted_finding(finding, BODY_BUDGET),
-                }),
-                lifecycle.delivery(),
+                with_fields(
+                    json!({
+                        "schema": "podreach/finding/v1",
+                        "lifecycle": lifecycle.marker.as_str(),
+                        "why": lifecycle.why,
+                        "account": origin.account,
+                        "region": origin.region,
+                        "finding": fitted_finding(finding, BODY_BUDGET),
+                    }),
+                    lifecycle.delivery(),
+                ),
+                alias_field(origin),
             ),
             BODY_BUDGET,
             &full_report_hint(origin),
@@ -466,15 +486,18 @@ fn chatbot_finding(finding: &Finding, lifecycle: Lifecycle<'_>, origin: &Origin)
         description.push_str(&bullet_list(&breaks, 5));
     }
     let additional = with_fields(
-        json!({
-            "account": origin.account,
-            "region": origin.region,
-            "finding_id": finding.id,
-            "lifecycle": lifecycle.marker.as_str(),
-            "destination": finding.destination,
-            "destinations": finding.destinations.len().to_string(),
-        }),
-        delivery_context(&lifecycle),
+        with_fields(
+            json!({
+                "account": origin.account,
+                "region": origin.region,
+                "finding_id": finding.id,
+                "lifecycle": lifecycle.marker.as_str(),
+                "destination": finding.destination,
+                "destinations": finding.destinations.len().to_string(),
+            }),
+            delivery_context(&lifecycle),
+        ),
+        alias_field(origin),
     );
     json!({
         "version": "1.0",
@@ -552,7 +575,7 @@ pub fn resolved_message(
     let mut attributes = attributes;
     lifecycle.tag(&mut attributes);
     let body = match format {
-        MessageFormat::Json => with_fields(json!({
+        MessageFormat::Json => with_fields(with_fields(json!({
             "schema": "podreach/finding/v1",
             "lifecycle": Marker::Resolved.as_str(),
             "why": why,
@@ -568,7 +591,7 @@ pub fn resolved_message(
                 "last_seen": record.last_seen,
                 "resolved_at": record.resolved_at,
             },
-        }), lifecycle.delivery())
+        }), lifecycle.delivery()), alias_field(origin))
         .to_string(),
         MessageFormat::Chatbot => json!({
             "version": "1.0",
@@ -584,12 +607,12 @@ pub fn resolved_message(
                 "threadId": thread_id(origin, &record.finding_id),
                 "summary": clip(&format!("RESOLVED: {}", record.title), 250),
                 "eventType": "podreach-finding-resolved",
-                "additionalContext": with_fields(json!({
+                "additionalContext": with_fields(with_fields(json!({
                     "account": origin.account,
                     "region": origin.region,
                     "finding_id": record.finding_id,
                     "lifecycle": Marker::Resolved.as_str(),
-                }), delivery_context(&lifecycle)),
+                }), delivery_context(&lifecycle)), alias_field(origin)),
             },
         })
         .to_string(),

@@ -189,6 +189,49 @@ where
     }
 }
 
+/// Writes one batch of a run's targets (at most 25), sending unprocessed items again a few
+/// times with a pause (throttling).
+async fn write_batch(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    run: &str,
+    chunk: Vec<Attributes>,
+) -> Result<(), StateError> {
+    let mut pending: Vec<_> = chunk
+        .into_iter()
+        .map(|item| {
+            aws_sdk_dynamodb::types::WriteRequest::builder()
+                .put_request(
+                    PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .expect("an item"),
+                )
+                .build()
+        })
+        .collect();
+    for attempt in 0..8u32 {
+        let answer = client
+            .batch_write_item()
+            .request_items(table, pending)
+            .send()
+            .await
+            .map_err(|e| ApiFailure::from_sdk(crate::iam::RUN_PLAN_WRITE, e))?;
+        pending = answer
+            .unprocessed_items
+            .and_then(|mut u| u.remove(table))
+            .unwrap_or_default();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+    }
+    Err(StateError::Contention {
+        key: run_pk(run),
+        attempts: 8,
+    })
+}
+
 impl RunStore for DynamoStore {
     async fn start_run(
         &self,
@@ -209,45 +252,25 @@ impl RunStore for DynamoStore {
                 item
             })
             .collect();
-        for chunk in items.chunks(25) {
-            let mut pending: Vec<_> = chunk
-                .iter()
-                .map(|item| {
-                    aws_sdk_dynamodb::types::WriteRequest::builder()
-                        .put_request(
-                            PutRequest::builder()
-                                .set_item(Some(item.clone()))
-                                .build()
-                                .expect("an item"),
-                        )
-                        .build()
-                })
-                .collect();
-            // Unprocessed items (throttling) are sent again, a few times, with a pause.
-            for attempt in 0..8u32 {
-                let answer = self
-                    .client()
-                    .batch_write_item()
-                    .request_items(self.table(), pending)
-                    .send()
-                    .await
-                    .map_err(|e| ApiFailure::from_sdk(crate::iam::RUN_PLAN_WRITE, e))?;
-                pending = answer
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(self.table()))
-                    .unwrap_or_default();
-                if pending.is_empty() {
-                    break;
-                }
-                if attempt == 7 {
-                    return Err(StateError::Contention {
-                        key: run_pk(run),
-                        attempts: 8,
-                    });
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
-            }
+        // A few batches at once (see crate::bounded): each retries its unprocessed items.
+        let chunks: Vec<Vec<Attributes>> = items.chunks(25).map(<[Attributes]>::to_vec).collect();
+        let count = chunks.len();
+        let written = crate::bounded::in_flight(chunks, 8, |chunk| {
+            let (client, table, run) = (
+                self.client().clone(),
+                self.table().to_owned(),
+                run.to_owned(),
+            );
+            async move { write_batch(&client, &table, &run, chunk).await }
+        })
+        .await;
+        if written.len() < count {
+            return Err(bad(
+                &run_pk(run),
+                "a batch of the run's targets was not written",
+            ));
         }
+        written.into_iter().collect::<Result<(), StateError>>()?;
         let mut meta = key(run_pk(run), "run");
         meta.insert("planned".to_owned(), n(targets.len()));
         meta.insert("done".to_owned(), n(0));

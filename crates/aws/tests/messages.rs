@@ -34,6 +34,7 @@ fn origin() -> Origin {
     Origin {
         account: "111122223333".to_owned(),
         region: "eu-west-1".to_owned(),
+        alias: None,
     }
 }
 

@@ -180,6 +180,7 @@ impl Hub {
         Origin {
             account: HUB.to_owned(),
             region: "eu-west-1".to_owned(),
+            alias: None,
         }
     }
 
@@ -336,6 +337,21 @@ async fn blind_targets_are_announced_once_and_one_digest_counts_the_run() {
             .iter()
             .all(|m| [PAYMENTS, OPT_OUT].contains(&m.attributes["account"].as_str()))
     );
+    // Each finding's message names its account's alias too (attribute and JSON).
+    for m in &findings {
+        let alias = if m.attributes["account"] == PAYMENTS {
+            "payments"
+        } else {
+            "opt-out"
+        };
+        assert_eq!(m.attributes.get("alias").map(String::as_str), Some(alias));
+        assert_eq!(body(m)["alias"], alias);
+        assert!(
+            m.attributes.len() <= 10,
+            "SNS allows ten: {:?}",
+            m.attributes
+        );
+    }
     // No per-target digest; one organization digest, after the last target.
     assert!(
         of_kind(&sent, "digest").is_empty(),

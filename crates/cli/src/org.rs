@@ -6,6 +6,7 @@
 //! (`podreach_core::org::plan`) as the hub's functions plan it.
 
 mod audit;
+mod outcome;
 mod plan;
 mod report;
 mod security_hub;

@@ -46,6 +46,7 @@ impl<'a> Run<'a> {
         let origin = Origin {
             account: account(event),
             region: context.region.to_owned(),
+            alias: alias(event),
         };
         let at = Partition {
             account: origin.account.clone(),
@@ -99,4 +100,19 @@ fn account(event: &Value) -> String {
         .and_then(Value::as_str)
         .unwrap_or("unknown")
         .to_owned()
+}
+
+/// The source of the event the audit worker makes for its target (`super::worker`).
+pub(crate) const ORGANIZATION_SOURCE: &str = "podreach.organization";
+
+/// The account's name an organization run's target carries (`detail.alias` of the worker's own
+/// event); no other event names one.
+fn alias(event: &Value) -> Option<String> {
+    if event.get("source").and_then(Value::as_str) != Some(ORGANIZATION_SOURCE) {
+        return None;
+    }
+    event
+        .pointer("/detail/alias")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }

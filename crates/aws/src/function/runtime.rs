@@ -325,6 +325,7 @@ impl Runtime {
         publish::Origin {
             account: account.unwrap_or("unknown").to_owned(),
             region: self.region.clone(),
+            alias: None,
         }
     }
 }

@@ -144,7 +144,8 @@ where
         })?;
     let target = queued.target();
     let now = worker.now.unwrap_or_else(now_seconds);
-    let (outcome, result, detail) = Box::pin(audit(&target, worker, now)).await?;
+    let (outcome, result, detail) =
+        Box::pin(audit(&target, queued.alias.as_deref(), worker, now)).await?;
     // The target's state: announce first, then store.
     let previous = worker.runs.target_state(&target).await?;
     let (state, change) = step(previous.as_ref(), &target, &outcome, now);
@@ -169,6 +170,7 @@ where
 /// The target's audit, as the core's outcome, the run's result, and the audit's own outcome.
 async fn audit<X, P, S, R>(
     target: &Target,
+    alias: Option<&str>,
     worker: &Worker<'_, X, P, S, R>,
     now: i64,
 ) -> Result<(TargetOutcome, TargetResult, Value), HandlerError>
@@ -204,12 +206,13 @@ where
         deadline: worker.deadline,
     };
     // The event the run is about: the target's account and Region, as EventBridge's envelope
-    // would name them.
+    // would name them, and the account's name for its messages.
     let event = json!({
-        "source": "podreach.organization",
+        "source": super::run::ORGANIZATION_SOURCE,
         "detail-type": "Organization audit",
         "account": target.account,
         "region": target.region,
+        "detail": {"alias": alias},
     });
     match Box::pin(organization_target(&event, &context)).await {
         Ok(outcome) => {

@@ -35,6 +35,7 @@ pub fn unreachable_message(
     let origin = Origin {
         account: target.account.clone(),
         region: target.region.clone(),
+        alias: None,
     };
     let finding_id = change.finding_id();
     let marker = change.marker.as_str();
@@ -298,6 +299,7 @@ mod tests {
         let hub = Origin {
             account: "999999999999".to_owned(),
             region: "eu-west-1".to_owned(),
+            alias: None,
         };
         for format in [MessageFormat::Json, MessageFormat::Chatbot] {
             let message = organization_digest(&run, &targets, &hub, format);

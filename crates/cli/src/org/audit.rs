@@ -10,13 +10,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use podreach_aws::collect::ClusterListing;
 use podreach_aws::org::{Caps, TargetSession, collect_target, run_targets};
 use podreach_aws::{Collection, CollectorSettings, MemberRole};
 use podreach_core::org::{Blocker, Target, TargetOutcome};
-use podreach_core::report::{Report, Severity};
+use podreach_core::report::Severity;
 use podreach_core::{AnalyzeOptions, Overrides, snapshot};
 
+use super::outcome::{Audited, Outcome};
 use super::{PlanFormat, SelectArgs};
 use crate::live::KubeArg;
 
@@ -60,20 +60,6 @@ pub struct OrgAuditArgs {
     /// member role (as that account's default product; with --state, resolved findings PASSED).
     #[arg(long)]
     security_hub: bool,
-}
-
-/// One target's result: its report, or why there is none.
-pub(super) enum Outcome {
-    Audited(Box<Audited>),
-    Blind { blocker: Blocker, error: String },
-}
-
-/// An audited target: its report, the session in its account, and what EKS said of its
-/// clusters (which are gone).
-pub(super) struct Audited {
-    pub(super) report: Report,
-    pub(super) session: TargetSession,
-    pub(super) listing: ClusterListing,
 }
 
 pub(super) fn run(args: &OrgAuditArgs) -> Result<ExitCode> {

@@ -11,7 +11,7 @@ use podreach_core::org::{ACCOUNT_UNREACHABLE, Coverage, Plan, Target, TargetChan
 use serde_json::json;
 
 use super::Names;
-use super::audit::Outcome;
+use super::outcome::Outcome;
 
 fn label(names: &Names, target: &Target) -> String {
     match names.get(&target.account) {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use podreach_aws::securityhub::{Imported, SecurityHub};
 use serde_json::json;
 
-use super::audit::{Audited, Outcome};
+use super::outcome::{Audited, Outcome};
 use crate::lifecycle::Pending;
 use podreach_core::org::Target;
 
