@@ -242,6 +242,45 @@ impl Publish for DryRun {
     }
 }
 
+/// Where a function's messages go, as configured once at start: the topic (importing into
+/// Security Hub when it was given one), or, with `DRY_RUN`, the log. One value the handlers
+/// take as their [`Publish`] capability, so no entry point decides the dry run again.
+#[derive(Debug, Clone)]
+pub enum Outlet {
+    Sns(Box<SnsPublisher>),
+    DryRun,
+}
+
+impl Outlet {
+    /// This outlet importing into `hub` too (the topic's; a dry run imports nothing).
+    pub fn with_security_hub(self, hub: crate::securityhub::SecurityHub) -> Self {
+        match self {
+            Outlet::Sns(sns) => Outlet::Sns(Box::new(sns.with_security_hub(hub))),
+            Outlet::DryRun => Outlet::DryRun,
+        }
+    }
+}
+
+impl Publish for Outlet {
+    async fn publish(&self, message: &Message) -> Result<(), ApiFailure> {
+        match self {
+            Outlet::Sns(sns) => sns.publish(message).await,
+            Outlet::DryRun => DryRun.publish(message).await,
+        }
+    }
+
+    async fn import(
+        &self,
+        region: &str,
+        findings: Vec<podreach_core::asff::AsffFinding>,
+    ) -> Option<crate::securityhub::Imported> {
+        match self {
+            Outlet::Sns(sns) => sns.import(region, findings).await,
+            Outlet::DryRun => None,
+        }
+    }
+}
+
 /// An SNS Subject: printable ASCII, one line, at most 100 characters.
 pub fn subject(text: &str) -> String {
     let ascii: String = text

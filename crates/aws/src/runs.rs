@@ -232,6 +232,27 @@ async fn write_batch(
     })
 }
 
+impl DynamoStore {
+    /// Sets the run's `digest_at` if `condition` holds: `true` for the one caller it held for.
+    async fn claim(&self, run: &str, now: i64, condition: &str) -> Result<bool, StateError> {
+        let answer = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(run_pk(run), "run")))
+            .update_expression("SET digest_at = :now")
+            .condition_expression(condition)
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match answer {
+            Ok(_) => Ok(true),
+            Err(error) if refused(&error) => Ok(false),
+            Err(error) => Err(ApiFailure::from_sdk(crate::iam::RUN_UPDATE, error).into()),
+        }
+    }
+}
+
 impl RunStore for DynamoStore {
     async fn start_run(
         &self,
@@ -411,39 +432,21 @@ impl RunStore for DynamoStore {
     }
 
     async fn claim_digest(&self, run: &str, now: i64) -> Result<bool, StateError> {
-        let answer = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(key(run_pk(run), "run")))
-            .update_expression("SET digest_at = :now")
-            .condition_expression("done = planned AND attribute_not_exists(digest_at)")
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        match answer {
-            Ok(_) => Ok(true),
-            Err(error) if refused(&error) => Ok(false),
-            Err(error) => Err(ApiFailure::from_sdk(crate::iam::RUN_UPDATE, error).into()),
-        }
+        self.claim(
+            run,
+            now,
+            "done = planned AND attribute_not_exists(digest_at)",
+        )
+        .await
     }
 
     async fn claim_overdue_digest(&self, run: &str, now: i64) -> Result<bool, StateError> {
-        let answer = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(key(run_pk(run), "run")))
-            .update_expression("SET digest_at = :now")
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(digest_at)")
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        match answer {
-            Ok(_) => Ok(true),
-            Err(error) if refused(&error) => Ok(false),
-            Err(error) => Err(ApiFailure::from_sdk(crate::iam::RUN_UPDATE, error).into()),
-        }
+        self.claim(
+            run,
+            now,
+            "attribute_exists(pk) AND attribute_not_exists(digest_at)",
+        )
+        .await
     }
 
     async fn release_digest(&self, run: &str) -> Result<(), StateError> {
@@ -549,6 +552,17 @@ impl MemoryRuns {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner))
     }
+
+    /// As [`DynamoStore`]'s: the run's `digest_at` set if unset and `holds`.
+    fn claim(&self, run: &str, now: i64, holds: impl Fn(&RunMeta) -> bool) -> bool {
+        self.with(|r| match r.metas.get_mut(run) {
+            Some(meta) if meta.digest_at.is_none() && holds(meta) => {
+                meta.digest_at = Some(now);
+                true
+            }
+            _ => false,
+        })
+    }
 }
 
 impl RunStore for MemoryRuns {
@@ -615,23 +629,11 @@ impl RunStore for MemoryRuns {
     }
 
     async fn claim_digest(&self, run: &str, now: i64) -> Result<bool, StateError> {
-        Ok(self.with(|r| match r.metas.get_mut(run) {
-            Some(meta) if meta.done == meta.planned && meta.digest_at.is_none() => {
-                meta.digest_at = Some(now);
-                true
-            }
-            _ => false,
-        }))
+        Ok(self.claim(run, now, |meta| meta.done == meta.planned))
     }
 
     async fn claim_overdue_digest(&self, run: &str, now: i64) -> Result<bool, StateError> {
-        Ok(self.with(|r| match r.metas.get_mut(run) {
-            Some(meta) if meta.digest_at.is_none() => {
-                meta.digest_at = Some(now);
-                true
-            }
-            _ => false,
-        }))
+        Ok(self.claim(run, now, |_| true))
     }
 
     async fn release_digest(&self, run: &str) -> Result<(), StateError> {

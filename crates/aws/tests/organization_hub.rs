@@ -230,6 +230,24 @@ impl Hub {
         answers
     }
 
+    /// The hub's own on-change context (eu-west-1), with `own` as its collector.
+    fn own_context<'a>(
+        &'a self,
+        own: &'a DemoCollector,
+    ) -> podreach_aws::function::Context<'a, DemoCollector, Topic, MemoryStore> {
+        podreach_aws::function::Context {
+            config: &self.config,
+            region: "eu-west-1",
+            collector: own,
+            others: &[],
+            publisher: &self.topic,
+            store: &self.store,
+            suppressions: &NO_SUPPRESSIONS,
+            now: Some(1_796_000_000),
+            deadline: None,
+        }
+    }
+
     fn take_queued(&self) -> Vec<Queued> {
         std::mem::take(&mut *self.org.queued.lock().expect("not poisoned"))
     }
@@ -573,17 +591,7 @@ async fn on_the_hub_a_members_event_is_audited_in_its_account_and_a_refused_memb
         record("m-3", HUB),
     ]});
     let own = DemoCollector::default();
-    let context = podreach_aws::function::Context {
-        config: &hub.config,
-        region: "eu-west-1",
-        collector: &own,
-        others: &[],
-        publisher: &hub.topic,
-        store: &hub.store,
-        suppressions: &NO_SUPPRESSIONS,
-        now: Some(1_796_000_000),
-        deadline: None,
-    };
+    let context = hub.own_context(&own);
     let answer =
         podreach_aws::function::on_change_in_organization(&payload, &context, &hub.members, HUB)
             .await
@@ -644,17 +652,7 @@ async fn on_the_hub_a_throttled_members_events_go_back_to_the_queue() {
     event["account"] = json!(PAYMENTS);
     let payload = json!({"Records": [{"messageId": "m-1", "body": event.to_string()}]});
     let own = DemoCollector::default();
-    let context = podreach_aws::function::Context {
-        config: &hub.config,
-        region: "eu-west-1",
-        collector: &own,
-        others: &[],
-        publisher: &hub.topic,
-        store: &hub.store,
-        suppressions: &NO_SUPPRESSIONS,
-        now: Some(1_796_000_000),
-        deadline: None,
-    };
+    let context = hub.own_context(&own);
     let answer =
         podreach_aws::function::on_change_in_organization(&payload, &context, &Throttled, HUB)
             .await

@@ -79,20 +79,12 @@ pub async fn scheduled_audit<C: Collect, P: Publish, S: StateStore>(
     event: &Value,
     context: &Context<'_, C, P, S>,
 ) -> Result<Outcome, HandlerError> {
-    let scope = within_configured(Scope::AllClusters, context.config);
     let policy = RunPolicy::scheduled(context.config);
-    // Boxed, like `on_change`'s.
-    Box::pin(audit_and_publish(
-        event,
-        scope,
-        "scheduled audit".to_owned(),
-        &policy,
-        context,
-    ))
-    .await
-    .inspect_err(|error| {
-        tracing::error!(error_type = error.error_type(), %error, "scheduled audit failed");
-    })
+    every_cluster(event, "scheduled audit", &policy, context)
+        .await
+        .inspect_err(|error| {
+            tracing::error!(error_type = error.error_type(), %error, "scheduled audit failed");
+        })
 }
 
 /// One target of an organization run (`audit-worker`), in the context of its account's session:
@@ -101,13 +93,24 @@ pub(crate) async fn organization_target<C: Collect, P: Publish, S: StateStore>(
     event: &Value,
     context: &Context<'_, C, P, S>,
 ) -> Result<Outcome, HandlerError> {
-    let scope = within_configured(Scope::AllClusters, context.config);
     let policy = RunPolicy::organization_target(context.config);
+    every_cluster(event, "organization audit", &policy, context).await
+}
+
+/// Every (configured) cluster of the context's account and Region, audited as `policy` says.
+async fn every_cluster<C: Collect, P: Publish, S: StateStore>(
+    event: &Value,
+    why: &str,
+    policy: &RunPolicy,
+    context: &Context<'_, C, P, S>,
+) -> Result<Outcome, HandlerError> {
+    let scope = within_configured(Scope::AllClusters, context.config);
+    // Boxed, like `on_change`'s.
     Box::pin(audit_and_publish(
         event,
         scope,
-        "organization audit".to_owned(),
-        &policy,
+        why.to_owned(),
+        policy,
         context,
     ))
     .await

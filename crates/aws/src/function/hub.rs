@@ -10,7 +10,7 @@ use podreach_core::org::{Account, Blocker, Queued, Target};
 
 use crate::error::ApiFailure;
 use crate::org::OrgError;
-use crate::publish::SnsPublisher;
+use crate::publish::Outlet;
 use crate::{Collector, CollectorSettings, MemberRole};
 
 use super::organization::Organization;
@@ -34,34 +34,32 @@ impl Organization for HubOrganization {
     }
 }
 
-/// Opens a target through the member role: its collector, and a publisher to the hub's topic
-/// that imports into Security Hub of the target's account when `security_hub` is set.
+/// Opens a target through the member role: its collector, and the hub's outlet (its topic, or
+/// the dry run's log) importing into Security Hub of the target's account when `security_hub`
+/// is set.
 #[derive(Debug, Clone)]
 pub struct HubSessions {
     pub sdk: SdkConfig,
     pub role: MemberRole,
     pub settings: CollectorSettings,
-    pub sns: SnsPublisher,
+    pub outlet: Outlet,
     pub security_hub: bool,
 }
 
 impl Sessions for HubSessions {
     type Collector = Collector;
-    type Publisher = SnsPublisher;
+    type Publisher = Outlet;
 
-    async fn open(
-        &self,
-        target: &Target,
-    ) -> Result<Opened<Collector, SnsPublisher>, (Blocker, String)> {
+    async fn open(&self, target: &Target) -> Result<Opened<Collector, Outlet>, (Blocker, String)> {
         let session = crate::org::session(&self.sdk, target, &self.role).await?;
         crate::org::probe(&session).await?;
         let collector = Collector::new(&session.config, &self.settings);
         let publisher = if self.security_hub {
-            self.sns
+            self.outlet
                 .clone()
                 .with_security_hub(crate::securityhub::SecurityHub::new(&session.config))
         } else {
-            self.sns.clone()
+            self.outlet.clone()
         };
         Ok(Opened {
             collector,

@@ -31,7 +31,8 @@ pub struct Runtime {
     pub collector: crate::Collector,
     /// The other Regions of `REGIONS`, each with its collector.
     pub others: Vec<(String, crate::Collector)>,
-    pub sns: publish::SnsPublisher,
+    /// The topic (with the Security Hub import when it is this account's), or the dry run.
+    pub outlet: publish::Outlet,
     pub store: crate::state::ConfiguredStore,
     pub suppressions: SuppressionSource,
     /// The hub's organization capabilities (`ORGANIZATION=true`).
@@ -93,13 +94,17 @@ impl Runtime {
         };
         let collector = collector_in(&region);
         let others = regions.map(|r| (r.clone(), collector_in(r))).collect();
-        let topic = publish::SnsPublisher::new(
-            aws_sdk_sns::Client::new(&sdk),
-            config.topic_arn.clone().unwrap_or_default(),
-        );
+        let topic = if config.dry_run {
+            publish::Outlet::DryRun
+        } else {
+            publish::Outlet::Sns(Box::new(publish::SnsPublisher::new(
+                aws_sdk_sns::Client::new(&sdk),
+                config.topic_arn.clone().unwrap_or_default(),
+            )))
+        };
         // In organization mode findings go to Security Hub of the account they belong to,
         // through its member role (`HubSessions`), never to the hub's.
-        let sns = if config.security_hub && config.organization.is_none() {
+        let outlet = if config.security_hub && config.organization.is_none() {
             topic
                 .clone()
                 .with_security_hub(crate::securityhub::SecurityHub::new(&sdk))
@@ -121,14 +126,14 @@ impl Runtime {
                 sdk: sdk.clone(),
                 role,
                 settings: settings.clone(),
-                sns: topic,
+                outlet: topic,
                 security_hub: config.security_hub,
             });
         Ok(Runtime {
             region,
             collector,
             others,
-            sns,
+            outlet,
             config,
             store,
             suppressions,
@@ -165,35 +170,16 @@ impl Runtime {
         deadline_ms: Option<u64>,
         function_arn: &str,
     ) -> Result<Value, HandlerError> {
-        let deadline = deadline_ms.map(at_millis);
-        if self.config.dry_run {
-            self.changes(
-                payload,
-                &self.context(&publish::DryRun, deadline),
-                function_arn,
-            )
-            .await
-        } else {
-            self.changes(payload, &self.context(&self.sns, deadline), function_arn)
-                .await
-        }
-    }
-
-    async fn changes<P: publish::Publish + Sync>(
-        &self,
-        payload: &Value,
-        context: &Context<'_, crate::Collector, P, crate::state::ConfiguredStore>,
-        function_arn: &str,
-    ) -> Result<Value, HandlerError> {
+        let context = self.context(&self.outlet, deadline_ms.map(at_millis));
         match (&self.config.organization, &self.sessions) {
             (Some(_), Some(sessions)) => {
                 let hub = function_arn.split(':').nth(4).unwrap_or_default();
                 Box::pin(super::members::on_change_in_organization(
-                    payload, context, sessions, hub,
+                    payload, &context, sessions, hub,
                 ))
                 .await
             }
-            _ => Box::pin(on_change_invocation(payload, context)).await,
+            _ => Box::pin(on_change_invocation(payload, &context)).await,
         }
     }
 
@@ -209,36 +195,19 @@ impl Runtime {
         {
             let hub = self.hub(event.get("account").and_then(Value::as_str));
             let runs = self.runs().map_err(HandlerError::State)?;
-            return if self.config.dry_run {
-                super::organization::plan_run(
-                    organization,
-                    &publish::DryRun,
-                    runs,
-                    &self.config,
-                    settings,
-                    &hub,
-                    now_seconds(),
-                )
-                .await
-            } else {
-                super::organization::plan_run(
-                    organization,
-                    &self.sns,
-                    runs,
-                    &self.config,
-                    settings,
-                    &hub,
-                    now_seconds(),
-                )
-                .await
-            };
+            return super::organization::plan_run(
+                organization,
+                &self.outlet,
+                runs,
+                &self.config,
+                settings,
+                &hub,
+                now_seconds(),
+            )
+            .await;
         }
-        let deadline = deadline_ms.map(at_millis);
-        if self.config.dry_run {
-            scheduled_audit_in_every_region(event, &self.context(&publish::DryRun, deadline)).await
-        } else {
-            scheduled_audit_in_every_region(event, &self.context(&self.sns, deadline)).await
-        }
+        let context = self.context(&self.outlet, deadline_ms.map(at_millis));
+        scheduled_audit_in_every_region(event, &context).await
     }
 }
 
@@ -259,35 +228,16 @@ impl Runtime {
         })?;
         let runs = self.runs().map_err(HandlerError::State)?;
         let hub = self.hub(function_arn.split(':').nth(4));
-        let deadline = deadline_ms.map(at_millis);
-        if self.config.dry_run {
-            self.work(&publish::DryRun, sessions, runs, &hub, payload, deadline)
-                .await
-        } else {
-            self.work(&self.sns, sessions, runs, &hub, payload, deadline)
-                .await
-        }
-    }
-
-    async fn work<P: publish::Publish + Sync>(
-        &self,
-        publisher: &P,
-        sessions: &super::hub::HubSessions,
-        runs: &crate::state::DynamoStore,
-        hub: &publish::Origin,
-        payload: &Value,
-        deadline: Option<SystemTime>,
-    ) -> Result<Value, HandlerError> {
         let worker = super::worker::Worker {
             config: &self.config,
             sessions,
-            publisher,
+            publisher: &self.outlet,
             store: &self.store,
             runs,
             suppressions: &self.suppressions,
-            hub,
+            hub: &hub,
             now: None,
-            deadline,
+            deadline: deadline_ms.map(at_millis),
         };
         // Boxed: the steps' futures nest deep (see the handlers' own boxes).
         Box::pin(super::worker::audit_worker_invocation(payload, &worker)).await
